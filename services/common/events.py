@@ -1,0 +1,198 @@
+"""Event contracts: the one place that says which events exist, who publishes them, and what
+they carry.  Every event travels as an envelope (event id, type, occurrence time, schema
+version) with a type-specific ``data`` body validated by the schemas below, on both sides.
+
+Events are facts in the past tense.  Consumers must be idempotent: delivery is at-least-once.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+SCHEMA_VERSION = 1
+
+PRIORITIES = ("low", "normal", "high", "urgent")
+STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed")
+CHANNELS = ("portal", "api", "email")
+LANGUAGES = ("en", "ru")
+
+# event type -> publishing service (nameko publishes on the "<service>.events" exchange)
+TICKET_CREATED = "ticket_created"
+MESSAGE_ADDED = "message_added"
+STATUS_CHANGED = "status_changed"
+TICKET_SOLVED = "ticket_solved"
+TICKET_CLOSED = "ticket_closed"
+TICKET_REOPENED = "ticket_reopened"
+TICKET_ASSIGNED = "ticket_assigned"
+TICKET_UNASSIGNABLE = "ticket_unassignable"
+PRIORITY_CHANGED = "priority_changed"
+SLA_DEADLINES_SET = "sla_deadlines_set"
+SLA_WARNING = "sla_warning"
+SLA_BREACHED = "sla_breached"
+
+EVENT_SOURCE = {
+    TICKET_CREATED: "intake", MESSAGE_ADDED: "intake", STATUS_CHANGED: "intake",
+    TICKET_SOLVED: "intake", TICKET_CLOSED: "intake", TICKET_REOPENED: "intake",
+    TICKET_ASSIGNED: "routing", TICKET_UNASSIGNABLE: "routing", PRIORITY_CHANGED: "routing",
+    SLA_DEADLINES_SET: "sla", SLA_WARNING: "sla", SLA_BREACHED: "sla",
+}
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class _TicketRef(_Strict):
+    ticket_id = fields.Str(required=True)
+    number = fields.Int(required=True)
+
+
+class TicketCreatedData(_TicketRef):
+    subject = fields.Str(required=True)
+    description = fields.Str(required=True)
+    department = fields.Str(required=True)
+    category = fields.Str(load_default=None, allow_none=True)
+    priority = fields.Str(required=True, validate=validate.OneOf(PRIORITIES))
+    channel = fields.Str(required=True, validate=validate.OneOf(CHANNELS))
+    language = fields.Str(required=True, validate=validate.OneOf(LANGUAGES))
+    tags = fields.List(fields.Str(), load_default=list)
+    requester_id = fields.Str(required=True)
+    created_at = fields.AwareDateTime(required=True)
+
+
+class MessageAddedData(_TicketRef):
+    message_id = fields.Str(required=True)
+    author_role = fields.Str(required=True)
+    public = fields.Bool(required=True)
+    added_at = fields.AwareDateTime(required=True)
+
+
+class StatusChangedData(_TicketRef):
+    old_status = fields.Str(required=True, validate=validate.OneOf(STATUSES))
+    new_status = fields.Str(required=True, validate=validate.OneOf(STATUSES))
+    actor_role = fields.Str(required=True)
+    department = fields.Str(required=True)
+    priority = fields.Str(required=True, validate=validate.OneOf(PRIORITIES))
+    assignee_id = fields.Str(load_default=None, allow_none=True)
+    changed_at = fields.AwareDateTime(required=True)
+
+
+class TicketSolvedData(_TicketRef):
+    """Public content only: internal notes never leave intake in this event."""
+
+    subject = fields.Str(required=True)
+    description = fields.Str(required=True)
+    resolution = fields.Str(required=True)
+    department = fields.Str(required=True)
+    category = fields.Str(load_default=None, allow_none=True)
+    priority = fields.Str(required=True, validate=validate.OneOf(PRIORITIES))
+    language = fields.Str(required=True, validate=validate.OneOf(LANGUAGES))
+    tags = fields.List(fields.Str(), load_default=list)
+    requester_id = fields.Str(required=True)
+    assignee_id = fields.Str(load_default=None, allow_none=True)
+    solved_at = fields.AwareDateTime(required=True)
+
+
+class TicketClosedData(_TicketRef):
+    closed_at = fields.AwareDateTime(required=True)
+
+
+class TicketReopenedData(_TicketRef):
+    department = fields.Str(required=True)
+    priority = fields.Str(required=True, validate=validate.OneOf(PRIORITIES))
+    previous_assignee_id = fields.Str(load_default=None, allow_none=True)
+    reopened_at = fields.AwareDateTime(required=True)
+
+
+class TicketAssignedData(_TicketRef):
+    agent_id = fields.Str(required=True)
+    agent_name = fields.Str(required=True)
+    department = fields.Str(required=True)
+    assigned_at = fields.AwareDateTime(required=True)
+
+
+class TicketUnassignableData(_TicketRef):
+    department = fields.Str(required=True)
+    reason = fields.Str(required=True)
+
+
+class PriorityChangedData(_TicketRef):
+    old_priority = fields.Str(required=True, validate=validate.OneOf(PRIORITIES))
+    new_priority = fields.Str(required=True, validate=validate.OneOf(PRIORITIES))
+    reason = fields.Str(required=True)
+
+
+class SlaDeadlinesSetData(_TicketRef):
+    policy_id = fields.Str(required=True)
+    first_response_due = fields.AwareDateTime(load_default=None, allow_none=True)
+    resolution_due = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class SlaAlertData(_TicketRef):
+    target = fields.Str(required=True, validate=validate.OneOf(("first_response", "resolution")))
+    due_at = fields.AwareDateTime(required=True)
+    policy_id = fields.Str(required=True)
+
+
+EVENT_SCHEMAS: dict[str, type[Schema]] = {
+    TICKET_CREATED: TicketCreatedData, MESSAGE_ADDED: MessageAddedData,
+    STATUS_CHANGED: StatusChangedData, TICKET_SOLVED: TicketSolvedData,
+    TICKET_CLOSED: TicketClosedData, TICKET_REOPENED: TicketReopenedData,
+    TICKET_ASSIGNED: TicketAssignedData, TICKET_UNASSIGNABLE: TicketUnassignableData,
+    PRIORITY_CHANGED: PriorityChangedData, SLA_DEADLINES_SET: SlaDeadlinesSetData,
+    SLA_WARNING: SlaAlertData, SLA_BREACHED: SlaAlertData,
+}
+
+
+class EnvelopeSchema(_Strict):
+    event_id = fields.Str(required=True)
+    event_type = fields.Str(required=True, validate=validate.OneOf(tuple(EVENT_SCHEMAS)))
+    version = fields.Int(required=True, validate=validate.Equal(SCHEMA_VERSION))
+    occurred_at = fields.AwareDateTime(required=True)
+    data = fields.Dict(required=True)
+
+
+def new_event(event_type: str, data: dict[str, Any], occurred_at: datetime | None = None,
+              event_id: str | None = None) -> dict[str, Any]:
+    """Build a JSON-ready envelope; raises ValidationError if ``data`` breaks the contract."""
+    schema = EVENT_SCHEMAS[event_type]()
+    unknown = sorted(set(data) - set(schema.fields))
+    if unknown:  # dump() would silently drop them; a misspelt field must fail loudly
+        raise ValidationError({name: ["Unknown field."] for name in unknown})
+    body = schema.dump(schema.load(schema.dump(data)))
+    return {
+        "event_id": event_id or uuid.uuid4().hex,
+        "event_type": event_type,
+        "version": SCHEMA_VERSION,
+        "occurred_at": _aware(occurred_at or datetime.now(timezone.utc)).isoformat(),
+        "data": body,
+    }
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValidationError({"occurred_at": ["Must carry a time zone."]})
+    return moment
+
+
+class Event:
+    """A received event: envelope fields plus the validated, typed ``data``."""
+
+    __slots__ = ("event_id", "event_type", "occurred_at", "data")
+
+    def __init__(self, event_id: str, event_type: str, occurred_at: datetime,
+                 data: dict[str, Any]):
+        self.event_id, self.event_type = event_id, event_type
+        self.occurred_at, self.data = occurred_at, data
+
+
+def parse_event(event_type: str, payload: dict[str, Any]) -> Event:
+    envelope = EnvelopeSchema().load(payload)
+    if envelope["event_type"] != event_type:
+        raise ValidationError({"event_type": [f"expected {event_type}"]})
+    data = EVENT_SCHEMAS[event_type]().load(envelope["data"])
+    return Event(envelope["event_id"], event_type, envelope["occurred_at"], data)

@@ -1,0 +1,113 @@
+"""Nameko glue shared by every service: Mongo and clock providers, the outbox relay, and the
+event-handler decorator that validates contracts and retries transient failures."""
+from __future__ import annotations
+
+import functools
+import logging
+
+import eventlet
+from marshmallow import ValidationError
+from nameko.events import EventDispatcher, event_handler
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from .clock import SystemClock
+from .events import EVENT_SOURCE, parse_event
+from .outbox import Outbox
+from .storage import service_database
+
+log = logging.getLogger(__name__)
+
+
+class ServiceDatabase(DependencyProvider):
+    """Hands each worker a repository over this service's own Mongo database.
+
+    Subclasses set ``repository`` (a class taking the database) and may override
+    ``prepare(db)`` to create indexes once at start-up.
+    """
+
+    repository: type
+
+    def __init__(self, service: str):
+        self.service = service
+        self.db = None
+
+    def setup(self):
+        config = self.container.config
+        self.db = service_database(config["MONGO_URI"], config.get("MONGO_DB", "helpdesk"),
+                                   self.service)
+        self.repository(self.db).ensure_indexes()
+        Outbox(self.db).ensure_indexes()
+
+    def get_dependency(self, worker_ctx):
+        return self.repository(self.db)
+
+
+class ClockProvider(DependencyProvider):
+    def get_dependency(self, worker_ctx):
+        return SystemClock()
+
+
+class OutboxRelay:
+    """Base for services that publish events: a 1 s sweep relays what the fast path missed.
+
+    The subclass must define ``store`` whose repository exposes ``outbox``, and ``clock``.
+    """
+
+    dispatch = EventDispatcher()
+
+    def publish_staged(self, event_ids):
+        self.store.outbox.relay(self.dispatch, self.clock.now(), event_ids)
+
+    def apply(self, work, *, event=None, consumer: str | None = None):
+        """Run ``work(session) -> [events]`` in one transaction that also stages the events,
+        then publish them.  With ``event``, effects apply once per ``consumer``."""
+        staged: list[str] = []
+
+        def txn(session):
+            # Replace rather than append: pymongo may retry the whole transaction.
+            staged[:] = self.store.outbox.stage(work(session) or [], session)
+
+        if event is None:
+            self.store.transaction(txn)
+        else:
+            self.store.handle_once(consumer, event.event_id, txn)
+        self.publish_staged(staged)
+        return staged
+
+    @timer(interval=1.0)
+    def relay_outbox(self):
+        self.store.outbox.relay(self.dispatch, self.clock.now())
+
+    @rpc
+    def ping(self):
+        self.store.db.command("ping")
+        return {"service": self.name, "ok": True}
+
+
+def on_event(event_type: str):
+    """``@on_event("ticket_created")``: subscribe (shared queue across replicas), parse the
+    envelope against its contract, and requeue on unexpected errors so nothing is lost."""
+    source = EVENT_SOURCE[event_type]
+
+    def decorator(fn):
+        @functools.wraps(fn)
+        def handler(self, payload):
+            try:
+                event = parse_event(event_type, payload)
+            except ValidationError as exc:
+                # A message that breaks the contract will never succeed: log it, drop it.
+                log.error("dropping invalid %s event: %s payload=%r", event_type,
+                          exc.messages, payload)
+                return None
+            try:
+                return fn(self, event)
+            except Exception:
+                log.exception("%s handler failed; message will be redelivered", event_type)
+                eventlet.sleep(0.5)  # back off so a dead dependency does not spin the queue
+                raise
+
+        return event_handler(source, event_type, requeue_on_error=True)(handler)
+
+    return decorator

@@ -1,0 +1,74 @@
+"""MongoDB access shared by every service: one client per process, one database per service
+(so ownership is visible in the data), and transactions with pymongo's retry logic."""
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+from pymongo import MongoClient
+from pymongo.client_session import ClientSession
+from pymongo.errors import DuplicateKeyError
+
+_clients: dict[str, MongoClient] = {}
+_lock = threading.Lock()
+
+
+def mongo_client(uri: str) -> MongoClient:
+    with _lock:
+        client = _clients.get(uri)
+        if client is None:
+            client = _clients[uri] = MongoClient(uri, tz_aware=True, connect=False,
+                                                 serverSelectionTimeoutMS=5000)
+        return client
+
+
+def service_database(uri: str, prefix: str, service: str):
+    return mongo_client(uri)[f"{prefix}_{service}"]
+
+
+def in_transaction(db, work: Callable[[ClientSession], Any]) -> Any:
+    """Run ``work(session)`` atomically; pymongo retries transient transaction errors."""
+    with db.client.start_session() as session:
+        return session.with_transaction(work)
+
+
+def handle_once(db, consumer: str, event_id: str, work: Callable[[ClientSession], Any]) -> bool:
+    """Apply an event's effects exactly once per consumer, even with at-least-once delivery.
+
+    The dedupe marker and the effects commit in one transaction, so a crash between them
+    leaves neither.  Returns False when the event was already handled.
+    """
+    marker = {"_id": f"{consumer}:{event_id}"}
+    if db.processed_events.find_one(marker, projection={"_id": 1}):
+        return False
+
+    def txn(session: ClientSession) -> None:
+        db.processed_events.insert_one(marker, session=session)
+        work(session)
+
+    try:
+        in_transaction(db, txn)
+    except DuplicateKeyError:
+        if db.processed_events.find_one(marker, projection={"_id": 1}):
+            return False  # a concurrent replica handled it first
+        raise
+    return True
+
+
+class Repository:
+    """Base of each service's repository: its database and its outbox."""
+
+    def __init__(self, db):
+        from .outbox import Outbox
+
+        self.db = db
+        self.outbox = Outbox(db)
+
+    def ensure_indexes(self) -> None:
+        """Create the indexes this service relies on (idempotent)."""
+
+    def transaction(self, work):
+        return in_transaction(self.db, work)
+
+    def handle_once(self, consumer: str, event_id: str, work) -> bool:
+        return handle_once(self.db, consumer, event_id, work)

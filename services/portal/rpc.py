@@ -1,0 +1,56 @@
+"""A pool of nameko RPC clients for the web process: each standalone proxy owns a reply queue
+and must not be shared by concurrent requests, so requests borrow one at a time."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import eventlet.queue
+from nameko.exceptions import RpcTimeout
+from nameko.standalone.rpc import ClusterRpcProxy
+
+
+class RpcPool:
+    def __init__(self, config: dict, size: int = 32, timeout: float = 10.0):
+        self._config, self._size, self._timeout = config, size, timeout
+        self._idle: eventlet.queue.LightQueue = eventlet.queue.LightQueue()
+        self._created = 0
+
+    def _new(self):
+        self._created += 1
+        try:
+            holder = ClusterRpcProxy(self._config, timeout=self._timeout)
+            return holder, holder.start()
+        except Exception:
+            self._created -= 1
+            raise
+
+    @contextmanager
+    def _borrow(self):
+        if self._idle.qsize() == 0 and self._created < self._size:
+            holder, proxy = self._new()
+        else:
+            holder, proxy = self._idle.get()
+        try:
+            yield proxy
+        except (RpcTimeout, OSError, ConnectionError):
+            # The reply queue may now hold a late answer or be broken: do not reuse it.
+            self._created -= 1
+            try:
+                holder.stop()
+            except Exception:  # noqa: BLE001 - it is being thrown away anyway
+                pass
+            raise
+        except BaseException:
+            self._idle.put((holder, proxy))
+            raise
+        else:
+            self._idle.put((holder, proxy))
+
+    def call(self, service: str, method: str, *args, **kwargs):
+        with self._borrow() as proxy:
+            return getattr(getattr(proxy, service), method)(*args, **kwargs)
+
+    def close(self) -> None:
+        while self._idle.qsize():
+            holder, _ = self._idle.get()
+            holder.stop()

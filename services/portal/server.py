@@ -1,0 +1,31 @@
+"""Runs the portal: ``python -m services.portal.server``.  eventlet's WSGI server, because the
+nameko RPC clients are green-threaded; one process serves many concurrent requests."""
+import eventlet
+
+eventlet.monkey_patch()
+
+import logging  # noqa: E402
+import os  # noqa: E402
+
+import eventlet.wsgi  # noqa: E402
+
+from services.common.clock import SystemClock  # noqa: E402
+
+from .dependencies import rpc_pool, user_repository  # noqa: E402
+from .service import create_app  # noqa: E402
+
+
+def main() -> None:
+    logging.basicConfig(level=os.environ.get("HELPDESK_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = create_app(rpc_pool(), user_repository(), SystemClock())
+    host = os.environ.get("HELPDESK_PORTAL_HOST", "127.0.0.1")
+    port = int(os.environ.get("HELPDESK_PORTAL_PORT", "8080"))
+    sock = eventlet.listen((host, port), backlog=1024)
+    logging.getLogger(__name__).info("portal listening on http://%s:%d/", host, port)
+    eventlet.wsgi.server(sock, app, log_output=os.environ.get("HELPDESK_ACCESS_LOG") == "1",
+                         max_size=2000, keepalive=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""The first flow over HTTP against the whole stack: file -> routed -> clocked -> solved ->
+suggested to the next customer who asks."""
+import os
+import uuid
+
+import pytest
+import requests
+from pymongo import MongoClient
+
+from tests.support import eventually
+
+TICKET = {"subject": "Не могу войти: не приходит письмо для сброса пароля",
+          "description": "Нажимаю «Забыли пароль», письмо не приходит уже час.",
+          "department": "technical", "priority": "high", "language": "ru",
+          "requester_email": "e2e-customer@example.com"}
+
+
+def test_ticket_flows_from_filing_to_suggestion(portal, agent_token):
+    auth = {"Authorization": f"Bearer {agent_token}"}
+    filed = requests.post(f"{portal}/api/tickets", json=TICKET, timeout=10)
+    assert filed.status_code == 201, filed.text
+    number = filed.json()["number"]
+    assert filed.json()["status"] == "new"
+
+    routed = eventually(lambda: (t := requests.get(f"{portal}/api/tickets/{number}",
+                                                   headers=auth, timeout=10).json())
+                        ["assignee_id"] and t["sla"] and t)
+    assert routed["assignee_id"] in ("agent-anna", "agent-boris")  # the technical department
+    assert routed["sla"]["policy_id"] == "high"
+
+    reply = requests.post(f"{portal}/api/tickets/{number}/messages", headers=auth, timeout=10,
+                          json={"body": "Письмо уходит в «Спам»: добавьте наш адрес в контакты "
+                                        "и запросите сброс пароля ещё раз."})
+    assert reply.status_code == 201, reply.text
+    solved = requests.post(f"{portal}/api/tickets/{number}/status", headers=auth, timeout=10,
+                           json={"status": "solved"})
+    assert solved.status_code == 200 and solved.json()["status"] == "solved", solved.text
+
+    def suggested():
+        found = requests.get(f"{portal}/api/suggest", timeout=10,
+                             params={"q": "пароль сброс не приходит", "language": "ru"}).json()
+        return [r for r in found["results"] if r["number"] == number]
+
+    hit = eventually(suggested, timeout=20)[0]
+    assert hit["kind"] == "ticket" and "Спам" in hit["snippet"]
+
+
+def test_idempotency_key_over_http(portal):
+    key = uuid.uuid4().hex
+    headers = {"Idempotency-Key": key}
+    first = requests.post(f"{portal}/api/tickets", json=TICKET, headers=headers, timeout=10)
+    again = requests.post(f"{portal}/api/tickets", json=TICKET, headers=headers, timeout=10)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+
+
+def _ticket_count():
+    client = MongoClient(os.environ["HELPDESK_MONGO_URI"])
+    return client[f"{os.environ.get('HELPDESK_MONGO_DB', 'helpdesk')}_intake"].tickets \
+        .count_documents({})
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"description": "d", "requester_email": "a@example.com"}, "subject"),
+    ({"subject": "s" * 1_000_000, "description": "d", "requester_email": "a@example.com"},
+     "subject"),
+    ({"subject": ["s"], "description": "d", "requester_email": "a@example.com"}, "subject"),
+    ({"subject": "s", "description": "d", "priority": "asap",
+      "requester_email": "a@example.com"}, "priority"),
+    ({"subject": {"$gt": ""}, "description": "d", "requester_email": "a@example.com"},
+     "subject"),
+    ({"subject": "s", "description": "d", "requester_email": {"$ne": None}}, "requester_email"),
+    ({"subject": "s", "description": "d"}, "requester_email"),
+])
+def test_bad_ticket_input_gets_400_with_field_messages(portal, body, field):
+    before = _ticket_count()
+    reply = requests.post(f"{portal}/api/tickets", json=body, timeout=10)
+    assert reply.status_code == 400, reply.text
+    assert field in reply.json()["errors"]
+    assert _ticket_count() == before
+
+
+@pytest.mark.parametrize("data, content_type", [
+    ("not json", "application/json"),
+    ("[1, 2]", "application/json"),
+    ("subject=x", "application/x-www-form-urlencoded"),
+])
+def test_non_object_bodies_get_400(portal, data, content_type):
+    reply = requests.post(f"{portal}/api/tickets", data=data, timeout=10,
+                          headers={"Content-Type": content_type})
+    assert reply.status_code == 400
+    assert "_schema" in reply.json()["errors"]
+
+
+def test_portal_home_and_api_docs_render(portal):
+    home = requests.get(f"{portal}/?lang=ru", timeout=10)
+    assert home.status_code == 200 and "Опишите вашу проблему" in home.text
+    assert "Content-Security-Policy" in home.headers
+    spec = requests.get(f"{portal}/api/openapi.json", timeout=10).json()
+    assert spec["openapi"].startswith("3.") and "/api/tickets" in spec["paths"]
+
+
+def test_web_form_files_a_ticket(portal):
+    reply = requests.post(f"{portal}/tickets", timeout=10, data={
+        "subject": "Printer on fire", "description": "It is really on fire",
+        "requester_email": "form@example.com", "department": "general", "priority": "urgent",
+        "language": "en"})
+    assert reply.status_code == 201 and "has been received" in reply.text
+    bad = requests.post(f"{portal}/tickets", timeout=10, data={"subject": "", "description": ""})
+    assert bad.status_code == 400 and "Please correct" in bad.text

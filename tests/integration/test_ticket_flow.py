@@ -1,0 +1,180 @@
+"""The four back-end services together, in this process, against the real RabbitMQ, Mongo wire
+server and Elasticsearch: a ticket is filed, routed, clocked, solved and becomes searchable."""
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from elasticsearch import Elasticsearch
+from nameko.standalone.events import event_dispatcher
+
+from services.common import events as ev
+from services.intake.service import IntakeService
+from services.routing.service import RoutingService
+from services.search.service import SearchService
+from services.sla.service import SlaService
+from tests.support import EventTap, eventually, running
+
+AGENT = {"id": "agent-1", "name": "Agent One", "email": "one@example.com",
+         "departments": ["technical"], "capacity": 100}
+CUSTOMER = {"id": "cust-1", "role": "customer", "name": "Cu Stomer"}
+AGENT_ACTOR = {"id": "agent-1", "role": "agent", "name": "Agent One"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def services(config, rpc):
+    with running(config, IntakeService, RoutingService, SlaService, SearchService) as runner:
+        assert rpc.routing.upsert_department({"id": "technical", "name": "Technical"})["ok"]
+        assert rpc.routing.upsert_agent(AGENT)["ok"]
+        yield runner
+
+
+def file(rpc, subject="Cannot log in", key=None, **fields):
+    ticket = {"subject": subject, "description": "The login page rejects my password",
+              "department": "technical", **fields}
+    return rpc.intake.create_ticket({"ticket": ticket, "requester": CUSTOMER, "channel": "api",
+                                     "idempotency_key": key})
+
+
+def test_ticket_is_numbered_routed_and_clocked(rpc, db):
+    first = file(rpc)
+    second = file(rpc, subject="Second")
+    assert first["ok"] and first["created"]
+    assert second["ticket"]["number"] == first["ticket"]["number"] + 1
+
+    number = first["ticket"]["number"]
+    ticket = eventually(lambda: (t := rpc.intake.get_ticket(number, AGENT_ACTOR)["ticket"])
+                        ["assignee_id"] and t["sla"] and t)
+    assert ticket["assignee_id"] == "agent-1"
+    created = datetime.fromisoformat(ticket["created_at"])
+    # Default "normal" policy: 4 h to first response, 24 h to resolution.
+    assert datetime.fromisoformat(ticket["sla"]["first_response_due"]) - created == timedelta(hours=4)
+    assert datetime.fromisoformat(ticket["sla"]["resolution_due"]) - created == timedelta(hours=24)
+    assert db("intake").outbox.count_documents({}) == 0  # everything staged got published
+
+
+def test_idempotency_key_returns_the_same_ticket(rpc, db):
+    a = file(rpc, subject="Retry me", key="client-retry-1")
+    b = file(rpc, subject="Retry me", key="client-retry-1")
+    assert a["created"] is True and b["created"] is False
+    assert a["ticket"]["id"] == b["ticket"]["id"]
+    assert db("intake").tickets.count_documents({"idempotency_key": "client-retry-1"}) == 1
+
+
+@pytest.mark.parametrize("ticket", [
+    {"description": "no subject"},
+    {"subject": "x" * 1_000_000, "description": "huge"},
+    {"subject": 42, "description": "wrong type"},
+    {"subject": "s", "description": "d", "priority": "whenever"},
+    {"subject": {"$gt": ""}, "description": "operator injection"},
+])
+def test_bad_input_is_refused_and_writes_nothing(rpc, db, ticket):
+    before = db("intake").tickets.count_documents({})
+    result = rpc.intake.create_ticket({"ticket": ticket, "requester": CUSTOMER,
+                                       "channel": "api"})
+    assert result["ok"] is False and result["status"] == 400
+    assert "ticket" in result["errors"]
+    assert db("intake").tickets.count_documents({}) == before
+
+
+def test_solved_ticket_is_indexed_and_suggested_with_russian_morphology(rpc, config):
+    created = file(rpc, subject="Не приходит письмо для сброса пароля", language="ru")
+    number = created["ticket"]["number"]
+    eventually(lambda: rpc.intake.get_ticket(number, AGENT_ACTOR)["ticket"]["assignee_id"])
+    assert rpc.intake.add_message(number, {"body": "Проверьте папку «Спам» и запросите письмо "
+                                                   "повторно."}, AGENT_ACTOR)["ok"]
+    assert rpc.intake.add_message(number, {"body": "internal: customer is on the old plan",
+                                           "public": False}, AGENT_ACTOR)["ok"]
+    solved = rpc.intake.change_status(number, {"status": "solved"}, AGENT_ACTOR)
+    assert solved["ok"], solved
+
+    es = Elasticsearch(config["ES_URL"])
+    doc = eventually(lambda: es.get(index=f"{config['ES_INDEX_PREFIX']}-tickets",
+                                    id=created["ticket"]["id"], ignore=404).get("_source"))
+    assert doc["resolution"].startswith("Проверьте папку")
+    assert "internal" not in str(doc)  # internal notes never reach the index
+
+    # "пароль" (nominative) finds a ticket that only says "пароля" (genitive).
+    eventually(lambda: number in [r["number"] for r in rpc.search.suggest(
+        {"q": "сбросить пароль", "language": "ru"})["results"]])
+
+
+def test_illegal_transition_lists_the_allowed_ones(rpc):
+    number = file(rpc, subject="Transitions")["ticket"]["number"]
+    result = rpc.intake.change_status(number, {"status": "closed"}, CUSTOMER)
+    assert result["status"] == 409
+    assert result["errors"]["allowed"] == ["solved"]
+
+
+def test_customers_cannot_see_other_customers_tickets(rpc):
+    number = file(rpc, subject="Private")["ticket"]["number"]
+    stranger = {"id": "cust-2", "role": "customer", "name": "Other"}
+    assert rpc.intake.get_ticket(number, stranger)["status"] == 404
+    assert rpc.intake.get_ticket(number, CUSTOMER)["ok"]
+
+
+def test_redelivered_event_applies_once(rpc, config, db):
+    """At-least-once delivery: the same ticket_created twice must not double-assign."""
+    # A department of its own, so tickets from other tests cannot change this agent's load.
+    assert rpc.routing.upsert_department({"id": "dedupe", "name": "Dedupe"})["ok"]
+    assert rpc.routing.upsert_agent(dict(AGENT, id="agent-dedupe", departments=["dedupe"]))["ok"]
+    event = ev.new_event(ev.TICKET_CREATED, {
+        "ticket_id": "dup-ticket", "number": 99001, "subject": "dup", "description": "dup",
+        "department": "dedupe", "category": None, "priority": "normal", "channel": "api",
+        "language": "en", "tags": [], "requester_id": "cust-1",
+        "created_at": datetime.now(timezone.utc)})
+    dispatch = event_dispatcher({"AMQP_URI": config["AMQP_URI"], "serializer": "json"})
+    dispatch("intake", ev.TICKET_CREATED, event)
+    dispatch("intake", ev.TICKET_CREATED, event)
+
+    eventually(lambda: db("routing").assignments.find_one({"_id": "dup-ticket"}))
+    eventually(lambda: db("sla").clocks.find_one({"_id": "dup-ticket"}))
+    eventually(lambda: db("routing").processed_events.count_documents(
+        {"_id": {"$regex": event["event_id"]}}) == 1)
+    assert db("routing").assignment_log.count_documents({"ticket_id": "dup-ticket"}) == 1
+    assert db("routing").agents.find_one({"_id": "agent-dedupe"})["load"] == 1
+    assert db("sla").clocks.count_documents({"_id": "dup-ticket"}) == 1
+
+
+def test_event_left_in_outbox_by_a_crash_is_still_published(rpc, config, db):
+    """Simulates a process dying after commit but before publishing: the relay sweep sends it."""
+    tap = EventTap(config, ev.TICKET_CREATED)
+    try:
+        event = ev.new_event(ev.TICKET_CREATED, {
+            "ticket_id": "orphan", "number": 99002, "subject": "orphan", "description": "o",
+            "department": "technical", "category": None, "priority": "low", "channel": "api",
+            "language": "en", "tags": [], "requester_id": "cust-1",
+            "created_at": datetime.now(timezone.utc)})
+        intake_db = db("intake")
+        with intake_db.client.start_session() as session, session.start_transaction():
+            from services.common.outbox import Outbox
+            Outbox(intake_db).stage([event], session)
+        published = eventually(lambda: [e for e in tap.of_type(ev.TICKET_CREATED)
+                                        if e["event_id"] == event["event_id"]])
+        assert len(published) == 1
+        eventually(lambda: db("routing").assignments.find_one({"_id": "orphan"}))
+        eventually(lambda: intake_db.outbox.count_documents({"_id": event["event_id"]}) == 0)
+    finally:
+        tap.close()
+
+
+def test_breach_is_announced_once(rpc, config, db):
+    tap = EventTap(config, ev.SLA_BREACHED)
+    try:
+        created_at = datetime.now(timezone.utc) - timedelta(hours=2)
+        event = ev.new_event(ev.TICKET_CREATED, {
+            "ticket_id": "late", "number": 99003, "subject": "late", "description": "late",
+            "department": "technical", "category": None, "priority": "urgent",
+            "channel": "api", "language": "en", "tags": [], "requester_id": "cust-1",
+            "created_at": created_at})
+        event_dispatcher({"AMQP_URI": config["AMQP_URI"], "serializer": "json"})(
+            "intake", ev.TICKET_CREATED, event)
+        breaches = eventually(lambda: tap.of_type(ev.SLA_BREACHED))
+        # Urgent: 30 min to first response (missed); 4 h to resolve (not yet).
+        assert [b["data"]["target"] for b in breaches] == ["first_response"]
+        clock = rpc.sla.get_clock("late")["clock"]
+        assert clock["breached"] == ["first_response"]
+        # Later sweeps must not announce it again.
+        time.sleep(2.5)
+        assert len(tap.of_type(ev.SLA_BREACHED)) == 1
+    finally:
+        tap.close()

@@ -1,0 +1,149 @@
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from services.common.clock import FixedClock
+from services.intake.domain import (DEFAULT_REOPEN_WINDOW, STAFF, TransitionError,
+                                    allowed_targets, latest_public_reply, new_ticket,
+                                    plan_transition)
+
+CLOCK = FixedClock(datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc))
+NOW = CLOCK.now()
+
+
+def plan(current, requested, role, closed_at=None, **kw):
+    return plan_transition(current, requested, role, closed_at=closed_at, now=NOW, **kw)
+
+
+@pytest.mark.parametrize("current, role, expected", [
+    ("new", "customer", ["solved"]),
+    ("new", "system", ["open"]),
+    ("new", "agent", ["on_hold", "open", "pending", "solved"]),
+    ("open", "customer", ["solved"]),
+    ("pending", "system", ["open", "solved"]),
+    ("solved", "customer", ["closed", "open"]),
+    ("solved", "system", ["closed"]),
+    ("closed", "agent", ["open"]),
+    ("closed", "system", []),
+])
+def test_allowed_targets(current, role, expected):
+    assert allowed_targets(current, role) == expected
+
+
+@pytest.mark.parametrize("current, requested, role", [
+    ("new", "open", "system"),
+    ("open", "pending", "agent"),
+    ("pending", "open", "customer"),
+    ("pending", "solved", "system"),
+    ("on_hold", "open", "supervisor"),
+    ("open", "solved", "customer"),
+])
+def test_permitted_moves_are_planned(current, requested, role):
+    t = plan(current, requested, role)
+    assert (t.old, t.new, t.is_reopen) == (current, requested, False)
+
+
+@pytest.mark.parametrize("current, requested, role", [
+    ("open", "pending", "customer"),
+    ("open", "on_hold", "customer"),
+    ("new", "open", "customer"),
+    ("closed", "open", "system"),
+    ("open", "closed", "admin"),
+])
+def test_forbidden_moves_raise_with_allowed_list(current, requested, role):
+    with pytest.raises(TransitionError) as exc:
+        plan(current, requested, role)
+    err = exc.value
+    assert (err.current, err.requested) == (current, requested)
+    assert err.allowed == allowed_targets(current, role)
+    assert requested not in err.allowed
+    assert role in err.reason
+
+
+def test_system_may_move_pending_to_open_but_customer_cannot_move_open_to_pending():
+    assert plan("pending", "open", "system").new == "open"
+    with pytest.raises(TransitionError):
+        plan("open", "pending", "customer")
+
+
+def test_moving_to_current_status_is_rejected():
+    with pytest.raises(TransitionError) as exc:
+        plan("open", "open", "agent")
+    assert "already open" in exc.value.reason
+    assert exc.value.allowed == allowed_targets("open", "agent")
+
+
+@pytest.mark.parametrize("current", ["solved", "closed"])
+def test_reopen_is_flagged(current):
+    t = plan(current, "open", "customer", closed_at=NOW - timedelta(days=1))
+    assert t.is_reopen is True
+
+
+@pytest.mark.parametrize("age, ok", [
+    (timedelta(days=1), True),
+    (DEFAULT_REOPEN_WINDOW, True),
+    (DEFAULT_REOPEN_WINDOW + timedelta(seconds=1), False),
+    (timedelta(days=60), False),
+])
+def test_closed_ticket_reopen_window(age, ok):
+    if ok:
+        assert plan("closed", "open", "customer", closed_at=NOW - age).is_reopen
+    else:
+        with pytest.raises(TransitionError) as exc:
+            plan("closed", "open", "customer", closed_at=NOW - age)
+        assert exc.value.allowed == []
+        assert "follow-up" in exc.value.reason
+
+
+def test_custom_reopen_window():
+    with pytest.raises(TransitionError):
+        plan("closed", "open", "agent", closed_at=NOW - timedelta(hours=2),
+             reopen_window=timedelta(hours=1))
+
+
+def test_window_does_not_apply_to_solved_tickets():
+    assert plan("solved", "open", "agent", closed_at=NOW - timedelta(days=365)).is_reopen
+
+
+def test_new_ticket_shape():
+    fields = {"subject": "Printer", "description": "It jams", "department": "it",
+              "priority": "high", "language": "en", "requester_email": "a@example.com"}
+    t = new_ticket(ticket_id="t1", number=7, fields=fields, requester_id="u1",
+                   channel="portal", now=NOW, idempotency_key="k1")
+    assert t["_id"] == "t1" and t["number"] == 7
+    assert t["status"] == "new"
+    assert t["subject"] == "Printer" and t["priority"] == "high"
+    assert t["category"] is None and t["tags"] == []
+    assert t["requester_email"] == "a@example.com" and t["requester_name"] is None
+    assert t["assignee_id"] is None and t["sla"] is None
+    assert t["created_at"] == t["updated_at"] == NOW
+    assert t["solved_at"] is t["closed_at"] is t["first_response_at"] is None
+    assert t["messages"] == [] and t["idempotency_key"] == "k1"
+
+
+def msg(body, role, public=True):
+    return {"body": body, "author_role": role, "public": public}
+
+
+def test_latest_public_reply_skips_notes_and_customer_messages():
+    ticket = {"messages": [msg("first answer", "agent"), msg("older", "supervisor"),
+                           msg("internal note", "agent", public=False),
+                           msg("thanks!", "customer"), msg("auto", "system")]}
+    assert latest_public_reply(ticket) == "older"
+
+
+@pytest.mark.parametrize("role", sorted(STAFF))
+def test_latest_public_reply_accepts_any_staff(role):
+    assert latest_public_reply({"messages": [msg("x", role)]}) == "x"
+
+
+@pytest.mark.parametrize("ticket", [
+    {}, {"messages": []}, {"messages": [msg("note", "agent", public=False), msg("hi", "customer")]},
+])
+def test_latest_public_reply_empty(ticket):
+    assert latest_public_reply(ticket) == ""
+
+
+def test_closing_a_solved_ticket_is_not_a_reopen():
+    t = plan_transition("solved", "closed", "customer", closed_at=None, now=NOW)
+    assert t.is_reopen is False
