@@ -259,7 +259,8 @@ def _rabbit_env(s: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
         "HOME": str(base / "home"),
-        "RABBITMQ_NODENAME": f"helpdesk-{s.profile}@localhost",
+        # Port in the name: several stacks (e.g. parallel test runs) can share one machine.
+        "RABBITMQ_NODENAME": f"helpdesk-{s.profile}-{s.amqp_port}@localhost",
         "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
         "RABBITMQ_NODE_PORT": str(s.amqp_port),
         "RABBITMQ_DIST_PORT": str(s.amqp_port + 20000),
@@ -294,8 +295,10 @@ def rabbit_down(s: Settings) -> None:
     if _port_open(s.amqp_port):
         subprocess.run([str(RABBIT_BIN / "rabbitmqctl"), "-n", env["RABBITMQ_NODENAME"], "stop"],
                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        pid_file = s.state_dir / "rabbitmq" / "rabbitmq.pid"
+        pid = int(pid_file.read_text().strip()) if pid_file.exists() else None
         deadline = time.monotonic() + 30
-        while _port_open(s.amqp_port) and time.monotonic() < deadline:
+        while (_port_open(s.amqp_port) or (pid and _alive(pid))) and time.monotonic() < deadline:
             time.sleep(0.2)
     # rabbitmqctl leaves epmd behind; end it once no node is registered with it.
     names = subprocess.run(["epmd", "-names"], capture_output=True, text=True,
@@ -342,7 +345,8 @@ def es_up(s: Settings) -> None:
             "java", f"-Xms{s.es_heap}", f"-Xmx{s.es_heap}", "-XX:+UseSerialGC",
             "-Des.distribution.flavor=default", "-Dlog4j2.formatMsgNoLookups=true",
             "-cp", _es_classpath(), "org.codelibs.elasticsearch.runner.ElasticsearchClusterRunner",
-            "-basePath", str(base), "-numOfNode", "1", "-clusterName", f"helpdesk-{s.profile}",
+            "-basePath", str(base), "-numOfNode", "1",
+            "-clusterName", f"helpdesk-{s.profile}-{s.es_http_port}",
             # The runner adds the node number (1) to the base port.  Transport takes the first
             # free port from 9300 on loopback; cluster names keep profiles from joining.
             "-baseHttpPort", str(s.es_http_port - 1),

@@ -45,8 +45,14 @@ class ServiceDatabase(DependencyProvider):
 
 
 class ClockProvider(DependencyProvider):
+    """The service's sense of time.  Integration tests swap ``clock`` on the running
+    provider (``nameko.testing.utils.get_extension``) to move time to the second."""
+
+    def __init__(self):
+        self.clock = SystemClock()
+
     def get_dependency(self, worker_ctx):
-        return SystemClock()
+        return self.clock
 
 
 class OutboxRelay:

@@ -7,44 +7,22 @@ from html import escape
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from services.intake.schemas import (MessageCreateSchema, StatusChangeSchema, TicketCreateSchema,
-                                     TicketSchema)
-from services.search.schemas import SuggestQuerySchema
-
-from .schemas import ErrorView, LoginSchema, SignupSchema, TokenView, UserView
+from .schemas import ErrorView
 
 BEARER = [{"bearer": []}]
 ERRORS = {"400": "Invalid input: field messages", "401": "Not signed in",
           "404": "Not found (also for others' tickets)", "409": "Conflicts with current state"}
 
-# (path, method, summary, request schema, response schema, needs auth)
-OPERATIONS = [
-    ("/api/auth/signup", "post", "Create a customer account", SignupSchema, UserView, False),
-    ("/api/auth/token", "post", "Sign in and get a bearer token", LoginSchema, TokenView, False),
-    ("/api/me", "get", "The signed-in user", None, UserView, True),
-    ("/api/tickets", "post", "File a ticket (send Idempotency-Key to retry safely)",
-     TicketCreateSchema, TicketSchema, False),
-    ("/api/tickets", "get", "List tickets (customers: their own)", None, TicketSchema, True),
-    ("/api/tickets/{number}", "get", "One ticket with its thread", None, TicketSchema, True),
-    ("/api/tickets/{number}/messages", "post", "Reply or add an internal note",
-     MessageCreateSchema, TicketSchema, True),
-    ("/api/tickets/{number}/status", "post", "Move a ticket through its lifecycle",
-     StatusChangeSchema, TicketSchema, True),
-    ("/api/suggest", "get", "Articles and solved tickets that may answer a question",
-     SuggestQuerySchema, None, False),
-    ("/api/articles", "get", "Published knowledge articles", None, None, False),
-    ("/api/departments", "get", "Departments a ticket can go to", None, None, False),
-]
 
-
-def build_spec() -> dict:
+def build_spec(operations: list[tuple]) -> dict:
+    """``operations``: (path, method, summary, request schema, response schema, needs auth)."""
     spec = APISpec(title="Help desk API", version="1.0.0", openapi_version="3.0.3",
                    plugins=[MarshmallowPlugin()],
                    info={"description": "Errors always look like {\"errors\": {field: [messages]}}."})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Errors", schema=ErrorView)
     paths: dict[str, dict] = {}
-    for path, method, summary, request_schema, response_schema, auth in OPERATIONS:
+    for path, method, summary, request_schema, response_schema, auth in operations:
         op: dict = {"summary": summary, "responses": {
             "200": {"description": "OK", "content": {"application/json": {
                 "schema": response_schema or {"type": "object"}}}}}}

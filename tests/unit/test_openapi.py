@@ -1,11 +1,12 @@
 import pytest
 
 from services.portal.openapi import build_spec
+from services.portal.routes import operations
 
 
 @pytest.fixture(scope="module")
 def spec():
-    return build_spec()
+    return build_spec(operations())
 
 
 def test_is_openapi_3(spec):

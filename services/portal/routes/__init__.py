@@ -1,0 +1,10 @@
+"""Each module registers its views with ``register(app, portal)`` and lists its API operations
+in ``OPERATIONS`` for the OpenAPI document: (path, method, summary, request schema,
+response schema, needs auth)."""
+from . import accounts, directory, knowledge, pages, system, tickets
+
+MODULES = (system, accounts, tickets, knowledge, directory, pages)
+
+
+def operations() -> list[tuple]:
+    return [op for module in MODULES for op in module.OPERATIONS]

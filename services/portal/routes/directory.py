@@ -1,0 +1,19 @@
+from ..web import reply
+
+OPERATIONS = [
+    ("/api/departments", "get", "Departments a ticket can go to", None, None, False),
+    ("/api/agents", "get", "Agents with their load (staff only)", None, None, True),
+]
+
+
+def register(app, portal):
+    rpc = portal.rpc
+
+    @app.get("/api/departments")
+    def departments():
+        return reply(rpc.call("routing", "list_departments"))
+
+    @app.get("/api/agents")
+    @portal.requires("agent", "supervisor", "admin")
+    def agents():
+        return reply(rpc.call("routing", "list_agents"))
