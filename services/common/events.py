@@ -10,7 +10,9 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
+
+from .validation import Strict
 
 SCHEMA_VERSION = 1
 
@@ -41,12 +43,7 @@ EVENT_SOURCE = {
 }
 
 
-class _Strict(Schema):
-    class Meta:
-        unknown = RAISE
-
-
-class _TicketRef(_Strict):
+class _TicketRef(Strict):
     ticket_id = fields.Str(required=True)
     number = fields.Int(required=True)
 
@@ -148,7 +145,7 @@ EVENT_SCHEMAS: dict[str, type[Schema]] = {
 }
 
 
-class EnvelopeSchema(_Strict):
+class EnvelopeSchema(Strict):
     event_id = fields.Str(required=True)
     event_type = fields.Str(required=True, validate=validate.OneOf(tuple(EVENT_SCHEMAS)))
     version = fields.Int(required=True, validate=validate.Equal(SCHEMA_VERSION))

@@ -1,7 +1,14 @@
 """Field rules reused by several payload schemas."""
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from marshmallow import RAISE, Schema, fields, validate
+
+class Strict(Schema):
+    """Unknown fields are an error, not silently dropped."""
+
+    class Meta:
+        unknown = RAISE
+
 
 SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,39}$",
                        error="Use 1-40 lowercase letters, digits, '-' or '_'.")

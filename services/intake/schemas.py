@@ -1,17 +1,12 @@
 """Payloads of the intake service's RPC (also used by the portal's REST API)."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
 
 from services.common.events import CHANNELS, LANGUAGES, PRIORITIES, STATUSES
-from services.common.validation import slug, text
+from services.common.validation import Strict, slug, text
 
 from .domain import ROLES
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 class TicketCreateSchema(Strict):

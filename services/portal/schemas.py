@@ -1,15 +1,10 @@
 """Payloads of the portal's own endpoints (tickets reuse intake's schemas)."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
 
 from services.common.events import LANGUAGES
-from services.common.validation import text
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
+from services.common.validation import Strict, text
 
 
 class LoginSchema(Strict):

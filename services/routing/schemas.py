@@ -1,16 +1,11 @@
 """Payloads of the routing service's RPC."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
 
-from services.common.validation import slug, text
+from services.common.validation import Strict, slug, text
 
 from .domain import AVAILABILITY
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 class DepartmentSchema(Strict):

@@ -1,15 +1,10 @@
 """Payloads of the search service's RPC."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import fields, validate
 
 from services.common.events import LANGUAGES
-from services.common.validation import slug, text
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
+from services.common.validation import Strict, slug, text
 
 
 class SuggestQuerySchema(Strict):

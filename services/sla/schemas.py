@@ -1,15 +1,10 @@
 """Payloads of the SLA service's RPC."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
 
 from services.common.events import PRIORITIES
-from services.common.validation import slug, text
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
+from services.common.validation import Strict, slug, text
 
 
 class TargetsSchema(Strict):
