@@ -28,9 +28,12 @@ STATUS_CHANGED = "status_changed"
 TICKET_SOLVED = "ticket_solved"
 TICKET_CLOSED = "ticket_closed"
 TICKET_REOPENED = "ticket_reopened"
+TICKET_UPDATED = "ticket_updated"
 TICKET_ASSIGNED = "ticket_assigned"
 TICKET_UNASSIGNABLE = "ticket_unassignable"
 PRIORITY_CHANGED = "priority_changed"
+TICKET_CLASSIFIED = "ticket_classified"
+INCIDENT_DECLARED = "incident_declared"
 SLA_DEADLINES_SET = "sla_deadlines_set"
 SLA_WARNING = "sla_warning"
 SLA_BREACHED = "sla_breached"
@@ -38,17 +41,19 @@ SLA_BREACHED = "sla_breached"
 EVENT_SOURCE = {
     TICKET_CREATED: "intake", MESSAGE_ADDED: "intake", STATUS_CHANGED: "intake",
     TICKET_SOLVED: "intake", TICKET_CLOSED: "intake", TICKET_REOPENED: "intake",
+    TICKET_UPDATED: "intake",
     TICKET_ASSIGNED: "routing", TICKET_UNASSIGNABLE: "routing", PRIORITY_CHANGED: "routing",
+    TICKET_CLASSIFIED: "routing", INCIDENT_DECLARED: "routing",
     SLA_DEADLINES_SET: "sla", SLA_WARNING: "sla", SLA_BREACHED: "sla",
 }
 
 
-class _TicketRef(Strict):
+class TicketRef(Strict):
     ticket_id = fields.Str(required=True)
     number = fields.Int(required=True)
 
 
-class TicketCreatedData(_TicketRef):
+class TicketCreatedData(TicketRef):
     subject = fields.Str(required=True)
     description = fields.Str(required=True)
     department = fields.Str(required=True)
@@ -61,14 +66,14 @@ class TicketCreatedData(_TicketRef):
     created_at = fields.AwareDateTime(required=True)
 
 
-class MessageAddedData(_TicketRef):
+class MessageAddedData(TicketRef):
     message_id = fields.Str(required=True)
     author_role = fields.Str(required=True)
     public = fields.Bool(required=True)
     added_at = fields.AwareDateTime(required=True)
 
 
-class StatusChangedData(_TicketRef):
+class StatusChangedData(TicketRef):
     old_status = fields.Str(required=True, validate=validate.OneOf(STATUSES))
     new_status = fields.Str(required=True, validate=validate.OneOf(STATUSES))
     actor_role = fields.Str(required=True)
@@ -78,7 +83,7 @@ class StatusChangedData(_TicketRef):
     changed_at = fields.AwareDateTime(required=True)
 
 
-class TicketSolvedData(_TicketRef):
+class TicketSolvedData(TicketRef):
     """Public content only: internal notes never leave intake in this event."""
 
     subject = fields.Str(required=True)
@@ -94,45 +99,82 @@ class TicketSolvedData(_TicketRef):
     solved_at = fields.AwareDateTime(required=True)
 
 
-class TicketClosedData(_TicketRef):
+class TicketClosedData(TicketRef):
     closed_at = fields.AwareDateTime(required=True)
 
 
-class TicketReopenedData(_TicketRef):
+class TicketReopenedData(TicketRef):
     department = fields.Str(required=True)
     priority = fields.Str(required=True, validate=validate.OneOf(PRIORITIES))
     previous_assignee_id = fields.Str(load_default=None, allow_none=True)
     reopened_at = fields.AwareDateTime(required=True)
 
 
-class TicketAssignedData(_TicketRef):
+class TicketUpdatedData(TicketRef):
+    """Staff edited fields; ``changes`` maps each field to {"old": ..., "new": ...}."""
+
+    changes = fields.Dict(keys=fields.Str(), values=fields.Dict(), required=True)
+    actor_role = fields.Str(required=True)
+    department = fields.Str(required=True)
+    priority = fields.Str(required=True, validate=validate.OneOf(PRIORITIES))
+    updated_at = fields.AwareDateTime(required=True)
+
+
+class TicketAssignedData(TicketRef):
     agent_id = fields.Str(required=True)
     agent_name = fields.Str(required=True)
     department = fields.Str(required=True)
     assigned_at = fields.AwareDateTime(required=True)
 
 
-class TicketUnassignableData(_TicketRef):
+class TicketUnassignableData(TicketRef):
     department = fields.Str(required=True)
     reason = fields.Str(required=True)
 
 
-class PriorityChangedData(_TicketRef):
+class PriorityChangedData(TicketRef):
     old_priority = fields.Str(required=True, validate=validate.OneOf(PRIORITIES))
     new_priority = fields.Str(required=True, validate=validate.OneOf(PRIORITIES))
     reason = fields.Str(required=True)
 
 
-class SlaDeadlinesSetData(_TicketRef):
+class TicketClassifiedData(TicketRef):
+    """Routing rules set these on arrival; intake records them on the ticket."""
+
+    department = fields.Str(required=True)
+    category = fields.Str(load_default=None, allow_none=True)
+    priority = fields.Str(required=True, validate=validate.OneOf(PRIORITIES))
+    tags = fields.List(fields.Str(), load_default=list)
+    rule_ids = fields.List(fields.Str(), load_default=list)
+
+
+class IncidentDeclaredData(Strict):
+    """Many similar tickets in a short window: one incident links them."""
+
+    incident_id = fields.Str(required=True)
+    ticket_ids = fields.List(fields.Str(), required=True)
+    numbers = fields.List(fields.Int(), required=True)
+    department = fields.Str(required=True)
+    priority = fields.Str(required=True, validate=validate.OneOf(PRIORITIES))
+    summary = fields.Str(required=True)
+    declared_at = fields.AwareDateTime(required=True)
+
+
+class SlaDeadlinesSetData(TicketRef):
     policy_id = fields.Str(required=True)
     first_response_due = fields.AwareDateTime(load_default=None, allow_none=True)
     resolution_due = fields.AwareDateTime(load_default=None, allow_none=True)
 
 
-class SlaAlertData(_TicketRef):
-    target = fields.Str(required=True, validate=validate.OneOf(("first_response", "resolution")))
+class SlaAlertData(TicketRef):
+    target = fields.Str(required=True,
+                        validate=validate.OneOf(("first_response", "next_response", "resolution")))
     due_at = fields.AwareDateTime(required=True)
     policy_id = fields.Str(required=True)
+    department = fields.Str(load_default=None, allow_none=True)
+    priority = fields.Str(load_default=None, allow_none=True, validate=validate.OneOf(PRIORITIES))
+    # Escalation the policy asks for: "notify_supervisor", "raise_priority", "reassign".
+    actions = fields.List(fields.Str(), load_default=list)
 
 
 EVENT_SCHEMAS: dict[str, type[Schema]] = {
@@ -141,6 +183,8 @@ EVENT_SCHEMAS: dict[str, type[Schema]] = {
     TICKET_CLOSED: TicketClosedData, TICKET_REOPENED: TicketReopenedData,
     TICKET_ASSIGNED: TicketAssignedData, TICKET_UNASSIGNABLE: TicketUnassignableData,
     PRIORITY_CHANGED: PriorityChangedData, SLA_DEADLINES_SET: SlaDeadlinesSetData,
+    TICKET_UPDATED: TicketUpdatedData, TICKET_CLASSIFIED: TicketClassifiedData,
+    INCIDENT_DECLARED: IncidentDeclaredData,
     SLA_WARNING: SlaAlertData, SLA_BREACHED: SlaAlertData,
 }
 
