@@ -63,28 +63,25 @@ class OutboxRelay:
 
     dispatch = EventDispatcher()
 
-    def publish_staged(self, event_ids):
-        self.store.outbox.relay(self.dispatch, self.clock.now(), event_ids)
-
-    def apply(self, work, *, event=None, consumer: str | None = None):
+    def apply(self, work, *, event=None, consumer: str | None = None) -> list[dict]:
         """Run ``work(session) -> [events]`` in one transaction that also stages the events,
         then publish them.  With ``event``, effects apply once per ``consumer``."""
-        staged: list[str] = []
+        staged: list[dict] = []
 
         def txn(session):
             # Replace rather than append: pymongo may retry the whole transaction.
-            staged[:] = self.store.outbox.stage(work(session) or [], session)
+            staged[:] = self.store.outbox.stage(work(session) or [], session, self.clock.now())
 
         if event is None:
             self.store.transaction(txn)
         else:
             self.store.handle_once(consumer, event.event_id, txn)
-        self.publish_staged(staged)
+        self.store.outbox.publish(self.dispatch, staged)
         return staged
 
     @timer(interval=1.0)
     def relay_outbox(self):
-        self.store.outbox.relay(self.dispatch, self.clock.now())
+        self.store.outbox.sweep(self.dispatch, self.clock.now())
 
     @rpc
     def ping(self):

@@ -8,8 +8,10 @@ from typing import Any, Callable, Iterable
 
 from pymongo.client_session import ClientSession
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-CLAIM_FOR = timedelta(seconds=30)
+# The writer holds a fresh event for this long; if it dies before publishing, the sweep
+# (any replica) takes over.  A slow publish past it means a duplicate, which consumers absorb.
+WRITER_CLAIM = timedelta(seconds=5)
+SWEEP_CLAIM = timedelta(seconds=30)
 
 Dispatch = Callable[[str, dict[str, Any]], None]
 
@@ -21,28 +23,33 @@ class Outbox:
     def ensure_indexes(self) -> None:
         self.collection.create_index("claimed_until")
 
-    def stage(self, events: Iterable[dict[str, Any]], session: ClientSession) -> list[str]:
+    def stage(self, events: Iterable[dict[str, Any]], session: ClientSession,
+              now: datetime) -> list[dict]:
+        """Write events in the caller's transaction, already claimed by the caller."""
         docs = [{"_id": e["event_id"], "event_type": e["event_type"], "payload": e,
-                 "claimed_until": EPOCH} for e in events]
+                 "claimed_until": now + WRITER_CLAIM} for e in events]
         if docs:
             self.collection.insert_many(docs, session=session)
-        return [d["_id"] for d in docs]
+        return docs
 
-    def relay(self, dispatch: Dispatch, now: datetime, event_ids: Iterable[str] | None = None,
-              limit: int = 500) -> int:
-        """Publish staged events (the given ones, or any unclaimed) and remove them."""
-        if event_ids is None:
-            event_ids = [d["_id"] for d in self.collection.find(
-                {"claimed_until": {"$lte": now}}, projection={"_id": 1}).limit(limit)]
+    def publish(self, dispatch: Dispatch, docs: list[dict]) -> None:
+        """Fast path right after commit: no claim round trip, the writer owns them."""
+        for doc in docs:
+            dispatch(doc["event_type"], doc["payload"])
+        if docs:
+            self.collection.delete_many({"_id": {"$in": [d["_id"] for d in docs]}})
+
+    def sweep(self, dispatch: Dispatch, now: datetime, limit: int = 500) -> int:
+        """Publish what a dead (or slow) writer left behind."""
+        stale = [d["_id"] for d in self.collection.find(
+            {"claimed_until": {"$lte": now}}, projection={"_id": 1}).limit(limit)]
         sent = 0
-        for event_id in event_ids:
-            # Claim atomically so two replicas relaying at once rarely publish twice.
+        for event_id in stale:
+            # Claim atomically so two replicas sweeping at once rarely publish twice.
             doc = self.collection.find_one_and_update(
                 {"_id": event_id, "claimed_until": {"$lte": now}},
-                {"$set": {"claimed_until": now + CLAIM_FOR}})
-            if doc is None:
-                continue
-            dispatch(doc["event_type"], doc["payload"])
-            self.collection.delete_one({"_id": event_id})
-            sent += 1
+                {"$set": {"claimed_until": now + SWEEP_CLAIM}})
+            if doc is not None:
+                self.publish(dispatch, [doc])
+                sent += 1
         return sent

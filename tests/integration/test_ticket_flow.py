@@ -147,7 +147,8 @@ def test_event_left_in_outbox_by_a_crash_is_still_published(rpc, config, db):
         intake_db = db("intake")
         with intake_db.client.start_session() as session, session.start_transaction():
             from services.common.outbox import Outbox
-            Outbox(intake_db).stage([event], session)
+            Outbox(intake_db).stage([event], session, datetime.now(timezone.utc))
+        # ...and the writer dies here, before publishing: its claim lapses, the sweep sends it.
         published = eventually(lambda: [e for e in tap.of_type(ev.TICKET_CREATED)
                                         if e["event_id"] == event["event_id"]])
         assert len(published) == 1

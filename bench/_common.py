@@ -1,0 +1,33 @@
+"""Shared by the benchmarks: machine notes and percentiles."""
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+from datetime import datetime, timezone
+
+
+def machine_notes() -> str:
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores ({cpu}), "
+            f"Python {platform.python_version()}, load average before run: {load}")
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary_ms(values: list[float]) -> dict[str, float]:
+    return {"n": len(values), "p50": percentile(values, 50) * 1000,
+            "p95": percentile(values, 95) * 1000, "p99": percentile(values, 99) * 1000,
+            "mean": (statistics.fmean(values) * 1000) if values else float("nan")}
