@@ -6,6 +6,8 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common.storage import Repository
 
+from . import reports
+
 FIRST_TICKET_NUMBER = 1000
 
 
@@ -21,6 +23,7 @@ class TicketRepository(Repository):
         self.tickets.create_index([("assignee_id", ASCENDING), ("status", ASCENDING)])
         self.tickets.create_index([("requester_id", ASCENDING), ("created_at", DESCENDING)])
         self.tickets.create_index([("department", ASCENDING), ("status", ASCENDING)])
+        self.tickets.create_index("created_at")
         # Create the counter before first use: racing upserts on a missing document can
         # return None on the wire server.
         try:
@@ -65,3 +68,8 @@ class TicketRepository(Repository):
         cursor = (self.tickets.find(filters, projection={"messages": 0})
                   .sort("number", DESCENDING).skip((page - 1) * per_page).limit(per_page))
         return list(cursor), total
+
+    def report(self, since, until, department: str | None, now) -> dict:
+        period = next(self.tickets.aggregate(reports.period_pipeline(since, until, department)))
+        current = list(self.tickets.aggregate(reports.current_pipeline(now, department)))
+        return reports.shape(period, current)

@@ -97,3 +97,9 @@ class TicketSchema(Schema):
     solved_at = fields.AwareDateTime(allow_none=True)
     closed_at = fields.AwareDateTime(allow_none=True)
     messages = fields.List(fields.Nested(MessageSchema))
+
+
+class ReportQuerySchema(Strict):
+    since = fields.AwareDateTime(load_default=None, allow_none=True)
+    until = fields.AwareDateTime(load_default=None, allow_none=True)
+    department = slug(load_default=None, allow_none=True)

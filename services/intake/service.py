@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from marshmallow import ValidationError
 from nameko.rpc import rpc
@@ -13,8 +14,10 @@ from services.common.results import fail, not_found, ok
 
 from . import domain
 from .dependencies import TicketStore
-from .schemas import (ActorSchema, CreateTicketCommand, MessageCreateSchema, StatusChangeSchema,
-                      TicketQuerySchema, TicketSchema)
+from .schemas import (ActorSchema, CreateTicketCommand, MessageCreateSchema, ReportQuerySchema,
+                      StatusChangeSchema, TicketQuerySchema, TicketSchema)
+
+DEFAULT_REPORT_PERIOD = timedelta(days=30)
 
 
 def _public_view(ticket: dict, role: str) -> dict:
@@ -171,6 +174,21 @@ class IntakeService(OutboxRelay):
         tickets, total = self.store.find(q, page, per_page)
         return ok(tickets=[_public_view(t, actor["role"]) for t in tickets], total=total,
                   page=page, per_page=per_page)
+
+    @rpc
+    def report(self, query: dict) -> dict:
+        """Supervisor figures for a period (default: the last 30 days)."""
+        try:
+            q = ReportQuerySchema().load(query)
+        except ValidationError as exc:
+            return fail(400, exc.messages)
+        now = self.clock.now()
+        until = q["until"] or now
+        since = q["since"] or until - DEFAULT_REPORT_PERIOD
+        if since >= until:
+            return fail(400, {"until": ["must be later than since"]})
+        return ok(report=self.store.report(since, until, q["department"], now),
+                  since=since.isoformat(), until=until.isoformat())
 
     # ------------------------------------------------------------------ outcomes of others
 

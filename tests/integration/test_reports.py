@@ -1,0 +1,156 @@
+"""Supervisor figures from the real Mongo aggregation, checked against numbers computed here
+independently (plain Python over the seeded data set), not through the same code path."""
+import statistics
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from services.intake.service import IntakeService
+from tests.support import running
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)  # period: 5-12 January
+SINCE, UNTIL = T0, T0 + timedelta(days=7)
+NOW = datetime.now(timezone.utc)
+
+
+def reply(role, public=True):
+    return {"id": "m", "author_id": "x", "author_role": role, "author_name": None,
+            "body": "b", "public": public, "created_at": T0}
+
+
+def ticket(n, *, day, channel="api", department="technical", status="open", assignee=None,
+           first_response_min=None, resolution_min=None, messages=(), csat=None,
+           reopened=False, breached=(), resolution_due=None):
+    created = T0 + timedelta(days=day, hours=n % 5)
+    return {
+        "_id": f"rep-{n}", "number": 50_000 + n, "subject": "s", "description": "d",
+        "department": department, "category": None, "priority": "normal", "language": "en",
+        "tags": [], "channel": channel, "requester_id": "c", "status": status,
+        "assignee_id": assignee, "assignee_name": None, "created_at": created,
+        "updated_at": created,
+        "first_response_at": created + timedelta(minutes=first_response_min)
+        if first_response_min is not None else None,
+        "solved_at": created + timedelta(minutes=resolution_min)
+        if resolution_min is not None else None,
+        "closed_at": None, "reopened_at": T0 if reopened else None,
+        "messages": list(messages), "csat": {"rating": csat} if csat else None,
+        "sla": {"policy_id": "p", "first_response_due": None,
+                "resolution_due": resolution_due, "breached": list(breached)},
+    }
+
+
+SEED = [
+    # agent A: three tickets, first responses 10/30/50 min
+    ticket(1, day=0, assignee="A", status="solved", first_response_min=10, resolution_min=60,
+           messages=[reply("agent")], csat="good"),
+    ticket(2, day=0, channel="email", assignee="A", status="closed", first_response_min=30,
+           resolution_min=120, messages=[reply("agent"), reply("customer"), reply("agent")],
+           csat="bad"),
+    ticket(3, day=1, assignee="A", status="open", first_response_min=50,
+           messages=[reply("agent")], breached=["first_response"]),
+    # agent B: one answered (20 min), one not yet
+    ticket(4, day=1, channel="email", department="billing", assignee="B", status="solved",
+           first_response_min=20, resolution_min=240,
+           messages=[reply("agent"), reply("agent", public=False)], csat="good"),
+    ticket(5, day=2, department="billing", assignee="B", status="pending"),
+    # agent C: reopened before being solved again: not first-contact
+    ticket(6, day=2, assignee="C", status="solved", first_response_min=40, resolution_min=30,
+           messages=[reply("agent")], reopened=True),
+    # solved by the customer before anyone answered
+    ticket(10, day=4, assignee="C", status="solved", resolution_min=15),
+    # unassigned, overdue by its resolution deadline
+    ticket(7, day=3, channel="portal", status="new", resolution_due=NOW - timedelta(hours=1)),
+    # outside the period: counts in the backlog, not in period figures
+    ticket(8, day=-3, assignee="A", status="open", first_response_min=5,
+           messages=[reply("agent")]),
+    ticket(9, day=9, status="new"),
+]
+
+
+def expected():
+    """The figures, derived by hand-written Python from SEED."""
+    in_period = [t for t in SEED if SINCE <= t["created_at"] < UNTIL]
+    solved = [t for t in in_period if t["status"] in ("solved", "closed")]
+    open_now = [t for t in SEED if t["status"] in ("new", "open", "pending", "on_hold")]
+
+    def minutes(t, field):
+        return (t[field] - t["created_at"]).total_seconds() / 60
+
+    def staff_public(t):
+        return sum(1 for m in t["messages"] if m["public"] and m["author_role"] != "customer")
+
+    first = [minutes(t, "first_response_at") for t in in_period if t["first_response_at"]]
+    resolution = [minutes(t, "solved_at") for t in solved]
+    assert len(first) % 2 == 1 and len(resolution) % 2 == 1  # medians are unambiguous
+    good = sum(1 for t in in_period if t["csat"] and t["csat"]["rating"] == "good")
+    bad = sum(1 for t in in_period if t["csat"] and t["csat"]["rating"] == "bad")
+    return {
+        "created": len(in_period),
+        "solved": len(solved),
+        "volume": Counter((t["created_at"].strftime("%Y-%m-%d"), t["channel"]) for t in in_period),
+        "by_department": Counter(t["department"] for t in in_period),
+        "backlog": len(open_now),
+        "unassigned": sum(1 for t in open_now if t["assignee_id"] is None),
+        "overdue": sum(1 for t in open_now if t["sla"]["breached"] or (
+            t["sla"]["resolution_due"] and t["sla"]["resolution_due"] < NOW)),
+        "first_median": statistics.median(first),
+        "first_avg": round(statistics.fmean(first), 1),
+        "resolution_median": statistics.median(resolution),
+        "fcr": round(sum(1 for t in solved if staff_public(t) == 1 and not t["reopened_at"])
+                     / len(solved), 4),
+        "csat": (good, bad, round(good / (good + bad), 4)),
+    }
+
+
+@pytest.fixture(scope="module")
+def report(config, rpc, db):
+    with running(config, IntakeService):
+        db("intake").tickets.insert_many(SEED)
+        result = rpc.intake.report({"since": SINCE.isoformat(), "until": UNTIL.isoformat()})
+        assert result["ok"], result
+        yield result["report"]
+
+
+def test_volume_and_counts(report):
+    want = expected()
+    assert report["created"] == want["created"] == 8
+    assert report["solved"] == want["solved"]
+    got_volume = Counter({(v["day"], v["channel"]): v["tickets"] for v in report["volume"]})
+    assert got_volume == want["volume"]
+    assert report["by_department"] == dict(want["by_department"])
+    assert (report["backlog"], report["unassigned"], report["overdue"]) == (
+        want["backlog"], want["unassigned"], want["overdue"])
+
+
+def test_response_and_resolution_times(report):
+    want = expected()
+    assert report["first_response"]["median_minutes"] == want["first_median"]
+    assert report["first_response"]["avg_minutes"] == want["first_avg"]
+    assert report["resolution"]["median_minutes"] == want["resolution_median"]
+
+
+def test_first_contact_resolution_and_csat(report):
+    want = expected()
+    assert report["first_contact_resolution_rate"] == want["fcr"]
+    csat = report["csat"]
+    assert (csat["good"], csat["bad"], csat["score"]) == want["csat"]
+
+
+def test_per_agent_table(report):
+    agents = {a["agent_id"]: a for a in report["agents"]}
+    assert set(agents) == {"A", "B", "C"}  # ticket 8 (agent A) is outside the period
+    assert (agents["A"]["assigned"], agents["A"]["solved"]) == (3, 2)
+    assert agents["A"]["median_first_response_minutes"] == 30
+    assert agents["B"]["median_first_response_minutes"] == 20
+    assert agents["A"]["csat_score"] == 0.5 and agents["B"]["csat_score"] == 1.0
+    assert agents["C"]["csat_score"] is None
+
+
+def test_department_filter_and_bad_period(rpc, report):
+    billing = rpc.intake.report({"since": SINCE.isoformat(), "until": UNTIL.isoformat(),
+                                 "department": "billing"})["report"]
+    assert billing["created"] == 2 and billing["by_department"] == {"billing": 2}
+    bad = rpc.intake.report({"since": UNTIL.isoformat(), "until": SINCE.isoformat()})
+    assert bad["status"] == 400 and "until" in bad["errors"]
+    assert rpc.intake.report({"since": "yesterday"})["status"] == 400
