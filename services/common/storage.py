@@ -39,8 +39,6 @@ def handle_once(db, consumer: str, event_id: str, work: Callable[[ClientSession]
     leaves neither.  Returns False when the event was already handled.
     """
     marker = {"_id": f"{consumer}:{event_id}"}
-    if db.processed_events.find_one(marker, projection={"_id": 1}):
-        return False
 
     def txn(session: ClientSession) -> None:
         db.processed_events.insert_one(marker, session=session)
@@ -49,8 +47,10 @@ def handle_once(db, consumer: str, event_id: str, work: Callable[[ClientSession]
     try:
         in_transaction(db, txn)
     except DuplicateKeyError:
+        # Redelivered (or a replica got there first).  No read-before-write on the happy
+        # path: duplicates are rare, every round trip to Mongo is not.
         if db.processed_events.find_one(marker, projection={"_id": 1}):
-            return False  # a concurrent replica handled it first
+            return False
         raise
     return True
 
