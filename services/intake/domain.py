@@ -1,6 +1,8 @@
 """Ticket rules with no I/O: creation, the lifecycle state machine and who may move it."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -212,3 +214,25 @@ def plan_follow_up(old: dict, actor: dict) -> dict:
             "tags": list(old.get("tags", [])), "organization": old.get("organization"),
             "requester_email": old.get("requester_email"),
             "requester_name": old.get("requester_name"), "follow_up_of": old["number"]}
+
+
+# ---------------------------------------------------------------------------- CSAT links
+
+def csat_token(number: int, requester_id: str, secret: str) -> str:
+    """A link token that lets the requester rate one ticket from an email without signing in."""
+    signature = hmac.new(secret.encode(), f"csat:{number}:{requester_id}".encode(),
+                         hashlib.sha256).hexdigest()[:32]
+    return f"{number}.{signature}"
+
+
+def csat_token_number(token: str, requester_of, secret: str) -> int | None:
+    """The ticket number a token is for, or None if it is forged; ``requester_of(number)``
+    looks the requester up (None for an unknown ticket)."""
+    number_text, _, _ = token.partition(".")
+    if not number_text.isdigit() or len(number_text) > 9:
+        return None
+    requester_id = requester_of(int(number_text))
+    if requester_id is None:
+        return None
+    expected = csat_token(int(number_text), requester_id, secret)
+    return int(number_text) if hmac.compare_digest(expected, token) else None
