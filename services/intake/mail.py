@@ -56,6 +56,7 @@ def _text_body(msg: EmailMessage) -> str:
 
 def strip_quoted(body: str) -> str:
     """A reply's own words: drop the quoted previous message that mail clients append."""
+    body = body.replace("\r\n", "\n")
     cut = len(body)
     for marker in _QUOTE_MARKERS:
         if m := marker.search(body):
