@@ -25,10 +25,16 @@ class Tag(fields.Str):
 
 
 class TagList(fields.List):
+    """At most 20 tags as sent (checked before duplicates collapse), normalised, unique."""
+
+    MAX_TAGS = 20
+
     def __init__(self, **kwargs):
-        super().__init__(Tag(), validate=validate.Length(max=20), **kwargs)
+        super().__init__(Tag(), **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, list) and len(value) > self.MAX_TAGS:
+            raise ValidationError(f"At most {self.MAX_TAGS} tags.")
         return list(dict.fromkeys(super()._deserialize(value, attr, data, **kwargs)))
 
 
