@@ -37,6 +37,7 @@ INCIDENT_DECLARED = "incident_declared"
 SLA_DEADLINES_SET = "sla_deadlines_set"
 SLA_WARNING = "sla_warning"
 SLA_BREACHED = "sla_breached"
+TICKET_RATED = "ticket_rated"
 
 EVENT_SOURCE = {
     TICKET_CREATED: "intake", MESSAGE_ADDED: "intake", STATUS_CHANGED: "intake",
@@ -45,6 +46,7 @@ EVENT_SOURCE = {
     TICKET_ASSIGNED: "routing", TICKET_UNASSIGNABLE: "routing", PRIORITY_CHANGED: "routing",
     TICKET_CLASSIFIED: "routing", INCIDENT_DECLARED: "routing",
     SLA_DEADLINES_SET: "sla", SLA_WARNING: "sla", SLA_BREACHED: "sla",
+    TICKET_RATED: "intake",
 }
 
 
@@ -177,6 +179,17 @@ class SlaAlertData(TicketRef):
     actions = fields.List(fields.Str(), load_default=list)
 
 
+class TicketRatedData(TicketRef):
+    """The requester's satisfaction rating (CSAT), given once after solving; feeds reports."""
+
+    rating = fields.Int(required=True, validate=validate.Range(min=1, max=5))
+    satisfied = fields.Bool(required=True)
+    comment = fields.Str(load_default=None, allow_none=True)
+    department = fields.Str(required=True)
+    assignee_id = fields.Str(load_default=None, allow_none=True)
+    rated_at = fields.AwareDateTime(required=True)
+
+
 EVENT_SCHEMAS: dict[str, type[Schema]] = {
     TICKET_CREATED: TicketCreatedData, MESSAGE_ADDED: MessageAddedData,
     STATUS_CHANGED: StatusChangedData, TICKET_SOLVED: TicketSolvedData,
@@ -186,6 +199,7 @@ EVENT_SCHEMAS: dict[str, type[Schema]] = {
     TICKET_UPDATED: TicketUpdatedData, TICKET_CLASSIFIED: TicketClassifiedData,
     INCIDENT_DECLARED: IncidentDeclaredData,
     SLA_WARNING: SlaAlertData, SLA_BREACHED: SlaAlertData,
+    TICKET_RATED: TicketRatedData,
 }
 
 

@@ -171,8 +171,13 @@ class IntakeService(OutboxRelay):
             csat = domain.plan_csat(ticket, actor, answer["rating"], answer["comment"], now)
         except domain.CsatError as exc:
             return fail(exc.status, exc.errors)
+        event = ev.new_event(ev.TICKET_RATED, {
+            "ticket_id": ticket["_id"], "number": number, "rating": csat["rating"],
+            "satisfied": csat["satisfied"], "comment": csat["comment"],
+            "department": ticket["department"], "assignee_id": ticket["assignee_id"],
+            "rated_at": now}, now)
         # The condition csat == None makes "once" hold even for two simultaneous ratings.
-        return self._commit_and_show(ticket, {"csat": csat, "updated_at": now}, [], actor,
+        return self._commit_and_show(ticket, {"csat": csat, "updated_at": now}, [event], actor,
                                      expected={"csat": None}, conflict=(
                                          "rating", "this ticket has already been rated"))
 
@@ -350,8 +355,9 @@ class IntakeService(OutboxRelay):
         if ticket is None and m["references"]:
             ticket = self.store.by_message_ids(m["references"])
         email_ids = [m["message_id"]] if m["message_id"] else []
-        if ticket is not None and (ticket.get("requester_email") or "").lower() == m["from_email"] \
-                and ticket["status"] != "closed":
+        same_requester = ticket is not None and (
+            ticket.get("requester_email") or "").lower() == m["from_email"]
+        if same_requester and ticket["status"] != "closed":
             actor = {"id": ticket["requester_id"], "role": "customer", "name": m["from_name"]}
             body = {"body": mail.strip_quoted(m["body"]) or m["body"] or "(empty)",
                     "public": True}
@@ -375,7 +381,12 @@ class IntakeService(OutboxRelay):
         fields["email_message_ids"] = email_ids
         requester = {"id": f"email:{m['from_email']}", "role": "customer",
                      "name": m["from_name"]}
-        result = self._create(fields, requester, "email", None, attachments=m["attachments"])
+        follow_up_of = None
+        if same_requester:  # writing to a closed ticket: continue it in a linked follow-up
+            requester["id"], follow_up_of = ticket["requester_id"], ticket
+            fields["follow_up_of"] = ticket["number"]
+        result = self._create(fields, requester, "email", None, attachments=m["attachments"],
+                              follow_up_of=follow_up_of)
         return dict(result, action="created") if result["ok"] else result
 
     # ------------------------------------------------------------------ queries

@@ -143,6 +143,13 @@ def test_mail_becomes_ticket_with_attachment_and_threaded_replies(listener, sink
     assert rpc.intake.submit_csat_by_token(token, {"rating": 5})["ok"]
     assert rpc.intake.submit_csat_by_token(token, {"rating": 1})["status"] == 409
 
+    # Writing to the closed ticket files a follow-up linked to it.
+    assert rpc.intake.change_status(number, {"status": "closed"}, AGENT)["ok"]
+    send(listener, f"Re: [#{number}] Printer broken", body="It jams again.")
+    follow_up = db("intake").tickets.find_one({"follow_up_of": number})
+    assert follow_up["description"] == "It jams again." and follow_up["channel"] == "email"
+    assert rpc.intake.get_ticket(number, AGENT)["ticket"]["follow_ups"] == [follow_up["number"]]
+
     # No mail to the customer ever carried the internal note.
     assert sink.about(number) and not any("INTERNAL" in m.get_content()
                                           for m in sink.about(number))

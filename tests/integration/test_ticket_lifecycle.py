@@ -150,7 +150,8 @@ def solve(rpc, number):
     assert rpc.intake.change_status(number, {"status": "solved"}, AGENT)["ok"]
 
 
-def test_csat_is_given_once_by_the_requester(rpc, db):
+def test_csat_is_given_once_by_the_requester(rpc, db, config):
+    tap = EventTap(config, ev.TICKET_RATED)
     number = file(rpc, subject="Rate me")
     assert rpc.intake.submit_csat(number, {"rating": 5}, CUSTOMER)["status"] == 409  # not solved
     solve(rpc, number)
@@ -162,6 +163,11 @@ def test_csat_is_given_once_by_the_requester(rpc, db):
     again = rpc.intake.submit_csat(number, {"rating": 1}, CUSTOMER)
     assert again["status"] == 409 and "already" in again["errors"]["rating"][0]
     assert snapshot(db, number) == before
+    try:
+        [rating] = eventually(lambda: tap.of_type(ev.TICKET_RATED))
+        assert (rating["data"]["number"], rating["data"]["rating"]) == (number, 4)
+    finally:
+        tap.close()
 
 
 def test_attachments_live_in_gridfs_and_follow_visibility(rpc, db):

@@ -209,3 +209,19 @@ def test_subject_number_and_outbound_templates():
                        csat_url="http://p/csat/tok")
     assert msg["Subject"] == "[#7] Решено: S" and msg["In-Reply-To"] == "<m1@example.com>"
     assert "http://p/csat/tok" in msg.get_content()
+
+
+def test_quoted_text_is_stripped_with_any_line_ending():
+    body = "Works now.\r\n\r\nOn Mon, 1 Jan 2024, Bob wrote:\r\n> old"
+    assert mail.strip_quoted(body) == "Works now."
+    assert mail.strip_quoted("Спасибо!\nИван пишет:\n> старое") == "Спасибо!"
+
+
+def test_csat_tokens_are_bound_to_ticket_and_requester():
+    token = domain.csat_token(1001, "c1", "secret")
+    owners = {1001: "c1", 1002: "c2"}
+    assert domain.csat_token_number(token, owners.get, "secret") == 1001
+    assert domain.csat_token_number(token, owners.get, "other-secret") is None
+    assert domain.csat_token_number(token.replace("1001", "1002"), owners.get, "secret") is None
+    assert domain.csat_token_number("junk", owners.get, "secret") is None
+    assert domain.csat_token_number("9999.abc", owners.get, "secret") is None
