@@ -146,10 +146,16 @@ EDITABLE_FIELDS = ("priority", "category", "department", "tags", "organization")
 AUDITED_FIELDS = EDITABLE_FIELDS + ("status", "assignee_id", "csat", "follow_ups")
 
 
-class EditError(Exception):
+class Refusal(Exception):
+    """A command refused with an HTTP-like status and field messages."""
+
     def __init__(self, status: int, errors: dict):
         super().__init__(errors)
         self.status, self.errors = status, errors
+
+
+class EditError(Refusal):
+    pass
 
 
 def plan_edit(ticket: dict, changes: dict, role: str) -> dict:

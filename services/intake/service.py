@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import base64
+import functools
+import inspect
 import sys
 import uuid
 from contextlib import contextmanager
@@ -33,12 +35,18 @@ def _public_view(ticket: dict, role: str) -> dict:
     return TicketSchema().dump(ticket)
 
 
-class Refused(Exception):
-    """A command refused part-way through planning; becomes a ``fail`` result."""
-
-    def __init__(self, status: int, errors: dict):
-        super().__init__(errors)
-        self.status, self.errors = status, errors
+def command(method):
+    """An RPC command: a ``domain.Refusal`` raised anywhere inside becomes a ``fail`` result
+    (never a remote traceback)."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except domain.Refusal as exc:
+            return fail(exc.status, exc.errors)
+    # nameko checks call arguments against the signature; keep the real one visible.
+    run.__signature__ = inspect.signature(method)
+    return rpc(run)
 
 
 class IntakeService(OutboxRelay):
@@ -51,25 +59,17 @@ class IntakeService(OutboxRelay):
 
     # ------------------------------------------------------------------ commands
 
-    @rpc
+    @command
     def create_ticket(self, command: dict) -> dict:
-        try:
-            cmd = CreateTicketCommand().load(command)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
+        cmd = self._load(CreateTicketCommand(), command)
         return self._create(cmd["ticket"], cmd["requester"], cmd["channel"],
                             cmd["idempotency_key"])
 
-    @rpc
+    @command
     def change_status(self, number: int, change: dict, actor: dict) -> dict:
-        try:
-            actor = ActorSchema().load(actor)
-            requested = StatusChangeSchema().load(change)["status"]
-        except ValidationError as exc:
-            return fail(400, exc.messages)
-        ticket = self.store.by_number(number)
-        if ticket is None or not self._may_see(ticket, actor):
-            return not_found("ticket")
+        actor = self._load(ActorSchema(), actor)
+        requested = self._load(StatusChangeSchema(), change)["status"]
+        ticket = self._visible_ticket(number, actor)
         now = self.clock.now()
         try:
             move = domain.plan_transition(ticket["status"], requested, actor["role"],
@@ -93,39 +93,23 @@ class IntakeService(OutboxRelay):
         return self._commit_and_show(ticket, changes, events, actor,
                                      expected={"status": move.old})
 
-    @rpc
+    @command
     def add_message(self, number: int, message: dict, actor: dict) -> dict:
-        try:
-            actor = ActorSchema().load(actor)
-            body = MessageCreateSchema().load(message)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
-        ticket = self.store.by_number(number)
-        if ticket is None or not self._may_see(ticket, actor):
-            return not_found("ticket")
-        try:
-            changes, push, events, files = self._plan_message(ticket, body, actor, [])
-        except Refused as exc:
-            return fail(exc.status, exc.errors)
+        actor = self._load(ActorSchema(), actor)
+        body = self._load(MessageCreateSchema(), message)
+        ticket = self._visible_ticket(number, actor)
+        changes, push, events, files = self._plan_message(ticket, body, actor, [])
         return self._commit_and_show(ticket, changes, events, actor,
                                      expected={"status": ticket["status"]}, push=push,
                                      files=files)
 
-    @rpc
+    @command
     def update_ticket(self, number: int, changes: dict, actor: dict) -> dict:
         """Staff edit priority, category, department, tags or organization."""
-        try:
-            actor = ActorSchema().load(actor)
-            wanted = TicketUpdateSchema().load(changes)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
-        ticket = self.store.by_number(number)
-        if ticket is None or not self._may_see(ticket, actor):
-            return not_found("ticket")
-        try:
-            diff = domain.plan_edit(ticket, wanted, actor["role"])
-        except domain.EditError as exc:
-            return fail(exc.status, exc.errors)
+        actor = self._load(ActorSchema(), actor)
+        wanted = self._load(TicketUpdateSchema(), changes)
+        ticket = self._visible_ticket(number, actor)
+        diff = domain.plan_edit(ticket, wanted, actor["role"])
         now = self.clock.now()
         new = {name: change["new"] for name, change in diff.items()}
         after = dict(ticket, **new)
@@ -136,41 +120,25 @@ class IntakeService(OutboxRelay):
         return self._commit_and_show(ticket, dict(new, updated_at=now), [event], actor,
                                      expected={name: ticket.get(name) for name in diff})
 
-    @rpc
+    @command
     def create_follow_up(self, number: int, follow_up: dict, actor: dict) -> dict:
         """A new ticket continuing a closed one; both point at each other."""
-        try:
-            actor = ActorSchema().load(actor)
-            description = MessageCreateSchema(only=("body",)).load(follow_up)["body"]
-        except ValidationError as exc:
-            return fail(400, exc.messages)
-        old = self.store.by_number(number)
-        if old is None or not self._may_see(old, actor):
-            return not_found("ticket")
-        try:
-            fields = domain.plan_follow_up(old, actor)
-        except domain.EditError as exc:
-            return fail(exc.status, exc.errors)
+        actor = self._load(ActorSchema(), actor)
+        description = self._load(MessageCreateSchema(only=("body",)), follow_up)["body"]
+        old = self._visible_ticket(number, actor)
+        fields = domain.plan_follow_up(old, actor)
         fields["description"] = description
         requester = {"id": old["requester_id"], "role": "customer",
                      "name": old.get("requester_name")}
         return self._create(fields, requester, "portal", None, viewer=actor, follow_up_of=old)
 
-    @rpc
+    @command
     def submit_csat(self, number: int, rating: dict, actor: dict) -> dict:
-        try:
-            actor = ActorSchema().load(actor)
-            answer = CsatSchema().load(rating)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
-        ticket = self.store.by_number(number)
-        if ticket is None or not self._may_see(ticket, actor):
-            return not_found("ticket")
+        actor = self._load(ActorSchema(), actor)
+        answer = self._load(CsatSchema(), rating)
+        ticket = self._visible_ticket(number, actor)
         now = self.clock.now()
-        try:
-            csat = domain.plan_csat(ticket, actor, answer["rating"], answer["comment"], now)
-        except domain.CsatError as exc:
-            return fail(exc.status, exc.errors)
+        csat = domain.plan_csat(ticket, actor, answer["rating"], answer["comment"], now)
         event = ev.new_event(ev.TICKET_RATED, {
             "ticket_id": ticket["_id"], "number": number, "rating": csat["rating"],
             "satisfied": csat["satisfied"], "comment": csat["comment"],
@@ -181,7 +149,7 @@ class IntakeService(OutboxRelay):
                                      expected={"csat": None}, conflict=(
                                          "rating", "this ticket has already been rated"))
 
-    @rpc
+    @command
     def submit_csat_by_token(self, token: str, rating: dict) -> dict:
         """The email link: the signed token stands in for the requester's sign-in."""
         def requester_of(number):
@@ -196,24 +164,16 @@ class IntakeService(OutboxRelay):
         return self.submit_csat(number, rating, {"id": requester["requester_id"],
                                                  "role": "customer"})
 
-    @rpc
+    @command
     def add_attachment(self, number: int, upload: dict, actor: dict) -> dict:
-        try:
-            actor = ActorSchema().load(actor)
-            upload = AttachmentUploadSchema().load(upload)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
-        ticket = self.store.by_number(number)
-        if ticket is None or not self._may_see(ticket, actor):
-            return not_found("ticket")
+        actor = self._load(ActorSchema(), actor)
+        upload = self._load(AttachmentUploadSchema(), upload)
+        ticket = self._visible_ticket(number, actor)
         if not domain.may(actor["role"], "attach") or (
                 not upload["public"] and actor["role"] not in domain.STAFF):
             return fail(403, {"public": ["only staff can attach files to internal notes"]})
-        try:
-            entry, blob = self._plan_attachment(ticket, upload, actor, message_id=None,
-                                                from_mail=False)
-        except Refused as exc:
-            return fail(exc.status, exc.errors)
+        entry, blob = self._plan_attachment(ticket, upload, actor, message_id=None,
+                                            from_mail=False)
         now = self.clock.now()
         result = self._commit_and_show(ticket, {"updated_at": now}, [], actor, expected={},
                                        push={"attachments": entry}, files=[blob])
@@ -221,16 +181,11 @@ class IntakeService(OutboxRelay):
             result["attachment"] = AttachmentView().dump(entry)
         return result
 
-    @rpc
+    @command
     def get_attachment(self, number: int, attachment_id: str, actor: dict) -> dict:
         """The file as base64, with its stored (sanitised) name and type."""
-        try:
-            actor = ActorSchema().load(actor)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
-        ticket = self.store.by_number(number)
-        if ticket is None or not self._may_see(ticket, actor):
-            return not_found("ticket")
+        actor = self._load(ActorSchema(), actor)
+        ticket = self._visible_ticket(number, actor)
         staff = actor["role"] in domain.STAFF or actor["role"] == "system"
         entry = next((a for a in att.visible_attachments(ticket, staff)
                       if a["id"] == attachment_id), None)
@@ -242,26 +197,21 @@ class IntakeService(OutboxRelay):
 
     # ------------------------------------------------------------------ tags and canned
 
-    @rpc
+    @command
     def suggest_tags(self, query: dict) -> dict:
+        q = self._load(TagQuerySchema(), query)
         try:
-            q = TagQuerySchema().load(query)
             pattern = tag_rules.prefix_pattern(q["prefix"]) if q["prefix"].strip() else "^"
-        except ValidationError as exc:
-            return fail(400, exc.messages)
         except tag_rules.TagError as exc:
             return fail(400, {"prefix": [str(exc)]})
         return ok(tags=[{"tag": d["_id"], "count": d["count"]}
                         for d in self.store.suggest_tags(pattern, q["limit"])])
 
-    @rpc
+    @command
     def rename_tag(self, rename: dict, actor: dict) -> dict:
         """Rename a tag on every ticket; into an existing tag it is a merge."""
-        try:
-            actor = ActorSchema().load(actor)
-            r = TagRenameSchema().load(rename)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
+        actor = self._load(ActorSchema(), actor)
+        r = self._load(TagRenameSchema(), rename)
         if not domain.may(actor["role"], "manage_tags"):
             return fail(403, {"_schema": [f"a {actor['role']} cannot rename tags"]})
         if r["old"] == r["new"]:
@@ -282,13 +232,10 @@ class IntakeService(OutboxRelay):
         self.apply(write)
         return ok(renamed=r, tickets=sorted(changed))
 
-    @rpc
+    @command
     def save_canned(self, template: dict, actor: dict) -> dict:
-        try:
-            actor = ActorSchema().load(actor)
-            t = CannedCreateSchema().load(template)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
+        actor = self._load(ActorSchema(), actor)
+        t = self._load(CannedCreateSchema(), template)
         if not domain.may(actor["role"], "use_canned") or (
                 t["scope"] == "shared" and not domain.may(actor["role"], "share_canned")):
             return fail(403, {"scope": [f"a {actor['role']} cannot save {t['scope']} "
@@ -301,33 +248,25 @@ class IntakeService(OutboxRelay):
         self.store.canned.insert_one(doc)
         return ok(canned=CannedView().dump(doc))
 
-    @rpc
+    @command
     def list_canned(self, query: dict, actor: dict) -> dict:
-        try:
-            actor = ActorSchema().load(actor)
-            q = CannedQuerySchema().load(query)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
+        actor = self._load(ActorSchema(), actor)
+        q = self._load(CannedQuerySchema(), query)
         if not domain.may(actor["role"], "use_canned"):
             return fail(403, {"_schema": ["only staff use canned responses"]})
         return ok(canned=CannedView(many=True).dump(
             self.store.canned_for(actor["id"], q.get("language"))))
 
-    @rpc
+    @command
     def render_canned(self, canned_id: str, number: int, actor: dict) -> dict:
         """The template filled in for one ticket, ready to edit and send as a reply."""
-        try:
-            actor = ActorSchema().load(actor)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
+        actor = self._load(ActorSchema(), actor)
         if not domain.may(actor["role"], "use_canned"):
             return fail(403, {"_schema": ["only staff use canned responses"]})
         template = self.store.canned.find_one({"_id": str(canned_id)})
-        ticket = self.store.by_number(number)
         if template is None or not canned.visible_to(template, actor):
             return not_found("canned response")
-        if ticket is None:
-            return not_found("ticket")
+        ticket = self._visible_ticket(number, actor)
         try:
             text = canned.render(template["body"], canned.values_for(ticket, actor.get("name")),
                                  template["language"])
@@ -337,14 +276,11 @@ class IntakeService(OutboxRelay):
 
     # ------------------------------------------------------------------ email channel
 
-    @rpc
+    @command
     def receive_email(self, message: dict) -> dict:
         """An inbound mail from the SMTP listener: a new ticket, or a reply on the ticket its
         subject number or its In-Reply-To/References point at (from the same requester)."""
-        try:
-            m = InboundEmailSchema().load(message)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
+        m = self._load(InboundEmailSchema(), message)
         if m["auto"]:
             return ok(action="ignored", reason=m["auto"])
         if m["message_id"] and (seen := self.store.by_message_ids([m["message_id"]])):
@@ -361,23 +297,17 @@ class IntakeService(OutboxRelay):
             actor = {"id": ticket["requester_id"], "role": "customer", "name": m["from_name"]}
             body = {"body": mail.strip_quoted(m["body"]) or m["body"] or "(empty)",
                     "public": True}
-            try:
-                changes, push, events, files = self._plan_message(
-                    ticket, body, actor, m["attachments"])
-            except Refused as exc:
-                return fail(exc.status, exc.errors)
+            changes, push, events, files = self._plan_message(ticket, body, actor,
+                                                              m["attachments"])
             push["email_message_ids"] = {"$each": email_ids}
             result = self._commit_and_show(ticket, changes, events, actor,
                                            expected={"status": ticket["status"]}, push=push,
                                            files=files)
             return dict(result, action="replied") if result["ok"] else result
-        try:
-            fields = TicketCreateSchema().load({
-                "subject": m["subject"][:200], "description": m["body"][:20_000] or "(empty)",
-                "language": m["language"], "requester_email": m["from_email"],
-                "requester_name": (m["from_name"] or "")[:120] or None})
-        except ValidationError as exc:
-            return fail(400, exc.messages)
+        fields = self._load(TicketCreateSchema(), {
+            "subject": m["subject"][:200], "description": m["body"][:20_000] or "(empty)",
+            "language": m["language"], "requester_email": m["from_email"],
+            "requester_name": (m["from_name"] or "")[:120] or None})
         fields["email_message_ids"] = email_ids
         requester = {"id": f"email:{m['from_email']}", "role": "customer",
                      "name": m["from_name"]}
@@ -391,38 +321,25 @@ class IntakeService(OutboxRelay):
 
     # ------------------------------------------------------------------ queries
 
-    @rpc
+    @command
     def get_ticket(self, number: int, actor: dict) -> dict:
-        try:
-            actor = ActorSchema().load(actor)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
-        ticket = self.store.by_number(number)
-        if ticket is None or not self._may_see(ticket, actor):
-            return not_found("ticket")
+        actor = self._load(ActorSchema(), actor)
+        ticket = self._visible_ticket(number, actor)
         return ok(ticket=_public_view(ticket, actor["role"]))
 
-    @rpc
+    @command
     def get_history(self, number: int, actor: dict) -> dict:
         """The append-only audit history of a ticket's fields (staff only)."""
-        try:
-            actor = ActorSchema().load(actor)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
-        ticket = self.store.by_number(number)
-        if ticket is None or not self._may_see(ticket, actor):
-            return not_found("ticket")
+        actor = self._load(ActorSchema(), actor)
+        ticket = self._visible_ticket(number, actor)
         if not domain.may(actor["role"], "read_audit"):
             return fail(403, {"_schema": ["only staff can read the audit history"]})
         return ok(history=AuditView(many=True).dump(self.store.history(ticket["_id"])))
 
-    @rpc
+    @command
     def list_tickets(self, query: dict, actor: dict) -> dict:
-        try:
-            actor = ActorSchema().load(actor)
-            q = TicketQuerySchema().load(query)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
+        actor = self._load(ActorSchema(), actor)
+        q = self._load(TicketQuerySchema(), query)
         page, per_page = q.pop("page"), q.pop("per_page")
         if actor["role"] not in domain.STAFF:
             q["requester_id"] = actor["id"]  # customers see only their own tickets
@@ -493,6 +410,20 @@ class IntakeService(OutboxRelay):
     # ------------------------------------------------------------------ helpers
 
     @staticmethod
+    def _load(schema, payload):
+        try:
+            return schema.load(payload)
+        except ValidationError as exc:
+            raise domain.Refusal(400, exc.messages) from None
+
+    def _visible_ticket(self, number: int, actor: dict) -> dict:
+        """The ticket, or 404 also when this actor may not see it (no existence leak)."""
+        ticket = self.store.by_number(number)
+        if ticket is None or not self._may_see(ticket, actor):
+            raise domain.Refusal(404, {"_schema": ["ticket not found"]})
+        return ticket
+
+    @staticmethod
     def _may_see(ticket: dict, actor: dict) -> bool:
         return actor["role"] in domain.STAFF or actor["role"] == "system" or (
             ticket["requester_id"] == actor["id"])
@@ -508,14 +439,11 @@ class IntakeService(OutboxRelay):
             ticket_id=uuid.uuid4().hex, number=self.store.next_number(), fields=fields,
             requester_id=requester["id"], channel=channel, now=now, idempotency_key=key)
         files = []
-        try:
-            for upload in attachments or []:
-                entry, blob = self._plan_attachment(ticket, self._email_upload(upload),
-                                                    requester, message_id=None)
-                ticket["attachments"].append(entry)
-                files.append(blob)
-        except Refused as exc:
-            return fail(exc.status, exc.errors)
+        for upload in attachments or []:
+            entry, blob = self._plan_attachment(ticket, self._email_upload(upload), requester,
+                                                message_id=None)
+            ticket["attachments"].append(entry)
+            files.append(blob)
         event = ev.new_event(ev.TICKET_CREATED, {
             "ticket_id": ticket["_id"], "number": ticket["number"], "subject": ticket["subject"],
             "description": ticket["description"], "department": ticket["department"],
@@ -543,12 +471,12 @@ class IntakeService(OutboxRelay):
         return ok(ticket=_public_view(ticket, viewer["role"]), created=True)
 
     def _plan_message(self, ticket, body, actor, uploads):
-        """Changes, pushes, events and files for one thread entry (raises Refused)."""
+        """Changes, pushes, events and files for one thread entry (raises domain.Refusal)."""
         is_staff = actor["role"] in domain.STAFF
         if not body["public"] and not domain.may(actor["role"], "write_internal_note"):
-            raise Refused(403, {"public": ["only staff can write internal notes"]})
+            raise domain.Refusal(403, {"public": ["only staff can write internal notes"]})
         if ticket["status"] == "closed":
-            raise Refused(409, {"status": ["the ticket is closed; reopen it or file a follow-up"]})
+            raise domain.Refusal(409, {"status": ["the ticket is closed; reopen it or file a follow-up"]})
         now = self.clock.now()
         entry = {"id": uuid.uuid4().hex, "author_id": actor["id"], "author_role": actor["role"],
                  "author_name": actor.get("name"), "body": body["body"],
@@ -581,13 +509,13 @@ class IntakeService(OutboxRelay):
 
     def _plan_attachment(self, ticket, upload, actor, message_id, public=None,
                          from_mail=True):
-        """The ticket's attachment entry and the GridFS blob to store (raises Refused)."""
+        """The ticket's attachment entry and the GridFS blob to store (raises domain.Refusal)."""
         name = att.sanitize_filename(upload["filename"])
         errors = att.attachment_errors(name, upload["content_type"], len(upload["data"]))
         if len(ticket.get("attachments", [])) >= att.MAX_ATTACHMENTS_PER_TICKET:
             errors["_schema"] = [f"at most {att.MAX_ATTACHMENTS_PER_TICKET} files per ticket"]
         if errors:
-            raise Refused(400, {"attachments": {name: errors}} if from_mail else errors)
+            raise domain.Refusal(400, {"attachments": {name: errors}} if from_mail else errors)
         file_id = uuid.uuid4().hex
         entry = {"id": file_id, "filename": name, "content_type": upload["content_type"].lower(),
                  "size": len(upload["data"]),
@@ -605,7 +533,7 @@ class IntakeService(OutboxRelay):
             return AttachmentUploadSchema().load(
                 {k: upload.get(k) for k in ("filename", "content_type", "data")})
         except ValidationError as exc:
-            raise Refused(400, {"attachments": exc.messages}) from None
+            raise domain.Refusal(400, {"attachments": exc.messages}) from None
 
     def _write_changes(self, session, ticket, changes, actor, expected, push=None) -> bool:
         """One conditional ticket update with its audit rows and tag counts, inside the
