@@ -97,3 +97,12 @@ def test_stack_runs_the_smtp_listener(portal, people):
         f"{portal}/api/tickets", headers=people["agent"], params={"per_page": 100},
         timeout=10).json()["tickets"] if t["subject"] == subject])
     assert tickets[0]["channel"] == "email"
+
+
+def test_csat_link_page(portal):
+    page = requests.get(f"{portal}/csat/1.forged", timeout=10)
+    assert page.status_code == 200 and "<form" in page.text
+    sent = requests.post(f"{portal}/csat/1.forged", data={"rating": "5"}, timeout=10)
+    assert sent.status_code == 404 and "not valid" in sent.text
+    assert requests.post(f"{portal}/csat/1.forged", data={"rating": "x"},
+                         timeout=10).status_code == 400

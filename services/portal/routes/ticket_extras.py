@@ -4,8 +4,10 @@ responses.  Every rule lives in intake; these views only translate HTTP."""
 from __future__ import annotations
 
 import base64
+from html import escape
 
 from flask import Response, g, request
+from marshmallow import ValidationError
 
 from services.intake.schemas import (AttachmentView, AuditView, CannedCreateSchema,
                                      CannedQuerySchema, CannedView, CsatSchema,
@@ -135,6 +137,46 @@ def register(app, portal):
     @portal.requires(*STAFF_ROLES)
     def render_canned(number: int, canned_id: str):
         return reply(rpc.call("intake", "render_canned", canned_id[:64], number, actor(g.user)))
+
+
+    @app.route("/csat/<token>", methods=["GET", "POST"])
+    def rate_page(token: str):
+        """The page the solved email links to: five choices and a comment, no sign-in."""
+        if request.method == "GET":
+            return _csat_page(token, None), 200
+        try:
+            answer = CsatSchema().load({"rating": int(request.form.get("rating", "0")),
+                                        "comment": request.form.get("comment") or None})
+        except (ValueError, ValidationError):
+            return _csat_page(token, CSAT_TEXT["invalid"]), 400
+        result = rpc.call("intake", "submit_csat_by_token", token[:80], answer)
+        if result["ok"]:
+            return _csat_page(token, CSAT_TEXT["thanks"], done=True), 200
+        return _csat_page(token, " ".join(str(m) for ms in result["errors"].values()
+                                          for m in ms)), result["status"]
+
+
+CSAT_TEXT = {
+    "title": "How did we do? / Как мы справились?",
+    "scale": "1 = bad / плохо, 5 = great / отлично",
+    "comment": "Comment (optional) / Комментарий (необязательно)",
+    "send": "Send / Отправить",
+    "thanks": "Thank you for your rating! / Спасибо за оценку!",
+    "invalid": "Choose a rating from 1 to 5. / Выберите оценку от 1 до 5.",
+}
+
+
+def _csat_page(token: str, message: str | None, done: bool = False) -> str:
+    notice = f"<p class='notice'>{escape(message)}</p>" if message else ""
+    form = "" if done else (
+        f"<form method='post' action='/csat/{escape(token)}'><p>{CSAT_TEXT['scale']}</p><p>"
+        + "".join(f"<label><input type='radio' name='rating' value='{n}' required> {n}</label> "
+                  for n in range(1, 6))
+        + f"</p><p><label>{CSAT_TEXT['comment']}<br><textarea name='comment' maxlength='2000'>"
+        f"</textarea></label></p><button type='submit'>{CSAT_TEXT['send']}</button></form>")
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>CSAT</title>"
+            "<link rel='stylesheet' href='/static/portal.css'></head><body><main>"
+            f"<h1>{CSAT_TEXT['title']}</h1>{notice}{form}</main></body></html>")
 
 
 def _disposition(filename: str) -> str:
