@@ -20,6 +20,7 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed")
 CHANNELS = ("portal", "api", "email")
 LANGUAGES = ("en", "ru")
+CSAT_RATINGS = ("good", "bad")
 
 # event type -> publishing service (nameko publishes on the "<service>.events" exchange)
 TICKET_CREATED = "ticket_created"
@@ -182,7 +183,7 @@ class SlaAlertData(TicketRef):
 class TicketRatedData(TicketRef):
     """The requester's satisfaction rating (CSAT), given once after solving; feeds reports."""
 
-    rating = fields.Int(required=True, validate=validate.Range(min=1, max=5))
+    rating = fields.Str(required=True, validate=validate.OneOf(CSAT_RATINGS))
     satisfied = fields.Bool(required=True)
     comment = fields.Str(load_default=None, allow_none=True)
     department = fields.Str(required=True)

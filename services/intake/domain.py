@@ -193,16 +193,16 @@ class CsatError(EditError):
     pass
 
 
-def plan_csat(ticket: dict, actor: dict, rating: int, comment: str | None,
+def plan_csat(ticket: dict, actor: dict, rating: str, comment: str | None,
               now: datetime) -> dict:
-    """The requester rates a solved (or closed) ticket once."""
+    """The requester rates a solved (or closed) ticket once: "good" or "bad"."""
     if not may(actor["role"], "rate") or ticket["requester_id"] != actor["id"]:
         raise CsatError(403, {"_schema": ["only the requester can rate this ticket"]})
     if ticket["status"] not in ("solved", "closed"):
         raise CsatError(409, {"status": ["a ticket can be rated once it is solved"]})
     if ticket.get("csat") is not None:
         raise CsatError(409, {"rating": ["this ticket has already been rated"]})
-    return {"rating": rating, "comment": comment, "satisfied": rating >= 4, "rated_at": now}
+    return {"rating": rating, "comment": comment, "satisfied": rating == "good", "rated_at": now}
 
 
 # ---------------------------------------------------------------------------- follow-ups

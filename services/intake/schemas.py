@@ -6,7 +6,7 @@ import binascii
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.common.events import CHANNELS, LANGUAGES, PRIORITIES, STATUSES
+from services.common.events import CHANNELS, CSAT_RATINGS, LANGUAGES, PRIORITIES, STATUSES
 from services.common.validation import Strict, slug, text
 
 from . import tags as tag_rules
@@ -91,7 +91,7 @@ class TicketUpdateSchema(Strict):
 
 
 class CsatSchema(Strict):
-    rating = fields.Int(required=True, strict=True, validate=validate.Range(min=1, max=5))
+    rating = fields.Str(required=True, validate=validate.OneOf(CSAT_RATINGS))
     comment = text(2000, load_default=None, allow_none=True)
 
 
@@ -177,7 +177,7 @@ class SlaSchema(Schema):
 
 
 class CsatView(Schema):
-    rating = fields.Int()
+    rating = fields.Str()
     comment = fields.Str(allow_none=True)
     satisfied = fields.Bool()
     rated_at = fields.AwareDateTime()

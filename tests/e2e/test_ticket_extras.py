@@ -76,13 +76,13 @@ def test_edit_history_attachments_and_csat(portal, people):
     requests.post(f"{url}/messages", json={"body": text}, headers=people["agent"], timeout=10)
     assert requests.post(f"{url}/status", json={"status": "solved"}, headers=people["agent"],
                          timeout=10).status_code == 200
-    rated = requests.post(f"{url}/csat", json={"rating": 5, "comment": "Thanks"},
+    rated = requests.post(f"{url}/csat", json={"rating": "good", "comment": "Thanks"},
                           headers=people["customer"], timeout=10)
-    assert rated.status_code == 200 and rated.json()["csat"]["rating"] == 5
-    twice = requests.post(f"{url}/csat", json={"rating": 1}, headers=people["customer"],
+    assert rated.status_code == 200 and rated.json()["csat"]["rating"] == "good"
+    twice = requests.post(f"{url}/csat", json={"rating": "bad"}, headers=people["customer"],
                           timeout=10)
     assert twice.status_code == 409
-    assert requests.post(f"{portal}/api/csat/1.forged", json={"rating": 1},
+    assert requests.post(f"{portal}/api/csat/1.forged", json={"rating": "bad"},
                          timeout=10).status_code == 404
 
 
@@ -102,7 +102,7 @@ def test_stack_runs_the_smtp_listener(portal, people):
 def test_csat_link_page(portal):
     page = requests.get(f"{portal}/csat/1.forged", timeout=10)
     assert page.status_code == 200 and "<form" in page.text
-    sent = requests.post(f"{portal}/csat/1.forged", data={"rating": "5"}, timeout=10)
+    sent = requests.post(f"{portal}/csat/1.forged", data={"rating": "good"}, timeout=10)
     assert sent.status_code == 404 and "not valid" in sent.text
     assert requests.post(f"{portal}/csat/1.forged", data={"rating": "x"},
                          timeout=10).status_code == 400

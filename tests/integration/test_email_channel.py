@@ -139,9 +139,9 @@ def test_mail_becomes_ticket_with_attachment_and_threaded_replies(listener, sink
     assert rpc.intake.change_status(number, {"status": "solved"}, AGENT)["ok"]
     solved = eventually(lambda: [m for m in sink.about(number) if "Solved" in m["Subject"]])[0]
     token = re.search(r"/csat/(\S+)", solved.get_content()).group(1)
-    assert rpc.intake.submit_csat_by_token(token + "0", {"rating": 5})["status"] == 404
-    assert rpc.intake.submit_csat_by_token(token, {"rating": 5})["ok"]
-    assert rpc.intake.submit_csat_by_token(token, {"rating": 1})["status"] == 409
+    assert rpc.intake.submit_csat_by_token(token + "0", {"rating": "good"})["status"] == 404
+    assert rpc.intake.submit_csat_by_token(token, {"rating": "good"})["ok"]
+    assert rpc.intake.submit_csat_by_token(token, {"rating": "bad"})["status"] == 409
 
     # Writing to the closed ticket files a follow-up linked to it.
     assert rpc.intake.change_status(number, {"status": "closed"}, AGENT)["ok"]

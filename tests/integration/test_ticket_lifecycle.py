@@ -153,19 +153,19 @@ def solve(rpc, number):
 def test_csat_is_given_once_by_the_requester(rpc, db, config):
     tap = EventTap(config, ev.TICKET_RATED)
     number = file(rpc, subject="Rate me")
-    assert rpc.intake.submit_csat(number, {"rating": 5}, CUSTOMER)["status"] == 409  # not solved
+    assert rpc.intake.submit_csat(number, {"rating": "good"}, CUSTOMER)["status"] == 409  # not solved
     solve(rpc, number)
-    assert rpc.intake.submit_csat(number, {"rating": 5}, STRANGER)["status"] == 404
-    assert rpc.intake.submit_csat(number, {"rating": 9}, CUSTOMER)["status"] == 400
-    rated = rpc.intake.submit_csat(number, {"rating": 4, "comment": "Quick"}, CUSTOMER)
-    assert rated["ok"] and rated["ticket"]["csat"]["rating"] == 4
+    assert rpc.intake.submit_csat(number, {"rating": "good"}, STRANGER)["status"] == 404
+    assert rpc.intake.submit_csat(number, {"rating": 5}, CUSTOMER)["status"] == 400
+    rated = rpc.intake.submit_csat(number, {"rating": "good", "comment": "Quick"}, CUSTOMER)
+    assert rated["ok"] and rated["ticket"]["csat"]["rating"] == "good"
     before = snapshot(db, number)
-    again = rpc.intake.submit_csat(number, {"rating": 1}, CUSTOMER)
+    again = rpc.intake.submit_csat(number, {"rating": "bad"}, CUSTOMER)
     assert again["status"] == 409 and "already" in again["errors"]["rating"][0]
     assert snapshot(db, number) == before
     try:
         [rating] = eventually(lambda: tap.of_type(ev.TICKET_RATED))
-        assert (rating["data"]["number"], rating["data"]["rating"]) == (number, 4)
+        assert (rating["data"]["number"], rating["data"]["rating"]) == (number, "good")
     finally:
         tap.close()
 

@@ -84,14 +84,14 @@ def test_plan_edit_refusals(role, status, changes, code):
 
 def test_csat_once_by_the_requester_after_solving():
     me = {"id": "c1", "role": "customer"}
-    csat = domain.plan_csat(ticket(status="solved"), me, 5, "great", NOW)
-    assert csat == {"rating": 5, "comment": "great", "satisfied": True, "rated_at": NOW}
+    csat = domain.plan_csat(ticket(status="solved"), me, "good", "great", NOW)
+    assert csat == {"rating": "good", "comment": "great", "satisfied": True, "rated_at": NOW}
     for t, actor, code in [(ticket(status="open"), me, 409),
                            (ticket(status="solved", csat=csat), me, 409),
                            (ticket(status="solved"), {"id": "c2", "role": "customer"}, 403),
                            (ticket(status="solved"), {"id": "c1", "role": "agent"}, 403)]:
         with pytest.raises(domain.CsatError) as exc:
-            domain.plan_csat(t, actor, 2, None, NOW)
+            domain.plan_csat(t, actor, "bad", None, NOW)
         assert exc.value.status == code
 
 

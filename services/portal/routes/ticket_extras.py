@@ -25,7 +25,7 @@ OPERATIONS = [
      None, AuditView, True),
     ("/api/tickets/{number}/follow-up", "post", "File a follow-up to a closed ticket "
      "(body: the new description)", MessageCreateSchema, TicketSchema, True),
-    ("/api/tickets/{number}/csat", "post", "Requester: rate a solved ticket once (1-5)",
+    ("/api/tickets/{number}/csat", "post", "Requester: rate a solved ticket once (good/bad + comment)",
      CsatSchema, TicketSchema, True),
     ("/api/csat/{token}", "post", "Rate a solved ticket from the emailed link", CsatSchema,
      TicketSchema, False),
@@ -145,9 +145,9 @@ def register(app, portal):
         if request.method == "GET":
             return _csat_page(token, None), 200
         try:
-            answer = CsatSchema().load({"rating": int(request.form.get("rating", "0")),
+            answer = CsatSchema().load({"rating": request.form.get("rating", ""),
                                         "comment": request.form.get("comment") or None})
-        except (ValueError, ValidationError):
+        except ValidationError:
             return _csat_page(token, CSAT_TEXT["invalid"]), 400
         result = rpc.call("intake", "submit_csat_by_token", token[:80], answer)
         if result["ok"]:
@@ -158,20 +158,21 @@ def register(app, portal):
 
 CSAT_TEXT = {
     "title": "How did we do? / Как мы справились?",
-    "scale": "1 = bad / плохо, 5 = great / отлично",
     "comment": "Comment (optional) / Комментарий (необязательно)",
     "send": "Send / Отправить",
     "thanks": "Thank you for your rating! / Спасибо за оценку!",
-    "invalid": "Choose a rating from 1 to 5. / Выберите оценку от 1 до 5.",
+    "invalid": "Choose good or bad. / Выберите «хорошо» или «плохо».",
+    "good": "Good / Хорошо",
+    "bad": "Bad / Плохо",
 }
 
 
 def _csat_page(token: str, message: str | None, done: bool = False) -> str:
     notice = f"<p class='notice'>{escape(message)}</p>" if message else ""
     form = "" if done else (
-        f"<form method='post' action='/csat/{escape(token)}'><p>{CSAT_TEXT['scale']}</p><p>"
-        + "".join(f"<label><input type='radio' name='rating' value='{n}' required> {n}</label> "
-                  for n in range(1, 6))
+        f"<form method='post' action='/csat/{escape(token)}'><p>"
+        + "".join(f"<label><input type='radio' name='rating' value='{r}' required> "
+                  f"{CSAT_TEXT[r]}</label> " for r in ("good", "bad"))
         + f"</p><p><label>{CSAT_TEXT['comment']}<br><textarea name='comment' maxlength='2000'>"
         f"</textarea></label></p><button type='submit'>{CSAT_TEXT['send']}</button></form>")
     return ("<!doctype html><html><head><meta charset='utf-8'><title>CSAT</title>"
