@@ -31,9 +31,9 @@ SERVICE_CLASSES = {"intake": "IntakeService", "routing": "RoutingService", "sla"
 
 PROFILE_DEFAULTS = {
     "dev": {"amqp": 5672, "rabbit_mgmt": 15672, "mongo": 27017, "es_http": 9200,
-            "portal": 8080},
+            "portal": 8080, "smtp": 2525},
     "test": {"amqp": 5682, "rabbit_mgmt": 15682, "mongo": 27027, "es_http": 9210,
-             "portal": 8090},
+             "portal": 8090, "smtp": 2535},
 }
 
 
@@ -58,6 +58,7 @@ class Settings:
     mongo_port: int
     es_http_port: int
     portal_port: int
+    smtp_port: int
     es_heap: str
     external_mongo_uri: str | None
     external_amqp_uri: str | None
@@ -76,6 +77,7 @@ class Settings:
             mongo_port=_env_int("HELPDESK_MONGO_PORT", defaults["mongo"]),
             es_http_port=_env_int("HELPDESK_ES_PORT", defaults["es_http"]),
             portal_port=_env_int("HELPDESK_PORTAL_PORT", defaults["portal"]),
+            smtp_port=_env_int("HELPDESK_SMTP_PORT", defaults["smtp"]),
             es_heap=os.environ.get("HELPDESK_ES_HEAP", "512m"),
             external_mongo_uri=os.environ.get("HELPDESK_MONGO_URI") or None,
             external_amqp_uri=os.environ.get("HELPDESK_AMQP_URI") or None,
@@ -115,6 +117,7 @@ class Settings:
             "HELPDESK_ES_URL": self.es_url,
             "HELPDESK_PORTAL_PORT": str(self.portal_port),
             "HELPDESK_PORTAL_URL": self.portal_url,
+            "HELPDESK_SMTP_PORT": str(self.smtp_port),
             "HELPDESK_RABBIT_MGMT_URL": self.rabbit_mgmt_url,
             "HELPDESK_STATE_DIR": str(self.state_dir),
             "PYTHONPATH": str(ROOT),
@@ -363,6 +366,7 @@ def _process_names(s: Settings) -> list[tuple[str, str]]:
     for service in SERVICES + ("portal",):
         for i in range(1, s.replicas.get(service, 1) + 1):
             names.append((service, f"{service}-{i}"))
+    names.append(("smtp", "smtp-1"))  # inbound email; one listener owns the port
     return names
 
 
@@ -371,6 +375,8 @@ def services_up(s: Settings) -> None:
     for service, name in _process_names(s):
         if service == "portal":
             argv = [python, "-m", "services.portal.server"]
+        elif service == "smtp":
+            argv = [python, "-m", "services.intake.smtp_listener"]
         else:
             argv = [python, "-m", "nameko", "run", "--config", str(ROOT / "deploy" / "nameko.yaml"),
                     f"services.{service}.service:{SERVICE_CLASSES[service]}"]

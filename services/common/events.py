@@ -20,6 +20,7 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed")
 CHANNELS = ("portal", "api", "email")
 LANGUAGES = ("en", "ru")
+CSAT_RATINGS = ("good", "bad")
 
 # event type -> publishing service (nameko publishes on the "<service>.events" exchange)
 TICKET_CREATED = "ticket_created"
@@ -37,6 +38,7 @@ INCIDENT_DECLARED = "incident_declared"
 SLA_DEADLINES_SET = "sla_deadlines_set"
 SLA_WARNING = "sla_warning"
 SLA_BREACHED = "sla_breached"
+TICKET_RATED = "ticket_rated"
 
 EVENT_SOURCE = {
     TICKET_CREATED: "intake", MESSAGE_ADDED: "intake", STATUS_CHANGED: "intake",
@@ -45,6 +47,7 @@ EVENT_SOURCE = {
     TICKET_ASSIGNED: "routing", TICKET_UNASSIGNABLE: "routing", PRIORITY_CHANGED: "routing",
     TICKET_CLASSIFIED: "routing", INCIDENT_DECLARED: "routing",
     SLA_DEADLINES_SET: "sla", SLA_WARNING: "sla", SLA_BREACHED: "sla",
+    TICKET_RATED: "intake",
 }
 
 
@@ -177,6 +180,17 @@ class SlaAlertData(TicketRef):
     actions = fields.List(fields.Str(), load_default=list)
 
 
+class TicketRatedData(TicketRef):
+    """The requester's satisfaction rating (CSAT), given once after solving; feeds reports."""
+
+    rating = fields.Str(required=True, validate=validate.OneOf(CSAT_RATINGS))
+    satisfied = fields.Bool(required=True)
+    comment = fields.Str(load_default=None, allow_none=True)
+    department = fields.Str(required=True)
+    assignee_id = fields.Str(load_default=None, allow_none=True)
+    rated_at = fields.AwareDateTime(required=True)
+
+
 EVENT_SCHEMAS: dict[str, type[Schema]] = {
     TICKET_CREATED: TicketCreatedData, MESSAGE_ADDED: MessageAddedData,
     STATUS_CHANGED: StatusChangedData, TICKET_SOLVED: TicketSolvedData,
@@ -186,6 +200,7 @@ EVENT_SCHEMAS: dict[str, type[Schema]] = {
     TICKET_UPDATED: TicketUpdatedData, TICKET_CLASSIFIED: TicketClassifiedData,
     INCIDENT_DECLARED: IncidentDeclaredData,
     SLA_WARNING: SlaAlertData, SLA_BREACHED: SlaAlertData,
+    TICKET_RATED: TicketRatedData,
 }
 
 

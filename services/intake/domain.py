@@ -1,6 +1,8 @@
 """Ticket rules with no I/O: creation, the lifecycle state machine and who may move it."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,6 +31,23 @@ TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
 }
 
 DEFAULT_REOPEN_WINDOW = timedelta(days=14)
+
+# Everything a role may do besides moving the status, in one place so reviews can read it.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "write_internal_note": STAFF,
+    "edit_fields": STAFF,           # priority, category, department, tags, organization
+    "read_audit": STAFF,
+    "rate": frozenset({"customer"}),  # only the requester, checked against the ticket too
+    "file_follow_up": STAFF | {"customer"},
+    "attach": STAFF | {"customer"},
+    "manage_tags": frozenset({"supervisor", "admin"}),
+    "share_canned": frozenset({"supervisor", "admin"}),
+    "use_canned": STAFF,
+}
+
+
+def may(role: str, action: str) -> bool:
+    return role in PERMISSIONS[action]
 
 
 class TransitionError(Exception):
@@ -87,6 +106,7 @@ def new_ticket(*, ticket_id: str, number: int, fields: dict, requester_id: str, 
         "priority": fields["priority"],
         "language": fields["language"],
         "tags": fields.get("tags", []),
+        "organization": fields.get("organization"),
         "channel": channel,
         "requester_id": requester_id,
         "requester_email": fields.get("requester_email"),
@@ -102,6 +122,11 @@ def new_ticket(*, ticket_id: str, number: int, fields: dict, requester_id: str, 
         "solved_at": None,
         "closed_at": None,
         "reopened_at": None,
+        "csat": None,
+        "follow_up_of": fields.get("follow_up_of"),
+        "follow_ups": [],
+        "attachments": [],
+        "email_message_ids": fields.get("email_message_ids", []),
         "messages": [],
     }
 
@@ -112,3 +137,108 @@ def latest_public_reply(ticket: dict) -> str:
         if message["public"] and message["author_role"] in STAFF:
             return message["body"]
     return ""
+
+
+# ---------------------------------------------------------------------------- staff edits
+
+EDITABLE_FIELDS = ("priority", "category", "department", "tags", "organization")
+# Field changes recorded in the audit history, whatever caused them.
+AUDITED_FIELDS = EDITABLE_FIELDS + ("status", "assignee_id", "csat", "follow_ups")
+
+
+class Refusal(Exception):
+    """A command refused with an HTTP-like status and field messages."""
+
+    def __init__(self, status: int, errors: dict):
+        super().__init__(errors)
+        self.status, self.errors = status, errors
+
+
+class EditError(Refusal):
+    pass
+
+
+def plan_edit(ticket: dict, changes: dict, role: str) -> dict:
+    """The fields that really change: {field: {"old": ..., "new": ...}}; refuses a wrong role,
+    a closed ticket, and an edit that changes nothing."""
+    if not may(role, "edit_fields"):
+        raise EditError(403, {"_schema": [f"a {role} cannot edit ticket fields"]})
+    if ticket["status"] == "closed":
+        raise EditError(409, {"status": ["the ticket is closed; file a follow-up instead"]})
+    diff = field_changes(ticket, changes, EDITABLE_FIELDS)
+    if not diff:
+        raise EditError(409, {"_schema": ["nothing would change"]})
+    return diff
+
+
+def field_changes(ticket: dict, changes: dict, fields: tuple[str, ...] = AUDITED_FIELDS) -> dict:
+    return {name: {"old": ticket.get(name), "new": value} for name, value in changes.items()
+            if name in fields and ticket.get(name) != value}
+
+
+def audit_entries(ticket: dict, diff: dict, actor: dict, at: datetime) -> list[dict]:
+    """Append-only history rows, one per changed field."""
+    return [{"ticket_id": ticket["_id"], "number": ticket["number"], "field": name,
+             "old": change["old"], "new": change["new"], "actor_id": actor["id"],
+             "actor_role": actor["role"], "actor_name": actor.get("name"), "at": at}
+            for name, change in sorted(diff.items())]
+
+
+SYSTEM_ACTOR = {"id": "system", "role": "system", "name": None}
+
+
+# ---------------------------------------------------------------------------- CSAT
+
+class CsatError(EditError):
+    pass
+
+
+def plan_csat(ticket: dict, actor: dict, rating: str, comment: str | None,
+              now: datetime) -> dict:
+    """The requester rates a solved (or closed) ticket once: "good" or "bad"."""
+    if not may(actor["role"], "rate") or ticket["requester_id"] != actor["id"]:
+        raise CsatError(403, {"_schema": ["only the requester can rate this ticket"]})
+    if ticket["status"] not in ("solved", "closed"):
+        raise CsatError(409, {"status": ["a ticket can be rated once it is solved"]})
+    if ticket.get("csat") is not None:
+        raise CsatError(409, {"rating": ["this ticket has already been rated"]})
+    return {"rating": rating, "comment": comment, "satisfied": rating == "good", "rated_at": now}
+
+
+# ---------------------------------------------------------------------------- follow-ups
+
+def plan_follow_up(old: dict, actor: dict) -> dict:
+    """Fields of a new ticket continuing a closed one (reopening it is no longer possible
+    or wanted); the new ticket points back with ``follow_up_of``."""
+    if not may(actor["role"], "file_follow_up"):
+        raise EditError(403, {"_schema": [f"a {actor['role']} cannot file follow-ups"]})
+    if old["status"] != "closed":
+        raise EditError(409, {"status": ["only a closed ticket gets a follow-up; reopen it"]})
+    return {"subject": f"Follow-up to {format_number(old['number'])}: {old['subject']}"[:200],
+            "department": old["department"], "category": old.get("category"),
+            "priority": old["priority"], "language": old["language"],
+            "tags": list(old.get("tags", [])), "organization": old.get("organization"),
+            "requester_email": old.get("requester_email"),
+            "requester_name": old.get("requester_name"), "follow_up_of": old["number"]}
+
+
+# ---------------------------------------------------------------------------- CSAT links
+
+def csat_token(number: int, requester_id: str, secret: str) -> str:
+    """A link token that lets the requester rate one ticket from an email without signing in."""
+    signature = hmac.new(secret.encode(), f"csat:{number}:{requester_id}".encode(),
+                         hashlib.sha256).hexdigest()[:32]
+    return f"{number}.{signature}"
+
+
+def csat_token_number(token: str, requester_of, secret: str) -> int | None:
+    """The ticket number a token is for, or None if it is forged; ``requester_of(number)``
+    looks the requester up (None for an unknown ticket)."""
+    number_text, _, _ = token.partition(".")
+    if not number_text.isdigit() or len(number_text) > 9:
+        return None
+    requester_id = requester_of(int(number_text))
+    if requester_id is None:
+        return None
+    expected = csat_token(int(number_text), requester_id, secret)
+    return int(number_text) if hmac.compare_digest(expected, token) else None

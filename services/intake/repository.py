@@ -1,6 +1,8 @@
-"""Intake's persistence: tickets (with their thread) and the ticket-number counter."""
+"""Intake's persistence: tickets (with their thread), the ticket-number counter, the audit
+history, the tag dictionary, canned responses and attachments (GridFS)."""
 from __future__ import annotations
 
+import gridfs
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
@@ -24,6 +26,11 @@ class TicketRepository(Repository):
         self.tickets.create_index([("requester_id", ASCENDING), ("created_at", DESCENDING)])
         self.tickets.create_index([("department", ASCENDING), ("status", ASCENDING)])
         self.tickets.create_index("created_at")
+        self.tickets.create_index("email_message_ids")
+        self.tickets.create_index("tags")
+        self.audit.create_index([("ticket_id", ASCENDING), ("at", ASCENDING)])
+        self.tag_usage.create_index([("count", DESCENDING)])
+        self.canned.create_index([("scope", ASCENDING), ("owner_id", ASCENDING)])
         # Create the counter before first use: racing upserts on a missing document can
         # return None on the wire server.
         try:
@@ -52,20 +59,89 @@ class TicketRepository(Repository):
     def by_id(self, ticket_id: str, session=None) -> dict | None:
         return self.tickets.find_one({"_id": ticket_id}, session=session)
 
-    def update(self, ticket_id: str, changes: dict, session, expected_status: str | None = None,
+    def update(self, ticket_id: str, changes: dict, session, expected: dict | None = None,
                push: dict | None = None) -> bool:
-        """Conditional update: with ``expected_status`` it fails if someone moved it first."""
-        query = {"_id": ticket_id}
-        if expected_status is not None:
-            query["status"] = expected_status
+        """Conditional update: with ``expected`` field values it fails if someone changed
+        them first."""
+        query = {"_id": ticket_id, **(expected or {})}
         update = {"$set": changes}
         if push:
             update["$push"] = push
         return self.tickets.update_one(query, update, session=session).matched_count == 1
 
+    # ---------------------------------------------------------------- audit history
+
+    @property
+    def audit(self):
+        return self.db.audit
+
+    def record_audit(self, rows: list[dict], session) -> None:
+        """Append-only: rows are inserted, never updated or deleted."""
+        if rows:
+            self.audit.insert_many([dict(r) for r in rows], session=session)
+
+    def history(self, ticket_id: str) -> list[dict]:
+        return list(self.audit.find({"ticket_id": ticket_id}, projection={"_id": 0})
+                    .sort([("at", ASCENDING), ("_id", ASCENDING)]))
+
+    # ---------------------------------------------------------------- tag dictionary
+
+    @property
+    def tag_usage(self):
+        return self.db.tags
+
+    def count_tags(self, deltas: dict[str, int], session) -> None:
+        for tag, delta in deltas.items():
+            self.tag_usage.update_one({"_id": tag}, {"$inc": {"count": delta}}, upsert=True,
+                                      session=session)
+
+    def suggest_tags(self, pattern: str, limit: int) -> list[dict]:
+        return list(self.tag_usage.find({"_id": {"$regex": pattern}, "count": {"$gt": 0}})
+                    .sort([("count", DESCENDING), ("_id", ASCENDING)]).limit(limit))
+
+    def tickets_tagged(self, tag: str, session) -> list[dict]:
+        return list(self.tickets.find({"tags": tag}, projection={"messages": 0},
+                                      session=session))
+
+    def drop_tag(self, tag: str, session) -> None:
+        self.tag_usage.delete_one({"_id": tag}, session=session)
+
+    # ---------------------------------------------------------------- canned responses
+
+    @property
+    def canned(self):
+        return self.db.canned
+
+    def canned_for(self, actor_id: str, language: str | None) -> list[dict]:
+        query: dict = {"$or": [{"scope": "shared"}, {"owner_id": actor_id}]}
+        if language:
+            query["language"] = language
+        return list(self.canned.find(query).sort("title", ASCENDING))
+
+    # ---------------------------------------------------------------- attachments
+
+    @property
+    def files(self) -> gridfs.GridFS:
+        return gridfs.GridFS(self.db, collection="attachments")
+
+    def put_file(self, data: bytes, file_id: str, filename: str, content_type: str) -> None:
+        self.files.put(data, _id=file_id, filename=filename, contentType=content_type)
+
+    def delete_file(self, file_id: str) -> None:
+        self.files.delete(file_id)
+
+    def read_file(self, file_id: str) -> bytes | None:
+        try:
+            return self.files.get(file_id).read()
+        except gridfs.errors.NoFile:
+            return None
+
+    def by_message_ids(self, message_ids: list[str]) -> dict | None:
+        return self.tickets.find_one({"email_message_ids": {"$in": message_ids}})
+
     def find(self, filters: dict, page: int, per_page: int) -> tuple[list[dict], int]:
         total = self.tickets.count_documents(filters)
-        cursor = (self.tickets.find(filters, projection={"messages": 0})
+        cursor = (self.tickets.find(filters, projection={"messages": 0, "attachments": 0})
                   .sort("number", DESCENDING).skip((page - 1) * per_page).limit(per_page))
         return list(cursor), total
 

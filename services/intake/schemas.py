@@ -1,12 +1,41 @@
 """Payloads of the intake service's RPC (also used by the portal's REST API)."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+import base64
+import binascii
 
-from services.common.events import CHANNELS, LANGUAGES, PRIORITIES, STATUSES
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from services.common.events import CHANNELS, CSAT_RATINGS, LANGUAGES, PRIORITIES, STATUSES
 from services.common.validation import Strict, slug, text
 
-from .domain import ROLES
+from . import tags as tag_rules
+from .attachments import MAX_ATTACHMENT_BYTES
+from .domain import ROLES, EDITABLE_FIELDS
+
+
+class Tag(fields.Str):
+    """A tag in its one normalised spelling (see tags.normalize_tag)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return tag_rules.normalize_tag(super()._deserialize(value, attr, data, **kwargs))
+        except tag_rules.TagError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class TagList(fields.List):
+    """At most 20 tags as sent (checked before duplicates collapse), normalised, unique."""
+
+    MAX_TAGS = 20
+
+    def __init__(self, **kwargs):
+        super().__init__(Tag(), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, list) and len(value) > self.MAX_TAGS:
+            raise ValidationError(f"At most {self.MAX_TAGS} tags.")
+        return list(dict.fromkeys(super()._deserialize(value, attr, data, **kwargs)))
 
 
 class TicketCreateSchema(Strict):
@@ -16,7 +45,8 @@ class TicketCreateSchema(Strict):
     category = slug(load_default=None, allow_none=True)
     priority = fields.Str(load_default="normal", validate=validate.OneOf(PRIORITIES))
     language = fields.Str(load_default="en", validate=validate.OneOf(LANGUAGES))
-    tags = fields.List(text(50), load_default=list, validate=validate.Length(max=20))
+    tags = TagList(load_default=list)
+    organization = text(120, load_default=None, allow_none=True)
     requester_email = fields.Email(load_default=None, allow_none=True,
                                    validate=validate.Length(max=254))
     requester_name = text(120, load_default=None, allow_none=True)
@@ -45,6 +75,81 @@ class MessageCreateSchema(Strict):
     public = fields.Bool(load_default=True)
 
 
+class TicketUpdateSchema(Strict):
+    """Staff edits; at least one field."""
+
+    priority = fields.Str(validate=validate.OneOf(PRIORITIES))
+    category = slug(allow_none=True)
+    department = slug()
+    tags = TagList()
+    organization = text(120, allow_none=True)
+
+    @validates_schema
+    def not_empty(self, data, **kwargs):
+        if not data:
+            raise ValidationError(f"Send at least one of: {', '.join(EDITABLE_FIELDS)}.")
+
+
+class CsatSchema(Strict):
+    rating = fields.Str(required=True, validate=validate.OneOf(CSAT_RATINGS))
+    comment = text(2000, load_default=None, allow_none=True)
+
+
+class Base64Bytes(fields.Str):
+    """Base64 text in, bytes out; refuses more than the attachment limit before decoding."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if len(value) > (MAX_ATTACHMENT_BYTES * 4) // 3 + 8:
+            raise ValidationError(f"at most {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB per file")
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationError("Not valid base64.") from None
+
+
+class AttachmentUploadSchema(Strict):
+    filename = text(255, required=True)
+    content_type = fields.Str(required=True, validate=validate.Length(min=3, max=100))
+    data = Base64Bytes(required=True)
+    public = fields.Bool(load_default=True)
+
+
+class CannedCreateSchema(Strict):
+    title = text(120, required=True)
+    body = text(10_000, required=True)
+    language = fields.Str(load_default="en", validate=validate.OneOf(LANGUAGES))
+    scope = fields.Str(load_default="personal", validate=validate.OneOf(("personal", "shared")))
+
+
+class CannedQuerySchema(Strict):
+    language = fields.Str(validate=validate.OneOf(LANGUAGES))
+
+
+class TagRenameSchema(Strict):
+    old = Tag(required=True)
+    new = Tag(required=True)
+
+
+class TagQuerySchema(Strict):
+    prefix = fields.Str(load_default="", validate=validate.Length(max=50))
+    limit = fields.Int(load_default=10, validate=validate.Range(min=1, max=50))
+
+
+class InboundEmailSchema(Strict):
+    """What the SMTP listener hands intake (see mail.parse_inbound)."""
+
+    message_id = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=998))
+    from_email = fields.Email(required=True)
+    from_name = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=120))
+    subject = fields.Str(required=True, validate=validate.Length(max=998))
+    body = fields.Str(required=True, validate=validate.Length(max=100_000))
+    references = fields.List(fields.Str(validate=validate.Length(max=998)), load_default=list)
+    language = fields.Str(load_default="en", validate=validate.OneOf(LANGUAGES))
+    auto = fields.Str(load_default=None, allow_none=True)
+    attachments = fields.List(fields.Dict(), load_default=list)
+
+
 class TicketQuerySchema(Strict):
     status = fields.Str(validate=validate.OneOf(STATUSES))
     department = slug()
@@ -69,6 +174,54 @@ class SlaSchema(Schema):
     first_response_due = fields.AwareDateTime(allow_none=True)
     resolution_due = fields.AwareDateTime(allow_none=True)
     breached = fields.List(fields.Str())
+
+
+class CsatView(Schema):
+    rating = fields.Str()
+    comment = fields.Str(allow_none=True)
+    satisfied = fields.Bool()
+    rated_at = fields.AwareDateTime()
+
+
+class AttachmentView(Schema):
+    id = fields.Str()
+    filename = fields.Str()
+    content_type = fields.Str()
+    size = fields.Int()
+    public = fields.Bool()
+    message_id = fields.Str(allow_none=True)
+    uploaded_by = fields.Str()
+    created_at = fields.AwareDateTime()
+
+
+class JsonValue(fields.Raw):
+    """Any stored value, with datetimes (also nested, as in a CSAT) as ISO 8601 text."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if isinstance(value, dict):
+            return {k: self._serialize(v, attr, obj) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._serialize(v, attr, obj) for v in value]
+        return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+class AuditView(Schema):
+    field = fields.Str()
+    old = JsonValue(allow_none=True)
+    new = JsonValue(allow_none=True)
+    actor_id = fields.Str()
+    actor_role = fields.Str()
+    actor_name = fields.Str(allow_none=True)
+    at = fields.AwareDateTime()
+
+
+class CannedView(Schema):
+    id = fields.Str(attribute="_id")
+    title = fields.Str()
+    body = fields.Str()
+    language = fields.Str()
+    scope = fields.Str()
+    owner_id = fields.Str()
 
 
 class TicketSchema(Schema):
@@ -96,6 +249,12 @@ class TicketSchema(Schema):
     first_response_at = fields.AwareDateTime(allow_none=True)
     solved_at = fields.AwareDateTime(allow_none=True)
     closed_at = fields.AwareDateTime(allow_none=True)
+    reopened_at = fields.AwareDateTime(allow_none=True)
+    organization = fields.Str(allow_none=True)
+    csat = fields.Nested(CsatView, allow_none=True)
+    follow_up_of = fields.Int(allow_none=True)
+    follow_ups = fields.List(fields.Int())
+    attachments = fields.List(fields.Nested(AttachmentView))
     messages = fields.List(fields.Nested(MessageSchema))
 
 

@@ -1,7 +1,12 @@
 """Intake: the system of record for tickets and their threads."""
 from __future__ import annotations
 
+import base64
+import functools
+import inspect
+import sys
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 
 from marshmallow import ValidationError
@@ -12,19 +17,39 @@ from services.common import events as ev
 from services.common.nameko_support import ClockProvider, OutboxRelay, on_event
 from services.common.results import fail, not_found, ok
 
-from . import domain
-from .dependencies import TicketStore
-from .schemas import (ActorSchema, CreateTicketCommand, MessageCreateSchema, ReportQuerySchema,
-                      StatusChangeSchema, TicketQuerySchema, TicketSchema)
+from . import attachments as att
+from . import canned, domain, mail
+from . import tags as tag_rules
+from .dependencies import Mailer, Settings, TicketStore
+from .schemas import (ActorSchema, AttachmentUploadSchema, AttachmentView, AuditView,
+                      CannedCreateSchema, CannedQuerySchema, CannedView, CreateTicketCommand,
+                      CsatSchema, InboundEmailSchema, MessageCreateSchema, ReportQuerySchema,
+                      StatusChangeSchema, TagQuerySchema, TagRenameSchema, TicketCreateSchema,
+                      TicketQuerySchema, TicketSchema, TicketUpdateSchema)
 
 DEFAULT_REPORT_PERIOD = timedelta(days=30)
 
 
 def _public_view(ticket: dict, role: str) -> dict:
-    """Customers never see internal notes, in any reply."""
+    """Customers never see internal notes (nor their attachments), in any reply."""
     if role not in domain.STAFF:
-        ticket = dict(ticket, messages=[m for m in ticket.get("messages", []) if m["public"]])
+        ticket = dict(ticket, messages=[m for m in ticket.get("messages", []) if m["public"]],
+                      attachments=att.visible_attachments(ticket, staff=False))
     return TicketSchema().dump(ticket)
+
+
+def command(method):
+    """An RPC command: a ``domain.Refusal`` raised anywhere inside becomes a ``fail`` result
+    (never a remote traceback)."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except domain.Refusal as exc:
+            return fail(exc.status, exc.errors)
+    # nameko checks call arguments against the signature; keep the real one visible.
+    run.__signature__ = inspect.signature(method)
+    return rpc(run)
 
 
 class IntakeService(OutboxRelay):
@@ -32,59 +57,27 @@ class IntakeService(OutboxRelay):
 
     store = TicketStore("intake")
     clock = ClockProvider()
+    settings = Settings()
+    mailer = Mailer()
 
     # ------------------------------------------------------------------ commands
 
-    @rpc
+    @command
     def create_ticket(self, command: dict) -> dict:
-        try:
-            cmd = CreateTicketCommand().load(command)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
-        key = cmd["idempotency_key"]
-        if key and (existing := self.store.by_idempotency_key(key)):
-            return ok(ticket=_public_view(existing, cmd["requester"]["role"]), created=False)
+        cmd = self._load(CreateTicketCommand(), command)
+        return self._create(cmd["ticket"], cmd["requester"], cmd["channel"],
+                            cmd["idempotency_key"])
 
-        now = self.clock.now()
-        fields = cmd["ticket"]
-        requester = cmd["requester"]
-        ticket = domain.new_ticket(
-            ticket_id=uuid.uuid4().hex, number=self.store.next_number(), fields=fields,
-            requester_id=requester["id"], channel=cmd["channel"], now=now, idempotency_key=key)
-        event = ev.new_event(ev.TICKET_CREATED, {
-            "ticket_id": ticket["_id"], "number": ticket["number"], "subject": ticket["subject"],
-            "description": ticket["description"], "department": ticket["department"],
-            "category": ticket["category"], "priority": ticket["priority"],
-            "channel": ticket["channel"], "language": ticket["language"], "tags": ticket["tags"],
-            "requester_id": ticket["requester_id"], "created_at": now}, occurred_at=now)
-
-        def write(session):
-            self.store.insert(ticket, session)
-            return [event]
-
-        try:
-            self.apply(write)
-        except DuplicateKeyError:
-            existing = key and self.store.by_idempotency_key(key)
-            if not existing:
-                raise
-            return ok(ticket=_public_view(existing, requester["role"]), created=False)
-        return ok(ticket=_public_view(ticket, requester["role"]), created=True)
-
-    @rpc
+    @command
     def change_status(self, number: int, change: dict, actor: dict) -> dict:
-        try:
-            actor = ActorSchema().load(actor)
-            requested = StatusChangeSchema().load(change)["status"]
-        except ValidationError as exc:
-            return fail(400, exc.messages)
-        ticket = self.store.by_number(number)
-        if ticket is None or not self._may_see(ticket, actor):
-            return not_found("ticket")
+        actor = self._load(ActorSchema(), actor)
+        requested = self._load(StatusChangeSchema(), change)["status"]
+        ticket = self._visible_ticket(number, actor)
         now = self.clock.now()
         try:
             move = domain.plan_transition(ticket["status"], requested, actor["role"],
-                                          closed_at=ticket.get("closed_at"), now=now)
+                                          closed_at=ticket.get("closed_at"), now=now,
+                                          reopen_window=self.settings.reopen_window)
         except domain.TransitionError as exc:
             return fail(409, {"status": [exc.reason], "allowed": exc.allowed})
 
@@ -99,75 +92,257 @@ class IntakeService(OutboxRelay):
                 "ticket_id": ticket["_id"], "number": number, "closed_at": now}, now))
         if move.is_reopen:
             changes.update(reopened_at=now, solved_at=None, closed_at=None)
-            events.append(ev.new_event(ev.TICKET_REOPENED, {
-                "ticket_id": ticket["_id"], "number": number, "department": ticket["department"],
-                "priority": ticket["priority"], "previous_assignee_id": ticket["assignee_id"],
-                "reopened_at": now}, now))
-        if not self._commit(ticket, changes, events, expected_status=move.old):
-            return fail(409, {"status": ["the ticket changed meanwhile; reload and retry"]})
-        return ok(ticket=_public_view(self.store.by_id(ticket["_id"]), actor["role"]))
+            events.append(self._reopened_event(ticket, now))
+        return self._commit_and_show(ticket, changes, events, actor,
+                                     expected={"status": move.old})
 
-    @rpc
+    @command
     def add_message(self, number: int, message: dict, actor: dict) -> dict:
-        try:
-            actor = ActorSchema().load(actor)
-            body = MessageCreateSchema().load(message)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
-        ticket = self.store.by_number(number)
-        if ticket is None or not self._may_see(ticket, actor):
-            return not_found("ticket")
-        is_staff = actor["role"] in domain.STAFF
-        if not is_staff and not body["public"]:
-            return fail(403, {"public": ["only staff can write internal notes"]})
-        if ticket["status"] == "closed":
-            return fail(409, {"status": ["the ticket is closed; reopen it or file a follow-up"]})
+        actor = self._load(ActorSchema(), actor)
+        body = self._load(MessageCreateSchema(), message)
+        ticket = self._visible_ticket(number, actor)
+        changes, push, events, files = self._plan_message(ticket, body, actor, [])
+        return self._commit_and_show(ticket, changes, events, actor,
+                                     expected={"status": ticket["status"]}, push=push,
+                                     files=files)
+
+    @command
+    def update_ticket(self, number: int, changes: dict, actor: dict) -> dict:
+        """Staff edit priority, category, department, tags or organization."""
+        actor = self._load(ActorSchema(), actor)
+        wanted = self._load(TicketUpdateSchema(), changes)
+        ticket = self._visible_ticket(number, actor)
+        diff = domain.plan_edit(ticket, wanted, actor["role"])
         now = self.clock.now()
-        entry = {"id": uuid.uuid4().hex, "author_id": actor["id"], "author_role": actor["role"],
-                 "author_name": actor.get("name"), "body": body["body"],
-                 "public": body["public"], "created_at": now}
-        changes = {"updated_at": now}
-        events = [ev.new_event(ev.MESSAGE_ADDED, {
-            "ticket_id": ticket["_id"], "number": number, "message_id": entry["id"],
-            "author_role": actor["role"], "public": body["public"], "added_at": now}, now)]
-        if is_staff and body["public"] and ticket["first_response_at"] is None:
-            changes["first_response_at"] = now
-        # A staff reply opens a new ticket; a customer reply brings a pending one back.
-        if (is_staff and body["public"] and ticket["status"] == "new") or (
-                not is_staff and ticket["status"] in ("pending", "solved")):
-            changes["status"] = "open"
-            events.append(self._status_event(ticket, "open", actor["role"], now))
-            if ticket["status"] == "solved":
-                changes.update(reopened_at=now, solved_at=None)
-                events.append(ev.new_event(ev.TICKET_REOPENED, {
-                    "ticket_id": ticket["_id"], "number": number,
-                    "department": ticket["department"], "priority": ticket["priority"],
-                    "previous_assignee_id": ticket["assignee_id"], "reopened_at": now}, now))
-        if not self._commit(ticket, changes, events, expected_status=ticket["status"],
-                            push={"messages": entry}):
-            return fail(409, {"status": ["the ticket changed meanwhile; reload and retry"]})
-        return ok(ticket=_public_view(self.store.by_id(ticket["_id"]), actor["role"]))
+        new = {name: change["new"] for name, change in diff.items()}
+        after = dict(ticket, **new)
+        event = ev.new_event(ev.TICKET_UPDATED, {
+            "ticket_id": ticket["_id"], "number": number, "changes": diff,
+            "actor_role": actor["role"], "department": after["department"],
+            "priority": after["priority"], "updated_at": now}, now)
+        return self._commit_and_show(ticket, dict(new, updated_at=now), [event], actor,
+                                     expected={name: ticket.get(name) for name in diff})
+
+    @command
+    def create_follow_up(self, number: int, follow_up: dict, actor: dict) -> dict:
+        """A new ticket continuing a closed one; both point at each other."""
+        actor = self._load(ActorSchema(), actor)
+        description = self._load(MessageCreateSchema(only=("body",)), follow_up)["body"]
+        old = self._visible_ticket(number, actor)
+        fields = domain.plan_follow_up(old, actor)
+        fields["description"] = description
+        requester = {"id": old["requester_id"], "role": "customer",
+                     "name": old.get("requester_name")}
+        return self._create(fields, requester, "portal", None, viewer=actor, follow_up_of=old)
+
+    @command
+    def submit_csat(self, number: int, rating: dict, actor: dict) -> dict:
+        actor = self._load(ActorSchema(), actor)
+        answer = self._load(CsatSchema(), rating)
+        ticket = self._visible_ticket(number, actor)
+        now = self.clock.now()
+        csat = domain.plan_csat(ticket, actor, answer["rating"], answer["comment"], now)
+        event = ev.new_event(ev.TICKET_RATED, {
+            "ticket_id": ticket["_id"], "number": number, "rating": csat["rating"],
+            "satisfied": csat["satisfied"], "comment": csat["comment"],
+            "department": ticket["department"], "assignee_id": ticket["assignee_id"],
+            "rated_at": now}, now)
+        # The condition csat == None makes "once" hold even for two simultaneous ratings.
+        return self._commit_and_show(ticket, {"csat": csat, "updated_at": now}, [event], actor,
+                                     expected={"csat": None}, conflict=(
+                                         "rating", "this ticket has already been rated"))
+
+    @command
+    def submit_csat_by_token(self, token: str, rating: dict) -> dict:
+        """The email link: the signed token stands in for the requester's sign-in."""
+        def requester_of(number):
+            found = self.store.by_number(number)
+            return found and found["requester_id"]
+
+        number = domain.csat_token_number(str(token)[:80], requester_of,
+                                          self.settings.csat_secret)
+        if number is None:
+            return fail(404, {"token": ["This rating link is not valid."]})
+        requester = self.store.by_number(number)
+        return self.submit_csat(number, rating, {"id": requester["requester_id"],
+                                                 "role": "customer"})
+
+    @command
+    def add_attachment(self, number: int, upload: dict, actor: dict) -> dict:
+        actor = self._load(ActorSchema(), actor)
+        upload = self._load(AttachmentUploadSchema(), upload)
+        ticket = self._visible_ticket(number, actor)
+        if not domain.may(actor["role"], "attach") or (
+                not upload["public"] and actor["role"] not in domain.STAFF):
+            return fail(403, {"public": ["only staff can attach files to internal notes"]})
+        entry, blob = self._plan_attachment(ticket, upload, actor, message_id=None,
+                                            from_mail=False)
+        now = self.clock.now()
+        result = self._commit_and_show(ticket, {"updated_at": now}, [], actor, expected={},
+                                       push={"attachments": entry}, files=[blob])
+        if result["ok"]:
+            result["attachment"] = AttachmentView().dump(entry)
+        return result
+
+    @command
+    def get_attachment(self, number: int, attachment_id: str, actor: dict) -> dict:
+        """The file as base64, with its stored (sanitised) name and type."""
+        actor = self._load(ActorSchema(), actor)
+        ticket = self._visible_ticket(number, actor)
+        staff = actor["role"] in domain.STAFF or actor["role"] == "system"
+        entry = next((a for a in att.visible_attachments(ticket, staff)
+                      if a["id"] == attachment_id), None)
+        data = entry and self.store.read_file(entry["id"])
+        if data is None:
+            return not_found("attachment")
+        return ok(attachment=AttachmentView().dump(entry),
+                  data=base64.b64encode(data).decode("ascii"))
+
+    # ------------------------------------------------------------------ tags and canned
+
+    @command
+    def suggest_tags(self, query: dict) -> dict:
+        q = self._load(TagQuerySchema(), query)
+        try:
+            pattern = tag_rules.prefix_pattern(q["prefix"]) if q["prefix"].strip() else "^"
+        except tag_rules.TagError as exc:
+            return fail(400, {"prefix": [str(exc)]})
+        return ok(tags=[{"tag": d["_id"], "count": d["count"]}
+                        for d in self.store.suggest_tags(pattern, q["limit"])])
+
+    @command
+    def rename_tag(self, rename: dict, actor: dict) -> dict:
+        """Rename a tag on every ticket; into an existing tag it is a merge."""
+        actor = self._load(ActorSchema(), actor)
+        r = self._load(TagRenameSchema(), rename)
+        if not domain.may(actor["role"], "manage_tags"):
+            return fail(403, {"_schema": [f"a {actor['role']} cannot rename tags"]})
+        if r["old"] == r["new"]:
+            return fail(409, {"new": ["the new name is the same as the old one"]})
+        now = self.clock.now()
+        changed = []
+
+        def write(session):
+            changed.clear()
+            for ticket in self.store.tickets_tagged(r["old"], session):
+                new_tags = tag_rules.renamed(ticket["tags"], r["old"], r["new"])
+                self._write_changes(session, ticket, {"tags": new_tags, "updated_at": now},
+                                    actor, expected={"tags": ticket["tags"]})
+                changed.append(ticket["number"])
+            self.store.drop_tag(r["old"], session)
+            return []
+
+        self.apply(write)
+        return ok(renamed=r, tickets=sorted(changed))
+
+    @command
+    def save_canned(self, template: dict, actor: dict) -> dict:
+        actor = self._load(ActorSchema(), actor)
+        t = self._load(CannedCreateSchema(), template)
+        if not domain.may(actor["role"], "use_canned") or (
+                t["scope"] == "shared" and not domain.may(actor["role"], "share_canned")):
+            return fail(403, {"scope": [f"a {actor['role']} cannot save {t['scope']} "
+                                        "canned responses"]})
+        try:
+            canned.check_template(t["body"], t["language"])
+        except canned.PlaceholderError as exc:
+            return fail(400, {"body": [str(exc)]})
+        doc = dict(t, _id=uuid.uuid4().hex, owner_id=actor["id"], created_at=self.clock.now())
+        self.store.canned.insert_one(doc)
+        return ok(canned=CannedView().dump(doc))
+
+    @command
+    def list_canned(self, query: dict, actor: dict) -> dict:
+        actor = self._load(ActorSchema(), actor)
+        q = self._load(CannedQuerySchema(), query)
+        if not domain.may(actor["role"], "use_canned"):
+            return fail(403, {"_schema": ["only staff use canned responses"]})
+        return ok(canned=CannedView(many=True).dump(
+            self.store.canned_for(actor["id"], q.get("language"))))
+
+    @command
+    def render_canned(self, canned_id: str, number: int, actor: dict) -> dict:
+        """The template filled in for one ticket, ready to edit and send as a reply."""
+        actor = self._load(ActorSchema(), actor)
+        if not domain.may(actor["role"], "use_canned"):
+            return fail(403, {"_schema": ["only staff use canned responses"]})
+        template = self.store.canned.find_one({"_id": str(canned_id)})
+        if template is None or not canned.visible_to(template, actor):
+            return not_found("canned response")
+        ticket = self._visible_ticket(number, actor)
+        try:
+            text = canned.render(template["body"], canned.values_for(ticket, actor.get("name")),
+                                 template["language"])
+        except canned.PlaceholderError as exc:
+            return fail(400, {"body": [str(exc)]})
+        return ok(text=text)
+
+    # ------------------------------------------------------------------ email channel
+
+    @command
+    def receive_email(self, message: dict) -> dict:
+        """An inbound mail from the SMTP listener: a new ticket, or a reply on the ticket its
+        subject number or its In-Reply-To/References point at (from the same requester)."""
+        m = self._load(InboundEmailSchema(), message)
+        if m["auto"]:
+            return ok(action="ignored", reason=m["auto"])
+        if m["message_id"] and (seen := self.store.by_message_ids([m["message_id"]])):
+            return ok(action="duplicate", number=seen["number"])
+        ticket = None
+        if (number := mail.subject_number(m["subject"])) is not None:
+            ticket = self.store.by_number(number)
+        if ticket is None and m["references"]:
+            ticket = self.store.by_message_ids(m["references"])
+        email_ids = [m["message_id"]] if m["message_id"] else []
+        same_requester = ticket is not None and (
+            ticket.get("requester_email") or "").lower() == m["from_email"]
+        if same_requester and ticket["status"] != "closed":
+            actor = {"id": ticket["requester_id"], "role": "customer", "name": m["from_name"]}
+            body = {"body": mail.strip_quoted(m["body"]) or m["body"] or "(empty)",
+                    "public": True}
+            changes, push, events, files = self._plan_message(ticket, body, actor,
+                                                              m["attachments"])
+            push["email_message_ids"] = {"$each": email_ids}
+            result = self._commit_and_show(ticket, changes, events, actor,
+                                           expected={"status": ticket["status"]}, push=push,
+                                           files=files)
+            return dict(result, action="replied") if result["ok"] else result
+        fields = self._load(TicketCreateSchema(), {
+            "subject": m["subject"][:200], "description": m["body"][:20_000] or "(empty)",
+            "language": m["language"], "requester_email": m["from_email"],
+            "requester_name": (m["from_name"] or "")[:120] or None})
+        fields["email_message_ids"] = email_ids
+        requester = {"id": f"email:{m['from_email']}", "role": "customer",
+                     "name": m["from_name"]}
+        follow_up_of = None
+        if same_requester:  # writing to a closed ticket: continue it in a linked follow-up
+            requester["id"], follow_up_of = ticket["requester_id"], ticket
+            fields["follow_up_of"] = ticket["number"]
+        result = self._create(fields, requester, "email", None, attachments=m["attachments"],
+                              follow_up_of=follow_up_of)
+        return dict(result, action="created") if result["ok"] else result
 
     # ------------------------------------------------------------------ queries
 
-    @rpc
+    @command
     def get_ticket(self, number: int, actor: dict) -> dict:
-        try:
-            actor = ActorSchema().load(actor)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
-        ticket = self.store.by_number(number)
-        if ticket is None or not self._may_see(ticket, actor):
-            return not_found("ticket")
+        actor = self._load(ActorSchema(), actor)
+        ticket = self._visible_ticket(number, actor)
         return ok(ticket=_public_view(ticket, actor["role"]))
 
-    @rpc
+    @command
+    def get_history(self, number: int, actor: dict) -> dict:
+        """The append-only audit history of a ticket's fields (staff only)."""
+        actor = self._load(ActorSchema(), actor)
+        ticket = self._visible_ticket(number, actor)
+        if not domain.may(actor["role"], "read_audit"):
+            return fail(403, {"_schema": ["only staff can read the audit history"]})
+        return ok(history=AuditView(many=True).dump(self.store.history(ticket["_id"])))
+
+    @command
     def list_tickets(self, query: dict, actor: dict) -> dict:
-        try:
-            actor = ActorSchema().load(actor)
-            q = TicketQuerySchema().load(query)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
+        actor = self._load(ActorSchema(), actor)
+        q = self._load(TicketQuerySchema(), query)
         page, per_page = q.pop("page"), q.pop("per_page")
         if actor["role"] not in domain.STAFF:
             q["requester_id"] = actor["id"]  # customers see only their own tickets
@@ -175,13 +350,10 @@ class IntakeService(OutboxRelay):
         return ok(tickets=[_public_view(t, actor["role"]) for t in tickets], total=total,
                   page=page, per_page=per_page)
 
-    @rpc
+    @command
     def report(self, query: dict) -> dict:
         """Supervisor figures for a period (default: the last 30 days)."""
-        try:
-            q = ReportQuerySchema().load(query)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
+        q = self._load(ReportQuerySchema(), query)
         now = self.clock.now()
         until = q["until"] or now
         since = q["since"] or until - DEFAULT_REPORT_PERIOD
@@ -195,8 +367,25 @@ class IntakeService(OutboxRelay):
     @on_event(ev.TICKET_ASSIGNED)
     def record_assignment(self, event):
         d = event.data
-        self.store.handle_once("record_assignment", event.event_id, lambda s: self.store.update(
-            d["ticket_id"], {"assignee_id": d["agent_id"], "assignee_name": d["agent_name"]}, s))
+        self._record_outcome("record_assignment", event, d["ticket_id"], {
+            "assignee_id": d["agent_id"], "assignee_name": d["agent_name"]})
+
+    @on_event(ev.PRIORITY_CHANGED)
+    def record_priority_change(self, event):
+        d = event.data
+        self._record_outcome("record_priority_change", event, d["ticket_id"],
+                             {"priority": d["new_priority"]})
+
+    @on_event(ev.TICKET_CLASSIFIED)
+    def record_classification(self, event):
+        d = event.data
+        try:
+            tags = tag_rules.normalize_tags(d["tags"])
+        except tag_rules.TagError:
+            tags = []  # routing's rules only name valid tags; never lose the rest over one
+        self._record_outcome("record_classification", event, d["ticket_id"], {
+            "department": d["department"], "category": d["category"],
+            "priority": d["priority"], "tags": tags})
 
     @on_event(ev.SLA_DEADLINES_SET)
     def record_sla(self, event):
@@ -216,22 +405,236 @@ class IntakeService(OutboxRelay):
                                           session=session)
         self.store.handle_once("record_breach", event.event_id, write)
 
+    # ------------------------------------------------------------------ notifications
+
+    @on_event(ev.TICKET_CREATED)
+    def notify_received(self, event):
+        self._notify("notify_received", event, "received")
+
+    @on_event(ev.MESSAGE_ADDED)
+    def notify_replied(self, event):
+        d = event.data
+        # Only public staff replies reach the customer; internal notes never leave intake.
+        if d["public"] and d["author_role"] in domain.STAFF:
+            self._notify("notify_replied", event, "replied", message_id=d["message_id"])
+
+    @on_event(ev.TICKET_SOLVED)
+    def notify_solved(self, event):
+        self._notify("notify_solved", event, "solved")
+
     # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _load(schema, payload):
+        try:
+            return schema.load(payload)
+        except ValidationError as exc:
+            raise domain.Refusal(400, exc.messages) from None
+
+    def _visible_ticket(self, number: int, actor: dict) -> dict:
+        """The ticket, or 404 also when this actor may not see it (no existence leak)."""
+        ticket = self.store.by_number(number)
+        if ticket is None or not self._may_see(ticket, actor):
+            raise domain.Refusal(404, {"_schema": ["ticket not found"]})
+        return ticket
 
     @staticmethod
     def _may_see(ticket: dict, actor: dict) -> bool:
         return actor["role"] in domain.STAFF or actor["role"] == "system" or (
             ticket["requester_id"] == actor["id"])
 
-    def _commit(self, ticket, changes, events, expected_status, push=None) -> bool:
-        """Apply changes only if nobody moved the ticket since we read it."""
-        def write(session):
-            if not self.store.update(ticket["_id"], changes, session,
-                                     expected_status=expected_status, push=push):
-                return []
-            return events
+    def _create(self, fields: dict, requester: dict, channel: str, key: str | None, *,
+                attachments: list | None = None, viewer: dict | None = None,
+                follow_up_of: dict | None = None) -> dict:
+        viewer = viewer or requester
+        if key and (existing := self.store.by_idempotency_key(key)):
+            return ok(ticket=_public_view(existing, viewer["role"]), created=False)
+        now = self.clock.now()
+        ticket = domain.new_ticket(
+            ticket_id=uuid.uuid4().hex, number=self.store.next_number(), fields=fields,
+            requester_id=requester["id"], channel=channel, now=now, idempotency_key=key)
+        files = []
+        for upload in attachments or []:
+            entry, blob = self._plan_attachment(ticket, self._email_upload(upload), requester,
+                                                message_id=None)
+            ticket["attachments"].append(entry)
+            files.append(blob)
+        event = ev.new_event(ev.TICKET_CREATED, {
+            "ticket_id": ticket["_id"], "number": ticket["number"], "subject": ticket["subject"],
+            "description": ticket["description"], "department": ticket["department"],
+            "category": ticket["category"], "priority": ticket["priority"],
+            "channel": ticket["channel"], "language": ticket["language"], "tags": ticket["tags"],
+            "requester_id": ticket["requester_id"], "created_at": now}, occurred_at=now)
 
-        return bool(self.apply(write))
+        def write(session):
+            self.store.insert(ticket, session)
+            self.store.count_tags({tag: 1 for tag in ticket["tags"]}, session)
+            if follow_up_of is not None:
+                self._write_changes(session, follow_up_of, {
+                    "follow_ups": follow_up_of.get("follow_ups", []) + [ticket["number"]],
+                    "updated_at": now}, viewer, expected={"status": "closed"})
+            return [event]
+
+        try:
+            with self._files_kept_if(files, lambda: True):
+                self.apply(write)
+        except DuplicateKeyError:
+            existing = key and self.store.by_idempotency_key(key)
+            if not existing:
+                raise
+            return ok(ticket=_public_view(existing, viewer["role"]), created=False)
+        return ok(ticket=_public_view(ticket, viewer["role"]), created=True)
+
+    def _plan_message(self, ticket, body, actor, uploads):
+        """Changes, pushes, events and files for one thread entry (raises domain.Refusal)."""
+        is_staff = actor["role"] in domain.STAFF
+        if not body["public"] and not domain.may(actor["role"], "write_internal_note"):
+            raise domain.Refusal(403, {"public": ["only staff can write internal notes"]})
+        if ticket["status"] == "closed":
+            raise domain.Refusal(409, {"status": ["the ticket is closed; reopen it or file a follow-up"]})
+        now = self.clock.now()
+        entry = {"id": uuid.uuid4().hex, "author_id": actor["id"], "author_role": actor["role"],
+                 "author_name": actor.get("name"), "body": body["body"],
+                 "public": body["public"], "created_at": now}
+        pushed_files, files = [], []
+        for upload in uploads:
+            file_entry, blob = self._plan_attachment(
+                ticket, self._email_upload(upload), actor, message_id=entry["id"],
+                public=body["public"])
+            pushed_files.append(file_entry)
+            files.append(blob)
+        changes = {"updated_at": now}
+        events = [ev.new_event(ev.MESSAGE_ADDED, {
+            "ticket_id": ticket["_id"], "number": ticket["number"], "message_id": entry["id"],
+            "author_role": actor["role"], "public": body["public"], "added_at": now}, now)]
+        if is_staff and body["public"] and ticket["first_response_at"] is None:
+            changes["first_response_at"] = now
+        # A staff reply opens a new ticket; a customer reply brings a pending one back.
+        if (is_staff and body["public"] and ticket["status"] == "new") or (
+                not is_staff and ticket["status"] in ("pending", "solved")):
+            changes["status"] = "open"
+            events.append(self._status_event(ticket, "open", actor["role"], now))
+            if ticket["status"] == "solved":
+                changes.update(reopened_at=now, solved_at=None)
+                events.append(self._reopened_event(ticket, now))
+        push = {"messages": entry}
+        if pushed_files:
+            push["attachments"] = {"$each": pushed_files}
+        return changes, push, events, files
+
+    def _plan_attachment(self, ticket, upload, actor, message_id, public=None,
+                         from_mail=True):
+        """The ticket's attachment entry and the GridFS blob to store (raises domain.Refusal)."""
+        name = att.sanitize_filename(upload["filename"])
+        errors = att.attachment_errors(name, upload["content_type"], len(upload["data"]))
+        if len(ticket.get("attachments", [])) >= att.MAX_ATTACHMENTS_PER_TICKET:
+            errors["_schema"] = [f"at most {att.MAX_ATTACHMENTS_PER_TICKET} files per ticket"]
+        if errors:
+            raise domain.Refusal(400, {"attachments": {name: errors}} if from_mail else errors)
+        file_id = uuid.uuid4().hex
+        entry = {"id": file_id, "filename": name, "content_type": upload["content_type"].lower(),
+                 "size": len(upload["data"]),
+                 "public": upload.get("public", True) if public is None else public,
+                 "message_id": message_id, "uploaded_by": actor["id"],
+                 "created_at": self.clock.now()}
+        return entry, (upload["data"], file_id, name, entry["content_type"])
+
+    @staticmethod
+    def _email_upload(upload: dict) -> dict:
+        """Attachments arriving with a mail are base64 in JSON."""
+        if isinstance(upload.get("data"), bytes):
+            return upload
+        try:
+            return AttachmentUploadSchema().load(
+                {k: upload.get(k) for k in ("filename", "content_type", "data")})
+        except ValidationError as exc:
+            raise domain.Refusal(400, {"attachments": exc.messages}) from None
+
+    def _write_changes(self, session, ticket, changes, actor, expected, push=None) -> bool:
+        """One conditional ticket update with its audit rows and tag counts, inside the
+        caller's transaction."""
+        if not self.store.update(ticket["_id"], changes, session, expected=expected, push=push):
+            return False
+        diff = domain.field_changes(ticket, changes)
+        self.store.record_audit(domain.audit_entries(ticket, diff, actor,
+                                                     changes["updated_at"]), session)
+        if "tags" in diff:
+            self.store.count_tags(tag_rules.usage_deltas(ticket.get("tags", []),
+                                                         changes["tags"]), session)
+        return True
+
+    def _commit_and_show(self, ticket, changes, events, actor, expected, push=None, files=(),
+                         conflict=("status", "the ticket changed meanwhile; reload and retry")
+                         ) -> dict:
+        """Apply the change only if nobody changed the same fields since we read them."""
+        applied = []
+
+        def write(session):
+            applied[:] = [self._write_changes(session, ticket, changes, actor, expected, push)]
+            return events if applied[0] else []
+
+        with self._files_kept_if(files, lambda: applied[0]):
+            self.apply(write)
+        if not applied[0]:
+            return fail(409, {conflict[0]: [conflict[1]]})
+        return ok(ticket=_public_view(self.store.by_id(ticket["_id"]), actor["role"]))
+
+    @contextmanager
+    def _files_kept_if(self, files, committed):
+        """GridFS cannot take part in a transaction: store the files first and delete them
+        again unless the ticket write that references them commits."""
+        stored = []
+        try:
+            for blob in files:
+                self.store.put_file(*blob)
+                stored.append(blob[1])
+            yield
+        finally:
+            if stored and not (sys.exc_info()[0] is None and committed()):
+                for file_id in stored:
+                    self.store.delete_file(file_id)
+
+    def _record_outcome(self, consumer, event, ticket_id, changes):
+        """Another service decided something about a ticket: record it with its history."""
+        def write(session):
+            ticket = self.store.by_id(ticket_id, session)
+            if ticket is not None:
+                self._write_changes(session, ticket, dict(changes, updated_at=event.occurred_at),
+                                    domain.SYSTEM_ACTOR, expected={})
+        self.store.handle_once(consumer, event.event_id, write)
+
+    def _notify(self, consumer, event, kind, message_id=None):
+        """Email the requester; the send and the dedupe marker commit together, so a failed
+        send is retried on redelivery and a delivered one is not repeated."""
+        if not self.mailer.enabled:
+            return
+        ticket = self.store.by_id(event.data["ticket_id"])
+        if ticket is None or not ticket.get("requester_email"):
+            return
+        values = {"number": ticket["number"], "subject": ticket["subject"],
+                  "name": ticket.get("requester_name") or ticket["requester_email"],
+                  "portal_url": self.settings.portal_url}
+        if kind == "replied":
+            message = next((m for m in ticket["messages"] if m["id"] == message_id), None)
+            if message is None or not message["public"]:
+                return
+            values.update(author=message.get("author_name") or "Support", body=message["body"])
+        if kind == "solved":
+            token = domain.csat_token(ticket["number"], ticket["requester_id"],
+                                      self.settings.csat_secret)
+            values["csat_url"] = f"{self.settings.portal_url}/csat/{token}"
+        domain_part = self.settings.mail_from.rpartition("@")[2] or "helpdesk.localhost"
+        outbound_id = f"<{uuid.uuid4().hex}@{domain_part}>"
+        msg = mail.compose(kind, ticket["language"], to=ticket["requester_email"],
+                           sender=self.settings.mail_from, message_id=outbound_id,
+                           references=ticket.get("email_message_ids", []), **values)
+
+        def write(session):
+            self.store.tickets.update_one({"_id": ticket["_id"]},
+                                          {"$push": {"email_message_ids": outbound_id}},
+                                          session=session)
+            self.mailer.send(msg)
+        self.store.handle_once(consumer, event.event_id, write)
 
     def _status_event(self, ticket, new_status, role, now):
         return ev.new_event(ev.STATUS_CHANGED, {
@@ -239,6 +642,12 @@ class IntakeService(OutboxRelay):
             "new_status": new_status, "actor_role": role, "department": ticket["department"],
             "priority": ticket["priority"], "assignee_id": ticket["assignee_id"],
             "changed_at": now}, now)
+
+    def _reopened_event(self, ticket, now):
+        return ev.new_event(ev.TICKET_REOPENED, {
+            "ticket_id": ticket["_id"], "number": ticket["number"],
+            "department": ticket["department"], "priority": ticket["priority"],
+            "previous_assignee_id": ticket["assignee_id"], "reopened_at": now}, now)
 
     def _solved_event(self, ticket, now):
         return ev.new_event(ev.TICKET_SOLVED, {

@@ -1,0 +1,152 @@
+"""Email rules with no I/O: reading an inbound message, deciding whether it is a person
+writing (not an auto-reply or a bounce), finding the ticket it continues, and composing
+outbound notifications in Russian and English."""
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import re
+from email.message import EmailMessage
+from email.utils import getaddresses, parseaddr
+
+from . import attachments as att
+
+SUBJECT_NUMBER = re.compile(r"\[#(\d{1,9})\]")
+MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+MAX_INBOUND_BYTES = 15 * 1024 * 1024
+_QUOTE_MARKERS = (re.compile(r"^-{2,}\s*(original message|исходное сообщение)", re.I | re.M),
+                  re.compile(r"^On .+ wrote:$", re.M),
+                  re.compile(r"^.+ (пишет|написал\(а\)):$", re.M))
+
+
+class MalformedEmail(ValueError):
+    pass
+
+
+def auto_reason(msg: EmailMessage, envelope_from: str | None) -> str | None:
+    """Why this message must not create or continue a ticket (None: a person wrote it)."""
+    sender = (envelope_from or "").strip()
+    if sender in ("", "<>"):
+        return "empty return path (bounce)"
+    local = sender.split("@")[0].lower()
+    if local in ("mailer-daemon", "postmaster"):
+        return "mailer daemon"
+    if (msg.get("Auto-Submitted") or "no").strip().lower() != "no":
+        return "Auto-Submitted"
+    if msg.get("X-Autoreply") or msg.get("X-Autorespond"):
+        return "auto-responder"
+    if (msg.get("Precedence") or "").strip().lower() in ("bulk", "junk", "list"):
+        return "bulk precedence"
+    if (msg.get_content_type() == "multipart/report"
+            or "delivery status notification" in (msg.get("Subject") or "").lower()):
+        return "delivery report"
+    return None
+
+
+def _text_body(msg: EmailMessage) -> str:
+    part = msg.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    content = part.get_content()
+    if part.get_content_type() == "text/html":
+        content = re.sub(r"<[^>]+>", " ", content)  # plain text of an HTML-only mail
+    return content
+
+
+def strip_quoted(body: str) -> str:
+    """A reply's own words: drop the quoted previous message that mail clients append."""
+    body = body.replace("\r\n", "\n")
+    cut = len(body)
+    for marker in _QUOTE_MARKERS:
+        if m := marker.search(body):
+            cut = min(cut, m.start())
+    lines = [ln for ln in body[:cut].splitlines() if not ln.startswith(">")]
+    return "\n".join(lines).strip()
+
+
+def parse_inbound(raw: bytes, envelope_from: str | None) -> dict:
+    """The fields intake needs, JSON-ready (attachments base64)."""
+    if len(raw) > MAX_INBOUND_BYTES:
+        raise MalformedEmail("message too large")
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        name, address = parseaddr(str(msg.get("From") or ""))
+        subject = str(msg.get("Subject") or "").strip()
+        body = _text_body(msg)
+    except (ValueError, LookupError, TypeError, AttributeError) as exc:
+        raise MalformedEmail(f"cannot read the message: {exc}") from None
+    if "@" not in address:
+        raise MalformedEmail("no sender address in From")
+    files = []
+    for part in msg.iter_attachments():
+        data = part.get_payload(decode=True) or b""
+        files.append({"filename": att.sanitize_filename(part.get_filename() or "attachment"),
+                      "content_type": part.get_content_type(),
+                      "data": base64.b64encode(data).decode("ascii")})
+    references = MESSAGE_ID.findall(str(msg.get("In-Reply-To") or "")) + MESSAGE_ID.findall(
+        str(msg.get("References") or ""))
+    return {
+        "message_id": (MESSAGE_ID.findall(str(msg.get("Message-ID") or "")) or [None])[0],
+        "from_email": address.lower(), "from_name": name or None,
+        "subject": subject or "(no subject)", "body": body.strip(),
+        "references": list(dict.fromkeys(references)),
+        "language": "ru" if re.search(r"[а-яё]", subject + body, re.I) else "en",
+        "auto": auto_reason(msg, envelope_from), "attachments": files,
+    }
+
+
+def subject_number(subject: str) -> int | None:
+    m = SUBJECT_NUMBER.search(subject)
+    return int(m.group(1)) if m else None
+
+
+# ---------------------------------------------------------------------------- outbound
+
+TEMPLATES = {
+    "received": {
+        "en": ("[#{number}] We received your request: {subject}",
+               "Hello {name},\n\nThank you for writing. Your request has number #{number}; "
+               "reply to this email to add to it.\n\n{portal_url}/tickets/{number}\n"),
+        "ru": ("[#{number}] Ваша заявка принята: {subject}",
+               "Здравствуйте, {name}!\n\nСпасибо за обращение. Номер вашей заявки #{number}; "
+               "чтобы дополнить её, ответьте на это письмо.\n\n{portal_url}/tickets/{number}\n"),
+    },
+    "replied": {
+        "en": ("[#{number}] New reply: {subject}",
+               "Hello {name},\n\n{author} replied to your request #{number}:\n\n{body}\n\n"
+               "Reply to this email to answer.\n"),
+        "ru": ("[#{number}] Новый ответ: {subject}",
+               "Здравствуйте, {name}!\n\n{author} ответил(а) по вашей заявке #{number}:\n\n"
+               "{body}\n\nЧтобы ответить, ответьте на это письмо.\n"),
+    },
+    "solved": {
+        "en": ("[#{number}] Solved: {subject}",
+               "Hello {name},\n\nYour request #{number} is solved. How did we do? "
+               "Rate us here:\n{csat_url}\n\nReply to this email if you still need help.\n"),
+        "ru": ("[#{number}] Решено: {subject}",
+               "Здравствуйте, {name}!\n\nВаша заявка #{number} решена. Оцените, пожалуйста, "
+               "нашу работу:\n{csat_url}\n\nЕсли вопрос остался, просто ответьте на письмо.\n"),
+    },
+}
+
+
+def compose(kind: str, language: str, *, to: str, sender: str, message_id: str,
+            references: list[str], **values) -> EmailMessage:
+    """An outbound notification.  Values are plain text placed with str.format on our own
+    template, never parsed as a template themselves."""
+    subject_t, body_t = TEMPLATES[kind][language if language in ("en", "ru") else "en"]
+    msg = EmailMessage()
+    msg["From"], msg["To"] = sender, to
+    msg["Subject"] = subject_t.format(**values)
+    msg["Message-ID"] = message_id
+    msg["Auto-Submitted"] = "auto-generated"  # other desks' auto-replies must not answer us
+    if references:
+        msg["In-Reply-To"] = references[-1]
+        msg["References"] = " ".join(references[-10:])
+    msg.set_content(body_t.format(**values))
+    return msg
+
+
+def recipients(msg: EmailMessage) -> list[str]:
+    return [addr for _, addr in getaddresses([str(msg.get("To") or "")])]

@@ -1,0 +1,188 @@
+"""REST routes for what tickets carry beyond the thread: staff edits and their audit history,
+follow-ups, CSAT (signed in, or by the emailed link), attachments, tags and canned
+responses.  Every rule lives in intake; these views only translate HTTP."""
+from __future__ import annotations
+
+import base64
+from html import escape
+
+from flask import Response, g, request
+from marshmallow import ValidationError
+
+from services.intake.schemas import (AttachmentView, AuditView, CannedCreateSchema,
+                                     CannedQuerySchema, CannedView, CsatSchema,
+                                     MessageCreateSchema, TagQuerySchema, TagRenameSchema,
+                                     TicketSchema, TicketUpdateSchema)
+
+from ..web import ApiError, json_body, load, query_args, reply
+
+STAFF_ROLES = ("agent", "supervisor", "admin")
+
+OPERATIONS = [
+    ("/api/tickets/{number}", "patch", "Staff: change priority, category, department, tags "
+     "or organization", TicketUpdateSchema, TicketSchema, True),
+    ("/api/tickets/{number}/history", "get", "Staff: who changed which field, when, old -> new",
+     None, AuditView, True),
+    ("/api/tickets/{number}/follow-up", "post", "File a follow-up to a closed ticket "
+     "(body: the new description)", MessageCreateSchema, TicketSchema, True),
+    ("/api/tickets/{number}/csat", "post", "Requester: rate a solved ticket once (good/bad + comment)",
+     CsatSchema, TicketSchema, True),
+    ("/api/csat/{token}", "post", "Rate a solved ticket from the emailed link", CsatSchema,
+     TicketSchema, False),
+    ("/api/tickets/{number}/attachments", "post", "Attach a file (multipart field 'file'; "
+     "form field 'public=false' for staff-only)", None, AttachmentView, True),
+    ("/api/tickets/{number}/attachments/{attachment_id}", "get", "Download an attachment",
+     None, None, True),
+    ("/api/tags", "get", "Staff: tag autocomplete by prefix, most used first", TagQuerySchema,
+     None, True),
+    ("/api/tags/rename", "post", "Supervisor: rename a tag everywhere (merge if it exists)",
+     TagRenameSchema, None, True),
+    ("/api/canned", "get", "Staff: shared and own canned responses", CannedQuerySchema,
+     CannedView, True),
+    ("/api/canned", "post", "Staff: save a canned response ($customer_name, $ticket_number, "
+     "$ticket_subject, $agent_name, $department)", CannedCreateSchema, CannedView, True),
+    ("/api/tickets/{number}/canned/{canned_id}", "get", "Staff: a canned response filled in "
+     "for this ticket", None, None, True),
+]
+
+
+def register(app, portal):
+    rpc, actor = portal.rpc, portal.actor
+
+    @app.patch("/api/tickets/<int:number>")
+    @portal.requires(*STAFF_ROLES)
+    def update_ticket(number: int):
+        changes = load(TicketUpdateSchema(), json_body())
+        return reply(rpc.call("intake", "update_ticket", number,
+                              TicketUpdateSchema().dump(changes), actor(g.user)), key="ticket")
+
+    @app.get("/api/tickets/<int:number>/history")
+    @portal.requires(*STAFF_ROLES)
+    def ticket_history(number: int):
+        return reply(rpc.call("intake", "get_history", number, actor(g.user)), key="history")
+
+    @app.post("/api/tickets/<int:number>/follow-up")
+    @portal.requires()
+    def follow_up(number: int):
+        body = load(MessageCreateSchema(only=("body",)), json_body())
+        return reply(rpc.call("intake", "create_follow_up", number, body, actor(g.user)), 201,
+                     key="ticket")
+
+    @app.post("/api/tickets/<int:number>/csat")
+    @portal.requires("customer")
+    def rate(number: int):
+        body = load(CsatSchema(), json_body())
+        return reply(rpc.call("intake", "submit_csat", number, body, actor(g.user)),
+                     key="ticket")
+
+    @app.post("/api/csat/<token>")
+    def rate_by_link(token: str):
+        body = load(CsatSchema(), json_body())
+        result = rpc.call("intake", "submit_csat_by_token", token[:80], body)
+        if result["ok"]:  # the link proves who rates, not who may read the whole ticket
+            return reply({"ok": True, "number": result["ticket"]["number"],
+                          "csat": result["ticket"]["csat"]})
+        return reply(result)
+
+    @app.post("/api/tickets/<int:number>/attachments")
+    @portal.requires()
+    def attach(number: int):
+        upload = request.files.get("file")
+        if upload is None:
+            raise ApiError(400, {"file": ["Send the file as multipart/form-data field 'file'."]})
+        public = request.form.get("public", "true").lower() not in ("false", "0", "no")
+        result = rpc.call("intake", "add_attachment", number, {
+            "filename": upload.filename or "attachment",
+            "content_type": upload.mimetype or "application/octet-stream",
+            "data": base64.b64encode(upload.read()).decode("ascii"), "public": public},
+            actor(g.user))
+        return reply(result, 201, key="attachment")
+
+    @app.get("/api/tickets/<int:number>/attachments/<attachment_id>")
+    @portal.requires()
+    def download(number: int, attachment_id: str):
+        result = rpc.call("intake", "get_attachment", number, attachment_id[:64], actor(g.user))
+        if not result["ok"]:
+            raise ApiError(result["status"], result["errors"])
+        meta = result["attachment"]
+        # Always a download, never rendered inline by the browser.
+        return Response(base64.b64decode(result["data"]), mimetype=meta["content_type"],
+                        headers={"Content-Disposition": _disposition(meta["filename"])})
+
+    @app.get("/api/tags")
+    @portal.requires(*STAFF_ROLES)
+    def suggest_tags():
+        return reply(rpc.call("intake", "suggest_tags",
+                              TagQuerySchema().dump(query_args(TagQuerySchema()))))
+
+    @app.post("/api/tags/rename")
+    @portal.requires(*STAFF_ROLES)
+    def rename_tag():
+        body = load(TagRenameSchema(), json_body())
+        return reply(rpc.call("intake", "rename_tag", body, actor(g.user)))
+
+    @app.get("/api/canned")
+    @portal.requires(*STAFF_ROLES)
+    def list_canned():
+        return reply(rpc.call("intake", "list_canned", query_args(CannedQuerySchema()),
+                              actor(g.user)), key="canned")
+
+    @app.post("/api/canned")
+    @portal.requires(*STAFF_ROLES)
+    def save_canned():
+        body = load(CannedCreateSchema(), json_body())
+        return reply(rpc.call("intake", "save_canned", body, actor(g.user)), 201, key="canned")
+
+    @app.get("/api/tickets/<int:number>/canned/<canned_id>")
+    @portal.requires(*STAFF_ROLES)
+    def render_canned(number: int, canned_id: str):
+        return reply(rpc.call("intake", "render_canned", canned_id[:64], number, actor(g.user)))
+
+
+    @app.route("/csat/<token>", methods=["GET", "POST"])
+    def rate_page(token: str):
+        """The page the solved email links to: five choices and a comment, no sign-in."""
+        if request.method == "GET":
+            return _csat_page(token, None), 200
+        try:
+            answer = CsatSchema().load({"rating": request.form.get("rating", ""),
+                                        "comment": request.form.get("comment") or None})
+        except ValidationError:
+            return _csat_page(token, CSAT_TEXT["invalid"]), 400
+        result = rpc.call("intake", "submit_csat_by_token", token[:80], answer)
+        if result["ok"]:
+            return _csat_page(token, CSAT_TEXT["thanks"], done=True), 200
+        return _csat_page(token, " ".join(str(m) for ms in result["errors"].values()
+                                          for m in ms)), result["status"]
+
+
+CSAT_TEXT = {
+    "title": "How did we do? / Как мы справились?",
+    "comment": "Comment (optional) / Комментарий (необязательно)",
+    "send": "Send / Отправить",
+    "thanks": "Thank you for your rating! / Спасибо за оценку!",
+    "invalid": "Choose good or bad. / Выберите «хорошо» или «плохо».",
+    "good": "Good / Хорошо",
+    "bad": "Bad / Плохо",
+}
+
+
+def _csat_page(token: str, message: str | None, done: bool = False) -> str:
+    notice = f"<p class='notice'>{escape(message)}</p>" if message else ""
+    form = "" if done else (
+        f"<form method='post' action='/csat/{escape(token)}'><p>"
+        + "".join(f"<label><input type='radio' name='rating' value='{r}' required> "
+                  f"{CSAT_TEXT[r]}</label> " for r in ("good", "bad"))
+        + f"</p><p><label>{CSAT_TEXT['comment']}<br><textarea name='comment' maxlength='2000'>"
+        f"</textarea></label></p><button type='submit'>{CSAT_TEXT['send']}</button></form>")
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>CSAT</title>"
+            "<link rel='stylesheet' href='/static/portal.css'></head><body><main>"
+            f"<h1>{CSAT_TEXT['title']}</h1>{notice}{form}</main></body></html>")
+
+
+def _disposition(filename: str) -> str:
+    """RFC 6266: an ASCII fallback plus the UTF-8 name (already sanitised by intake)."""
+    from urllib.parse import quote
+
+    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"

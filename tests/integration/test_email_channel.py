@@ -1,0 +1,195 @@
+"""The email channel over real SMTP: a customer's mail reaches the SMTP listener (aiosmtpd),
+becomes a ticket with its attachment in GridFS, replies by email thread back into it, and
+notifications go out through a real SMTP sink on 127.0.0.1, never carrying internal notes."""
+import os
+import re
+import smtplib
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from services.intake.service import IntakeService
+from tests.support import eventually, running
+
+AGENT = {"id": "agent-1", "role": "agent", "name": "Bob Agent"}
+ROOT = Path(__file__).resolve().parents[2]
+PNG = b"\x89PNG\r\n\x1a\n" + b"pixels" * 50
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Sink:
+    """A real SMTP server that keeps what it receives."""
+
+    def __init__(self):
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+    def about(self, number: int) -> list:
+        return [m for m in self.messages if f"[#{number}]" in m["Subject"]]
+
+
+@pytest.fixture(scope="module")
+def sink():
+    handler, port = Sink(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    handler.port = port
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def listener(config, sink):
+    cfg = dict(config, SMTP_RELAY_HOST="127.0.0.1", SMTP_RELAY_PORT=sink.port,
+               MAIL_FROM="support@desk.test", PORTAL_URL="http://portal.test",
+               CSAT_SECRET="test-secret")
+    port = free_port()
+    # The listener runs as its own process, as in the stack (one asyncio loop per process).
+    env = dict(os.environ, HELPDESK_AMQP_URI=config["AMQP_URI"], HELPDESK_SMTP_PORT=str(port),
+               PYTHONPATH=str(ROOT))
+    with running(cfg, IntakeService):
+        proc = subprocess.Popen([sys.executable, "-m", "services.intake.smtp_listener"],
+                                env=env, cwd=ROOT)
+        try:
+            eventually(lambda: proc.poll() is None and port_open(port))
+            yield port
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+
+
+def send(port, subject, body="The printer jams on page 2.", sender="ann@example.com",
+         attachment=None, envelope_from=None, **headers):
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = f"Ann <{sender}>", "help@desk.test", subject
+    msg["Message-ID"] = f"<{socket.gethostname()}.{free_port()}@example.com>"
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    if attachment:
+        name, data, (maintype, subtype) = attachment
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+        refused = None
+        try:
+            smtp.send_message(msg, from_addr=sender if envelope_from is None else envelope_from)
+        except smtplib.SMTPDataError as exc:
+            refused = exc
+    return msg, refused
+
+
+def ticket_by_subject(db, subject):
+    return db("intake").tickets.find_one({"subject": subject})
+
+
+def test_mail_becomes_ticket_with_attachment_and_threaded_replies(listener, sink, rpc, db):
+    _, refused = send(listener, "Printer broken", attachment=("jam.png", PNG, ("image", "png")))
+    assert refused is None
+    ticket = ticket_by_subject(db, "Printer broken")
+    number = ticket["number"]
+    assert ticket["channel"] == "email" and ticket["requester_email"] == "ann@example.com"
+    [stored] = ticket["attachments"]
+    assert stored["filename"] == "jam.png"
+    assert db("intake")["attachments.files"].find_one({"_id": stored["id"]})["length"] == len(PNG)
+
+    received = eventually(lambda: sink.about(number))[0]
+    assert received["To"] == "ann@example.com" and "received" in received["Subject"]
+
+    # Agent replies publicly and writes an internal note; only the reply is mailed.
+    assert rpc.intake.add_message(number, {"body": "Please clean the roller."}, AGENT)["ok"]
+    assert rpc.intake.add_message(number, {"body": "INTERNAL: customer owes us money",
+                                           "public": False}, AGENT)["ok"]
+    replied = eventually(lambda: [m for m in sink.about(number) if "reply" in m["Subject"]])[0]
+    assert "Please clean the roller." in replied.get_content()
+
+    # The customer answers that email: In-Reply-To threads it (no number in the subject).
+    _, refused = send(listener, "Re: your request", body="Cleaned it, works now.\n\n"
+                      "On Monday Bob wrote:\n> Please clean the roller.",
+                      In_Reply_To=replied["Message-ID"])
+    assert refused is None
+    thread = rpc.intake.get_ticket(number, AGENT)["ticket"]["messages"]
+    assert thread[-1]["body"] == "Cleaned it, works now."
+    assert thread[-1]["author_role"] == "customer"
+    # And by the number in the subject.
+    send(listener, f"Re: [#{number}] Printer broken", body="One more thing.")
+    assert rpc.intake.get_ticket(number, AGENT)["ticket"]["messages"][-1]["body"] \
+        == "One more thing."
+    assert db("intake").tickets.count_documents({"requester_email": "ann@example.com"}) == 1
+
+    # Solved: the email carries a signed CSAT link that works once.
+    assert rpc.intake.change_status(number, {"status": "solved"}, AGENT)["ok"]
+    solved = eventually(lambda: [m for m in sink.about(number) if "Solved" in m["Subject"]])[0]
+    token = re.search(r"/csat/(\S+)", solved.get_content()).group(1)
+    assert rpc.intake.submit_csat_by_token(token + "0", {"rating": "good"})["status"] == 404
+    assert rpc.intake.submit_csat_by_token(token, {"rating": "good"})["ok"]
+    assert rpc.intake.submit_csat_by_token(token, {"rating": "bad"})["status"] == 409
+
+    # Writing to the closed ticket files a follow-up linked to it.
+    assert rpc.intake.change_status(number, {"status": "closed"}, AGENT)["ok"]
+    send(listener, f"Re: [#{number}] Printer broken", body="It jams again.")
+    follow_up = db("intake").tickets.find_one({"follow_up_of": number})
+    assert follow_up["description"] == "It jams again." and follow_up["channel"] == "email"
+    assert rpc.intake.get_ticket(number, AGENT)["ticket"]["follow_ups"] == [follow_up["number"]]
+
+    # No mail to the customer ever carried the internal note.
+    assert sink.about(number) and not any("INTERNAL" in m.get_content()
+                                          for m in sink.about(number))
+
+
+@pytest.mark.parametrize("headers, envelope_from", [
+    ({"Auto_Submitted": "auto-replied"}, None),
+    ({"X_Autoreply": "yes"}, None),
+    ({"Precedence": "bulk"}, None),
+    ({}, ""),
+    ({}, "MAILER-DAEMON@mx.example.com"),
+])
+def test_auto_replies_and_bounces_create_nothing(listener, db, headers, envelope_from):
+    before = db("intake").tickets.count_documents({})
+    _, refused = send(listener, "Out of office", envelope_from=envelope_from, **headers)
+    assert refused is None  # accepted, so the sender's server does not retry
+    assert db("intake").tickets.count_documents({}) == before
+
+
+def test_forbidden_attachment_is_refused_by_smtp_and_nothing_is_written(listener, db):
+    before = (db("intake").tickets.count_documents({}),
+              db("intake")["attachments.files"].count_documents({}))
+    _, refused = send(listener, "Run this", attachment=("run.exe", b"MZ", ("application",
+                                                                            "octet-stream")))
+    assert refused is not None and refused.smtp_code == 550 and b"run.exe" in refused.smtp_error
+    assert (db("intake").tickets.count_documents({}),
+            db("intake")["attachments.files"].count_documents({})) == before
+
+
+def test_malformed_mail_is_refused(listener, db):
+    before = db("intake").tickets.count_documents({})
+    with smtplib.SMTP("127.0.0.1", listener, timeout=30) as smtp:
+        with pytest.raises(smtplib.SMTPDataError) as exc:
+            smtp.sendmail("x@example.com", ["help@desk.test"], b"no headers, no sender\r\n")
+    assert exc.value.smtp_code == 550
+    assert db("intake").tickets.count_documents({}) == before
+
+
+def test_same_message_delivered_twice_files_one_ticket(listener, db):
+    msg, _ = send(listener, "Delivered twice")
+    with smtplib.SMTP("127.0.0.1", listener, timeout=30) as smtp:
+        smtp.send_message(msg, from_addr="ann@example.com")
+    assert db("intake").tickets.count_documents({"subject": "Delivered twice"}) == 1

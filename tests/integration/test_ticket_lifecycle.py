@@ -1,0 +1,230 @@
+"""Intake over the real RabbitMQ and Mongo wire server: staff edits with their audit history,
+routing outcomes recorded, tags, canned responses, CSAT once, attachments in GridFS,
+reopen window and follow-ups.  Bad input gets a 4xx and writes nothing."""
+import base64
+from datetime import timedelta
+
+import pytest
+from nameko.standalone.events import event_dispatcher
+from nameko.testing.utils import get_extension
+
+from services.common import events as ev
+from services.common.clock import FixedClock
+from services.common.nameko_support import ClockProvider
+from services.intake.service import IntakeService
+from tests.support import EventTap, eventually, running
+
+CUSTOMER = {"id": "cust-1", "role": "customer", "name": "Ann Customer"}
+STRANGER = {"id": "cust-2", "role": "customer", "name": "Other"}
+AGENT = {"id": "agent-1", "role": "agent", "name": "Bob Agent"}
+SUPERVISOR = {"id": "sup-1", "role": "supervisor", "name": "Sue"}
+PNG = b"\x89PNG\r\n\x1a\n" + b"pixels" * 100
+
+
+@pytest.fixture(scope="module")
+def runner(config):
+    with running(config, IntakeService) as runner:
+        yield runner
+
+
+@pytest.fixture
+def clock(runner):
+    """Intake's clock, frozen for one test and restored afterwards."""
+    provider = get_extension(runner.service_map["intake"], ClockProvider)
+    original = provider.clock
+    provider.clock = FixedClock(original.now())
+    yield provider.clock
+    provider.clock = original
+
+
+def file(rpc, subject="Printer jams", tags=(), key=None, requester=CUSTOMER):
+    result = rpc.intake.create_ticket({
+        "ticket": {"subject": subject, "description": "It jams on page 2",
+                   "department": "technical", "tags": list(tags),
+                   "requester_name": requester["name"]},
+        "requester": requester, "channel": "api", "idempotency_key": key})
+    assert result["ok"], result
+    return result["ticket"]["number"]
+
+
+def snapshot(db, number):
+    intake = db("intake")
+    ticket = intake.tickets.find_one({"number": number})
+    return (ticket, intake.audit.count_documents({"ticket_id": ticket["_id"]}),
+            intake["attachments.files"].count_documents({}), list(intake.tags.find()))
+
+
+def test_staff_edit_is_audited_in_its_own_collection_and_announced(runner, rpc, db, config):
+    number = file(rpc, tags=["Printer"])
+    tap = EventTap(config, ev.TICKET_UPDATED)
+    try:
+        result = rpc.intake.update_ticket(number, {"priority": "high", "tags": ["printer", "HW"],
+                                                   "category": "hardware"}, AGENT)
+        assert result["ok"], result
+        assert result["ticket"]["tags"] == ["printer", "hw"]
+        [event] = eventually(lambda: tap.of_type(ev.TICKET_UPDATED))
+        assert event["data"]["changes"]["priority"] == {"old": "normal", "new": "high"}
+    finally:
+        tap.close()
+    history = rpc.intake.get_history(number, SUPERVISOR)["history"]
+    assert [(h["field"], h["old"], h["new"], h["actor_id"]) for h in history] == [
+        ("category", None, "hardware", "agent-1"), ("priority", "normal", "high", "agent-1"),
+        ("tags", ["printer"], ["printer", "hw"], "agent-1")]
+    assert rpc.intake.get_history(number, CUSTOMER)["status"] == 403
+    assert db("intake").tags.find_one({"_id": "hw"})["count"] == 1
+
+
+@pytest.mark.parametrize("changes, actor, status", [
+    ({"priority": "high"}, CUSTOMER, 403),
+    ({"priority": "whenever"}, AGENT, 400),
+    ({"tags": ["ok", "<script>"]}, AGENT, 400),
+    ({"tags": [f"t{i}" for i in range(21)]}, AGENT, 400),
+    ({"status": "closed"}, AGENT, 400),
+    ({}, AGENT, 400),
+    ({"priority": "normal"}, AGENT, 409),
+])
+def test_refused_edits_write_nothing(rpc, db, changes, actor, status):
+    number = file(rpc, subject="Refused edit", tags=["keep"])
+    before = snapshot(db, number)
+    result = rpc.intake.update_ticket(number, changes, actor)
+    assert (result["ok"], result["status"]) == (False, status)
+    assert snapshot(db, number) == before
+
+
+def test_routing_outcomes_are_recorded_with_history(runner, rpc, config):
+    number = file(rpc, subject="Classify me")
+    ticket = rpc.intake.get_ticket(number, AGENT)["ticket"]
+    dispatch = event_dispatcher({"AMQP_URI": config["AMQP_URI"], "serializer": "json"})
+    dispatch("routing", ev.TICKET_CLASSIFIED, ev.new_event(ev.TICKET_CLASSIFIED, {
+        "ticket_id": ticket["id"], "number": number, "department": "billing",
+        "category": "refunds", "priority": "high", "tags": ["Refund"], "rule_ids": ["r1"]}))
+    eventually(lambda: rpc.intake.get_ticket(number, AGENT)["ticket"]["category"] == "refunds")
+    dispatch("routing", ev.PRIORITY_CHANGED, ev.new_event(ev.PRIORITY_CHANGED, {
+        "ticket_id": ticket["id"], "number": number, "old_priority": "high",
+        "new_priority": "urgent", "reason": "incident"}))
+    eventually(lambda: rpc.intake.get_ticket(number, AGENT)["ticket"]["priority"] == "urgent")
+    history = rpc.intake.get_history(number, AGENT)["history"]
+    assert ("priority", "high", "urgent", "system") in [
+        (h["field"], h["old"], h["new"], h["actor_role"]) for h in history]
+    assert rpc.intake.get_ticket(number, AGENT)["ticket"]["tags"] == ["refund"]
+
+
+def test_tags_autocomplete_and_merge(rpc, db):
+    a = file(rpc, subject="Wifi 1", tags=["WiFi", "laptop"])
+    b = file(rpc, subject="Wifi 2", tags=["wi-fi", "laptop"])
+    suggested = rpc.intake.suggest_tags({"prefix": "LAP"})["tags"]
+    assert suggested[0]["tag"] == "laptop" and suggested[0]["count"] >= 2
+    assert rpc.intake.rename_tag({"old": "wifi", "new": "wi-fi"}, AGENT)["status"] == 403
+    merged = rpc.intake.rename_tag({"old": "WIFI", "new": "Wi-Fi"}, SUPERVISOR)
+    assert merged["ok"] and a in merged["tickets"]
+    for number in (a, b):
+        assert rpc.intake.get_ticket(number, AGENT)["ticket"]["tags"] == ["wi-fi", "laptop"]
+    assert db("intake").tags.find_one({"_id": "wifi"}) is None
+    assert db("intake").tags.find_one({"_id": "wi-fi"})["count"] == 2
+    # A regex in the prefix is text, not a pattern.
+    assert rpc.intake.suggest_tags({"prefix": "l.p"})["tags"] == []
+    assert rpc.intake.suggest_tags({"prefix": ".*"})["status"] == 400
+
+
+def test_canned_responses_shared_personal_and_rendered(rpc, db):
+    number = file(rpc, subject="Refund please")
+    mine = rpc.intake.save_canned({"title": "Hello", "body": "Здравствуйте, ${customer_name}! "
+                                   "Заявка $ticket_number. -- $agent_name", "language": "ru"},
+                                  AGENT)["canned"]
+    assert rpc.intake.save_canned({"title": "Shared", "body": "x", "scope": "shared"},
+                                  AGENT)["status"] == 403
+    before = db("intake").canned.count_documents({})
+    bad = rpc.intake.save_canned({"title": "Bad", "body": "Hi ${password}"}, AGENT)
+    assert bad["status"] == 400 and "password" in bad["errors"]["body"][0]
+    assert db("intake").canned.count_documents({}) == before
+    text = rpc.intake.render_canned(mine["id"], number, AGENT)["text"]
+    assert text == f"Здравствуйте, Ann Customer! Заявка #{number}. -- Bob Agent"
+    other_agent = dict(AGENT, id="agent-2")
+    assert rpc.intake.render_canned(mine["id"], number, other_agent)["status"] == 404
+    assert [c["title"] for c in rpc.intake.list_canned({"language": "ru"}, AGENT)["canned"]] \
+        == ["Hello"]
+
+
+def solve(rpc, number):
+    assert rpc.intake.add_message(number, {"body": "Replaced the roller."}, AGENT)["ok"]
+    assert rpc.intake.change_status(number, {"status": "solved"}, AGENT)["ok"]
+
+
+def test_csat_is_given_once_by_the_requester(rpc, db, config):
+    tap = EventTap(config, ev.TICKET_RATED)
+    number = file(rpc, subject="Rate me")
+    assert rpc.intake.submit_csat(number, {"rating": "good"}, CUSTOMER)["status"] == 409  # not solved
+    solve(rpc, number)
+    assert rpc.intake.submit_csat(number, {"rating": "good"}, STRANGER)["status"] == 404
+    assert rpc.intake.submit_csat(number, {"rating": 5}, CUSTOMER)["status"] == 400
+    rated = rpc.intake.submit_csat(number, {"rating": "good", "comment": "Quick"}, CUSTOMER)
+    assert rated["ok"] and rated["ticket"]["csat"]["rating"] == "good"
+    before = snapshot(db, number)
+    again = rpc.intake.submit_csat(number, {"rating": "bad"}, CUSTOMER)
+    assert again["status"] == 409 and "already" in again["errors"]["rating"][0]
+    assert snapshot(db, number) == before
+    try:
+        [rating] = eventually(lambda: tap.of_type(ev.TICKET_RATED))
+        assert (rating["data"]["number"], rating["data"]["rating"]) == (number, "good")
+    finally:
+        tap.close()
+
+
+def test_attachments_live_in_gridfs_and_follow_visibility(rpc, db):
+    number = file(rpc, subject="Screenshot")
+    up = rpc.intake.add_attachment(number, {"filename": "../../shot.png",
+                                            "content_type": "image/png",
+                                            "data": base64.b64encode(PNG).decode()}, CUSTOMER)
+    assert up["ok"], up
+    assert up["attachment"]["filename"] == "shot.png"
+    stored = db("intake")["attachments.files"].find_one({"_id": up["attachment"]["id"]})
+    assert stored["length"] == len(PNG)
+    got = rpc.intake.get_attachment(number, up["attachment"]["id"], CUSTOMER)
+    assert base64.b64decode(got["data"]) == PNG
+    assert rpc.intake.get_attachment(number, up["attachment"]["id"], STRANGER)["status"] == 404
+
+    note = rpc.intake.add_attachment(number, {"filename": "internal.txt", "public": False,
+                                              "content_type": "text/plain",
+                                              "data": base64.b64encode(b"secret").decode()}, AGENT)
+    assert note["ok"]
+    seen = rpc.intake.get_ticket(number, CUSTOMER)["ticket"]["attachments"]
+    assert [a["filename"] for a in seen] == ["shot.png"]
+    assert rpc.intake.get_attachment(number, note["attachment"]["id"], CUSTOMER)["status"] == 404
+
+
+@pytest.mark.parametrize("upload, field", [
+    ({"filename": "run.exe", "content_type": "application/octet-stream",
+      "data": base64.b64encode(b"MZ").decode()}, "filename"),
+    ({"filename": "x.png", "content_type": "text/html",
+      "data": base64.b64encode(b"<b>").decode()}, "content_type"),
+    ({"filename": "big.png", "content_type": "image/png",
+      "data": base64.b64encode(b"\0" * (5 * 1024 * 1024 + 1)).decode()}, "data"),
+    ({"filename": "x.png", "content_type": "image/png", "data": "not base64!"}, "data"),
+])
+def test_bad_attachments_are_refused_and_store_nothing(rpc, db, upload, field):
+    number = file(rpc, subject="Bad upload")
+    before = snapshot(db, number)
+    result = rpc.intake.add_attachment(number, upload, CUSTOMER)
+    assert result["status"] == 400 and field in result["errors"]
+    assert snapshot(db, number) == before
+
+
+def test_reopen_within_window_then_follow_up(rpc, db, clock):
+    number = file(rpc, subject="Reopen me")
+    solve(rpc, number)
+    assert rpc.intake.change_status(number, {"status": "closed"}, CUSTOMER)["ok"]
+    clock.at += timedelta(days=3)
+    assert rpc.intake.change_status(number, {"status": "open"}, CUSTOMER)["ok"]
+    solve(rpc, number)
+    assert rpc.intake.change_status(number, {"status": "closed"}, CUSTOMER)["ok"]
+    assert rpc.intake.create_follow_up(number, {"body": "x"}, STRANGER)["status"] == 404
+
+    clock.at += timedelta(days=15)
+    late = rpc.intake.change_status(number, {"status": "open"}, CUSTOMER)
+    assert late["status"] == 409 and "follow-up" in late["errors"]["status"][0]
+    follow = rpc.intake.create_follow_up(number, {"body": "It jams again"}, CUSTOMER)
+    assert follow["ok"], follow
+    new = follow["ticket"]
+    assert new["follow_up_of"] == number and new["description"] == "It jams again"
+    assert rpc.intake.get_ticket(number, CUSTOMER)["ticket"]["follow_ups"] == [new["number"]]
+    assert rpc.intake.create_follow_up(new["number"], {"body": "x"}, CUSTOMER)["status"] == 409

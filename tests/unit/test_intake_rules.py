@@ -1,0 +1,227 @@
+"""Pure intake rules beyond the state machine's basics: every move for every role, staff
+edits and their audit rows, CSAT, follow-ups, tags, canned responses, attachments, email."""
+import base64
+import itertools
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+
+import pytest
+
+from services.intake import attachments as att
+from services.intake import canned, domain, mail, tags
+from services.intake.domain import ROLES, TransitionError, plan_transition
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed")
+
+# Written out by hand, independent of domain.TRANSITIONS: who may make each move.
+S = "agent supervisor admin"
+EXPECTED = {
+    ("new", "open"): S + " system", ("new", "pending"): S, ("new", "on_hold"): S,
+    ("new", "solved"): S + " customer",
+    ("open", "pending"): S, ("open", "on_hold"): S, ("open", "solved"): S + " customer",
+    ("pending", "open"): S + " customer system", ("pending", "on_hold"): S,
+    ("pending", "solved"): S + " customer system",
+    ("on_hold", "open"): S + " system", ("on_hold", "pending"): S,
+    ("on_hold", "solved"): S + " customer",
+    ("solved", "closed"): S + " customer system", ("solved", "open"): S + " customer",
+    ("closed", "open"): S + " customer",
+}
+
+
+@pytest.mark.parametrize("current, requested, role",
+                         list(itertools.product(STATUSES, STATUSES, ROLES)))
+def test_every_move_for_every_role(current, requested, role):
+    permitted = role in EXPECTED.get((current, requested), "").split()
+    if permitted:
+        move = plan_transition(current, requested, role, closed_at=NOW, now=NOW)
+        assert move.is_reopen == (requested == "open" and current in ("solved", "closed"))
+    else:
+        with pytest.raises(TransitionError) as exc:
+            plan_transition(current, requested, role, closed_at=NOW, now=NOW)
+        assert requested not in exc.value.allowed
+
+
+def test_reopen_from_closed_only_within_the_window():
+    window = timedelta(days=3)
+    inside = plan_transition("closed", "open", "customer", closed_at=NOW - timedelta(days=2),
+                             now=NOW, reopen_window=window)
+    assert inside.is_reopen
+    with pytest.raises(TransitionError, match="follow-up"):
+        plan_transition("closed", "open", "customer", closed_at=NOW - timedelta(days=4),
+                        now=NOW, reopen_window=window)
+
+
+def ticket(**over):
+    t = domain.new_ticket(ticket_id="t1", number=1001, fields={
+        "subject": "S", "description": "D", "department": "billing", "priority": "normal",
+        "language": "en", "tags": ["vpn"], "requester_name": "Ann"}, requester_id="c1",
+        channel="api", now=NOW, idempotency_key=None)
+    t.update(over)
+    return t
+
+
+def test_plan_edit_reports_only_real_changes_and_audits_them():
+    diff = domain.plan_edit(ticket(), {"priority": "high", "department": "billing"}, "agent")
+    assert diff == {"priority": {"old": "normal", "new": "high"}}
+    rows = domain.audit_entries(ticket(), diff, {"id": "a1", "role": "agent", "name": "A"}, NOW)
+    assert rows == [{"ticket_id": "t1", "number": 1001, "field": "priority", "old": "normal",
+                     "new": "high", "actor_id": "a1", "actor_role": "agent", "actor_name": "A",
+                     "at": NOW}]
+
+
+@pytest.mark.parametrize("role, status, changes, code", [
+    ("customer", "open", {"priority": "urgent"}, 403),
+    ("system", "open", {"priority": "urgent"}, 403),
+    ("agent", "closed", {"priority": "urgent"}, 409),
+    ("agent", "open", {"priority": "normal"}, 409),
+])
+def test_plan_edit_refusals(role, status, changes, code):
+    with pytest.raises(domain.EditError) as exc:
+        domain.plan_edit(ticket(status=status), changes, role)
+    assert exc.value.status == code
+
+
+def test_csat_once_by_the_requester_after_solving():
+    me = {"id": "c1", "role": "customer"}
+    csat = domain.plan_csat(ticket(status="solved"), me, "good", "great", NOW)
+    assert csat == {"rating": "good", "comment": "great", "satisfied": True, "rated_at": NOW}
+    for t, actor, code in [(ticket(status="open"), me, 409),
+                           (ticket(status="solved", csat=csat), me, 409),
+                           (ticket(status="solved"), {"id": "c2", "role": "customer"}, 403),
+                           (ticket(status="solved"), {"id": "c1", "role": "agent"}, 403)]:
+        with pytest.raises(domain.CsatError) as exc:
+            domain.plan_csat(t, actor, "bad", None, NOW)
+        assert exc.value.status == code
+
+
+def test_follow_up_only_for_closed_tickets():
+    fields = domain.plan_follow_up(ticket(status="closed"), {"id": "c1", "role": "customer"})
+    assert fields["follow_up_of"] == 1001 and fields["subject"].startswith("Follow-up to #1001")
+    with pytest.raises(domain.EditError):
+        domain.plan_follow_up(ticket(status="solved"), {"id": "c1", "role": "customer"})
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("VPN", "vpn"), ("  Billing   Issue ", "billing-issue"), ("ＶＰＮ", "vpn"),
+    ("snake_case", "snake-case"), ("Straße", "strasse"), ("Оплата Картой", "оплата-картой"),
+    ("ﬁle", "file"), ("c++", "c++"),
+])
+def test_tag_normalisation(raw, expected):
+    assert tags.normalize_tag(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "a/b", "<script>", "x" * 51, "$where"])
+def test_bad_tags_are_refused(raw):
+    with pytest.raises(tags.TagError):
+        tags.normalize_tag(raw)
+
+
+def test_tag_lists_dedupe_and_rename_merges():
+    assert tags.normalize_tags(["VPN", "vpn ", "Wi Fi"]) == ["vpn", "wi-fi"]
+    assert tags.usage_deltas(["a", "b"], ["b", "c"]) == {"c": 1, "a": -1}
+    assert tags.renamed(["wifi", "wi-fi", "x"], "wifi", "wi-fi") == ["wi-fi", "x"]
+    assert tags.prefix_pattern("A.B") == r"^a\.b"
+
+
+def test_canned_rendering_is_plain_substitution():
+    t = ticket(subject="${agent_name} {{7*7}}")
+    text = canned.render("Hi ${customer_name}, re $ticket_number (${ticket_subject}) costs $$5. "
+                         "-- $agent_name", canned.values_for(t, "Bob"))
+    # The subject's own placeholders and Jinja syntax are not evaluated.
+    assert text == "Hi Ann, re #1001 (${agent_name} {{7*7}}) costs $5. -- Bob"
+
+
+def test_canned_unknown_and_malformed_placeholders_are_reported_in_both_languages():
+    with pytest.raises(canned.PlaceholderError) as exc:
+        canned.render("Hi ${customer_name} ${password} $__class__", {})
+    assert exc.value.unknown == ["__class__", "password"]
+    with pytest.raises(canned.PlaceholderError, match="Неизвестные"):
+        canned.check_template("${secret}", "ru")
+    with pytest.raises(canned.PlaceholderError, match="dollar"):
+        canned.check_template("costs $5")
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("../../etc/passwd", "passwd"), ("C:\\Users\\x\\report.pdf", "report.pdf"),
+    ("a\x00b\r\n.txt", "ab.txt"), (".htaccess", "htaccess"), ("", "attachment"),
+    ("отчёт 2024.pdf", "отчёт 2024.pdf"), ('x";rm -rf.txt', "x__rm -rf.txt"),
+    ("a" * 300 + ".png", "a" * 96 + ".png"),
+])
+def test_filenames_are_sanitised(raw, expected):
+    assert att.sanitize_filename(raw) == expected
+
+
+@pytest.mark.parametrize("name, ctype, size, field", [
+    ("x.exe", "application/octet-stream", 10, "filename"),
+    ("x.html", "text/html", 10, "filename"),
+    ("x.png", "text/html", 10, "content_type"),
+    ("x.png", "image/png", att.MAX_ATTACHMENT_BYTES + 1, "data"),
+    ("x.png", "image/png", 0, "data"),
+])
+def test_attachment_limits(name, ctype, size, field):
+    assert field in att.attachment_errors(name, ctype, size)
+    assert att.attachment_errors("x.png", "image/png", 10) == {}
+
+
+def raw_mail(subject="Printer broken", sender="Ann <ann@example.com>", **headers):
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, "help@desk.test", subject
+    msg["Message-ID"] = "<m1@example.com>"
+    for k, v in headers.items():
+        msg[k.replace("_", "-")] = v
+    msg.set_content("It jams.\n\nOn Mon, Bob wrote:\n> old text")
+    msg.add_attachment(b"\x89PNG...", maintype="image", subtype="png", filename="../jam.png")
+    return msg.as_bytes()
+
+
+def test_inbound_parse_keeps_sender_body_and_attachment():
+    parsed = mail.parse_inbound(raw_mail(In_Reply_To="<out-1@desk>"), "ann@example.com")
+    assert parsed["from_email"] == "ann@example.com" and parsed["from_name"] == "Ann"
+    assert parsed["message_id"] == "<m1@example.com>" and parsed["references"] == ["<out-1@desk>"]
+    assert parsed["auto"] is None and parsed["language"] == "en"
+    assert mail.strip_quoted(parsed["body"]) == "It jams."
+    [a] = parsed["attachments"]
+    assert (a["filename"], a["content_type"]) == ("jam.png", "image/png")
+    assert base64.b64decode(a["data"]) == b"\x89PNG..."
+
+
+@pytest.mark.parametrize("envelope, headers, reason", [
+    ("", {}, "bounce"), ("MAILER-DAEMON@mx.example.com", {}, "daemon"),
+    ("a@x.com", {"Auto_Submitted": "auto-replied"}, "Auto-Submitted"),
+    ("a@x.com", {"X_Autoreply": "yes"}, "auto-responder"),
+    ("a@x.com", {"Precedence": "bulk"}, "bulk"), ("a@x.com", {"Precedence": "junk"}, "bulk"),
+])
+def test_auto_replies_and_bounces_are_recognised(envelope, headers, reason):
+    assert reason in mail.parse_inbound(raw_mail(**headers), envelope)["auto"]
+
+
+def test_malformed_mail_is_refused():
+    with pytest.raises(mail.MalformedEmail):
+        mail.parse_inbound(b"this is not an email at all", "x@y.z")
+
+
+def test_subject_number_and_outbound_templates():
+    assert mail.subject_number("Re: [#1234] Printer") == 1234
+    assert mail.subject_number("Printer #1234") is None
+    msg = mail.compose("solved", "ru", to="ann@example.com", sender="desk@x", message_id="<o@x>",
+                       references=["<m1@example.com>"], number=7, subject="S", name="Ann",
+                       csat_url="http://p/csat/tok")
+    assert msg["Subject"] == "[#7] Решено: S" and msg["In-Reply-To"] == "<m1@example.com>"
+    assert "http://p/csat/tok" in msg.get_content()
+
+
+def test_quoted_text_is_stripped_with_any_line_ending():
+    body = "Works now.\r\n\r\nOn Mon, 1 Jan 2024, Bob wrote:\r\n> old"
+    assert mail.strip_quoted(body) == "Works now."
+    assert mail.strip_quoted("Спасибо!\nИван пишет:\n> старое") == "Спасибо!"
+
+
+def test_csat_tokens_are_bound_to_ticket_and_requester():
+    token = domain.csat_token(1001, "c1", "secret")
+    owners = {1001: "c1", 1002: "c2"}
+    assert domain.csat_token_number(token, owners.get, "secret") == 1001
+    assert domain.csat_token_number(token, owners.get, "other-secret") is None
+    assert domain.csat_token_number(token.replace("1001", "1002"), owners.get, "secret") is None
+    assert domain.csat_token_number("junk", owners.get, "secret") is None
+    assert domain.csat_token_number("9999.abc", owners.get, "secret") is None
