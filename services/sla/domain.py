@@ -271,5 +271,7 @@ def outcomes(clock: dict) -> list[dict]:
             "agent_id": clock.get("assignee_id"), "budget_s": state["budget"],
             # Business seconds to meet the target; unknown until it is met.
             "elapsed_s": state["used"] if state["met_at"] is not None else None,
-            "met_at": state["met_at"]})
+            "met_at": state["met_at"],
+            # When the result became known: the reply/solve, or the missed deadline.
+            "decided_at": state["met_at"] or (state["due_at"] if late else None)})
     return records
