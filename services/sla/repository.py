@@ -66,7 +66,8 @@ class SlaRepository(Repository):
     # ------------------------------------------------------------------ clocks
 
     def insert_clock(self, clock: dict, session) -> bool:
-        result = self.db.clocks.update_one({"_id": clock["_id"]}, {"$setOnInsert": clock},
+        result = self.db.clocks.update_one({"_id": clock["_id"]},
+                                           {"$setOnInsert": _stored(clock)},
                                            upsert=True, session=session)
         return result.upserted_id is not None
 
@@ -78,7 +79,8 @@ class SlaRepository(Repository):
         changes, and of two replicas announcing the same alert only one succeeds."""
         expected = clock["version"]
         result = self.db.clocks.replace_one({"_id": clock["_id"], "version": expected},
-                                            dict(clock, version=expected + 1), session=session)
+                                            _stored(dict(clock, version=expected + 1)),
+                                            session=session)
         if result.matched_count != 1:
             raise ClockChanged(clock["_id"])
         self.record_outcomes(clock, session)
@@ -124,6 +126,11 @@ class SlaRepository(Repository):
                 **{f"p{p}_s": _nearest_rank(p) for p in (50, 90, 95)}}},
             {"$sort": {"key": ASCENDING, "target": ASCENDING}},
         ]))
+
+
+def _stored(clock: dict) -> dict:
+    """A clock with nothing pending has no ``next_check`` field, so the sparse index skips it."""
+    return {k: v for k, v in clock.items() if not (k == "next_check" and v is None)}
 
 
 def _nearest_rank(percent: int) -> dict:

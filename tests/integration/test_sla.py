@@ -219,3 +219,31 @@ def test_replicas_racing_on_the_same_alert_only_one_records_it(db):
     stored = repo.clock("race")
     assert stored["version"] == 1 and stored["targets"]["first_response"]["breached"]
     assert db("sla").outcomes.find_one({"_id": "race:first_response:1"})["result"] == "breached"
+
+
+def test_priority_changes_from_routing_and_intake_recompute_deadlines(rpc, publish,
+                                                                      time_machine):
+    time_machine.at = monday(15, 0)
+    clock = create(publish, rpc, "escalated", 5, monday(15, 0))
+    assert clock["policy_id"] == "normal-office"
+    # Routing raises it: urgent has no policy here, so the 24/7 default (30 min) applies.
+    publish(ev.PRIORITY_CHANGED, {"ticket_id": "escalated", "number": 5,
+                                  "old_priority": "normal", "new_priority": "urgent",
+                                  "reason": "vip"}, monday(15, 10))
+    clock = eventually(lambda: (c := rpc.sla.get_clock("escalated")["clock"])
+                       ["priority"] == "urgent" and c)
+    assert clock["policy_id"] == "default-urgent"
+    # 10 minutes already used on the office calendar count against the new 30-minute budget.
+    assert datetime.fromisoformat(clock["targets"]["first_response"]["due_at"]) == \
+        monday(15, 30)
+    # A staff edit back to normal (intake's ticket_updated) restores the office policy.
+    publish(ev.TICKET_UPDATED, {"ticket_id": "escalated", "number": 5,
+                                "changes": {"priority": {"old": "urgent", "new": "normal"}},
+                                "actor_role": "supervisor", "department": "billing",
+                                "priority": "normal", "updated_at": monday(15, 20)},
+            monday(15, 20))
+    clock = eventually(lambda: (c := rpc.sla.get_clock("escalated")["clock"])
+                       ["priority"] == "normal" and c)
+    assert clock["policy_id"] == "normal-office"
+    assert datetime.fromisoformat(clock["targets"]["first_response"]["due_at"]) == \
+        datetime(2026, 11, 24, 10, 0, tzinfo=MSK)  # 3 h left today, 1 h tomorrow from 09:00

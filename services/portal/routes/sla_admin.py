@@ -37,35 +37,9 @@ def register(app, portal):
     rpc = portal.rpc
     managers = portal.requires(*MANAGERS)
 
-    @app.get("/api/sla/calendars")
-    @managers
-    def sla_calendars():
-        return reply(rpc.call("sla", "list_calendars"))
-
-    @app.put("/api/sla/calendars/<calendar_id>")
-    @managers
-    def sla_put_calendar(calendar_id: str):
-        return reply(rpc.call("sla", "upsert_calendar", _object_with_id("id", calendar_id)))
-
-    @app.delete("/api/sla/calendars/<calendar_id>")
-    @managers
-    def sla_delete_calendar(calendar_id: str):
-        return reply(rpc.call("sla", "delete_calendar", calendar_id))
-
-    @app.get("/api/sla/policies")
-    @managers
-    def sla_policies():
-        return reply(rpc.call("sla", "list_policies"))
-
-    @app.put("/api/sla/policies/<policy_id>")
-    @managers
-    def sla_put_policy(policy_id: str):
-        return reply(rpc.call("sla", "upsert_policy", _object_with_id("id", policy_id)))
-
-    @app.delete("/api/sla/policies/<policy_id>")
-    @managers
-    def sla_delete_policy(policy_id: str):
-        return reply(rpc.call("sla", "delete_policy", policy_id))
+    # Calendars and policies are managed alike: list, create-or-replace by id, delete by id.
+    for plural, singular in (("calendars", "calendar"), ("policies", "policy")):
+        _register_collection(app, rpc, managers, plural, singular)
 
     @app.get("/api/sla/compliance")
     @managers
@@ -76,3 +50,21 @@ def register(app, portal):
     @portal.requires("agent", *MANAGERS)
     def sla_clock(ticket_id: str):
         return reply(rpc.call("sla", "get_clock", ticket_id))
+
+
+def _register_collection(app, rpc, managers, plural: str, singular: str) -> None:
+    def listing():
+        return reply(rpc.call("sla", f"list_{plural}"))
+
+    def put(item_id: str):
+        return reply(rpc.call("sla", f"upsert_{singular}", _object_with_id("id", item_id)))
+
+    def delete(item_id: str):
+        return reply(rpc.call("sla", f"delete_{singular}", item_id))
+
+    app.add_url_rule(f"/api/sla/{plural}", f"sla_list_{plural}", managers(listing),
+                     methods=["GET"])
+    app.add_url_rule(f"/api/sla/{plural}/<item_id>", f"sla_put_{singular}", managers(put),
+                     methods=["PUT"])
+    app.add_url_rule(f"/api/sla/{plural}/<item_id>", f"sla_delete_{singular}",
+                     managers(delete), methods=["DELETE"])
