@@ -3,6 +3,7 @@ warnings and breaches announced once each per target, with the policy's escalati
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from marshmallow import ValidationError
 from nameko.rpc import rpc
@@ -23,11 +24,18 @@ log = logging.getLogger(__name__)
 SWEEP_BATCH = 500
 SWEEP_MAX_BATCHES = 20  # per tick, so a conflict storm cannot keep one worker busy forever
 CONFLICT_RETRIES = 5
+# Each event type has its own queue, so a ticket's later events can overtake its creation.
+# Until the creation is this old, an event for an unknown clock is retried, not dropped.
+CREATION_GRACE = timedelta(minutes=2)
 ALERT_EVENTS = {"warning": ev.SLA_WARNING, "breach": ev.SLA_BREACHED}
 
 
 def _with_id(doc: dict) -> dict:
     return {"id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}}
+
+
+class ClockNotStartedYet(Exception):
+    """The ticket's creation has not been handled yet: redeliver the event shortly."""
 
 
 class SlaService(OutboxRelay):
@@ -164,8 +172,10 @@ class SlaService(OutboxRelay):
         writer changed the clock between our read and our write."""
         def work(session):
             clock = self.store.clock(event.data["ticket_id"], session)
-            if clock is None:  # a ticket from before SLA was running: nothing to time
-                return []
+            if clock is None:
+                if self.clock.now() - event.occurred_at < CREATION_GRACE:
+                    raise ClockNotStartedYet(event.data["ticket_id"])
+                return []  # a ticket from before SLA was running: nothing to time
             self.store.save_clock(
                 rule(clock, self.store.business_calendar(clock["calendar_id"])), session)
             return []

@@ -247,3 +247,17 @@ def test_priority_changes_from_routing_and_intake_recompute_deadlines(rpc, publi
     assert clock["policy_id"] == "normal-office"
     assert datetime.fromisoformat(clock["targets"]["first_response"]["due_at"]) == \
         datetime(2026, 11, 24, 10, 0, tzinfo=MSK)  # 3 h left today, 1 h tomorrow from 09:00
+
+
+def test_an_event_that_overtakes_the_creation_is_applied_once_the_clock_starts(
+        rpc, publish, time_machine):
+    time_machine.at = monday(16, 5)
+    publish(ev.STATUS_CHANGED, {
+        "ticket_id": "early", "number": 6, "old_status": "new", "new_status": "pending",
+        "actor_role": "agent", "department": "billing", "priority": "normal",
+        "assignee_id": None, "changed_at": monday(16, 5)}, monday(16, 5))
+    create(publish, rpc, "early", 6, monday(16, 0))
+    clock = eventually(lambda: (c := rpc.sla.get_clock("early")["clock"])["status"] == "pending"
+                       and c)
+    assert clock["targets"]["first_response"]["used_s"] == 300
+    assert clock["targets"]["first_response"]["running"] is False
