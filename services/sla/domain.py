@@ -18,6 +18,7 @@ ACTIONS = ("notify_supervisor", "raise_priority", "reassign")
 STAGES = ("warning", "breach")
 RUNNING_STATUSES = ("new", "open")  # pending / on_hold (waiting) and solved / closed pause
 DONE_STATUSES = ("solved", "closed")
+STAFF_ROLES = ("agent", "supervisor", "admin")  # a "system" auto-reply answers nobody
 DEFAULT_THRESHOLD = 0.8
 # More specific criteria weigh more: a named customer beats a plan beats a department.
 SPECIFICITY = {"organization": 4, "plan": 2, "department": 1}
@@ -142,6 +143,15 @@ def _apply_policy(clock: dict, policy: dict) -> None:
                  threshold=policy.get("warning_threshold", DEFAULT_THRESHOLD),
                  escalation=policy.get("escalation", {}),
                  budgets={t: _budget(policy, t) for t in TARGETS})
+
+
+def message_rule(author_role: str, public: bool):
+    """Which rule a message triggers: internal notes and system messages stop no clock."""
+    if not public:
+        return None
+    if author_role == "customer":
+        return customer_wrote
+    return staff_replied if author_role in STAFF_ROLES else None
 
 
 def staff_replied(clock: dict, calendar: BusinessCalendar, at: datetime) -> dict:

@@ -126,9 +126,9 @@ class SlaService(OutboxRelay):
     @on_event(ev.MESSAGE_ADDED)
     def count_message(self, event):
         d = event.data
-        if not d["public"]:
+        rule = domain.message_rule(d["author_role"], d["public"])
+        if rule is None:
             return
-        rule = domain.customer_wrote if d["author_role"] == "customer" else domain.staff_replied
         self._evolve(event, "count_message",
                      lambda clock, calendar: rule(clock, calendar, d["added_at"]))
 

@@ -250,3 +250,12 @@ def test_outcomes_record_met_breached_and_open():
     announced, _ = domain.raise_alerts(started(), T0 + minutes(61))
     assert {o["target"]: o["result"] for o in domain.outcomes(announced)}["first_response"] == \
         "breached"
+
+
+@pytest.mark.parametrize("role, public, rule", [
+    ("agent", True, domain.staff_replied), ("supervisor", True, domain.staff_replied),
+    ("admin", True, domain.staff_replied), ("customer", True, domain.customer_wrote),
+    ("agent", False, None), ("system", True, None),
+])
+def test_which_messages_count(role, public, rule):
+    assert domain.message_rule(role, public) is rule
