@@ -190,6 +190,8 @@ def status_changed(clock: dict, calendar: BusinessCalendar, new_status: str,
     resolution = clock["targets"].get("resolution")
     if old_status in DONE_STATUSES and new_status not in DONE_STATUSES and resolution:
         resolution["met_at"] = None
+        if not resolution["breached"]:
+            resolution.pop("agent_id", None)  # undecided again
     active = [s for s in clock["targets"].values() if _active(s)]
     if was_running and not is_running(clock):
         for state in active:
@@ -218,7 +220,7 @@ def policy_changed(clock: dict, policy: dict, calendar: BusinessCalendar, ticket
 
 
 def assigned(clock: dict, agent_id: str) -> dict:
-    return dict(clock, assignee_id=agent_id)
+    return _with_next_check(dict(copy.deepcopy(clock), assignee_id=agent_id))
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -238,7 +240,12 @@ def next_check(clock: dict) -> datetime | None:
 
 
 def _with_next_check(clock: dict) -> dict:
+    """Every rule ends here: the next check time, and each newly decided target credited to
+    the agent assigned at that moment (a later reassignment does not move past results)."""
     clock["next_check"] = next_check(clock)
+    for state in clock["targets"].values():
+        if (state["met_at"] is not None or state["breached"]) and "agent_id" not in state:
+            state["agent_id"] = clock.get("assignee_id")
     return clock
 
 
@@ -278,7 +285,8 @@ def outcomes(clock: dict) -> list[dict]:
             "_id": f"{clock['_id']}:{target}:{state['cycle']}", "ticket_id": clock["_id"],
             "target": target, "result": result, "policy_id": clock["policy_id"],
             "priority": clock["priority"], "department": clock["department"],
-            "agent_id": clock.get("assignee_id"), "budget_s": state["budget"],
+            "agent_id": state.get("agent_id", clock.get("assignee_id")),
+            "budget_s": state["budget"],
             # Business seconds to meet the target; unknown until it is met.
             "elapsed_s": state["used"] if state["met_at"] is not None else None,
             "met_at": state["met_at"],

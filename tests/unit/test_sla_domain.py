@@ -259,3 +259,17 @@ def test_outcomes_record_met_breached_and_open():
 ])
 def test_which_messages_count(role, public, rule):
     assert domain.message_rule(role, public) is rule
+
+
+def test_results_stay_with_the_agent_assigned_when_they_were_decided():
+    clock = domain.assigned(started(), "agent-a")
+    clock = domain.staff_replied(clock, CAL, T0 + minutes(10))
+    clock = domain.assigned(clock, "agent-b")
+    by_target = {o["target"]: o["agent_id"] for o in domain.outcomes(clock)}
+    assert by_target == {"first_response": "agent-a", "resolution": "agent-b"}
+    clock = domain.status_changed(clock, CAL, "solved", T0 + minutes(20))
+    clock = domain.assigned(clock, "agent-c")
+    clock = domain.status_changed(clock, CAL, "open", T0 + minutes(30))  # reopened
+    clock = domain.status_changed(clock, CAL, "solved", T0 + minutes(40))
+    assert {o["target"]: o["agent_id"] for o in domain.outcomes(clock)}["resolution"] == \
+        "agent-c"
