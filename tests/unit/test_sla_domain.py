@@ -3,9 +3,12 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.sla import domain
-from services.sla.calendar import ROUND_THE_CLOCK, from_spec
+from services.sla.calendar import (ROUND_THE_CLOCK, add_business_time, business_time_between,
+                                   from_spec)
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=timezone.utc)
 CAL = ROUND_THE_CLOCK
@@ -273,3 +276,34 @@ def test_results_stay_with_the_agent_assigned_when_they_were_decided():
     clock = domain.status_changed(clock, CAL, "solved", T0 + minutes(40))
     assert {o["target"]: o["agent_id"] for o in domain.outcomes(clock)}["resolution"] == \
         "agent-c"
+
+
+# --------------------------------------------------------------------------- a property
+
+OFFICE = from_spec({"time_zone": "Europe/Berlin", "hours": {
+    d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=3 * 24 * 60), min_size=2, max_size=10))
+def test_resolution_counts_exactly_the_business_time_spent_not_waiting(gaps):
+    """Alternate open/pending at random moments (across a DST change), then solve: the time
+    used is the business time of the open stretches only, and the deadline moved with it."""
+    start = datetime(2024, 3, 28, 10, 0, tzinfo=timezone.utc)
+    clock = domain.new_clock(dict(TICKET, created_at=start), POLICY, OFFICE)
+    at, running, expected = start, True, timedelta(0)
+    for gap in gaps:
+        later = at + minutes(gap)
+        if running:
+            expected += business_time_between(OFFICE, at, later)
+        clock = domain.status_changed(clock, OFFICE, "open" if not running else "pending", later)
+        at, running = later, not running
+        res = clock["targets"]["resolution"]
+        assert res["used"] == int(expected.total_seconds())
+        if running:
+            assert res["due_at"] == add_business_time(
+                OFFICE, at, max(timedelta(seconds=res["budget"]) - expected, timedelta(0)))
+    clock = domain.status_changed(clock, OFFICE, "solved", at + minutes(1))
+    if running:
+        expected += business_time_between(OFFICE, at, at + minutes(1))
+    assert clock["targets"]["resolution"]["used"] == int(expected.total_seconds())
