@@ -15,7 +15,6 @@ from .calendar import BusinessCalendar, add_business_time, business_time_between
 
 TARGETS = ("first_response", "next_response", "resolution")
 ACTIONS = ("notify_supervisor", "raise_priority", "reassign")
-STAGES = ("warning", "breach")
 RUNNING_STATUSES = ("new", "open")  # pending / on_hold (waiting) and solved / closed pause
 DONE_STATUSES = ("solved", "closed")
 STAFF_ROLES = ("agent", "supervisor", "admin")  # a "system" auto-reply answers nobody

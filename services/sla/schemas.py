@@ -10,7 +10,7 @@ from services.common.events import PRIORITIES
 from services.common.validation import Strict, slug, text
 
 from .calendar import WEEKDAYS, interval_problems, parse_minute
-from .domain import ACTIONS, STAGES, TARGETS
+from .domain import ACTIONS, TARGETS
 
 MAX_TARGET_MINUTES = 525_600  # a year
 POSITIVE_MINUTES = validate.Range(min=1, max=MAX_TARGET_MINUTES,
