@@ -67,6 +67,9 @@ class TicketCreatedData(TicketRef):
     tags = fields.List(fields.Str(), load_default=list)
     requester_id = fields.Str(required=True)
     created_at = fields.AwareDateTime(required=True)
+    # The requester's customer organization and plan, when known: SLA policies can target them.
+    organization = fields.Str(load_default=None, allow_none=True)
+    plan = fields.Str(load_default=None, allow_none=True)
 
 
 class MessageAddedData(TicketRef):

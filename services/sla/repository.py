@@ -1,54 +1,140 @@
-"""SLA's persistence: policies and one clock per ticket, indexed by its next deadline."""
+"""SLA's persistence: calendars, policies, one clock per ticket (indexed by when it next needs
+a look) and one outcome per target cycle for the compliance report."""
 from __future__ import annotations
+
+from datetime import datetime
 
 from pymongo import ASCENDING
 
 from services.common.storage import Repository
 
+from . import calendar as cal
 from . import domain
+
+
+class ClockChanged(Exception):
+    """Someone else updated the clock first (another event or replica): read it again."""
 
 
 class SlaRepository(Repository):
     def ensure_indexes(self) -> None:
-        # The deadline sweep reads only clocks that are due: cost follows due, not open tickets.
-        self.db.clocks.create_index([("next_due", ASCENDING)], sparse=True)
+        # The sweep reads only clocks whose next warning or deadline is due: its cost follows
+        # due clocks, not open tickets.  Sparse: clocks with nothing pending are not indexed.
+        self.db.clocks.create_index([("next_check", ASCENDING)], sparse=True)
         self.db.policies.create_index("priority")
+        self.db.outcomes.create_index([("decided_at", ASCENDING)])
+
+    # ------------------------------------------------------------------ calendars
+
+    def upsert_calendar(self, calendar: dict) -> None:
+        doc = {k: v for k, v in calendar.items() if k != "id"}
+        self.db.calendars.replace_one({"_id": calendar["id"]}, doc, upsert=True)
+
+    def calendars(self) -> list[dict]:
+        return list(self.db.calendars.find().sort("_id"))
+
+    def calendar_spec(self, calendar_id: str | None) -> dict | None:
+        return self.db.calendars.find_one({"_id": calendar_id}) if calendar_id else None
+
+    def business_calendar(self, calendar_id: str | None) -> cal.BusinessCalendar:
+        """A policy whose calendar was deleted meanwhile falls back to round-the-clock."""
+        return cal.from_spec(self.calendar_spec(calendar_id))
+
+    def calendar_in_use(self, calendar_id: str) -> list[str]:
+        return [p["_id"] for p in self.db.policies.find({"calendar_id": calendar_id},
+                                                        projection={"_id": 1})]
+
+    def delete_calendar(self, calendar_id: str) -> bool:
+        return self.db.calendars.delete_one({"_id": calendar_id}).deleted_count == 1
+
+    # ------------------------------------------------------------------ policies
 
     def upsert_policy(self, policy: dict) -> None:
-        self.db.policies.update_one({"_id": policy["id"]}, {"$set": {
-            "name": policy["name"], "priority": policy["priority"],
-            "targets": policy["targets"]}}, upsert=True)
+        doc = {k: v for k, v in policy.items() if k != "id"}
+        self.db.policies.replace_one({"_id": policy["id"]}, doc, upsert=True)
 
     def policies(self) -> list[dict]:
         return list(self.db.policies.find().sort("_id"))
 
-    def policy_for(self, priority: str) -> dict:
-        found = self.db.policies.find_one({"priority": priority})
-        return found or {"_id": f"default-{priority}",
-                         "targets": domain.DEFAULT_POLICIES[priority]}
+    def delete_policy(self, policy_id: str) -> bool:
+        return self.db.policies.delete_one({"_id": policy_id}).deleted_count == 1
+
+    def policy_for(self, ticket: dict) -> dict:
+        return domain.select_policy(
+            list(self.db.policies.find({"priority": ticket["priority"]})), ticket)
+
+    # ------------------------------------------------------------------ clocks
 
     def insert_clock(self, clock: dict, session) -> bool:
-        result = self.db.clocks.update_one({"_id": clock["_id"]}, {"$setOnInsert": clock},
+        result = self.db.clocks.update_one({"_id": clock["_id"]},
+                                           {"$setOnInsert": _stored(clock)},
                                            upsert=True, session=session)
         return result.upserted_id is not None
 
     def clock(self, ticket_id: str, session=None) -> dict | None:
         return self.db.clocks.find_one({"_id": ticket_id}, session=session)
 
-    def save_progress(self, clock: dict, session) -> None:
-        self.db.clocks.update_one({"_id": clock["_id"]}, {"$set": {
-            "met": clock["met"], "breached": clock["breached"],
-            "next_due": domain.next_due(clock)}}, session=session)
+    def save_clock(self, clock: dict, session) -> None:
+        """Compare-and-set on the version read: concurrent writers cannot lose each other's
+        changes, and of two replicas announcing the same alert only one succeeds."""
+        expected = clock["version"]
+        result = self.db.clocks.replace_one({"_id": clock["_id"], "version": expected},
+                                            _stored(dict(clock, version=expected + 1)),
+                                            session=session)
+        if result.matched_count != 1:
+            raise ClockChanged(clock["_id"])
+        self.record_outcomes(clock, session)
 
-    def due_clocks(self, now, limit: int) -> list[dict]:
-        return list(self.db.clocks.find({"next_due": {"$lte": now}})
-                    .sort("next_due", ASCENDING).limit(limit))
+    def record_outcomes(self, clock: dict, session) -> None:
+        for outcome in domain.outcomes(clock):
+            self.db.outcomes.replace_one({"_id": outcome["_id"]}, outcome, upsert=True,
+                                         session=session)
 
-    def mark_breached(self, clock: dict, target: str, session) -> bool:
-        """Atomic: only the first replica to see a breach records (and announces) it."""
-        updated = dict(clock, breached=clock["breached"] + [target])
-        result = self.db.clocks.update_one(
-            {"_id": clock["_id"], "breached": {"$ne": target}},
-            {"$push": {"breached": target}, "$set": {"next_due": domain.next_due(updated)}},
-            session=session)
-        return result.modified_count == 1
+    def due_clocks(self, now: datetime, limit: int) -> list[dict]:
+        return list(self.db.clocks.find({"next_check": {"$lte": now}})
+                    .sort("next_check", ASCENDING).limit(limit))
+
+    # ------------------------------------------------------------------ compliance
+
+    def compliance(self, by: str, since: datetime | None, until: datetime | None) -> list[dict]:
+        """Met/breached counts and rates, mean and percentile business times per group and
+        target, computed by the database (no per-outcome Python loop)."""
+        group_field = {"policy": "$policy_id", "priority": "$priority",
+                       "department": "$department", "agent": "$agent_id"}[by]
+        match: dict = {"result": {"$in": ["met", "breached"]}}
+        window = {k: v for k, v in (("$gte", since), ("$lt", until)) if v is not None}
+        if window:
+            match["decided_at"] = window
+        return list(self.db.outcomes.aggregate([
+            {"$match": match},
+            {"$sort": {"elapsed_s": ASCENDING}},
+            {"$group": {
+                "_id": {"key": group_field, "target": "$target"},
+                "met": {"$sum": {"$cond": [{"$eq": ["$result", "met"]}, 1, 0]}},
+                "breached": {"$sum": {"$cond": [{"$eq": ["$result", "breached"]}, 1, 0]}},
+                "avg_s": {"$avg": "$elapsed_s"},
+                # Sorted above, so these are in ascending order; nulls (not yet met) first.
+                "times": {"$push": "$elapsed_s"}}},
+            {"$project": {
+                "_id": 0, "key": "$_id.key", "target": "$_id.target", "met": 1, "breached": 1,
+                "total": {"$add": ["$met", "$breached"]}, "avg_s": 1,
+                "times": {"$filter": {"input": "$times", "cond": {"$ne": ["$$this", None]}}}}},
+            {"$project": {
+                "key": 1, "target": 1, "met": 1, "breached": 1, "total": 1, "avg_s": 1,
+                "met_rate": {"$divide": ["$met", "$total"]},
+                "breach_rate": {"$divide": ["$breached", "$total"]},
+                **{f"p{p}_s": _nearest_rank(p) for p in (50, 90, 95)}}},
+            {"$sort": {"key": ASCENDING, "target": ASCENDING}},
+        ]))
+
+
+def _stored(clock: dict) -> dict:
+    """A clock with nothing pending has no ``next_check`` field, so the sparse index skips it."""
+    return {k: v for k, v in clock.items() if not (k == "next_check" and v is None)}
+
+
+def _nearest_rank(percent: int) -> dict:
+    """The nearest-rank percentile of the sorted ``times`` array (None when empty)."""
+    rank = {"$subtract": [{"$ceil": {"$multiply": [percent / 100, {"$size": "$times"}]}}, 1]}
+    return {"$cond": [{"$eq": [{"$size": "$times"}, 0]}, None,
+                      {"$arrayElemAt": ["$times", {"$max": [rank, 0]}]}]}

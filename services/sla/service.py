@@ -1,5 +1,9 @@
-"""SLA: a clock per ticket, deadlines from the priority's policy, breaches announced once."""
+"""SLA: a clock per ticket against the most specific policy and its business calendar;
+warnings and breaches announced once each per target, with the policy's escalation actions."""
 from __future__ import annotations
+
+import random
+from datetime import timedelta
 
 from marshmallow import ValidationError
 from nameko.rpc import rpc
@@ -11,9 +15,26 @@ from services.common.results import fail, not_found, ok
 
 from . import domain
 from .dependencies import SlaStore
-from .schemas import ClockView, PolicySchema
+from .repository import ClockChanged
+from .schemas import (CalendarSchema, ClockView, ComplianceQuery, PolicySchema,
+                      calendar_document)
+
 
 SWEEP_BATCH = 500
+SWEEP_MAX_BATCHES = 20  # per tick, so a conflict storm cannot keep one worker busy forever
+CONFLICT_RETRIES = 5
+# Each event type has its own queue, so a ticket's later events can overtake its creation.
+# Until the creation is this old, an event for an unknown clock is retried, not dropped.
+CREATION_GRACE = timedelta(minutes=2)
+ALERT_EVENTS = {"warning": ev.SLA_WARNING, "breach": ev.SLA_BREACHED}
+
+
+def _with_id(doc: dict) -> dict:
+    return {"id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}}
+
+
+class ClockNotStartedYet(Exception):
+    """The ticket's creation has not been handled yet: redeliver the event shortly."""
 
 
 class SlaService(OutboxRelay):
@@ -22,75 +43,182 @@ class SlaService(OutboxRelay):
     store = SlaStore("sla")
     clock = ClockProvider()
 
+    # ------------------------------------------------------------------ calendars
+
+    @rpc
+    def upsert_calendar(self, payload: dict) -> dict:
+        try:
+            calendar = CalendarSchema().load(payload)
+        except ValidationError as exc:
+            return fail(400, exc.messages)
+        self.store.upsert_calendar(calendar_document(calendar))
+        return ok(calendar=CalendarSchema().dump(calendar))
+
+    @rpc
+    def list_calendars(self) -> dict:
+        return ok(calendars=[_with_id(c) for c in self.store.calendars()])
+
+    @rpc
+    def delete_calendar(self, calendar_id: str) -> dict:
+        users = self.store.calendar_in_use(calendar_id)
+        if users:
+            return fail(409, {"calendar_id": [f"Used by policies {', '.join(users)}; "
+                                              "change them first."]})
+        return ok() if self.store.delete_calendar(calendar_id) else not_found("Calendar")
+
+    # ------------------------------------------------------------------ policies
+
     @rpc
     def upsert_policy(self, payload: dict) -> dict:
         try:
             policy = PolicySchema().load(payload)
         except ValidationError as exc:
             return fail(400, exc.messages)
+        if policy["calendar_id"] and self.store.calendar_spec(policy["calendar_id"]) is None:
+            return fail(400, {"calendar_id": [f"Unknown calendar {policy['calendar_id']!r}; "
+                                              "create it first."]})
         self.store.upsert_policy(policy)
-        return ok(policy=policy)
+        return ok(policy=PolicySchema().dump(policy))
 
     @rpc
     def list_policies(self) -> dict:
-        return ok(policies=[{"id": p["_id"], "name": p["name"], "priority": p["priority"],
-                             "targets": p["targets"]} for p in self.store.policies()])
+        return ok(policies=[_with_id(p) for p in self.store.policies()])
+
+    @rpc
+    def delete_policy(self, policy_id: str) -> dict:
+        return ok() if self.store.delete_policy(policy_id) else not_found("Policy")
+
+    # ------------------------------------------------------------------ clocks and reports
 
     @rpc
     def get_clock(self, ticket_id: str) -> dict:
         found = self.store.clock(ticket_id)
         return ok(clock=ClockView().dump(found)) if found else not_found("SLA clock")
 
+    @rpc
+    def compliance(self, query: dict | None = None) -> dict:
+        try:
+            q = ComplianceQuery().load(query or {})
+        except ValidationError as exc:
+            return fail(400, exc.messages)
+        return ok(by=q["by"], groups=self.store.compliance(q["by"], q["since"], q["until"]))
+
+    # ------------------------------------------------------------------ ticket events
+
     @on_event(ev.TICKET_CREATED)
     def start_clock(self, event):
         d = event.data
-        policy = self.store.policy_for(d["priority"])
-        clock = domain.new_clock(d, policy, self.clock.now())
+        policy = self.store.policy_for(d)
+        clock = domain.new_clock(d, policy, self.store.business_calendar(policy.get("calendar_id")))
 
         def work(session):
             if not self.store.insert_clock(clock, session):
                 return []
+            due = {t: s["due_at"] for t, s in clock["targets"].items()}
             return [ev.new_event(ev.SLA_DEADLINES_SET, {
                 "ticket_id": d["ticket_id"], "number": d["number"], "policy_id": policy["_id"],
-                "first_response_due": clock["due"].get("first_response"),
-                "resolution_due": clock["due"].get("resolution")}, self.clock.now())]
+                "first_response_due": due.get("first_response"),
+                "resolution_due": due.get("resolution")}, self.clock.now())]
 
         self.apply(work, event=event, consumer="start_clock")
 
     @on_event(ev.MESSAGE_ADDED)
-    def stop_first_response(self, event):
+    def count_message(self, event):
         d = event.data
-        if not d["public"] or d["author_role"] == "customer":
+        rule = domain.message_rule(d["author_role"], d["public"])
+        if rule is None:
             return
-        self._meet(event, "first_response", d["added_at"])
+        self._evolve(event, "count_message",
+                     lambda clock, calendar: rule(clock, calendar, d["added_at"]))
 
     @on_event(ev.STATUS_CHANGED)
-    def stop_resolution(self, event):
+    def follow_status(self, event):
         d = event.data
-        if d["new_status"] in ("solved", "closed"):
-            self._meet(event, "resolution", d["changed_at"])
+        self._evolve(event, "follow_status", lambda clock, calendar: domain.status_changed(
+            clock, calendar, d["new_status"], d["changed_at"]))
 
-    def _meet(self, event, target: str, at) -> None:
+    @on_event(ev.PRIORITY_CHANGED)
+    def follow_priority(self, event):
+        d = event.data
+        self._reselect_policy(event, "follow_priority", {"priority": d["new_priority"]},
+                              event.occurred_at)
+
+    @on_event(ev.TICKET_UPDATED)
+    def follow_edit(self, event):
+        d = event.data
+        if {"priority", "department"} & set(d["changes"]):
+            self._reselect_policy(event, "follow_edit", {"priority": d["priority"],
+                                                         "department": d["department"]},
+                                  d["updated_at"])
+
+    @on_event(ev.TICKET_ASSIGNED)
+    def remember_assignee(self, event):
+        agent_id = event.data["agent_id"]
+        self._evolve(event, "remember_assignee",
+                     lambda clock, calendar: domain.assigned(clock, agent_id))
+
+    def _reselect_policy(self, event, consumer: str, changes: dict, at) -> None:
+        def rule(clock, _calendar):
+            ticket = {**clock, **changes}
+            policy = self.store.policy_for(ticket)
+            calendar = self.store.business_calendar(policy.get("calendar_id"))
+            return domain.policy_changed(clock, policy, calendar, ticket, at)
+
+        self._evolve(event, consumer, rule)
+
+    def _evolve(self, event, consumer: str, rule) -> None:
+        """Apply ``rule(clock, calendar) -> clock`` once per event, retrying if a concurrent
+        writer changed the clock between our read and our write."""
         def work(session):
             clock = self.store.clock(event.data["ticket_id"], session)
-            if clock is None or target in clock["met"] or target in clock["breached"]:
-                return
-            clock["met"][target] = at
-            self.store.save_progress(clock, session)
+            if clock is None:
+                if self.clock.now() - event.occurred_at < CREATION_GRACE:
+                    raise ClockNotStartedYet(event.data["ticket_id"])
+                return []  # a ticket from before SLA was running: nothing to time
+            self.store.save_clock(
+                rule(clock, self.store.business_calendar(clock["calendar_id"])), session)
+            return []
 
-        self.store.handle_once(f"meet:{target}", event.event_id, work)
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                self.apply(work, event=event, consumer=consumer)
+                return
+            except ClockChanged:
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise
+
+    # ------------------------------------------------------------------ the sweep
 
     @timer(interval=1.0)
-    def detect_breaches(self):
+    def detect_alerts(self):
+        """Look only at clocks whose next warning or deadline has come (an index range scan);
+        the version check makes exactly one replica announce each alert."""
         now = self.clock.now()
-        for clock in self.store.due_clocks(now, SWEEP_BATCH):
-            for target in domain.breached_targets(clock, now):
-                def work(session, clock=clock, target=target):
-                    if not self.store.mark_breached(clock, target, session):
-                        return []
-                    return [ev.new_event(ev.SLA_BREACHED, {
-                        "ticket_id": clock["_id"], "number": clock["number"], "target": target,
-                        "due_at": clock["due"][target], "policy_id": clock["policy_id"]}, now)]
+        for _ in range(SWEEP_MAX_BATCHES):
+            due = self.store.due_clocks(now, SWEEP_BATCH)
+            # Replicas read the same due clocks; visiting them in different orders makes
+            # them mostly work on different clocks instead of colliding on each one.
+            for clock in random.sample(due, len(due)):
+                self._announce(clock, now)
+            if len(due) < SWEEP_BATCH:
+                return
 
-                self.apply(work)
-                clock = self.store.clock(clock["_id"]) or clock
+    def _announce(self, clock: dict, now) -> None:
+        updated, alerts = domain.raise_alerts(clock, now)
+
+        def work(session):
+            self.store.save_clock(updated, session)
+            return [ev.new_event(ALERT_EVENTS[stage], {
+                "ticket_id": clock["_id"], "number": clock["number"], "target": target,
+                # A warning found while paused has no deadline yet: it carries its own instant.
+                "due_at": updated["targets"][target]["due_at"]
+                or updated["targets"][target]["warn_at"],
+                "policy_id": clock["policy_id"], "department": clock["department"],
+                "priority": clock["priority"],
+                "actions": domain.actions_for(clock, target, stage)}, now)
+                for stage, target in alerts]
+
+        try:
+            self.apply(work)
+        except ClockChanged:
+            pass  # another replica (or an event) got there first; the next tick re-reads it

@@ -1,65 +1,309 @@
+"""Every clock rule, on round-the-clock time unless a business calendar is the point."""
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from services.common.clock import FixedClock
-from services.sla.domain import DEFAULT_POLICIES, breached_targets, deadlines, new_clock, next_due
+from services.sla import domain
+from services.sla.calendar import (ROUND_THE_CLOCK, add_business_time, business_time_between,
+                                   from_spec)
 
-START = datetime(2024, 5, 1, 8, 0, tzinfo=timezone.utc)
-POLICY = {"_id": "p-normal", "targets": DEFAULT_POLICIES["normal"]}
-FR_DUE = START + timedelta(hours=4)
-RES_DUE = START + timedelta(hours=24)
-
-
-def clock(met=None, breached=None, due=None):
-    return {"due": due if due is not None else {"first_response": FR_DUE, "resolution": RES_DUE},
-            "met": met or {}, "breached": breached or []}
-
-
-def test_deadlines_from_policy():
-    assert deadlines(POLICY, START) == {"first_response": FR_DUE, "resolution": RES_DUE}
+T0 = datetime(2024, 5, 1, 8, 0, tzinfo=timezone.utc)
+CAL = ROUND_THE_CLOCK
+POLICY = {"_id": "p-normal", "priority": "normal", "warning_threshold": 0.8,
+          "targets": {"first_response": 60, "next_response": 30, "resolution": 600},
+          "escalation": {"first_response": {"warning": ["notify_supervisor"],
+                                            "breach": ["raise_priority", "reassign"]}}}
+TICKET = {"ticket_id": "t1", "number": 42, "department": "billing", "priority": "normal",
+          "created_at": T0}
 
 
-@pytest.mark.parametrize("targets, expected", [
-    ({"resolution": 60}, {"resolution": START + timedelta(hours=1)}),
-    ({"first_response": 15, "resolution": None}, {"first_response": START + timedelta(minutes=15)}),
-    ({}, {}),
+def minutes(n):
+    return timedelta(minutes=n)
+
+
+def started(policy=POLICY, calendar=CAL):
+    return domain.new_clock(TICKET, policy, calendar)
+
+
+def target(clock, name):
+    return clock["targets"][name]
+
+
+# --------------------------------------------------------------------------- policies
+
+POLICIES = [
+    {"_id": "normal", "priority": "normal"},
+    {"_id": "normal-billing", "priority": "normal", "department": "billing"},
+    {"_id": "normal-gold", "priority": "normal", "plan": "gold"},
+    {"_id": "normal-acme", "priority": "normal", "organization": "acme"},
+    {"_id": "normal-acme-billing", "priority": "normal", "organization": "acme",
+     "department": "billing"},
+    {"_id": "high", "priority": "high"},
+]
+
+
+@pytest.mark.parametrize("ticket, expected", [
+    ({"priority": "normal", "department": "tech"}, "normal"),
+    ({"priority": "normal", "department": "billing"}, "normal-billing"),
+    ({"priority": "normal", "department": "billing", "plan": "gold"}, "normal-gold"),
+    ({"priority": "normal", "department": "tech", "organization": "acme", "plan": "gold"},
+     "normal-acme"),
+    ({"priority": "normal", "department": "billing", "organization": "acme"},
+     "normal-acme-billing"),
+    ({"priority": "high", "department": "billing", "organization": "acme"}, "high"),
+    ({"priority": "urgent", "department": "billing"}, "default-urgent"),
 ])
-def test_deadlines_skip_missing_targets(targets, expected):
-    assert deadlines({"targets": targets}, START) == expected
+def test_most_specific_matching_policy_wins(ticket, expected):
+    assert domain.select_policy(POLICIES, ticket)["_id"] == expected
 
 
-@pytest.mark.parametrize("c, expected", [
-    (clock(), FR_DUE),
-    (clock(met={"first_response": START}), RES_DUE),
-    (clock(breached=["first_response"]), RES_DUE),
-    (clock(met={"first_response": START}, breached=["resolution"]), None),
-    (clock(due={}), None),
+def test_default_policy_is_round_the_clock():
+    policy = domain.select_policy([], {"priority": "low"})
+    assert policy["calendar_id"] is None and policy["targets"]["first_response"] == 480
+
+
+# --------------------------------------------------------------------------- starting
+
+def test_creation_starts_first_response_and_resolution():
+    clock = started()
+    assert set(clock["targets"]) == {"first_response", "resolution"}
+    assert target(clock, "first_response")["due_at"] == T0 + minutes(60)
+    assert target(clock, "first_response")["warn_at"] == T0 + minutes(48)
+    assert target(clock, "resolution")["due_at"] == T0 + minutes(600)
+    assert clock["next_check"] == T0 + minutes(48)
+    assert clock["policy_id"] == "p-normal" and clock["status"] == "new"
+
+
+def test_business_calendar_deadline_skips_the_weekend():
+    msk = ZoneInfo("Europe/Moscow")
+    calendar = from_spec({"time_zone": "Europe/Moscow", "hours": {
+        d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}})
+    friday = datetime(2026, 11, 20, 17, 30, tzinfo=msk)
+    clock = domain.new_clock(dict(TICKET, created_at=friday),
+                             dict(POLICY, targets={"first_response": 240}), calendar)
+    assert target(clock, "first_response")["due_at"] == datetime(2026, 11, 23, 12, 30, tzinfo=msk)
+
+
+# --------------------------------------------------------------------------- replies
+
+def test_public_staff_reply_meets_first_response():
+    clock = domain.staff_replied(started(), CAL, T0 + minutes(20))
+    fr = target(clock, "first_response")
+    assert fr["met_at"] == T0 + minutes(20) and fr["used"] == 20 * 60
+    assert clock["next_check"] == target(clock, "resolution")["warn_at"]
+
+
+def test_customer_message_before_first_response_starts_nothing():
+    clock = domain.customer_wrote(started(), CAL, T0 + minutes(5))
+    assert "next_response" not in clock["targets"]
+
+
+def test_each_customer_message_after_a_reply_starts_a_next_response_cycle():
+    clock = domain.staff_replied(started(), CAL, T0 + minutes(10))
+    clock = domain.customer_wrote(clock, CAL, T0 + minutes(20))
+    nr = target(clock, "next_response")
+    assert nr["cycle"] == 1 and nr["due_at"] == T0 + minutes(50)
+    # A second message while the first is unanswered keeps the earlier deadline.
+    clock = domain.customer_wrote(clock, CAL, T0 + minutes(25))
+    assert target(clock, "next_response")["due_at"] == T0 + minutes(50)
+    clock = domain.staff_replied(clock, CAL, T0 + minutes(40))
+    assert target(clock, "next_response")["met_at"] == T0 + minutes(40)
+    clock = domain.customer_wrote(clock, CAL, T0 + minutes(60))
+    assert target(clock, "next_response")["cycle"] == 2
+    assert target(clock, "next_response")["due_at"] == T0 + minutes(90)
+
+
+def test_policy_without_next_response_never_starts_one():
+    policy = dict(POLICY, targets={"first_response": 60, "resolution": 600})
+    clock = domain.staff_replied(started(policy), CAL, T0 + minutes(10))
+    assert "next_response" not in domain.customer_wrote(clock, CAL, T0 + minutes(20))["targets"]
+
+
+# --------------------------------------------------------------------------- pausing
+
+@pytest.mark.parametrize("waiting", ["pending", "on_hold"])
+def test_waiting_pauses_and_the_paused_time_extends_deadlines(waiting):
+    clock = domain.status_changed(started(), CAL, waiting, T0 + minutes(30))
+    fr = target(clock, "first_response")
+    assert fr["since"] is None and fr["used"] == 30 * 60 and fr["due_at"] is None
+    assert clock["next_check"] is None  # nothing to check while the team waits
+    clock = domain.status_changed(clock, CAL, "open", T0 + minutes(130))
+    assert target(clock, "first_response")["due_at"] == T0 + minutes(160)
+    assert target(clock, "resolution")["due_at"] == T0 + minutes(700)
+
+
+def test_customer_message_while_pending_starts_a_paused_next_response():
+    clock = domain.staff_replied(started(), CAL, T0 + minutes(5))
+    clock = domain.status_changed(clock, CAL, "pending", T0 + minutes(5))
+    clock = domain.customer_wrote(clock, CAL, T0 + minutes(20))
+    assert target(clock, "next_response")["since"] is None
+    clock = domain.status_changed(clock, CAL, "open", T0 + minutes(20))
+    assert target(clock, "next_response")["due_at"] == T0 + minutes(50)
+
+
+def test_deadline_missed_just_before_a_pause_is_still_checked():
+    clock = domain.status_changed(started(), CAL, "pending", T0 + minutes(70))
+    assert target(clock, "first_response")["due_at"] == T0 + minutes(60)
+    assert clock["next_check"] == T0 + minutes(48)
+    _, alerts = domain.raise_alerts(clock, T0 + minutes(71))
+    assert alerts == [("warning", "first_response"), ("breach", "first_response")]
+
+
+def test_pending_to_on_hold_stays_paused():
+    clock = domain.status_changed(started(), CAL, "pending", T0 + minutes(10))
+    clock = domain.status_changed(clock, CAL, "on_hold", T0 + minutes(50))
+    assert target(clock, "first_response")["used"] == 10 * 60
+
+
+# --------------------------------------------------------------------------- solving
+
+def test_solved_meets_resolution_and_reopen_resumes_it():
+    clock = domain.staff_replied(started(), CAL, T0 + minutes(10))
+    clock = domain.status_changed(clock, CAL, "solved", T0 + minutes(100))
+    res = target(clock, "resolution")
+    assert res["met_at"] == T0 + minutes(100) and res["used"] == 100 * 60
+    assert clock["next_check"] is None
+    clock = domain.status_changed(clock, CAL, "closed", T0 + minutes(200))
+    assert target(clock, "resolution")["met_at"] == T0 + minutes(100)
+    clock = domain.status_changed(clock, CAL, "open", T0 + minutes(1000))
+    res = target(clock, "resolution")
+    assert res["met_at"] is None and res["due_at"] == T0 + minutes(1000 + 500)
+
+
+def test_solving_a_pending_ticket_does_not_count_the_wait():
+    clock = domain.status_changed(started(), CAL, "pending", T0 + minutes(30))
+    clock = domain.status_changed(clock, CAL, "solved", T0 + minutes(300))
+    assert target(clock, "resolution")["used"] == 30 * 60
+
+
+# --------------------------------------------------------------------------- priority
+
+def test_priority_change_recomputes_deadlines_on_the_time_used():
+    clock = domain.status_changed(started(), CAL, "open", T0 + minutes(10))
+    urgent = {"_id": "p-urgent", "priority": "urgent",
+              "targets": {"first_response": 20, "resolution": 120}}
+    clock = domain.policy_changed(clock, urgent, CAL, dict(TICKET, priority="urgent"),
+                                  T0 + minutes(15))
+    assert clock["priority"] == "urgent" and clock["policy_id"] == "p-urgent"
+    assert target(clock, "first_response")["due_at"] == T0 + minutes(20)
+    assert target(clock, "resolution")["due_at"] == T0 + minutes(120)
+    assert clock["threshold"] == domain.DEFAULT_THRESHOLD
+
+
+def test_smaller_budget_while_paused_makes_it_due_now():
+    clock = domain.status_changed(started(), CAL, "pending", T0 + minutes(30))
+    tight = {"_id": "tight", "priority": "urgent", "targets": {"first_response": 20}}
+    clock = domain.policy_changed(clock, tight, CAL, dict(TICKET, priority="urgent"),
+                                  T0 + minutes(40))
+    assert target(clock, "first_response")["due_at"] == T0 + minutes(40)
+    assert clock["next_check"] == T0 + minutes(40)
+
+
+def test_assignment_is_remembered_for_reports():
+    assert domain.assigned(started(), "agent-7")["assignee_id"] == "agent-7"
+
+
+# --------------------------------------------------------------------------- alerts
+
+def test_warning_then_breach_each_once():
+    clock = started()
+    same, alerts = domain.raise_alerts(clock, T0 + minutes(47))
+    assert alerts == [] and same["next_check"] == T0 + minutes(48)
+    clock, alerts = domain.raise_alerts(clock, T0 + minutes(48))
+    assert alerts == [("warning", "first_response")]
+    assert clock["next_check"] == T0 + minutes(60)
+    clock, alerts = domain.raise_alerts(clock, T0 + minutes(60))  # due exactly now = breached
+    assert alerts == [("breach", "first_response")]
+    clock, alerts = domain.raise_alerts(clock, T0 + minutes(61))
+    assert alerts == []
+    assert clock["next_check"] == target(clock, "resolution")["warn_at"]
+
+
+def test_met_targets_never_alert():
+    clock = domain.staff_replied(started(), CAL, T0 + minutes(1))
+    clock, alerts = domain.raise_alerts(clock, T0 + minutes(59))
+    assert alerts == []
+
+
+def test_actions_come_from_the_policy_per_target_and_stage():
+    clock = started()
+    assert domain.actions_for(clock, "first_response", "warning") == ["notify_supervisor"]
+    assert domain.actions_for(clock, "first_response", "breach") == ["raise_priority", "reassign"]
+    assert domain.actions_for(clock, "resolution", "breach") == []
+
+
+# --------------------------------------------------------------------------- outcomes
+
+def test_outcomes_record_met_breached_and_open():
+    clock = domain.assigned(started(), "agent-7")
+    clock = domain.staff_replied(clock, CAL, T0 + minutes(20))
+    by_target = {o["target"]: o for o in domain.outcomes(clock)}
+    assert by_target["first_response"]["result"] == "met"
+    assert by_target["first_response"]["elapsed_s"] == 1200
+    assert by_target["first_response"]["agent_id"] == "agent-7"
+    assert by_target["resolution"]["result"] == "open"
+    assert by_target["resolution"]["elapsed_s"] is None
+
+    late = domain.staff_replied(started(), CAL, T0 + minutes(60))  # exactly at the deadline
+    assert {o["target"]: o["result"] for o in domain.outcomes(late)}["first_response"] == \
+        "breached"
+    announced, _ = domain.raise_alerts(started(), T0 + minutes(61))
+    assert {o["target"]: o["result"] for o in domain.outcomes(announced)}["first_response"] == \
+        "breached"
+
+
+@pytest.mark.parametrize("role, public, rule", [
+    ("agent", True, domain.staff_replied), ("supervisor", True, domain.staff_replied),
+    ("admin", True, domain.staff_replied), ("customer", True, domain.customer_wrote),
+    ("agent", False, None), ("system", True, None),
 ])
-def test_next_due(c, expected):
-    assert next_due(c) == expected
+def test_which_messages_count(role, public, rule):
+    assert domain.message_rule(role, public) is rule
 
 
-@pytest.mark.parametrize("now, c, expected", [
-    (FR_DUE - timedelta(seconds=1), clock(), []),
-    (FR_DUE, clock(), ["first_response"]),  # due exactly now counts as breached
-    (RES_DUE, clock(), ["first_response", "resolution"]),
-    (RES_DUE, clock(met={"first_response": START}), ["resolution"]),
-    (RES_DUE, clock(breached=["first_response"]), ["resolution"]),
-    (RES_DUE, clock(met={"first_response": START, "resolution": START}), []),
-])
-def test_breached_targets(now, c, expected):
-    assert breached_targets(c, now) == expected
+def test_results_stay_with_the_agent_assigned_when_they_were_decided():
+    clock = domain.assigned(started(), "agent-a")
+    clock = domain.staff_replied(clock, CAL, T0 + minutes(10))
+    clock = domain.assigned(clock, "agent-b")
+    by_target = {o["target"]: o["agent_id"] for o in domain.outcomes(clock)}
+    assert by_target == {"first_response": "agent-a", "resolution": "agent-b"}
+    clock = domain.status_changed(clock, CAL, "solved", T0 + minutes(20))
+    clock = domain.assigned(clock, "agent-c")
+    clock = domain.status_changed(clock, CAL, "open", T0 + minutes(30))  # reopened
+    clock = domain.status_changed(clock, CAL, "solved", T0 + minutes(40))
+    assert {o["target"]: o["agent_id"] for o in domain.outcomes(clock)}["resolution"] == \
+        "agent-c"
 
 
-def test_new_clock():
-    now = FixedClock(START + timedelta(minutes=5)).now()
-    ticket = {"ticket_id": "t1", "number": 42, "department": "billing", "priority": "normal",
-              "created_at": START}
-    c = new_clock(ticket, POLICY, now)
-    assert c["_id"] == "t1" and c["number"] == 42 and c["policy_id"] == "p-normal"
-    assert c["started_at"] == START
-    assert c["due"] == {"first_response": FR_DUE, "resolution": RES_DUE}
-    assert c["met"] == {} and c["breached"] == []
-    assert c["next_due"] == FR_DUE
-    assert breached_targets(c, now) == []
+# --------------------------------------------------------------------------- a property
+
+OFFICE = from_spec({"time_zone": "Europe/Berlin", "hours": {
+    d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=3 * 24 * 60), min_size=2, max_size=10))
+def test_resolution_counts_exactly_the_business_time_spent_not_waiting(gaps):
+    """Alternate open/pending at random moments (across a DST change), then solve: the time
+    used is the business time of the open stretches only, and the deadline moved with it."""
+    start = datetime(2024, 3, 28, 10, 0, tzinfo=timezone.utc)
+    clock = domain.new_clock(dict(TICKET, created_at=start), POLICY, OFFICE)
+    at, running, expected = start, True, timedelta(0)
+    for gap in gaps:
+        later = at + minutes(gap)
+        if running:
+            expected += business_time_between(OFFICE, at, later)
+        clock = domain.status_changed(clock, OFFICE, "open" if not running else "pending", later)
+        at, running = later, not running
+        res = clock["targets"]["resolution"]
+        assert res["used"] == int(expected.total_seconds())
+        if running:
+            assert res["due_at"] == add_business_time(
+                OFFICE, at, max(timedelta(seconds=res["budget"]) - expected, timedelta(0)))
+    clock = domain.status_changed(clock, OFFICE, "solved", at + minutes(1))
+    if running:
+        expected += business_time_between(OFFICE, at, at + minutes(1))
+    assert clock["targets"]["resolution"]["used"] == int(expected.total_seconds())
