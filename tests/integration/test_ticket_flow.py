@@ -95,7 +95,7 @@ def test_solved_ticket_is_indexed_and_suggested_with_russian_morphology(rpc, con
 
     # "пароль" (nominative) finds a ticket that only says "пароля" (genitive).
     eventually(lambda: number in [r["number"] for r in rpc.search.suggest(
-        {"q": "сбросить пароль", "language": "ru"})["results"]])
+        {"q": "сбросить пароль", "language": "ru"}, AGENT_ACTOR)["results"]])
 
 
 def test_illegal_transition_lists_the_allowed_ones(rpc):
