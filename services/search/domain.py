@@ -41,25 +41,34 @@ def is_staff(actor: dict | None) -> bool:
     return bool(actor) and actor.get("role") in STAFF
 
 
-def visible_to(actor: dict | None, answered_tickets_only: bool = False) -> dict:
-    """One filter clause saying which documents ``actor`` may see, inside the query itself:
-    staff see every ticket and article; a customer sees published articles and their own
-    tickets; anyone else (not signed in) sees published articles only."""
-    articles = {"bool": {"filter": [{"term": {"kind": "article"}},
-                                    {"term": {"published": True}}]}}
-    tickets: list[dict] = [{"term": {"kind": "ticket"}}]
-    if answered_tickets_only:
-        tickets += [{"terms": {"status": list(ANSWERED)}}, {"exists": {"field": "resolution"}}]
+PUBLISHED_ARTICLES = {"bool": {"filter": [{"term": {"kind": "article"}},
+                                          {"term": {"published": True}}]}}
+ANSWERED_TICKETS = {"bool": {"filter": [{"term": {"kind": "ticket"}},
+                                        {"terms": {"status": list(ANSWERED)}},
+                                        {"exists": {"field": "resolution"}}]}}
+
+
+def visible_to(actor: dict | None) -> dict:
+    """One filter clause saying which documents ``actor`` may find in search, inside the query
+    itself: staff see every ticket and article (drafts too); a customer sees published
+    articles and their own tickets; anyone else (not signed in) published articles only."""
     if is_staff(actor):
-        # Drafts are visible to staff in search; suggestions still show only published ones.
-        if not answered_tickets_only:
-            articles = {"term": {"kind": "article"}}
-    elif actor and actor.get("role") == "customer":
-        tickets.append({"term": {"requester_id": actor["id"]}})
-    else:
-        return articles
-    return {"bool": {"should": [articles, {"bool": {"filter": tickets}}],
-                     "minimum_should_match": 1}}
+        return {"terms": {"kind": ["article", "ticket"]}}
+    if actor and actor.get("role") == "customer":
+        own = {"bool": {"filter": [{"term": {"kind": "ticket"}},
+                                   {"term": {"requester_id": actor["id"]}}]}}
+        return {"bool": {"should": [PUBLISHED_ARTICLES, own], "minimum_should_match": 1}}
+    return PUBLISHED_ARTICLES
+
+
+# Suggestions: published articles and the public answers of solved tickets.  Another
+# customer's ticket is never shown as such, only its resolution (see ``present_hit``).
+SUGGESTABLE = {"bool": {"should": [PUBLISHED_ARTICLES, ANSWERED_TICKETS],
+                        "minimum_should_match": 1}}
+
+
+def owns(actor: dict | None, source: dict) -> bool:
+    return is_staff(actor) or bool(actor) and source.get("requester_id") == actor.get("id")
 
 
 # ---------------------------------------------------------------------------- queries
@@ -80,19 +89,17 @@ HIGHLIGHT = {"fields": {"body": {}, "body.ru": {}, "body.en": {},
              "pre_tags": ["<mark>"], "post_tags": ["</mark>"],
              "fragment_size": 160, "number_of_fragments": 1, "encoder": "html"}
 SHOWN_FIELDS = ["kind", "number", "title", "body", "resolution", "language", "article_id",
-                "status", "updated_at"]
+                "status", "updated_at", "requester_id"]
 
 
-def suggest_query(text: str, language: str | None, limit: int, actor: dict | None = None
-                  ) -> dict:
+def suggest_query(text: str, language: str | None, limit: int) -> dict:
     # The reader's language only breaks ties; it never makes a document match on its own.
     prefer_language = [{"term": {"language": {"value": language, "boost": 0.5}}}] if language else []
     return {
         "size": limit,
         "query": {"bool": {
             "must": [_matches_text(text)], "should": prefer_language,
-            # Published articles, and answered tickets this reader may see.
-            "filter": [visible_to(actor, answered_tickets_only=True)],
+            "filter": [SUGGESTABLE],
         }},
         "highlight": HIGHLIGHT,
         "_source": SHOWN_FIELDS,
@@ -156,10 +163,15 @@ def confident_hits(hits: list[dict]) -> list[dict]:
     return [h for h in hits if h["_score"] >= top * RELATIVE_CUTOFF]
 
 
-def present_hit(hit: dict) -> dict:
-    """For a solved ticket the answer is its resolution, so that is what the snippet shows."""
+def present_hit(hit: dict, actor: dict | None = None) -> dict:
+    """For a solved ticket the answer is its resolution, so that is what the snippet shows.
+    Someone else's ticket (to a customer or anonymous reader) shows only that answer: no
+    number, no subject, no description."""
     src = hit["_source"]
     highlight = hit.get("highlight", {})
+    if src["kind"] == "ticket" and not owns(actor, src):
+        src = {"kind": "ticket", "title": "", "resolution": src.get("resolution") or "",
+               "language": src.get("language"), "status": src.get("status")}
     answer_field = "resolution" if src["kind"] == "ticket" and src.get("resolution") else "body"
     fragments = [frags[0] for name, frags in highlight.items()
                  if name.split(".")[0] == answer_field and frags]

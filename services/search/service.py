@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 SYNC_BATCH = 500
 # How search reads tickets from intake: a non-staff role, so intake drops internal notes.
 SEARCH_ACTOR = {"id": "search", "role": "system", "name": "search"}
+# similar_tickets is for agents only (the portal checks the role before calling).
+STAFF_READER = {"id": "search", "role": "agent"}
 TICKET_DATES = ("created_at", "updated_at", "solved_at")
 
 
@@ -113,15 +115,16 @@ class SearchService(OutboxRelay):
 
     @rpc
     def suggest(self, query: dict, actor: dict | None = None) -> dict:
-        """Published articles and answered tickets the reader may see (anonymous: articles
-        only; customers: also their own tickets; staff: every solved ticket)."""
+        """Published articles and solved tickets' answers; the reader's own tickets (all of
+        them for staff) are shown in full, anyone else's as the answer only."""
         q, error = _parse(SuggestQuerySchema(), query)
         if error:
             return error
-        body = domain.suggest_query(q["q"], q["language"], q["limit"], _actor(actor))
+        body = domain.suggest_query(q["q"], q["language"], q["limit"])
+        reader = _actor(actor)
         return self._answer(lambda: ok(results=[
-            domain.present_hit(h) for h in domain.confident_hits(self.index.search(body))]),
-            results=[])
+            domain.present_hit(h, reader)
+            for h in domain.confident_hits(self.index.search(body))]), results=[])
 
     @rpc
     def search(self, query: dict, actor: dict | None = None) -> dict:
@@ -130,8 +133,9 @@ class SearchService(OutboxRelay):
             return error
 
         def run():
-            hits, total = self.index.query(domain.search_query(q, _actor(actor)))
-            return ok(results=[domain.present_hit(h) for h in hits], total=total,
+            reader = _actor(actor)
+            hits, total = self.index.query(domain.search_query(q, reader))
+            return ok(results=[domain.present_hit(h, reader) for h in hits], total=total,
                       page=q["page"], per_page=q["per_page"])
         return self._answer(run, results=[], total=0, page=q["page"], per_page=q["per_page"])
 
@@ -145,7 +149,8 @@ class SearchService(OutboxRelay):
         like = [{"_index": tickets, "_id": q["ticket_id"]}] if q["ticket_id"] else [q["text"]]
         body = domain.similar_query(like, q["ticket_id"], q["limit"])
         return self._answer(lambda: ok(results=[
-            domain.present_hit(h) for h in self.index.search(body, kinds=("tickets",))]),
+            domain.present_hit(h, STAFF_READER)
+            for h in self.index.search(body, kinds=("tickets",))]),
             results=[])
 
     @rpc

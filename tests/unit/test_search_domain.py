@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 import pytest
 
 from services.search.domain import (MUST_MATCH, RELATIVE_CUTOFF, clean_query, confident_hits,
-                                    present_hit, search_query, similar_query, suggest_query,
+                                    SUGGESTABLE, present_hit, search_query, similar_query, suggest_query,
                                     ticket_document, visible_to)
 
 
@@ -21,9 +21,11 @@ def test_suggest_query_structure():
     # language only breaks ties: it is a `should`, never a must/filter
     assert bool_q["should"] == [{"term": {"language": {"value": "ru", "boost": 0.5}}}]
     assert "language" not in repr(bool_q["must"]) + repr(bool_q["filter"])
-    # anonymous readers: published articles only
-    assert bool_q["filter"] == [{"bool": {"filter": [{"term": {"kind": "article"}},
-                                                     {"term": {"published": True}}]}}]
+    # published articles and answered tickets, whoever asks (presentation hides whose)
+    assert bool_q["filter"] == [SUGGESTABLE]
+    articles, tickets = SUGGESTABLE["bool"]["should"]
+    assert {"term": {"published": True}} in articles["bool"]["filter"]
+    assert {"terms": {"status": ["solved", "closed"]}} in tickets["bool"]["filter"]
     assert q["highlight"]["encoder"] == "html"
 
 
@@ -142,19 +144,30 @@ def test_customer_sees_published_articles_and_own_tickets_only():
     assert {"term": {"requester_id": "c1"}} in tickets["bool"]["filter"]
 
 
-def test_staff_see_every_ticket_and_drafts_in_search_but_not_in_suggestions():
-    articles, tickets = visible_to(AGENT)["bool"]["should"]
-    assert articles == {"term": {"kind": "article"}}
-    assert tickets == {"bool": {"filter": [{"term": {"kind": "ticket"}}]}}
-    articles, tickets = visible_to(AGENT, answered_tickets_only=True)["bool"]["should"]
-    assert {"term": {"published": True}} in articles["bool"]["filter"]
-    assert {"terms": {"status": ["solved", "closed"]}} in tickets["bool"]["filter"]
+def test_staff_see_every_ticket_and_article():
+    assert visible_to(AGENT) == {"terms": {"kind": ["article", "ticket"]}}
 
 
 @pytest.mark.parametrize("actor", [None, {"id": "x", "role": "system"}, {"id": "y"}])
 def test_anyone_else_sees_published_articles_only(actor):
     assert "requester_id" not in repr(visible_to(actor))
     assert "ticket" not in repr(visible_to(actor))
+
+
+def test_someone_elses_ticket_shows_only_its_answer():
+    other = {"_id": "t9", "_score": 2.0, "highlight": {
+                 "body.en": ["my <mark>printer</mark> at 12 Baker St"],
+                 "resolution.en": ["<mark>replace</mark> the drum"]},
+             "_source": {"kind": "ticket", "number": 9, "title": "Jane's printer",
+                         "body": "my printer at 12 Baker St", "resolution": "replace the drum",
+                         "requester_id": "c2", "language": "en", "status": "solved"}}
+    shown = present_hit(other, CUSTOMER)
+    assert shown["number"] is None and shown["title"] == ""
+    assert shown["snippet"] == "<mark>replace</mark> the drum"
+    assert "Jane" not in repr(shown) and "Baker" not in repr(shown)
+    assert present_hit(other, None)["number"] is None
+    assert present_hit(other, {"id": "c2", "role": "customer"})["number"] == 9  # the owner
+    assert present_hit(other, AGENT)["title"] == "Jane's printer"
 
 
 def test_search_query_filters_sorts_and_pages():
