@@ -59,7 +59,7 @@ def hit(source, highlight=None, score=4.56789, kind="ticket"):
 def test_ticket_snippet_is_the_highlighted_resolution_not_the_question():
     out = present_hit(hit({"body": "plain", "resolution": "replace the drum"},
                           {"body.en": ["the <mark>printer</mark> jams"],
-                           "resolution.en": ["<mark>replace</mark> the drum"]}))
+                           "resolution.en": ["<mark>replace</mark> the drum"]}), AGENT)
     assert out == {"kind": "ticket", "id": "doc-1", "number": 9, "title": "T",
                    "snippet": "<mark>replace</mark> the drum", "language": "en",
                    "status": None, "score": 4.568}
@@ -72,7 +72,7 @@ def test_article_snippet_is_the_highlighted_body():
 
 
 def test_present_hit_escapes_plain_text():
-    out = present_hit(hit({"resolution": "<script>alert(1)</script> hi"}))
+    out = present_hit(hit({"resolution": "<script>alert(1)</script> hi"}), AGENT)
     assert "<script>" not in out["snippet"]
     assert out["snippet"].startswith("&lt;script&gt;alert(1)&lt;/script&gt;")
 
@@ -84,7 +84,7 @@ def test_present_hit_escapes_plain_text():
     ("article", {"body": "x" * 500}, "x" * 160),
 ])
 def test_present_hit_fallback_snippet(kind, source, snippet):
-    assert present_hit(hit(source, highlight={}, kind=kind))["snippet"] == snippet
+    assert present_hit(hit(source, highlight={}, kind=kind), AGENT)["snippet"] == snippet
 
 
 def test_ticket_document_has_public_fields_only():
