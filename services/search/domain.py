@@ -211,3 +211,15 @@ def article_document(article: dict) -> dict:
             "published": article["published"],
             "created_at": article.get("created_at") or article["updated_at"],
             "updated_at": article["updated_at"]}
+
+
+BOOKKEEPING = ("_id", "indexed", "rev", "saved_at")
+
+
+def stored_ticket_document(stored: dict) -> dict:
+    """Search's Mongo copy of a ticket is already the index document, plus bookkeeping."""
+    return {k: v for k, v in stored.items() if k not in BOOKKEEPING}
+
+
+# index kind -> how its Mongo record becomes an index document
+TO_DOCUMENT = {"articles": article_document, "tickets": stored_ticket_document}

@@ -228,8 +228,7 @@ class SearchService(OutboxRelay):
         """Copy whatever Mongo has that Elasticsearch lacks; safe to repeat."""
         try:
             self.index.ensure()
-            for kind, to_doc in (("articles", domain.article_document),
-                                 ("tickets", _stored_ticket)):
+            for kind, to_doc in domain.TO_DOCUMENT.items():
                 pending = self.store.unindexed(kind, SYNC_BATCH)
                 self.index.bulk(kind, {d["_id"]: to_doc(d) for d in pending})
                 self.store.mark_indexed(kind, [(d["_id"], d["rev"]) for d in pending])
@@ -288,6 +287,3 @@ class SearchService(OutboxRelay):
                                     for t in self.store.translations(article["_id"])]
         return view
 
-
-def _stored_ticket(doc: dict) -> dict:
-    return {k: v for k, v in doc.items() if k not in ("_id", "indexed", "rev", "saved_at")}
