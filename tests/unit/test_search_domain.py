@@ -42,7 +42,7 @@ def hits(*scores):
     ((0.5,), ["0"]),  # no absolute floor: the best hit is always kept
     ((10.0, 10.0 * RELATIVE_CUTOFF, 10.0 * RELATIVE_CUTOFF - 0.01), ["0", "1"]),
     ((10.0, 9.0, 4.0), ["0", "1", "2"]),
-    ((20.0, 6.0), ["0"]),
+    ((20.0, 4.0), ["0"]),
 ])
 def test_confident_hits(scores, kept):
     assert [h["_id"] for h in confident_hits(hits(*scores))] == kept
