@@ -46,6 +46,16 @@ def _actor(actor: dict | None) -> dict | None:
         return None
 
 
+def _refreshes_on(event_type: str):
+    """An event handler that re-reads the ticket from intake.  Fetching the current state
+    (rather than applying each event's fields) makes redelivery and reordering harmless."""
+    def refresh(self, event):
+        if event.data.get("public", True):  # an internal note changes nothing searchable
+            self._refresh_ticket(event.data)
+    refresh.__name__ = f"refresh_on_{event_type}"
+    return on_event(event_type)(refresh)
+
+
 class SearchService(OutboxRelay):
     name = "search"
 
@@ -171,40 +181,15 @@ class SearchService(OutboxRelay):
 
     # ------------------------------------------------------------------ events
 
-    # Any change to a ticket: fetch intake's public view and index that.  Fetching the current
-    # state (rather than applying each event's fields) makes redelivery and reordering harmless.
-    @on_event(ev.TICKET_CREATED)
-    def on_ticket_created(self, event):
-        self._refresh_ticket(event.data)
-
-    @on_event(ev.MESSAGE_ADDED)
-    def on_message_added(self, event):
-        if event.data["public"]:  # an internal note changes nothing searchable
-            self._refresh_ticket(event.data)
-
-    @on_event(ev.STATUS_CHANGED)
-    def on_status_changed(self, event):
-        self._refresh_ticket(event.data)
-
-    @on_event(ev.TICKET_ASSIGNED)
-    def on_ticket_assigned(self, event):
-        self._refresh_ticket(event.data)
-
-    @on_event(ev.TICKET_UPDATED)
-    def on_ticket_updated(self, event):
-        self._refresh_ticket(event.data)
-
-    @on_event(ev.TICKET_SOLVED)
-    def on_ticket_solved(self, event):
-        self._refresh_ticket(event.data)
-
-    @on_event(ev.TICKET_CLOSED)
-    def on_ticket_closed(self, event):
-        self._refresh_ticket(event.data)
-
-    @on_event(ev.TICKET_REOPENED)
-    def on_ticket_reopened(self, event):
-        self._refresh_ticket(event.data)
+    # Any change to a ticket: fetch intake's public view and index that (see _refreshes_on).
+    on_ticket_created = _refreshes_on(ev.TICKET_CREATED)
+    on_message_added = _refreshes_on(ev.MESSAGE_ADDED)
+    on_status_changed = _refreshes_on(ev.STATUS_CHANGED)
+    on_ticket_assigned = _refreshes_on(ev.TICKET_ASSIGNED)
+    on_ticket_updated = _refreshes_on(ev.TICKET_UPDATED)
+    on_ticket_solved = _refreshes_on(ev.TICKET_SOLVED)
+    on_ticket_closed = _refreshes_on(ev.TICKET_CLOSED)
+    on_ticket_reopened = _refreshes_on(ev.TICKET_REOPENED)
 
     @timer(interval=2.0)
     def sync_index(self):
