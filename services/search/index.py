@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import Elasticsearch, RequestError, helpers
 
 from . import indices
 
@@ -21,8 +21,12 @@ class SearchIndex:
             alias = self.alias(kind)
             if not self.es.indices.exists_alias(name=alias):
                 name = indices.versioned(self.prefix, kind)
-                if not self.es.indices.exists(index=name):
+                try:
                     self.es.indices.create(index=name, body=indices.MAPPING)
+                except RequestError as exc:
+                    # Another worker or replica created it first: fine, the alias is idempotent.
+                    if exc.error != "resource_already_exists_exception":
+                        raise
                 self.es.indices.put_alias(index=name, name=alias)
 
     def bulk(self, kind: str, upserts: dict[str, dict], deletes: list[str] = ()) -> None:
