@@ -21,6 +21,7 @@ from .schemas import (ArticleEditSchema, ArticleListSchema, ArticleSchema, Feedb
 
 log = logging.getLogger(__name__)
 SYNC_BATCH = 500
+SYNC_ROUNDS = 20
 # How search reads tickets from intake: a non-staff role, so intake drops internal notes.
 SEARCH_ACTOR = {"id": "search", "role": "system", "name": "search"}
 # similar_tickets is for agents only (the portal checks the role before calling).
@@ -214,9 +215,13 @@ class SearchService(OutboxRelay):
         try:
             self.index.ensure()
             for kind, to_doc in domain.TO_DOCUMENT.items():
-                pending = self.store.unindexed(kind, SYNC_BATCH)
-                self.index.bulk(kind, {d["_id"]: to_doc(d) for d in pending})
-                self.store.mark_indexed(kind, [(d["_id"], d["rev"]) for d in pending])
+                # A backlog after an outage drains in batches; the next sweep takes the rest.
+                for _ in range(SYNC_ROUNDS):
+                    pending = self.store.unindexed(kind, SYNC_BATCH)
+                    self.index.bulk(kind, {d["_id"]: to_doc(d) for d in pending})
+                    self.store.mark_indexed(kind, [(d["_id"], d["rev"]) for d in pending])
+                    if len(pending) < SYNC_BATCH:
+                        break
         except ElasticsearchException as exc:
             log.warning("index sync postponed, Elasticsearch unavailable: %s", exc)
 
