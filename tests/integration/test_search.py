@@ -265,3 +265,21 @@ def test_reindex_builds_a_new_index_and_switches_the_alias(rpc, es, config, db):
     assert es.indices.get_settings(index=report["index"])[report["index"]]["settings"][
         "index"]["refresh_interval"] == "1s"
     assert suggested(rpc, "сброс пароля")[0] == "reset-password-ru"  # still answering
+
+
+def test_an_edit_made_during_a_rebuild_reaches_the_new_index(rpc, es, config, db):
+    """The rebuild reads a snapshot; whatever is saved meanwhile is re-flagged for the sweep."""
+    class EditsMidway(SearchRepository):
+        def everything(self, kind, batch_size=2000):
+            for n, doc in enumerate(super().everything(kind, batch_size)):
+                if n == 1:  # an agent publishes a new article while the rebuild runs
+                    assert rpc.search.create_article({
+                        "id": "mid-rebuild", "title": "Rotating the xylophage key",
+                        "body": "Rotate the xylophage key monthly.", "language": "en"})["ok"]
+                yield doc
+
+    index = SearchIndex(es, config["ES_INDEX_PREFIX"])
+    report = rebuild(EditsMidway(db("search")), index, "articles", show_progress=False)
+    assert report["requeued"] >= 1
+    eventually(lambda: "mid-rebuild" in suggested(rpc, "xylophage key"))
+    assert list(es.indices.get_alias(name=index.alias("articles"))) == [report["index"]]
