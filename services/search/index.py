@@ -53,7 +53,7 @@ class SearchIndex:
 
     def rebuild(self, kind: str, build: str, documents: Iterable[tuple[str, dict]],
                 progress: Callable[[int], None] = lambda n: None, threads: int = 2,
-                chunk_size: int = 2000) -> str:
+                chunk_size: int = 5000) -> str:
         """Load ``documents`` into a fresh index, then move the alias to it in one atomic
         step: searches keep hitting the old index until the new one is complete."""
         name = indices.versioned(self.prefix, kind, build=build)
