@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 
 from elasticsearch import ElasticsearchException
@@ -12,6 +13,7 @@ from nameko.timer import timer
 from services.common import events as ev
 from services.common.nameko_support import ClockProvider, OutboxRelay, on_event
 from services.common.results import fail, not_found, ok
+from services.common.validation import SLUG
 from services.intake.schemas import ActorSchema
 
 from . import domain
@@ -26,6 +28,7 @@ SYNC_ROUNDS = 20
 SEARCH_ACTOR = {"id": "search", "role": "system", "name": "search"}
 # similar_tickets is for agents only (the portal checks the role before calling).
 STAFF_READER = {"id": "search", "role": "agent"}
+ARTICLE_ID = re.compile(SLUG.regex.pattern)
 TICKET_DATES = ("created_at", "updated_at", "solved_at")
 
 
@@ -106,7 +109,7 @@ class SearchService(OutboxRelay):
 
     @rpc
     def get_article(self, article_id: str) -> dict:
-        found = self.store.article(article_id)
+        found = self._stored_article(article_id)
         return ok(article=self._article_view(found)) if found else not_found("article")
 
     @rpc
@@ -251,8 +254,14 @@ class SearchService(OutboxRelay):
             return None, fail(400, {"translation_of": ["a translation is in another language"]})
         return article, None
 
+    def _stored_article(self, article_id) -> dict | None:
+        """Ids from callers are looked up only if they are plain slugs (never a query)."""
+        if not isinstance(article_id, str) or not ARTICLE_ID.match(article_id):
+            return None
+        return self.store.article(article_id)
+
     def _change_article(self, article_id: str, changes: dict) -> dict:
-        current = self.store.article(article_id)
+        current = self._stored_article(article_id)
         if current is None:
             return not_found("article")
         article, error = self._check_translation(dict(current, **changes))

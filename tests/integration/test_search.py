@@ -283,3 +283,10 @@ def test_an_edit_made_during_a_rebuild_reaches_the_new_index(rpc, es, config, db
     assert report["requeued"] >= 1
     eventually(lambda: "mid-rebuild" in suggested(rpc, "xylophage key"))
     assert list(es.indices.get_alias(name=index.alias("articles"))) == [report["index"]]
+
+
+@pytest.mark.parametrize("article_id", [{"$gt": ""}, ["reset-password"], 42, "../x", ""])
+def test_article_ids_are_never_queries(rpc, article_id):
+    assert rpc.search.get_article(article_id)["status"] == 404
+    assert rpc.search.publish_article(article_id)["status"] == 404
+    assert rpc.search.update_article(article_id, {"title": "pwned"})["status"] == 404
