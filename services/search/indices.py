@@ -1,7 +1,7 @@
 """Index definitions: versioned names behind stable aliases, Russian and English analysis."""
 from __future__ import annotations
 
-VERSION = 1
+VERSION = 2  # 2: every ticket (status, public conversation), not only solved ones
 KINDS = ("articles", "tickets")
 
 
@@ -20,6 +20,8 @@ MAPPING = {
         "title": _text(),
         "body": _text(),
         "resolution": _text(),
+        "conversation": _text(),
+        "status": {"type": "keyword"},
         "department": {"type": "keyword"},
         "category": {"type": "keyword"},
         "priority": {"type": "keyword"},
@@ -28,15 +30,22 @@ MAPPING = {
         "requester_id": {"type": "keyword"},
         "assignee_id": {"type": "keyword"},
         "published": {"type": "boolean"},
+        "created_at": {"type": "date"},
         "solved_at": {"type": "date"},
         "updated_at": {"type": "date"},
     }},
 }
 
 
+# While a rebuild loads documents: no refreshes, no replicas; restored before the alias moves.
+BUILD_SETTINGS = {"index": {"refresh_interval": "-1", "number_of_replicas": 0}}
+SERVING_SETTINGS = {"index": {"refresh_interval": "1s"}}
+
+
 def alias(prefix: str, kind: str) -> str:
     return f"{prefix}-{kind}"
 
 
-def versioned(prefix: str, kind: str, version: int = VERSION) -> str:
-    return f"{prefix}-{kind}-v{version}"
+def versioned(prefix: str, kind: str, version: int = VERSION, build: str | None = None) -> str:
+    """``build`` tells apart successive rebuilds of the same mapping version."""
+    return f"{prefix}-{kind}-v{version}" + (f"-{build}" if build else "")

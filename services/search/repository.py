@@ -1,43 +1,105 @@
-"""Search's own records in Mongo: articles (their source of truth) and the public copy of
-solved tickets, each flagged until Elasticsearch has it, so an outage loses nothing."""
+"""Search's own records in Mongo: articles (their source of truth), the public copy of every
+ticket, and suggestion feedback.  Each article/ticket copy carries a revision and stays flagged
+until Elasticsearch has exactly that revision, so an outage (or an edit racing a sweep) loses
+nothing."""
 from __future__ import annotations
 
-from pymongo import ASCENDING
+import uuid
+from datetime import datetime
+from typing import Iterator
+
+from pymongo import ASCENDING, UpdateOne
+from pymongo.errors import DuplicateKeyError
 
 from services.common.storage import Repository
+
+COLLECTIONS = {"articles": "articles", "tickets": "tickets"}  # index kind -> collection
 
 
 class SearchRepository(Repository):
     def ensure_indexes(self) -> None:
-        self.db.articles.create_index([("indexed", ASCENDING)])
-        self.db.solved_tickets.create_index([("indexed", ASCENDING)])
+        for collection in COLLECTIONS.values():
+            self.db[collection].create_index([("indexed", ASCENDING)])
+            self.db[collection].create_index([("saved_at", ASCENDING)])
+        self.db.articles.create_index([("translation_of", ASCENDING)])
+        self.db.feedback.create_index([("result_id", ASCENDING)])
 
-    def save_article(self, article: dict) -> None:
-        self.db.articles.replace_one({"_id": article["_id"]}, dict(article, indexed=False),
+    @staticmethod
+    def _revision(doc: dict, now: datetime) -> dict:
+        return dict(doc, indexed=False, rev=uuid.uuid4().hex, saved_at=now)
+
+    # ------------------------------------------------------------------ articles
+
+    def insert_article(self, article: dict, now: datetime) -> bool:
+        try:
+            self.db.articles.insert_one(self._revision(article, now))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def save_article(self, article: dict, now: datetime) -> None:
+        self.db.articles.replace_one({"_id": article["_id"]}, self._revision(article, now),
                                      upsert=True)
 
     def article(self, article_id: str) -> dict | None:
-        return self.db.articles.find_one({"_id": article_id}, projection={"indexed": 0})
+        return self.db.articles.find_one({"_id": article_id}, projection=_PRIVATE)
 
-    def articles(self, language: str | None = None) -> list[dict]:
-        query = {"language": language} if language else {}
-        return list(self.db.articles.find(query, projection={"indexed": 0}).sort("_id"))
+    def articles(self, filters: dict) -> list[dict]:
+        return list(self.db.articles.find(filters, projection=_PRIVATE).sort("_id"))
 
-    def save_solved_ticket(self, doc: dict, session) -> None:
-        self.db.solved_tickets.replace_one({"_id": doc["_id"]}, dict(doc, indexed=False),
-                                           upsert=True, session=session)
+    def translations(self, article_id: str) -> list[dict]:
+        return list(self.db.articles.find({"translation_of": article_id},
+                                          projection={"_id": 1, "language": 1}).sort("_id"))
 
-    def withdraw_ticket(self, ticket_id: str, session) -> None:
-        """Reopened: no longer a resolution; remove from the index on the next sweep."""
-        self.db.solved_tickets.update_one({"_id": ticket_id},
-                                          {"$set": {"indexed": False, "withdrawn": True}},
-                                          session=session)
+    # ------------------------------------------------------------------ tickets
 
-    def unindexed(self, collection: str, limit: int) -> list[dict]:
-        return list(self.db[collection].find({"indexed": False}).limit(limit))
+    def save_ticket(self, doc: dict, now: datetime) -> bool:
+        """Keep the newest view only: events arrive in any order and fetches can race, so an
+        older ``updated_at`` never replaces a newer one."""
+        new = self._revision(doc, now)
+        if self.db.tickets.replace_one({"_id": doc["_id"], "updated_at": {"$lte": doc["updated_at"]}},
+                                       new).matched_count:
+            return True
+        try:
+            self.db.tickets.insert_one(new)
+        except DuplicateKeyError:
+            return False  # we hold a newer view already
+        return True
 
-    def mark_indexed(self, collection: str, ids: list[str], withdrawn: list[str] = ()) -> None:
-        if ids:
-            self.db[collection].update_many({"_id": {"$in": ids}}, {"$set": {"indexed": True}})
-        if withdrawn:
-            self.db[collection].delete_many({"_id": {"$in": list(withdrawn)}, "withdrawn": True})
+    # ------------------------------------------------------------------ index bookkeeping
+
+    def unindexed(self, kind: str, limit: int) -> list[dict]:
+        return list(self.db[COLLECTIONS[kind]].find({"indexed": False}).limit(limit))
+
+    def mark_indexed(self, kind: str, revisions: list[tuple[str, str]]) -> None:
+        """Only the revision that was sent: a newer save stays pending for the next sweep."""
+        if revisions:
+            self.db[COLLECTIONS[kind]].bulk_write(
+                [UpdateOne({"_id": i, "rev": rev}, {"$set": {"indexed": True}})
+                 for i, rev in revisions], ordered=False)
+
+    def mark_changed_since(self, kind: str, moment: datetime) -> int:
+        """After a rebuild: whatever was saved while it ran goes through the sweep again."""
+        return self.db[COLLECTIONS[kind]].update_many(
+            {"saved_at": {"$gte": moment}}, {"$set": {"indexed": False}}).modified_count
+
+    def count(self, kind: str) -> int:
+        return self.db[COLLECTIONS[kind]].estimated_document_count()
+
+    def everything(self, kind: str, batch_size: int = 2000) -> Iterator[dict]:
+        return self.db[COLLECTIONS[kind]].find({}, batch_size=batch_size)
+
+    # ------------------------------------------------------------------ feedback
+
+    def record_feedback(self, entry: dict) -> None:
+        self.db.feedback.insert_one(entry)
+
+    def feedback_summary(self) -> list[dict]:
+        return list(self.db.feedback.aggregate([
+            {"$group": {"_id": {"kind": "$result_kind", "id": "$result_id"},
+                        "solved": {"$sum": {"$cond": ["$solved", 1, 0]}},
+                        "not_solved": {"$sum": {"$cond": ["$solved", 0, 1]}}}},
+            {"$sort": {"solved": -1}}]))
+
+
+_PRIVATE = {"indexed": 0, "rev": 0, "saved_at": 0}

@@ -1,16 +1,75 @@
-"""Payloads of the search service's RPC."""
+"""Payloads of the search service's RPC (also used by the portal's REST API)."""
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 
-from services.common.events import LANGUAGES
+from services.common.events import LANGUAGES, PRIORITIES, STATUSES
 from services.common.validation import Strict, slug, text
+
+from .domain import SORTS, clean_query
+
+
+class _QueryText(fields.Str):
+    """Words to match: control characters dropped, must keep something after that."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        cleaned = clean_query(super()._deserialize(value, attr, data, **kwargs))
+        if not cleaned:
+            raise ValidationError("Type some words to search for.")
+        return cleaned
+
+
+def query_text(max_length: int, **kwargs) -> fields.Str:
+    return _QueryText(validate=validate.Length(max=max_length), **kwargs)
 
 
 class SuggestQuerySchema(Strict):
-    q = text(500, required=True)
+    q = query_text(500, required=True)
     language = fields.Str(load_default=None, allow_none=True, validate=validate.OneOf(LANGUAGES))
     limit = fields.Int(load_default=5, validate=validate.Range(min=1, max=20))
+
+
+class SearchQuerySchema(Strict):
+    q = query_text(500, load_default=None)
+    kind = fields.Str(load_default=None, validate=validate.OneOf(("ticket", "article")))
+    status = fields.Str(validate=validate.OneOf(STATUSES))
+    priority = fields.Str(validate=validate.OneOf(PRIORITIES))
+    department = slug()
+    category = slug()
+    language = fields.Str(validate=validate.OneOf(LANGUAGES))
+    assignee_id = fields.Str(validate=validate.Length(min=1, max=64))
+    tags = fields.List(text(50), validate=validate.Length(max=10))
+    created_from = fields.AwareDateTime()
+    created_to = fields.AwareDateTime()
+    sort = fields.Str(load_default="relevance", validate=validate.OneOf(tuple(SORTS)))
+    page = fields.Int(load_default=1, validate=validate.Range(min=1, max=500))
+    per_page = fields.Int(load_default=20, validate=validate.Range(min=1, max=100))
+
+    @validates_schema
+    def _deep_pages(self, data, **kwargs):
+        if data["page"] * data["per_page"] > 10_000:
+            raise ValidationError("Narrow the search: at most 10,000 results can be paged.",
+                                  "page")
+
+
+class SimilarQuerySchema(Strict):
+    ticket_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=64))
+    text = query_text(20_000, load_default=None)
+    limit = fields.Int(load_default=5, validate=validate.Range(min=1, max=20))
+
+    @validates_schema
+    def _one_source(self, data, **kwargs):
+        if bool(data["ticket_id"]) == bool(data["text"]):
+            raise ValidationError("Give either ticket_id or text.", "_schema")
+
+
+class FeedbackSchema(Strict):
+    """"Did this solve it?" on one suggestion."""
+
+    q = query_text(500, required=True)
+    result_kind = fields.Str(required=True, validate=validate.OneOf(("ticket", "article")))
+    result_id = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+    solved = fields.Bool(required=True)
 
 
 class ArticleSchema(Strict):
@@ -19,6 +78,24 @@ class ArticleSchema(Strict):
     body = text(50_000, required=True)
     language = fields.Str(required=True, validate=validate.OneOf(LANGUAGES))
     category = slug(load_default=None, allow_none=True)
-    tags = fields.List(text(50), load_default=list)
+    tags = fields.List(text(50), load_default=list, validate=validate.Length(max=20))
     published = fields.Bool(load_default=True)
     translation_of = slug(load_default=None, allow_none=True)
+
+
+class ArticleEditSchema(Strict):
+    """Partial edit: only the fields given change."""
+
+    title = text(200)
+    body = text(50_000)
+    language = fields.Str(validate=validate.OneOf(LANGUAGES))
+    category = slug(allow_none=True)
+    tags = fields.List(text(50), validate=validate.Length(max=20))
+    translation_of = slug(allow_none=True)
+
+
+class ArticleListSchema(Strict):
+    language = fields.Str(validate=validate.OneOf(LANGUAGES))
+    category = slug()
+    tag = text(50)
+    published = fields.Bool()

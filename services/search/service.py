@@ -1,23 +1,63 @@
-"""Search: knowledge articles and solved tickets in Elasticsearch, answers as people type."""
+"""Search: knowledge articles and tickets in Elasticsearch, answers as people type."""
 from __future__ import annotations
 
 import logging
+import re
+from datetime import datetime
 
 from elasticsearch import ElasticsearchException
 from marshmallow import ValidationError
-from nameko.rpc import rpc
+from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
 from services.common import events as ev
 from services.common.nameko_support import ClockProvider, OutboxRelay, on_event
 from services.common.results import fail, not_found, ok
+from services.common.validation import SLUG
+from services.intake.schemas import ActorSchema
 
 from . import domain
 from .dependencies import Index, SearchStore
-from .schemas import ArticleSchema, SuggestQuerySchema
+from .schemas import (ArticleEditSchema, ArticleListSchema, ArticleSchema, FeedbackSchema,
+                      SearchQuerySchema, SimilarQuerySchema, SuggestQuerySchema)
 
 log = logging.getLogger(__name__)
 SYNC_BATCH = 500
+SYNC_ROUNDS = 20
+# How search reads tickets from intake: a non-staff role, so intake drops internal notes.
+SEARCH_ACTOR = {"id": "search", "role": "system", "name": "search"}
+# similar_tickets is for agents only (the portal checks the role before calling).
+STAFF_READER = {"id": "search", "role": "agent"}
+ARTICLE_ID = re.compile(SLUG.regex.pattern)
+TICKET_DATES = ("created_at", "updated_at", "solved_at")
+
+
+def _parse(schema, payload) -> tuple[dict | None, dict | None]:
+    """(loaded, None) or (None, a 400 result) - RPC callers get field messages, not tracebacks."""
+    try:
+        return schema.load(payload if payload is not None else {}), None
+    except ValidationError as exc:
+        return None, fail(400, exc.messages)
+
+
+def _actor(actor: dict | None) -> dict | None:
+    """Unknown or malformed callers are treated as anonymous: the narrowest visibility."""
+    if actor is None:
+        return None
+    try:
+        return ActorSchema().load(actor)
+    except ValidationError:
+        return None
+
+
+def _refreshes_on(event_type: str):
+    """An event handler that re-reads the ticket from intake.  Fetching the current state
+    (rather than applying each event's fields) makes redelivery and reordering harmless."""
+    def refresh(self, event):
+        if event.data.get("public", True):  # an internal note changes nothing searchable
+            self._refresh_ticket(event.data)
+    refresh.__name__ = f"refresh_on_{event_type}"
+    return on_event(event_type)(refresh)
 
 
 class SearchService(OutboxRelay):
@@ -26,62 +66,134 @@ class SearchService(OutboxRelay):
     store = SearchStore("search")
     index = Index()
     clock = ClockProvider()
+    intake = RpcProxy("intake")
 
     # ------------------------------------------------------------------ articles
 
     @rpc
     def upsert_article(self, payload: dict) -> dict:
-        try:
-            article = ArticleSchema().load(payload)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
-        if article["translation_of"] and not self.store.article(article["translation_of"]):
-            return fail(400, {"translation_of": ["no such article"]})
-        doc = {"_id": article.pop("id"), **article, "updated_at": self.clock.now()}
-        self.store.save_article(doc)
-        self._sync()  # best effort now; the sweep retries if Elasticsearch is away
-        return ok(article=self._article_view(doc))
+        """Create or replace in one call (demo data loading)."""
+        article, error = self._valid_article(payload)
+        if error:
+            return error
+        now = self.clock.now()
+        existing = self.store.article(article["_id"])
+        article["created_at"] = existing.get("created_at", now) if existing else now
+        self.store.save_article(dict(article, updated_at=now), now)
+        return self._after_article_write(article["_id"])
+
+    @rpc
+    def create_article(self, payload: dict) -> dict:
+        article, error = self._valid_article(payload)
+        if error:
+            return error
+        now = self.clock.now()
+        if not self.store.insert_article(dict(article, created_at=now, updated_at=now), now):
+            return fail(409, {"id": ["an article with this id exists"]})
+        return self._after_article_write(article["_id"], created=True)
+
+    @rpc
+    def update_article(self, article_id: str, changes: dict) -> dict:
+        edit, error = _parse(ArticleEditSchema(), changes)
+        if error:
+            return error
+        return self._change_article(article_id, edit)
+
+    @rpc
+    def publish_article(self, article_id: str) -> dict:
+        return self._change_article(article_id, {"published": True})
+
+    @rpc
+    def unpublish_article(self, article_id: str) -> dict:
+        return self._change_article(article_id, {"published": False})
 
     @rpc
     def get_article(self, article_id: str) -> dict:
-        found = self.store.article(article_id)
+        found = self._stored_article(article_id)
         return ok(article=self._article_view(found)) if found else not_found("article")
 
     @rpc
-    def list_articles(self, language: str | None = None) -> dict:
-        return ok(articles=[self._article_view(a) for a in self.store.articles(language)])
+    def list_articles(self, query: dict | str | None = None) -> dict:
+        if query is None or isinstance(query, str):  # older callers pass just a language
+            query = {"language": query} if query else {}
+        q, error = _parse(ArticleListSchema(), query)
+        if error:
+            return error
+        filters = {k: v for k, v in q.items() if k != "tag"}
+        if q.get("tag"):
+            filters["tags"] = q["tag"]
+        return ok(articles=[self._article_view(a, with_translations=False)
+                            for a in self.store.articles(filters)])
 
     # ------------------------------------------------------------------ queries
 
     @rpc
-    def suggest(self, query: dict) -> dict:
-        try:
-            q = SuggestQuerySchema().load(query)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
-        try:
-            hits = self.index.search(domain.suggest_query(q["q"], q["language"], q["limit"]))
-        except ElasticsearchException as exc:
-            log.warning("suggest degraded, Elasticsearch unavailable: %s", exc)
-            return ok(results=[], degraded=True)
-        return ok(results=[domain.present_hit(h) for h in domain.confident_hits(hits)],
-                  degraded=False)
+    def suggest(self, query: dict, actor: dict | None = None) -> dict:
+        """Published articles and solved tickets' answers; the reader's own tickets (all of
+        them for staff) are shown in full, anyone else's as the answer only."""
+        q, error = _parse(SuggestQuerySchema(), query)
+        if error:
+            return error
+        body = domain.suggest_query(q["q"], q["language"], q["limit"])
+        reader = _actor(actor)
+        return self._answer(lambda: ok(results=[
+            domain.present_hit(h, reader)
+            for h in domain.confident_hits(self.index.search(body))]), results=[])
+
+    @rpc
+    def search(self, query: dict, actor: dict | None = None) -> dict:
+        q, error = _parse(SearchQuerySchema(), query)
+        if error:
+            return error
+
+        def run():
+            reader = _actor(actor)
+            hits, total = self.index.query(domain.search_query(q, reader))
+            return ok(results=[domain.present_hit(h, reader) for h in hits], total=total,
+                      page=q["page"], per_page=q["per_page"])
+        return self._answer(run, results=[], total=0, page=q["page"], per_page=q["per_page"])
+
+    @rpc
+    def similar_tickets(self, query: dict) -> dict:
+        """For agents: solved tickets worded like a given ticket (or text), with resolutions."""
+        q, error = _parse(SimilarQuerySchema(), query)
+        if error:
+            return error
+        tickets = self.index.alias("tickets")
+        like = [{"_index": tickets, "_id": q["ticket_id"]}] if q["ticket_id"] else [q["text"]]
+        body = domain.similar_query(like, q["ticket_id"], q["limit"])
+        return self._answer(lambda: ok(results=[
+            domain.present_hit(h, STAFF_READER)
+            for h in self.index.search(body, kinds=("tickets",))]),
+            results=[])
+
+    @rpc
+    def record_feedback(self, payload: dict, actor: dict | None = None) -> dict:
+        entry, error = _parse(FeedbackSchema(), payload)
+        if error:
+            return error
+        actor = _actor(actor)
+        self.store.record_feedback(dict(entry, actor_id=actor["id"] if actor else None,
+                                        at=self.clock.now()))
+        return ok(recorded=True)
+
+    @rpc
+    def feedback_summary(self) -> dict:
+        return ok(results=[{"kind": r["_id"]["kind"], "id": r["_id"]["id"],
+                            "solved": r["solved"], "not_solved": r["not_solved"]}
+                           for r in self.store.feedback_summary()])
 
     # ------------------------------------------------------------------ events
 
-    @on_event(ev.TICKET_SOLVED)
-    def keep_resolution(self, event):
-        d = event.data
-        doc = {"_id": d["ticket_id"], **domain.ticket_document(d)}
-        self.store.handle_once("keep_resolution", event.event_id,
-                               lambda s: self.store.save_solved_ticket(doc, s))
-        self._sync()
-
-    @on_event(ev.TICKET_REOPENED)
-    def withdraw_resolution(self, event):
-        self.store.handle_once("withdraw_resolution", event.event_id,
-                               lambda s: self.store.withdraw_ticket(event.data["ticket_id"], s))
-        self._sync()
+    # Any change to a ticket: fetch intake's public view and index that (see _refreshes_on).
+    on_ticket_created = _refreshes_on(ev.TICKET_CREATED)
+    on_message_added = _refreshes_on(ev.MESSAGE_ADDED)
+    on_status_changed = _refreshes_on(ev.STATUS_CHANGED)
+    on_ticket_assigned = _refreshes_on(ev.TICKET_ASSIGNED)
+    on_ticket_updated = _refreshes_on(ev.TICKET_UPDATED)
+    on_ticket_solved = _refreshes_on(ev.TICKET_SOLVED)
+    on_ticket_closed = _refreshes_on(ev.TICKET_CLOSED)
+    on_ticket_reopened = _refreshes_on(ev.TICKET_REOPENED)
 
     @timer(interval=2.0)
     def sync_index(self):
@@ -89,26 +201,88 @@ class SearchService(OutboxRelay):
 
     # ------------------------------------------------------------------ internals
 
+    def _refresh_ticket(self, ref: dict) -> None:
+        found = self.intake.get_ticket(ref["number"], SEARCH_ACTOR)
+        if not found["ok"]:
+            log.warning("ticket %s not readable from intake: %s", ref["number"], found)
+            return
+        doc = domain.ticket_document(found["ticket"])
+        for name in TICKET_DATES:
+            if doc.get(name):
+                doc[name] = datetime.fromisoformat(doc[name])
+        self.store.save_ticket({"_id": found["ticket"]["id"], **doc}, self.clock.now())
+        self._sync()
+
     def _sync(self) -> None:
         """Copy whatever Mongo has that Elasticsearch lacks; safe to repeat."""
         try:
             self.index.ensure()
-            for collection, kind, to_doc in (
-                    ("articles", "articles", domain.article_document),
-                    ("solved_tickets", "tickets", lambda d: {k: v for k, v in d.items()
-                                                             if k not in ("_id", "indexed")})):
-                pending = self.store.unindexed(collection, SYNC_BATCH)
-                withdrawn = [d["_id"] for d in pending if d.get("withdrawn")]
-                upserts = {d["_id"]: to_doc(d) for d in pending if not d.get("withdrawn")}
-                self.index.bulk(kind, upserts, withdrawn)
-                self.store.mark_indexed(collection, list(upserts), withdrawn)
+            for kind, to_doc in domain.TO_DOCUMENT.items():
+                # A backlog after an outage drains in batches; the next sweep takes the rest.
+                for _ in range(SYNC_ROUNDS):
+                    pending = self.store.unindexed(kind, SYNC_BATCH)
+                    self.index.bulk(kind, {d["_id"]: to_doc(d) for d in pending})
+                    self.store.mark_indexed(kind, [(d["_id"], d["rev"]) for d in pending])
+                    if len(pending) < SYNC_BATCH:
+                        break
         except ElasticsearchException as exc:
             log.warning("index sync postponed, Elasticsearch unavailable: %s", exc)
 
-    @staticmethod
-    def _article_view(article: dict) -> dict:
-        return {"id": article["_id"], "title": article["title"], "body": article["body"],
+    def _answer(self, run, **degraded_body) -> dict:
+        """Elasticsearch down: an empty answer flagged as degraded, never an error page."""
+        try:
+            return dict(run(), degraded=False)
+        except ElasticsearchException as exc:
+            log.warning("search degraded, Elasticsearch unavailable: %s", exc)
+            return ok(degraded=True, **degraded_body)
+
+    def _valid_article(self, payload: dict) -> tuple[dict | None, dict | None]:
+        article, error = _parse(ArticleSchema(), payload)
+        if error:
+            return None, error
+        article["_id"] = article.pop("id")
+        return self._check_translation(article)
+
+    def _check_translation(self, article: dict) -> tuple[dict | None, dict | None]:
+        original_id = article.get("translation_of")
+        if not original_id:
+            return article, None
+        original = self.store.article(original_id)
+        if original is None or original_id == article.get("_id"):
+            return None, fail(400, {"translation_of": ["no such article"]})
+        if original["language"] == article["language"]:
+            return None, fail(400, {"translation_of": ["a translation is in another language"]})
+        return article, None
+
+    def _stored_article(self, article_id) -> dict | None:
+        """Ids from callers are looked up only if they are plain slugs (never a query)."""
+        if not isinstance(article_id, str) or not ARTICLE_ID.match(article_id):
+            return None
+        return self.store.article(article_id)
+
+    def _change_article(self, article_id: str, changes: dict) -> dict:
+        current = self._stored_article(article_id)
+        if current is None:
+            return not_found("article")
+        article, error = self._check_translation(dict(current, **changes))
+        if error:
+            return error
+        now = self.clock.now()
+        self.store.save_article(dict(article, updated_at=now), now)
+        return self._after_article_write(article_id)
+
+    def _after_article_write(self, article_id: str, **extra) -> dict:
+        self._sync()  # best effort now; the sweep retries if Elasticsearch is away
+        return ok(article=self._article_view(self.store.article(article_id)), **extra)
+
+    def _article_view(self, article: dict, with_translations: bool = True) -> dict:
+        view = {"id": article["_id"], "title": article["title"], "body": article["body"],
                 "language": article["language"], "category": article.get("category"),
                 "tags": article.get("tags", []), "published": article["published"],
                 "translation_of": article.get("translation_of"),
                 "updated_at": article["updated_at"].isoformat()}
+        if with_translations:
+            view["translations"] = [{"id": t["_id"], "language": t["language"]}
+                                    for t in self.store.translations(article["_id"])]
+        return view
+

@@ -39,10 +39,11 @@ def test_ticket_flows_from_filing_to_suggestion(portal, agent_token):
     def suggested():
         found = requests.get(f"{portal}/api/suggest", timeout=10,
                              params={"q": "пароль сброс не приходит", "language": "ru"}).json()
-        return [r for r in found["results"] if r["number"] == number]
+        # Another customer's ticket is suggested as its answer only (no number, no subject).
+        return [r for r in found["results"] if r["kind"] == "ticket" and "Спам" in r["snippet"]]
 
     hit = eventually(suggested, timeout=20)[0]
-    assert hit["kind"] == "ticket" and "Спам" in hit["snippet"]
+    assert hit["number"] is None and hit["title"] == ""
 
 
 def test_idempotency_key_over_http(portal):

@@ -2,8 +2,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from services.search.domain import (MUST_MATCH, RELATIVE_CUTOFF, confident_hits, present_hit,
-                                    suggest_query, ticket_document)
+from services.search.domain import (MUST_MATCH, RELATIVE_CUTOFF, clean_query, confident_hits,
+                                    SUGGESTABLE, present_hit, search_query, similar_query, suggest_query,
+                                    ticket_document, visible_to)
 
 
 def test_suggest_query_structure():
@@ -20,8 +21,11 @@ def test_suggest_query_structure():
     # language only breaks ties: it is a `should`, never a must/filter
     assert bool_q["should"] == [{"term": {"language": {"value": "ru", "boost": 0.5}}}]
     assert "language" not in repr(bool_q["must"]) + repr(bool_q["filter"])
-    assert bool_q["filter"] == [{"bool": {"should": [
-        {"term": {"kind": "ticket"}}, {"term": {"published": True}}]}}]
+    # published articles and answered tickets, whoever asks (presentation hides whose)
+    assert bool_q["filter"] == [SUGGESTABLE]
+    articles, tickets = SUGGESTABLE["bool"]["should"]
+    assert {"term": {"published": True}} in articles["bool"]["filter"]
+    assert {"terms": {"status": ["solved", "closed"]}} in tickets["bool"]["filter"]
     assert q["highlight"]["encoder"] == "html"
 
 
@@ -38,7 +42,7 @@ def hits(*scores):
     ((0.5,), ["0"]),  # no absolute floor: the best hit is always kept
     ((10.0, 10.0 * RELATIVE_CUTOFF, 10.0 * RELATIVE_CUTOFF - 0.01), ["0", "1"]),
     ((10.0, 9.0, 4.0), ["0", "1", "2"]),
-    ((20.0, 6.0), ["0"]),
+    ((20.0, 4.0), ["0"]),
 ])
 def test_confident_hits(scores, kept):
     assert [h["_id"] for h in confident_hits(hits(*scores))] == kept
@@ -55,9 +59,10 @@ def hit(source, highlight=None, score=4.56789, kind="ticket"):
 def test_ticket_snippet_is_the_highlighted_resolution_not_the_question():
     out = present_hit(hit({"body": "plain", "resolution": "replace the drum"},
                           {"body.en": ["the <mark>printer</mark> jams"],
-                           "resolution.en": ["<mark>replace</mark> the drum"]}))
+                           "resolution.en": ["<mark>replace</mark> the drum"]}), AGENT)
     assert out == {"kind": "ticket", "id": "doc-1", "number": 9, "title": "T",
-                   "snippet": "<mark>replace</mark> the drum", "language": "en", "score": 4.568}
+                   "snippet": "<mark>replace</mark> the drum", "language": "en",
+                   "status": None, "score": 4.568}
 
 
 def test_article_snippet_is_the_highlighted_body():
@@ -67,37 +72,128 @@ def test_article_snippet_is_the_highlighted_body():
 
 
 def test_present_hit_escapes_plain_text():
-    out = present_hit(hit({"resolution": "<script>alert(1)</script> hi"}))
+    out = present_hit(hit({"resolution": "<script>alert(1)</script> hi"}), AGENT)
     assert "<script>" not in out["snippet"]
     assert out["snippet"].startswith("&lt;script&gt;alert(1)&lt;/script&gt;")
 
 
 @pytest.mark.parametrize("kind, source, snippet", [
     ("ticket", {"resolution": "Restart it", "body": "Broken"}, "Restart it"),
-    ("ticket", {"resolution": "", "body": "Broken"}, ""),
+    ("ticket", {"resolution": "", "body": "Broken"}, "Broken"),  # unanswered: the question
     ("ticket", {}, ""),
     ("article", {"body": "x" * 500}, "x" * 160),
 ])
 def test_present_hit_fallback_snippet(kind, source, snippet):
-    assert present_hit(hit(source, highlight={}, kind=kind))["snippet"] == snippet
+    assert present_hit(hit(source, highlight={}, kind=kind), AGENT)["snippet"] == snippet
 
 
 def test_ticket_document_has_public_fields_only():
-    ticket = {
-        "_id": "t1", "number": 3, "subject": "VPN down", "description": "Cannot connect",
-        "resolution": "Update the client", "department": "it", "category": None,
+    view = {
+        "id": "t1", "number": 3, "subject": "VPN down", "description": "Cannot connect",
+        "status": "solved", "department": "it", "category": None,
         "priority": "high", "tags": ["vpn"], "language": "en", "requester_id": "u1",
         "requester_email": "secret@example.com", "requester_name": "Secret Person",
-        "assignee_id": "a1", "solved_at": datetime(2024, 5, 1, tzinfo=timezone.utc),
-        "messages": [{"body": "INTERNAL NOTE", "public": False, "author_role": "agent"}],
+        "assignee_id": "a1", "assignee_name": "Agent", "channel": "api",
+        "created_at": "2024-05-01T00:00:00+00:00", "updated_at": "2024-05-02T00:00:00+00:00",
+        "solved_at": "2024-05-02T00:00:00+00:00",
+        "messages": [
+            {"body": "Update the client", "public": True, "author_role": "agent"},
+            {"body": "INTERNAL NOTE", "public": False, "author_role": "agent"},
+            {"body": "thanks!", "public": True, "author_role": "customer"}],
     }
-    doc = ticket_document(ticket)
-    assert set(doc) == {"kind", "number", "title", "body", "resolution", "department",
-                        "category", "priority", "tags", "language", "requester_id",
-                        "assignee_id", "solved_at", "published"}
+    doc = ticket_document(view)
+    assert set(doc) == {"kind", "number", "title", "body", "conversation", "resolution",
+                        "status", "department", "category", "priority", "tags", "language",
+                        "requester_id", "assignee_id", "created_at", "updated_at",
+                        "solved_at", "published"}
     text = repr(doc)
     assert "secret@example.com" not in text and "Secret Person" not in text
     assert "INTERNAL NOTE" not in text
     assert doc["kind"] == "ticket" and doc["published"] is False
     assert (doc["title"], doc["body"], doc["resolution"]) == (
         "VPN down", "Cannot connect", "Update the client")
+    assert doc["conversation"] == "Update the client\nthanks!"
+
+
+def test_open_ticket_has_no_resolution_yet():
+    view = {"number": 1, "subject": "s", "description": "d", "status": "open",
+            "department": "it", "priority": "low", "language": "en", "requester_id": "u",
+            "created_at": "x", "updated_at": "x",
+            "messages": [{"body": "we are looking", "public": True, "author_role": "agent"}]}
+    assert "resolution" not in ticket_document(view)
+
+
+@pytest.mark.parametrize("raw, cleaned", [
+    ("  title:* OR (  ", "title:* OR ("),
+    ("pass\x00word\x07 reset\n\tnow", "pass word reset now"),
+    ("\x00\x01", ""),
+])
+def test_clean_query_drops_control_characters_only(raw, cleaned):
+    assert clean_query(raw) == cleaned
+
+
+CUSTOMER = {"id": "c1", "role": "customer"}
+AGENT = {"id": "a1", "role": "agent"}
+
+
+def test_customer_sees_published_articles_and_own_tickets_only():
+    clause = visible_to(CUSTOMER)["bool"]
+    articles, tickets = clause["should"]
+    assert clause["minimum_should_match"] == 1
+    assert {"term": {"published": True}} in articles["bool"]["filter"]
+    assert {"term": {"requester_id": "c1"}} in tickets["bool"]["filter"]
+
+
+def test_staff_see_every_ticket_and_article():
+    assert visible_to(AGENT) == {"terms": {"kind": ["article", "ticket"]}}
+
+
+@pytest.mark.parametrize("actor", [None, {"id": "x", "role": "system"}, {"id": "y"}])
+def test_anyone_else_sees_published_articles_only(actor):
+    assert "requester_id" not in repr(visible_to(actor))
+    assert "ticket" not in repr(visible_to(actor))
+
+
+def test_someone_elses_ticket_shows_only_its_answer():
+    other = {"_id": "t9", "_score": 2.0, "highlight": {
+                 "body.en": ["my <mark>printer</mark> at 12 Baker St"],
+                 "resolution.en": ["<mark>replace</mark> the drum"]},
+             "_source": {"kind": "ticket", "number": 9, "title": "Jane's printer",
+                         "body": "my printer at 12 Baker St", "resolution": "replace the drum",
+                         "requester_id": "c2", "language": "en", "status": "solved"}}
+    shown = present_hit(other, CUSTOMER)
+    assert shown["number"] is None and shown["title"] == ""
+    assert shown["snippet"] == "<mark>replace</mark> the drum"
+    assert "Jane" not in repr(shown) and "Baker" not in repr(shown)
+    assert present_hit(other, None)["number"] is None
+    assert present_hit(other, {"id": "c2", "role": "customer"})["number"] == 9  # the owner
+    assert present_hit(other, AGENT)["title"] == "Jane's printer"
+
+
+def test_search_query_filters_sorts_and_pages():
+    q = search_query({"q": "vpn", "status": "open", "priority": "high", "tags": ["a", "b"],
+                      "department": "it", "assignee_id": "a1",
+                      "created_from": datetime(2024, 1, 1, tzinfo=timezone.utc),
+                      "sort": "date", "page": 3, "per_page": 10}, CUSTOMER)
+    filters = q["query"]["bool"]["filter"]
+    assert filters[0] == visible_to(CUSTOMER)  # visibility is always there, first
+    for clause in ({"term": {"status": "open"}}, {"term": {"priority": "high"}},
+                   {"term": {"tags": "a"}}, {"term": {"tags": "b"}},
+                   {"term": {"department": "it"}}, {"term": {"assignee_id": "a1"}},
+                   {"range": {"created_at": {"gte": "2024-01-01T00:00:00+00:00"}}}):
+        assert clause in filters
+    assert (q["from"], q["size"]) == (20, 10)
+    assert "updated_at" in q["sort"][0]
+    assert "query_string" not in repr(q)
+
+
+def test_search_without_words_lists_everything_visible():
+    q = search_query({"page": 1, "per_page": 5}, None)
+    assert q["query"]["bool"]["must"] == [{"match_all": {}}]
+
+
+def test_similar_query_excludes_the_ticket_and_wants_answers():
+    q = similar_query([{"_index": "x", "_id": "t1"}], "t1", 4)
+    assert q["query"]["bool"]["must_not"] == [{"ids": {"values": ["t1"]}}]
+    assert {"terms": {"status": ["solved", "closed"]}} in q["query"]["bool"]["filter"]
+    assert similar_query(["some text"], None, 4)["query"]["bool"]["must_not"] == []

@@ -1,0 +1,81 @@
+"""Knowledge work for staff: write, edit, publish and unpublish articles (drafts included),
+similar solved tickets beside the one being worked on, and deflection feedback."""
+from flask import g, request
+
+from services.intake.domain import STAFF
+from services.search.schemas import (ArticleEditSchema, ArticleListSchema, ArticleSchema,
+                                     SimilarQuerySchema)
+
+from ..web import json_body, load, query_args, reply
+
+ARTICLE = "/api/admin/articles/<article_id>"
+OPERATIONS = [
+    ("/api/admin/articles", "get", "All articles, drafts included (staff)", ArticleListSchema,
+     None, True),
+    ("/api/admin/articles", "post", "Write an article (staff)", ArticleSchema, None, True),
+    ("/api/admin/articles/{article_id}", "get", "One article, draft or not (staff)", None,
+     None, True),
+    ("/api/admin/articles/{article_id}", "patch", "Edit an article (staff)", ArticleEditSchema,
+     None, True),
+    ("/api/admin/articles/{article_id}/publish", "post", "Publish an article (staff)", None,
+     None, True),
+    ("/api/admin/articles/{article_id}/unpublish", "post", "Unpublish an article (staff)",
+     None, None, True),
+    ("/api/tickets/{number}/similar", "get", "Similar solved tickets with their resolutions "
+     "(staff)", SimilarQuerySchema, None, True),
+    ("/api/admin/suggest-feedback", "get", "Which suggestions solved problems (supervisors)",
+     None, None, True),
+]
+STAFF_ROLES = tuple(sorted(STAFF))
+
+
+def register(app, portal):
+    rpc, staff = portal.rpc, portal.requires(*STAFF_ROLES)
+
+    @app.get("/api/admin/articles")
+    @staff
+    def admin_list_articles():
+        query = ArticleListSchema().dump(query_args(ArticleListSchema()))
+        return reply(rpc.call("search", "list_articles", query))
+
+    @app.post("/api/admin/articles")
+    @staff
+    def create_article():
+        body = ArticleSchema().dump(load(ArticleSchema(), json_body()))
+        return reply(rpc.call("search", "create_article", body), 201, key="article")
+
+    @app.get(ARTICLE)
+    @staff
+    def admin_get_article(article_id: str):
+        return reply(rpc.call("search", "get_article", article_id[:64]), key="article")
+
+    @app.patch(ARTICLE)
+    @staff
+    def edit_article(article_id: str):
+        body = ArticleEditSchema().dump(load(ArticleEditSchema(), json_body()))
+        return reply(rpc.call("search", "update_article", article_id[:64], body), key="article")
+
+    @app.post(ARTICLE + "/publish")
+    @staff
+    def publish_article(article_id: str):
+        return reply(rpc.call("search", "publish_article", article_id[:64]), key="article")
+
+    @app.post(ARTICLE + "/unpublish")
+    @staff
+    def unpublish_article(article_id: str):
+        return reply(rpc.call("search", "unpublish_article", article_id[:64]), key="article")
+
+    @app.get("/api/tickets/<int:number>/similar")
+    @staff
+    def similar_tickets(number: int):
+        found = rpc.call("intake", "get_ticket", number, portal.actor(g.user))
+        if found["ok"]:
+            query = load(SimilarQuerySchema(), dict(request.args.items(),
+                                                    ticket_id=found["ticket"]["id"]))
+            found = rpc.call("search", "similar_tickets", SimilarQuerySchema().dump(query))
+        return reply(found)
+
+    @app.get("/api/admin/suggest-feedback")
+    @portal.requires("supervisor", "admin")
+    def suggest_feedback_summary():
+        return reply(rpc.call("search", "feedback_summary"))
