@@ -1,9 +1,11 @@
 """Each module registers its views with ``register(app, portal)`` and lists its API operations
 in ``OPERATIONS`` for the OpenAPI document: (path, method, summary, request schema,
 response schema, needs auth)."""
-from . import accounts, directory, knowledge, pages, system, tickets
+from . import (account_pages, accounts, directory, kb_pages, knowledge, pages, system,
+               ticket_pages, tickets)
 
-MODULES = (system, accounts, tickets, knowledge, directory, pages)
+MODULES = (system, accounts, tickets, knowledge, directory, pages, account_pages, ticket_pages,
+           kb_pages)
 
 
 def operations() -> list[tuple]:
