@@ -20,7 +20,7 @@ from .rpc import RpcPool
 # Limits are per portal process (in-memory counters): with N replicas behind a balancer a
 # client gets up to N times these.  Each is a flask-limiter string and can be set by env.
 DEFAULT_LIMITS = {
-    "HELPDESK_LOGIN_LIMIT": "5/minute;30/hour",          # per address and email
+    "HELPDESK_LOGIN_LIMIT": "5/minute;30/hour",          # failures per address and email
     "HELPDESK_LOGIN_IP_LIMIT": "60/minute",              # per address, any email
     "HELPDESK_TICKET_LIMIT": "10/minute;50/day",         # per requester
     "HELPDESK_TICKET_IP_LIMIT": "60/hour",               # per address
@@ -94,6 +94,11 @@ def login_key() -> str:
                                          if isinstance(email, str) else "")
 
 
+def refused(response) -> bool:
+    """Only failed sign-ins count against the per-account limit: guesses, not visits."""
+    return response.status_code >= 400
+
+
 def created(response) -> bool:
     """Only tickets actually filed count against the ticket limit (not typos that got a 400)."""
     return response.status_code in (200, 201)
@@ -111,7 +116,7 @@ class Portal:
 
     def login_limits(self, view):
         view = self.limiter.limit(limit("HELPDESK_LOGIN_LIMIT"), key_func=login_key,
-                                  scope="login")(view)
+                                  scope="login", deduct_when=refused)(view)
         return self.limiter.limit(limit("HELPDESK_LOGIN_IP_LIMIT"), scope="login-ip")(view)
 
     def ticket_limits(self, view):
