@@ -115,8 +115,13 @@ class Portal:
     # ------------------------------------------------------------------ rate limits
 
     def login_limits(self, view):
+        """For forms that name an account (sign in, ask for a reset link)."""
         view = self.limiter.limit(limit("HELPDESK_LOGIN_LIMIT"), key_func=login_key,
                                   scope="login", deduct_when=refused)(view)
+        return self.address_limits(view)
+
+    def address_limits(self, view):
+        """For the other account forms (a reset link's new password): per address only."""
         return self.limiter.limit(limit("HELPDESK_LOGIN_IP_LIMIT"), scope="login-ip")(view)
 
     def ticket_limits(self, view):

@@ -95,7 +95,7 @@ def register(app, portal):
         return form_page("reset")
 
     @app.post("/password/reset/<token>")
-    @portal.login_limits
+    @portal.address_limits
     def reset_submit(token: str):
         try:
             data = load(ResetConfirmSchema(), {"token": token, **submitted("password")})

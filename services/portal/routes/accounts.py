@@ -55,7 +55,7 @@ def register(app, portal):
         return jsonify({"status": "accepted"}), 202
 
     @app.post("/api/auth/password-reset/confirm")
-    @portal.login_limits
+    @portal.address_limits
     def confirm_reset():
         data = load(ResetConfirmSchema(), json_body())
         return jsonify(UserView().dump(identity.reset_password(users, data["token"],
