@@ -17,11 +17,13 @@ ERRORS = {"400": "Invalid input: field messages", "401": "Not signed in",
           "429": "Too many requests: wait and retry"}
 PATH_PARAMETER = re.compile(r"{(\w+)}")
 INTEGER_PARAMETERS = {"number"}
+MAX_TICKET_NUMBER = 10 ** 18 - 1  # the portal's URL converter takes up to 18 digits
 
 
 def path_parameters(path: str) -> list[dict]:
     return [{"in": "path", "name": name, "required": True,
-             "schema": {"type": "integer", "minimum": 1} if name in INTEGER_PARAMETERS
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TICKET_NUMBER}
+             if name in INTEGER_PARAMETERS
              else {"type": "string", "minLength": 1, "maxLength": 64}}
             for name in PATH_PARAMETER.findall(path)]
 

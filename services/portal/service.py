@@ -10,6 +10,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from services.common.clock import Clock
 
@@ -24,12 +25,20 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src '
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 
 
+class TicketNumberConverter(IntegerConverter):
+    """Ticket numbers in URLs: up to 18 digits, so a longer one is simply "not found" instead of
+    overflowing Mongo's 64-bit integers downstream."""
+
+    regex = r"\d{1,18}"
+
+
 def _is_api(path: str) -> bool:
     return path.startswith("/api/") or path == "/healthz"
 
 
 def create_app(rpc: RpcPool, users: UserRepository, clock: Clock) -> Flask:
     app = Flask(__name__)
+    app.url_map.converters["ticket"] = TicketNumberConverter
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         SECRET_KEY=os.environ.get("HELPDESK_SECRET_KEY") or users.secret_key(),
