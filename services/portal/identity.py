@@ -18,16 +18,18 @@ RESET_LINK_MAX_AGE = 3600  # seconds; the articles promise "valid for one hour"
 hasher = PasswordHasher()
 
 
-def sign_up(users, data: dict) -> dict:
+def sign_up(users, data: dict, base_url: str) -> dict:
     user = users.create(email=data["email"], name=data["name"], role="customer",
                         password_hash=hasher.hash(data["password"]), language=data["language"])
     if user is not None:
         return user
     existing = users.by_email(data["email"])
     if existing and existing["password_hash"] is None:
-        # Filed tickets anonymously before: claim the account with a password now.
-        users.set_password(existing["_id"], hasher.hash(data["password"]))
-        return existing
+        # Filed requests before without an account.  Whoever signs up now must prove they own
+        # the mailbox before seeing those requests: the password is set by the emailed link.
+        send_reset_link(users, data["email"], base_url)
+        raise ApiError(409, {"email": [_("You have written to us from this address before: we "
+                                         "have emailed you a link to set your password.")]})
     raise ApiError(409, {"email": [_("An account with this email already exists.")]})
 
 
@@ -36,14 +38,15 @@ def check_password(users, email: str, password: str) -> dict:
     try:
         if user is None or not user["password_hash"]:
             # Same work as a real check, so timing does not tell which emails have accounts.
-            hasher.verify(DUMMY_HASH, password + "x")
+            hasher.verify(DUMMY_HASH, password)
+            raise VerificationError()
         hasher.verify(user["password_hash"], password)
     except (VerificationError, InvalidHashError):
         raise ApiError(401, {"_schema": [_("Wrong email or password.")]}) from None
     return user
 
 
-DUMMY_HASH = hasher.hash("not-a-password")
+DUMMY_HASH = hasher.hash("a password no account has")
 
 
 def _serializer() -> URLSafeTimedSerializer:

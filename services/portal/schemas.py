@@ -5,6 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from services.common.events import LANGUAGES
 from services.common.validation import Strict, text
+from services.intake.schemas import TicketSchema
 
 from .domain import ROLES
 
@@ -63,13 +64,6 @@ class UserView(Schema):
     language = fields.Str()
 
 
-class UserPageView(Schema):
-    users = fields.List(fields.Nested(UserView))
-    total = fields.Int()
-    page = fields.Int()
-    per_page = fields.Int()
-
-
 class TokenView(Schema):
     token = fields.Str()
     user = fields.Nested(UserView)
@@ -101,13 +95,6 @@ class ArticleView(Schema):
     updated_at = fields.Str()
 
 
-class ArticlePageView(Schema):
-    articles = fields.List(fields.Nested(ArticleView))
-    total = fields.Int()
-    page = fields.Int()
-    per_page = fields.Int()
-
-
 class SuggestionView(Schema):
     kind = fields.Str()
     id = fields.Str()
@@ -123,11 +110,15 @@ class SuggestionsView(Schema):
     degraded = fields.Bool()
 
 
-class TicketPageView(Schema):
-    tickets = fields.List(fields.Raw())
-    total = fields.Int()
-    page = fields.Int()
-    per_page = fields.Int()
+def page_of(key: str, item: fields.Field, name: str) -> type[Schema]:
+    """The paging envelope every list endpoint answers with (see web.paged)."""
+    return Schema.from_dict({key: fields.List(item), "total": fields.Int(), "page": fields.Int(),
+                             "per_page": fields.Int()}, name=name)
+
+
+UserPageView = page_of("users", fields.Nested(UserView), "UserPageView")
+ArticlePageView = page_of("articles", fields.Nested(ArticleView), "ArticlePageView")
+TicketPageView = page_of("tickets", fields.Nested(TicketSchema), "TicketPageView")
 
 
 class ErrorView(Schema):

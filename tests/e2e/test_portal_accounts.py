@@ -103,3 +103,17 @@ def test_language_switch_is_remembered(portal):
     assert "Опишите вашу проблему" in browser.get(f"{portal}/?lang=ru", timeout=10).text
     assert "База знаний" in browser.get(f"{portal}/kb", timeout=10).text
     assert "Describe your problem" in browser.get(f"{portal}/?lang=en", timeout=10).text
+
+
+def test_signing_up_with_an_address_that_filed_before_needs_the_mailbox(portal, mail_sink):
+    email = f"earlier-{uuid.uuid4().hex[:8]}@example.com"
+    filed = requests.post(f"{portal}/api/tickets", timeout=10, json={
+        "subject": "Filed without an account", "description": "d", "requester_email": email})
+    assert filed.status_code == 201
+    claim = requests.post(f"{portal}/api/auth/signup", timeout=10, json={
+        "email": email, "password": "attacker-pass-1", "name": "Not the owner"})
+    assert claim.status_code == 409 and "email" in claim.json()["errors"]
+    assert requests.post(f"{portal}/api/auth/token", timeout=10, json={
+        "email": email, "password": "attacker-pass-1"}).status_code == 401
+    assert "/password/reset/" in eventually(
+        lambda: mails_to(mail_sink, email))[0].get_payload(decode=True).decode()

@@ -44,7 +44,7 @@ def register(app, portal):
         form = submitted("name", "email", "password")
         try:
             user = identity.sign_up(users, load(SignupSchema(), dict(
-                form, language=str(get_locale() or "en"))))
+                form, language=str(get_locale() or "en"))), request.host_url)
         except ApiError as exc:
             return form_page("signup", dict(form, password=None), exc.errors, exc.status)
         portal.sign_in(user)

@@ -29,7 +29,7 @@ def register(app, portal):
     @app.post("/api/auth/signup")
     @portal.signup_limits
     def signup():
-        user = identity.sign_up(users, load(SignupSchema(), json_body()))
+        user = identity.sign_up(users, load(SignupSchema(), json_body()), request.host_url)
         return jsonify(UserView().dump(user)), 201
 
     @app.post("/api/auth/token")
