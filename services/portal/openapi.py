@@ -17,7 +17,7 @@ ERRORS = {"400": "Invalid input: field messages", "401": "Not signed in",
           "429": "Too many requests: wait and retry"}
 PATH_PARAMETER = re.compile(r"{(\w+)}")
 INTEGER_PARAMETERS = {"number"}
-MAX_TICKET_NUMBER = 10 ** 18 - 1  # the portal's URL converter takes up to 18 digits
+MAX_TICKET_NUMBER = 10 ** 18 - 1  # the portal's <int:> URL converter takes up to 18 digits
 
 
 def path_parameters(path: str) -> list[dict]:
@@ -37,10 +37,12 @@ def build_spec(operations: list[tuple]) -> dict:
     spec.components.schema("Errors", schema=ErrorView)
     paths: dict[str, dict] = {}
     for path, method, summary, request_schema, response_schema, auth in operations:
-        # 2XX: creations answer 201 (or 200 for an idempotent repeat), requests 202.
-        op: dict = {"summary": summary, "responses": {
-            "2XX": {"description": "Success", "content": {"application/json": {
-                "schema": response_schema or {"type": "object"}}}}}}
+        # 2XX: creations answer 201 (or 200 for an idempotent repeat), requests 202.  Without
+        # a response schema nothing is claimed about the body (it may be a file or CSV).
+        success: dict = {"description": "Success"}
+        if response_schema is not None:
+            success["content"] = {"application/json": {"schema": response_schema}}
+        op: dict = {"summary": summary, "responses": {"2XX": success}}
         for code, text in ERRORS.items():
             op["responses"][code] = {"description": text, "content": {
                 "application/json": {"schema": "Errors"}}}

@@ -25,9 +25,9 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src '
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 
 
-class TicketNumberConverter(IntegerConverter):
-    """Ticket numbers in URLs: up to 18 digits, so a longer one is simply "not found" instead of
-    overflowing Mongo's 64-bit integers downstream."""
+class BoundedIntegerConverter(IntegerConverter):
+    """``<int:...>`` in every route takes up to 18 digits, so a longer number is simply "not
+    found" instead of overflowing Mongo's 64-bit integers downstream (found by the fuzzer)."""
 
     regex = r"\d{1,18}"
 
@@ -38,7 +38,7 @@ def _is_api(path: str) -> bool:
 
 def create_app(rpc: RpcPool, users: UserRepository, clock: Clock) -> Flask:
     app = Flask(__name__)
-    app.url_map.converters["ticket"] = TicketNumberConverter
+    app.url_map.converters["int"] = BoundedIntegerConverter
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         SECRET_KEY=os.environ.get("HELPDESK_SECRET_KEY") or users.secret_key(),

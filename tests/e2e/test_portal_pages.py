@@ -43,3 +43,10 @@ def test_this_solved_it_is_recorded(portal):
     refused = requests.post(f"{portal}/kb/reset-password/solved", timeout=10)
     assert refused.status_code == 400  # no CSRF token
     assert _feedback_count("reset-password") == before + 2
+
+
+def test_ticket_numbers_beyond_64_bits_are_simply_not_found(portal, agent_token):
+    huge = "1550615601590572341600735371198464"  # once a 500, found by the fuzzer
+    answer = requests.get(f"{portal}/api/tickets/{huge}", timeout=10,
+                          headers={"Authorization": f"Bearer {agent_token}"})
+    assert answer.status_code == 404 and answer.json()["errors"]

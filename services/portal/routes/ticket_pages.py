@@ -42,12 +42,12 @@ def register(app, portal):
         return render_template("my_tickets.html", tickets=result["tickets"], page=page,
                                per_page=PER_PAGE, total=result["total"])
 
-    @app.get("/my/tickets/<ticket:number>")
+    @app.get("/my/tickets/<int:number>")
     @portal.page_requires
     def my_ticket_page(number: int):
         return ticket_page(ticket_or_404(number))
 
-    @app.post("/my/tickets/<ticket:number>/reply")
+    @app.post("/my/tickets/<int:number>/reply")
     @portal.page_requires
     def reply_page(number: int):
         try:
@@ -56,7 +56,7 @@ def register(app, portal):
             return ticket_page(ticket_or_404(number), exc.errors, exc.status)
         return follow_up(number, rpc.call("intake", "add_message", number, body, acting()))
 
-    @app.post("/my/tickets/<ticket:number>/status")
+    @app.post("/my/tickets/<int:number>/status")
     @portal.page_requires
     def status_page(number: int):
         try:

@@ -58,19 +58,19 @@ def register(app, portal):
         return reply(rpc.call("intake", "list_tickets", query_args(TicketQuerySchema()),
                               actor(g.user)))
 
-    @app.get("/api/tickets/<ticket:number>")
+    @app.get("/api/tickets/<int:number>")
     @portal.requires()
     def get_ticket(number: int):
         return reply(rpc.call("intake", "get_ticket", number, actor(g.user)), key="ticket")
 
-    @app.post("/api/tickets/<ticket:number>/messages")
+    @app.post("/api/tickets/<int:number>/messages")
     @portal.requires()
     def add_message(number: int):
         body = load(MessageCreateSchema(), json_body())
         return reply(rpc.call("intake", "add_message", number, body, actor(g.user)), 201,
                      key="ticket")
 
-    @app.post("/api/tickets/<ticket:number>/status")
+    @app.post("/api/tickets/<int:number>/status")
     @portal.requires()
     def change_status(number: int):
         body = load(StatusChangeSchema(), json_body())
