@@ -48,6 +48,11 @@ def build_spec(operations: list[tuple]) -> dict:
                 "application/json": {"schema": "Errors"}}}
         if parameters := path_parameters(path):
             op["parameters"] = parameters
+        if "Idempotency-Key" in summary:
+            op.setdefault("parameters", []).append({
+                "in": "header", "name": "Idempotency-Key", "required": False,
+                "description": "Retry with the same key to get the first result, not a copy",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 128}})
         if request_schema is not None:
             if method == "get":
                 op.setdefault("parameters", []).append({"in": "query", "schema": request_schema})
