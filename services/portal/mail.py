@@ -13,12 +13,17 @@ def send_mail(to: str, subject: str, body: str) -> bool:
     """True if the SMTP server took the message.  Failures are logged, not raised: whoever
     asked for the mail must not learn from an error whether the address has an account."""
     message = EmailMessage()
-    message["From"] = os.environ.get("HELPDESK_MAIL_FROM", "helpdesk@localhost")
+    message["From"] = os.environ.get("HELPDESK_MAIL_FROM", "support@helpdesk.localhost")
     message["To"] = to
     message["Subject"] = subject
     message.set_content(body)
-    host = os.environ.get("HELPDESK_SMTP_HOST", "127.0.0.1")
-    port = int(os.environ.get("HELPDESK_SMTP_PORT", "25"))
+    # The same relay settings as intake's notifications (HELPDESK_SMTP_PORT is the port of
+    # intake's inbound listener, not a relay).
+    host = os.environ.get("HELPDESK_SMTP_RELAY_HOST", "")
+    port = int(os.environ.get("HELPDESK_SMTP_RELAY_PORT") or "25")
+    if not host:
+        log.warning("no HELPDESK_SMTP_RELAY_HOST: mail to %s not sent", to)
+        return False
     try:
         with smtplib.SMTP(host, port, timeout=10) as smtp:
             smtp.send_message(message)

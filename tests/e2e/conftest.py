@@ -61,8 +61,8 @@ def portal(mail_sink):
     """The whole help desk as separate processes (as `make run` starts it) on the test servers,
     started once for every e2e module."""
     stack_env()
-    os.environ.update(SUITE_LIMITS, HELPDESK_SMTP_HOST=mail_sink["host"],
-                      HELPDESK_SMTP_PORT=str(mail_sink["port"]))
+    os.environ.update(SUITE_LIMITS, HELPDESK_SMTP_RELAY_HOST=mail_sink["host"],
+                      HELPDESK_SMTP_RELAY_PORT=str(mail_sink["port"]))
     settings = stack.Settings.from_env("test")
     stack.services_up(settings)
     stack.seed(settings)
