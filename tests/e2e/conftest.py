@@ -43,10 +43,12 @@ def mail_sink(tmp_path_factory):
     process = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
                                 "-c", "aiosmtpd.handlers.Mailbox", str(maildir)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    eventually(lambda: _accepts(port))
-    yield {"host": "127.0.0.1", "port": port, "maildir": maildir}
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        eventually(lambda: _accepts(port))
+        yield {"host": "127.0.0.1", "port": port, "maildir": maildir}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def mails_to(sink: dict, address: str) -> list:
