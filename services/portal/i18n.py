@@ -1,56 +1,43 @@
-"""UI strings in English and Russian."""
+"""Russian and English through gettext catalogs (Flask-Babel).  The .po sources live in
+translations/; they are compiled to .mo when the portal starts, so no build artefact is kept in
+git and an edited catalog takes effect on restart."""
 from __future__ import annotations
 
-MESSAGES = {
-    "en": {
-        "title": "Help Center",
-        "describe": "Describe your problem",
-        "describe_hint": "Start typing: we will show answers that may solve it right away.",
-        "suggestions": "These may answer your question",
-        "no_suggestions": "No ready answer yet. File a request below and we will reply.",
-        "article": "Article",
-        "solved_ticket": "Solved request",
-        "file_ticket": "Still need help? Send us a request",
-        "email": "Your email",
-        "name": "Your name",
-        "subject": "Subject",
-        "details": "Details",
-        "department": "Department",
-        "priority": "Priority",
-        "submit": "Send request",
-        "filed": "Thank you! Your request {number} has been received.",
-        "filed_next": "We will answer by email. Keep the number for reference.",
-        "error": "Please correct the highlighted fields.",
-        "back": "Back to the Help Center",
-        "low": "Low", "normal": "Normal", "high": "High", "urgent": "Urgent",
-        "api": "API documentation",
-    },
-    "ru": {
-        "title": "Центр поддержки",
-        "describe": "Опишите вашу проблему",
-        "describe_hint": "Начните печатать — мы покажем ответы, которые могут сразу помочь.",
-        "suggestions": "Возможно, это ответ на ваш вопрос",
-        "no_suggestions": "Готового ответа пока нет. Отправьте обращение ниже — мы ответим.",
-        "article": "Статья",
-        "solved_ticket": "Решённое обращение",
-        "file_ticket": "Нужна помощь? Отправьте нам обращение",
-        "email": "Ваш email",
-        "name": "Ваше имя",
-        "subject": "Тема",
-        "details": "Подробности",
-        "department": "Отдел",
-        "priority": "Приоритет",
-        "submit": "Отправить обращение",
-        "filed": "Спасибо! Ваше обращение {number} получено.",
-        "filed_next": "Мы ответим по электронной почте. Сохраните номер обращения.",
-        "error": "Пожалуйста, исправьте отмеченные поля.",
-        "back": "Вернуться в центр поддержки",
-        "low": "Низкий", "normal": "Обычный", "high": "Высокий", "urgent": "Срочный",
-        "api": "Документация API",
-    },
-}
+import tempfile
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import request
+from flask_babel import Babel
+
+LANGUAGES = ("en", "ru")
+SOURCE = Path(__file__).parent / "translations"
 
 
-def translator(lang: str):
-    catalog = MESSAGES.get(lang, MESSAGES["en"])
-    return lambda key, **kw: catalog.get(key, MESSAGES["en"].get(key, key)).format(**kw)
+def compile_catalogs(source: Path = SOURCE) -> str:
+    """Compile every translations/<lang>/LC_MESSAGES/*.po into a fresh directory; return it."""
+    target = Path(tempfile.mkdtemp(prefix="helpdesk-portal-i18n-"))
+    for po_path in source.glob("*/LC_MESSAGES/*.po"):
+        with po_path.open("rb") as po:
+            catalog = read_po(po, locale=po_path.parts[-3])
+        mo_path = target / po_path.relative_to(source).with_suffix(".mo")
+        mo_path.parent.mkdir(parents=True, exist_ok=True)
+        with mo_path.open("wb") as mo:
+            write_mo(mo, catalog)
+    return str(target)
+
+
+def choose_language(signed_in_language: str | None = None) -> str:
+    """An explicit switch (?lang=), then the remembered choice, then the account, then the
+    browser's preference."""
+    for candidate in (request.args.get("lang"), request.cookies.get("lang"), signed_in_language):
+        if candidate in LANGUAGES:
+            return candidate
+    return request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+def install(app, user_language) -> Babel:
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = compile_catalogs()
+    app.config["BABEL_DEFAULT_LOCALE"] = "en"
+    return Babel(app, locale_selector=lambda: choose_language(user_language()))

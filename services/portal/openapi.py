@@ -2,6 +2,7 @@
 use to validate, so the docs cannot drift from the code."""
 from __future__ import annotations
 
+import re
 from html import escape
 
 from apispec import APISpec
@@ -11,7 +12,21 @@ from .schemas import ErrorView
 
 BEARER = [{"bearer": []}]
 ERRORS = {"400": "Invalid input: field messages", "401": "Not signed in",
-          "404": "Not found (also for others' tickets)", "409": "Conflicts with current state"}
+          "403": "Your role cannot do this", "404": "Not found (also for others' tickets)",
+          "409": "Conflicts with current state", "413": "Body too large",
+          "414": "URL too long",
+          "429": "Too many requests: wait and retry"}
+PATH_PARAMETER = re.compile(r"{(\w+)}")
+INTEGER_PARAMETERS = {"number"}
+MAX_TICKET_NUMBER = 10 ** 18 - 1  # the portal's <int:> URL converter takes up to 18 digits
+
+
+def path_parameters(path: str) -> list[dict]:
+    return [{"in": "path", "name": name, "required": True,
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TICKET_NUMBER}
+             if name in INTEGER_PARAMETERS
+             else {"type": "string", "minLength": 1, "maxLength": 64}}
+            for name in PATH_PARAMETER.findall(path)]
 
 
 def build_spec(operations: list[tuple]) -> dict:
@@ -23,15 +38,22 @@ def build_spec(operations: list[tuple]) -> dict:
     spec.components.schema("Errors", schema=ErrorView)
     paths: dict[str, dict] = {}
     for path, method, summary, request_schema, response_schema, auth in operations:
-        op: dict = {"summary": summary, "responses": {
-            "200": {"description": "OK", "content": {"application/json": {
-                "schema": response_schema or {"type": "object"}}}}}}
+        # 2XX: creations answer 201 (or 200 for an idempotent repeat), requests 202.  Without
+        # a response schema nothing is claimed about the body (it may be a file or CSV).
+        success: dict = {"description": "Success"}
+        if response_schema is not None:
+            success["content"] = {"application/json": {"schema": response_schema}}
+        op: dict = {"summary": summary, "responses": {"2XX": success}}
         for code, text in ERRORS.items():
             op["responses"][code] = {"description": text, "content": {
                 "application/json": {"schema": "Errors"}}}
-        if "{number}" in path:
-            op["parameters"] = [{"in": "path", "name": "number", "required": True,
-                                 "schema": {"type": "integer"}}]
+        if parameters := path_parameters(path):
+            op["parameters"] = parameters
+        if "Idempotency-Key" in summary:
+            op.setdefault("parameters", []).append({
+                "in": "header", "name": "Idempotency-Key", "required": False,
+                "description": "Retry with the same key to get the first result, not a copy",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 128}})
         if request_schema is not None:
             if method == "get":
                 op.setdefault("parameters", []).append({"in": "query", "schema": request_schema})

@@ -1,20 +1,25 @@
-"""Portal's persistence: users and API tokens."""
+"""Portal's persistence: users, API tokens and browser sessions, its signing secret, and the
+"this solved it" feedback customers leave on suggestions."""
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import timedelta
 
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from services.common.storage import Repository
 
 TOKEN_LIFETIME = timedelta(days=30)
+SESSION_LIFETIME = timedelta(days=14)
 
 
 class UserRepository(Repository):
     def ensure_indexes(self) -> None:
         self.db.users.create_index("email", unique=True)
         self.db.tokens.create_index("expires_at", expireAfterSeconds=0)
+        self.db.feedback.create_index([("kind", 1), ("target_id", 1)])
 
     def by_email(self, email: str) -> dict | None:
         return self.db.users.find_one({"email": email.strip().lower()})
@@ -35,14 +40,39 @@ class UserRepository(Repository):
 
     def set_password(self, user_id: str, password_hash: str) -> None:
         self.db.users.update_one({"_id": user_id}, {"$set": {"password_hash": password_hash}})
+        # A new password ends every session and token issued under the old one.
+        self.db.tokens.delete_many({"user_id": user_id})
 
-    def save_token(self, digest: str, user_id: str, now) -> None:
-        self.db.tokens.insert_one({"_id": digest, "user_id": user_id,
-                                   "expires_at": now + TOKEN_LIFETIME})
+    def set_role(self, user_id: str, role: str) -> dict | None:
+        return self.db.users.find_one_and_update({"_id": user_id}, {"$set": {"role": role}},
+                                                 return_document=ReturnDocument.AFTER)
 
-    def user_for_token(self, digest: str, now) -> dict | None:
-        token = self.db.tokens.find_one({"_id": digest, "expires_at": {"$gt": now}})
+    def page(self, role: str | None, page: int, per_page: int) -> tuple[list[dict], int]:
+        query = {"role": role} if role else {}
+        found = list(self.db.users.find(query).sort("email", 1)
+                     .skip((page - 1) * per_page).limit(per_page))
+        return found, self.db.users.count_documents(query)
+
+    # Bearer tokens (programs) and browser sessions (people) are the same kind of record:
+    # a random secret of which only the digest is kept, with an expiry the TTL index enforces.
+    def save_token(self, digest: str, user_id: str, now, kind: str = "api") -> None:
+        lifetime = SESSION_LIFETIME if kind == "session" else TOKEN_LIFETIME
+        self.db.tokens.insert_one({"_id": digest, "user_id": user_id, "kind": kind,
+                                   "expires_at": now + lifetime})
+
+    def user_for_token(self, digest: str, now, kind: str = "api") -> dict | None:
+        # A session cookie is never accepted as a bearer token, nor the reverse; tokens saved
+        # before kinds existed were all API tokens.
+        of_kind = {"kind": "session"} if kind == "session" else {"kind": {"$ne": "session"}}
+        token = self.db.tokens.find_one({"_id": digest, **of_kind, "expires_at": {"$gt": now}})
         return self.by_id(token["user_id"]) if token else None
 
     def delete_token(self, digest: str) -> None:
         self.db.tokens.delete_one({"_id": digest})
+
+    def secret_key(self) -> str:
+        """One signing secret shared by every portal replica, made on first use."""
+        doc = self.db.settings.find_one_and_update(
+            {"_id": "secret_key"}, {"$setOnInsert": {"value": secrets.token_urlsafe(48)}},
+            upsert=True, return_document=ReturnDocument.AFTER)
+        return doc["value"] if doc else self.db.settings.find_one({"_id": "secret_key"})["value"]

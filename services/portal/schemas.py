@@ -5,10 +5,13 @@ from marshmallow import Schema, fields, validate
 
 from services.common.events import LANGUAGES
 from services.common.validation import Strict, text
+from services.intake.schemas import TicketSchema
+
+from .domain import ROLES
 
 
 class LoginSchema(Strict):
-    email = fields.Email(required=True)
+    email = fields.Email(required=True, validate=validate.Length(max=254))
     password = fields.Str(required=True, validate=validate.Length(min=1, max=256))
 
 
@@ -17,6 +20,40 @@ class SignupSchema(Strict):
     password = fields.Str(required=True, validate=validate.Length(min=10, max=256))
     name = text(120, required=True)
     language = fields.Str(load_default="en", validate=validate.OneOf(LANGUAGES))
+
+
+class ResetRequestSchema(Strict):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+
+
+class ResetConfirmSchema(Strict):
+    token = fields.Str(required=True, validate=validate.Length(min=1, max=512))
+    password = fields.Str(required=True, validate=validate.Length(min=10, max=256))
+
+
+class PageQuerySchema(Strict):
+    page = fields.Int(load_default=1, validate=validate.Range(min=1, max=10_000))
+    per_page = fields.Int(load_default=25, validate=validate.Range(min=1, max=100))
+
+
+class UserQuerySchema(PageQuerySchema):
+    role = fields.Str(validate=validate.OneOf(ROLES))
+
+
+class ArticleQuerySchema(PageQuerySchema):
+    language = fields.Str(validate=validate.OneOf(LANGUAGES))
+
+
+class RoleChangeSchema(Strict):
+    role = fields.Str(required=True, validate=validate.OneOf(ROLES))
+
+
+class FeedbackSchema(Strict):
+    """"This solved it" on a suggested article or solved ticket."""
+
+    kind = fields.Str(required=True, validate=validate.OneOf(("article", "ticket")))
+    id = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+    query = text(500, load_default=None, allow_none=True)
 
 
 class UserView(Schema):
@@ -30,6 +67,58 @@ class UserView(Schema):
 class TokenView(Schema):
     token = fields.Str()
     user = fields.Nested(UserView)
+
+
+class AcceptedView(Schema):
+    status = fields.Str()
+
+
+class DepartmentView(Schema):
+    id = fields.Str()
+    name = fields.Str()
+    name_ru = fields.Str(allow_none=True)
+
+
+class DepartmentsView(Schema):
+    departments = fields.List(fields.Nested(DepartmentView))
+
+
+class ArticleView(Schema):
+    id = fields.Str()
+    title = fields.Str()
+    body = fields.Str()
+    language = fields.Str()
+    category = fields.Str(allow_none=True)
+    tags = fields.List(fields.Str())
+    published = fields.Bool()
+    translation_of = fields.Str(allow_none=True)
+    updated_at = fields.Str()
+
+
+class SuggestionView(Schema):
+    kind = fields.Str()
+    id = fields.Str()
+    number = fields.Int(allow_none=True)
+    title = fields.Str()
+    snippet = fields.Str(metadata={"description": "HTML-escaped text with <mark> highlights"})
+    language = fields.Str(allow_none=True)
+    score = fields.Float()
+
+
+class SuggestionsView(Schema):
+    results = fields.List(fields.Nested(SuggestionView))
+    degraded = fields.Bool()
+
+
+def page_of(key: str, item: fields.Field, name: str) -> type[Schema]:
+    """The paging envelope every list endpoint answers with (see web.paged)."""
+    return Schema.from_dict({key: fields.List(item), "total": fields.Int(), "page": fields.Int(),
+                             "per_page": fields.Int()}, name=name)
+
+
+UserPageView = page_of("users", fields.Nested(UserView), "UserPageView")
+ArticlePageView = page_of("articles", fields.Nested(ArticleView), "ArticlePageView")
+TicketPageView = page_of("tickets", fields.Nested(TicketSchema), "TicketPageView")
 
 
 class ErrorView(Schema):

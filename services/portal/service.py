@@ -2,11 +2,19 @@
 thin: parse with marshmallow, call a service by RPC, shape the reply."""
 from __future__ import annotations
 
-from flask import Flask, jsonify, request
+import os
+from datetime import timedelta
+
+from flask import Flask, jsonify, render_template, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from services.common.clock import Clock
 
+from . import i18n
 from .repository import UserRepository
 from .routes import MODULES
 from .rpc import RpcPool
@@ -14,22 +22,64 @@ from .web import ApiError, Portal
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-       "frame-ancestors 'none'")
+       "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+
+
+class BoundedIntegerConverter(IntegerConverter):
+    """``<int:...>`` in every route takes up to 18 digits, so a longer number is simply "not
+    found" instead of overflowing Mongo's 64-bit integers downstream (found by the fuzzer)."""
+
+    regex = r"\d{1,18}"
+
+
+def _is_api(path: str) -> bool:
+    return path.startswith("/api/") or path == "/healthz"
 
 
 def create_app(rpc: RpcPool, users: UserRepository, clock: Clock) -> Flask:
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.url_map.converters["int"] = BoundedIntegerConverter
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        SECRET_KEY=os.environ.get("HELPDESK_SECRET_KEY") or users.secret_key(),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("HELPDESK_COOKIE_SECURE") == "1",
+        PERMANENT_SESSION_LIFETIME=timedelta(days=14),
+        # CSRF is checked below for every page form; the API authenticates by bearer header
+        # only (it never reads the cookie), so a forged cross-site request carries no rights.
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=None,  # valid for the life of the session
+    )
     app.json.ensure_ascii = False
+    csrf = CSRFProtect(app)
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
+                      headers_enabled=True)
+    portal = Portal(rpc, users, clock, limiter)
+    i18n.install(app, lambda: (portal.page_user() or {}).get("language"))
+
+    @app.before_request
+    def protect_forms():
+        if not _is_api(request.path):
+            csrf.protect()
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
+        if exc.status == 404 and not _is_api(request.path):
+            return render_template("message.html", reason="missing"), 404
         return jsonify({"errors": exc.errors}), exc.status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return render_template("message.html", status=400, reason="csrf"), 400
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if request.path.startswith("/api/") or request.path == "/healthz":
+        if _is_api(request.path):
             return jsonify({"errors": {"_schema": [exc.description]}}), exc.code
+        if exc.code in (404, 429):
+            return render_template("message.html", status=exc.code,
+                                   reason="limit" if exc.code == 429 else "missing"), exc.code
         return exc
 
     @app.after_request
@@ -37,9 +87,12 @@ def create_app(rpc: RpcPool, users: UserRepository, clock: Clock) -> Flask:
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.args.get("lang") in i18n.LANGUAGES:
+            response.set_cookie("lang", request.args["lang"], samesite="Lax",
+                                max_age=365 * 86400)
         return response
 
-    portal = Portal(rpc, users, clock)
     for module in MODULES:
         module.register(app, portal)
     return app

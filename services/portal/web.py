@@ -1,10 +1,14 @@
-"""What every portal view needs: error type, payload parsing, auth, and the RPC pool."""
+"""What every portal view needs: error type, payload parsing, auth (bearer tokens for programs,
+a session cookie for people), rate limits, and the RPC pool."""
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any, Callable
 
-from flask import g, jsonify, request
+from flask import g, jsonify, redirect, request, session, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from marshmallow import Schema, ValidationError
 
 from services.common.clock import Clock
@@ -12,6 +16,20 @@ from services.common.clock import Clock
 from . import domain
 from .repository import UserRepository
 from .rpc import RpcPool
+
+# Limits are per portal process (in-memory counters): with N replicas behind a balancer a
+# client gets up to N times these.  Each is a flask-limiter string and can be set by env.
+DEFAULT_LIMITS = {
+    "HELPDESK_LOGIN_LIMIT": "5/minute;30/hour",          # failures per address and email
+    "HELPDESK_LOGIN_IP_LIMIT": "60/minute",              # per address, any email
+    "HELPDESK_TICKET_LIMIT": "10/minute;50/day",         # per requester
+    "HELPDESK_TICKET_IP_LIMIT": "60/hour",               # per address
+    "HELPDESK_SIGNUP_LIMIT": "20/hour",                  # per address
+}
+
+
+def limit(name: str) -> str:
+    return os.environ.get(name) or DEFAULT_LIMITS[name]
 
 
 class ApiError(Exception):
@@ -48,11 +66,75 @@ def reply(result: dict, success_status: int = 200, key: str | None = None):
     return jsonify(body[key] if key else body), success_status
 
 
+def paged(items: list, page: int, per_page: int, key: str) -> dict:
+    """The paging envelope every list endpoint answers with."""
+    start = (page - 1) * per_page
+    return {key: items[start:start + per_page], "total": len(items), "page": page,
+            "per_page": per_page}
+
+
+def requester_key() -> str:
+    """Who is filing: the token or signed-in session if any, else the email they give."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return "token:" + domain.token_digest(header[7:].strip())
+    if session.get("sid") and not request.path.startswith("/api/"):
+        return "session:" + domain.token_digest(session["sid"])
+    body = request.get_json(silent=True) if request.is_json else request.form
+    email = body.get("requester_email") if isinstance(body, dict) or hasattr(body, "get") else None
+    if isinstance(email, str) and email:
+        return "email:" + email.strip().lower()[:254]
+    return "ip:" + get_remote_address()
+
+
+def login_key() -> str:
+    body = request.get_json(silent=True) if request.is_json else request.form
+    email = body.get("email") if hasattr(body, "get") else None
+    return get_remote_address() + "|" + (email.strip().lower()[:254]
+                                         if isinstance(email, str) else "")
+
+
+def refused(response) -> bool:
+    """Only failed sign-ins count against the per-account limit: guesses, not visits."""
+    return response.status_code >= 400
+
+
+def created(response) -> bool:
+    """Only tickets actually filed count against the ticket limit (not typos that got a 400)."""
+    return response.status_code in (200, 201)
+
+
 class Portal:
     """Shared collaborators of the views, built once per process."""
 
-    def __init__(self, rpc: RpcPool, users: UserRepository, clock: Clock):
+    def __init__(self, rpc: RpcPool, users: UserRepository, clock: Clock,
+                 limiter: Limiter | None = None):
         self.rpc, self.users, self.clock = rpc, users, clock
+        self.limiter = limiter
+
+    # ------------------------------------------------------------------ rate limits
+
+    def login_limits(self, view):
+        """For forms that name an account (sign in, ask for a reset link)."""
+        view = self.limiter.limit(limit("HELPDESK_LOGIN_LIMIT"), key_func=login_key,
+                                  scope="login", deduct_when=refused)(view)
+        return self.address_limits(view)
+
+    def address_limits(self, view):
+        """For the other account forms (a reset link's new password): per address only."""
+        return self.limiter.limit(limit("HELPDESK_LOGIN_IP_LIMIT"), scope="login-ip")(view)
+
+    def ticket_limits(self, view):
+        view = self.limiter.limit(limit("HELPDESK_TICKET_LIMIT"), key_func=requester_key,
+                                  scope="tickets", deduct_when=created)(view)
+        return self.limiter.limit(limit("HELPDESK_TICKET_IP_LIMIT"), scope="tickets-ip",
+                                  deduct_when=created)(view)
+
+    def signup_limits(self, view):
+        return self.limiter.limit(limit("HELPDESK_SIGNUP_LIMIT"), scope="signup",
+                                  deduct_when=created)(view)
+
+    # ------------------------------------------------------------------ programs: bearer
 
     def authenticate(self) -> dict | None:
         header = request.headers.get("Authorization", "")
@@ -78,6 +160,36 @@ class Portal:
                 return view(*args, **kwargs)
             return wrapped
         return decorator
+
+    # ------------------------------------------------------------------ people: session cookie
+
+    def sign_in(self, user: dict) -> None:
+        session.clear()  # a fresh session (and CSRF token) at sign-in: no session fixation
+        sid, digest = domain.new_token()
+        self.users.save_token(digest, user["_id"], self.clock.now(), kind="session")
+        session["sid"] = sid
+        session.permanent = True
+
+    def sign_out(self) -> None:
+        if session.get("sid"):
+            self.users.delete_token(domain.token_digest(session["sid"]))
+        session.clear()
+
+    def page_user(self) -> dict | None:
+        if "page_user" not in g:
+            sid = session.get("sid")
+            g.page_user = sid and self.users.user_for_token(
+                domain.token_digest(sid), self.clock.now(), kind="session")
+        return g.page_user or None
+
+    def page_requires(self, view):
+        """Pages for signed-in people: others are sent to sign in and brought back."""
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if self.page_user() is None:
+                return redirect(url_for("signin_page", next=request.full_path.rstrip("?")))
+            return view(*args, **kwargs)
+        return wrapped
 
     @staticmethod
     def actor(user: dict) -> dict:

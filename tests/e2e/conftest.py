@@ -1,16 +1,70 @@
+import mailbox
 import os
+import re
+import socket
+import subprocess
+import sys
+import uuid
 
 import pytest
 import requests
 
 from deploy.local import stack
-from tests.support import stack_env
+from tests.support import eventually, stack_env
+
+DEMO_PASSWORD = "demo-pass-1"
+STAFF = {"agent": "agent.anna@example.com", "supervisor": "supervisor@example.com",
+         "admin": "admin@example.com"}
+# Per-address limits are raised for the suite (every request comes from 127.0.0.1); the
+# per-account limits stay at their defaults and are tested in test_portal_accounts.py.
+SUITE_LIMITS = {"HELPDESK_TICKET_IP_LIMIT": "100000/hour", "HELPDESK_LOGIN_IP_LIMIT": "100000/hour",
+                "HELPDESK_SIGNUP_LIMIT": "100000/hour"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 @pytest.fixture(scope="session")
-def portal():
-    """The whole help desk as separate processes (as `make run` starts it) on the test servers."""
+def mail_sink(tmp_path_factory):
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that stores what it receives in a Maildir."""
+    maildir = tmp_path_factory.mktemp("mail") / "inbox"
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+                                "-c", "aiosmtpd.handlers.Mailbox", str(maildir)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        eventually(lambda: _accepts(port))
+        yield {"host": "127.0.0.1", "port": port, "maildir": maildir}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def mails_to(sink: dict, address: str) -> list:
+    if not sink["maildir"].exists():
+        return []
+    return [m for m in mailbox.Maildir(sink["maildir"], create=False).values()
+            if m["To"] == address]
+
+
+@pytest.fixture(scope="session")
+def portal(mail_sink):
+    """The whole help desk as separate processes (as `make run` starts it) on the test servers,
+    started once for every e2e module."""
     stack_env()
+    os.environ.update(SUITE_LIMITS, HELPDESK_SMTP_RELAY_HOST=mail_sink["host"],
+                      HELPDESK_SMTP_RELAY_PORT=str(mail_sink["port"]))
     settings = stack.Settings.from_env("test")
     stack.services_up(settings)
     stack.seed(settings)
@@ -18,9 +72,52 @@ def portal():
     stack.services_down(settings)
 
 
-@pytest.fixture(scope="session")
-def agent_token(portal):
-    reply = requests.post(f"{portal}/api/auth/token", json={
-        "email": "agent.anna@example.com", "password": "demo-pass-1"}, timeout=10)
+def api_token(portal: str, email: str, password: str = DEMO_PASSWORD) -> str:
+    reply = requests.post(f"{portal}/api/auth/token", timeout=10,
+                          json={"email": email, "password": password})
     assert reply.status_code == 201, reply.text
     return reply.json()["token"]
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="session")
+def agent_token(portal):
+    return api_token(portal, STAFF["agent"])
+
+
+def new_customer(portal: str, name: str = "Test Customer", language: str = "en") -> dict:
+    """A freshly signed-up customer: {"email", "password", "token", "id"}."""
+    email = f"c-{uuid.uuid4().hex[:10]}@example.com"
+    password = "customer-pass-" + uuid.uuid4().hex[:6]
+    made = requests.post(f"{portal}/api/auth/signup", timeout=10, json={
+        "email": email, "password": password, "name": name, "language": language})
+    assert made.status_code == 201, made.text
+    return {"email": email, "password": password, "id": made.json()["id"],
+            "token": api_token(portal, email, password)}
+
+
+class Browser(requests.Session):
+    """A person at a browser, without JavaScript: cookies, and the CSRF token of each form."""
+
+    def __init__(self, portal: str):
+        super().__init__()
+        self.portal = portal
+
+    def csrf(self, path: str) -> str:
+        page = self.get(f"{self.portal}{path}", timeout=10)
+        found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert found, f"no CSRF token on {path}: {page.status_code}"
+        return found.group(1)
+
+    def submit(self, form_page: str, action: str, data: dict, **kwargs):
+        data = dict(data, csrf_token=self.csrf(form_page))
+        return self.post(f"{self.portal}{action}", data=data, timeout=10, **kwargs)
+
+    def sign_in(self, email: str, password: str) -> "Browser":
+        signed = self.submit("/signin", "/signin", {"email": email, "password": password},
+                             allow_redirects=False)
+        assert signed.status_code == 303, signed.text
+        return self

@@ -7,6 +7,7 @@ import pytest
 import requests
 from pymongo import MongoClient
 
+from tests.e2e.conftest import Browser
 from tests.support import eventually
 
 TICKET = {"subject": "Не могу войти: не приходит письмо для сброса пароля",
@@ -102,10 +103,11 @@ def test_portal_home_and_api_docs_render(portal):
 
 
 def test_web_form_files_a_ticket(portal):
-    reply = requests.post(f"{portal}/tickets", timeout=10, data={
+    browser = Browser(portal)
+    reply = browser.submit("/?lang=en", "/tickets", {
         "subject": "Printer on fire", "description": "It is really on fire",
         "requester_email": "form@example.com", "department": "general", "priority": "urgent",
         "language": "en"})
     assert reply.status_code == 201 and "has been received" in reply.text
-    bad = requests.post(f"{portal}/tickets", timeout=10, data={"subject": "", "description": ""})
+    bad = browser.submit("/", "/tickets", {"subject": "", "description": ""})
     assert bad.status_code == 400 and "Please correct" in bad.text

@@ -2,6 +2,7 @@
 (customers only their own, notes' files hidden), canned responses, CSAT once, and the
 SMTP listener process the stack starts."""
 import os
+import re
 import smtplib
 import uuid
 from email.message import EmailMessage
@@ -100,9 +101,14 @@ def test_stack_runs_the_smtp_listener(portal, people):
 
 
 def test_csat_link_page(portal):
-    page = requests.get(f"{portal}/csat/1.forged", timeout=10)
+    browser = requests.Session()
+    page = browser.get(f"{portal}/csat/1.forged", timeout=10)
     assert page.status_code == 200 and "<form" in page.text
-    sent = requests.post(f"{portal}/csat/1.forged", data={"rating": "good"}, timeout=10)
+    csrf = re.search(r"name='csrf_token' value='([^']+)'", page.text).group(1)
+    assert browser.post(f"{portal}/csat/1.forged", data={"rating": "good"},
+                        timeout=10).status_code == 400  # no CSRF token: refused
+    sent = browser.post(f"{portal}/csat/1.forged", data={"rating": "good", "csrf_token": csrf},
+                        timeout=10)
     assert sent.status_code == 404 and "not valid" in sent.text
-    assert requests.post(f"{portal}/csat/1.forged", data={"rating": "x"},
-                         timeout=10).status_code == 400
+    assert browser.post(f"{portal}/csat/1.forged", data={"rating": "x", "csrf_token": csrf},
+                        timeout=10).status_code == 400

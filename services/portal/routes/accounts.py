@@ -1,52 +1,86 @@
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from flask import g, jsonify
+"""Accounts over the API: sign up, tokens, password reset, and (admins) users and roles."""
+from flask import g, jsonify, request
 
-from .. import domain
-from ..schemas import LoginSchema, SignupSchema, TokenView, UserView
-from ..web import ApiError, json_body, load
+from .. import domain, identity
+from ..schemas import (AcceptedView, LoginSchema, ResetConfirmSchema,
+                       ResetRequestSchema, RoleChangeSchema, SignupSchema, TokenView,
+                       UserPageView, UserQuerySchema, UserView)
+from ..web import ApiError, json_body, load, query_args
 
 OPERATIONS = [
     ("/api/auth/signup", "post", "Create a customer account", SignupSchema, UserView, False),
     ("/api/auth/token", "post", "Sign in and get a bearer token", LoginSchema, TokenView, False),
+    ("/api/auth/token", "delete", "Revoke the bearer token sent with this request", None,
+     AcceptedView, True),
+    ("/api/auth/password-reset", "post", "Email a password-reset link (answers 202 either way)",
+     ResetRequestSchema, AcceptedView, False),
+    ("/api/auth/password-reset/confirm", "post", "Set a new password with the emailed token",
+     ResetConfirmSchema, UserView, False),
     ("/api/me", "get", "The signed-in user", None, UserView, True),
+    ("/api/users", "get", "Users, paged (admins only)", UserQuerySchema, UserPageView, True),
+    ("/api/users/{user_id}/role", "post", "Change a user's role (admins only)", RoleChangeSchema,
+     UserView, True),
 ]
 
 
 def register(app, portal):
-    hasher = PasswordHasher()
     users = portal.users
 
     @app.post("/api/auth/signup")
+    @portal.signup_limits
     def signup():
-        data = load(SignupSchema(), json_body())
-        user = users.create(email=data["email"], name=data["name"], role="customer",
-                            password_hash=hasher.hash(data["password"]), language=data["language"])
-        if user is None:
-            existing = users.by_email(data["email"])
-            if existing and existing["password_hash"] is None:
-                # Filed tickets anonymously before: claim the account with a password now.
-                users.set_password(existing["_id"], hasher.hash(data["password"]))
-                user = existing
-            else:
-                raise ApiError(409, {"email": ["An account with this email already exists."]})
+        user = identity.sign_up(users, load(SignupSchema(), json_body()), request.host_url)
         return jsonify(UserView().dump(user)), 201
 
     @app.post("/api/auth/token")
+    @portal.login_limits
     def login():
         data = load(LoginSchema(), json_body())
-        user = users.by_email(data["email"])
-        try:
-            if user is None or not user["password_hash"]:
-                raise VerificationError()
-            hasher.verify(user["password_hash"], data["password"])
-        except (VerificationError, InvalidHashError):
-            raise ApiError(401, {"_schema": ["Wrong email or password."]}) from None
+        user = identity.check_password(users, data["email"], data["password"])
         token, digest = domain.new_token()
         users.save_token(digest, user["_id"], portal.clock.now())
         return jsonify(TokenView().dump({"token": token, "user": user})), 201
+
+    @app.delete("/api/auth/token")
+    @portal.requires()
+    def logout():
+        users.delete_token(domain.token_digest(request.headers["Authorization"][7:].strip()))
+        return jsonify({"status": "revoked"})
+
+    @app.post("/api/auth/password-reset")
+    @portal.login_limits
+    def request_reset():
+        data = load(ResetRequestSchema(), json_body())
+        identity.send_reset_link(users, data["email"], request.host_url)
+        return jsonify({"status": "accepted"}), 202
+
+    @app.post("/api/auth/password-reset/confirm")
+    @portal.address_limits
+    def confirm_reset():
+        data = load(ResetConfirmSchema(), json_body())
+        return jsonify(UserView().dump(identity.reset_password(users, data["token"],
+                                                               data["password"])))
 
     @app.get("/api/me")
     @portal.requires()
     def me():
         return jsonify(UserView().dump(g.user))
+
+    @app.get("/api/users")
+    @portal.requires("admin")
+    def list_users():
+        q = query_args(UserQuerySchema())
+        found, total = users.page(q.get("role"), q["page"], q["per_page"])
+        return jsonify(UserPageView().dump({"users": found, "total": total, "page": q["page"],
+                                            "per_page": q["per_page"]}))
+
+    @app.post("/api/users/<user_id>/role")
+    @portal.requires("admin")
+    def change_role(user_id: str):
+        data = load(RoleChangeSchema(), json_body())
+        if user_id == g.user["_id"]:
+            raise ApiError(409, {"role": ["Admins cannot change their own role."]})
+        user = users.set_role(user_id[:64], data["role"])
+        if user is None:
+            raise ApiError(404, {"_schema": ["user not found"]})
+        return jsonify(UserView().dump(user))

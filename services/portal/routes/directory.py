@@ -1,7 +1,8 @@
+from ..schemas import DepartmentsView
 from ..web import reply
 
 OPERATIONS = [
-    ("/api/departments", "get", "Departments a ticket can go to", None, None, False),
+    ("/api/departments", "get", "Departments a ticket can go to", None, DepartmentsView, False),
     ("/api/agents", "get", "Agents with their load (staff only)", None, None, True),
 ]
 

@@ -1,21 +1,27 @@
 """Public knowledge reads: suggestions while typing, published articles, search, and the
 "did this solve it?" answer.  Who may see what is decided inside the search query from the
 signed-in user (anonymous readers: published articles only)."""
-from flask import request
+from flask import jsonify, request
 
-from services.search.schemas import (ArticleListSchema, FeedbackSchema, SearchQuerySchema,
-                                     SuggestQuerySchema)
+from services.search.schemas import FeedbackSchema as SuggestionFeedbackSchema
+from services.search.schemas import SearchQuerySchema, SuggestQuerySchema
 
-from ..web import ApiError, json_body, load, query_args, reply
+from ..schemas import (AcceptedView, ArticlePageView, ArticleQuerySchema, ArticleView,
+                       FeedbackSchema, SuggestionsView)
+from ..web import ApiError, json_body, load, paged, query_args, reply
 
 OPERATIONS = [
     ("/api/suggest", "get", "Articles and solved tickets that may answer a question",
-     SuggestQuerySchema, None, False),
+     SuggestQuerySchema, SuggestionsView, False),
     ("/api/suggest/feedback", "post", "Say whether a suggestion solved the problem",
-     FeedbackSchema, None, False),
+     SuggestionFeedbackSchema, None, False),
+    ("/api/feedback", "post", "Record that a suggested article or solved ticket answered the "
+     "question (\"this solved it\")", FeedbackSchema, AcceptedView, False),
     ("/api/search", "get", "Full-text search with filters (customers: own tickets and "
      "published articles; tags comma-separated)", SearchQuerySchema, None, False),
-    ("/api/articles", "get", "Published knowledge articles", ArticleListSchema, None, False),
+    ("/api/articles", "get", "Published knowledge articles, paged", ArticleQuerySchema,
+     ArticlePageView, False),
+    ("/api/articles/{article_id}", "get", "One published article", None, ArticleView, False),
 ]
 
 
@@ -29,35 +35,61 @@ def search_args() -> dict:
     return load(SearchQuerySchema(), args)
 
 
+def reader(portal) -> dict | None:
+    user = portal.authenticate()
+    return portal.actor(user) if user else None
+
+
+def published_articles(portal, language: str | None) -> list[dict]:
+    query = {"published": True, **({"language": language} if language else {})}
+    return portal.rpc.call("search", "list_articles", query)["articles"]
+
+
+def published_article(portal, article_id: str) -> dict:
+    result = portal.rpc.call("search", "get_article", article_id[:64])
+    if not result["ok"] or not result["article"]["published"]:
+        raise ApiError(404, {"_schema": ["article not found"]})
+    return result["article"]
+
+
+def record_solved(portal, data: dict, user: dict | None) -> None:
+    """"This solved it": deflection analytics live with the search service."""
+    result = portal.rpc.call("search", "record_feedback", {
+        "q": data.get("query") or data["id"], "result_kind": data["kind"],
+        "result_id": data["id"], "solved": True}, portal.actor(user) if user else None)
+    if not result["ok"]:
+        raise ApiError(result["status"], result["errors"])
+
+
 def register(app, portal):
     rpc = portal.rpc
 
-    def reader():
-        user = portal.authenticate()
-        return portal.actor(user) if user else None
-
     @app.get("/api/suggest")
     def suggest():
-        return reply(rpc.call("search", "suggest", query_args(SuggestQuerySchema()), reader()))
+        return reply(rpc.call("search", "suggest", query_args(SuggestQuerySchema()),
+                              reader(portal)))
 
     @app.post("/api/suggest/feedback")
     def suggest_feedback():
-        body = FeedbackSchema().dump(load(FeedbackSchema(), json_body()))
-        return reply(rpc.call("search", "record_feedback", body, reader()), 201)
+        body = SuggestionFeedbackSchema().dump(load(SuggestionFeedbackSchema(), json_body()))
+        return reply(rpc.call("search", "record_feedback", body, reader(portal)), 201)
+
+    @app.post("/api/feedback")
+    def feedback():
+        record_solved(portal, load(FeedbackSchema(), json_body()), portal.authenticate())
+        return jsonify({"status": "recorded"}), 201
 
     @app.get("/api/search")
     def search():
         query = SearchQuerySchema().dump(search_args())
-        return reply(rpc.call("search", "search", query, reader()))
+        return reply(rpc.call("search", "search", query, reader(portal)))
 
     @app.get("/api/articles")
     def list_articles():
-        query = dict(ArticleListSchema().dump(query_args(ArticleListSchema())), published=True)
-        return reply(rpc.call("search", "list_articles", query))
+        q = query_args(ArticleQuerySchema())
+        return jsonify(paged(published_articles(portal, q.get("language")), q["page"],
+                             q["per_page"], "articles"))
 
     @app.get("/api/articles/<article_id>")
     def get_article(article_id: str):
-        result = rpc.call("search", "get_article", article_id[:64])
-        if result["ok"] and not result["article"]["published"]:
-            raise ApiError(404, {"_schema": ["article not found"]})
-        return reply(result, key="article")
+        return jsonify(published_article(portal, article_id))

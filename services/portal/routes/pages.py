@@ -1,48 +1,87 @@
-"""Server-rendered pages for people (the API serves programs)."""
-from flask import render_template, request
+"""Server-rendered pages for people (the API serves programs): the home page where a customer
+describes the problem, sees suggestions and files a request; shared page helpers."""
+import html
+
+from flask import redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext as _, ngettext
+from markupsafe import Markup, escape
 
 from services.intake.schemas import TicketCreateSchema
 
-from ..i18n import translator
+from .. import domain
 from ..web import ApiError, load
 from .tickets import file_ticket
 
 OPERATIONS: list = []
-LANGUAGES = ("en", "ru")
+TICKET_FIELDS = ("subject", "description", "requester_email", "requester_name", "department",
+                 "priority", "language")
 
 
-def page_language() -> str:
-    lang = request.values.get("lang") or request.values.get("language") or \
-        request.cookies.get("lang") or request.accept_languages.best_match(LANGUAGES)
-    return lang if lang in LANGUAGES else "en"
+def status_label(status: str) -> str:
+    return {"new": _("Received"), "open": _("In progress"), "on_hold": _("In progress"),
+            "pending": _("Waiting for your reply"), "solved": _("Solved"),
+            "closed": _("Closed")}.get(status, status)
+
+
+def action_label(action: str) -> str:
+    return {"solved": _("My problem is solved"), "closed": _("Close the request"),
+            "open": _("Reopen")}.get(action, action)
+
+
+def priority_choices() -> list[tuple[str, str]]:
+    return [("low", _("Low")), ("normal", _("Normal")), ("high", _("High")),
+            ("urgent", _("Urgent"))]
+
+
+def answer_promise(ticket: dict) -> str | None:
+    minutes = domain.answer_promise_minutes(ticket)
+    if minutes is None:
+        return None
+    unit, count = domain.humane_duration(minutes)
+    within = {"minutes": ngettext("%(num)d minute", "%(num)d minutes", count),
+              "hours": ngettext("%(num)d hour", "%(num)d hours", count),
+              "days": ngettext("%(num)d day", "%(num)d days", count)}[unit]
+    return _("We usually answer within %(time)s.", time=within)
+
+
+def safe_snippet(snippet: str) -> Markup:
+    """Search snippets arrive escaped with <mark> highlights; keep only the highlights."""
+    text = escape(html.unescape(snippet or ""))
+    return Markup(str(text).replace("&lt;mark&gt;", "<mark>").replace("&lt;/mark&gt;", "</mark>"))
 
 
 def register(app, portal):
+    app.add_template_filter(safe_snippet)
+
     @app.context_processor
-    def translations():
-        lang = page_language()
-        return {"lang": lang, "t": translator(lang)}
+    def page_context():
+        return {"lang": str(get_locale() or "en"), "user": portal.page_user(),
+                "status_label": status_label, "action_label": action_label,
+                "answer_promise": answer_promise, "priorities": priority_choices()}
 
     def home_page(form: dict, errors: dict | None = None, status: int = 200):
         departments = portal.rpc.call("routing", "list_departments")["departments"]
-        response = app.make_response((render_template(
-            "home.html", departments=departments, form=form, errors=errors), status))
-        response.set_cookie("lang", page_language(), samesite="Lax", max_age=365 * 86400)
-        return response
+        return render_template("home.html", departments=departments, form=form,
+                               errors=errors), status
 
     @app.get("/")
     def home():
-        return home_page({})
+        # Prefilled from a knowledge-base search or article ("still need help?").
+        return home_page({"subject": request.args.get("subject", "")[:200]})
 
     @app.post("/tickets")
+    @portal.ticket_limits
     def create_ticket_form():
-        fields = ("subject", "description", "requester_email", "requester_name", "department",
-                  "priority", "language")
-        form = {k: request.form.get(k) or None for k in fields}
-        form["language"] = page_language()
+        user = portal.page_user()
+        form = {k: request.form.get(k) or None for k in TICKET_FIELDS}
+        form["language"] = str(get_locale() or "en")
+        if user:
+            form["requester_email"] = form["requester_name"] = None
         try:
             data = load(TicketCreateSchema(), {k: v for k, v in form.items() if v is not None})
-            result = file_ticket(portal, data, None, "portal")
+            result = file_ticket(portal, data, user, "portal")
         except ApiError as exc:
             return home_page(form, exc.errors, exc.status)
+        if user:
+            return redirect(url_for("my_ticket_page", number=result["ticket"]["number"]), 303)
         return render_template("filed.html", ticket=result["ticket"]), 201

@@ -7,6 +7,7 @@ import base64
 from html import escape
 
 from flask import Response, g, request
+from flask_wtf.csrf import generate_csrf
 from marshmallow import ValidationError
 
 from services.intake.schemas import (AttachmentView, AuditView, CannedCreateSchema,
@@ -170,7 +171,8 @@ CSAT_TEXT = {
 def _csat_page(token: str, message: str | None, done: bool = False) -> str:
     notice = f"<p class='notice'>{escape(message)}</p>" if message else ""
     form = "" if done else (
-        f"<form method='post' action='/csat/{escape(token)}'><p>"
+        f"<form method='post' action='/csat/{escape(token)}'>"
+        f"<input type='hidden' name='csrf_token' value='{generate_csrf()}'><p>"
         + "".join(f"<label><input type='radio' name='rating' value='{r}' required> "
                   f"{CSAT_TEXT[r]}</label> " for r in ("good", "bad"))
         + f"</p><p><label>{CSAT_TEXT['comment']}<br><textarea name='comment' maxlength='2000'>"

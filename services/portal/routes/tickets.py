@@ -3,12 +3,14 @@ from flask import g, jsonify, request
 from services.intake.schemas import (MessageCreateSchema, StatusChangeSchema, TicketCreateSchema,
                                      TicketQuerySchema, TicketSchema)
 
+from ..schemas import TicketPageView
 from ..web import ApiError, json_body, load, query_args, reply
 
 OPERATIONS = [
     ("/api/tickets", "post", "File a ticket (send Idempotency-Key to retry safely)",
      TicketCreateSchema, TicketSchema, False),
-    ("/api/tickets", "get", "List tickets (customers: their own)", None, TicketSchema, True),
+    ("/api/tickets", "get", "List tickets, paged (customers: their own)", TicketQuerySchema,
+     TicketPageView, True),
     ("/api/tickets/{number}", "get", "One ticket with its thread", None, TicketSchema, True),
     ("/api/tickets/{number}/messages", "post", "Reply or add an internal note",
      MessageCreateSchema, TicketSchema, True),
@@ -44,6 +46,7 @@ def register(app, portal):
     rpc, actor = portal.rpc, portal.actor
 
     @app.post("/api/tickets")
+    @portal.ticket_limits
     def create_ticket():
         data = load(TicketCreateSchema(), json_body())
         result = file_ticket(portal, data, portal.authenticate(), "api")

@@ -1,0 +1,106 @@
+"""Sign up, sign in and out, and password reset, as pages with CSRF-protected forms."""
+from flask import redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext as _
+
+from .. import identity
+from ..schemas import LoginSchema, ResetConfirmSchema, ResetRequestSchema, SignupSchema
+from ..web import ApiError, load
+
+OPERATIONS: list = []
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: a crafted ?next= must not send people elsewhere after sign-in."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("my_tickets_page")
+
+
+def register(app, portal):
+    users = portal.users
+
+    def form_page(mode: str, form: dict | None = None, errors: dict | None = None,
+                  status: int = 200, notice: str | None = None):
+        heading, submit, fields = {
+            "signup": (_("Create an account"), _("Sign up"), ("name", "email", "password")),
+            "signin": (_("Sign in"), _("Sign in"), ("email", "password")),
+            "forgot": (_("Reset your password"), _("Send me a link"), ("email",)),
+            "reset": (_("Choose a new password"), _("Save password"), ("password",)),
+        }[mode]
+        return render_template("account_form.html", mode=mode, heading=heading, submit=submit,
+                               fields=fields, form=form or {}, errors=errors,
+                               notice=notice), status
+
+    def submitted(*names: str) -> dict:
+        return {k: request.form[k] for k in names if request.form.get(k)}
+
+    @app.get("/signup")
+    def signup_page():
+        return form_page("signup")
+
+    @app.post("/signup")
+    @portal.signup_limits
+    def signup_submit():
+        form = submitted("name", "email", "password")
+        try:
+            user = identity.sign_up(users, load(SignupSchema(), dict(
+                form, language=str(get_locale() or "en"))), request.host_url)
+        except ApiError as exc:
+            return form_page("signup", dict(form, password=None), exc.errors, exc.status)
+        portal.sign_in(user)
+        return redirect("/", 303)
+
+    @app.get("/signin")
+    def signin_page():
+        return form_page("signin")
+
+    @app.post("/signin")
+    @portal.login_limits
+    def signin_submit():
+        form = submitted("email", "password")
+        try:
+            data = load(LoginSchema(), form)
+            user = identity.check_password(users, data["email"], data["password"])
+        except ApiError as exc:
+            return form_page("signin", {"email": form.get("email")}, exc.errors, exc.status)
+        portal.sign_in(user)
+        return redirect(safe_next(request.args.get("next")), 303)
+
+    @app.post("/signout")
+    def signout():
+        portal.sign_out()
+        return redirect("/", 303)
+
+    @app.get("/password/forgot")
+    def forgot_page():
+        return form_page("forgot")
+
+    @app.post("/password/forgot")
+    @portal.login_limits
+    def forgot_submit():
+        form = submitted("email")
+        try:
+            data = load(ResetRequestSchema(), form)
+        except ApiError as exc:
+            return form_page("forgot", form, exc.errors, exc.status)
+        identity.send_reset_link(users, data["email"], request.host_url)
+        return render_template("message.html", reason="reset_sent")
+
+    @app.get("/password/reset/<token>")
+    def reset_page(token: str):
+        try:
+            identity.user_for_reset(users, token)
+        except ApiError as exc:
+            return form_page("forgot", {}, exc.errors, exc.status)
+        return form_page("reset")
+
+    @app.post("/password/reset/<token>")
+    @portal.address_limits
+    def reset_submit(token: str):
+        try:
+            data = load(ResetConfirmSchema(), {"token": token, **submitted("password")})
+            user = identity.reset_password(users, data["token"], data["password"])
+        except ApiError as exc:
+            return form_page("reset", {}, exc.errors, exc.status)
+        portal.sign_in(user)
+        return redirect(url_for("my_tickets_page"), 303)

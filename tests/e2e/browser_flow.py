@@ -1,0 +1,88 @@
+"""The customer journey in real headless Chromium (Debian's /usr/bin/chromium, driven by
+Playwright; no browser is ever downloaded).  Run by test_browser_flow.py in its own process:
+Playwright's sync API runs an asyncio loop, which the suite's eventlet monkey-patching breaks.
+
+Usage: python -m tests.e2e.browser_flow PORTAL_URL AGENT_TOKEN SCREENSHOT_DIR"""
+from __future__ import annotations
+
+import re
+import sys
+import uuid
+from pathlib import Path
+
+import requests
+from playwright.sync_api import expect, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+PROBLEM = "Не приходит письмо для сброса пароля"
+AGENT_REPLY = "Проверьте папку «Спам» и запросите письмо ещё раз."
+
+
+def sign_up(page, portal: str, name: str) -> None:
+    page.goto(f"{portal}/signup?lang=ru")
+    page.fill("#name", name)
+    page.fill("#email", f"browser-{uuid.uuid4().hex[:8]}@example.com")
+    page.fill("#password", "browser-pass-1")
+    page.click("#account-submit")
+    expect(page.locator("#signout")).to_contain_text(name)
+
+
+def run(portal: str, agent_token: str, shots: Path) -> None:
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        phone = {"viewport": {"width": 390, "height": 844}, "locale": "ru-RU"}
+        page = browser.new_context(**phone).new_page()
+
+        sign_up(page, portal, "Мария Покупатель")
+        page.screenshot(path=shots / "01-signed-up.png", full_page=True)
+
+        page.fill("#subject", PROBLEM)
+        suggestion = page.locator("#suggestions li.suggestion").first
+        expect(suggestion).to_be_visible(timeout=15_000)
+        expect(page.locator("#suggestions")).to_contain_text("пароль")
+        expect(suggestion.locator(".kind")).to_have_text(re.compile("Статья|Решённое обращение"))
+        page.screenshot(path=shots / "02-suggestion-in-russian.png", full_page=True)
+
+        page.fill("#description", "Нажимаю «Забыли пароль», но письмо так и не пришло.")
+        page.select_option("#department", "technical")
+        page.click("#send-request")
+        page.wait_for_url(re.compile(r"/my/tickets/\d+$"))
+        number = int(page.url.rsplit("/", 1)[1])
+        expect(page.locator("#ticket-state")).to_contain_text("Получено")
+        page.screenshot(path=shots / "03-ticket-filed.png", full_page=True)
+
+        page.click("#nav-my-tickets")
+        expect(page.locator("#my-tickets")).to_contain_text(f"#{number} {PROBLEM}")
+        page.screenshot(path=shots / "04-my-tickets.png", full_page=True)
+
+        answered = requests.post(f"{portal}/api/tickets/{number}/messages", timeout=10,
+                                 headers={"Authorization": f"Bearer {agent_token}"},
+                                 json={"body": AGENT_REPLY})
+        assert answered.status_code == 201, answered.text
+        page.goto(f"{portal}/my/tickets/{number}")
+        expect(page.locator("#thread")).to_contain_text(AGENT_REPLY)
+        page.screenshot(path=shots / "05-agent-replied.png", full_page=True)
+
+        page.click("#action-solved")
+        expect(page.locator("#ticket-state")).to_contain_text("Решено")
+        page.click("#action-closed")
+        expect(page.locator("#ticket-state")).to_contain_text("Закрыто")
+        expect(page.locator("#reply-form")).to_have_count(0)
+        page.screenshot(path=shots / "06-closed.png", full_page=True)
+
+        stranger = browser.new_context(**phone).new_page()
+        sign_up(stranger, portal, "Чужой Клиент")
+        response = stranger.goto(f"{portal}/my/tickets/{number}")
+        assert response.status == 404, response.status
+        expect(stranger.locator("main")).not_to_contain_text(PROBLEM)
+        expect(stranger.locator("h1")).to_have_text("Не найдено")
+        stranger.screenshot(path=shots / "07-other-customer-gets-404.png", full_page=True)
+        browser.close()
+    print(f"browser flow passed for ticket #{number}")
+
+
+if __name__ == "__main__":
+    run(sys.argv[1], sys.argv[2], Path(sys.argv[3]))
