@@ -216,10 +216,11 @@ def fold(text: str) -> str:
 
 
 def fingerprint(subject: str, description: str) -> frozenset[str]:
-    """Normalised word stems plus adjacent-stem shingles of a ticket's text."""
+    """Normalised word stems plus adjacent-stem shingles of a ticket's text.  A shingle's two
+    stems are sorted, so "VPN не подключается" and "не подключается VPN" still match."""
     stems = [w[:STEM] for w in _WORD.findall(fold(f"{subject} {description}"))
              if w not in STOPWORDS and len(w) > 1 and not w.isdigit()]
-    return frozenset(stems) | frozenset(f"{a} {b}" for a, b in zip(stems, stems[1:]))
+    return frozenset(stems) | frozenset(" ".join(sorted(pair)) for pair in zip(stems, stems[1:]))
 
 
 def similarity(a: Iterable[str], b: Iterable[str]) -> float:

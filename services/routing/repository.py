@@ -20,6 +20,7 @@ class RoutingRepository(Repository):
         self.db.queue.create_index([("department", ASCENDING), ("queued_at", ASCENDING)])
         self.db.rules.create_index([("position", ASCENDING), ("_id", ASCENDING)])
         self.db.tickets.create_index([("department", ASCENDING), ("created_at", DESCENDING)])
+        self.db.tickets.create_index("fingerprint")
         self.db.alerts.create_index([("raised_at", DESCENDING)])
 
     # ------------------------------------------------------------------ departments
@@ -145,8 +146,12 @@ class RoutingRepository(Repository):
         if queued:
             self.db.queue.update_one({"_id": ticket_id}, {"$set": queued}, session=session)
 
-    def recent_tickets(self, department: str, since, session=None) -> list[dict]:
-        return list(self.db.tickets.find({"department": department, "created_at": {"$gte": since}},
+    def recent_tickets(self, department: str, since, sharing: list[str],
+                       session=None) -> list[dict]:
+        """Tickets of the window that share at least one fingerprint term with ``sharing``
+        (the others cannot be similar, so the multikey index keeps this cheap)."""
+        return list(self.db.tickets.find({"department": department, "created_at": {"$gte": since},
+                                          "fingerprint": {"$in": sharing}},
                                          session=session).limit(QUEUE_LIMIT))
 
     # ------------------------------------------------------------------ rules

@@ -134,18 +134,23 @@ class RoutingService(OutboxRelay):
     def route_new_ticket(self, event):
         now = self.clock.now()
 
-        def work(session):
+        def classify_and_place(session):
             arrived = event.data
             outcome = domain.evaluate_rules(self.store.rules(), arrived)
             ticket = outcome["ticket"]
-            events = self._classification_events(arrived, outcome, now)
             self.store.remember_ticket(self._routing_copy(ticket), session)
-            events += self._detect_recurring(ticket, now, session)
-            current = self.store.ticket(ticket["ticket_id"], session)
-            return events + self._place(dict(current, ticket_id=current["_id"],
-                                             preferred_agent_id=None), now, session)
+            return (self._classification_events(arrived, outcome, now)
+                    + self._place(dict(ticket, preferred_agent_id=None), now, session))
 
-        self.apply(work, event=event, consumer="route_new_ticket")
+        def detect_recurring(session):
+            return self._detect_recurring(event.data["ticket_id"], now, session)
+
+        self.apply(classify_and_place, event=event, consumer="route_new_ticket")
+        # A second transaction, started after the ticket is committed: of several similar
+        # tickets arriving at once, the last to get here sees all the others (snapshots
+        # would hide tickets still being routed), and two replicas declaring the same
+        # incident collide on the linked tickets, so one retries and joins the other's.
+        self.apply(detect_recurring, event=event, consumer="detect_recurring")
 
     @on_event(ev.TICKET_REOPENED)
     def route_reopened_ticket(self, event):
@@ -258,13 +263,17 @@ class RoutingService(OutboxRelay):
                                      session)
         return [_assigned(ticket, taken, now)]
 
-    def _detect_recurring(self, ticket: dict, now, session) -> list[dict]:
+    def _detect_recurring(self, ticket_id: str, now, session) -> list[dict]:
+        new = self.store.ticket(ticket_id, session)
+        if new is None or new.get("incident_id"):
+            return []
+        ticket = dict(new, ticket_id=ticket_id)
         settings = self.store.department(ticket["department"], session) or {}
-        new = self.store.ticket(ticket["ticket_id"], session)
         window = settings.get("incident_window_minutes",
                               domain.DEFAULT_INCIDENT_SETTINGS["incident_window_minutes"])
         recent = self.store.recent_tickets(ticket["department"],
-                                           now - timedelta(minutes=window), session)
+                                           now - timedelta(minutes=window),
+                                           new["fingerprint"], session)
         cluster = domain.recurring_cluster(new, recent, settings, now)
         if cluster["incident_id"]:
             return self._link([new], cluster["incident_id"], now, session)
