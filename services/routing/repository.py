@@ -8,7 +8,22 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 from services.common.storage import Repository
 
+from .domain import FAR_FUTURE, priority_rank
+
 QUEUE_LIMIT = 1000
+# Mirrors domain.queue_order so the database hands back the head of a long queue in order.
+QUEUE_SORT = {"fifo": [("queued_at", ASCENDING), ("_id", ASCENDING)],
+              "differentiated": [("priority_rank", DESCENDING), ("sla_sort", ASCENDING),
+                                 ("queued_at", ASCENDING), ("_id", ASCENDING)]}
+
+
+def _queue_sort_fields(changes: dict) -> dict:
+    sort_fields = {}
+    if "priority" in changes:
+        sort_fields["priority_rank"] = priority_rank(changes["priority"])
+    if "sla_due" in changes:
+        sort_fields["sla_sort"] = changes["sla_due"] or FAR_FUTURE
+    return sort_fields
 
 
 class RoutingRepository(Repository):
@@ -18,6 +33,7 @@ class RoutingRepository(Repository):
         self.db.assignment_log.create_index([("agent_id", ASCENDING), ("seq", ASCENDING)],
                                             unique=True)
         self.db.queue.create_index([("department", ASCENDING), ("queued_at", ASCENDING)])
+        self.db.queue.create_index([("department", ASCENDING)] + QUEUE_SORT["differentiated"])
         self.db.rules.create_index([("position", ASCENDING), ("_id", ASCENDING)])
         self.db.tickets.create_index([("department", ASCENDING), ("created_at", DESCENDING)])
         self.db.tickets.create_index("fingerprint")
@@ -110,11 +126,14 @@ class RoutingRepository(Repository):
     # ------------------------------------------------------------------ queue
 
     def enqueue(self, ticket: dict, now, session) -> bool:
-        result = self.db.queue.update_one({"_id": ticket["ticket_id"]}, {"$setOnInsert": {
+        waiting = {
             "number": ticket["number"], "department": ticket["department"],
             "priority": ticket["priority"], "preferred_agent_id": ticket.get("preferred_agent_id"),
             "category": ticket.get("category"), "language": ticket.get("language"),
-            "sla_due": ticket.get("sla_due"), "queued_at": now}}, upsert=True, session=session)
+            "product": ticket.get("product"), "sla_due": ticket.get("sla_due"), "queued_at": now}
+        waiting.update(_queue_sort_fields(waiting))
+        result = self.db.queue.update_one({"_id": ticket["ticket_id"]},
+                                          {"$setOnInsert": waiting}, upsert=True, session=session)
         return result.upserted_id is not None
 
     def dequeue(self, ticket_id: str, session) -> None:
@@ -123,9 +142,9 @@ class RoutingRepository(Repository):
     def is_queued(self, ticket_id: str, session) -> bool:
         return self.db.queue.find_one({"_id": ticket_id}, {"_id": 1}, session=session) is not None
 
-    def queued(self, department: str) -> list[dict]:
+    def queued(self, department: str, mode: str = "fifo", limit: int = QUEUE_LIMIT) -> list[dict]:
         return list(self.db.queue.find({"department": department})
-                    .sort("queued_at", ASCENDING).limit(QUEUE_LIMIT))
+                    .sort(QUEUE_SORT[mode]).limit(limit))
 
     # ------------------------------------------------------------------ routing's view of tickets
 
@@ -143,6 +162,7 @@ class RoutingRepository(Repository):
         self.db.tickets.update_one({"_id": ticket_id}, {"$set": changes}, upsert=True,
                                    session=session)
         queued = {k: v for k, v in changes.items() if k in ("priority", "sla_due")}
+        queued.update(_queue_sort_fields(queued))
         if queued:
             self.db.queue.update_one({"_id": ticket_id}, {"$set": queued}, session=session)
 

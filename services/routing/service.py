@@ -121,7 +121,7 @@ class RoutingService(OutboxRelay):
         if settings is None:
             return not_found("department")
         mode = settings.get("queue_mode", "fifo")
-        entries = domain.queue_order(self.store.queued(department), mode)
+        entries = domain.queue_order(self.store.queued(department, mode), mode)
         return ok(mode=mode, tickets=QueueEntryView(many=True).dump(entries))
 
     @rpc
@@ -146,6 +146,8 @@ class RoutingService(OutboxRelay):
             return self._detect_recurring(event.data["ticket_id"], now, session)
 
         self.apply(classify_and_place, event=event, consumer="route_new_ticket")
+        if not self._has_similar_recent(event.data["ticket_id"], now):
+            return  # the common case: nothing alike, so no second transaction
         # A second transaction, started after the ticket is committed: of several similar
         # tickets arriving at once, the last to get here sees all the others (snapshots
         # would hide tickets still being routed), and two replicas declaring the same
@@ -180,7 +182,7 @@ class RoutingService(OutboxRelay):
 
         self.store.handle_once("release_on_solve", event.event_id, work)
         if released:
-            self._drain_queues([released["department"]])
+            self._drain_queues([released["department"]], slots=1)
 
     @on_event(ev.SLA_DEADLINES_SET)
     def note_sla_deadlines(self, event):
@@ -263,17 +265,26 @@ class RoutingService(OutboxRelay):
                                      session)
         return [_assigned(ticket, taken, now)]
 
+    def _recent_alike(self, ticket: dict, now, session=None) -> list[dict]:
+        """Tickets of the department's window sharing a fingerprint term (the candidates)."""
+        settings = self.store.department(ticket["department"], session) or {}
+        window = settings.get("incident_window_minutes",
+                              domain.DEFAULT_INCIDENT_SETTINGS["incident_window_minutes"])
+        return [t for t in self.store.recent_tickets(
+            ticket["department"], now - timedelta(minutes=window), ticket["fingerprint"],
+            session) if t["_id"] != ticket["_id"]]
+
+    def _has_similar_recent(self, ticket_id: str, now) -> bool:
+        new = self.store.ticket(ticket_id)
+        return bool(new and self._recent_alike(new, now))
+
     def _detect_recurring(self, ticket_id: str, now, session) -> list[dict]:
         new = self.store.ticket(ticket_id, session)
         if new is None or new.get("incident_id"):
             return []
         ticket = dict(new, ticket_id=ticket_id)
         settings = self.store.department(ticket["department"], session) or {}
-        window = settings.get("incident_window_minutes",
-                              domain.DEFAULT_INCIDENT_SETTINGS["incident_window_minutes"])
-        recent = self.store.recent_tickets(ticket["department"],
-                                           now - timedelta(minutes=window),
-                                           new["fingerprint"], session)
+        recent = self._recent_alike(new, now, session)
         cluster = domain.recurring_cluster(new, recent, settings, now)
         if cluster["incident_id"]:
             return self._link([new], cluster["incident_id"], now, session)
@@ -342,17 +353,20 @@ class RoutingService(OutboxRelay):
 
         self.apply(work, event=event, consumer=f"escalate:{kind}")
         if freed:
-            self._drain_queues([freed["department"]])
+            self._drain_queues([freed["department"]], slots=1)
 
-    def _drain_queues(self, departments) -> None:
+    def _drain_queues(self, departments, slots: int = QUEUE_DRAIN_BATCH) -> None:
         for department in departments:
-            self._drain_queue(department)
+            self._drain_queue(department, slots)
 
-    def _drain_queue(self, department: str) -> None:
-        settings = self.store.department(department) or {}
-        waiting = domain.queue_order(self.store.queued(department),
-                                     settings.get("queue_mode", "fifo"))
-        for queued in waiting[:QUEUE_DRAIN_BATCH]:
+    def _drain_queue(self, department: str, slots: int) -> None:
+        """Assign up to ``slots`` waiting tickets, head of the queue first.  A solved ticket
+        frees one slot, so its handler assigns one: replicas then rarely race for the head."""
+        mode = (self.store.department(department) or {}).get("queue_mode", "fifo")
+        # A few more than the slots, in case other replicas take some of the head meanwhile.
+        head = self.store.queued(department, mode, min(QUEUE_DRAIN_BATCH, slots * 5))
+        waiting = domain.queue_order(head, mode)
+        for queued in waiting:
             now = self.clock.now()
             ticket = dict(queued, ticket_id=queued["_id"])
 
@@ -361,9 +375,13 @@ class RoutingService(OutboxRelay):
                     return []  # assigned by another replica, or solved meanwhile
                 return self._place(ticket, now, session)
 
-            if not self.apply(work) and not domain.rank_candidates(
-                    self.store.agents(department), department, now=now):
-                break  # nobody in the department has room: the rest must wait too
+            if self.apply(work):
+                slots -= 1
+                if slots == 0:
+                    return
+            elif not domain.rank_candidates(self.store.agents(department), department,
+                                            now=now):
+                return  # nobody in the department has room: the rest must wait too
 
 
 def _assigned(ticket: dict, agent: dict, now) -> dict:

@@ -14,7 +14,7 @@ from tests.integration.routing_helpers import dispatcher, solved, ticket_created
 from tests.support import eventually, running
 
 TICKETS, BURSTS = 500, 5
-AGENTS, CAPACITY = 20, 8          # 160 slots: most tickets must wait for capacity to free
+AGENTS, CAPACITY = 25, 10         # 250 slots: most tickets must wait for capacity to free
 DEPARTMENT = "burst"
 
 
@@ -50,7 +50,9 @@ def test_three_replicas_assign_each_ticket_once_within_capacity(config, db):
         return (routing.assignments.count_documents({}) + routing.queue.count_documents({})
                 == TICKETS)
 
-    eventually(all_placed, timeout=60)
+    # Generous limits: the Mongo wire server is slow on a shared 2-core machine; the test is
+    # about what happens, never how fast (see bench/routing_bench.py for speed).
+    eventually(all_placed, timeout=240)
     assert routing.assignments.count_documents({"active": True}) == AGENTS * CAPACITY
 
     # Agents solve what they hold, round after round; freed capacity drains the queue.
@@ -64,7 +66,7 @@ def test_three_replicas_assign_each_ticket_once_within_capacity(config, db):
             solved_ids.add(ticket_id)
         eventually(lambda: routing.assignments.count_documents({"active": True}) == min(
             AGENTS * CAPACITY, TICKETS - len(solved_ids)) and routing.queue.count_documents(
-            {}) == max(0, TICKETS - len(solved_ids) - AGENTS * CAPACITY), timeout=60)
+            {}) == max(0, TICKETS - len(solved_ids) - AGENTS * CAPACITY), timeout=240)
 
     log = list(routing.assignment_log.find())
     assigned = Counter(entry["ticket_id"] for entry in log if entry["action"] == "assigned")
