@@ -2,6 +2,7 @@
 use to validate, so the docs cannot drift from the code."""
 from __future__ import annotations
 
+import re
 from html import escape
 
 from apispec import APISpec
@@ -29,9 +30,10 @@ def build_spec(operations: list[tuple]) -> dict:
         for code, text in ERRORS.items():
             op["responses"][code] = {"description": text, "content": {
                 "application/json": {"schema": "Errors"}}}
-        if "{number}" in path:
-            op["parameters"] = [{"in": "path", "name": "number", "required": True,
-                                 "schema": {"type": "integer"}}]
+        for name in re.findall(r"{(\w+)}", path):
+            op.setdefault("parameters", []).append({
+                "in": "path", "name": name, "required": True,
+                "schema": {"type": "integer" if name == "number" else "string"}})
         if request_schema is not None:
             if method == "get":
                 op.setdefault("parameters", []).append({"in": "query", "schema": request_schema})

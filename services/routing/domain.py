@@ -27,14 +27,12 @@ def is_available(agent: dict, now: datetime | None = None) -> bool:
 
 
 def has_skills(agent: dict, ticket: dict | None) -> bool:
-    """An agent with no categories (or products) listed takes any; languages are always
-    checked because a customer must be answered in their language."""
+    """A ticket needs an agent who speaks its language and knows its category and product;
+    an agent with none of a kind listed (a generalist) takes any."""
     if not ticket:
         return True
-    language = ticket.get("language")
-    if language and language not in agent.get("languages", ("en",)):
-        return False
-    for skill, field in (("categories", "category"), ("products", "product")):
+    for skill, field in (("languages", "language"), ("categories", "category"),
+                         ("products", "product")):
         wanted, offered = ticket.get(field), agent.get(skill) or []
         if wanted and offered and wanted not in offered:
             return False

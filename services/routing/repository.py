@@ -72,16 +72,14 @@ class RoutingRepository(Repository):
         query = {"departments": department} if department else {}
         return list(self.db.agents.find(query, session=session).sort("_id"))
 
-    def take_slot(self, agent_id: str, now, session) -> dict | None:
-        """Atomic: succeeds only while the agent is available and below capacity.  ``seq``
-        numbers every load change of the agent, so the log replays in a strict order."""
-        agent = self.db.agents.find_one({"_id": agent_id}, session=session)
-        if agent is None:
-            return None
+    def take_slot(self, agent: dict, now, session) -> dict | None:
+        """Atomic: succeeds only while the agent is available and below the capacity it had
+        when read (``agent``, from the same transaction).  ``seq`` numbers every load change
+        of the agent, so the log replays in a strict order."""
         available = {"$or": [{"status": "online"},
                              {"status": "vacation", "vacation_until": {"$lte": now}}]}
         return self.db.agents.find_one_and_update(
-            {"_id": agent_id, "load": {"$lt": agent["capacity"]},
+            {"_id": agent["_id"], "load": {"$lt": agent["capacity"]},
              "capacity": agent["capacity"], **available},
             {"$inc": {"load": 1, "seq": 1}, "$set": {"last_assigned_at": now}},
             session=session, return_document=ReturnDocument.AFTER)
@@ -148,11 +146,13 @@ class RoutingRepository(Repository):
 
     # ------------------------------------------------------------------ routing's view of tickets
 
-    def remember_ticket(self, ticket: dict, session) -> None:
+    def remember_ticket(self, ticket: dict, session) -> dict:
         """What routing needs later: skills for reassignment, text for incident detection,
-        priority and SLA deadline for queue order."""
-        self.db.tickets.update_one({"_id": ticket["_id"]}, {"$set": ticket}, upsert=True,
-                                   session=session)
+        priority and SLA deadline for queue order.  Returns the stored copy, which may
+        already hold an SLA deadline that arrived first."""
+        return self.db.tickets.find_one_and_update(
+            {"_id": ticket["_id"]}, {"$set": ticket}, upsert=True, session=session,
+            return_document=ReturnDocument.AFTER)
 
     def ticket(self, ticket_id: str, session=None) -> dict | None:
         return self.db.tickets.find_one({"_id": ticket_id}, session=session)

@@ -33,8 +33,8 @@ class AgentSchema(Strict):
     skills = fields.List(text(50), load_default=list)
     categories = fields.List(slug(), load_default=list)
     products = fields.List(text(50), load_default=list)
-    languages = fields.List(fields.Str(validate=validate.OneOf(LANGUAGES)),
-                            load_default=lambda: ["en"])
+    # Empty skill lists mean "any": a generalist.
+    languages = fields.List(fields.Str(validate=validate.OneOf(LANGUAGES)), load_default=list)
     capacity = fields.Int(load_default=10, validate=validate.Range(min=0, max=1000))
     status = fields.Str(load_default="online", validate=validate.OneOf(AVAILABILITY))
     vacation_until = fields.AwareDateTime(load_default=None, allow_none=True)

@@ -17,6 +17,7 @@ from services.common.results import fail, not_found, ok
 
 from . import domain
 from .dependencies import RoutingStore
+from .repository import QUEUE_LIMIT
 from .schemas import (AgentSchema, AgentView, AlertView, AvailabilitySchema, DepartmentSchema,
                       DryRunTicketSchema, QueueEntryView, RuleSchema, RuleView)
 
@@ -132,21 +133,22 @@ class RoutingService(OutboxRelay):
 
     @on_event(ev.TICKET_CREATED)
     def route_new_ticket(self, event):
-        now = self.clock.now()
+        now, remembered = self.clock.now(), []
 
         def classify_and_place(session):
             arrived = event.data
             outcome = domain.evaluate_rules(self.store.rules(), arrived)
             ticket = outcome["ticket"]
-            self.store.remember_ticket(self._routing_copy(ticket), session)
+            remembered[:] = [self.store.remember_ticket(self._routing_copy(ticket), session)]
             return (self._classification_events(arrived, outcome, now)
-                    + self._place(dict(ticket, preferred_agent_id=None), now, session))
+                    + self._place(dict(ticket, preferred_agent_id=None,
+                                       sla_due=remembered[0].get("sla_due")), now, session))
 
         def detect_recurring(session):
             return self._detect_recurring(event.data["ticket_id"], now, session)
 
         self.apply(classify_and_place, event=event, consumer="route_new_ticket")
-        if not self._has_similar_recent(event.data["ticket_id"], now):
+        if remembered and not self._recent_alike(remembered[0], now):
             return  # the common case: nothing alike, so no second transaction
         # A second transaction, started after the ticket is committed: of several similar
         # tickets arriving at once, the last to get here sees all the others (snapshots
@@ -231,7 +233,7 @@ class RoutingService(OutboxRelay):
         for agent in domain.rank_candidates(agents, ticket["department"],
                                             ticket.get("preferred_agent_id"), ticket, now,
                                             exclude):
-            taken = self.store.take_slot(agent["_id"], now, session)
+            taken = self.store.take_slot(agent, now, session)
             if taken is not None:
                 return taken
         return None
@@ -273,10 +275,6 @@ class RoutingService(OutboxRelay):
         return [t for t in self.store.recent_tickets(
             ticket["department"], now - timedelta(minutes=window), ticket["fingerprint"],
             session) if t["_id"] != ticket["_id"]]
-
-    def _has_similar_recent(self, ticket_id: str, now) -> bool:
-        new = self.store.ticket(ticket_id)
-        return bool(new and self._recent_alike(new, now))
 
     def _detect_recurring(self, ticket_id: str, now, session) -> list[dict]:
         new = self.store.ticket(ticket_id, session)
@@ -361,27 +359,43 @@ class RoutingService(OutboxRelay):
 
     def _drain_queue(self, department: str, slots: int) -> None:
         """Assign up to ``slots`` waiting tickets, head of the queue first.  A solved ticket
-        frees one slot, so its handler assigns one: replicas then rarely race for the head."""
+        frees one slot, so its handler assigns one.  Replicas draining at once race for the
+        same head: tickets another replica took are skipped and the head is read again."""
         mode = (self.store.department(department) or {}).get("queue_mode", "fifo")
-        # A few more than the slots, in case other replicas take some of the head meanwhile.
-        head = self.store.queued(department, mode, min(QUEUE_DRAIN_BATCH, slots * 5))
-        waiting = domain.queue_order(head, mode)
-        for queued in waiting:
-            now = self.clock.now()
-            ticket = dict(queued, ticket_id=queued["_id"])
+        window = min(QUEUE_DRAIN_BATCH, slots * 5)
+        while slots > 0:
+            head = self.store.queued(department, mode, window)
+            moved = 0  # tickets that left the queue during this pass (ours or another's)
+            for queued in domain.queue_order(head, mode):
+                outcome = self._assign_queued(dict(queued, ticket_id=queued["_id"]))
+                if outcome == "assigned":
+                    slots, moved = slots - 1, moved + 1
+                    if slots == 0:
+                        return
+                elif outcome == "gone":
+                    moved += 1
+                elif not domain.rank_candidates(self.store.agents(department), department,
+                                                now=self.clock.now()):
+                    return  # nobody in the department has room: the rest must wait too
+            if not moved:
+                if len(head) < window or window >= QUEUE_LIMIT:
+                    return  # the whole queue waits for skills nobody free has
+                window = min(window * 4, QUEUE_LIMIT)  # look further for a ticket that fits
 
-            def work(session, ticket=ticket, now=now):
-                if not self.store.is_queued(ticket["ticket_id"], session):
-                    return []  # assigned by another replica, or solved meanwhile
-                return self._place(ticket, now, session)
+    def _assign_queued(self, ticket: dict) -> str:
+        """"assigned", "gone" (taken by another replica or solved meanwhile) or "waiting"."""
+        now, outcome = self.clock.now(), {}
 
-            if self.apply(work):
-                slots -= 1
-                if slots == 0:
-                    return
-            elif not domain.rank_candidates(self.store.agents(department), department,
-                                            now=now):
-                return  # nobody in the department has room: the rest must wait too
+        def work(session):
+            if not self.store.is_queued(ticket["ticket_id"], session):
+                outcome["value"] = "gone"
+                return []
+            events = self._place(ticket, now, session)
+            outcome["value"] = "assigned" if events else "waiting"
+            return events
+
+        self.apply(work)
+        return outcome["value"]
 
 
 def _assigned(ticket: dict, agent: dict, now) -> dict:

@@ -258,3 +258,8 @@ def test_new_similar_ticket_joins_the_existing_incident():
     cluster = recurring_cluster(new, [recent("a", "VPN is down", 5, incident_id="inc-1")],
                                 SETTINGS, T0)
     assert cluster == {"incident_id": "inc-1", "members": cluster["members"], "declare": False}
+
+
+def test_generalist_with_no_languages_listed_takes_any_language():
+    assert can_take(skilled("any", languages=()), "billing", {"language": "ru"})
+    assert not can_take(skilled("en"), "billing", {"language": "ru"})
