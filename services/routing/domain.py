@@ -1,22 +1,249 @@
-"""Routing rules with no I/O: who should get a ticket."""
+"""Routing rules with no I/O: who should get a ticket, which routing rule fires and why, the
+order of a department queue, escalation steps and recurring-problem detection."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import functools
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable
+
+from services.common.events import PRIORITIES
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-AVAILABILITY = ("online", "away", "offline")
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
+AVAILABILITY = ("online", "away", "offline", "vacation")
+QUEUE_MODES = ("fifo", "differentiated")
 
 
-def can_take(agent: dict, department: str) -> bool:
-    return (agent["status"] == "online" and department in agent["departments"]
-            and agent["load"] < agent["capacity"])
+# ---------------------------------------------------------------------- agents and skills
+
+def is_available(agent: dict, now: datetime | None = None) -> bool:
+    """Online, or back from a vacation whose end date has passed."""
+    if agent["status"] == "online":
+        return True
+    until = agent.get("vacation_until")
+    return (agent["status"] == "vacation" and now is not None and until is not None
+            and until <= now)
 
 
-def rank_candidates(agents: list[dict], department: str,
-                    preferred_id: str | None = None) -> list[dict]:
+def has_skills(agent: dict, ticket: dict | None) -> bool:
+    """A ticket needs an agent who speaks its language and knows its category and product;
+    an agent with none of a kind listed (a generalist) takes any."""
+    if not ticket:
+        return True
+    for skill, field in (("languages", "language"), ("categories", "category"),
+                         ("products", "product")):
+        wanted, offered = ticket.get(field), agent.get(skill) or []
+        if wanted and offered and wanted not in offered:
+            return False
+    return True
+
+
+def can_take(agent: dict, department: str, ticket: dict | None = None,
+             now: datetime | None = None) -> bool:
+    return (is_available(agent, now) and department in agent["departments"]
+            and agent["load"] < agent["capacity"] and has_skills(agent, ticket))
+
+
+def rank_candidates(agents: list[dict], department: str, preferred_id: str | None = None,
+                    ticket: dict | None = None, now: datetime | None = None,
+                    exclude: Iterable[str] = ()) -> list[dict]:
     """Agents who may take a ticket, best first: the previous agent of a reopened ticket,
     then the least loaded; ties go to whoever was assigned longest ago (round robin)."""
-    able = [a for a in agents if can_take(a, department)]
+    excluded = set(exclude)
+    able = [a for a in agents
+            if a["_id"] not in excluded and can_take(a, department, ticket, now)]
     able.sort(key=lambda a: (a["_id"] != preferred_id, a["load"],
                              a.get("last_assigned_at") or EPOCH, a["_id"]))
     return able
+
+
+# ---------------------------------------------------------------------- routing rules
+
+TEXT_FIELDS = ("subject", "description", "text")          # "text" = subject + description
+VALUE_FIELDS = ("department", "organization", "channel", "language", "priority", "category")
+LIST_FIELDS = ("tags",)
+OPERATORS = {
+    **{f: ("contains_any", "matches") for f in TEXT_FIELDS},
+    **{f: ("equals", "in") for f in VALUE_FIELDS},
+    **{f: ("has_any", "has_all") for f in LIST_FIELDS},
+}
+ACTIONS = ("department", "category", "priority", "add_tags")
+
+
+def rule_problems(rule: dict, departments: Iterable[str]) -> dict[str, list[str]]:
+    """Why a (structurally valid) rule cannot be saved; empty when it can.  Checked at save so
+    routing never meets a rule it cannot evaluate."""
+    problems: dict[str, list[str]] = {}
+    for index, condition in enumerate(rule["conditions"]):
+        field, op, value = condition["field"], condition["op"], condition["value"]
+        where = f"conditions.{index}"
+        if field not in OPERATORS:
+            problems[where] = [f"Unknown field '{field}'; use one of: "
+                               f"{', '.join(sorted(OPERATORS))}."]
+            continue
+        if op not in OPERATORS[field]:
+            problems[where] = [f"Operator '{op}' does not apply to '{field}'; use one of: "
+                               f"{', '.join(OPERATORS[field])}."]
+            continue
+        wants_list = op in ("contains_any", "in", "has_any", "has_all")
+        if wants_list and not (isinstance(value, list) and value
+                               and all(isinstance(v, str) and v for v in value)):
+            problems[where] = [f"'{op}' needs a non-empty list of strings."]
+        elif not wants_list and not (isinstance(value, str) and value):
+            problems[where] = [f"'{op}' needs a non-empty string."]
+        elif op == "matches":
+            try:
+                re.compile(value)
+            except re.error as exc:
+                problems[where] = [f"Invalid regular expression: {exc}."]
+    actions = rule["actions"]
+    if not actions:
+        problems["actions"] = ["A rule must do something: set department, category, priority "
+                               "or add tags."]
+    known = set(departments)
+    if actions.get("department") and actions["department"] not in known:
+        problems["actions.department"] = [f"Unknown department '{actions['department']}'."]
+    return problems
+
+
+@functools.lru_cache(maxsize=2048)
+def _pattern(expression: str) -> re.Pattern:
+    return re.compile(expression, re.IGNORECASE)
+
+
+def _field_value(ticket: dict, field: str) -> Any:
+    if field == "text":
+        return f"{ticket.get('subject', '')}\n{ticket.get('description', '')}"
+    return ticket.get(field)
+
+
+def explain_condition(condition: dict, ticket: dict) -> tuple[bool, str]:
+    """Does one condition hold, and a human reason either way."""
+    field, op, wanted = condition["field"], condition["op"], condition["value"]
+    actual = _field_value(ticket, field)
+    if op == "contains_any":
+        folded = fold(actual or "")
+        hits = [w for w in wanted if fold(w) in folded]
+        return bool(hits), (f"{field} contains {hits[0]!r}" if hits
+                            else f"{field} contains none of {wanted}")
+    if op == "matches":
+        found = _pattern(wanted).search(actual or "")
+        return bool(found), (f"{field} matches /{wanted}/ at {found.group(0)!r}" if found
+                             else f"{field} does not match /{wanted}/")
+    if op == "equals":
+        return actual == wanted, f"{field} is {actual!r}, rule wants {wanted!r}"
+    if op == "in":
+        return actual in wanted, f"{field} is {actual!r}, rule wants one of {wanted}"
+    present = set(actual or [])
+    if op == "has_any":
+        hits = sorted(present & set(wanted))
+        return bool(hits), (f"{field} has {hits}" if hits else f"{field} has none of {wanted}")
+    missing = sorted(set(wanted) - present)
+    return not missing, (f"{field} has all of {wanted}" if not missing
+                         else f"{field} lacks {missing}")
+
+
+def evaluate_rules(rules: list[dict], ticket: dict) -> dict:
+    """Apply enabled rules in order; a firing rule with ``stop`` ends the walk.  Later rules see
+    the changes of earlier ones.  Returns the classified ticket, the rules that fired and, for
+    each rule looked at, why it fired or not (the dry run shows this)."""
+    result = dict(ticket, tags=list(ticket.get("tags") or []))
+    fired, trace = [], []
+    for rule in sorted(rules, key=lambda r: (r["position"], r["id"])):
+        if not rule.get("enabled", True):
+            continue
+        checks = [explain_condition(c, result) for c in rule["conditions"]]
+        combine = all if rule.get("match", "all") == "all" else any
+        fires = combine(ok for ok, _ in checks) if checks else True
+        trace.append({"rule_id": rule["id"], "name": rule["name"], "fired": fires,
+                      "reasons": [reason for _, reason in checks]})
+        if not fires:
+            continue
+        fired.append(rule["id"])
+        actions = rule["actions"]
+        for field in ("department", "category", "priority"):
+            if actions.get(field):
+                result[field] = actions[field]
+        result["tags"] += [t for t in actions.get("add_tags", []) if t not in result["tags"]]
+        if rule.get("stop", False):
+            break
+    return {"ticket": result, "fired": fired, "trace": trace}
+
+
+# ---------------------------------------------------------------------- priorities and queues
+
+def priority_rank(priority: str) -> int:
+    return PRIORITIES.index(priority)
+
+
+def raised(priority: str, steps: int = 1) -> str:
+    return PRIORITIES[min(priority_rank(priority) + steps, len(PRIORITIES) - 1)]
+
+
+def earliest_due(deadlines: dict) -> datetime | None:
+    dues = [deadlines.get(k) for k in ("first_response_due", "resolution_due")]
+    dues = [d for d in dues if d is not None]
+    return min(dues) if dues else None
+
+
+def queue_order(entries: list[dict], mode: str) -> list[dict]:
+    """The order an agent sees waiting tickets.  fifo: arrival.  differentiated: higher
+    priority first, then the nearest SLA deadline (unknown deadlines last), then age."""
+    if mode == "differentiated":
+        key = lambda e: (-priority_rank(e["priority"]), e.get("sla_due") or FAR_FUTURE,  # noqa
+                         e["queued_at"], e["_id"])
+    else:
+        key = lambda e: (e["queued_at"], e["_id"])  # noqa: E731
+    return sorted(entries, key=key)
+
+
+# ---------------------------------------------------------------------- recurring problems
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+STOPWORDS = frozenset("""a an and are as at be but by can cannot do does for from have i in is
+it my no not of on or our please the to was we with you your this that и в во не на я с со
+что как а но по у из за мы мой моя моё мои вы ваш к ко от для при это же ли бы или нет да
+""".split())
+STEM = 5  # crude stemming that works for both languages: "пароль"/"пароля", "login"/"logins"
+
+
+def fold(text: str) -> str:
+    """Case- and ё-insensitive form of text (RU/EN)."""
+    return text.casefold().replace("ё", "е")
+
+
+def fingerprint(subject: str, description: str) -> frozenset[str]:
+    """Normalised word stems plus adjacent-stem shingles of a ticket's text.  A shingle's two
+    stems are sorted, so "VPN не подключается" and "не подключается VPN" still match."""
+    stems = [w[:STEM] for w in _WORD.findall(fold(f"{subject} {description}"))
+             if w not in STOPWORDS and len(w) > 1 and not w.isdigit()]
+    return frozenset(stems) | frozenset(" ".join(sorted(pair)) for pair in zip(stems, stems[1:]))
+
+
+def similarity(a: Iterable[str], b: Iterable[str]) -> float:
+    """Jaccard similarity of two fingerprints."""
+    a, b = set(a), set(b)
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
+DEFAULT_INCIDENT_SETTINGS = {"incident_threshold": 5, "incident_window_minutes": 30,
+                             "incident_similarity": 0.5}
+
+
+def recurring_cluster(new: dict, recent: list[dict], settings: dict, now: datetime) -> dict:
+    """Which recent tickets (same department, inside the window) are similar to ``new``.
+
+    Returns ``{"incident_id": existing or None, "members": [...]}``; ``declare`` is true when a
+    new incident should be declared (threshold reached and none exists yet)."""
+    settings = {**DEFAULT_INCIDENT_SETTINGS, **{k: v for k, v in settings.items()
+                                               if k in DEFAULT_INCIDENT_SETTINGS and v}}
+    since = now - timedelta(minutes=settings["incident_window_minutes"])
+    members = [t for t in recent
+               if t["_id"] != new["_id"] and t["department"] == new["department"]
+               and t["created_at"] >= since
+               and similarity(t["fingerprint"], new["fingerprint"])
+               >= settings["incident_similarity"]]
+    existing = next((t["incident_id"] for t in members if t.get("incident_id")), None)
+    declare = existing is None and len(members) + 1 >= settings["incident_threshold"]
+    return {"incident_id": existing, "members": members, "declare": declare}

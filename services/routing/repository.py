@@ -1,20 +1,52 @@
-"""Routing's persistence: departments, agents with their load, assignments, the waiting queue."""
+"""Routing's persistence: departments, agents with their load, assignments and their log, the
+waiting queue, routing rules, the recent tickets used for incidents, and supervisor alerts."""
 from __future__ import annotations
 
-from pymongo import ASCENDING
+import uuid
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 from services.common.storage import Repository
+
+from .domain import FAR_FUTURE, priority_rank
+
+QUEUE_LIMIT = 1000
+# Mirrors domain.queue_order so the database hands back the head of a long queue in order.
+QUEUE_SORT = {"fifo": [("queued_at", ASCENDING), ("_id", ASCENDING)],
+              "differentiated": [("priority_rank", DESCENDING), ("sla_sort", ASCENDING),
+                                 ("queued_at", ASCENDING), ("_id", ASCENDING)]}
+
+
+def _queue_sort_fields(changes: dict) -> dict:
+    sort_fields = {}
+    if "priority" in changes:
+        sort_fields["priority_rank"] = priority_rank(changes["priority"])
+    if "sla_due" in changes:
+        sort_fields["sla_sort"] = changes["sla_due"] or FAR_FUTURE
+    return sort_fields
 
 
 class RoutingRepository(Repository):
     def ensure_indexes(self) -> None:
         self.db.agents.create_index([("departments", ASCENDING), ("status", ASCENDING)])
         self.db.assignments.create_index("agent_id")
+        self.db.assignment_log.create_index([("agent_id", ASCENDING), ("seq", ASCENDING)],
+                                            unique=True)
         self.db.queue.create_index([("department", ASCENDING), ("queued_at", ASCENDING)])
+        self.db.queue.create_index([("department", ASCENDING)] + QUEUE_SORT["differentiated"])
+        self.db.rules.create_index([("position", ASCENDING), ("_id", ASCENDING)])
+        self.db.tickets.create_index([("department", ASCENDING), ("created_at", DESCENDING)])
+        self.db.tickets.create_index("fingerprint")
+        self.db.alerts.create_index([("raised_at", DESCENDING)])
+
+    # ------------------------------------------------------------------ departments
 
     def upsert_department(self, department: dict) -> None:
         self.db.departments.update_one({"_id": department["id"]}, {"$set": {
-            "name": department["name"], "name_ru": department.get("name_ru")}}, upsert=True)
+            k: v for k, v in department.items() if k != "id"}}, upsert=True)
+
+    def department(self, department_id: str, session=None) -> dict | None:
+        return self.db.departments.find_one({"_id": department_id}, session=session)
 
     def department_exists(self, department_id: str) -> bool:
         return self.db.departments.count_documents({"_id": department_id}, limit=1) == 1
@@ -22,62 +54,146 @@ class RoutingRepository(Repository):
     def departments(self) -> list[dict]:
         return list(self.db.departments.find().sort("_id"))
 
+    # ------------------------------------------------------------------ agents
+
     def upsert_agent(self, agent: dict) -> dict:
         """Profile fields are replaced; the live load is kept (it is counted, not configured)."""
         fields = {k: v for k, v in agent.items() if k != "id"}
         return self.db.agents.find_one_and_update(
-            {"_id": agent["id"]}, {"$set": fields, "$setOnInsert": {"load": 0}},
-            upsert=True, return_document=True)
+            {"_id": agent["id"]}, {"$set": fields, "$setOnInsert": {"load": 0, "seq": 0}},
+            upsert=True, return_document=ReturnDocument.AFTER)
+
+    def set_availability(self, agent_id: str, status: str, vacation_until) -> dict | None:
+        return self.db.agents.find_one_and_update(
+            {"_id": agent_id}, {"$set": {"status": status, "vacation_until": vacation_until}},
+            return_document=ReturnDocument.AFTER)
 
     def agents(self, department: str | None = None, session=None) -> list[dict]:
         query = {"departments": department} if department else {}
         return list(self.db.agents.find(query, session=session).sort("_id"))
 
-    def take_slot(self, agent_id: str, now, session) -> dict | None:
-        """Atomic: succeeds only while the agent is online and below capacity."""
-        agent = self.db.agents.find_one({"_id": agent_id}, session=session)
-        if agent is None:
-            return None
+    def take_slot(self, agent: dict, now, session) -> dict | None:
+        """Atomic: succeeds only while the agent is available and below the capacity it had
+        when read (``agent``, from the same transaction).  ``seq`` numbers every load change
+        of the agent, so the log replays in a strict order."""
+        available = {"$or": [{"status": "online"},
+                             {"status": "vacation", "vacation_until": {"$lte": now}}]}
         return self.db.agents.find_one_and_update(
-            {"_id": agent_id, "status": "online", "load": {"$lt": agent["capacity"]},
-             "capacity": agent["capacity"]},
-            {"$inc": {"load": 1}, "$set": {"last_assigned_at": now}},
-            session=session, return_document=True)
+            {"_id": agent["_id"], "load": {"$lt": agent["capacity"]},
+             "capacity": agent["capacity"], **available},
+            {"$inc": {"load": 1, "seq": 1}, "$set": {"last_assigned_at": now}},
+            session=session, return_document=ReturnDocument.AFTER)
 
-    def free_slot(self, agent_id: str, session) -> None:
-        self.db.agents.update_one({"_id": agent_id, "load": {"$gt": 0}}, {"$inc": {"load": -1}},
-                                  session=session)
+    def free_slot(self, agent_id: str, session) -> dict | None:
+        return self.db.agents.find_one_and_update(
+            {"_id": agent_id, "load": {"$gt": 0}}, {"$inc": {"load": -1, "seq": 1}},
+            session=session, return_document=ReturnDocument.AFTER)
+
+    # ------------------------------------------------------------------ assignments
 
     def active_assignment(self, ticket_id: str, session=None) -> dict | None:
         return self.db.assignments.find_one({"_id": ticket_id, "active": True}, session=session)
 
-    def record_assignment(self, ticket_id: str, agent_id: str, department: str, now,
+    def _log(self, ticket_id: str, agent: dict, action: str, now, session) -> None:
+        self.db.assignment_log.insert_one({
+            "ticket_id": ticket_id, "agent_id": agent["_id"], "action": action, "at": now,
+            "seq": agent["seq"], "load_after": agent["load"], "capacity": agent["capacity"]},
+            session=session)
+
+    def record_assignment(self, ticket_id: str, agent: dict, department: str, now,
                           session) -> None:
+        """``agent`` is the document returned by ``take_slot`` (load and seq after it)."""
         self.db.assignments.update_one({"_id": ticket_id}, {"$set": {
-            "agent_id": agent_id, "department": department, "active": True,
+            "agent_id": agent["_id"], "department": department, "active": True,
             "assigned_at": now}}, upsert=True, session=session)
-        self.db.assignment_log.insert_one({"ticket_id": ticket_id, "agent_id": agent_id,
-                                           "action": "assigned", "at": now}, session=session)
+        self._log(ticket_id, agent, "assigned", now, session)
 
     def end_assignment(self, ticket_id: str, now, session) -> dict | None:
+        """Deactivate and give the slot back; returns the ended assignment, if any."""
         assignment = self.db.assignments.find_one_and_update(
             {"_id": ticket_id, "active": True}, {"$set": {"active": False}}, session=session)
         if assignment:
-            self.db.assignment_log.insert_one({"ticket_id": ticket_id,
-                                               "agent_id": assignment["agent_id"],
-                                               "action": "released", "at": now}, session=session)
+            agent = self.free_slot(assignment["agent_id"], session)
+            if agent is not None:
+                self._log(ticket_id, agent, "released", now, session)
         return assignment
 
+    def assignment_log(self) -> list[dict]:
+        return list(self.db.assignment_log.find().sort([("agent_id", 1), ("seq", 1)]))
+
+    # ------------------------------------------------------------------ queue
+
     def enqueue(self, ticket: dict, now, session) -> bool:
-        result = self.db.queue.update_one({"_id": ticket["ticket_id"]}, {"$setOnInsert": {
+        waiting = {
             "number": ticket["number"], "department": ticket["department"],
             "priority": ticket["priority"], "preferred_agent_id": ticket.get("preferred_agent_id"),
-            "queued_at": now}}, upsert=True, session=session)
+            "category": ticket.get("category"), "language": ticket.get("language"),
+            "product": ticket.get("product"), "sla_due": ticket.get("sla_due"), "queued_at": now}
+        waiting.update(_queue_sort_fields(waiting))
+        result = self.db.queue.update_one({"_id": ticket["ticket_id"]},
+                                          {"$setOnInsert": waiting}, upsert=True, session=session)
         return result.upserted_id is not None
 
     def dequeue(self, ticket_id: str, session) -> None:
         self.db.queue.delete_one({"_id": ticket_id}, session=session)
 
-    def queued(self, department: str, limit: int) -> list[dict]:
+    def is_queued(self, ticket_id: str, session) -> bool:
+        return self.db.queue.find_one({"_id": ticket_id}, {"_id": 1}, session=session) is not None
+
+    def queued(self, department: str, mode: str = "fifo", limit: int = QUEUE_LIMIT) -> list[dict]:
         return list(self.db.queue.find({"department": department})
-                    .sort("queued_at", ASCENDING).limit(limit))
+                    .sort(QUEUE_SORT[mode]).limit(limit))
+
+    # ------------------------------------------------------------------ routing's view of tickets
+
+    def remember_ticket(self, ticket: dict, session) -> dict:
+        """What routing needs later: skills for reassignment, text for incident detection,
+        priority and SLA deadline for queue order.  Returns the stored copy, which may
+        already hold an SLA deadline that arrived first."""
+        return self.db.tickets.find_one_and_update(
+            {"_id": ticket["_id"]}, {"$set": ticket}, upsert=True, session=session,
+            return_document=ReturnDocument.AFTER)
+
+    def ticket(self, ticket_id: str, session=None) -> dict | None:
+        return self.db.tickets.find_one({"_id": ticket_id}, session=session)
+
+    def set_ticket_fields(self, ticket_id: str, changes: dict, session) -> None:
+        """Keep routing's copy and the queue entry (if waiting) in step."""
+        self.db.tickets.update_one({"_id": ticket_id}, {"$set": changes}, upsert=True,
+                                   session=session)
+        queued = {k: v for k, v in changes.items() if k in ("priority", "sla_due")}
+        queued.update(_queue_sort_fields(queued))
+        if queued:
+            self.db.queue.update_one({"_id": ticket_id}, {"$set": queued}, session=session)
+
+    def recent_tickets(self, department: str, since, sharing: list[str],
+                       session=None) -> list[dict]:
+        """Tickets of the window that share at least one fingerprint term with ``sharing``
+        (the others cannot be similar, so the multikey index keeps this cheap)."""
+        return list(self.db.tickets.find({"department": department, "created_at": {"$gte": since},
+                                          "fingerprint": {"$in": sharing}},
+                                         session=session).limit(QUEUE_LIMIT))
+
+    # ------------------------------------------------------------------ rules
+
+    def rules(self) -> list[dict]:
+        return [dict(r, id=r["_id"]) for r in self.db.rules.find().sort([("position", 1),
+                                                                         ("_id", 1)])]
+
+    def save_rule(self, rule: dict) -> None:
+        self.db.rules.replace_one({"_id": rule["id"]},
+                                  {k: v for k, v in rule.items() if k != "id"}, upsert=True)
+
+    def delete_rule(self, rule_id: str) -> bool:
+        return self.db.rules.delete_one({"_id": rule_id}).deleted_count == 1
+
+    # ------------------------------------------------------------------ alerts
+
+    def raise_alert(self, kind: str, ticket_ids: list[str], department: str | None,
+                    message: str, now, session, alert_id: str | None = None) -> None:
+        self.db.alerts.insert_one({"_id": alert_id or uuid.uuid4().hex, "kind": kind,
+                                   "ticket_ids": ticket_ids, "department": department,
+                                   "message": message, "raised_at": now}, session=session)
+
+    def alerts(self, limit: int = 100) -> list[dict]:
+        return list(self.db.alerts.find().sort("raised_at", DESCENDING).limit(limit))

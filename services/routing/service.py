@@ -1,20 +1,36 @@
-"""Routing: gives every ticket to an agent with the capacity for it, or queues it until one
-frees up.  Safe with several replicas: slots are taken by conditional updates inside
-transactions, and each event's effects apply once."""
+"""Routing: classifies every new ticket with the routing rules, gives it to an available agent
+with the skills and the capacity for it, or queues it until one frees up; reacts to SLA
+escalations and declares incidents when many similar tickets arrive.  Safe with several
+replicas: slots are taken by conditional updates inside transactions, and each event's effects
+apply once."""
 from __future__ import annotations
+
+import uuid
+from datetime import timedelta
 
 from marshmallow import ValidationError
 from nameko.rpc import rpc
 
 from services.common import events as ev
 from services.common.nameko_support import ClockProvider, OutboxRelay, on_event
-from services.common.results import fail, ok
+from services.common.results import fail, not_found, ok
 
 from . import domain
 from .dependencies import RoutingStore
-from .schemas import AgentSchema, AgentView, DepartmentSchema
+from .repository import QUEUE_LIMIT
+from .schemas import (AgentSchema, AgentView, AlertView, AvailabilitySchema, DepartmentSchema,
+                      DryRunTicketSchema, QueueEntryView, RuleSchema, RuleView)
 
 QUEUE_DRAIN_BATCH = 50
+ESCALATIONS = ("raise_priority", "reassign", "notify_supervisor")
+
+
+def _loaded(schema, payload):
+    """(data, None) or (None, a 400 reply with the field messages)."""
+    try:
+        return schema.load(payload), None
+    except ValidationError as exc:
+        return None, fail(400, exc.messages)
 
 
 class RoutingService(OutboxRelay):
@@ -23,52 +39,134 @@ class RoutingService(OutboxRelay):
     store = RoutingStore("routing")
     clock = ClockProvider()
 
-    # ------------------------------------------------------------------ administration
+    # ------------------------------------------------------------------ departments and agents
 
     @rpc
     def upsert_department(self, payload: dict) -> dict:
-        try:
-            department = DepartmentSchema().load(payload)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
+        department, error = _loaded(DepartmentSchema(), payload)
+        if error:
+            return error
         self.store.upsert_department(department)
         return ok(department=department)
 
     @rpc
     def list_departments(self) -> dict:
-        return ok(departments=[{"id": d["_id"], "name": d["name"], "name_ru": d.get("name_ru")}
+        return ok(departments=[dict(DepartmentSchema().dump(dict(d, id=d["_id"])))
                                for d in self.store.departments()])
 
     @rpc
     def upsert_agent(self, payload: dict) -> dict:
-        try:
-            agent = AgentSchema().load(payload)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
+        agent, error = _loaded(AgentSchema(), payload)
+        if error:
+            return error
         unknown = [d for d in agent["departments"] if not self.store.department_exists(d)]
         if unknown:
             return fail(400, {"departments": [f"unknown department: {d}" for d in unknown]})
         saved = self.store.upsert_agent(agent)
-        for department in agent["departments"]:  # more capacity may unblock queued tickets
-            self._drain_queue(department)
+        self._drain_queues(agent["departments"])  # more capacity may unblock queued tickets
+        return ok(agent=AgentView().dump(saved))
+
+    @rpc
+    def set_availability(self, agent_id: str, payload: dict) -> dict:
+        change, error = _loaded(AvailabilitySchema(), payload)
+        if error:
+            return error
+        saved = self.store.set_availability(agent_id, change["status"], change["vacation_until"])
+        if saved is None:
+            return not_found("agent")
+        if domain.is_available(saved, self.clock.now()):
+            self._drain_queues(saved["departments"])
         return ok(agent=AgentView().dump(saved))
 
     @rpc
     def list_agents(self, department: str | None = None) -> dict:
         return ok(agents=AgentView(many=True).dump(self.store.agents(department)))
 
+    # ------------------------------------------------------------------ rules
+
+    @rpc
+    def list_rules(self) -> dict:
+        return ok(rules=RuleView(many=True).dump(self.store.rules()))
+
+    @rpc
+    def save_rule(self, payload: dict) -> dict:
+        """Every problem is found here, so routing never meets a rule it cannot apply."""
+        rule, error = _loaded(RuleSchema(), payload)
+        if error:
+            return error
+        problems = domain.rule_problems(rule, [d["_id"] for d in self.store.departments()])
+        if problems:
+            return fail(400, problems)
+        self.store.save_rule(rule)
+        return ok(rule=rule)
+
+    @rpc
+    def delete_rule(self, rule_id: str) -> dict:
+        return ok() if self.store.delete_rule(rule_id) else not_found("rule")
+
+    @rpc
+    def dry_run(self, payload: dict) -> dict:
+        """Which rules would fire for this ticket, why, and what it would look like after."""
+        ticket, error = _loaded(DryRunTicketSchema(), payload)
+        if error:
+            return error
+        outcome = domain.evaluate_rules(self.store.rules(), ticket)
+        return ok(ticket=outcome["ticket"], fired=outcome["fired"], trace=outcome["trace"])
+
+    # ------------------------------------------------------------------ queue and alerts
+
+    @rpc
+    def queue(self, department: str) -> dict:
+        """Unassigned waiting tickets in the order an agent of the department sees them."""
+        settings = self.store.department(department)
+        if settings is None:
+            return not_found("department")
+        mode = settings.get("queue_mode", "fifo")
+        entries = domain.queue_order(self.store.queued(department, mode), mode)
+        return ok(mode=mode, tickets=QueueEntryView(many=True).dump(entries))
+
+    @rpc
+    def list_alerts(self, limit: int = 100) -> dict:
+        return ok(alerts=AlertView(many=True).dump(self.store.alerts(min(int(limit), 500))))
+
     # ------------------------------------------------------------------ events
 
     @on_event(ev.TICKET_CREATED)
     def route_new_ticket(self, event):
-        self._assign(event, dict(event.data, preferred_agent_id=None))
+        now, remembered = self.clock.now(), []
+
+        def classify_and_place(session):
+            arrived = event.data
+            outcome = domain.evaluate_rules(self.store.rules(), arrived)
+            ticket = outcome["ticket"]
+            remembered[:] = [self.store.remember_ticket(self._routing_copy(ticket), session)]
+            return (self._classification_events(arrived, outcome, now)
+                    + self._place(dict(ticket, preferred_agent_id=None,
+                                       sla_due=remembered[0].get("sla_due")), now, session))
+
+        def detect_recurring(session):
+            return self._detect_recurring(event.data["ticket_id"], now, session)
+
+        self.apply(classify_and_place, event=event, consumer="route_new_ticket")
+        if remembered and not self._recent_alike(remembered[0], now):
+            return  # the common case: nothing alike, so no second transaction
+        # A second transaction, started after the ticket is committed: of several similar
+        # tickets arriving at once, the last to get here sees all the others (snapshots
+        # would hide tickets still being routed), and two replicas declaring the same
+        # incident collide on the linked tickets, so one retries and joins the other's.
+        self.apply(detect_recurring, event=event, consumer="detect_recurring")
 
     @on_event(ev.TICKET_REOPENED)
     def route_reopened_ticket(self, event):
-        d = event.data
-        self._assign(event, {"ticket_id": d["ticket_id"], "number": d["number"],
-                             "department": d["department"], "priority": d["priority"],
-                             "preferred_agent_id": d["previous_assignee_id"]})
+        d, now = event.data, self.clock.now()
+
+        def work(session):
+            known = self.store.ticket(d["ticket_id"], session) or {}
+            return self._place({**known, "ticket_id": d["ticket_id"], "number": d["number"],
+                                "department": d["department"], "priority": d["priority"],
+                                "preferred_agent_id": d["previous_assignee_id"]}, now, session)
+
+        self.apply(work, event=event, consumer="assign:ticket_reopened")
 
     @on_event(ev.STATUS_CHANGED)
     def release_on_solve(self, event):
@@ -81,52 +179,233 @@ class RoutingService(OutboxRelay):
         def work(session):
             assignment = self.store.end_assignment(d["ticket_id"], now, session)
             if assignment:
-                self.store.free_slot(assignment["agent_id"], session)
                 released["department"] = assignment["department"]
             self.store.dequeue(d["ticket_id"], session)
 
         self.store.handle_once("release_on_solve", event.event_id, work)
         if released:
-            self._drain_queue(released["department"])
+            self._drain_queues([released["department"]], slots=1)
+
+    @on_event(ev.SLA_DEADLINES_SET)
+    def note_sla_deadlines(self, event):
+        due = domain.earliest_due(event.data)
+        self.store.handle_once("sla_deadlines", event.event_id, lambda session: (
+            self.store.set_ticket_fields(event.data["ticket_id"], {"sla_due": due}, session)))
+
+    @on_event(ev.SLA_WARNING)
+    def escalate_warning(self, event):
+        self._escalate(event, "warning")
+
+    @on_event(ev.SLA_BREACHED)
+    def escalate_breach(self, event):
+        self._escalate(event, "breached")
 
     # ------------------------------------------------------------------ internals
 
-    def _assign(self, event, ticket: dict) -> None:
-        now = self.clock.now()
+    @staticmethod
+    def _routing_copy(ticket: dict) -> dict:
+        return {"_id": ticket["ticket_id"], "number": ticket["number"],
+                "department": ticket["department"], "category": ticket.get("category"),
+                "priority": ticket["priority"], "language": ticket.get("language"),
+                "product": ticket.get("product"), "created_at": ticket["created_at"],
+                "fingerprint": sorted(domain.fingerprint(ticket["subject"],
+                                                         ticket["description"])),
+                "subject": ticket["subject"][:200], "incident_id": None}
+
+    @staticmethod
+    def _classification_events(arrived: dict, outcome: dict, now) -> list[dict]:
+        if not outcome["fired"]:
+            return []
+        ticket = outcome["ticket"]
+        events = [ev.new_event(ev.TICKET_CLASSIFIED, {
+            "ticket_id": ticket["ticket_id"], "number": ticket["number"],
+            "department": ticket["department"], "category": ticket.get("category"),
+            "priority": ticket["priority"], "tags": ticket["tags"],
+            "rule_ids": outcome["fired"]}, now)]
+        if ticket["priority"] != arrived["priority"]:
+            events.append(_priority_changed(ticket, arrived["priority"], ticket["priority"],
+                                            f"routing rules {', '.join(outcome['fired'])}", now))
+        return events
+
+    def _take_best(self, ticket: dict, now, session, exclude=()) -> dict | None:
+        """The slot of the best agent who can take the ticket, taken atomically, or None."""
+        agents = self.store.agents(ticket["department"], session)
+        for agent in domain.rank_candidates(agents, ticket["department"],
+                                            ticket.get("preferred_agent_id"), ticket, now,
+                                            exclude):
+            taken = self.store.take_slot(agent, now, session)
+            if taken is not None:
+                return taken
+        return None
+
+    def _place(self, ticket: dict, now, session) -> list[dict]:
+        """Assign to the best available agent, or queue (announcing it once)."""
+        if self.store.active_assignment(ticket["ticket_id"], session):
+            return []
+        taken = self._take_best(ticket, now, session)
+        if taken is not None:
+            self.store.record_assignment(ticket["ticket_id"], taken, ticket["department"],
+                                         now, session)
+            self.store.dequeue(ticket["ticket_id"], session)
+            return [_assigned(ticket, taken, now)]
+        if self.store.enqueue(ticket, now, session):
+            return [ev.new_event(ev.TICKET_UNASSIGNABLE, {
+                "ticket_id": ticket["ticket_id"], "number": ticket["number"],
+                "department": ticket["department"],
+                "reason": "no available agent with the skills and capacity"}, now)]
+        return []
+
+    def _reassign(self, ticket: dict, current: dict, now, session) -> list[dict]:
+        """Move to another agent; the new slot is taken first, so when nobody else can take
+        the ticket it stays with its current agent."""
+        ticket = dict(ticket, department=current["department"], preferred_agent_id=None)
+        taken = self._take_best(ticket, now, session, exclude=[current["agent_id"]])
+        if taken is None:
+            return []
+        self.store.end_assignment(ticket["ticket_id"], now, session)
+        self.store.record_assignment(ticket["ticket_id"], taken, ticket["department"], now,
+                                     session)
+        return [_assigned(ticket, taken, now)]
+
+    def _recent_alike(self, ticket: dict, now, session=None) -> list[dict]:
+        """Tickets of the department's window sharing a fingerprint term (the candidates)."""
+        settings = self.store.department(ticket["department"], session) or {}
+        window = settings.get("incident_window_minutes",
+                              domain.DEFAULT_INCIDENT_SETTINGS["incident_window_minutes"])
+        return [t for t in self.store.recent_tickets(
+            ticket["department"], now - timedelta(minutes=window), ticket["fingerprint"],
+            session) if t["_id"] != ticket["_id"]]
+
+    def _detect_recurring(self, ticket_id: str, now, session) -> list[dict]:
+        new = self.store.ticket(ticket_id, session)
+        if new is None or new.get("incident_id"):
+            return []
+        ticket = dict(new, ticket_id=ticket_id)
+        settings = self.store.department(ticket["department"], session) or {}
+        recent = self._recent_alike(new, now, session)
+        cluster = domain.recurring_cluster(new, recent, settings, now)
+        if cluster["incident_id"]:
+            return self._link([new], cluster["incident_id"], now, session)
+        if not cluster["declare"]:
+            return []
+        incident_id = uuid.uuid4().hex
+        members = [t for t in cluster["members"] if not t.get("incident_id")] + [new]
+        events = self._link(members, incident_id, now, session)
+        top = max((self.store.ticket(t["_id"], session)["priority"] for t in members),
+                  key=domain.priority_rank)
+        summary = f"{len(members)} similar tickets: {new['subject']}"
+        self.store.raise_alert("incident", [t["_id"] for t in members], ticket["department"],
+                               summary, now, session, alert_id=f"incident:{incident_id}")
+        events.append(ev.new_event(ev.INCIDENT_DECLARED, {
+            "incident_id": incident_id, "ticket_ids": [t["_id"] for t in members],
+            "numbers": [t["number"] for t in members], "department": ticket["department"],
+            "priority": top, "summary": summary, "declared_at": now}, now))
+        return events
+
+    def _link(self, tickets: list[dict], incident_id: str, now, session) -> list[dict]:
+        """Join tickets to an incident, raising each one's priority one step."""
+        events = []
+        for t in tickets:
+            new_priority = domain.raised(t["priority"])
+            self.store.set_ticket_fields(t["_id"], {"incident_id": incident_id,
+                                                    "priority": new_priority}, session)
+            if new_priority != t["priority"]:
+                events.append(_priority_changed({"ticket_id": t["_id"], "number": t["number"]},
+                                                t["priority"], new_priority,
+                                                f"incident {incident_id}", now))
+        return events
+
+    def _escalate(self, event, kind: str) -> None:
+        d, now = event.data, self.clock.now()
+        actions = [a for a in d["actions"] if a in ESCALATIONS]
+        if not actions:
+            return
+        freed = {}
 
         def work(session):
-            if self.store.active_assignment(ticket["ticket_id"], session):
+            known = self.store.ticket(d["ticket_id"], session) or {
+                "_id": d["ticket_id"], "number": d["number"], "department": d["department"],
+                "priority": d["priority"] or "normal"}
+            ticket = dict(known, ticket_id=known["_id"])
+            why = f"SLA {d['target']} {kind}"
+            events = []
+            if "raise_priority" in actions and domain.raised(ticket["priority"]) != ticket["priority"]:
+                new_priority = domain.raised(ticket["priority"])
+                self.store.set_ticket_fields(ticket["ticket_id"], {"priority": new_priority},
+                                             session)
+                events.append(_priority_changed(ticket, ticket["priority"], new_priority, why,
+                                                now))
+                ticket["priority"] = new_priority
+            current = self.store.active_assignment(ticket["ticket_id"], session)
+            if "reassign" in actions and current:
+                moved = self._reassign(ticket, current, now, session)
+                events += moved
+                if moved:
+                    freed["department"] = current["department"]
+            if "notify_supervisor" in actions:
+                self.store.raise_alert(f"sla_{kind}", [ticket["ticket_id"]],
+                                       ticket.get("department"),
+                                       f"#{ticket['number']}: {why}", now, session,
+                                       alert_id=f"{event.event_id}:supervisor")
+            return events
+
+        self.apply(work, event=event, consumer=f"escalate:{kind}")
+        if freed:
+            self._drain_queues([freed["department"]], slots=1)
+
+    def _drain_queues(self, departments, slots: int = QUEUE_DRAIN_BATCH) -> None:
+        for department in departments:
+            self._drain_queue(department, slots)
+
+    def _drain_queue(self, department: str, slots: int) -> None:
+        """Assign up to ``slots`` waiting tickets, head of the queue first.  A solved ticket
+        frees one slot, so its handler assigns one.  Replicas draining at once race for the
+        same head: tickets another replica took are skipped and the head is read again."""
+        mode = (self.store.department(department) or {}).get("queue_mode", "fifo")
+        window = min(QUEUE_DRAIN_BATCH, slots * 5)
+        while slots > 0:
+            head = self.store.queued(department, mode, window)
+            moved = 0  # tickets that left the queue during this pass (ours or another's)
+            for queued in domain.queue_order(head, mode):
+                outcome = self._assign_queued(dict(queued, ticket_id=queued["_id"]))
+                if outcome == "assigned":
+                    slots, moved = slots - 1, moved + 1
+                    if slots == 0:
+                        return
+                elif outcome == "gone":
+                    moved += 1
+                elif not domain.rank_candidates(self.store.agents(department), department,
+                                                now=self.clock.now()):
+                    return  # nobody in the department has room: the rest must wait too
+            if not moved:
+                if len(head) < window or window >= QUEUE_LIMIT:
+                    return  # the whole queue waits for skills nobody free has
+                window = min(window * 4, QUEUE_LIMIT)  # look further for a ticket that fits
+
+    def _assign_queued(self, ticket: dict) -> str:
+        """"assigned", "gone" (taken by another replica or solved meanwhile) or "waiting"."""
+        now, outcome = self.clock.now(), {}
+
+        def work(session):
+            if not self.store.is_queued(ticket["ticket_id"], session):
+                outcome["value"] = "gone"
                 return []
-            agents = self.store.agents(ticket["department"], session)
-            for agent in domain.rank_candidates(agents, ticket["department"],
-                                                ticket["preferred_agent_id"]):
-                taken = self.store.take_slot(agent["_id"], now, session)
-                if taken is None:
-                    continue
-                self.store.record_assignment(ticket["ticket_id"], agent["_id"],
-                                             ticket["department"], now, session)
-                self.store.dequeue(ticket["ticket_id"], session)
-                return [ev.new_event(ev.TICKET_ASSIGNED, {
-                    "ticket_id": ticket["ticket_id"], "number": ticket["number"],
-                    "agent_id": agent["_id"], "agent_name": agent["name"],
-                    "department": ticket["department"], "assigned_at": now}, now)]
-            if self.store.enqueue(ticket, now, session):
-                reason = ("no agent in this department" if not agents
-                          else "every agent is at capacity or away")
-                return [ev.new_event(ev.TICKET_UNASSIGNABLE, {
-                    "ticket_id": ticket["ticket_id"], "number": ticket["number"],
-                    "department": ticket["department"], "reason": reason}, now)]
-            return []
+            events = self._place(ticket, now, session)
+            outcome["value"] = "assigned" if events else "waiting"
+            return events
 
-        self.apply(work, event=event, consumer=event and f"assign:{event.event_type}")
+        self.apply(work)
+        return outcome["value"]
 
-    def _drain_queue(self, department: str) -> None:
-        for queued in self.store.queued(department, QUEUE_DRAIN_BATCH):
-            before = self.store.active_assignment(queued["_id"])
-            if before:
-                continue
-            self._assign(None, {"ticket_id": queued["_id"], "number": queued["number"],
-                                "department": department, "priority": queued["priority"],
-                                "preferred_agent_id": queued.get("preferred_agent_id")})
-            if self.store.active_assignment(queued["_id"]) is None:
-                break  # nobody had room for the oldest; the rest must wait too
+
+def _assigned(ticket: dict, agent: dict, now) -> dict:
+    return ev.new_event(ev.TICKET_ASSIGNED, {
+        "ticket_id": ticket["ticket_id"], "number": ticket["number"],
+        "agent_id": agent["_id"], "agent_name": agent["name"],
+        "department": ticket["department"], "assigned_at": now}, now)
+
+
+def _priority_changed(ticket: dict, old: str, new: str, reason: str, now) -> dict:
+    return ev.new_event(ev.PRIORITY_CHANGED, {
+        "ticket_id": ticket["ticket_id"], "number": ticket["number"], "old_priority": old,
+        "new_priority": new, "reason": reason}, now)

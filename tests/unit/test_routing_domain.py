@@ -64,3 +64,202 @@ def test_missing_last_assigned_key_counts_as_never():
 def test_no_candidates():
     assert rank_candidates([], "billing") == []
     assert rank_candidates([agent("a")], "legal") == []
+
+
+# ---------------------------------------------------------------------- skills and availability
+
+from services.routing.domain import (evaluate_rules, fingerprint, queue_order, raised,  # noqa
+                                     recurring_cluster, rule_problems, similarity)
+
+
+def skilled(id, languages=("en",), categories=(), products=(), **kw):
+    return dict(agent(id, **kw), languages=list(languages), categories=list(categories),
+                products=list(products))
+
+
+def test_language_and_category_skills_are_required():
+    agents = [skilled("en-billing", categories=["invoices"]), skilled("ru", languages=["ru"]),
+              skilled("generalist", languages=["en", "ru"], load=3)]
+    ticket = {"language": "ru", "category": "invoices"}
+    assert ids(rank_candidates(agents, "billing", ticket=ticket)) == ["ru", "generalist"]
+    ticket = {"language": "en", "category": "invoices"}
+    assert ids(rank_candidates(agents, "billing", ticket=ticket)) == ["en-billing", "generalist"]
+    ticket = {"language": "en", "category": "refunds"}
+    assert ids(rank_candidates(agents, "billing", ticket=ticket)) == ["generalist"]
+
+
+def test_product_skill():
+    agents = [skilled("mobile", products=["mobile-app"]), skilled("any", load=1)]
+    assert ids(rank_candidates(agents, "billing", ticket={"product": "web"})) == ["any"]
+
+
+def test_vacation_counts_as_available_only_after_its_end():
+    on_leave = dict(agent("a", status="vacation"), vacation_until=T0 + timedelta(days=3))
+    assert not can_take(on_leave, "billing", now=T0)
+    assert can_take(on_leave, "billing", now=T0 + timedelta(days=3))
+
+
+def test_excluded_agent_is_not_offered():
+    assert ids(rank_candidates([agent("a"), agent("b", load=2)], "billing",
+                               exclude=["a"])) == ["b"]
+
+
+# ---------------------------------------------------------------------- routing rules
+
+TICKET = {"ticket_id": "t1", "number": 1, "subject": "Refund for invoice 42",
+          "description": "I was charged twice", "department": "general", "category": None,
+          "priority": "normal", "channel": "email", "language": "en", "tags": ["vip"],
+          "organization": "acme"}
+
+
+def rule(id, conditions, actions, position=10, **kw):
+    return {"id": id, "name": id, "position": position, "conditions": conditions,
+            "actions": actions, **kw}
+
+
+def cond(field, op, value):
+    return {"field": field, "op": op, "value": value}
+
+
+def test_keyword_rule_sets_department_and_category():
+    rules = [rule("refunds", [cond("text", "contains_any", ["REFUND", "возврат"])],
+                  {"department": "billing", "category": "refunds"})]
+    out = evaluate_rules(rules, TICKET)
+    assert out["fired"] == ["refunds"]
+    assert out["ticket"]["department"] == "billing" and out["ticket"]["category"] == "refunds"
+    assert out["trace"][0]["reasons"] == ["text contains 'REFUND'"]
+    assert TICKET["department"] == "general"  # the input is not changed
+
+
+def test_russian_keywords_ignore_case_and_yo():
+    rules = [rule("r", [cond("subject", "contains_any", ["ошибка"])], {"priority": "high"})]
+    out = evaluate_rules(rules, dict(TICKET, subject="ОШИБКА при входе"))
+    assert out["ticket"]["priority"] == "high"
+    rules = [rule("r", [cond("subject", "contains_any", ["всё"])], {"priority": "high"})]
+    assert evaluate_rules(rules, dict(TICKET, subject="Все сломалось"))["fired"] == ["r"]
+
+
+def test_all_conditions_must_hold_unless_match_any():
+    conditions = [cond("channel", "equals", "email"), cond("organization", "in", ["globex"])]
+    assert evaluate_rules([rule("r", conditions, {"priority": "high"})], TICKET)["fired"] == []
+    out = evaluate_rules([rule("r", conditions, {"priority": "high"}, match="any")], TICKET)
+    assert out["fired"] == ["r"]
+    assert out["trace"][0]["reasons"][1] == "organization is 'acme', rule wants one of ['globex']"
+
+
+def test_rules_apply_in_order_and_stop_ends_the_walk():
+    rules = [rule("late", [], {"priority": "low"}, position=30),
+             rule("first", [cond("tags", "has_any", ["vip"])], {"priority": "urgent",
+                                                                "add_tags": ["escalated"]},
+                  position=1, stop=True),
+             rule("second", [], {"category": "x"}, position=2)]
+    out = evaluate_rules(rules, TICKET)
+    assert out["fired"] == ["first"]
+    assert out["ticket"]["priority"] == "urgent" and out["ticket"]["tags"] == ["vip", "escalated"]
+    assert [t["rule_id"] for t in out["trace"]] == ["first"]
+
+
+def test_later_rules_see_earlier_changes_and_disabled_rules_are_skipped():
+    rules = [rule("to-billing", [], {"department": "billing"}, position=1),
+             rule("off", [], {"priority": "urgent"}, position=2, enabled=False),
+             rule("billing-high", [cond("department", "equals", "billing")],
+                  {"priority": "high"}, position=3)]
+    out = evaluate_rules(rules, TICKET)
+    assert out["fired"] == ["to-billing", "billing-high"] and out["ticket"]["priority"] == "high"
+
+
+def test_regex_and_tag_conditions_explain_misses():
+    rules = [rule("r", [cond("subject", "matches", r"invoice\s+\d+"),
+                        cond("tags", "has_all", ["vip", "enterprise"])], {"priority": "high"})]
+    out = evaluate_rules(rules, TICKET)
+    assert out["fired"] == []
+    assert out["trace"][0]["reasons"] == [
+        "subject matches /invoice\\s+\\d+/ at 'invoice 42'", "tags lacks ['enterprise']"]
+
+
+@pytest.mark.parametrize("condition, actions, where, fragment", [
+    (cond("mood", "equals", "angry"), {"priority": "high"}, "conditions.0", "Unknown field 'mood'"),
+    (cond("subject", "matches", "(unclosed"), {"priority": "high"}, "conditions.0",
+     "Invalid regular expression"),
+    (cond("subject", "equals", "x"), {"priority": "high"}, "conditions.0",
+     "Operator 'equals' does not apply to 'subject'"),
+    (cond("tags", "has_any", "vip"), {"priority": "high"}, "conditions.0", "non-empty list"),
+    (cond("channel", "equals", "email"), {"department": "nowhere"}, "actions.department",
+     "Unknown department 'nowhere'"),
+    (cond("channel", "equals", "email"), {}, "actions", "must do something"),
+])
+def test_bad_rules_are_explained(condition, actions, where, fragment):
+    problems = rule_problems(rule("bad", [condition], actions), ["billing", "general"])
+    assert fragment in problems[where][0]
+
+
+def test_good_rule_has_no_problems():
+    good = rule("ok", [cond("text", "contains_any", ["refund"]),
+                       cond("subject", "matches", r"^\[urgent\]")], {"department": "billing"})
+    assert rule_problems(good, ["billing"]) == {}
+
+
+# ---------------------------------------------------------------------- queue order
+
+def entry(id, priority, minutes, due_hours=None):
+    return {"_id": id, "priority": priority, "queued_at": T0 + timedelta(minutes=minutes),
+            "sla_due": T0 + timedelta(hours=due_hours) if due_hours is not None else None}
+
+
+def test_fifo_is_arrival_order():
+    entries = [entry("b", "urgent", 5), entry("a", "low", 1), entry("c", "normal", 9)]
+    assert ids(queue_order(entries, "fifo")) == ["a", "b", "c"]
+
+
+def test_differentiated_is_priority_then_sla_then_age():
+    entries = [entry("old-normal", "normal", 0), entry("urgent", "urgent", 50),
+               entry("normal-due-soon", "normal", 20, due_hours=1),
+               entry("normal-due-later", "normal", 10, due_hours=5), entry("low", "low", -100)]
+    assert ids(queue_order(entries, "differentiated")) == [
+        "urgent", "normal-due-soon", "normal-due-later", "old-normal", "low"]
+
+
+def test_raise_priority_one_step_and_cap():
+    assert raised("normal") == "high" and raised("urgent") == "urgent"
+
+
+# ---------------------------------------------------------------------- recurring problems
+
+def test_similarity_is_language_aware_and_ignores_case():
+    a = fingerprint("Не приходит письмо для сброса пароля", "")
+    b = fingerprint("не приходит письмо сброса пароль", "ПОМОГИТЕ")
+    c = fingerprint("Invoice has the wrong VAT number", "")
+    assert similarity(a, b) >= 0.5
+    assert similarity(a, c) == 0.0
+
+
+def recent(id, text, minutes_ago, department="it", incident_id=None):
+    return {"_id": id, "number": 1, "department": department, "incident_id": incident_id,
+            "created_at": T0 - timedelta(minutes=minutes_ago),
+            "fingerprint": sorted(fingerprint(text, ""))}
+
+
+SETTINGS = {"incident_threshold": 3, "incident_window_minutes": 30, "incident_similarity": 0.5}
+
+
+def test_threshold_of_similar_tickets_in_the_window_declares_an_incident():
+    new = recent("new", "VPN is down again", 0)
+    others = [recent("a", "VPN is down", 5), recent("b", "vpn down again!", 10),
+              recent("old", "VPN is down again", 90), recent("other-dept", "VPN is down", 1,
+                                                             department="hr"),
+              recent("unrelated", "Printer jam", 2)]
+    cluster = recurring_cluster(new, others, SETTINGS, T0)
+    assert cluster["declare"] and ids(cluster["members"]) == ["a", "b"]
+    assert not recurring_cluster(new, others[:1], SETTINGS, T0)["declare"]
+
+
+def test_new_similar_ticket_joins_the_existing_incident():
+    new = recent("new", "VPN is down again", 0)
+    cluster = recurring_cluster(new, [recent("a", "VPN is down", 5, incident_id="inc-1")],
+                                SETTINGS, T0)
+    assert cluster == {"incident_id": "inc-1", "members": cluster["members"], "declare": False}
+
+
+def test_generalist_with_no_languages_listed_takes_any_language():
+    assert can_take(skilled("any", languages=()), "billing", {"language": "ru"})
+    assert not can_take(skilled("en"), "billing", {"language": "ru"})

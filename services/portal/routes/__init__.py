@@ -2,10 +2,10 @@
 in ``OPERATIONS`` for the OpenAPI document: (path, method, summary, request schema,
 response schema, needs auth)."""
 from . import (account_pages, accounts, directory, kb_pages, knowledge, knowledge_admin, pages,
-               reports, sla_admin, system, ticket_extras, ticket_pages, tickets)
+               reports, routing_admin, sla_admin, system, ticket_extras, ticket_pages, tickets)
 
 MODULES = (system, accounts, tickets, ticket_extras, knowledge, knowledge_admin, directory,
-           reports, sla_admin, pages, account_pages, ticket_pages, kb_pages)
+           reports, routing_admin, sla_admin, pages, account_pages, ticket_pages, kb_pages)
 
 
 def operations() -> list[tuple]:

@@ -1,0 +1,79 @@
+"""Routing administration: rules (saved only when valid), dry runs, department queues in the
+order agents see them, agent availability and supervisor alerts."""
+from flask import g
+
+from services.routing.schemas import (AlertView, AvailabilitySchema, DryRunTicketSchema,
+                                      QueueEntryView, RuleSchema, RuleView)
+
+from ..web import ApiError, json_body, reply
+
+STAFF = ("agent", "supervisor", "admin")
+MANAGERS = ("supervisor", "admin")
+
+OPERATIONS = [
+    ("/api/routing/rules", "get", "Routing rules in evaluation order (staff)", None, RuleView,
+     True),
+    ("/api/routing/rules/{rule_id}", "put",
+     "Create or replace a rule; unknown fields, bad regexes and missing departments are "
+     "refused with field messages (supervisor, admin)", RuleSchema, RuleView, True),
+    ("/api/routing/rules/{rule_id}", "delete", "Delete a rule (supervisor, admin)", None, None,
+     True),
+    ("/api/routing/dry-run", "post", "Which rules would fire for a ticket, and why (staff)",
+     DryRunTicketSchema, None, True),
+    ("/api/routing/queues/{department}", "get",
+     "Unassigned waiting tickets in the order agents see them (staff)", None, QueueEntryView,
+     True),
+    ("/api/routing/agents/{agent_id}/availability", "put",
+     "Set online/away/offline/vacation (the agent, or a supervisor/admin)", AvailabilitySchema,
+     None, True),
+    ("/api/routing/alerts", "get", "Supervisor alerts: SLA escalations, incidents", None,
+     AlertView, True),
+]
+
+
+def register(app, portal):
+    rpc = portal.rpc
+
+    @app.get("/api/routing/rules")
+    @portal.requires(*STAFF)
+    def list_rules():
+        return reply(rpc.call("routing", "list_rules"))
+
+    @app.put("/api/routing/rules/<rule_id>")
+    @portal.requires(*MANAGERS)
+    def save_rule(rule_id: str):
+        body = json_body()
+        if not isinstance(body, dict):
+            raise ApiError(400, {"_schema": ["Expected a JSON object."]})
+        if body.get("id", rule_id) != rule_id:
+            raise ApiError(400, {"id": ["Must match the rule id in the address."]})
+        # The routing service validates (it knows the departments): one place, one message.
+        return reply(rpc.call("routing", "save_rule", dict(body, id=rule_id)))
+
+    @app.delete("/api/routing/rules/<rule_id>")
+    @portal.requires(*MANAGERS)
+    def delete_rule(rule_id: str):
+        reply(rpc.call("routing", "delete_rule", rule_id))
+        return "", 204
+
+    @app.post("/api/routing/dry-run")
+    @portal.requires(*STAFF)
+    def dry_run():
+        return reply(rpc.call("routing", "dry_run", json_body()))
+
+    @app.get("/api/routing/queues/<department>")
+    @portal.requires(*STAFF)
+    def queue(department: str):
+        return reply(rpc.call("routing", "queue", department))
+
+    @app.put("/api/routing/agents/<agent_id>/availability")
+    @portal.requires(*STAFF)
+    def set_availability(agent_id: str):
+        if g.user["role"] == "agent" and g.user["_id"] != agent_id:
+            raise ApiError(403, {"_schema": ["Agents set only their own availability."]})
+        return reply(rpc.call("routing", "set_availability", agent_id, json_body()))
+
+    @app.get("/api/routing/alerts")
+    @portal.requires(*MANAGERS)
+    def alerts():
+        return reply(rpc.call("routing", "list_alerts"))

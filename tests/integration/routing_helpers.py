@@ -1,0 +1,30 @@
+"""Builds the events routing listens to, as intake and sla would publish them."""
+import uuid
+from datetime import datetime, timezone
+
+from nameko.standalone.events import event_dispatcher
+
+from services.common import events as ev
+
+
+def ticket_created(number: int, department: str, subject: str = "Help", **fields) -> dict:
+    data = {"ticket_id": fields.pop("ticket_id", f"t-{number}-{uuid.uuid4().hex[:6]}"),
+            "number": number, "subject": subject, "description": fields.pop("description", ""),
+            "department": department, "category": None, "priority": "normal",
+            "channel": "api", "language": "en", "tags": [], "requester_id": "cust-1",
+            "created_at": datetime.now(timezone.utc), **fields}
+    return ev.new_event(ev.TICKET_CREATED, data)
+
+
+def solved(ticket_id: str, number: int, department: str) -> dict:
+    return ev.new_event(ev.STATUS_CHANGED, {
+        "ticket_id": ticket_id, "number": number, "old_status": "open", "new_status": "solved",
+        "actor_role": "agent", "department": department, "priority": "normal",
+        "changed_at": datetime.now(timezone.utc)})
+
+
+def dispatcher(config):
+    """publish(event): sends an envelope on its source service's exchange."""
+    dispatch = event_dispatcher({"AMQP_URI": config["AMQP_URI"], "serializer": "json"})
+    return lambda event: dispatch(ev.EVENT_SOURCE[event["event_type"]], event["event_type"],
+                                  event)

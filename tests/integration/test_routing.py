@@ -1,0 +1,185 @@
+"""Routing alone against the real broker and Mongo wire server: rules validated at save and
+applied on arrival, skills and availability, queue order, SLA escalations, incidents."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from services.common import events as ev
+from services.routing.service import RoutingService
+from tests.integration.routing_helpers import dispatcher, ticket_created
+from tests.support import EventTap, eventually, running
+
+TAPPED = (ev.TICKET_ASSIGNED, ev.TICKET_CLASSIFIED, ev.PRIORITY_CHANGED,
+          ev.INCIDENT_DECLARED, ev.TICKET_UNASSIGNABLE)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def services(config, rpc):
+    with running(config, RoutingService) as runner:
+        for dept in ("general", "billing"):
+            assert rpc.routing.upsert_department({"id": dept, "name": dept.title()})["ok"]
+        yield runner
+
+
+@pytest.fixture(scope="module")
+def publish(config):
+    return dispatcher(config)
+
+
+@pytest.fixture()
+def tap(config):
+    tap = EventTap(config, *TAPPED)
+    yield tap
+    tap.close()
+
+
+def agent(id, departments, **fields):
+    return {"id": id, "name": id.title(), "email": f"{id}@example.com",
+            "departments": departments, **fields}
+
+
+def assignee(db, ticket_id):
+    found = db("routing").assignments.find_one({"_id": ticket_id, "active": True})
+    return found and found["agent_id"]
+
+
+REFUNDS = {"id": "refunds", "name": "Refunds to billing", "position": 10,
+           "conditions": [{"field": "text", "op": "contains_any", "value": ["refund", "возврат"]}],
+           "actions": {"department": "billing", "category": "refunds", "priority": "high"}}
+
+
+@pytest.mark.parametrize("change, where, fragment", [
+    ({"conditions": [{"field": "mood", "op": "equals", "value": "x"}]}, "conditions.0",
+     "Unknown field 'mood'"),
+    ({"conditions": [{"field": "subject", "op": "matches", "value": "([a-z"}]}, "conditions.0",
+     "Invalid regular expression"),
+    ({"actions": {"department": "nowhere"}}, "actions.department", "Unknown department"),
+    ({"actions": {"priority": "whenever"}}, "actions", "Must be one of"),
+    ({"position": "first"}, "position", "Not a valid integer"),
+])
+def test_bad_rules_are_refused_at_save_and_nothing_is_stored(rpc, db, change, where, fragment):
+    result = rpc.routing.save_rule(dict(REFUNDS, id="bad", **change))
+    assert result["ok"] is False and result["status"] == 400
+    assert fragment in str(result["errors"][where.split(".")[0]] if where == "actions"
+                           else result["errors"][where]), result["errors"]
+    assert db("routing").rules.find_one({"_id": "bad"}) is None
+
+
+def test_rule_classifies_on_arrival_and_skills_pick_the_agent(rpc, db, publish, tap):
+    assert rpc.routing.save_rule(REFUNDS)["ok"]
+    assert rpc.routing.upsert_agent(agent("ru-refunds", ["billing"], languages=["ru"],
+                                          categories=["refunds"]))["ok"]
+    assert rpc.routing.upsert_agent(agent("en-invoices", ["billing"], languages=["en"],
+                                          categories=["invoices"]))["ok"]
+
+    dry = rpc.routing.dry_run({"subject": "Нужен ВОЗВРАТ денег", "department": "general"})
+    assert dry["fired"] == ["refunds"] and dry["ticket"]["department"] == "billing"
+    assert dry["trace"][0]["reasons"] == ["text contains 'возврат'"]
+
+    event = ticket_created(1, "general", "Нужен возврат денег", language="ru")
+    publish(event)
+    ticket_id = event["data"]["ticket_id"]
+    assert eventually(lambda: assignee(db, ticket_id)) == "ru-refunds"
+    classified = eventually(lambda: tap.of_type(ev.TICKET_CLASSIFIED))[0]["data"]
+    assert (classified["department"], classified["category"], classified["rule_ids"]) == (
+        "billing", "refunds", ["refunds"])
+    changed = eventually(lambda: tap.of_type(ev.PRIORITY_CHANGED))[0]["data"]
+    assert (changed["old_priority"], changed["new_priority"]) == ("normal", "high")
+
+    # An English refund: nobody has both skills, so it waits...
+    english = ticket_created(2, "general", "Refund please", language="en")
+    publish(english)
+    eventually(lambda: tap.of_type(ev.TICKET_UNASSIGNABLE))
+    assert assignee(db, english["data"]["ticket_id"]) is None
+    # ...until a matching agent comes online.
+    assert rpc.routing.upsert_agent(agent("en-refunds", ["billing"], categories=["refunds"],
+                                          status="offline"))["ok"]
+    assert rpc.routing.set_availability("en-refunds", {"status": "online"})["ok"]
+    assert eventually(lambda: assignee(db, english["data"]["ticket_id"])) == "en-refunds"
+    assert rpc.routing.delete_rule("refunds")["ok"]
+
+
+def test_availability_is_validated(rpc):
+    assert rpc.routing.set_availability("ghost", {"status": "online"})["status"] == 404
+    refused = rpc.routing.set_availability("en-refunds", {"status": "vacation"})
+    assert refused["status"] == 400 and "vacation_until" in refused["errors"]
+
+
+def test_differentiated_queue_order_and_sla_escalation(rpc, db, publish, tap):
+    assert rpc.routing.upsert_department({"id": "ops", "name": "Ops",
+                                          "queue_mode": "differentiated"})["ok"]
+    low = ticket_created(10, "ops", "low one", priority="low")
+    normal_late = ticket_created(11, "ops", "normal later deadline")
+    normal_soon = ticket_created(12, "ops", "normal sooner deadline")
+    urgent = ticket_created(13, "ops", "urgent one", priority="urgent")
+    for event in (low, normal_late, normal_soon, urgent):
+        publish(event)
+    now = datetime.now(timezone.utc)
+    for event, hours in ((normal_late, 8), (normal_soon, 2)):
+        publish(ev.new_event(ev.SLA_DEADLINES_SET, {
+            "ticket_id": event["data"]["ticket_id"], "number": event["data"]["number"],
+            "policy_id": "p", "first_response_due": now + timedelta(hours=hours),
+            "resolution_due": now + timedelta(hours=24)}))
+    expected = [13, 12, 11, 10]
+    eventually(lambda: [t["number"] for t in rpc.routing.queue("ops")["tickets"]] == expected)
+
+    # A breach raises the low ticket one step, alerts a supervisor and the queue re-orders.
+    publish(ev.new_event(ev.SLA_BREACHED, {
+        "ticket_id": low["data"]["ticket_id"], "number": 10, "target": "first_response",
+        "due_at": now, "policy_id": "p", "department": "ops", "priority": "low",
+        "actions": ["raise_priority", "notify_supervisor"]}))
+    eventually(lambda: [t["priority"] for t in rpc.routing.queue("ops")["tickets"]]
+               == ["urgent", "normal", "normal", "normal"])
+    alerts = eventually(lambda: [a for a in rpc.routing.list_alerts()["alerts"]
+                                 if a["kind"] == "sla_breached"])
+    assert alerts[0]["ticket_ids"] == [low["data"]["ticket_id"]]
+
+    # Capacity frees: the agent takes the queue in the order shown.
+    assert rpc.routing.upsert_agent(agent("ops-1", ["ops"], capacity=2))["ok"]
+    eventually(lambda: len(rpc.routing.queue("ops")["tickets"]) == 2)
+    assert assignee(db, urgent["data"]["ticket_id"]) == "ops-1"
+    assert assignee(db, normal_soon["data"]["ticket_id"]) == "ops-1"
+
+    # Reassignment moves a ticket to another agent with room; the first agent's slot frees.
+    assert rpc.routing.upsert_agent(agent("ops-2", ["ops"], capacity=1))["ok"]
+    eventually(lambda: len(rpc.routing.queue("ops")["tickets"]) == 1)
+    publish(ev.new_event(ev.SLA_WARNING, {
+        "ticket_id": urgent["data"]["ticket_id"], "number": 13, "target": "resolution",
+        "due_at": now, "policy_id": "p", "actions": ["reassign"]}))
+    # ops-2 is full (1/1): the reassignment finds nobody and the ticket stays put.
+    eventually(lambda: db("routing").processed_events.count_documents(
+        {"_id": {"$regex": "^escalate:warning"}}) == 1)
+    assert assignee(db, urgent["data"]["ticket_id"]) == "ops-1"
+    loads = {a["id"]: a["load"] for a in rpc.routing.list_agents("ops")["agents"]}
+    assert loads == {"ops-1": 2, "ops-2": 1}
+    # With room at ops-2 (it also drains the last queued ticket) the ticket moves there.
+    assert rpc.routing.upsert_agent(agent("ops-2", ["ops"], capacity=3))["ok"]
+    eventually(lambda: not rpc.routing.queue("ops")["tickets"])
+    publish(ev.new_event(ev.SLA_WARNING, {
+        "ticket_id": urgent["data"]["ticket_id"], "number": 13, "target": "resolution",
+        "due_at": now, "policy_id": "p", "actions": ["reassign"]}))
+    assert eventually(lambda: assignee(db, urgent["data"]["ticket_id"]) == "ops-2")
+    loads = {a["id"]: a["load"] for a in rpc.routing.list_agents("ops")["agents"]}
+    assert loads == {"ops-1": 1, "ops-2": 3}
+
+
+def test_similar_tickets_become_an_incident(rpc, db, publish, tap):
+    assert rpc.routing.upsert_department({"id": "net", "name": "Network",
+                                          "incident_threshold": 3,
+                                          "incident_window_minutes": 10})["ok"]
+    texts = ["VPN не подключается с утра", "vpn НЕ подключается", "Не подключается VPN с утра!",
+             "Принтер печатает пустые листы"]
+    events = [ticket_created(20 + i, "net", text) for i, text in enumerate(texts)]
+    for event in events:
+        publish(event)
+    declared = eventually(lambda: tap.of_type(ev.INCIDENT_DECLARED))
+    assert len(declared) == 1
+    incident = declared[0]["data"]
+    assert sorted(incident["numbers"]) == [20, 21, 22] and incident["priority"] == "high"
+    eventually(lambda: db("routing").tickets.count_documents({"_id": events[3]["data"]["ticket_id"]}))
+    linked = db("routing").tickets.find({"incident_id": incident["incident_id"]})
+    assert sorted(t["number"] for t in linked) == [20, 21, 22]
+    raised = {e["data"]["number"] for e in tap.of_type(ev.PRIORITY_CHANGED)
+              if e["data"]["reason"].startswith("incident")}
+    assert raised == {20, 21, 22}
+    assert any(a["kind"] == "incident" for a in rpc.routing.list_alerts()["alerts"])
