@@ -4,7 +4,7 @@ Tickets are POSTed at ``--rate`` per second for ``--seconds``; a queue bound to 
 broker hears every ``ticket_assigned`` and ``sla_deadlines_set``.  A ticket's latency is from
 just before its POST to the later of the two events.  Run against `make run`:
 
-    .venv/bin/python bench/filed_to_assigned.py --rate 100 --seconds 300
+    .venv/bin/python -m bench.filed_to_assigned --rate 100 --seconds 300
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import requests
 from kombu import Connection, Exchange, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from _common import machine_notes, summary_ms
+from bench._common import machine_notes, summary_ms
 
 BODY = {"subject": "Filed-to-assigned probe", "description": "Measuring routing latency",
         "department": "bench", "priority": "high", "language": "en",

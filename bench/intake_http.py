@@ -1,7 +1,7 @@
 """Ticket creation over HTTP at concurrency 1, 8 and 32, driven by wrk (C, so the load
 generator does not starve the 2-core server).  Run against a running stack (`make run`):
 
-    .venv/bin/python bench/intake_http.py --url http://127.0.0.1:8080 --seconds 20
+    .venv/bin/python -m bench.intake_http --url http://127.0.0.1:8080 --seconds 20
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from _common import machine_notes
+from bench._common import machine_notes
 
 LUA = Path(__file__).with_name("intake_http.lua")
 

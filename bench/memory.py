@@ -1,12 +1,12 @@
 """Resident memory of every process of the running local stack (reads its PID files).
-Run at rest after `make run`:  .venv/bin/python bench/memory.py"""
+Run at rest after `make run`:  .venv/bin/python -m bench.memory"""
 from __future__ import annotations
 
 import os
 import subprocess
 from pathlib import Path
 
-from _common import machine_notes
+from bench._common import machine_notes
 
 STATE = Path(os.environ.get("HELPDESK_STATE_DIR", Path(__file__).resolve().parents[1] / ".state/dev"))
 
