@@ -49,6 +49,15 @@ def delete_vhost(name: str) -> None:
     requests.delete(url, auth=auth, timeout=10)
 
 
+def queues_drained(vhost: str, consumer: str) -> bool:
+    """True when every queue of ``consumer`` (a service name) in ``vhost`` is empty and has
+    nothing unacknowledged: all delivered messages, duplicates included, were handled."""
+    url, auth = _mgmt(f"/api/queues/{urllib.parse.quote(vhost, safe='')}")
+    queues = [q for q in requests.get(url, auth=auth, timeout=10).json()
+              if f"--{consumer}." in q["name"]]
+    return bool(queues) and all(q.get("messages", 0) == 0 for q in queues)
+
+
 def isolated_config() -> dict:
     """nameko config for one test module: own vhost, own databases, own indices."""
     env = stack_env()

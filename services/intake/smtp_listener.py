@@ -80,9 +80,10 @@ def start(deliver: Callable[[dict], dict], host: str, port: int) -> Controller:
 def main() -> None:
     logging.basicConfig(level=os.environ.get("HELPDESK_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    host = os.environ.get("HELPDESK_SMTP_HOST", "127.0.0.1")
     port = int(os.environ.get("HELPDESK_SMTP_PORT", "2525"))
-    controller = start(rpc_deliver(os.environ["HELPDESK_AMQP_URI"]), "127.0.0.1", port)
-    log.info("SMTP listener on 127.0.0.1:%s", port)
+    controller = start(rpc_deliver(os.environ["HELPDESK_AMQP_URI"]), host, port)
+    log.info("SMTP listener on %s:%s", host, port)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
