@@ -3,6 +3,7 @@ event-handler decorator that validates contracts and retries transient failures.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 
 import eventlet
@@ -15,6 +16,7 @@ from nameko.timer import timer
 from .clock import SystemClock
 from .events import EVENT_SOURCE, parse_event
 from .outbox import Outbox
+from .results import Refusal, fail
 from .storage import service_database
 
 log = logging.getLogger(__name__)
@@ -114,3 +116,17 @@ def on_event(event_type: str):
         return event_handler(source, event_type, requeue_on_error=True)(handler)
 
     return decorator
+
+
+def command(method):
+    """An RPC command: a ``Refusal`` raised anywhere inside becomes a ``fail`` result
+    (never a remote traceback)."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Refusal as exc:
+            return fail(exc.status, exc.errors)
+    # nameko checks call arguments against the signature; keep the real one visible.
+    run.__signature__ = inspect.signature(method)
+    return rpc(run)

@@ -6,6 +6,8 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from services.common.results import Refusal  # noqa: F401 - re-exported for intake rules
+
 ROLES = ("customer", "agent", "supervisor", "admin", "system")
 STAFF = frozenset({"agent", "supervisor", "admin"})
 ANYONE = frozenset(ROLES)
@@ -144,14 +146,6 @@ def latest_public_reply(ticket: dict) -> str:
 EDITABLE_FIELDS = ("priority", "category", "department", "tags", "organization")
 # Field changes recorded in the audit history, whatever caused them.
 AUDITED_FIELDS = EDITABLE_FIELDS + ("status", "assignee_id", "csat", "follow_ups")
-
-
-class Refusal(Exception):
-    """A command refused with an HTTP-like status and field messages."""
-
-    def __init__(self, status: int, errors: dict):
-        super().__init__(errors)
-        self.status, self.errors = status, errors
 
 
 class EditError(Refusal):

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import base64
-import functools
-import inspect
 import sys
 import uuid
 from contextlib import contextmanager
@@ -14,8 +12,8 @@ from nameko.rpc import rpc
 from pymongo.errors import DuplicateKeyError
 
 from services.common import events as ev
-from services.common.nameko_support import ClockProvider, OutboxRelay, on_event
-from services.common.results import fail, not_found, ok
+from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
+from services.common.results import fail, not_found, ok, parsed
 
 from . import attachments as att
 from . import canned, domain, mail
@@ -38,20 +36,6 @@ def _public_view(ticket: dict, role: str) -> dict:
     return TicketSchema().dump(ticket)
 
 
-def command(method):
-    """An RPC command: a ``domain.Refusal`` raised anywhere inside becomes a ``fail`` result
-    (never a remote traceback)."""
-    @functools.wraps(method)
-    def run(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except domain.Refusal as exc:
-            return fail(exc.status, exc.errors)
-    # nameko checks call arguments against the signature; keep the real one visible.
-    run.__signature__ = inspect.signature(method)
-    return rpc(run)
-
-
 class IntakeService(OutboxRelay):
     name = "intake"
 
@@ -64,14 +48,14 @@ class IntakeService(OutboxRelay):
 
     @command
     def create_ticket(self, command: dict) -> dict:
-        cmd = self._load(CreateTicketCommand(), command)
+        cmd = parsed(CreateTicketCommand(), command)
         return self._create(cmd["ticket"], cmd["requester"], cmd["channel"],
                             cmd["idempotency_key"])
 
     @command
     def change_status(self, number: int, change: dict, actor: dict) -> dict:
-        actor = self._load(ActorSchema(), actor)
-        requested = self._load(StatusChangeSchema(), change)["status"]
+        actor = parsed(ActorSchema(), actor)
+        requested = parsed(StatusChangeSchema(), change)["status"]
         ticket = self._visible_ticket(number, actor)
         now = self.clock.now()
         try:
@@ -98,8 +82,8 @@ class IntakeService(OutboxRelay):
 
     @command
     def add_message(self, number: int, message: dict, actor: dict) -> dict:
-        actor = self._load(ActorSchema(), actor)
-        body = self._load(MessageCreateSchema(), message)
+        actor = parsed(ActorSchema(), actor)
+        body = parsed(MessageCreateSchema(), message)
         ticket = self._visible_ticket(number, actor)
         changes, push, events, files = self._plan_message(ticket, body, actor, [])
         return self._commit_and_show(ticket, changes, events, actor,
@@ -109,8 +93,8 @@ class IntakeService(OutboxRelay):
     @command
     def update_ticket(self, number: int, changes: dict, actor: dict) -> dict:
         """Staff edit priority, category, department, tags or organization."""
-        actor = self._load(ActorSchema(), actor)
-        wanted = self._load(TicketUpdateSchema(), changes)
+        actor = parsed(ActorSchema(), actor)
+        wanted = parsed(TicketUpdateSchema(), changes)
         ticket = self._visible_ticket(number, actor)
         diff = domain.plan_edit(ticket, wanted, actor["role"])
         now = self.clock.now()
@@ -126,8 +110,8 @@ class IntakeService(OutboxRelay):
     @command
     def create_follow_up(self, number: int, follow_up: dict, actor: dict) -> dict:
         """A new ticket continuing a closed one; both point at each other."""
-        actor = self._load(ActorSchema(), actor)
-        description = self._load(MessageCreateSchema(only=("body",)), follow_up)["body"]
+        actor = parsed(ActorSchema(), actor)
+        description = parsed(MessageCreateSchema(only=("body",)), follow_up)["body"]
         old = self._visible_ticket(number, actor)
         fields = domain.plan_follow_up(old, actor)
         fields["description"] = description
@@ -137,8 +121,8 @@ class IntakeService(OutboxRelay):
 
     @command
     def submit_csat(self, number: int, rating: dict, actor: dict) -> dict:
-        actor = self._load(ActorSchema(), actor)
-        answer = self._load(CsatSchema(), rating)
+        actor = parsed(ActorSchema(), actor)
+        answer = parsed(CsatSchema(), rating)
         ticket = self._visible_ticket(number, actor)
         now = self.clock.now()
         csat = domain.plan_csat(ticket, actor, answer["rating"], answer["comment"], now)
@@ -169,8 +153,8 @@ class IntakeService(OutboxRelay):
 
     @command
     def add_attachment(self, number: int, upload: dict, actor: dict) -> dict:
-        actor = self._load(ActorSchema(), actor)
-        upload = self._load(AttachmentUploadSchema(), upload)
+        actor = parsed(ActorSchema(), actor)
+        upload = parsed(AttachmentUploadSchema(), upload)
         ticket = self._visible_ticket(number, actor)
         if not domain.may(actor["role"], "attach") or (
                 not upload["public"] and actor["role"] not in domain.STAFF):
@@ -187,7 +171,7 @@ class IntakeService(OutboxRelay):
     @command
     def get_attachment(self, number: int, attachment_id: str, actor: dict) -> dict:
         """The file as base64, with its stored (sanitised) name and type."""
-        actor = self._load(ActorSchema(), actor)
+        actor = parsed(ActorSchema(), actor)
         ticket = self._visible_ticket(number, actor)
         staff = actor["role"] in domain.STAFF or actor["role"] == "system"
         entry = next((a for a in att.visible_attachments(ticket, staff)
@@ -202,7 +186,7 @@ class IntakeService(OutboxRelay):
 
     @command
     def suggest_tags(self, query: dict) -> dict:
-        q = self._load(TagQuerySchema(), query)
+        q = parsed(TagQuerySchema(), query)
         try:
             pattern = tag_rules.prefix_pattern(q["prefix"]) if q["prefix"].strip() else "^"
         except tag_rules.TagError as exc:
@@ -213,8 +197,8 @@ class IntakeService(OutboxRelay):
     @command
     def rename_tag(self, rename: dict, actor: dict) -> dict:
         """Rename a tag on every ticket; into an existing tag it is a merge."""
-        actor = self._load(ActorSchema(), actor)
-        r = self._load(TagRenameSchema(), rename)
+        actor = parsed(ActorSchema(), actor)
+        r = parsed(TagRenameSchema(), rename)
         if not domain.may(actor["role"], "manage_tags"):
             return fail(403, {"_schema": [f"a {actor['role']} cannot rename tags"]})
         if r["old"] == r["new"]:
@@ -237,8 +221,8 @@ class IntakeService(OutboxRelay):
 
     @command
     def save_canned(self, template: dict, actor: dict) -> dict:
-        actor = self._load(ActorSchema(), actor)
-        t = self._load(CannedCreateSchema(), template)
+        actor = parsed(ActorSchema(), actor)
+        t = parsed(CannedCreateSchema(), template)
         if not domain.may(actor["role"], "use_canned") or (
                 t["scope"] == "shared" and not domain.may(actor["role"], "share_canned")):
             return fail(403, {"scope": [f"a {actor['role']} cannot save {t['scope']} "
@@ -253,8 +237,8 @@ class IntakeService(OutboxRelay):
 
     @command
     def list_canned(self, query: dict, actor: dict) -> dict:
-        actor = self._load(ActorSchema(), actor)
-        q = self._load(CannedQuerySchema(), query)
+        actor = parsed(ActorSchema(), actor)
+        q = parsed(CannedQuerySchema(), query)
         if not domain.may(actor["role"], "use_canned"):
             return fail(403, {"_schema": ["only staff use canned responses"]})
         return ok(canned=CannedView(many=True).dump(
@@ -263,7 +247,7 @@ class IntakeService(OutboxRelay):
     @command
     def render_canned(self, canned_id: str, number: int, actor: dict) -> dict:
         """The template filled in for one ticket, ready to edit and send as a reply."""
-        actor = self._load(ActorSchema(), actor)
+        actor = parsed(ActorSchema(), actor)
         if not domain.may(actor["role"], "use_canned"):
             return fail(403, {"_schema": ["only staff use canned responses"]})
         template = self.store.canned.find_one({"_id": str(canned_id)})
@@ -283,7 +267,7 @@ class IntakeService(OutboxRelay):
     def receive_email(self, message: dict) -> dict:
         """An inbound mail from the SMTP listener: a new ticket, or a reply on the ticket its
         subject number or its In-Reply-To/References point at (from the same requester)."""
-        m = self._load(InboundEmailSchema(), message)
+        m = parsed(InboundEmailSchema(), message)
         if m["auto"]:
             return ok(action="ignored", reason=m["auto"])
         if m["message_id"] and (seen := self.store.by_message_ids([m["message_id"]])):
@@ -307,7 +291,7 @@ class IntakeService(OutboxRelay):
                                            expected={"status": ticket["status"]}, push=push,
                                            files=files)
             return dict(result, action="replied") if result["ok"] else result
-        fields = self._load(TicketCreateSchema(), {
+        fields = parsed(TicketCreateSchema(), {
             "subject": m["subject"][:200], "description": m["body"][:20_000] or "(empty)",
             "language": m["language"], "requester_email": m["from_email"],
             "requester_name": (m["from_name"] or "")[:120] or None})
@@ -326,14 +310,14 @@ class IntakeService(OutboxRelay):
 
     @command
     def get_ticket(self, number: int, actor: dict) -> dict:
-        actor = self._load(ActorSchema(), actor)
+        actor = parsed(ActorSchema(), actor)
         ticket = self._visible_ticket(number, actor)
         return ok(ticket=_public_view(ticket, actor["role"]))
 
     @command
     def get_history(self, number: int, actor: dict) -> dict:
         """The append-only audit history of a ticket's fields (staff only)."""
-        actor = self._load(ActorSchema(), actor)
+        actor = parsed(ActorSchema(), actor)
         ticket = self._visible_ticket(number, actor)
         if not domain.may(actor["role"], "read_audit"):
             return fail(403, {"_schema": ["only staff can read the audit history"]})
@@ -341,8 +325,8 @@ class IntakeService(OutboxRelay):
 
     @command
     def list_tickets(self, query: dict, actor: dict) -> dict:
-        actor = self._load(ActorSchema(), actor)
-        q = self._load(TicketQuerySchema(), query)
+        actor = parsed(ActorSchema(), actor)
+        q = parsed(TicketQuerySchema(), query)
         page, per_page = q.pop("page"), q.pop("per_page")
         if actor["role"] not in domain.STAFF:
             q["requester_id"] = actor["id"]  # customers see only their own tickets
@@ -353,7 +337,7 @@ class IntakeService(OutboxRelay):
     @command
     def report(self, query: dict) -> dict:
         """Supervisor figures for a period (default: the last 30 days)."""
-        q = self._load(ReportQuerySchema(), query)
+        q = parsed(ReportQuerySchema(), query)
         now = self.clock.now()
         until = q["until"] or now
         since = q["since"] or until - DEFAULT_REPORT_PERIOD
@@ -424,12 +408,6 @@ class IntakeService(OutboxRelay):
 
     # ------------------------------------------------------------------ helpers
 
-    @staticmethod
-    def _load(schema, payload):
-        try:
-            return schema.load(payload)
-        except ValidationError as exc:
-            raise domain.Refusal(400, exc.messages) from None
 
     def _visible_ticket(self, number: int, actor: dict) -> dict:
         """The ticket, or 404 also when this actor may not see it (no existence leak)."""

@@ -8,12 +8,11 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from marshmallow import ValidationError
 from nameko.rpc import rpc
 
 from services.common import events as ev
-from services.common.nameko_support import ClockProvider, OutboxRelay, on_event
-from services.common.results import fail, not_found, ok
+from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
+from services.common.results import fail, not_found, ok, parsed
 
 from . import domain
 from .dependencies import RoutingStore
@@ -25,12 +24,6 @@ QUEUE_DRAIN_BATCH = 50
 ESCALATIONS = ("raise_priority", "reassign", "notify_supervisor")
 
 
-def _loaded(schema, payload):
-    """(data, None) or (None, a 400 reply with the field messages)."""
-    try:
-        return schema.load(payload), None
-    except ValidationError as exc:
-        return None, fail(400, exc.messages)
 
 
 class RoutingService(OutboxRelay):
@@ -41,11 +34,9 @@ class RoutingService(OutboxRelay):
 
     # ------------------------------------------------------------------ departments and agents
 
-    @rpc
+    @command
     def upsert_department(self, payload: dict) -> dict:
-        department, error = _loaded(DepartmentSchema(), payload)
-        if error:
-            return error
+        department = parsed(DepartmentSchema(), payload)
         self.store.upsert_department(department)
         return ok(department=department)
 
@@ -54,11 +45,9 @@ class RoutingService(OutboxRelay):
         return ok(departments=[dict(DepartmentSchema().dump(dict(d, id=d["_id"])))
                                for d in self.store.departments()])
 
-    @rpc
+    @command
     def upsert_agent(self, payload: dict) -> dict:
-        agent, error = _loaded(AgentSchema(), payload)
-        if error:
-            return error
+        agent = parsed(AgentSchema(), payload)
         unknown = [d for d in agent["departments"] if not self.store.department_exists(d)]
         if unknown:
             return fail(400, {"departments": [f"unknown department: {d}" for d in unknown]})
@@ -66,11 +55,9 @@ class RoutingService(OutboxRelay):
         self._drain_queues(agent["departments"])  # more capacity may unblock queued tickets
         return ok(agent=AgentView().dump(saved))
 
-    @rpc
+    @command
     def set_availability(self, agent_id: str, payload: dict) -> dict:
-        change, error = _loaded(AvailabilitySchema(), payload)
-        if error:
-            return error
+        change = parsed(AvailabilitySchema(), payload)
         saved = self.store.set_availability(agent_id, change["status"], change["vacation_until"])
         if saved is None:
             return not_found("agent")
@@ -88,12 +75,10 @@ class RoutingService(OutboxRelay):
     def list_rules(self) -> dict:
         return ok(rules=RuleView(many=True).dump(self.store.rules()))
 
-    @rpc
+    @command
     def save_rule(self, payload: dict) -> dict:
         """Every problem is found here, so routing never meets a rule it cannot apply."""
-        rule, error = _loaded(RuleSchema(), payload)
-        if error:
-            return error
+        rule = parsed(RuleSchema(), payload)
         problems = domain.rule_problems(rule, [d["_id"] for d in self.store.departments()])
         if problems:
             return fail(400, problems)
@@ -104,12 +89,10 @@ class RoutingService(OutboxRelay):
     def delete_rule(self, rule_id: str) -> dict:
         return ok() if self.store.delete_rule(rule_id) else not_found("rule")
 
-    @rpc
+    @command
     def dry_run(self, payload: dict) -> dict:
         """Which rules would fire for this ticket, why, and what it would look like after."""
-        ticket, error = _loaded(DryRunTicketSchema(), payload)
-        if error:
-            return error
+        ticket = parsed(DryRunTicketSchema(), payload)
         outcome = domain.evaluate_rules(self.store.rules(), ticket)
         return ok(ticket=outcome["ticket"], fired=outcome["fired"], trace=outcome["trace"])
 

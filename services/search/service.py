@@ -11,8 +11,8 @@ from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
 from services.common import events as ev
-from services.common.nameko_support import ClockProvider, OutboxRelay, on_event
-from services.common.results import fail, not_found, ok
+from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
+from services.common.results import Refusal, fail, not_found, ok, parsed
 from services.common.validation import SLUG
 from services.intake.schemas import ActorSchema
 
@@ -32,12 +32,6 @@ ARTICLE_ID = re.compile(SLUG.regex.pattern)
 TICKET_DATES = ("created_at", "updated_at", "solved_at")
 
 
-def _parse(schema, payload) -> tuple[dict | None, dict | None]:
-    """(loaded, None) or (None, a 400 result) - RPC callers get field messages, not tracebacks."""
-    try:
-        return schema.load(payload if payload is not None else {}), None
-    except ValidationError as exc:
-        return None, fail(400, exc.messages)
 
 
 def _actor(actor: dict | None) -> dict | None:
@@ -70,33 +64,27 @@ class SearchService(OutboxRelay):
 
     # ------------------------------------------------------------------ articles
 
-    @rpc
+    @command
     def upsert_article(self, payload: dict) -> dict:
         """Create or replace in one call (demo data loading)."""
-        article, error = self._valid_article(payload)
-        if error:
-            return error
+        article = self._valid_article(payload)
         now = self.clock.now()
         existing = self.store.article(article["_id"])
         article["created_at"] = existing.get("created_at", now) if existing else now
         self.store.save_article(dict(article, updated_at=now), now)
         return self._after_article_write(article["_id"])
 
-    @rpc
+    @command
     def create_article(self, payload: dict) -> dict:
-        article, error = self._valid_article(payload)
-        if error:
-            return error
+        article = self._valid_article(payload)
         now = self.clock.now()
         if not self.store.insert_article(dict(article, created_at=now, updated_at=now), now):
             return fail(409, {"id": ["an article with this id exists"]})
         return self._after_article_write(article["_id"], created=True)
 
-    @rpc
+    @command
     def update_article(self, article_id: str, changes: dict) -> dict:
-        edit, error = _parse(ArticleEditSchema(), changes)
-        if error:
-            return error
+        edit = parsed(ArticleEditSchema(), changes)
         return self._change_article(article_id, edit)
 
     @rpc
@@ -112,13 +100,11 @@ class SearchService(OutboxRelay):
         found = self._stored_article(article_id)
         return ok(article=self._article_view(found)) if found else not_found("article")
 
-    @rpc
+    @command
     def list_articles(self, query: dict | str | None = None) -> dict:
         if query is None or isinstance(query, str):  # older callers pass just a language
             query = {"language": query} if query else {}
-        q, error = _parse(ArticleListSchema(), query)
-        if error:
-            return error
+        q = parsed(ArticleListSchema(), query)
         filters = {k: v for k, v in q.items() if k != "tag"}
         if q.get("tag"):
             filters["tags"] = q["tag"]
@@ -127,24 +113,20 @@ class SearchService(OutboxRelay):
 
     # ------------------------------------------------------------------ queries
 
-    @rpc
+    @command
     def suggest(self, query: dict, actor: dict | None = None) -> dict:
         """Published articles and solved tickets' answers; the reader's own tickets (all of
         them for staff) are shown in full, anyone else's as the answer only."""
-        q, error = _parse(SuggestQuerySchema(), query)
-        if error:
-            return error
+        q = parsed(SuggestQuerySchema(), query)
         body = domain.suggest_query(q["q"], q["language"], q["limit"])
         reader = _actor(actor)
         return self._answer(lambda: ok(results=[
             domain.present_hit(h, reader)
             for h in domain.confident_hits(self.index.search(body))]), results=[])
 
-    @rpc
+    @command
     def search(self, query: dict, actor: dict | None = None) -> dict:
-        q, error = _parse(SearchQuerySchema(), query)
-        if error:
-            return error
+        q = parsed(SearchQuerySchema(), query)
 
         def run():
             reader = _actor(actor)
@@ -153,12 +135,10 @@ class SearchService(OutboxRelay):
                       page=q["page"], per_page=q["per_page"])
         return self._answer(run, results=[], total=0, page=q["page"], per_page=q["per_page"])
 
-    @rpc
+    @command
     def similar_tickets(self, query: dict) -> dict:
         """For agents: solved tickets worded like a given ticket (or text), with resolutions."""
-        q, error = _parse(SimilarQuerySchema(), query)
-        if error:
-            return error
+        q = parsed(SimilarQuerySchema(), query)
         tickets = self.index.alias("tickets")
         like = [{"_index": tickets, "_id": q["ticket_id"]}] if q["ticket_id"] else [q["text"]]
         body = domain.similar_query(like, q["ticket_id"], q["limit"])
@@ -167,11 +147,9 @@ class SearchService(OutboxRelay):
             for h in self.index.search(body, kinds=("tickets",))]),
             results=[])
 
-    @rpc
+    @command
     def record_feedback(self, payload: dict, actor: dict | None = None) -> dict:
-        entry, error = _parse(FeedbackSchema(), payload)
-        if error:
-            return error
+        entry = parsed(FeedbackSchema(), payload)
         actor = _actor(actor)
         self.store.record_feedback(dict(entry, actor_id=actor["id"] if actor else None,
                                         at=self.clock.now()))
@@ -236,23 +214,21 @@ class SearchService(OutboxRelay):
             log.warning("search degraded, Elasticsearch unavailable: %s", exc)
             return ok(degraded=True, **degraded_body)
 
-    def _valid_article(self, payload: dict) -> tuple[dict | None, dict | None]:
-        article, error = _parse(ArticleSchema(), payload)
-        if error:
-            return None, error
+    def _valid_article(self, payload: dict) -> dict:
+        article = parsed(ArticleSchema(), payload)
         article["_id"] = article.pop("id")
         return self._check_translation(article)
 
-    def _check_translation(self, article: dict) -> tuple[dict | None, dict | None]:
+    def _check_translation(self, article: dict) -> dict:
         original_id = article.get("translation_of")
         if not original_id:
-            return article, None
+            return article
         original = self.store.article(original_id)
         if original is None or original_id == article.get("_id"):
-            return None, fail(400, {"translation_of": ["no such article"]})
+            raise Refusal(400, {"translation_of": ["no such article"]})
         if original["language"] == article["language"]:
-            return None, fail(400, {"translation_of": ["a translation is in another language"]})
-        return article, None
+            raise Refusal(400, {"translation_of": ["a translation is in another language"]})
+        return article
 
     def _stored_article(self, article_id) -> dict | None:
         """Ids from callers are looked up only if they are plain slugs (never a query)."""
@@ -264,9 +240,7 @@ class SearchService(OutboxRelay):
         current = self._stored_article(article_id)
         if current is None:
             return not_found("article")
-        article, error = self._check_translation(dict(current, **changes))
-        if error:
-            return error
+        article = self._check_translation(dict(current, **changes))
         now = self.clock.now()
         self.store.save_article(dict(article, updated_at=now), now)
         return self._after_article_write(article_id)

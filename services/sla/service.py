@@ -5,13 +5,12 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from marshmallow import ValidationError
 from nameko.rpc import rpc
 from nameko.timer import timer
 
 from services.common import events as ev
-from services.common.nameko_support import ClockProvider, OutboxRelay, on_event
-from services.common.results import fail, not_found, ok
+from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
+from services.common.results import fail, not_found, ok, parsed
 
 from . import domain
 from .dependencies import SlaStore
@@ -45,12 +44,9 @@ class SlaService(OutboxRelay):
 
     # ------------------------------------------------------------------ calendars
 
-    @rpc
+    @command
     def upsert_calendar(self, payload: dict) -> dict:
-        try:
-            calendar = CalendarSchema().load(payload)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
+        calendar = parsed(CalendarSchema(), payload)
         self.store.upsert_calendar(calendar_document(calendar))
         return ok(calendar=CalendarSchema().dump(calendar))
 
@@ -68,12 +64,9 @@ class SlaService(OutboxRelay):
 
     # ------------------------------------------------------------------ policies
 
-    @rpc
+    @command
     def upsert_policy(self, payload: dict) -> dict:
-        try:
-            policy = PolicySchema().load(payload)
-        except ValidationError as exc:
-            return fail(400, exc.messages)
+        policy = parsed(PolicySchema(), payload)
         if policy["calendar_id"] and self.store.calendar_spec(policy["calendar_id"]) is None:
             return fail(400, {"calendar_id": [f"Unknown calendar {policy['calendar_id']!r}; "
                                               "create it first."]})
@@ -95,12 +88,9 @@ class SlaService(OutboxRelay):
         found = self.store.clock(ticket_id)
         return ok(clock=ClockView().dump(found)) if found else not_found("SLA clock")
 
-    @rpc
+    @command
     def compliance(self, query: dict | None = None) -> dict:
-        try:
-            q = ComplianceQuery().load(query or {})
-        except ValidationError as exc:
-            return fail(400, exc.messages)
+        q = parsed(ComplianceQuery(), query or {})
         return ok(by=q["by"], groups=self.store.compliance(q["by"], q["since"], q["until"]))
 
     # ------------------------------------------------------------------ ticket events
