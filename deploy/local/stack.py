@@ -404,6 +404,20 @@ def services_down(s: Settings) -> None:
             terminate(s, f.stem)
 
 
+def demo_mailbox(s: Settings) -> Path | None:
+    """With no relay configured, the demo keeps its outgoing mail (notifications, password
+    resets, CSAT links) in a Maildir, so every emailed link can be followed locally."""
+    if os.environ.get("HELPDESK_SMTP_RELAY_HOST"):
+        return None
+    port = _env_int("HELPDESK_DEMO_MAIL_PORT", 1025)
+    mail_dir = s.state_dir / "mail"
+    spawn(s, "mailbox", [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+                         "-c", "aiosmtpd.handlers.Mailbox", str(mail_dir)])
+    wait_for("demo mailbox", lambda: _port_open(port), 15, s.state_dir / "logs" / "mailbox.log")
+    os.environ.update(HELPDESK_SMTP_RELAY_HOST="127.0.0.1", HELPDESK_SMTP_RELAY_PORT=str(port))
+    return mail_dir
+
+
 def infra_up(s: Settings) -> None:
     click.echo(f"==> starting RabbitMQ, MongoDB wire server, Elasticsearch ({s.profile})")
     rabbit_up(s)
@@ -447,6 +461,7 @@ def up(no_seed: bool) -> None:
     """Start everything, load demo data and print the portal URL."""
     s = Settings.from_env("dev")
     infra_up(s)
+    mailbox = demo_mailbox(s)
     click.echo("==> starting services: " + ", ".join(n for _, n in _process_names(s)))
     services_up(s)
     if not no_seed:
@@ -458,6 +473,8 @@ def up(no_seed: bool) -> None:
     click.echo("  Demo logins (password 'demo-pass-1'): customer@example.com, "
                "agent.anna@example.com, supervisor@example.com, admin@example.com")
     click.echo(f"  Logs:       {s.state_dir / 'logs'}")
+    if mailbox:
+        click.echo(f"  Mail sent:  {mailbox}/new (the demo's outgoing mail, one file each)")
     click.echo("  Stop with:  make stop")
 
 
