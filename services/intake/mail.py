@@ -107,10 +107,10 @@ TEMPLATES = {
     "received": {
         "en": ("[#{number}] We received your request: {subject}",
                "Hello {name},\n\nThank you for writing. Your request has number #{number}; "
-               "reply to this email to add to it.\n\n{portal_url}/tickets/{number}\n"),
+               "reply to this email to add to it.\n\n{portal_url}/my/tickets/{number}\n"),
         "ru": ("[#{number}] Ваша заявка принята: {subject}",
                "Здравствуйте, {name}!\n\nСпасибо за обращение. Номер вашей заявки #{number}; "
-               "чтобы дополнить её, ответьте на это письмо.\n\n{portal_url}/tickets/{number}\n"),
+               "чтобы дополнить её, ответьте на это письмо.\n\n{portal_url}/my/tickets/{number}\n"),
     },
     "replied": {
         "en": ("[#{number}] New reply: {subject}",
