@@ -72,6 +72,9 @@ class RoutingRepository(Repository):
         query = {"departments": department} if department else {}
         return list(self.db.agents.find(query, session=session).sort("_id"))
 
+    def agent(self, agent_id: str, session=None) -> dict | None:
+        return self.db.agents.find_one({"_id": agent_id}, session=session)
+
     def take_slot(self, agent: dict, now, session) -> dict | None:
         """Atomic: succeeds only while the agent is available and below the capacity it had
         when read (``agent``, from the same transaction).  ``seq`` numbers every load change
@@ -136,6 +139,9 @@ class RoutingRepository(Repository):
 
     def dequeue(self, ticket_id: str, session) -> None:
         self.db.queue.delete_one({"_id": ticket_id}, session=session)
+
+    def queue_entry(self, ticket_id: str, session=None) -> dict | None:
+        return self.db.queue.find_one({"_id": ticket_id}, session=session)
 
     def is_queued(self, ticket_id: str, session) -> bool:
         return self.db.queue.find_one({"_id": ticket_id}, {"_id": 1}, session=session) is not None
