@@ -127,9 +127,10 @@ class RoutingService(OutboxRelay):
 
     @rpc
     def claim(self, agent_id: str, ticket_id: str) -> dict:
-        """An agent takes a waiting ticket themself (the console's "Take"): the slot is taken
-        atomically, so it fails with 409 when the agent is unavailable or full, or when the
-        ticket has already left the queue (taken by someone else or by routing)."""
+        """An agent takes a waiting ticket themself (the console's "Take"), whatever their
+        availability (they are at work) but within capacity: the slot is taken atomically, so
+        it fails with 409 when the agent is full, and with 404 when the ticket has already
+        left the queue (taken by someone else or by routing)."""
         now, outcome = self.clock.now(), {}
 
         def work(session):
@@ -141,9 +142,9 @@ class RoutingService(OutboxRelay):
             if str(waiting["department"]) not in agent.get("departments", []):
                 outcome["result"] = fail(403, {"department": ["not one of the agent's departments"]})
                 return []
-            taken = self.store.take_slot(agent, now, session)
+            taken = self.store.take_slot(agent, now, session, if_available=False)
             if taken is None:
-                outcome["result"] = fail(409, {"agent_id": ["unavailable or at capacity"]})
+                outcome["result"] = fail(409, {"agent_id": ["at capacity"]})
                 return []
             ticket = dict(waiting, ticket_id=waiting["_id"])
             self.store.record_assignment(ticket["ticket_id"], taken, ticket["department"], now,
