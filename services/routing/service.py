@@ -140,7 +140,8 @@ class RoutingService(OutboxRelay):
                 outcome["result"] = not_found("queued ticket" if agent else "agent")
                 return []
             if str(waiting["department"]) not in agent.get("departments", []):
-                outcome["result"] = fail(403, {"department": ["not one of the agent's departments"]})
+                outcome["result"] = fail(403, {"department": [
+                    "not one of the agent's departments"]})
                 return []
             taken = self.store.take_slot(agent, now, session, if_available=False)
             if taken is None:

@@ -78,14 +78,15 @@ def test_agent_takes_answers_notes_and_solves_and_the_dashboard_counts_it(portal
     customer = new_customer(portal, name="Olga Console")
     supervisor = signed_in(portal, STAFF["supervisor"])
     solved_before = int(figure(supervisor.get(f"{portal}/supervisor", timeout=20).text, "solved"))
-    canned = requests.post(f"{portal}/api/canned", headers=bearer(api_token(portal, STAFF["agent"])),
-                           timeout=10, json={"title": f"Console {uuid.uuid4().hex[:6]}",
-                                             "body": "Hello $customer_name, about $ticket_number:",
-                                             "scope": "personal"})
+    agent_headers = bearer(api_token(portal, STAFF["agent"]))
+    canned = requests.post(f"{portal}/api/canned", headers=agent_headers, timeout=10, json={
+        "title": f"Console {uuid.uuid4().hex[:6]}", "scope": "personal",
+        "body": "Hello $customer_name, about $ticket_number:"})
     assert canned.status_code == 201, canned.text
     agent = signed_in(portal, STAFF["agent"])
     with anna_away(portal):
-        ticket = file_technical_ticket(portal, customer, "Console printer jams " + uuid.uuid4().hex[:6])
+        subject = "Console printer jams " + uuid.uuid4().hex[:6]
+        ticket = file_technical_ticket(portal, customer, subject)
         number = ticket["number"]
         queue = eventually(lambda: (lambda page: page if f">#{number}<" in page else None)(
             agent.get(f"{portal}/agent/queue/department", timeout=20).text))
@@ -105,7 +106,8 @@ def test_agent_takes_answers_notes_and_solves_and_the_dashboard_counts_it(portal
     # Another agent opens it too: Anna is warned.
     boris = signed_in(portal, "agent.boris@example.com")
     assert status_of(boris, workspace) == 200
-    assert "Boris Ivanov is viewing this ticket" in agent.get(f"{portal}{workspace}", timeout=20).text
+    warned = agent.get(f"{portal}{workspace}", timeout=20).text
+    assert "Boris Ivanov is viewing this ticket" in warned
 
     inserted = agent.get(f"{portal}{workspace}?canned={canned.json()['id']}", timeout=20).text
     assert f"Hello Olga Console, about #{number}:" in inserted and 'id="canned-preview"' in inserted

@@ -18,7 +18,7 @@ from ..web import ApiError, load
 from .pages import priority_choices
 
 OPERATIONS: list = []
-FETCH = 100  # tickets per department read for the queue views (intake's page size limit)
+FETCH = 100  # tickets per department and status for the queue views (intake's page limit)
 
 
 def staff_page(portal, roles=console.STAFF_ROLES):
@@ -79,10 +79,13 @@ def register(app, portal):
         return [d["id"] for d in rpc.call("routing", "list_departments")["departments"]]
 
     def open_tickets(departments: list[str]) -> list[dict]:
+        """Open tickets of the departments: up to FETCH per department and status."""
         found = []
         for department in departments:
-            found += rpc.call("intake", "list_tickets", {"department": department,
-                                                         "per_page": FETCH}, acting())["tickets"]
+            for status in console.OPEN_STATUSES:
+                found += rpc.call("intake", "list_tickets", {
+                    "department": department, "status": status, "per_page": FETCH},
+                    acting())["tickets"]
         return found
 
     @app.get("/agent")
@@ -113,7 +116,8 @@ def register(app, portal):
     @app.post("/agent/queue/take")
     @staff
     def agent_take():
-        taken = rpc.call("routing", "claim", me()["_id"], (request.form.get("ticket_id") or "")[:64])
+        ticket_id = (request.form.get("ticket_id") or "")[:64]
+        taken = rpc.call("routing", "claim", me()["_id"], ticket_id)
         if not taken["ok"]:
             return render_template("agent/refused.html",
                                    errors=taken["errors"]), taken["status"]
@@ -171,7 +175,14 @@ def register(app, portal):
         return workspace(number, draft=rendered["text"],
                          preview={"template": template, "text": rendered["text"]})
 
-    def after(number: int, result: dict, draft: str = ""):
+    def command(number: int, schema, form: dict, method: str, draft: str = ""):
+        """Check the form with intake's own schema, then ask intake; either way back to the
+        workspace (with the messages and the unsent text when something was refused)."""
+        try:
+            payload = schema.dump(load(schema, form))
+        except ApiError as exc:
+            return workspace(number, exc.errors, exc.status, draft=draft)
+        result = rpc.call("intake", method, number, payload, acting())
         if result["ok"]:
             return redirect(url_for("agent_ticket", number=number), 303)
         if result["status"] == 404:
@@ -183,21 +194,15 @@ def register(app, portal):
     @staff
     def agent_message(number: int):
         body = request.form.get("body") or ""
-        try:
-            message = load(MessageCreateSchema(), {
-                "body": body, "public": request.form.get("visibility") != "internal"})
-        except ApiError as exc:
-            return workspace(number, exc.errors, exc.status, draft=body)
-        return after(number, rpc.call("intake", "add_message", number, message, acting()), body)
+        return command(number, MessageCreateSchema(), {
+            "body": body, "public": request.form.get("visibility") != "internal"},
+            "add_message", draft=body)
 
     @app.post("/agent/tickets/<int:number>/status")
     @staff
     def agent_status(number: int):
-        try:
-            change = load(StatusChangeSchema(), {"status": request.form.get("status") or ""})
-        except ApiError as exc:
-            return workspace(number, exc.errors, exc.status)
-        return after(number, rpc.call("intake", "change_status", number, change, acting()))
+        return command(number, StatusChangeSchema(), {"status": request.form.get("status") or ""},
+                       "change_status")
 
     @app.post("/agent/tickets/<int:number>/fields")
     @staff
@@ -205,11 +210,7 @@ def register(app, portal):
         changes = {"tags": split_tags(request.form.get("tags") or "")}
         if request.form.get("priority"):
             changes["priority"] = request.form["priority"]
-        try:
-            changes = TicketUpdateSchema().dump(load(TicketUpdateSchema(), changes))
-        except ApiError as exc:
-            return workspace(number, exc.errors, exc.status)
-        return after(number, rpc.call("intake", "update_ticket", number, changes, acting()))
+        return command(number, TicketUpdateSchema(), changes, "update_ticket")
 
     @app.post("/agent/tickets/<int:number>/presence")
     @staff
