@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import render_template, request
+from nameko.exceptions import RpcTimeout
 
 from services.intake.schemas import ReportQuerySchema
 
@@ -42,7 +43,14 @@ def register(app, portal):
     @app.get("/supervisor")
     @supervisors
     def supervisor_dashboard():
-        chosen = filters()
+        try:
+            return dashboard(filters())
+        except RpcTimeout:
+            # A report over a very large period can outlast the RPC timeout: say so (503)
+            # rather than fail with a traceback.
+            return render_template("message.html", status=503, reason="busy"), 503
+
+    def dashboard(chosen: dict):
         query = chosen["query"]
         report = rpc.call("intake", "report", query)["report"]
         compliance = rpc.call("sla", "compliance", {
