@@ -20,6 +20,8 @@ class UserRepository(Repository):
         self.db.users.create_index("email", unique=True)
         self.db.tokens.create_index("expires_at", expireAfterSeconds=0)
         self.db.feedback.create_index([("kind", 1), ("target_id", 1)])
+        self.db.viewing.create_index("expires_at", expireAfterSeconds=0)
+        self.db.viewing.create_index("number")
 
     def by_email(self, email: str) -> dict | None:
         return self.db.users.find_one({"email": email.strip().lower()})
@@ -76,3 +78,13 @@ class UserRepository(Repository):
             {"_id": "secret_key"}, {"$setOnInsert": {"value": secrets.token_urlsafe(48)}},
             upsert=True, return_document=ReturnDocument.AFTER)
         return doc["value"] if doc else self.db.settings.find_one({"_id": "secret_key"})["value"]
+
+    # Who has a ticket open in the agent console right now: a heartbeat record per person and
+    # ticket that lapses quickly (the TTL index removes it; reads also ignore lapsed ones).
+    def note_viewing(self, number: int, user: dict, mode: str, now, lifetime) -> None:
+        self.db.viewing.update_one({"_id": f"{number}:{user['_id']}"}, {"$set": {
+            "number": number, "user_id": user["_id"], "name": user["name"], "mode": mode,
+            "expires_at": now + lifetime}}, upsert=True)
+
+    def viewers(self, number: int, now) -> list[dict]:
+        return list(self.db.viewing.find({"number": number, "expires_at": {"$gt": now}}))

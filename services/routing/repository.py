@@ -72,12 +72,17 @@ class RoutingRepository(Repository):
         query = {"departments": department} if department else {}
         return list(self.db.agents.find(query, session=session).sort("_id"))
 
-    def take_slot(self, agent: dict, now, session) -> dict | None:
-        """Atomic: succeeds only while the agent is available and below the capacity it had
-        when read (``agent``, from the same transaction).  ``seq`` numbers every load change
-        of the agent, so the log replays in a strict order."""
+    def agent(self, agent_id: str, session=None) -> dict | None:
+        return self.db.agents.find_one({"_id": agent_id}, session=session)
+
+    def take_slot(self, agent: dict, now, session, *, if_available: bool = True) -> dict | None:
+        """Atomic: succeeds only while the agent is available (unless ``if_available`` is
+        off: an agent taking a ticket themself is at work, whatever their status says) and
+        below the capacity it had when read (``agent``, from the same transaction).  ``seq``
+        numbers every load change of the agent, so the log replays in a strict order."""
         available = {"$or": [{"status": "online"},
-                             {"status": "vacation", "vacation_until": {"$lte": now}}]}
+                             {"status": "vacation", "vacation_until": {"$lte": now}}]
+                     } if if_available else {}
         return self.db.agents.find_one_and_update(
             {"_id": agent["_id"], "load": {"$lt": agent["capacity"]},
              "capacity": agent["capacity"], **available},
@@ -136,6 +141,9 @@ class RoutingRepository(Repository):
 
     def dequeue(self, ticket_id: str, session) -> None:
         self.db.queue.delete_one({"_id": ticket_id}, session=session)
+
+    def queue_entry(self, ticket_id: str, session=None) -> dict | None:
+        return self.db.queue.find_one({"_id": ticket_id}, session=session)
 
     def is_queued(self, ticket_id: str, session) -> bool:
         return self.db.queue.find_one({"_id": ticket_id}, {"_id": 1}, session=session) is not None

@@ -109,6 +109,38 @@ class RoutingService(OutboxRelay):
         return ok(mode=mode, tickets=QueueEntryView(many=True).dump(entries))
 
     @rpc
+    def claim(self, agent_id: str, ticket_id: str) -> dict:
+        """An agent takes a waiting ticket themself (the console's "Take"), whatever their
+        availability (they are at work) but within capacity: the slot is taken atomically, so
+        it fails with 409 when the agent is full, and with 404 when the ticket has already
+        left the queue (taken by someone else or by routing)."""
+        now, outcome = self.clock.now(), {}
+
+        def work(session):
+            waiting = self.store.queue_entry(str(ticket_id), session)
+            agent = self.store.agent(str(agent_id), session)
+            if waiting is None or agent is None:
+                outcome["result"] = not_found("queued ticket" if agent else "agent")
+                return []
+            if str(waiting["department"]) not in agent.get("departments", []):
+                outcome["result"] = fail(403, {"department": [
+                    "not one of the agent's departments"]})
+                return []
+            taken = self.store.take_slot(agent, now, session, if_available=False)
+            if taken is None:
+                outcome["result"] = fail(409, {"agent_id": ["at capacity"]})
+                return []
+            ticket = dict(waiting, ticket_id=waiting["_id"])
+            self.store.record_assignment(ticket["ticket_id"], taken, ticket["department"], now,
+                                         session)
+            self.store.dequeue(ticket["ticket_id"], session)
+            outcome["result"] = ok(ticket_id=ticket["ticket_id"], number=ticket["number"])
+            return [_assigned(ticket, taken, now)]
+
+        self.apply(work)
+        return outcome["result"]
+
+    @rpc
     def list_alerts(self, limit: int = 100) -> dict:
         return ok(alerts=AlertView(many=True).dump(self.store.alerts(min(int(limit), 500))))
 

@@ -5,15 +5,22 @@ Playwright's sync API runs an asyncio loop, which the suite's eventlet monkey-pa
 Usage: python -m tests.e2e.browser_flow PORTAL_URL AGENT_TOKEN SCREENSHOT_DIR"""
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 import uuid
 from pathlib import Path
 
+import pytest
 import requests
 from playwright.sync_api import expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[2]
+needs_chromium = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM) and os.environ.get("HELPDESK_WITH_BROWSER") != "1",
+    reason="Debian chromium not installed (deploy/local/stack test installs it)")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 PROBLEM = "Не приходит письмо для сброса пароля"
@@ -82,6 +89,17 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
         stranger.screenshot(path=shots / "07-other-customer-gets-404.png", full_page=True)
         browser.close()
     print(f"browser flow passed for ticket #{number}")
+
+
+def run_script(module: str, portal: str, agent_token: str, shots: Path) -> list[str]:
+    """Run a browser script (``python -m module PORTAL TOKEN DIR``) in its own process, assert
+    that it passed, and return the names of the screenshots it saved."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLAYWRIGHT_")}
+    env["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
+    run = subprocess.run([sys.executable, "-m", module, portal, agent_token, str(shots)],
+                         env=env, capture_output=True, text=True, timeout=240, cwd=ROOT)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
+    return sorted(p.stem for p in shots.glob("*.png"))
 
 
 if __name__ == "__main__":

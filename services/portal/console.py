@@ -1,0 +1,111 @@
+"""Pure rules of the agent console and supervisor dashboard: which queue a ticket belongs to,
+how long is left on its SLA, and how report figures become chart series.  No I/O here."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+OPEN_STATUSES = ("new", "open", "pending", "on_hold")
+STAFF_ROLES = ("agent", "supervisor", "admin")
+SUPERVISOR_ROLES = ("supervisor", "admin")
+QUEUES = ("mine", "department", "unassigned", "breaching", "pending")
+# "Breaching soon" means a deadline within this window (or already passed).
+BREACH_WINDOW = timedelta(hours=1)
+VIEWING_TTL = timedelta(seconds=45)
+
+
+def _parse(value) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
+
+
+def next_due(ticket: dict) -> tuple[str, datetime] | None:
+    """The deadline the ticket is racing now: the first response until it is given, then
+    resolution.  None for a ticket with no SLA, solved/closed, or waiting on the customer."""
+    if ticket.get("status") not in OPEN_STATUSES or ticket.get("status") == "pending":
+        return None
+    sla = ticket.get("sla") or {}
+    if not ticket.get("first_response_at") and sla.get("first_response_due"):
+        return "first_response", _parse(sla["first_response_due"])
+    if sla.get("resolution_due"):
+        return "resolution", _parse(sla["resolution_due"])
+    return None
+
+
+def countdown(ticket: dict, now: datetime) -> dict | None:
+    """{"target", "due", "minutes_left" (negative when late), "state": ok|soon|breached}."""
+    due = next_due(ticket)
+    if due is None:
+        return None
+    target, at = due
+    left = at - now
+    state = "breached" if left <= timedelta(0) else "soon" if left <= BREACH_WINDOW else "ok"
+    return {"target": target, "due": at.isoformat(), "state": state,
+            "minutes_left": int(left.total_seconds() // 60)}
+
+
+def in_queue(name: str, ticket: dict, me: str, now: datetime) -> bool:
+    """Whether an (already department-scoped) ticket belongs in the named queue view."""
+    status = ticket.get("status")
+    if status not in OPEN_STATUSES:
+        return False
+    if name == "mine":
+        return ticket.get("assignee_id") == me and status != "pending"
+    if name == "pending":
+        return ticket.get("assignee_id") == me and status == "pending"
+    if name == "unassigned":
+        return not ticket.get("assignee_id")
+    if name == "breaching":
+        clock = countdown(ticket, now)
+        return clock is not None and clock["state"] != "ok"
+    return False
+
+
+def by_urgency(tickets: list[dict], now: datetime) -> list[dict]:
+    """Soonest deadline first; tickets without a running clock after them, oldest first."""
+    def key(ticket):
+        due = next_due(ticket)
+        return (due is None, due[1] if due else now, ticket.get("created_at") or "")
+    return sorted(tickets, key=key)
+
+
+def other_viewers(records: list[dict], me: str) -> list[dict]:
+    """Everyone else looking at the ticket, one entry per person, replying beats viewing."""
+    seen: dict[str, dict] = {}
+    for record in records:
+        if record["user_id"] == me:
+            continue
+        known = seen.get(record["user_id"])
+        if known is None or record.get("mode") == "replying":
+            seen[record["user_id"]] = {"user_id": record["user_id"], "name": record["name"],
+                                       "mode": record.get("mode", "viewing")}
+    return sorted(seen.values(), key=lambda v: v["name"])
+
+
+def chart_data(report: dict, compliance: list[dict]) -> dict:
+    """The series the dashboard's charts draw, from intake's report and SLA compliance."""
+    days = sorted({v["day"] for v in report["volume"]})
+    channels = sorted({v["channel"] for v in report["volume"]})
+    counts = {(v["day"], v["channel"]): v["tickets"] for v in report["volume"]}
+    return {
+        "volume": {"labels": days, "series": [
+            {"label": c, "data": [counts.get((d, c), 0) for d in days]} for c in channels]},
+        "departments": {"labels": list(report["by_department"]),
+                        "data": list(report["by_department"].values())},
+        "compliance": {"labels": [f"{g['key']} · {g['target']}" for g in compliance],
+                       "data": [round(100 * g["met_rate"], 1) for g in compliance]},
+    }
+
+
+def deflection(summary: list[dict]) -> dict:
+    """Suggestion deflection: the share of "did this solve it" answers that said yes."""
+    solved = sum(r["solved"] for r in summary)
+    answered = solved + sum(r["not_solved"] for r in summary)
+    return {"solved": solved, "answered": answered,
+            "rate": round(solved / answered, 4) if answered else None}
+
+
+def sla_compliance_rate(compliance: list[dict]) -> float | None:
+    met = sum(g["met"] for g in compliance)
+    total = sum(g["total"] for g in compliance)
+    return round(met / total, 4) if total else None

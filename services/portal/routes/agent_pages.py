@@ -1,0 +1,225 @@
+"""The agent console: queue views with SLA countdowns, taking a ticket, the ticket workspace
+(thread with internal notes, reply/note with canned responses, status/priority/tags, customer
+context, similar solved tickets, who else is looking) and the availability toggle.  Pages for
+staff only; everyone else gets "not found", as for a page that does not exist."""
+from __future__ import annotations
+
+import functools
+
+from flask import abort, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from services.intake.domain import allowed_targets
+from services.intake.schemas import MessageCreateSchema, StatusChangeSchema, TicketUpdateSchema
+from services.routing.schemas import AvailabilitySchema
+
+from .. import console
+from ..web import ApiError, load
+from .pages import priority_choices
+
+OPERATIONS: list = []
+FETCH = 100  # tickets per department and status for the queue views (intake's page limit)
+
+
+def staff_page(portal, roles=console.STAFF_ROLES):
+    """Signed in with a staff role; customers and strangers see a 404 like any missing page."""
+    def decorator(view):
+        @functools.wraps(view)
+        @portal.page_requires
+        def wrapped(*args, **kwargs):
+            if portal.page_user()["role"] not in roles:
+                abort(404)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorator
+
+
+def split_tags(raw: str) -> list[str]:
+    return [t.strip() for t in raw.replace("\n", ",").split(",") if t.strip()]
+
+
+def queue_label(name: str) -> str:
+    return {"mine": _("Mine"), "department": _("My departments' queue"),
+            "unassigned": _("Unassigned"), "breaching": _("Breaching soon"),
+            "pending": _("Pending")}[name]
+
+
+def availability_label(status: str) -> str:
+    return {"online": _("Available"), "away": _("Away"), "offline": _("Offline"),
+            "vacation": _("On vacation")}.get(status, status)
+
+
+def priority_label(priority: str) -> str:
+    return dict(priority_choices()).get(priority, priority)
+
+
+def register(app, portal):
+    rpc = portal.rpc
+    staff = staff_page(portal)
+
+    @app.context_processor
+    def console_context():
+        return {"queue_label": queue_label, "availability_label": availability_label,
+                "priority_label": priority_label}
+
+    def me() -> dict:
+        return portal.page_user()
+
+    def acting() -> dict:
+        return portal.actor(me())
+
+    def routing_agent() -> dict | None:
+        """The signed-in person's routing profile (departments, capacity, availability)."""
+        found = rpc.call("routing", "list_agents")
+        return next((a for a in found.get("agents", []) if a["id"] == me()["_id"]), None)
+
+    def departments_of(agent: dict | None) -> list[str]:
+        if agent:
+            return agent["departments"]
+        return [d["id"] for d in rpc.call("routing", "list_departments")["departments"]]
+
+    def open_tickets(departments: list[str]) -> list[dict]:
+        """Open tickets of the departments: up to FETCH per department and status."""
+        found = []
+        for department in departments:
+            for status in console.OPEN_STATUSES:
+                found += rpc.call("intake", "list_tickets", {
+                    "department": department, "status": status, "per_page": FETCH},
+                    acting())["tickets"]
+        return found
+
+    @app.get("/agent")
+    @staff
+    def agent_home():
+        return redirect(url_for("agent_queue", name="mine"))
+
+    @app.get("/agent/queue/<name>")
+    @staff
+    def agent_queue(name: str):
+        if name not in console.QUEUES:
+            abort(404)
+        agent, now = routing_agent(), portal.clock.now()
+        departments = departments_of(agent)
+        waiting, tickets = [], []
+        if name == "department":
+            for department in departments:
+                queued = rpc.call("routing", "queue", department)
+                waiting += [dict(q, mode=queued.get("mode")) for q in queued.get("tickets", [])]
+        else:
+            tickets = console.by_urgency([t for t in open_tickets(departments)
+                                          if console.in_queue(name, t, me()["_id"], now)], now)
+        return render_template("agent/queue.html", name=name, queues=console.QUEUES,
+                               agent=agent, waiting=waiting, departments=departments,
+                               tickets=[dict(t, clock=console.countdown(t, now))
+                                        for t in tickets])
+
+    @app.post("/agent/queue/take")
+    @staff
+    def agent_take():
+        ticket_id = (request.form.get("ticket_id") or "")[:64]
+        taken = rpc.call("routing", "claim", me()["_id"], ticket_id)
+        if not taken["ok"]:
+            return render_template("agent/refused.html",
+                                   errors=taken["errors"]), taken["status"]
+        return redirect(url_for("agent_ticket", number=taken["number"]), 303)
+
+    @app.post("/agent/availability")
+    @staff
+    def agent_availability():
+        try:
+            change = load(AvailabilitySchema(), {"status": request.form.get("status") or ""})
+        except ApiError as exc:
+            return render_template("agent/refused.html",
+                                   errors=exc.errors), 400
+        rpc.call("routing", "set_availability", me()["_id"], AvailabilitySchema().dump(change))
+        return redirect(request.form.get("back") if (request.form.get("back") or "").startswith(
+            "/agent/") else url_for("agent_queue", name="mine"), 303)
+
+    # ------------------------------------------------------------------ the workspace
+
+    def ticket_or_404(number: int) -> dict:
+        found = rpc.call("intake", "get_ticket", number, acting())
+        if not found["ok"]:
+            abort(404)
+        return found["ticket"]
+
+    def workspace(number: int, errors: dict | None = None, status: int = 200,
+                  draft: str = "", preview: dict | None = None):
+        ticket = ticket_or_404(number)
+        now = portal.clock.now()
+        portal.users.note_viewing(number, me(), "viewing", now, console.VIEWING_TTL)
+        customer = [t for t in rpc.call("intake", "list_tickets", {
+            "requester_id": ticket["requester_id"], "per_page": 20}, acting())["tickets"]
+            if t["number"] != number]
+        similar = rpc.call("search", "similar_tickets", {"ticket_id": ticket["id"], "limit": 5})
+        canned = rpc.call("intake", "list_canned", {}, acting())
+        return render_template(
+            "agent/ticket.html", t=ticket, clock=console.countdown(ticket, now), errors=errors,
+            customer_tickets=customer, similar=similar.get("results", []),
+            canned=canned.get("canned", []), draft=draft, preview=preview,
+            targets=allowed_targets(ticket["status"], me()["role"]),
+            viewers=console.other_viewers(portal.users.viewers(number, now), me()["_id"]),
+            agent=routing_agent()), status
+
+    @app.get("/agent/tickets/<int:number>")
+    @staff
+    def agent_ticket(number: int):
+        canned_id = request.args.get("canned")
+        if not canned_id:
+            return workspace(number)
+        rendered = rpc.call("intake", "render_canned", canned_id[:64], number, acting())
+        if not rendered["ok"]:
+            return workspace(number, errors=rendered["errors"], status=rendered["status"])
+        template = next((c for c in rpc.call("intake", "list_canned", {}, acting()).get(
+            "canned", []) if c["id"] == canned_id), None)
+        return workspace(number, draft=rendered["text"],
+                         preview={"template": template, "text": rendered["text"]})
+
+    def command(number: int, schema, form: dict, method: str, draft: str = ""):
+        """Check the form with intake's own schema, then ask intake; either way back to the
+        workspace (with the messages and the unsent text when something was refused)."""
+        try:
+            payload = schema.dump(load(schema, form))
+        except ApiError as exc:
+            return workspace(number, exc.errors, exc.status, draft=draft)
+        result = rpc.call("intake", method, number, payload, acting())
+        if result["ok"]:
+            return redirect(url_for("agent_ticket", number=number), 303)
+        if result["status"] == 404:
+            abort(404)
+        errors = {k: v for k, v in result["errors"].items() if k != "allowed"}
+        return workspace(number, errors, result["status"], draft=draft)
+
+    @app.post("/agent/tickets/<int:number>/message")
+    @staff
+    def agent_message(number: int):
+        body = request.form.get("body") or ""
+        return command(number, MessageCreateSchema(), {
+            "body": body, "public": request.form.get("visibility") != "internal"},
+            "add_message", draft=body)
+
+    @app.post("/agent/tickets/<int:number>/status")
+    @staff
+    def agent_status(number: int):
+        return command(number, StatusChangeSchema(), {"status": request.form.get("status") or ""},
+                       "change_status")
+
+    @app.post("/agent/tickets/<int:number>/fields")
+    @staff
+    def agent_fields(number: int):
+        changes = {"tags": split_tags(request.form.get("tags") or "")}
+        if request.form.get("priority"):
+            changes["priority"] = request.form["priority"]
+        return command(number, TicketUpdateSchema(), changes, "update_ticket")
+
+    @app.post("/agent/tickets/<int:number>/presence")
+    @staff
+    def agent_presence(number: int):
+        """The workspace script's heartbeat: "I am still here (and typing?)"; answers who
+        else is.  Same-origin only: CSRF-checked like every form."""
+        ticket_or_404(number)
+        mode = "replying" if request.form.get("mode") == "replying" else "viewing"
+        now = portal.clock.now()
+        portal.users.note_viewing(number, me(), mode, now, console.VIEWING_TTL)
+        return jsonify(viewers=console.other_viewers(portal.users.viewers(number, now),
+                                                     me()["_id"]))

@@ -1,0 +1,73 @@
+"""The supervisor dashboard: intake's report (aggregated in Mongo), SLA compliance and
+suggestion deflection for a period and department, drawn with Chart.js (vendored, served from
+this origin), and the per-agent table as CSV."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import render_template, request
+from nameko.exceptions import RpcTimeout
+
+from services.intake.schemas import ReportQuerySchema
+
+from .. import console
+from ..web import ApiError, load
+from .agent_pages import staff_page
+from .reports import agents_csv
+
+OPERATIONS: list = []
+PERIODS = (1, 7, 30, 90)  # days the period filter offers
+
+
+def register(app, portal):
+    rpc = portal.rpc
+    supervisors = staff_page(portal, console.SUPERVISOR_ROLES)
+
+    def filters() -> dict:
+        """The page's period (days back from now) and department, as report and compliance
+        queries; anything unexpected falls back to the last 30 days of every department."""
+        days = request.args.get("days", "30")
+        days = int(days) if days.isdigit() and int(days) in PERIODS else 30
+        until = portal.clock.now()
+        since = until - timedelta(days=days)
+        department = request.args.get("department") or None
+        try:
+            query = load(ReportQuerySchema(), {"since": since.isoformat(),
+                                               "until": until.isoformat(),
+                                               "department": department})
+        except ApiError:
+            query = load(ReportQuerySchema(), {"since": since.isoformat(),
+                                               "until": until.isoformat()})
+        return {"days": days, "query": ReportQuerySchema().dump(query)}
+
+    @app.get("/supervisor")
+    @supervisors
+    def supervisor_dashboard():
+        try:
+            return dashboard(filters())
+        except RpcTimeout:
+            # A report over a very large period can outlast the RPC timeout: say so (503)
+            # rather than fail with a traceback.
+            return render_template("message.html", status=503, reason="busy"), 503
+
+    def dashboard(chosen: dict):
+        query = chosen["query"]
+        report = rpc.call("intake", "report", query)["report"]
+        compliance = rpc.call("sla", "compliance", {
+            "by": "department", "since": query["since"], "until": query["until"]})
+        groups = [g for g in compliance.get("groups", [])
+                  if not query["department"] or g["key"] == query["department"]]
+        deflection = console.deflection(rpc.call("search", "feedback_summary").get("results", []))
+        names = {a["id"]: a["name"] for a in rpc.call("routing", "list_agents")["agents"]}
+        return render_template(
+            "supervisor/dashboard.html", report=report, compliance=groups,
+            sla_rate=console.sla_compliance_rate(groups), deflection=deflection,
+            agent_names=names, periods=PERIODS, days=chosen["days"],
+            department=query["department"],
+            departments=rpc.call("routing", "list_departments")["departments"],
+            charts=console.chart_data(report, groups))
+
+    @app.get("/supervisor/report.csv")
+    @supervisors
+    def supervisor_report_csv():
+        return agents_csv(rpc.call("intake", "report", filters()["query"])["report"])

@@ -1,0 +1,34 @@
+// Draws the supervisor dashboard's charts from the JSON the page carries (#chart-data) with the
+// vendored Chart.js; no data is fetched, so the page needs no API token.
+(function () {
+  "use strict";
+  var source = document.getElementById("chart-data");
+  if (!source || typeof Chart === "undefined") { return; }
+  var data = JSON.parse(source.textContent);
+  var palette = ["#2457d6", "#12b76a", "#f79009", "#d92d20", "#7a5af8", "#0ba5ec"];
+
+  function draw(id, config) {
+    var canvas = document.getElementById(id);
+    if (canvas) { new Chart(canvas, config); }
+  }
+
+  draw("chart-volume", {
+    type: "bar",
+    data: {labels: data.volume.labels, datasets: data.volume.series.map(function (s, i) {
+      return {label: s.label, data: s.data, backgroundColor: palette[i % palette.length]};
+    })},
+    options: {animation: false, scales: {x: {stacked: true}, y: {stacked: true, beginAtZero: true}}}
+  });
+  draw("chart-departments", {
+    type: "doughnut",
+    data: {labels: data.departments.labels,
+           datasets: [{data: data.departments.data, backgroundColor: palette}]},
+    options: {animation: false}
+  });
+  draw("chart-compliance", {
+    type: "bar",
+    data: {labels: data.compliance.labels,
+           datasets: [{label: "%", data: data.compliance.data, backgroundColor: palette[1]}]},
+    options: {animation: false, indexAxis: "y", scales: {x: {min: 0, max: 100}}}
+  });
+}());

@@ -1,0 +1,86 @@
+"""The agent console's and dashboard's pure rules (services/portal/console.py)."""
+from datetime import datetime, timedelta, timezone
+
+from services.portal import console
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+
+
+def ticket(**changes) -> dict:
+    base = {"number": 1, "status": "open", "assignee_id": None, "first_response_at": None,
+            "created_at": (NOW - timedelta(hours=1)).isoformat(),
+            "sla": {"first_response_due": (NOW + timedelta(minutes=90)).isoformat(),
+                    "resolution_due": (NOW + timedelta(hours=8)).isoformat()}}
+    return {**base, **changes}
+
+
+def test_countdown_races_the_first_response_then_the_resolution():
+    assert console.countdown(ticket(), NOW) == {
+        "target": "first_response", "due": (NOW + timedelta(minutes=90)).isoformat(),
+        "state": "ok", "minutes_left": 90}
+    answered = console.countdown(ticket(first_response_at=NOW.isoformat()), NOW)
+    assert (answered["target"], answered["minutes_left"]) == ("resolution", 480)
+
+
+def test_countdown_states_soon_within_an_hour_and_breached_after():
+    soon = ticket(sla={"first_response_due": (NOW + timedelta(minutes=59)).isoformat()})
+    late = ticket(sla={"first_response_due": (NOW - timedelta(minutes=5)).isoformat()})
+    assert console.countdown(soon, NOW)["state"] == "soon"
+    assert console.countdown(late, NOW) | {"due": None} == {
+        "target": "first_response", "due": None, "state": "breached", "minutes_left": -5}
+
+
+def test_no_countdown_while_waiting_on_the_customer_or_when_done_or_without_sla():
+    for changes in ({"status": "pending"}, {"status": "solved"}, {"sla": None},
+                    {"sla": {"first_response_due": None, "resolution_due": None}}):
+        assert console.countdown(ticket(**changes), NOW) is None
+
+
+def test_queue_membership():
+    mine = ticket(assignee_id="a1")
+    assert console.in_queue("mine", mine, "a1", NOW)
+    assert not console.in_queue("mine", mine, "a2", NOW)
+    assert console.in_queue("pending", ticket(assignee_id="a1", status="pending"), "a1", NOW)
+    assert not console.in_queue("mine", ticket(assignee_id="a1", status="pending"), "a1", NOW)
+    assert console.in_queue("unassigned", ticket(), "a1", NOW)
+    assert not console.in_queue("unassigned", ticket(status="solved"), "a1", NOW)
+    breaching = ticket(sla={"first_response_due": (NOW + timedelta(minutes=10)).isoformat()})
+    assert console.in_queue("breaching", breaching, "a1", NOW)
+    assert not console.in_queue("breaching", ticket(), "a1", NOW)
+
+
+def test_by_urgency_puts_the_soonest_deadline_first_and_clockless_last():
+    later = ticket(number=1)
+    sooner = ticket(number=2, sla={"first_response_due": (NOW + timedelta(minutes=5)).isoformat()})
+    clockless = ticket(number=3, sla=None)
+    assert [t["number"] for t in console.by_urgency([clockless, later, sooner], NOW)] == [2, 1, 3]
+
+
+def test_other_viewers_leaves_me_out_and_prefers_replying():
+    records = [{"user_id": "me", "name": "Me", "mode": "replying"},
+               {"user_id": "b", "name": "Boris", "mode": "viewing"},
+               {"user_id": "b", "name": "Boris", "mode": "replying"},
+               {"user_id": "a", "name": "Anna", "mode": "viewing"}]
+    assert console.other_viewers(records, "me") == [
+        {"user_id": "a", "name": "Anna", "mode": "viewing"},
+        {"user_id": "b", "name": "Boris", "mode": "replying"}]
+
+
+def test_chart_data_fills_missing_day_channel_pairs_with_zero():
+    report = {"volume": [{"day": "2026-03-01", "channel": "email", "tickets": 2},
+                         {"day": "2026-03-02", "channel": "portal", "tickets": 3}],
+              "by_department": {"billing": 1, "technical": 4}}
+    compliance = [{"key": "billing", "target": "first_response", "met_rate": 0.75}]
+    assert console.chart_data(report, compliance) == {
+        "volume": {"labels": ["2026-03-01", "2026-03-02"], "series": [
+            {"label": "email", "data": [2, 0]}, {"label": "portal", "data": [0, 3]}]},
+        "departments": {"labels": ["billing", "technical"], "data": [1, 4]},
+        "compliance": {"labels": ["billing · first_response"], "data": [75.0]}}
+
+
+def test_deflection_and_sla_rates():
+    assert console.deflection([{"solved": 3, "not_solved": 1}, {"solved": 0, "not_solved": 4}]) \
+        == {"solved": 3, "answered": 8, "rate": 0.375}
+    assert console.deflection([])["rate"] is None
+    assert console.sla_compliance_rate([{"met": 3, "total": 4}, {"met": 1, "total": 4}]) == 0.5
+    assert console.sla_compliance_rate([]) is None
