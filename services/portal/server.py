@@ -15,10 +15,10 @@ from .dependencies import rpc_pool, user_repository  # noqa: E402
 from .service import create_app  # noqa: E402
 
 
-# eventlet's default (8 KiB) answers longer URLs itself with an empty 414, before the app can
-# validate them.  Documented query parameters are longer: "similar" text takes 20,000
-# characters, up to 12 URL bytes each once percent-encoded.  Past this, eventlet's bare 414.
-MAX_URL_BYTES = 1024 * 1024
+# The app refuses URLs over service.MAX_URL_BYTES with the documented JSON 414.  eventlet's own
+# limit (8 KiB by default) would answer first, with an empty body, so it sits far above; only
+# past it does eventlet's bare 414 remain.
+SERVER_URL_LIMIT = 1024 * 1024
 
 
 def main() -> None:
@@ -30,7 +30,7 @@ def main() -> None:
     sock = eventlet.listen((host, port), backlog=1024)
     logging.getLogger(__name__).info("portal listening on http://%s:%d/", host, port)
     eventlet.wsgi.server(sock, app, log_output=os.environ.get("HELPDESK_ACCESS_LOG") == "1",
-                         max_size=2000, keepalive=True, url_length_limit=MAX_URL_BYTES)
+                         max_size=2000, keepalive=True, url_length_limit=SERVER_URL_LIMIT)
 
 
 if __name__ == "__main__":
