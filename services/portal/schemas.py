@@ -102,7 +102,8 @@ class SuggestionView(Schema):
     title = fields.Str()
     snippet = fields.Str(metadata={"description": "HTML-escaped text with <mark> highlights"})
     language = fields.Str(allow_none=True)
-    score = fields.Float()
+    status = fields.Str(allow_none=True, metadata={"description": "tickets only"})
+    score = fields.Float(allow_none=True)
 
 
 class SuggestionsView(Schema):
@@ -114,6 +115,11 @@ def page_of(key: str, item: fields.Field, name: str) -> type[Schema]:
     """The paging envelope every list endpoint answers with (see web.paged)."""
     return Schema.from_dict({key: fields.List(item), "total": fields.Int(), "page": fields.Int(),
                              "per_page": fields.Int()}, name=name)
+
+
+def reply_of(name: str, **fields_: fields.Field) -> type[Schema]:
+    """The body web.reply answers with: a service result's fields other than ``ok``."""
+    return Schema.from_dict(fields_, name=name)
 
 
 UserPageView = page_of("users", fields.Nested(UserView), "UserPageView")

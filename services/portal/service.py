@@ -9,7 +9,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestURITooLarge
 from werkzeug.routing import IntegerConverter
 
 from services.common.clock import Clock
@@ -21,6 +21,7 @@ from .rpc import RpcPool
 from .web import ApiError, Portal
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
+MAX_URL_BYTES = 8 * 1024
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 
@@ -57,6 +58,13 @@ def create_app(rpc: RpcPool, users: UserRepository, clock: Clock) -> Flask:
                       headers_enabled=True)
     portal = Portal(rpc, users, clock, limiter)
     i18n.install(app, lambda: (portal.page_user() or {}).get("language"))
+
+    @app.before_request
+    def refuse_long_urls():
+        """Checked here, not by the web server, so the 414 is an error like any other."""
+        path = request.environ.get("RAW_PATH_INFO") or request.path
+        if len(path) + len(request.query_string) > MAX_URL_BYTES:
+            raise RequestURITooLarge()
 
     @app.before_request
     def protect_forms():

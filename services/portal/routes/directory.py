@@ -12,7 +12,11 @@ def register(app, portal):
 
     @app.get("/api/departments")
     def departments():
-        return reply(rpc.call("routing", "list_departments"))
+        # The public view only: queue modes and incident thresholds are staff configuration.
+        result = rpc.call("routing", "list_departments")
+        if result["ok"]:
+            result = {"ok": True, **DepartmentsView().dump(result)}
+        return reply(result)
 
     @app.get("/api/agents")
     @portal.requires("agent", "supervisor", "admin")

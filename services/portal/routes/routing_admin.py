@@ -1,33 +1,40 @@
 """Routing administration: rules (saved only when valid), dry runs, department queues in the
 order agents see them, agent availability and supervisor alerts."""
 from flask import g
+from marshmallow import fields
 
 from services.routing.schemas import (AlertView, AvailabilitySchema, DryRunTicketSchema,
                                       QueueEntryView, RuleSchema, RuleView)
 
+from ..schemas import reply_of
 from ..web import ApiError, json_body, reply
 
 STAFF = ("agent", "supervisor", "admin")
 MANAGERS = ("supervisor", "admin")
 
+RulesView = reply_of("RulesView", rules=fields.List(fields.Nested(RuleView)))
+RuleReply = reply_of("RuleReply", rule=fields.Nested(RuleView))
+QueueView = reply_of("QueueView", mode=fields.Str(),
+                     tickets=fields.List(fields.Nested(QueueEntryView)))
+AlertsView = reply_of("AlertsView", alerts=fields.List(fields.Nested(AlertView)))
+
 OPERATIONS = [
-    ("/api/routing/rules", "get", "Routing rules in evaluation order (staff)", None, RuleView,
+    ("/api/routing/rules", "get", "Routing rules in evaluation order (staff)", None, RulesView,
      True),
     ("/api/routing/rules/{rule_id}", "put",
      "Create or replace a rule; unknown fields, bad regexes and missing departments are "
-     "refused with field messages (supervisor, admin)", RuleSchema, RuleView, True),
+     "refused with field messages (supervisor, admin)", RuleSchema, RuleReply, True),
     ("/api/routing/rules/{rule_id}", "delete", "Delete a rule (supervisor, admin)", None, None,
      True),
     ("/api/routing/dry-run", "post", "Which rules would fire for a ticket, and why (staff)",
      DryRunTicketSchema, None, True),
     ("/api/routing/queues/{department}", "get",
-     "Unassigned waiting tickets in the order agents see them (staff)", None, QueueEntryView,
-     True),
+     "Unassigned waiting tickets in the order agents see them (staff)", None, QueueView, True),
     ("/api/routing/agents/{agent_id}/availability", "put",
      "Set online/away/offline/vacation (the agent, or a supervisor/admin)", AvailabilitySchema,
      None, True),
     ("/api/routing/alerts", "get", "Supervisor alerts: SLA escalations, incidents", None,
-     AlertView, True),
+     AlertsView, True),
 ]
 
 

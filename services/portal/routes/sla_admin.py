@@ -3,22 +3,29 @@
 The SLA service validates every payload itself; these views only check that a JSON object
 was sent, put the id from the path into it, and relay the service's answer."""
 from flask import request
+from marshmallow import fields
 
 from services.sla.schemas import CalendarSchema, ComplianceQuery, PolicySchema
 
+from ..schemas import reply_of
 from ..web import ApiError, json_body, reply
 
 MANAGERS = ("supervisor", "admin")
 
+CalendarsView = reply_of("CalendarsView", calendars=fields.List(fields.Nested(CalendarSchema)))
+CalendarReply = reply_of("CalendarReply", calendar=fields.Nested(CalendarSchema))
+PoliciesView = reply_of("PoliciesView", policies=fields.List(fields.Nested(PolicySchema)))
+PolicyReply = reply_of("PolicyReply", policy=fields.Nested(PolicySchema))
+
 OPERATIONS = [
-    ("/api/sla/calendars", "get", "Business calendars", None, CalendarSchema, True),
+    ("/api/sla/calendars", "get", "Business calendars", None, CalendarsView, True),
     ("/api/sla/calendars/{calendar_id}", "put", "Create or replace a business calendar",
-     CalendarSchema, CalendarSchema, True),
+     CalendarSchema, CalendarReply, True),
     ("/api/sla/calendars/{calendar_id}", "delete", "Delete a calendar no policy uses",
      None, None, True),
-    ("/api/sla/policies", "get", "SLA policies", None, PolicySchema, True),
+    ("/api/sla/policies", "get", "SLA policies", None, PoliciesView, True),
     ("/api/sla/policies/{policy_id}", "put", "Create or replace an SLA policy",
-     PolicySchema, PolicySchema, True),
+     PolicySchema, PolicyReply, True),
     ("/api/sla/policies/{policy_id}", "delete", "Delete an SLA policy", None, None, True),
     ("/api/sla/compliance", "get", "Met/breached counts, rates and times per policy, "
      "priority, department or agent", ComplianceQuery, None, True),

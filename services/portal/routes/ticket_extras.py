@@ -8,28 +8,31 @@ from html import escape
 
 from flask import Response, g, request
 from flask_wtf.csrf import generate_csrf
-from marshmallow import ValidationError
+from marshmallow import ValidationError, fields
 
 from services.intake.schemas import (AttachmentView, AuditView, CannedCreateSchema,
-                                     CannedQuerySchema, CannedView, CsatSchema,
+                                     CannedQuerySchema, CannedView, CsatSchema, CsatView,
                                      MessageCreateSchema, TagQuerySchema, TagRenameSchema,
                                      TicketSchema, TicketUpdateSchema)
 
+from ..schemas import reply_of
 from ..web import ApiError, json_body, load, query_args, reply
 
 STAFF_ROLES = ("agent", "supervisor", "admin")
+# The emailed link proves who rates, not who may read the whole ticket: number and rating only.
+RatedByLinkView = reply_of("RatedByLinkView", number=fields.Int(), csat=fields.Nested(CsatView))
 
 OPERATIONS = [
     ("/api/tickets/{number}", "patch", "Staff: change priority, category, department, tags "
      "or organization", TicketUpdateSchema, TicketSchema, True),
     ("/api/tickets/{number}/history", "get", "Staff: who changed which field, when, old -> new",
-     None, AuditView, True),
+     None, AuditView(many=True), True),
     ("/api/tickets/{number}/follow-up", "post", "File a follow-up to a closed ticket "
      "(body: the new description)", MessageCreateSchema, TicketSchema, True),
     ("/api/tickets/{number}/csat", "post", "Requester: rate a solved ticket once (good/bad + comment)",
      CsatSchema, TicketSchema, True),
     ("/api/csat/{token}", "post", "Rate a solved ticket from the emailed link", CsatSchema,
-     TicketSchema, False),
+     RatedByLinkView, False),
     ("/api/tickets/{number}/attachments", "post", "Attach a file (multipart field 'file'; "
      "form field 'public=false' for staff-only)", None, AttachmentView, True),
     ("/api/tickets/{number}/attachments/{attachment_id}", "get", "Download an attachment",
@@ -39,7 +42,7 @@ OPERATIONS = [
     ("/api/tags/rename", "post", "Supervisor: rename a tag everywhere (merge if it exists)",
      TagRenameSchema, None, True),
     ("/api/canned", "get", "Staff: shared and own canned responses", CannedQuerySchema,
-     CannedView, True),
+     CannedView(many=True), True),
     ("/api/canned", "post", "Staff: save a canned response ($customer_name, $ticket_number, "
      "$ticket_subject, $agent_name, $department)", CannedCreateSchema, CannedView, True),
     ("/api/tickets/{number}/canned/{canned_id}", "get", "Staff: a canned response filled in "
