@@ -31,3 +31,20 @@ def summary_ms(values: list[float]) -> dict[str, float]:
     return {"n": len(values), "p50": percentile(values, 50) * 1000,
             "p95": percentile(values, 95) * 1000, "p99": percentile(values, 99) * 1000,
             "mean": (statistics.fmean(values) * 1000) if values else float("nan")}
+
+
+def prepare_bench_department(amqp_uri: str, agents: int = 20) -> None:
+    """A "bench" department whose agents never run out of capacity and where incident
+    detection is off (benchmark tickets look alike): this measures the pipeline, not the
+    queue or the incident machinery."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri, "serializer": "json"}, timeout=30) as rpc:
+        assert rpc.routing.upsert_department({
+            "id": "bench", "name": "Benchmark", "incident_threshold": 1000,
+            "incident_similarity": 1.0})["ok"]
+        for i in range(agents):
+            assert rpc.routing.upsert_agent({
+                "id": f"bench-agent-{i}", "name": f"Bench Agent {i}",
+                "email": f"bench{i}@example.com", "departments": ["bench"],
+                "capacity": 1000}).get("ok")

@@ -18,25 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 import click
 import requests
 from kombu import Connection, Exchange, Queue
-from nameko.standalone.rpc import ClusterRpcProxy
 
-from bench._common import machine_notes, summary_ms
+from bench._common import machine_notes, prepare_bench_department, summary_ms
 
 BODY = {"subject": "Filed-to-assigned probe", "description": "Measuring routing latency",
         "department": "bench", "priority": "high", "language": "en",
         "requester_email": "probe@example.com"}
-
-
-def prepare_department(amqp_uri: str, agents: int) -> None:
-    """A department of its own whose agents never run out of capacity: this measures the
-    pipeline, not the queue."""
-    with ClusterRpcProxy({"AMQP_URI": amqp_uri, "serializer": "json"}, timeout=30) as rpc:
-        assert rpc.routing.upsert_department({"id": "bench", "name": "Benchmark"})["ok"]
-        for i in range(agents):
-            assert rpc.routing.upsert_agent({
-                "id": f"bench-agent-{i}", "name": f"Bench Agent {i}",
-                "email": f"bench{i}@example.com", "departments": ["bench"],
-                "capacity": 1000}).get("ok")
 
 
 def listen(amqp_uri: str, seen: dict, stop: threading.Event) -> threading.Thread:
@@ -80,7 +67,7 @@ def listen(amqp_uri: str, seen: dict, stop: threading.Event) -> threading.Thread
 @click.option("--seconds", default=60, show_default=True)
 def main(url: str, amqp: str, rate: int, seconds: int) -> None:
     print(f"machine: {machine_notes()}")
-    prepare_department(amqp, agents=20)
+    prepare_bench_department(amqp, agents=20)
     seen: dict[str, dict[str, float]] = {}
     sent: dict[str, float] = {}
     stop = threading.Event()

@@ -1,7 +1,20 @@
--- wrk script: POST a ticket; report p50/p95/p99 latency and status counts as one JSON line.
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"subject":"Benchmark: cannot sign in","description":"The login page rejects my password after the update","department":"technical","priority":"normal","language":"en","requester_email":"bench@example.com"}'
+-- wrk script: POST tickets with varied subjects (identical ones would all join one incident);
+-- report p50/p95/p99 latency and status counts as one JSON line.
+local topics = {"password reset", "invoice download", "refund request", "app crashes",
+  "email not arriving", "two-factor setup", "slow dashboard", "export to CSV", "billing address",
+  "API token", "mobile login", "printer driver", "VPN access", "calendar sync", "data import"}
+local counter = 0
+math.randomseed(os.time())
+
+request = function()
+  counter = counter + 1
+  local topic = topics[math.random(#topics)]
+  local body = string.format(
+    '{"subject":"%s %d-%d","description":"Customer %d reports a problem with %s since the update",'
+    .. '"department":"bench","priority":"normal","language":"en","requester_email":"bench%d@example.com"}',
+    topic, counter, math.random(1000000), math.random(1000000), topic, math.random(100000))
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+end
 
 local non2xx = 0
 response = function(status, headers, body)

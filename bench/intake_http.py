@@ -6,22 +6,26 @@ generator does not starve the 2-core server).  Run against a running stack (`mak
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
 import click
 
-from bench._common import machine_notes
+from bench._common import machine_notes, prepare_bench_department
 
 LUA = Path(__file__).with_name("intake_http.lua")
 
 
 @click.command()
 @click.option("--url", default="http://127.0.0.1:8080")
+@click.option("--amqp", default=lambda: os.environ.get(
+    "HELPDESK_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"))
 @click.option("--seconds", default=20, show_default=True)
 @click.option("--concurrency", "levels", multiple=True, type=int, default=(1, 8, 32))
-def main(url: str, seconds: int, levels: tuple[int, ...]) -> None:
+def main(url: str, amqp: str, seconds: int, levels: tuple[int, ...]) -> None:
     print(f"machine: {machine_notes()}")
+    prepare_bench_department(amqp)
     print("| concurrency | tickets/s | p50 ms | p95 ms | p99 ms | max ms | errors |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for level in levels:
