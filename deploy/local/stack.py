@@ -15,12 +15,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
+import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
@@ -229,15 +228,8 @@ def wait_for(what: str, check, timeout: float, log: Path | None = None) -> None:
 
 
 def _http_ok(url: str, timeout: float = 2.0) -> bool:
-    req = urllib.request.Request(url)
-    if "@" in url:  # basic auth embedded in the URL
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.split("@", 1)
-        import base64
-        req = urllib.request.Request(f"{scheme}://{host}")
-        req.add_header("Authorization", "Basic " + base64.b64encode(creds.encode()).decode())
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        return 200 <= resp.status < 300
+    """requests takes basic auth from the URL itself (the management API needs it)."""
+    return requests.get(url, timeout=timeout).ok
 
 
 def _port_open(port: int) -> bool:

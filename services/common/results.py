@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from marshmallow import ValidationError
+
 
 def ok(**body: Any) -> dict[str, Any]:
     return {"ok": True, **body}
@@ -28,8 +30,6 @@ class Refusal(Exception):
 
 def parsed(schema, payload: Any) -> dict:
     """Load a payload or refuse with the schema's field messages (400)."""
-    from marshmallow import ValidationError
-
     try:
         return schema.load(payload if payload is not None else {})
     except ValidationError as exc:
