@@ -3,7 +3,7 @@ caused them, then relayed to RabbitMQ.  If the process dies between commit and p
 periodic relay (any replica) publishes them later: at-least-once, never lost."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from pymongo.client_session import ClientSession

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from marshmallow import ValidationError
-from nameko.rpc import rpc
 from pymongo.errors import DuplicateKeyError
 
 from services.common import events as ev

@@ -69,6 +69,13 @@ def by_urgency(tickets: list[dict], now: datetime) -> list[dict]:
     return sorted(tickets, key=key)
 
 
+def similar_query(ticket: dict, limit: int = 5) -> dict:
+    """Ask search for tickets worded like this one by its text, so the panel works even before
+    search has indexed the ticket itself (which is then left out of the answer)."""
+    text = f"{ticket['subject']}\n{ticket.get('description') or ''}"
+    return {"ticket_id": ticket["id"], "text": text[:20_000], "limit": limit}
+
+
 def other_viewers(records: list[dict], me: str) -> list[dict]:
     """Everyone else looking at the ticket, one entry per person, replying beats viewing."""
     seen: dict[str, dict] = {}

@@ -52,15 +52,18 @@ class SearchQuerySchema(Strict):
                                   "page")
 
 
-class SimilarQuerySchema(Strict):
-    ticket_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=64))
-    text = query_text(20_000, load_default=None)
+class SimilarLimitSchema(Strict):
     limit = fields.Int(load_default=5, validate=validate.Range(min=1, max=20))
 
+
+class SimilarQuerySchema(SimilarLimitSchema):
+    ticket_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=64))
+    text = query_text(20_000, load_default=None)
+
     @validates_schema
-    def _one_source(self, data, **kwargs):
-        if bool(data["ticket_id"]) == bool(data["text"]):
-            raise ValidationError("Give either ticket_id or text.", "_schema")
+    def _some_source(self, data, **kwargs):
+        if not (data["ticket_id"] or data["text"]):
+            raise ValidationError("Give ticket_id, text or both.", "_schema")
 
 
 class FeedbackSchema(Strict):

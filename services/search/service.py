@@ -137,10 +137,12 @@ class SearchService(OutboxRelay):
 
     @command
     def similar_tickets(self, query: dict) -> dict:
-        """For agents: solved tickets worded like a given ticket (or text), with resolutions."""
+        """For agents: solved tickets worded like a text or an indexed ticket, with resolutions.
+        Given both, the text is what is compared (the ticket may not be indexed yet) and the
+        ticket itself is left out of the answer."""
         q = parsed(SimilarQuerySchema(), query)
         tickets = self.index.alias("tickets")
-        like = [{"_index": tickets, "_id": q["ticket_id"]}] if q["ticket_id"] else [q["text"]]
+        like = [q["text"]] if q["text"] else [{"_index": tickets, "_id": q["ticket_id"]}]
         body = domain.similar_query(like, q["ticket_id"], q["limit"])
         return self._answer(lambda: ok(results=[
             domain.present_hit(h, STAFF_READER)

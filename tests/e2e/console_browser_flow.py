@@ -92,7 +92,7 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
 
             agent.locator("tr.queued button.take").first.click()
             agent.wait_for_url(f"{portal}/agent/tickets/{number}")
-            for _ in range(30):  # search indexes the solved ticket from events
+            for _ in range(60):  # search indexes the solved ticket from events
                 if agent.locator("#similar li.similar").count():
                     break
                 time.sleep(0.5)

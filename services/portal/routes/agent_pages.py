@@ -151,7 +151,7 @@ def register(app, portal):
         customer = [t for t in rpc.call("intake", "list_tickets", {
             "requester_id": ticket["requester_id"], "per_page": 20}, acting())["tickets"]
             if t["number"] != number]
-        similar = rpc.call("search", "similar_tickets", {"ticket_id": ticket["id"], "limit": 5})
+        similar = rpc.call("search", "similar_tickets", console.similar_query(ticket))
         canned = rpc.call("intake", "list_canned", {}, acting())
         return render_template(
             "agent/ticket.html", t=ticket, clock=console.countdown(ticket, now), errors=errors,

@@ -1,11 +1,12 @@
 """Knowledge work for staff: write, edit, publish and unpublish articles (drafts included),
 similar solved tickets beside the one being worked on, and deflection feedback."""
-from flask import g, request
+from flask import g
 
 from services.intake.domain import STAFF
 from services.search.schemas import (ArticleEditSchema, ArticleListSchema, ArticleSchema,
-                                     SimilarQuerySchema)
+                                     SimilarLimitSchema)
 
+from .. import console
 from ..web import json_body, load, query_args, reply
 
 ARTICLE = "/api/admin/articles/<article_id>"
@@ -22,7 +23,7 @@ OPERATIONS = [
     ("/api/admin/articles/{article_id}/unpublish", "post", "Unpublish an article (staff)",
      None, None, True),
     ("/api/tickets/{number}/similar", "get", "Similar solved tickets with their resolutions "
-     "(staff)", SimilarQuerySchema, None, True),
+     "(staff)", SimilarLimitSchema, None, True),
     ("/api/admin/suggest-feedback", "get", "Which suggestions solved problems (supervisors)",
      None, None, True),
 ]
@@ -70,9 +71,9 @@ def register(app, portal):
     def similar_tickets(number: int):
         found = rpc.call("intake", "get_ticket", number, portal.actor(g.user))
         if found["ok"]:
-            query = load(SimilarQuerySchema(), dict(request.args.items(),
-                                                    ticket_id=found["ticket"]["id"]))
-            found = rpc.call("search", "similar_tickets", SimilarQuerySchema().dump(query))
+            query = query_args(SimilarLimitSchema())
+            found = rpc.call("search", "similar_tickets",
+                             console.similar_query(found["ticket"], query["limit"]))
         return reply(found)
 
     @app.get("/api/admin/suggest-feedback")
