@@ -167,7 +167,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _read_pid(s: Settings, name: str) -> int | None:
+def read_pid(s: Settings, name: str) -> int | None:
     f = _pid_file(s, name)
     try:
         pid = int(f.read_text().strip())
@@ -178,7 +178,7 @@ def _read_pid(s: Settings, name: str) -> int | None:
 
 def spawn(s: Settings, name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
     """Start a detached process (own session, so stop can end its whole group)."""
-    existing = _read_pid(s, name)
+    existing = read_pid(s, name)
     if existing:
         return existing
     log = open(s.path("logs", f"{name}.log"), "ab")
@@ -189,7 +189,7 @@ def spawn(s: Settings, name: str, argv: list[str], env: dict[str, str] | None = 
 
 
 def terminate(s: Settings, name: str, timeout: float = 15.0) -> bool:
-    pid = _read_pid(s, name)
+    pid = read_pid(s, name)
     _pid_file(s, name).unlink(missing_ok=True)
     if not pid:
         return False
@@ -376,7 +376,7 @@ def services_up(s: Settings) -> None:
 
     def ready() -> bool:
         for _, name in _process_names(s):
-            if _read_pid(s, name) is None:
+            if read_pid(s, name) is None:
                 log = s.state_dir / "logs" / f"{name}.log"
                 tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
                 raise click.ClickException(f"{name} exited during start-up; last lines of {log}:\n"
@@ -430,12 +430,12 @@ def seed(s: Settings) -> None:
 def status_lines(s: Settings) -> list[str]:
     lines = [
         f"rabbitmq       {'up' if _port_open(s.amqp_port) else 'down'}  {s.amqp_uri}",
-        f"mongo          {'up' if _read_pid(s, 'mongo') or s.external_mongo_uri else 'down'}"
+        f"mongo          {'up' if read_pid(s, 'mongo') or s.external_mongo_uri else 'down'}"
         f"  {s.mongo_uri}",
         f"elasticsearch  {'up' if _port_open(s.es_http_port) else 'down'}  {s.es_url}",
     ]
     for _, name in _process_names(s):
-        pid = _read_pid(s, name)
+        pid = read_pid(s, name)
         lines.append(f"{name:<14} {'up' if pid else 'down'}  {f'pid {pid}' if pid else ''}")
     return lines
 

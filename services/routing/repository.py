@@ -11,6 +11,10 @@ from services.common.storage import Repository
 from .domain import FAR_FUTURE, priority_rank
 
 QUEUE_LIMIT = 1000
+INCIDENT_CANDIDATES = 200
+# What deciding and linking an incident reads of each candidate.
+INCIDENT_CANDIDATE_FIELDS = ("number", "department", "priority", "created_at", "fingerprint",
+                             "incident_id")
 # Mirrors domain.queue_order so the database hands back the head of a long queue in order.
 QUEUE_SORT = {"fifo": [("queued_at", ASCENDING), ("_id", ASCENDING)],
               "differentiated": [("priority_rank", DESCENDING), ("sla_sort", ASCENDING),
@@ -176,11 +180,13 @@ class RoutingRepository(Repository):
 
     def recent_tickets(self, department: str, since, sharing: list[str],
                        session=None) -> list[dict]:
-        """Tickets of the window that share at least one fingerprint term with ``sharing``
-        (the others cannot be similar, so the multikey index keeps this cheap)."""
-        return list(self.db.tickets.find({"department": department, "created_at": {"$gte": since},
-                                          "fingerprint": {"$in": sharing}},
-                                         session=session).limit(QUEUE_LIMIT))
+        """The newest tickets of the window that share a fingerprint term with ``sharing``
+        (the others cannot be similar).  Capped: in a flood of alike tickets the newest ones
+        already carry the incident, and reading the whole flood per ticket would be quadratic."""
+        return list(self.db.tickets.find(
+            {"department": department, "created_at": {"$gte": since},
+             "fingerprint": {"$in": sharing}}, INCIDENT_CANDIDATE_FIELDS, session=session)
+            .sort("created_at", DESCENDING).limit(INCIDENT_CANDIDATES))
 
     # ------------------------------------------------------------------ rules
 

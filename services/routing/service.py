@@ -163,8 +163,8 @@ class RoutingService(OutboxRelay):
             return self._detect_recurring(event.data["ticket_id"], now, session)
 
         self.apply(classify_and_place, event=event, consumer="route_new_ticket")
-        if remembered and not self._recent_alike(remembered[0], now):
-            return  # the common case: nothing alike, so no second transaction
+        if remembered and not self._incident_in_sight(self._cluster(remembered[0], now)):
+            return  # the common case: too few alike, so no second transaction
         # A second transaction, started after the ticket is committed: of several similar
         # tickets arriving at once, the last to get here sees all the others (snapshots
         # would hide tickets still being routed), and two replicas declaring the same
@@ -282,23 +282,27 @@ class RoutingService(OutboxRelay):
                                      session)
         return [_assigned(ticket, taken, now)]
 
-    def _recent_alike(self, ticket: dict, now, session=None) -> list[dict]:
-        """Tickets of the department's window sharing a fingerprint term (the candidates)."""
+    def _cluster(self, ticket: dict, now, session=None) -> dict:
+        """The ticket's recurring-problem cluster among the department's recent tickets that
+        share a fingerprint term (see domain.recurring_cluster)."""
         settings = self.store.department(ticket["department"], session) or {}
         window = settings.get("incident_window_minutes",
                               domain.DEFAULT_INCIDENT_SETTINGS["incident_window_minutes"])
-        return [t for t in self.store.recent_tickets(
+        recent = [t for t in self.store.recent_tickets(
             ticket["department"], now - timedelta(minutes=window), ticket["fingerprint"],
             session) if t["_id"] != ticket["_id"]]
+        return domain.recurring_cluster(ticket, recent, settings, now)
+
+    @staticmethod
+    def _incident_in_sight(cluster: dict) -> bool:
+        return bool(cluster["incident_id"] or cluster["declare"])
 
     def _detect_recurring(self, ticket_id: str, now, session) -> list[dict]:
         new = self.store.ticket(ticket_id, session)
         if new is None or new.get("incident_id"):
             return []
         ticket = dict(new, ticket_id=ticket_id)
-        settings = self.store.department(ticket["department"], session) or {}
-        recent = self._recent_alike(new, now, session)
-        cluster = domain.recurring_cluster(new, recent, settings, now)
+        cluster = self._cluster(new, now, session)
         if cluster["incident_id"]:
             return self._link([new], cluster["incident_id"], now, session)
         if not cluster["declare"]:
