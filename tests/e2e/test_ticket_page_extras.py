@@ -135,3 +135,11 @@ def test_rating_on_the_page_only_when_solved_only_once_and_only_good_or_bad(port
     csat = requests.get(f"{portal}/api/tickets/{number}", headers=bearer(customer["token"]),
                         timeout=10).json()["csat"]
     assert csat["rating"] == "good" and csat["comment"] == "Quick <b>fix</b>"
+
+
+def test_a_body_over_the_upload_limit_gets_a_page_in_the_reader_language(portal):
+    owner, customer = signed_in(portal)
+    number = file_ticket(portal, customer)
+    answer = upload(owner, number, ("huge.log", b"x" * (18 * MEGABYTE), "text/plain"))
+    assert answer.status_code == 413 and "Файлы слишком большие" in answer.text
+    assert stored_files(portal, customer, number) == []
