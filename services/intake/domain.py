@@ -229,7 +229,8 @@ def csat_token_number(token: str, requester_of, secret: str) -> int | None:
     """The ticket number a token is for, or None if it is forged; ``requester_of(number)``
     looks the requester up (None for an unknown ticket)."""
     number_text, _, _ = token.partition(".")
-    if not number_text.isdigit() or len(number_text) > 9:
+    # ASCII digits only: str.isdigit() also accepts "¹", which int() refuses (found by the fuzzer).
+    if not (number_text.isascii() and number_text.isdigit()) or len(number_text) > 9:
         return None
     requester_id = requester_of(int(number_text))
     if requester_id is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Request, current_app, jsonify, render_template, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -13,14 +13,19 @@ from werkzeug.exceptions import HTTPException, RequestURITooLarge
 from werkzeug.routing import IntegerConverter
 
 from services.common.clock import Clock
+from services.intake.attachments import MAX_ATTACHMENT_BYTES
 
 from . import i18n
 from .repository import UserRepository
 from .routes import MODULES
 from .rpc import RpcPool
+from .uploads import MAX_FILES_PER_FORM
 from .web import ApiError, Portal
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
+# Uploads (multipart) may carry MAX_FILES_PER_FORM files of intake's largest size plus the form,
+# so an oversized file reaches intake's check and is refused by name instead of the whole form.
+MAX_UPLOAD_BODY_BYTES = MAX_FILES_PER_FORM * MAX_ATTACHMENT_BYTES + MAX_BODY_BYTES
 MAX_URL_BYTES = 8 * 1024
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
@@ -33,12 +38,21 @@ class BoundedIntegerConverter(IntegerConverter):
     regex = r"\d{1,18}"
 
 
+class PortalRequest(Request):
+    @property
+    def max_content_length(self) -> int | None:  # type: ignore[override]
+        if self.mimetype == "multipart/form-data":
+            return MAX_UPLOAD_BODY_BYTES
+        return current_app.config["MAX_CONTENT_LENGTH"]
+
+
 def _is_api(path: str) -> bool:
     return path.startswith("/api/") or path == "/healthz"
 
 
 def create_app(rpc: RpcPool, users: UserRepository, clock: Clock) -> Flask:
     app = Flask(__name__)
+    app.request_class = PortalRequest
     app.url_map.converters["int"] = BoundedIntegerConverter
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
@@ -85,9 +99,9 @@ def create_app(rpc: RpcPool, users: UserRepository, clock: Clock) -> Flask:
     def http_error(exc: HTTPException):
         if _is_api(request.path):
             return jsonify({"errors": {"_schema": [exc.description]}}), exc.code
-        if exc.code in (404, 429):
-            return render_template("message.html", status=exc.code,
-                                   reason="limit" if exc.code == 429 else "missing"), exc.code
+        if exc.code in (404, 413, 429):
+            reason = {404: "missing", 413: "too_large", 429: "limit"}[exc.code]
+            return render_template("message.html", status=exc.code, reason=reason), exc.code
         return exc
 
     @app.after_request

@@ -25,6 +25,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 PROBLEM = "Не приходит письмо для сброса пароля"
 AGENT_REPLY = "Проверьте папку «Спам» и запросите письмо ещё раз."
+ATTACHMENT = "журнал-входа.txt"
 
 
 def sign_up(page, portal: str, name: str) -> None:
@@ -55,15 +56,22 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
 
         page.fill("#description", "Нажимаю «Забыли пароль», но письмо так и не пришло.")
         page.select_option("#department", "technical")
+        # A small file made here, chosen in the form's file input like a person would.
+        page.set_input_files("#files", files=[{
+            "name": ATTACHMENT, "mimeType": "text/plain",
+            "buffer": "09:14 сброс пароля запрошен, письма нет\n".encode()}])
+        page.screenshot(path=shots / "03-attachment-chosen.png", full_page=True)
         page.click("#send-request")
         page.wait_for_url(re.compile(r"/my/tickets/\d+$"))
         number = int(page.url.rsplit("/", 1)[1])
         expect(page.locator("#ticket-state")).to_contain_text("Получено")
-        page.screenshot(path=shots / "03-ticket-filed.png", full_page=True)
+        expect(page.locator("#attachment-list")).to_contain_text(ATTACHMENT)
+        expect(page.locator("#upload-errors")).to_have_count(0)
+        page.screenshot(path=shots / "04-ticket-filed-with-attachment.png", full_page=True)
 
         page.click("#nav-my-tickets")
         expect(page.locator("#my-tickets")).to_contain_text(f"#{number} {PROBLEM}")
-        page.screenshot(path=shots / "04-my-tickets.png", full_page=True)
+        page.screenshot(path=shots / "05-my-tickets.png", full_page=True)
 
         answered = requests.post(f"{portal}/api/tickets/{number}/messages", timeout=10,
                                  headers={"Authorization": f"Bearer {agent_token}"},
@@ -71,14 +79,22 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
         assert answered.status_code == 201, answered.text
         page.goto(f"{portal}/my/tickets/{number}")
         expect(page.locator("#thread")).to_contain_text(AGENT_REPLY)
-        page.screenshot(path=shots / "05-agent-replied.png", full_page=True)
+        page.screenshot(path=shots / "06-agent-replied.png", full_page=True)
 
         page.click("#action-solved")
         expect(page.locator("#ticket-state")).to_contain_text("Решено")
         page.click("#action-closed")
         expect(page.locator("#ticket-state")).to_contain_text("Закрыто")
         expect(page.locator("#reply-form")).to_have_count(0)
-        page.screenshot(path=shots / "06-closed.png", full_page=True)
+        page.screenshot(path=shots / "07-closed.png", full_page=True)
+
+        expect(page.locator("#csat-form")).to_be_visible()
+        page.check("#rating-good")
+        page.fill("#csat-comment-input", "Письмо нашлось в «Спаме», спасибо!")
+        page.click("#send-csat")
+        expect(page.locator("#csat-given")).to_have_text("Хорошо")
+        expect(page.locator("#csat-form")).to_have_count(0)
+        page.screenshot(path=shots / "08-rated.png", full_page=True)
 
         stranger = browser.new_context(**phone).new_page()
         sign_up(stranger, portal, "Чужой Клиент")
@@ -86,7 +102,7 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
         assert response.status == 404, response.status
         expect(stranger.locator("main")).not_to_contain_text(PROBLEM)
         expect(stranger.locator("h1")).to_have_text("Не найдено")
-        stranger.screenshot(path=shots / "07-other-customer-gets-404.png", full_page=True)
+        stranger.screenshot(path=shots / "09-other-customer-gets-404.png", full_page=True)
         browser.close()
     print(f"browser flow passed for ticket #{number}")
 

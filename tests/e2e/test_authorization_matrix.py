@@ -278,6 +278,17 @@ PAGE_ROWS = [
         f"/my/tickets/{w.file_for_owner() if s else w.ticket}/status", {"status": "solved"}),
      by_role(302, 303, 404, 303)),
     ("get", "/my/tickets", lambda w, r, s: ("/my/tickets", None), by_role(302, 200, 200, 200)),
+    # On the shared ticket: fresh tickets here would fill the agents' capacity that later
+    # suites (the console's "take") need, and four files stay far below intake's per-ticket cap.
+    ("post", "/my/tickets/{number}/attachments", lambda w, r, s: (
+        f"/my/tickets/{w.ticket}/attachments", {},
+        {"files": ("matrix.txt", f"page upload by {r}".encode(), "text/plain")}),
+     by_role(302, 303, 404, 303)),
+    ("get", "/tickets/{number}/attachments/{attachment_id}", lambda w, r, s: (
+        f"/tickets/{w.ticket}/attachments/{w.attachment}", None), by_role(302, 200, 404, 200)),
+    # Rating waits for "solved" (the owner hears so); staff may see the ticket but not rate it.
+    ("post", "/my/tickets/{number}/csat", lambda w, r, s: (
+        f"/my/tickets/{w.ticket}/csat", {"rating": "good"}), by_role(302, 409, 404, 403)),
 ]
 
 
@@ -312,10 +323,11 @@ def test_api(world, role, method, path, make, expected):
                          ids=[f"{m} {p}" for m, p, _, _ in PAGE_ROWS])
 def test_pages(world, role, method, path, make, expected):
     browser = world.browser(role)
-    url, form = make(world, role, expected[role] < 400)
+    url, form, *files = make(world, role, expected[role] < 400)
     if method == "post":
         # A real form token from a page this person may open, so only authorization decides.
-        answer = browser.submit("/", url, form, allow_redirects=False)
+        answer = browser.submit("/", url, form, allow_redirects=False,
+                                files=files[0] if files else None)
     else:
         answer = browser.get(f"{world.portal}{url}", timeout=10, allow_redirects=False)
     assert answer.status_code == expected[role], answer.text[:500]

@@ -6,8 +6,9 @@ from pathlib import Path
 from tests.e2e.browser_flow import needs_chromium, run_script
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
-STEPS = ["01-signed-up", "02-suggestion-in-russian", "03-ticket-filed", "04-my-tickets",
-         "05-agent-replied", "06-closed", "07-other-customer-gets-404"]
+STEPS = ["01-signed-up", "02-suggestion-in-russian", "03-attachment-chosen",
+         "04-ticket-filed-with-attachment", "05-my-tickets", "06-agent-replied", "07-closed",
+         "08-rated", "09-other-customer-gets-404"]
 
 
 @needs_chromium

@@ -5,10 +5,12 @@ import uuid
 
 import requests
 
-from tests.e2e.conftest import Browser, api_token, bearer, mails_to, new_customer
+from tests.e2e.conftest import (DEMO_PASSWORD, STAFF, Browser, api_token, bearer, mails_to,
+                                new_customer)
 from tests.support import eventually
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+XSS_FILENAME = "<img src=x onerror=alert(1)>.txt"
 
 
 def test_sign_up_sign_out_and_back_in_with_pages(portal):
@@ -92,10 +94,33 @@ def test_stored_markup_renders_inert(portal, agent_token):
     requests.post(f"{portal}/api/tickets/{number}/messages", headers=bearer(agent_token),
                   json={"body": XSS}, timeout=10)
     browser = Browser(portal).sign_in(customer["email"], customer["password"])
+    uploaded = browser.submit(f"/my/tickets/{number}", f"/my/tickets/{number}/attachments", {},
+                              files={"files": (XSS_FILENAME, b"inert", "text/plain")})
+    assert uploaded.status_code == 200 and 'id="attachment-list"' in uploaded.text
     for path in (f"/my/tickets/{number}", "/my/tickets", "/"):
         page = browser.get(f"{portal}{path}", timeout=10).text
         assert "<script>alert" not in page and "<img src=x" not in page, path
         assert "&lt;script&gt;" in page, path
+    agent = Browser(portal).sign_in(STAFF["agent"], DEMO_PASSWORD)
+    workspace = agent.get(f"{portal}/agent/tickets/{number}", timeout=10).text
+    assert "<script>alert" not in workspace and "<img src=x" not in workspace
+    assert "&lt;script&gt;" in workspace and "onerror" in workspace  # the file is listed
+    for page in (browser.get(f"{portal}/my/tickets/{number}", timeout=10).text, workspace):
+        listed = re.search(r'id="attachment-list">(.*?)</ul>', page, re.S).group(1)
+        assert "onerror" in listed and "<img" not in listed
+
+
+def test_a_refused_file_with_markup_in_its_name_renders_inert(portal):
+    customer = new_customer(portal)
+    filed = requests.post(f"{portal}/api/tickets", headers=bearer(customer["token"]), timeout=10,
+                          json={"subject": "Refused markup", "description": "d"})
+    number = filed.json()["number"]
+    browser = Browser(portal).sign_in(customer["email"], customer["password"])
+    refused = browser.submit(f"/my/tickets/{number}", f"/my/tickets/{number}/attachments", {},
+                             files={"files": ("<img src=x onerror=alert(1)>.exe", b"MZ",
+                                              "application/octet-stream")})
+    assert refused.status_code == 400
+    assert "<img src=x" not in refused.text and "&lt;img src=x onerror=alert(1)&gt;.exe" in refused.text
 
 
 def test_language_switch_is_remembered(portal):

@@ -225,3 +225,4 @@ def test_csat_tokens_are_bound_to_ticket_and_requester():
     assert domain.csat_token_number(token.replace("1001", "1002"), owners.get, "secret") is None
     assert domain.csat_token_number("junk", owners.get, "secret") is None
     assert domain.csat_token_number("9999.abc", owners.get, "secret") is None
+    assert domain.csat_token_number("¹", owners.get, "secret") is None

@@ -2,13 +2,14 @@
 describes the problem, sees suggestions and files a request; shared page helpers."""
 import html
 
-from flask import redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext as _, ngettext
 from markupsafe import Markup, escape
 
 from services.intake.schemas import TicketCreateSchema
 
 from .. import domain
+from ..uploads import attach_files, upload_hint
 from ..web import ApiError, load
 from .tickets import file_ticket
 
@@ -62,7 +63,7 @@ def register(app, portal):
     def home_page(form: dict, errors: dict | None = None, status: int = 200):
         departments = portal.rpc.call("routing", "list_departments")["departments"]
         return render_template("home.html", departments=departments, form=form,
-                               errors=errors), status
+                               errors=errors, upload_hint=upload_hint()), status
 
     @app.get("/")
     def home():
@@ -82,6 +83,14 @@ def register(app, portal):
             result = file_ticket(portal, data, user, "portal")
         except ApiError as exc:
             return home_page(form, exc.errors, exc.status)
+        ticket = result["ticket"]
+        # Files go to the ticket once it exists; a refused file never costs the ticket.
+        requester = {"id": ticket["requester_id"], "role": "customer",
+                     "name": ticket.get("requester_name")}
+        files = request.files.getlist("files") if result["created"] else []  # not on a retry
+        _stored, refused, _status = attach_files(portal, ticket["number"], files, requester)
         if user:
-            return redirect(url_for("my_ticket_page", number=result["ticket"]["number"]), 303)
-        return render_template("filed.html", ticket=result["ticket"]), 201
+            for refusal in refused:
+                flash(refusal, "refused-file")
+            return redirect(url_for("my_ticket_page", number=ticket["number"]), 303)
+        return render_template("filed.html", ticket=ticket, refused=refused), 201

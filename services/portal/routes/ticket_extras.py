@@ -3,10 +3,9 @@ follow-ups, CSAT (signed in, or by the emailed link), attachments, tags and cann
 responses.  Every rule lives in intake; these views only translate HTTP."""
 from __future__ import annotations
 
-import base64
 from html import escape
 
-from flask import Response, g, request
+from flask import g, request
 from flask_wtf.csrf import generate_csrf
 from marshmallow import ValidationError, fields
 
@@ -16,6 +15,7 @@ from services.intake.schemas import (AttachmentView, AuditView, CannedCreateSche
                                      TicketSchema, TicketUpdateSchema)
 
 from ..schemas import reply_of
+from ..uploads import download_response, upload_payload
 from ..web import ApiError, json_body, load, query_args, reply
 
 STAFF_ROLES = ("agent", "supervisor", "admin")
@@ -95,11 +95,8 @@ def register(app, portal):
         if upload is None:
             raise ApiError(400, {"file": ["Send the file as multipart/form-data field 'file'."]})
         public = request.form.get("public", "true").lower() not in ("false", "0", "no")
-        result = rpc.call("intake", "add_attachment", number, {
-            "filename": upload.filename or "attachment",
-            "content_type": upload.mimetype or "application/octet-stream",
-            "data": base64.b64encode(upload.read()).decode("ascii"), "public": public},
-            actor(g.user))
+        result = rpc.call("intake", "add_attachment", number, upload_payload(upload, public),
+                          actor(g.user))
         return reply(result, 201, key="attachment")
 
     @app.get("/api/tickets/<int:number>/attachments/<attachment_id>")
@@ -108,10 +105,7 @@ def register(app, portal):
         result = rpc.call("intake", "get_attachment", number, attachment_id[:64], actor(g.user))
         if not result["ok"]:
             raise ApiError(result["status"], result["errors"])
-        meta = result["attachment"]
-        # Always a download, never rendered inline by the browser.
-        return Response(base64.b64decode(result["data"]), mimetype=meta["content_type"],
-                        headers={"Content-Disposition": _disposition(meta["filename"])})
+        return download_response(result)
 
     @app.get("/api/tags")
     @portal.requires(*STAFF_ROLES)
@@ -184,10 +178,3 @@ def _csat_page(token: str, message: str | None, done: bool = False) -> str:
             "<link rel='stylesheet' href='/static/portal.css'></head><body><main>"
             f"<h1>{CSAT_TEXT['title']}</h1>{notice}{form}</main></body></html>")
 
-
-def _disposition(filename: str) -> str:
-    """RFC 6266: an ASCII fallback plus the UTF-8 name (already sanitised by intake)."""
-    from urllib.parse import quote
-
-    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
