@@ -72,6 +72,8 @@ def test_only_admins_change_supervisors_look_others_find_nothing(portal):
         assert page.status_code == 200 and 'id="read-only"' in page.text, path
         assert anonymous.get(f"{portal}{path}", timeout=10,
                              allow_redirects=False).status_code == 302
+    russian = supervisor.get(f"{portal}/admin/email?lang=ru", timeout=10).text
+    assert "Адрес отправителя" in russian and "Сотрудники и маршрутизация" in russian
     policy = {"id": unique("sup"), "name": "By a supervisor", "priority": "low",
               "targets.first_response": "5", "targets.resolution": "50"}
     for who in (supervisor, agent, customer):
