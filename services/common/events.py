@@ -126,11 +126,21 @@ class TicketUpdatedData(TicketRef):
     updated_at = fields.AwareDateTime(required=True)
 
 
+class ActorRef(Strict):
+    """A person who made a decision another service records (e.g. in the audit history)."""
+
+    id = fields.Str(required=True)
+    role = fields.Str(required=True)
+    name = fields.Str(load_default=None, allow_none=True)
+
+
 class TicketAssignedData(TicketRef):
     agent_id = fields.Str(required=True)
     agent_name = fields.Str(required=True)
     department = fields.Str(required=True)
     assigned_at = fields.AwareDateTime(required=True)
+    # None when routing chose the agent; the supervisor or agent who reassigned by hand.
+    assigned_by = fields.Nested(ActorRef, load_default=None, allow_none=True)
 
 
 class TicketUnassignableData(TicketRef):

@@ -59,3 +59,11 @@ def values_for(ticket: dict, agent_name: str | None) -> dict[str, str]:
 
 def visible_to(template: dict, actor: dict) -> bool:
     return template["scope"] == "shared" or template["owner_id"] == actor["id"]
+
+
+def may_manage(template: dict, actor: dict, may_share: bool) -> bool:
+    """Shared responses belong to the team: only roles that may share create, edit or delete
+    them.  A personal one is its owner's alone (``owner_id`` None: not saved yet)."""
+    if template["scope"] == "shared":
+        return may_share
+    return template.get("owner_id") in (None, actor["id"])

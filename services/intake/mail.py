@@ -8,7 +8,7 @@ import email
 import email.policy
 import re
 from email.message import EmailMessage
-from email.utils import getaddresses, parseaddr
+from email.utils import formataddr, getaddresses, parseaddr
 
 from . import attachments as att
 
@@ -131,13 +131,29 @@ TEMPLATES = {
 }
 
 
-def compose(kind: str, language: str, *, to: str, sender: str, message_id: str,
+def effective_settings(saved: dict | None, default_sender: str) -> dict:
+    """The admin's saved email settings over the deployment's defaults (HELPDESK_MAIL_FROM,
+    every notification on, English), so a partial or missing document still works."""
+    settings = {"sender_address": default_sender, "sender_name": None, "reply_to": None,
+                "default_language": "en", **(saved or {})}
+    chosen = (saved or {}).get("notifications") or {}
+    settings["notifications"] = {kind: bool(chosen.get(kind, True)) for kind in TEMPLATES}
+    return settings
+
+
+def compose(kind: str, language: str, *, to: str, settings: dict, message_id: str,
             references: list[str], **values) -> EmailMessage:
-    """An outbound notification.  Values are plain text placed with str.format on our own
-    template, never parsed as a template themselves."""
-    subject_t, body_t = TEMPLATES[kind][language if language in ("en", "ru") else "en"]
+    """An outbound notification from the sender in ``settings`` (see effective_settings).
+    Values are plain text placed with str.format on our own template, never parsed as a
+    template themselves."""
+    templates = TEMPLATES[kind]
+    subject_t, body_t = templates.get(language) or templates.get(
+        settings["default_language"]) or templates["en"]
     msg = EmailMessage()
-    msg["From"], msg["To"] = sender, to
+    msg["From"] = formataddr((settings["sender_name"] or "", settings["sender_address"]))
+    msg["To"] = to
+    if settings["reply_to"]:
+        msg["Reply-To"] = settings["reply_to"]
     msg["Subject"] = subject_t.format(**values)
     msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-generated"  # other desks' auto-replies must not answer us

@@ -118,6 +118,21 @@ class TicketRepository(Repository):
             query["language"] = language
         return list(self.canned.find(query).sort("title", ASCENDING))
 
+    def save_canned(self, doc: dict) -> None:
+        self.canned.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+
+    def delete_canned(self, canned_id: str) -> None:
+        self.canned.delete_one({"_id": canned_id})
+
+    # ---------------------------------------------------------------- email settings
+
+    def mail_settings(self) -> dict | None:
+        """What an admin saved (None: the deployment's defaults apply)."""
+        return self.db.settings.find_one({"_id": "mail"}, projection={"_id": 0})
+
+    def save_mail_settings(self, settings: dict) -> None:
+        self.db.settings.replace_one({"_id": "mail"}, settings, upsert=True)
+
     # ---------------------------------------------------------------- attachments
 
     @property

@@ -262,3 +262,31 @@ class ReportQuerySchema(Strict):
     since = fields.AwareDateTime(load_default=None, allow_none=True)
     until = fields.AwareDateTime(load_default=None, allow_none=True)
     department = slug(load_default=None, allow_none=True)
+
+
+class NotificationToggles(Strict):
+    """Which emails the requester gets (each kind of mail.TEMPLATES)."""
+
+    received = fields.Bool(load_default=True, metadata={"description": "request received"})
+    replied = fields.Bool(load_default=True, metadata={"description": "public staff reply"})
+    solved = fields.Bool(load_default=True, metadata={"description": "solved, with CSAT link"})
+
+
+NO_CONTROL_CHARACTERS = validate.Regexp(r"^[^\x00-\x1f\x7f]*$",
+                                        error="Must be one line without control characters.")
+
+
+class MailSettingsSchema(Strict):
+    """Outbound email as an admin configures it; deployment settings (HELPDESK_MAIL_FROM)
+    are the defaults until then.  The SMTP relay itself stays a deployment setting."""
+
+    sender_address = fields.Email(required=True, validate=validate.Length(max=254))
+    sender_name = fields.Str(load_default=None, allow_none=True, validate=[
+        validate.Length(min=1, max=100), NO_CONTROL_CHARACTERS])
+    reply_to = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
+    notifications = fields.Nested(NotificationToggles,
+                                  load_default=lambda: NotificationToggles().load({}))
+    default_language = fields.Str(load_default="en", validate=validate.OneOf(LANGUAGES),
+                                  metadata={"description": "for tickets whose language has "
+                                                           "no template"})
+

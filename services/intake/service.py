@@ -20,7 +20,8 @@ from . import tags as tag_rules
 from .dependencies import Mailer, Settings, TicketStore
 from .schemas import (ActorSchema, AttachmentUploadSchema, AttachmentView, AuditView,
                       CannedCreateSchema, CannedQuerySchema, CannedView, CreateTicketCommand,
-                      CsatSchema, InboundEmailSchema, MessageCreateSchema, ReportQuerySchema,
+                      CsatSchema, InboundEmailSchema, MailSettingsSchema, MessageCreateSchema,
+                      ReportQuerySchema,
                       StatusChangeSchema, TagQuerySchema, TagRenameSchema, TicketCreateSchema,
                       TicketQuerySchema, TicketSchema, TicketUpdateSchema)
 
@@ -221,18 +222,26 @@ class IntakeService(OutboxRelay):
     @command
     def save_canned(self, template: dict, actor: dict) -> dict:
         actor = parsed(ActorSchema(), actor)
-        t = parsed(CannedCreateSchema(), template)
-        if not domain.may(actor["role"], "use_canned") or (
-                t["scope"] == "shared" and not domain.may(actor["role"], "share_canned")):
-            return fail(403, {"scope": [f"a {actor['role']} cannot save {t['scope']} "
-                                        "canned responses"]})
-        try:
-            canned.check_template(t["body"], t["language"])
-        except canned.PlaceholderError as exc:
-            return fail(400, {"body": [str(exc)]})
-        doc = dict(t, _id=uuid.uuid4().hex, owner_id=actor["id"], created_at=self.clock.now())
-        self.store.canned.insert_one(doc)
+        doc = dict(self._checked_canned(template, actor), _id=uuid.uuid4().hex,
+                   owner_id=actor["id"], created_at=self.clock.now())
+        self.store.save_canned(doc)
         return ok(canned=CannedView().dump(doc))
+
+    @command
+    def update_canned(self, canned_id: str, template: dict, actor: dict) -> dict:
+        """Replace a canned response's title, body, language and scope (owner kept)."""
+        actor = parsed(ActorSchema(), actor)
+        current = self._managed_canned(canned_id, actor)
+        doc = dict(current, **self._checked_canned(template, actor, current["owner_id"]),
+                   updated_at=self.clock.now())
+        self.store.save_canned(doc)
+        return ok(canned=CannedView().dump(doc))
+
+    @command
+    def delete_canned(self, canned_id: str, actor: dict) -> dict:
+        actor = parsed(ActorSchema(), actor)
+        self.store.delete_canned(self._managed_canned(canned_id, actor)["_id"])
+        return ok()
 
     @command
     def list_canned(self, query: dict, actor: dict) -> dict:
@@ -259,6 +268,22 @@ class IntakeService(OutboxRelay):
         except canned.PlaceholderError as exc:
             return fail(400, {"body": [str(exc)]})
         return ok(text=text)
+
+    # ------------------------------------------------------------------ email settings
+
+    @command
+    def get_mail_settings(self) -> dict:
+        return ok(settings=MailSettingsSchema().dump(self._mail_settings()))
+
+    @command
+    def update_mail_settings(self, payload: dict, actor: dict) -> dict:
+        """Admins only; the whole document is validated and replaced, never half-written."""
+        actor = parsed(ActorSchema(), actor)
+        if actor["role"] != "admin":
+            return fail(403, {"_schema": [f"a {actor['role']} cannot change email settings"]})
+        settings = parsed(MailSettingsSchema(), payload)
+        self.store.save_mail_settings(settings)
+        return ok(settings=MailSettingsSchema().dump(self._mail_settings()))
 
     # ------------------------------------------------------------------ email channel
 
@@ -350,8 +375,10 @@ class IntakeService(OutboxRelay):
     @on_event(ev.TICKET_ASSIGNED)
     def record_assignment(self, event):
         d = event.data
+        # A person's reassignment is recorded as theirs in the history; routing's own as system.
         self._record_outcome("record_assignment", event, d["ticket_id"], {
-            "assignee_id": d["agent_id"], "assignee_name": d["agent_name"]})
+            "assignee_id": d["agent_id"], "assignee_name": d["agent_name"]},
+            actor=d.get("assigned_by") or domain.SYSTEM_ACTOR)
 
     @on_event(ev.PRIORITY_CHANGED)
     def record_priority_change(self, event):
@@ -407,6 +434,33 @@ class IntakeService(OutboxRelay):
 
     # ------------------------------------------------------------------ helpers
 
+    def _mail_settings(self) -> dict:
+        return mail.effective_settings(self.store.mail_settings(), self.settings.mail_from)
+
+    def _checked_canned(self, template: dict, actor: dict, owner_id: str | None = None) -> dict:
+        """A valid template this actor may save with its scope (raises a Refusal)."""
+        t = parsed(CannedCreateSchema(), template)
+        if not domain.may(actor["role"], "use_canned") or not canned.may_manage(
+                dict(t, owner_id=owner_id), actor, domain.may(actor["role"], "share_canned")):
+            raise domain.Refusal(403, {"scope": [f"a {actor['role']} cannot save "
+                                                 f"{t['scope']} canned responses"]})
+        try:
+            canned.check_template(t["body"], t["language"])
+        except canned.PlaceholderError as exc:
+            raise domain.Refusal(400, {"body": [str(exc)]}) from None
+        return t
+
+    def _managed_canned(self, canned_id: str, actor: dict) -> dict:
+        """A canned response this actor may change; 404 when it is someone else's own."""
+        current = self.store.canned.find_one({"_id": str(canned_id)})
+        if current is None or not canned.visible_to(current, actor):
+            raise domain.Refusal(404, {"_schema": ["canned response not found"]})
+        if not domain.may(actor["role"], "use_canned") or not canned.may_manage(
+                current, actor, domain.may(actor["role"], "share_canned")):
+            raise domain.Refusal(403, {"_schema": [f"a {actor['role']} cannot change "
+                                                   f"{current['scope']} canned responses"]})
+        return current
+
 
     def _visible_ticket(self, number: int, actor: dict) -> dict:
         """The ticket, or 404 also when this actor may not see it (no existence leak)."""
@@ -441,7 +495,9 @@ class IntakeService(OutboxRelay):
             "description": ticket["description"], "department": ticket["department"],
             "category": ticket["category"], "priority": ticket["priority"],
             "channel": ticket["channel"], "language": ticket["language"], "tags": ticket["tags"],
-            "requester_id": ticket["requester_id"], "created_at": now}, occurred_at=now)
+            "requester_id": ticket["requester_id"], "created_at": now,
+            # SLA policies can be chosen by organization: they must hear it.
+            "organization": ticket.get("organization")}, occurred_at=now)
 
         def write(session):
             self.store.insert(ticket, session)
@@ -571,19 +627,22 @@ class IntakeService(OutboxRelay):
                 for file_id in stored:
                     self.store.delete_file(file_id)
 
-    def _record_outcome(self, consumer, event, ticket_id, changes):
+    def _record_outcome(self, consumer, event, ticket_id, changes, actor=domain.SYSTEM_ACTOR):
         """Another service decided something about a ticket: record it with its history."""
         def write(session):
             ticket = self.store.by_id(ticket_id, session)
             if ticket is not None:
                 self._write_changes(session, ticket, dict(changes, updated_at=event.occurred_at),
-                                    domain.SYSTEM_ACTOR, expected={})
+                                    actor, expected={})
         self.store.handle_once(consumer, event.event_id, write)
 
     def _notify(self, consumer, event, kind, message_id=None):
         """Email the requester; the send and the dedupe marker commit together, so a failed
         send is retried on redelivery and a delivered one is not repeated."""
         if not self.mailer.enabled:
+            return
+        settings = self._mail_settings()
+        if not settings["notifications"][kind]:
             return
         ticket = self.store.by_id(event.data["ticket_id"])
         if ticket is None or not ticket.get("requester_email"):
@@ -600,10 +659,10 @@ class IntakeService(OutboxRelay):
             token = domain.csat_token(ticket["number"], ticket["requester_id"],
                                       self.settings.csat_secret)
             values["csat_url"] = f"{self.settings.portal_url}/csat/{token}"
-        domain_part = self.settings.mail_from.rpartition("@")[2] or "helpdesk.localhost"
+        domain_part = settings["sender_address"].rpartition("@")[2] or "helpdesk.localhost"
         outbound_id = f"<{uuid.uuid4().hex}@{domain_part}>"
         msg = mail.compose(kind, ticket["language"], to=ticket["requester_email"],
-                           sender=self.settings.mail_from, message_id=outbound_id,
+                           settings=settings, message_id=outbound_id,
                            references=ticket.get("email_message_ids", []), **values)
 
         def write(session):

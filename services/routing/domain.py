@@ -69,6 +69,7 @@ OPERATORS = {
     **{f: ("has_any", "has_all") for f in LIST_FIELDS},
 }
 ACTIONS = ("department", "category", "priority", "add_tags")
+LIST_OPERATORS = ("contains_any", "in", "has_any", "has_all")  # the value is a list
 
 
 def rule_problems(rule: dict, departments: Iterable[str]) -> dict[str, list[str]]:
@@ -86,7 +87,7 @@ def rule_problems(rule: dict, departments: Iterable[str]) -> dict[str, list[str]
             problems[where] = [f"Operator '{op}' does not apply to '{field}'; use one of: "
                                f"{', '.join(OPERATORS[field])}."]
             continue
-        wants_list = op in ("contains_any", "in", "has_any", "has_all")
+        wants_list = op in LIST_OPERATORS
         if wants_list and not (isinstance(value, list) and value
                                and all(isinstance(v, str) and v for v in value)):
             problems[where] = [f"'{op}' needs a non-empty list of strings."]
@@ -247,3 +248,31 @@ def recurring_cluster(new: dict, recent: list[dict], settings: dict, now: dateti
     existing = next((t["incident_id"] for t in members if t.get("incident_id")), None)
     declare = existing is None and len(members) + 1 >= settings["incident_threshold"]
     return {"incident_id": existing, "members": members, "declare": declare}
+
+
+# ---------------------------------------------------------------------------- manual reassignment
+
+REASSIGNERS = ("agent", "supervisor", "admin")
+CAPACITY_OVERRIDERS = ("supervisor", "admin")
+
+
+def reassign_refusal(department: str, actor: dict, actor_agent: dict | None,
+                     target: dict | None, override_capacity: bool) -> tuple[int, dict] | None:
+    """Why this person may not hand a ticket of ``department`` to ``target`` (status and
+    field messages), or None.  Supervisors and admins reassign anywhere and may go over the
+    target's capacity on purpose; agents reassign within their own departments only and always
+    within capacity.  The target must work in the ticket's department (change the department
+    first to send it elsewhere); availability is not required, a person is deciding."""
+    if actor["role"] not in REASSIGNERS:
+        return 403, {"_schema": [f"a {actor['role']} cannot assign tickets"]}
+    if override_capacity and actor["role"] not in CAPACITY_OVERRIDERS:
+        return 403, {"override_capacity": ["Only supervisors and admins may assign over "
+                                           "capacity."]}
+    if actor["role"] == "agent" and department not in (actor_agent or {}).get("departments", []):
+        return 403, {"agent_id": ["Agents reassign only tickets of their own departments."]}
+    if target is None:
+        return 404, {"agent_id": ["No such agent."]}
+    if department not in target.get("departments", []):
+        return 400, {"agent_id": [f"{target['name']} does not work in department "
+                                  f"'{department}'."]}
+    return None

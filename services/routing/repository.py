@@ -79,17 +79,20 @@ class RoutingRepository(Repository):
     def agent(self, agent_id: str, session=None) -> dict | None:
         return self.db.agents.find_one({"_id": agent_id}, session=session)
 
-    def take_slot(self, agent: dict, now, session, *, if_available: bool = True) -> dict | None:
+    def take_slot(self, agent: dict, now, session, *, if_available: bool = True,
+                  within_capacity: bool = True) -> dict | None:
         """Atomic: succeeds only while the agent is available (unless ``if_available`` is
         off: an agent taking a ticket themself is at work, whatever their status says) and
-        below the capacity it had when read (``agent``, from the same transaction).  ``seq``
-        numbers every load change of the agent, so the log replays in a strict order."""
+        below the capacity it had when read (``agent``, from the same transaction; unless
+        ``within_capacity`` is off: a supervisor's deliberate override).  ``seq`` numbers
+        every load change of the agent, so the log replays in a strict order."""
         available = {"$or": [{"status": "online"},
                              {"status": "vacation", "vacation_until": {"$lte": now}}]
                      } if if_available else {}
+        below = {"load": {"$lt": agent["capacity"]},
+                 "capacity": agent["capacity"]} if within_capacity else {}
         return self.db.agents.find_one_and_update(
-            {"_id": agent["_id"], "load": {"$lt": agent["capacity"]},
-             "capacity": agent["capacity"], **available},
+            {"_id": agent["_id"], **below, **available},
             {"$inc": {"load": 1, "seq": 1}, "$set": {"last_assigned_at": now}},
             session=session, return_document=ReturnDocument.AFTER)
 

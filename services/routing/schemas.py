@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate, validates_schema, ValidationError
 
-from services.common.events import CHANNELS, LANGUAGES, PRIORITIES
+from services.common.events import CHANNELS, LANGUAGES, PRIORITIES, ActorRef
 from services.common.validation import Strict, slug, text
 
 from .domain import ACTIONS, AVAILABILITY, DEFAULT_INCIDENT_SETTINGS, QUEUE_MODES
@@ -131,3 +131,15 @@ class AlertView(Schema):
     department = fields.Str(allow_none=True)
     message = fields.Str()
     raised_at = fields.AwareDateTime()
+
+
+class AssignRequestSchema(Strict):
+    """Hand a ticket to this agent (see domain.reassign_refusal for who may)."""
+
+    agent_id = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+    override_capacity = fields.Bool(load_default=False, metadata={
+        "description": "supervisors and admins: assign even over the agent's capacity"})
+
+
+class ReassignSchema(AssignRequestSchema):
+    actor = fields.Nested(ActorRef, required=True)

@@ -12,13 +12,14 @@ from nameko.rpc import rpc
 
 from services.common import events as ev
 from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
-from services.common.results import fail, not_found, ok, parsed
+from services.common.results import Refusal, fail, not_found, ok, parsed
 
 from . import domain
 from .dependencies import RoutingStore
 from .repository import QUEUE_LIMIT
 from .schemas import (AgentSchema, AgentView, AlertView, AvailabilitySchema, DepartmentSchema,
-                      DryRunTicketSchema, QueueEntryView, RuleSchema, RuleView)
+                      DryRunTicketSchema, QueueEntryView, ReassignSchema, RuleSchema,
+                      RuleView)
 
 QUEUE_DRAIN_BATCH = 50
 ESCALATIONS = ("raise_priority", "reassign", "notify_supervisor")
@@ -136,6 +137,52 @@ class RoutingService(OutboxRelay):
             self.store.dequeue(ticket["ticket_id"], session)
             outcome["result"] = ok(ticket_id=ticket["ticket_id"], number=ticket["number"])
             return [_assigned(ticket, taken, now)]
+
+        self.apply(work)
+        return outcome["result"]
+
+    @command
+    def reassign(self, ticket_id: str, payload: dict) -> dict:
+        """A person hands a waiting or assigned ticket to a chosen agent.  One transaction:
+        the old assignment ends (conditionally: a concurrent change makes one side retry or
+        refuse) and the new agent's slot is taken atomically within capacity, unless a
+        supervisor overrides it; if the slot cannot be taken, nothing changes."""
+        r = parsed(ReassignSchema(), payload)
+        now, outcome = self.clock.now(), {}
+
+        def work(session):
+            current = self.store.active_assignment(str(ticket_id), session)
+            waiting = None if current else self.store.queue_entry(str(ticket_id), session)
+            known = self.store.ticket(str(ticket_id), session)
+            if known is None:
+                raise Refusal(404, {"_schema": ["ticket not found"]})
+            department = (current or waiting or known)["department"]
+            target = self.store.agent(r["agent_id"], session)
+            refusal = domain.reassign_refusal(department, r["actor"],
+                                              self.store.agent(r["actor"]["id"], session),
+                                              target, r["override_capacity"])
+            if refusal:
+                raise Refusal(*refusal)
+            if not (current or waiting):
+                raise Refusal(409, {"_schema": ["The ticket is not waiting or assigned "
+                                                "(solved or closed?)."]})
+            if current and current["agent_id"] == target["_id"]:
+                raise Refusal(409, {"agent_id": [f"Already assigned to {target['name']}."]})
+            if current:
+                self.store.end_assignment(str(ticket_id), now, session)
+            taken = self.store.take_slot(target, now, session, if_available=False,
+                                         within_capacity=not r["override_capacity"])
+            if taken is None:  # the exception rolls back the ended assignment too
+                raise Refusal(409, {"agent_id": [
+                    f"{target['name']} is at capacity ({target['load']}/{target['capacity']})."]})
+            self.store.record_assignment(str(ticket_id), taken, department, now, session)
+            self.store.dequeue(str(ticket_id), session)
+            ticket = {"ticket_id": str(ticket_id), "number": known["number"],
+                      "department": department}
+            outcome["result"] = ok(ticket_id=str(ticket_id), number=known["number"],
+                                   agent_id=taken["_id"], agent_name=taken["name"],
+                                   load=taken["load"], capacity=taken["capacity"])
+            return [_assigned(ticket, taken, now, assigned_by=r["actor"])]
 
         self.apply(work)
         return outcome["result"]
@@ -417,11 +464,12 @@ class RoutingService(OutboxRelay):
         return outcome["value"]
 
 
-def _assigned(ticket: dict, agent: dict, now) -> dict:
+def _assigned(ticket: dict, agent: dict, now, assigned_by: dict | None = None) -> dict:
     return ev.new_event(ev.TICKET_ASSIGNED, {
         "ticket_id": ticket["ticket_id"], "number": ticket["number"],
         "agent_id": agent["_id"], "agent_name": agent["name"],
-        "department": ticket["department"], "assigned_at": now}, now)
+        "department": ticket["department"], "assigned_at": now,
+        "assigned_by": assigned_by}, now)
 
 
 def _priority_changed(ticket: dict, old: str, new: str, reason: str, now) -> dict:

@@ -124,6 +124,10 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
             assert solved_figure(boss) == before + 1, (before, solved_figure(boss))
             expect(boss.locator("#agents-table")).to_contain_text("Anna Petrova")
             boss.screenshot(path=shots / "07-dashboard-after.png", full_page=True)
+            # The supervisor looks at the SLA administration (read-only for them).
+            boss.goto(f"{portal}/admin/sla")
+            expect(boss.locator("#policies-table")).to_contain_text("normal")
+            boss.screenshot(path=shots / "08-admin-sla.png", full_page=True)
             browser.close()
     finally:
         api(portal, "PUT", availability, agent_token, json={"status": "online"})

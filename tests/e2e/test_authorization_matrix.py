@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import STAFF, Browser, api_token, bearer, new_customer
+from tests.support import eventually
 
 ROLES = ("anonymous", "owner", "other", "agent", "supervisor", "admin")
 
@@ -89,6 +90,29 @@ class World:
         else:
             self.as_staff("put", f"/api/{kind}/{item_id}", make_body(item_id))
         return item_id
+
+    def fresh_canned(self) -> str:
+        """A new shared canned response (supervisor-made); its id."""
+        return self.as_staff("post", "/api/canned", {
+            "title": "Matrix spare", "body": "Bye $customer_name", "scope": "shared"},
+            role="supervisor")["id"]
+
+    def reassignment(self, succeeds: bool) -> tuple[str, dict]:
+        """Hand a ticket to another agent of its department, over capacity (which only
+        supervisors and admins may ask for, so agents are refused whatever the loads).  When
+        it should succeed: a fresh ticket of A's, once routing has placed it, and an agent
+        who does not hold it."""
+        number = self.file_for_owner() if succeeds else self.ticket
+
+        def placed():
+            ticket = self.as_staff("get", f"/api/tickets/{number}")
+            waiting = self.as_staff("get", f"/api/routing/queues/{ticket['department']}")
+            return (ticket["assignee_id"] or number in [w["number"] for w in
+                                                        waiting["tickets"]]) and ticket
+        holder = eventually(placed)["assignee_id"] if succeeds else None
+        target = "agent-clara" if holder != "agent-clara" else "agent-anna"
+        return (f"/api/tickets/{number}/assignee",
+                {"agent_id": target, "override_capacity": True})
 
     def file_for_owner(self) -> int:
         """A fresh ticket of A's (for rows that change the ticket when they succeed).  Filed
@@ -195,6 +219,18 @@ API_ROWS = [
      by_role(401, 403, 403, 201)),
     ("get", "/api/tickets/{number}/canned/{canned_id}", lambda w, r, s: (
         f"/api/tickets/{w.ticket}/canned/{w.canned}", None), by_role(401, 403, 403, 200)),
+    # Shared responses are the team's: agents may use but not change them.
+    ("put", "/api/canned/{canned_id}", lambda w, r, s: (f"/api/canned/{w.canned}", {
+        "title": "Matrix", "body": f"Hello $customer_name from {r}", "scope": "shared"}),
+     by_role(401, 403, 403, 403, 200)),
+    ("delete", "/api/canned/{canned_id}", lambda w, r, s: (
+        f"/api/canned/{w.fresh_canned() if s else w.canned}", None),
+     by_role(401, 403, 403, 403, 204)),
+    ("get", "/api/admin/email-settings", lambda w, r, s: ("/api/admin/email-settings", None),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("put", "/api/admin/email-settings", lambda w, r, s: (
+        "/api/admin/email-settings", {"sender_address": "support@helpdesk.localhost"}),
+     by_role(401, 403, 403, 403, 403, 200)),
     # reports
     ("get", "/api/reports", lambda w, r, s: ("/api/reports", None),
      by_role(401, 403, 403, 403, 200)),
@@ -265,6 +301,8 @@ API_ROWS = [
         f"/api/routing/agents/{w.agent_id}/availability", {"status": "online"}),
      by_role(401, 403, 403, 200)),
     ("get", "/api/routing/alerts", lambda w, r, s: ("/api/routing/alerts", None),
+     by_role(401, 403, 403, 403, 200)),
+    ("put", "/api/tickets/{number}/assignee", lambda w, r, s: w.reassignment(s),
      by_role(401, 403, 403, 403, 200)),
 ]
 

@@ -7,7 +7,7 @@ from tests.e2e.browser_flow import needs_chromium, run_script
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 STEPS = ["01-dashboard-before", "02-queue", "03-similar-solved", "04-canned-inserted",
-         "05-internal-note", "06-solved", "07-dashboard-after"]
+         "05-internal-note", "06-solved", "07-dashboard-after", "08-admin-sla"]
 
 
 @needs_chromium

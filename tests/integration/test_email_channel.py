@@ -193,3 +193,51 @@ def test_same_message_delivered_twice_files_one_ticket(listener, db):
     with smtplib.SMTP("127.0.0.1", listener, timeout=30) as smtp:
         smtp.send_message(msg, from_addr="ann@example.com")
     assert db("intake").tickets.count_documents({"subject": "Delivered twice"}) == 1
+
+
+def test_admin_email_settings_are_validated_and_used_by_the_next_notification(
+        listener, sink, rpc, db):
+    admin = {"id": "admin-1", "role": "admin", "name": "Ada"}
+    assert rpc.intake.get_mail_settings()["settings"]["sender_address"] == "support@desk.test"
+    refused = rpc.intake.update_mail_settings({"sender_address": "nobody", "sender_name":
+                                               "Two\nlines"}, admin)
+    assert refused["status"] == 400 and set(refused["errors"]) == {"sender_address",
+                                                                   "sender_name"}
+    assert rpc.intake.update_mail_settings({"sender_address": "x@desk.test"},
+                                           AGENT)["status"] == 403
+    assert db("intake").settings.find_one({"_id": "mail"}) is None  # nothing half-written
+    saved = rpc.intake.update_mail_settings({
+        "sender_address": "care@acme.test", "sender_name": "Acme Care",
+        "reply_to": "inbox@acme.test", "notifications": {"replied": False}}, admin)
+    assert saved["ok"] and saved["settings"]["notifications"] == {
+        "received": True, "replied": False, "solved": True}
+    try:
+        send(listener, "Settings check", sender="sue@example.com")
+        number = ticket_by_subject(db, "Settings check")["number"]
+        received = eventually(lambda: sink.about(number))[0]
+        assert received["From"] == "Acme Care <care@acme.test>"
+        assert received["Reply-To"] == "inbox@acme.test"
+        assert received["Message-ID"].endswith("@acme.test>")
+    finally:
+        db("intake").settings.delete_one({"_id": "mail"})
+
+
+def test_canned_responses_are_edited_and_deleted_by_those_who_may(listener, rpc, db):
+    supervisor = {"id": "sup-1", "role": "supervisor", "name": "Sam"}
+    shared = rpc.intake.save_canned({"title": "Hi", "body": "Hi $customer_name",
+                                     "scope": "shared"}, supervisor)["canned"]
+    own = rpc.intake.save_canned({"title": "Mine", "body": "Bye"}, AGENT)["canned"]
+    edit = {"title": "Hello", "body": "Hello $customer_name", "scope": "shared"}
+    assert rpc.intake.update_canned(shared["id"], edit, AGENT)["status"] == 403
+    assert rpc.intake.update_canned(own["id"], edit, AGENT)["status"] == 403  # cannot share
+    assert rpc.intake.update_canned(own["id"], dict(edit, scope="personal"),
+                                    supervisor)["status"] == 404  # someone else's own
+    bad = rpc.intake.update_canned(shared["id"], dict(edit, body="$secret"), supervisor)
+    assert bad["status"] == 400 and "Unknown placeholder" in bad["errors"]["body"][0]
+    assert db("intake").canned.find_one({"_id": shared["id"]})["title"] == "Hi"
+    edited = rpc.intake.update_canned(shared["id"], edit, supervisor)["canned"]
+    assert (edited["title"], edited["owner_id"]) == ("Hello", "sup-1")
+    assert rpc.intake.delete_canned(shared["id"], AGENT)["status"] == 403
+    assert rpc.intake.delete_canned(shared["id"], supervisor)["ok"]
+    assert rpc.intake.delete_canned(own["id"], AGENT)["ok"]
+    assert db("intake").canned.count_documents({"_id": {"$in": [shared["id"], own["id"]]}}) == 0

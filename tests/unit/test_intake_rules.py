@@ -132,6 +132,17 @@ def test_canned_rendering_is_plain_substitution():
     assert text == "Hi Ann, re #1001 (${agent_name} {{7*7}}) costs $5. -- Bob"
 
 
+def test_shared_canned_responses_are_managed_by_roles_that_share_personal_by_owner():
+    anna, boris = {"id": "anna"}, {"id": "boris"}
+    shared = {"scope": "shared", "owner_id": "boris"}
+    personal = {"scope": "personal", "owner_id": "anna"}
+    assert canned.may_manage(shared, anna, may_share=True)
+    assert not canned.may_manage(shared, boris, may_share=False)
+    assert canned.may_manage(personal, anna, may_share=False)
+    assert not canned.may_manage(personal, boris, may_share=True)
+    assert canned.may_manage({"scope": "personal"}, boris, may_share=False)  # a new one
+
+
 def test_canned_unknown_and_malformed_placeholders_are_reported_in_both_languages():
     with pytest.raises(canned.PlaceholderError) as exc:
         canned.render("Hi ${customer_name} ${password} $__class__", {})
@@ -204,11 +215,29 @@ def test_malformed_mail_is_refused():
 def test_subject_number_and_outbound_templates():
     assert mail.subject_number("Re: [#1234] Printer") == 1234
     assert mail.subject_number("Printer #1234") is None
-    msg = mail.compose("solved", "ru", to="ann@example.com", sender="desk@x", message_id="<o@x>",
+    msg = mail.compose("solved", "ru", to="ann@example.com",
+                       settings=mail.effective_settings(None, "desk@x"), message_id="<o@x>",
                        references=["<m1@example.com>"], number=7, subject="S", name="Ann",
                        csat_url="http://p/csat/tok")
     assert msg["Subject"] == "[#7] Решено: S" and msg["In-Reply-To"] == "<m1@example.com>"
     assert "http://p/csat/tok" in msg.get_content()
+
+
+def test_saved_mail_settings_override_the_deployment_defaults():
+    defaults = mail.effective_settings(None, "desk@x.test")
+    assert defaults["sender_address"] == "desk@x.test" and defaults["reply_to"] is None
+    assert defaults["notifications"] == {"received": True, "replied": True, "solved": True}
+    saved = mail.effective_settings({
+        "sender_address": "help@acme.test", "sender_name": "Acme Помощь",
+        "reply_to": "replies@acme.test", "default_language": "ru",
+        "notifications": {"received": False}}, "desk@x.test")
+    assert saved["notifications"] == {"received": False, "replied": True, "solved": True}
+    msg = mail.compose("replied", "xx", to="ann@example.com", settings=saved,
+                       message_id="<o@acme.test>", references=[], number=7, subject="S",
+                       name="Ann", author="Bob", body="Hi")
+    assert "help@acme.test" in msg["From"] and "Acme" in str(msg["From"])
+    assert msg["Reply-To"] == "replies@acme.test"
+    assert msg["Subject"] == "[#7] Новый ответ: S"  # no "xx" template: the default language
 
 
 def test_quoted_text_is_stripped_with_any_line_ending():

@@ -263,3 +263,20 @@ def test_new_similar_ticket_joins_the_existing_incident():
 def test_generalist_with_no_languages_listed_takes_any_language():
     assert can_take(skilled("any", languages=()), "billing", {"language": "ru"})
     assert not can_take(skilled("en"), "billing", {"language": "ru"})
+
+
+def test_who_may_reassign_to_whom():
+    from services.routing.domain import reassign_refusal
+    desk_agent = {"id": "a", "name": "Anna", "departments": ["desk"]}
+    target = {"_id": "b", "name": "Boris", "departments": ["desk"]}
+    supervisor = {"id": "s", "role": "supervisor"}
+    agent = {"id": "a", "role": "agent"}
+    assert reassign_refusal("desk", supervisor, None, target, True) is None
+    assert reassign_refusal("desk", agent, desk_agent, target, False) is None
+    assert reassign_refusal("desk", agent, desk_agent, target, True)[0] == 403
+    assert reassign_refusal("other", agent, desk_agent, dict(target, departments=["other"]),
+                            False)[0] == 403
+    assert reassign_refusal("desk", {"id": "c", "role": "customer"}, None, target, False)[0] == 403
+    assert reassign_refusal("desk", supervisor, None, None, False)[0] == 404
+    status, errors = reassign_refusal("billing", supervisor, None, target, False)
+    assert status == 400 and "Boris does not work in department 'billing'" in errors["agent_id"][0]

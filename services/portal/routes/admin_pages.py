@@ -1,11 +1,21 @@
-"""Administration pages: departments and agents (departments, skills, languages, capacity),
-routing rules with a dry run, SLA policies.  Changes go through the owning service's RPC, whose
-validation messages are shown next to the form.  Admins change things; supervisors may look
-and dry-run rules."""
+"""Administration, first section: departments, agents (departments, skills, languages,
+capacity) and routing rules (create, edit, reorder, enable/disable, delete) with a dry run.
+The other sections (SLA, content, email) are in admin_*_pages.py and share ``AdminSection``.
+
+Every change goes through the owning service's RPC, whose validation messages are shown next
+to the form that was sent (4xx, nothing saved).  Admins change things; supervisors may look
+and dry-run rules; everyone else gets "not found", as in the rest of the console."""
 from __future__ import annotations
 
-from flask import redirect, render_template, request, url_for
+import functools
+from typing import Callable
 
+from flask import redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from services.common.results import fail
+
+from .. import admin_forms as forms
 from .. import console
 from .agent_pages import split_tags, staff_page
 
@@ -13,49 +23,146 @@ OPERATIONS: list = []
 AGENT_LISTS = ("departments", "skills", "languages", "categories", "products")
 
 
+def sections() -> list[tuple[str, str]]:
+    """(endpoint, label) of the administration tabs, in order (labels in the reader's
+    language, so built per request)."""
+    return [("admin_home", _("People and routing")), ("admin_sla", _("SLA")),
+            ("admin_canned", _("Canned responses")), ("admin_articles", _("Knowledge base")),
+            ("admin_tags", _("Tags")), ("admin_email", _("Email"))]
+
+
+class AdminSection:
+    """One administration page: what it shows, and how its forms answer.  A form's action
+    returns the service's result; success goes back to the page (303, "saved"), a refusal
+    shows the page again with the messages beside that form and what was typed."""
+
+    def __init__(self, app, portal, endpoint: str, rule: str, template: str,
+                 context: Callable[[str | None, dict | None], dict]):
+        self.app, self.portal = app, portal
+        self.endpoint, self.template, self.context = endpoint, template, context
+        self.admins = staff_page(portal, ("admin",))
+        view = staff_page(portal, console.SUPERVISOR_ROLES)(self.show)
+        app.add_url_rule(rule, endpoint, view, methods=["GET"])
+
+    def show(self):
+        return self.render()
+
+    def render(self, errors: dict | None = None, status: int = 200,
+               form_id: str | None = None, form: dict | None = None, **extra):
+        flat = forms.flatten_errors(errors) if errors else {}
+        return render_template(
+            self.template, errors=flat, form_id=form_id, sections=sections(),
+            current_section=self.endpoint, saved=request.args.get("saved"),
+            editable=self.portal.page_user()["role"] == "admin",
+            **self.context(form_id, form), **extra), status
+
+    def answer(self, form_id: str, result: dict, **back):
+        if result["ok"]:
+            return redirect(url_for(self.endpoint, saved=form_id, **back) + f"#{form_id}", 303)
+        return self.render(result["errors"], result["status"], form_id, request.form)
+
+    def action(self, rule: str, form_id: str):
+        """Register an admin-only POST whose view returns a service result."""
+        def decorator(build):
+            @functools.wraps(build)
+            def view(**kwargs):
+                try:
+                    result = build(**kwargs)
+                except forms.FormProblem as exc:
+                    result = fail(400, exc.errors)
+                return self.answer(form_id, result)
+            self.app.add_url_rule(rule, build.__name__, self.admins(view), methods=["POST"])
+            return build
+        return decorator
+
+
+def department_choices(departments: list[dict]) -> list[tuple[str, str]]:
+    return [(d["id"], f"{d['name']} ({d['id']})") for d in departments]
+
+
+def find(items: list[dict], item_id: str | None, key: str = "id") -> dict | None:
+    return next((i for i in items if item_id and i[key] == item_id), None)
+
+
 def register(app, portal):
     rpc = portal.rpc
-    admins = staff_page(portal, ("admin",))
-    supervisors = staff_page(portal, console.SUPERVISOR_ROLES)
 
-    def admin_page(errors: dict | None = None, status: int = 200, dry_run: dict | None = None,
-                   form: dict | None = None):
-        return render_template(
-            "admin/index.html", errors=errors, dry_run=dry_run, form=form or {},
-            departments=rpc.call("routing", "list_departments")["departments"],
+    def departments() -> list[dict]:
+        return rpc.call("routing", "list_departments")["departments"]
+
+    def rules() -> list[dict]:
+        return rpc.call("routing", "list_rules")["rules"]
+
+    def context(form_id, form):
+        all_departments, all_rules = departments(), rules()
+        return dict(
+            departments=all_departments, rules=all_rules,
+            department_choices=department_choices(all_departments),
             agents=rpc.call("routing", "list_agents")["agents"],
-            rules=rpc.call("routing", "list_rules")["rules"],
-            policies=rpc.call("sla", "list_policies").get("policies", []),
-            editable=portal.page_user()["role"] == "admin"), status
+            condition_line=forms.condition_line,
+            department=forms.editor(forms.department_fields, "department", form, form_id,
+                                    find(all_departments, request.args.get("department"))),
+            rule=forms.editor(forms.rule_fields, "rule", form, form_id,
+                              find(all_rules, request.args.get("rule"))),
+            dry=form if form_id == "dry-run" else {})
 
-    @app.get("/admin")
-    @supervisors
-    def admin_home():
-        return admin_page()
+    section = AdminSection(app, portal, "admin_home", "/admin", "admin/index.html", context)
 
-    @app.post("/admin/agents")
-    @admins
+    @section.action("/admin/departments", "department")
+    def admin_save_department():
+        current = find(departments(), (request.form.get("id") or "").strip())
+        return rpc.call("routing", "upsert_department",
+                        forms.department_payload(request.form, current))
+
+    @section.action("/admin/agents", "agents")
     def admin_save_agent():
         """Edit an agent's routing profile; the rest of the profile is kept as it was."""
-        current = next((a for a in rpc.call("routing", "list_agents")["agents"]
-                        if a["id"] == request.form.get("id")), None)
+        current = find(rpc.call("routing", "list_agents")["agents"], request.form.get("id"))
         if current is None:
-            return admin_page({"id": ["unknown agent"]}, 404)
+            return fail(404, {"id": ["unknown agent"]})
         payload = {k: current[k] for k in ("id", "name", "email", "status", "capacity",
                                             *AGENT_LISTS)}
         payload["vacation_until"] = current.get("vacation_until")
         for name in AGENT_LISTS:
             if name in request.form:
                 payload[name] = split_tags(request.form[name])
-        capacity = request.form.get("capacity", "")
-        payload["capacity"] = int(capacity) if capacity.lstrip("-").isdigit() else capacity
-        saved = rpc.call("routing", "upsert_agent", payload)
-        if not saved["ok"]:
-            return admin_page(saved["errors"], saved["status"], form=request.form)
-        return redirect(url_for("admin_home"), 303)
+        if "capacity" in request.form:
+            payload["capacity"] = forms.integer(request.form["capacity"])
+        return rpc.call("routing", "upsert_agent", payload)
+
+    @section.action("/admin/rules", "rule")
+    def admin_save_rule():
+        return rpc.call("routing", "save_rule", forms.rule_payload(request.form))
+
+    def existing_rule(rule_id: str) -> dict:
+        rule = find(rules(), rule_id)
+        if rule is None:
+            raise forms.FormProblem({"_schema": [_("That rule no longer exists.")]})
+        return rule
+
+    def saved_rule(rule: dict) -> dict:
+        return rpc.call("routing", "save_rule", {k: v for k, v in rule.items()})
+
+    @section.action("/admin/rules/<rule_id>/toggle", "rules")
+    def admin_toggle_rule(rule_id: str):
+        rule = existing_rule(rule_id)
+        return saved_rule(dict(rule, enabled=not rule["enabled"]))
+
+    @section.action("/admin/rules/<rule_id>/move", "rules")
+    def admin_move_rule(rule_id: str):
+        existing_rule(rule_id)
+        all_rules = rules()
+        position = forms.moved_position(all_rules, rule_id, request.form.get("direction", ""))
+        if position is None:
+            return {"ok": True}
+        return saved_rule(dict(find(all_rules, rule_id), position=position))
+
+    @section.action("/admin/rules/<rule_id>/delete", "rules")
+    def admin_delete_rule(rule_id: str):
+        return rpc.call("routing", "delete_rule", rule_id[:64])
 
     @app.post("/admin/dry-run")
-    @supervisors
+    @staff_page(portal, console.SUPERVISOR_ROLES)
     def admin_dry_run():
         ticket = {k: request.form[k] for k in ("subject", "description", "priority", "channel",
                                                "language") if request.form.get(k)}
@@ -63,5 +170,5 @@ def register(app, portal):
             ticket["department"] = request.form["department"]
         outcome = rpc.call("routing", "dry_run", ticket)
         if not outcome["ok"]:
-            return admin_page(outcome["errors"], outcome["status"], form=request.form)
-        return admin_page(dry_run=outcome, form=request.form)
+            return section.render(outcome["errors"], outcome["status"], "dry-run", request.form)
+        return section.render(form_id="dry-run", form=request.form, dry_run=outcome)

@@ -11,11 +11,13 @@ from flask_babel import gettext as _
 
 from services.intake.domain import allowed_targets
 from services.intake.schemas import MessageCreateSchema, StatusChangeSchema, TicketUpdateSchema
-from services.routing.schemas import AvailabilitySchema
+from services.routing.domain import CAPACITY_OVERRIDERS
+from services.routing.schemas import AssignRequestSchema, AvailabilitySchema
 
 from .. import console
 from ..web import ApiError, load
 from .pages import priority_choices
+from .routing_admin import reassign_ticket
 
 OPERATIONS: list = []
 FETCH = 100  # tickets per department and status for the queue views (intake's page limit)
@@ -159,7 +161,15 @@ def register(app, portal):
             canned=canned.get("canned", []), draft=draft, preview=preview,
             targets=allowed_targets(ticket["status"], me()["role"]),
             viewers=console.other_viewers(portal.users.viewers(number, now), me()["_id"]),
-            agent=routing_agent()), status
+            agent=routing_agent(), **reassign_context(ticket)), status
+
+    def reassign_context(ticket: dict) -> dict:
+        """The assignee picker: agents of the ticket's department with their load."""
+        colleagues = rpc.call("routing", "list_agents", ticket["department"]).get("agents", [])
+        assigned = request.args.get("assigned")
+        return {"colleagues": colleagues,
+                "may_override": me()["role"] in CAPACITY_OVERRIDERS,
+                "handed_to": next((a["name"] for a in colleagues if a["id"] == assigned), None)}
 
     @app.get("/agent/tickets/<int:number>")
     @staff
@@ -211,6 +221,24 @@ def register(app, portal):
         if request.form.get("priority"):
             changes["priority"] = request.form["priority"]
         return command(number, TicketUpdateSchema(), changes, "update_ticket")
+
+    @app.post("/agent/tickets/<int:number>/assignee")
+    @staff
+    def agent_reassign(number: int):
+        """Hand the ticket to a colleague; routing decides (rights, capacity) and assigns."""
+        try:
+            request_ = load(AssignRequestSchema(), {
+                "agent_id": (request.form.get("agent_id") or "")[:64],
+                "override_capacity": request.form.get("override_capacity") == "on"})
+        except ApiError as exc:
+            return workspace(number, exc.errors, exc.status)
+        result = reassign_ticket(rpc, number, request_, acting())
+        if result["ok"]:
+            return redirect(url_for("agent_ticket", number=number,
+                                    assigned=result["agent_id"]), 303)
+        if result["status"] == 404 and "agent_id" not in result["errors"]:
+            abort(404)
+        return workspace(number, result["errors"], result["status"])
 
     @app.post("/agent/tickets/<int:number>/presence")
     @staff

@@ -3,11 +3,11 @@ order agents see them, agent availability and supervisor alerts."""
 from flask import g
 from marshmallow import fields
 
-from services.routing.schemas import (AlertView, AvailabilitySchema, DryRunTicketSchema,
-                                      QueueEntryView, RuleSchema, RuleView)
+from services.routing.schemas import (AlertView, AssignRequestSchema, AvailabilitySchema,
+                                      DryRunTicketSchema, QueueEntryView, RuleSchema, RuleView)
 
 from ..schemas import reply_of
-from ..web import ApiError, json_body, reply
+from ..web import ApiError, json_body, load, reply
 
 STAFF = ("agent", "supervisor", "admin")
 MANAGERS = ("supervisor", "admin")
@@ -17,6 +17,9 @@ RuleReply = reply_of("RuleReply", rule=fields.Nested(RuleView))
 QueueView = reply_of("QueueView", mode=fields.Str(),
                      tickets=fields.List(fields.Nested(QueueEntryView)))
 AlertsView = reply_of("AlertsView", alerts=fields.List(fields.Nested(AlertView)))
+AssignedView = reply_of("AssignedView", ticket_id=fields.Str(), number=fields.Int(),
+                        agent_id=fields.Str(), agent_name=fields.Str(), load=fields.Int(),
+                        capacity=fields.Int())
 
 OPERATIONS = [
     ("/api/routing/rules", "get", "Routing rules in evaluation order (staff)", None, RulesView,
@@ -35,6 +38,11 @@ OPERATIONS = [
      None, True),
     ("/api/routing/alerts", "get", "Supervisor alerts: SLA escalations, incidents", None,
      AlertsView, True),
+    ("/api/tickets/{number}/assignee", "put",
+     "Hand a waiting or assigned ticket to an agent of its department, within their capacity "
+     "(supervisors and admins: any ticket, and override_capacity; agents: tickets of their "
+     "own departments).  The assignee and audit history follow shortly (event).",
+     AssignRequestSchema, AssignedView, True),
 ]
 
 
@@ -80,7 +88,23 @@ def register(app, portal):
             raise ApiError(403, {"_schema": ["Agents set only their own availability."]})
         return reply(rpc.call("routing", "set_availability", agent_id, json_body()))
 
+    @app.put("/api/tickets/<int:number>/assignee")
+    @portal.requires(*STAFF)
+    def reassign(number: int):
+        return reply(reassign_ticket(rpc, number, load(AssignRequestSchema(), json_body()),
+                                     portal.actor(g.user)))
+
     @app.get("/api/routing/alerts")
     @portal.requires(*MANAGERS)
     def alerts():
         return reply(rpc.call("routing", "list_alerts"))
+
+
+def reassign_ticket(rpc, number: int, request: dict, actor: dict) -> dict:
+    """Shared by the API and the agent workspace: intake says which ticket (and whether this
+    person may see it), routing decides and assigns."""
+    found = rpc.call("intake", "get_ticket", number, actor)
+    if not found["ok"]:
+        return found
+    return rpc.call("routing", "reassign", found["ticket"]["id"],
+                    dict(AssignRequestSchema().dump(request), actor=actor))

@@ -11,7 +11,7 @@ from marshmallow import ValidationError, fields
 
 from services.intake.schemas import (AttachmentView, AuditView, CannedCreateSchema,
                                      CannedQuerySchema, CannedView, CsatSchema, CsatView,
-                                     MessageCreateSchema, TagQuerySchema, TagRenameSchema,
+                                     MailSettingsSchema, MessageCreateSchema, TagQuerySchema, TagRenameSchema,
                                      TicketSchema, TicketUpdateSchema)
 
 from ..schemas import reply_of
@@ -47,6 +47,15 @@ OPERATIONS = [
      "$ticket_subject, $agent_name, $department)", CannedCreateSchema, CannedView, True),
     ("/api/tickets/{number}/canned/{canned_id}", "get", "Staff: a canned response filled in "
      "for this ticket", None, None, True),
+    ("/api/canned/{canned_id}", "put", "Replace a canned response: shared ones by supervisors "
+     "and admins, personal ones by their owner", CannedCreateSchema, CannedView, True),
+    ("/api/canned/{canned_id}", "delete", "Delete a canned response (same rights as editing)",
+     None, None, True),
+    ("/api/admin/email-settings", "get", "Admin: outbound email settings in effect",
+     None, MailSettingsSchema, True),
+    ("/api/admin/email-settings", "put", "Admin: replace the outbound email settings "
+     "(sender, reply-to, notification toggles, fallback language)", MailSettingsSchema,
+     MailSettingsSchema, True),
 ]
 
 
@@ -130,6 +139,31 @@ def register(app, portal):
     def save_canned():
         body = load(CannedCreateSchema(), json_body())
         return reply(rpc.call("intake", "save_canned", body, actor(g.user)), 201, key="canned")
+
+    @app.put("/api/canned/<canned_id>")
+    @portal.requires(*STAFF_ROLES)
+    def update_canned(canned_id: str):
+        body = load(CannedCreateSchema(), json_body())
+        return reply(rpc.call("intake", "update_canned", canned_id[:64], body, actor(g.user)),
+                     key="canned")
+
+    @app.delete("/api/canned/<canned_id>")
+    @portal.requires(*STAFF_ROLES)
+    def delete_canned(canned_id: str):
+        reply(rpc.call("intake", "delete_canned", canned_id[:64], actor(g.user)))
+        return "", 204
+
+    @app.get("/api/admin/email-settings")
+    @portal.requires("admin")
+    def email_settings():
+        return reply(rpc.call("intake", "get_mail_settings"), key="settings")
+
+    @app.put("/api/admin/email-settings")
+    @portal.requires("admin")
+    def update_email_settings():
+        body = MailSettingsSchema().dump(load(MailSettingsSchema(), json_body()))
+        return reply(rpc.call("intake", "update_mail_settings", body, actor(g.user)),
+                     key="settings")
 
     @app.get("/api/tickets/<int:number>/canned/<canned_id>")
     @portal.requires(*STAFF_ROLES)
