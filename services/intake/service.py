@@ -18,6 +18,7 @@ from . import attachments as att
 from . import canned, domain, mail
 from . import tags as tag_rules
 from .dependencies import Mailer, Settings, TicketStore
+from .rollups import day_range
 from .schemas import (ActorSchema, AttachmentUploadSchema, AttachmentView, AuditView,
                       CannedCreateSchema, CannedQuerySchema, CannedView, CreateTicketCommand,
                       CsatSchema, InboundEmailSchema, MessageCreateSchema, ReportQuerySchema,
@@ -335,13 +336,15 @@ class IntakeService(OutboxRelay):
 
     @command
     def report(self, query: dict) -> dict:
-        """Supervisor figures for a period (default: the last 30 days)."""
+        """Supervisor figures for a period (default: the last 30 days), widened to whole UTC
+        days (the daily rollups' grain); ``since``/``until`` in the reply say which."""
         q = parsed(ReportQuerySchema(), query)
         now = self.clock.now()
         until = q["until"] or now
         since = q["since"] or until - DEFAULT_REPORT_PERIOD
         if since >= until:
             return fail(400, {"until": ["must be later than since"]})
+        since, until = day_range(since, until)
         return ok(report=self.store.report(since, until, q["department"], now),
                   since=since.isoformat(), until=until.isoformat())
 
