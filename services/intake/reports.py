@@ -2,14 +2,13 @@
 the pure shaping of their results.  Period figures are summed in Mongo over the daily rollup
 documents (``rollups``), never in Python loops over tickets; Python only renames, rounds and
 reads percentiles off a few hundred summed buckets.  Current-state figures (backlog,
-unassigned, overdue) are counted over the open tickets."""
+unassigned, overdue) are per-department counters kept the same way."""
 from __future__ import annotations
 
 from datetime import datetime
 
 from . import rollups
 
-OPEN_STATUSES = ["new", "open", "pending", "on_hold"]
 
 
 TOTALS = ("created", "solved", "reopened", "first_contact", "csat_good", "csat_bad",
@@ -73,20 +72,11 @@ def agents_pipeline(match: dict) -> list[dict]:
     ]
 
 
-def current_pipeline(now: datetime, department: str | None) -> list[dict]:
-    """The state of the queue right now, whatever the period."""
-    match: dict = {"status": {"$in": OPEN_STATUSES}}
-    if department:
-        match["department"] = department
-    overdue = {"$or": [
-        {"$gt": [{"$size": {"$ifNull": ["$sla.breached", []]}}, 0]},
-        {"$lt": [{"$ifNull": ["$sla.resolution_due", now]}, now]}]}
-    return [
-        {"$match": match},
-        {"$group": {"_id": None, "backlog": {"$sum": 1},
-                    "unassigned": {"$sum": {"$cond": [{"$eq": ["$assignee_id", None]}, 1, 0]}},
-                    "overdue": {"$sum": {"$cond": [overdue, 1, 0]}}}},
-    ]
+def current_pipeline(department: str | None) -> list[dict]:
+    """The state of the queue right now, whatever the period, from the per-department
+    counters (overdue: open tickets with an SLA breach recorded)."""
+    return [{"$match": {"department": department} if department else {}},
+            _sums(("backlog", "unassigned", "overdue"), None)]
 
 
 def _rate(part: int, whole: int) -> float | None:

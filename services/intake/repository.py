@@ -31,8 +31,9 @@ class TicketRepository(Repository):
         self.audit.create_index([("ticket_id", ASCENDING), ("at", ASCENDING)])
         self.tag_usage.create_index([("count", DESCENDING)])
         self.canned.create_index([("scope", ASCENDING), ("owner_id", ASCENDING)])
-        for rollup in (self.report_daily, self.report_agents):
-            rollup.create_index([("day", ASCENDING), ("department", ASCENDING)])
+        for kind in (rollups.DAILY, rollups.AGENTS):
+            self._rollup_collection(kind).create_index([("day", ASCENDING),
+                                                         ("department", ASCENDING)])
         # Create the counter before first use: racing upserts on a missing document can
         # return None on the wire server.
         try:
@@ -52,6 +53,15 @@ class TicketRepository(Repository):
             ticket = {k: v for k, v in ticket.items() if k != "idempotency_key"}
         self.tickets.insert_one(ticket, session=session)
         self._roll_up(None, ticket, session)
+
+    def add_breach(self, ticket_id: str, target: str, session) -> None:
+        """Record an SLA breach (once per target) on a ticket whose deadlines are set."""
+        before = self.tickets.find_one_and_update(
+            {"_id": ticket_id, "sla": {"$ne": None}}, {"$addToSet": {"sla.breached": target}},
+            projection=list(rollups.FIELDS), session=session,
+            return_document=ReturnDocument.BEFORE)
+        if before is not None:
+            self._roll_up(before, rollups.with_breach(before, target), session)
 
     def by_idempotency_key(self, key: str) -> dict | None:
         return self.tickets.find_one({"idempotency_key": key})
@@ -158,16 +168,9 @@ class TicketRepository(Repository):
 
     # ---------------------------------------------------------------- report rollups
 
-    @property
-    def report_daily(self):
-        return self.db.report_daily
-
-    @property
-    def report_agents(self):
-        return self.db.report_agents
-
     def _rollup_collection(self, kind: str):
-        return self.report_daily if kind == rollups.DAILY else self.report_agents
+        """report_daily, report_agents, report_current."""
+        return self.db[f"report_{kind}"]
 
     def _roll_up(self, before: dict | None, after: dict | None, session) -> None:
         """``$inc`` upserts of what the change adds to or takes from the daily rollups."""
@@ -191,7 +194,7 @@ class TicketRepository(Repository):
             if read % 1000 == 0:
                 progress(1000)
         progress(read % 1000)
-        documents: dict[str, list[dict]] = {rollups.DAILY: [], rollups.AGENTS: []}
+        documents: dict[str, list[dict]] = {kind: [] for kind in rollups.KINDS}
         for key, figures in total.items():
             documents[key[0]].append(rollups.as_document(key, figures))
         for kind, docs in documents.items():
@@ -206,12 +209,15 @@ class TicketRepository(Repository):
         return {kind: [doc for doc in map(rollups.without_zeros,
                                           self._rollup_collection(kind).find().sort("_id"))
                        if doc is not None]
-                for kind in (rollups.DAILY, rollups.AGENTS)}
+                for kind in rollups.KINDS}
 
-    def report(self, start, end, department: str | None, now) -> dict:
+    def report(self, start, end, department: str | None) -> dict:
         """Figures for the whole UTC days in [start, end) (see ``rollups.day_range``)."""
         match = reports.rollup_match(start, end, department)
-        period = next(self.report_daily.aggregate(reports.daily_pipeline(match)))
-        agents = next(self.report_agents.aggregate(reports.agents_pipeline(match)))
-        current = list(self.tickets.aggregate(reports.current_pipeline(now, department)))
+        period = next(self._rollup_collection(rollups.DAILY).aggregate(
+            reports.daily_pipeline(match)))
+        agents = next(self._rollup_collection(rollups.AGENTS).aggregate(
+            reports.agents_pipeline(match)))
+        current = list(self._rollup_collection(rollups.CURRENT).aggregate(
+            reports.current_pipeline(department)))
         return reports.shape(period, agents, current)

@@ -1,9 +1,10 @@
 """Pre-aggregated report figures (pure, no I/O): what one ticket contributes to the daily
 rollup documents, the difference a change makes, and percentiles read from log-scale buckets.
 
-Every figure follows the report's meaning: *tickets created in the period, in their current
-state*.  A ticket contributes to the rollup of its creation day (UTC), its department and
-channel, and to the one of its assignee.  When a ticket changes, intake adds
+Every period figure follows the report's meaning: *tickets created in the period, in their
+current state*.  A ticket contributes to the rollup of its creation day (UTC), its department
+and channel, and to the one of its assignee; while it is open, also to its department's
+current-state counters (backlog, unassigned, overdue = an SLA breach recorded).  When a ticket changes, intake adds
 ``contribution(after) - contribution(before)`` in the same transaction as the ticket write,
 so the rollups always equal the sum of every ticket's current contribution -- which is also
 how the rebuild command recomputes them from scratch.
@@ -23,11 +24,14 @@ BUCKETS_PER_DOUBLING = 8
 # Half a bucket in log scale, 2^(1/16) - 1 = 4.43 %, rounded up for floating point.
 PRECISION = 0.045
 SOLVED_STATUSES = ("solved", "closed")
+OPEN_STATUSES = ("new", "open", "pending", "on_hold")
 STAFF_ROLES = ("agent", "supervisor", "admin")
-DAILY, AGENTS = "daily", "agents"
+DAILY, AGENTS, CURRENT = "daily", "agents", "current"
+KINDS = (DAILY, AGENTS, CURRENT)
 # The ticket fields a contribution reads (a projection for the pre-image of an update).
 FIELDS = ("created_at", "department", "channel", "status", "assignee_id", "first_response_at",
-          "solved_at", "reopened_at", "csat", "messages.public", "messages.author_role")
+          "solved_at", "reopened_at", "csat", "messages.public", "messages.author_role",
+          "sla.breached")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS = timedelta(milliseconds=1)
@@ -83,8 +87,9 @@ def _duration(ticket: dict, end_field: str) -> int | None:
 
 
 def contribution(ticket: dict | None) -> dict[tuple, dict[str, int]]:
-    """{(kind, day, department, channel-or-agent): {field: count}} for one ticket's state
-    (zero counts left out)."""
+    """{key: {field: count}} for one ticket's state (zero counts left out); keys are
+    (DAILY, day, department, channel), (AGENTS, day, department, agent) and
+    (CURRENT, department)."""
     if ticket is None:
         return {}
     solved = ticket.get("status") in SOLVED_STATUSES
@@ -106,6 +111,10 @@ def contribution(ticket: dict | None) -> dict[tuple, dict[str, int]]:
     out = {(DAILY, day, department, ticket.get("channel")): _nonzero(figures)}
     if ticket.get("assignee_id") is not None:
         out[(AGENTS, day, department, ticket["assignee_id"])] = _nonzero(agent)
+    if ticket.get("status") in OPEN_STATUSES:
+        out[(CURRENT, department)] = _nonzero({
+            "backlog": 1, "unassigned": int(ticket.get("assignee_id") is None),
+            "overdue": int(bool((ticket.get("sla") or {}).get("breached")))})
     return out
 
 
@@ -136,11 +145,20 @@ def add_into(total: dict[tuple, dict[str, int]], part: dict[tuple, dict[str, int
 def applied(ticket: dict, changes: dict, push: dict | None) -> dict:
     """The ticket after ``{"$set": changes, "$push": push}`` (top-level fields only, as
     intake's updates are)."""
-    after = dict(ticket, **changes)
+    after = {**ticket, **changes}
     for name, value in (push or {}).items():
         items = value["$each"] if isinstance(value, dict) and "$each" in value else [value]
         after[name] = list(after.get(name) or []) + list(items)
     return after
+
+
+def with_breach(ticket: dict, target: str) -> dict:
+    """The ticket after ``$addToSet`` of an SLA breach (intake records them only once SLA
+    deadlines are set)."""
+    sla = dict(ticket.get("sla") or {})
+    breached = list(sla.get("breached") or [])
+    sla["breached"] = breached if target in breached else breached + [target]
+    return {**ticket, "sla": sla}
 
 
 def document_id(key: tuple) -> str:
@@ -149,6 +167,8 @@ def document_id(key: tuple) -> str:
 
 def key_fields(key: tuple) -> dict:
     """The identifying fields stored on a rollup document (for queries and indexes)."""
+    if key[0] == CURRENT:
+        return {"department": key[1]}
     kind, day, department, other = key
     return {"day": day, "department": department,
             ("channel" if kind == DAILY else "agent_id"): other}

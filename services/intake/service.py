@@ -345,7 +345,7 @@ class IntakeService(OutboxRelay):
         if since >= until:
             return fail(400, {"until": ["must be later than since"]})
         since, until = day_range(since, until)
-        return ok(report=self.store.report(since, until, q["department"], now),
+        return ok(report=self.store.report(since, until, q["department"]),
                   since=since.isoformat(), until=until.isoformat())
 
     # ------------------------------------------------------------------ outcomes of others
@@ -385,11 +385,8 @@ class IntakeService(OutboxRelay):
     def record_breach(self, event):
         d = event.data
 
-        def write(session):
-            self.store.tickets.update_one({"_id": d["ticket_id"], "sla": {"$ne": None}},
-                                          {"$addToSet": {"sla.breached": d["target"]}},
-                                          session=session)
-        self.store.handle_once("record_breach", event.event_id, write)
+        self.store.handle_once("record_breach", event.event_id,
+                               lambda s: self.store.add_breach(d["ticket_id"], d["target"], s))
 
     # ------------------------------------------------------------------ notifications
 

@@ -66,7 +66,8 @@ def ticket(**fields):
 
 def test_a_new_ticket_counts_once_on_its_utc_creation_day():
     got = rollups.contribution(ticket())
-    assert got == {("daily", "2026-03-01", "billing", "email"): {"created": 1}}
+    assert got == {("daily", "2026-03-01", "billing", "email"): {"created": 1},
+                   ("current", "billing"): {"backlog": 1, "unassigned": 1}}
     # 23:30 in UTC is already 2 March in Moscow: days are UTC days.
     assert rollups.day_of(T0.astimezone(timezone(timedelta(hours=3)))) == "2026-03-01"
 
@@ -83,6 +84,7 @@ def test_a_solved_ticket_with_one_public_reply_is_a_first_contact_resolution():
     assert daily[f"fr_hist.{rollups.bucket(30 * 60_000)}"] == 1
     agent = got[("agents", "2026-03-01", "billing", "a1")]
     assert agent["assigned"] == 1 and agent["solved"] == 1 and agent["res_n"] == 1
+    assert ("current", "billing") not in got  # solved: out of the backlog
 
 
 def test_reopened_or_two_replies_is_not_first_contact():
@@ -107,6 +109,18 @@ def test_reassignment_moves_the_ticket_between_agents():
     assert rollups.difference(before, dict(before, tags=["x"])) == {}
 
 
+def test_backlog_counters_follow_status_assignee_and_breaches():
+    new = ticket()
+    assigned = rollups.applied(new, {"assignee_id": "a1"}, None)
+    assert rollups.difference(new, assigned)[("current", "billing")] == {"unassigned": -1}
+    breached = rollups.with_breach(dict(assigned, sla={"breached": []}), "resolution")
+    assert rollups.with_breach(breached, "resolution") == breached  # $addToSet: once
+    assert rollups.difference(assigned, breached) == {("current", "billing"): {"overdue": 1}}
+    solved = rollups.applied(breached, {"status": "solved"}, None)
+    assert rollups.difference(breached, solved)[("current", "billing")] == {
+        "backlog": -1, "overdue": -1}
+
+
 def test_applied_pushes_one_item_or_each():
     t = ticket(messages=[reply("agent")])
     after = rollups.applied(t, {"status": "open"}, {"messages": reply("customer"),
@@ -126,6 +140,7 @@ changes = st.one_of(
                            "reopened_at": st.sampled_from([None, T0])}),
     st.fixed_dictionaries({"first_response_at": st.just(T0 + timedelta(seconds=90))}),
 )
+changes = st.one_of(changes, st.sampled_from(["first_response", "resolution"]))  # breaches
 pushes = st.one_of(st.none(), st.builds(lambda r, p: {"messages": reply(r, p)},
                                         st.sampled_from(["agent", "customer"]), st.booleans()))
 
@@ -136,7 +151,8 @@ def test_increments_of_any_history_add_up_to_the_final_contribution(history):
     state, total = ticket(), {}
     rollups.add_into(total, rollups.difference(None, state))
     for change, push in history:
-        after = rollups.applied(state, change, push)
+        after = (rollups.with_breach(state, change) if isinstance(change, str)
+                 else rollups.applied(state, change, push))
         rollups.add_into(total, rollups.difference(state, after))
         state = after
     nonzero = {key: figures for key, v in total.items()
