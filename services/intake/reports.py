@@ -5,6 +5,7 @@ reads percentiles off a few hundred summed buckets.  Current-state figures (back
 unassigned, overdue) are per-department counters kept the same way."""
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 
 from . import rollups
@@ -36,10 +37,11 @@ def _sums(fields: tuple[str, ...], group_id) -> dict:
     return {"$group": {"_id": group_id, **{name: {"$sum": f"${name}"} for name in fields}}}
 
 
-def _histogram(field: str, per_agent: bool = False) -> list[dict]:
-    """Bucket counts summed over the matched rollups: [{_id: {bucket[, agent]}, n}]."""
-    group_id = {"bucket": "$h.k", **({"agent": "$agent_id"} if per_agent else {})}
-    return [{"$project": {"agent_id": 1, "h": {"$objectToArray": {"$ifNull": [f"${field}", {}]}}}},
+def _histogram(per_agent: bool = False) -> list[dict]:
+    """Bucket counts of both durations summed over the matched rollups:
+    [{_id: {key: "<metric>_<bucket>"[, agent]}, n}]."""
+    group_id = {"key": "$h.k", **({"agent": "$agent_id"} if per_agent else {})}
+    return [{"$project": {"agent_id": 1, "h": {"$objectToArray": {"$ifNull": ["$hist", {}]}}}},
             {"$unwind": "$h"},
             {"$group": {"_id": group_id, "n": {"$sum": "$h.v"}}}]
 
@@ -53,8 +55,7 @@ def daily_pipeline(match: dict) -> list[dict]:
             "volume_by_department": _counted_by("day", "department"),
             "by_department": _counted_by("department"),
             "totals": [_sums(TOTALS, None)],
-            "first_response": _histogram("fr_hist"),
-            "resolution": _histogram("res_hist"),
+            "histograms": _histogram(),
         }},
     ]
 
@@ -66,8 +67,7 @@ def agents_pipeline(match: dict) -> list[dict]:
         {"$facet": {
             "counts": [_sums(AGENT_TOTALS, "$agent_id"), {"$match": {"assigned": {"$gt": 0}}},
                        {"$sort": {"_id": 1}}],
-            "first_response": _histogram("fr_hist", per_agent=True),
-            "resolution": _histogram("res_hist", per_agent=True),
+            "histograms": _histogram(per_agent=True),
         }},
     ]
 
@@ -87,8 +87,13 @@ def _minutes(ms: float | None) -> float | None:
     return None if ms is None else round(ms / 60000, 1)
 
 
-def _buckets(rows: list[dict], agent: str | None = None) -> dict[str, int]:
-    return {r["_id"]["bucket"]: r["n"] for r in rows if r["_id"].get("agent") == agent}
+def _histograms(rows: list[dict]) -> dict:
+    """{(agent or None, metric): {bucket: count}} from the summed histogram rows."""
+    out: dict = defaultdict(dict)
+    for row in rows:
+        metric, index = rollups.split_hist_key(row["_id"]["key"])
+        out[(row["_id"].get("agent"), metric)][index] = row["n"]
+    return out
 
 
 def _median_minutes(histogram: dict) -> float | None:
@@ -103,12 +108,11 @@ def _durations(totals: dict, prefix: str, histogram: dict) -> dict:
             "p90_minutes": _minutes(rollups.percentile_ms(histogram, 0.9))}
 
 
-def _agent_row(row: dict, agents: dict) -> dict:
+def _agent_row(row: dict, histograms: dict) -> dict:
     agent = row["_id"]
     return {"agent_id": agent, "assigned": row["assigned"], "solved": row["solved"],
-            "median_first_response_minutes": _median_minutes(
-                _buckets(agents["first_response"], agent)),
-            "median_resolution_minutes": _median_minutes(_buckets(agents["resolution"], agent)),
+            "median_first_response_minutes": _median_minutes(histograms[(agent, "fr")]),
+            "median_resolution_minutes": _median_minutes(histograms[(agent, "res")]),
             "csat_score": _rate(row["csat_good"], row["csat_good"] + row["csat_bad"])}
 
 
@@ -116,6 +120,8 @@ def shape(period: dict, agents: dict, current: list[dict]) -> dict:
     """Names and units for people: minutes, rates 0..1, None where there is nothing to measure.
     Medians and p90 come from the rollups' buckets (within ``rollups.PRECISION``)."""
     totals = (period["totals"] or [{}])[0]
+    histograms = _histograms(period["histograms"])
+    per_agent = _histograms(agents["histograms"])
     created, solved = totals.get("created", 0), totals.get("solved", 0)
     rated = totals.get("csat_good", 0) + totals.get("csat_bad", 0)
     now = (current or [{}])[0]
@@ -132,10 +138,10 @@ def shape(period: dict, agents: dict, current: list[dict]) -> dict:
         "backlog": now.get("backlog", 0),
         "unassigned": now.get("unassigned", 0),
         "overdue": now.get("overdue", 0),
-        "first_response": _durations(totals, "fr", _buckets(period["first_response"])),
-        "resolution": _durations(totals, "res", _buckets(period["resolution"])),
+        "first_response": _durations(totals, "fr", histograms[(None, "fr")]),
+        "resolution": _durations(totals, "res", histograms[(None, "res")]),
         "first_contact_resolution_rate": _rate(totals.get("first_contact", 0), solved),
         "csat": {"good": totals.get("csat_good", 0), "bad": totals.get("csat_bad", 0),
                  "score": _rate(totals.get("csat_good", 0), rated)},
-        "agents": [_agent_row(row, agents) for row in agents["counts"]],
+        "agents": [_agent_row(row, per_agent) for row in agents["counts"]],
     }

@@ -76,6 +76,17 @@ def percentile_ms(histogram: dict, p: float) -> float | None:
     return bucket_value_ms(counts[-1][0])  # unreachable: seen reaches total
 
 
+def hist_field(metric: str, index: int) -> str:
+    """Both duration histograms share one map, ``hist.<metric>_<bucket>`` ("fr": first
+    response, "res": resolution), so the report unwinds each rollup document once."""
+    return f"hist.{metric}_{index}"
+
+
+def split_hist_key(key: str) -> tuple[str, int]:
+    metric, _, index = key.partition("_")
+    return metric, int(index)
+
+
 def _public_staff_replies(ticket: dict) -> int:
     return sum(1 for m in ticket.get("messages") or []
                if m.get("public") and m.get("author_role") in STAFF_ROLES)
@@ -105,8 +116,8 @@ def contribution(ticket: dict | None) -> dict[tuple, dict[str, int]]:
         ms = _duration(ticket, end_field)
         if ms is not None:
             figures.update({f"{prefix}_n": 1, f"{prefix}_sum_ms": ms,
-                            f"{prefix}_hist.{bucket(ms)}": 1})
-            agent.update({f"{prefix}_n": 1, f"{prefix}_hist.{bucket(ms)}": 1})
+                            hist_field(prefix, bucket(ms)): 1})
+            agent.update({f"{prefix}_n": 1, hist_field(prefix, bucket(ms)): 1})
     day, department = day_of(ticket["created_at"]), ticket.get("department")
     out = {(DAILY, day, department, ticket.get("channel")): _nonzero(figures)}
     if ticket.get("assignee_id") is not None:

@@ -81,7 +81,7 @@ def test_a_solved_ticket_with_one_public_reply_is_a_first_contact_resolution():
     daily = got[("daily", "2026-03-01", "billing", "email")]
     assert daily["first_contact"] == 1 and daily["solved"] == 1 and daily["csat_good"] == 1
     assert daily["fr_sum_ms"] == 30 * 60_000 and daily["res_sum_ms"] == 2 * 3_600_000
-    assert daily[f"fr_hist.{rollups.bucket(30 * 60_000)}"] == 1
+    assert daily[f"hist.fr_{rollups.bucket(30 * 60_000)}"] == 1
     agent = got[("agents", "2026-03-01", "billing", "a1")]
     assert agent["assigned"] == 1 and agent["solved"] == 1 and agent["res_n"] == 1
     assert ("current", "billing") not in got  # solved: out of the backlog
@@ -101,7 +101,7 @@ def test_reassignment_moves_the_ticket_between_agents():
     before = ticket(assignee_id="a1", first_response_at=T0 + timedelta(minutes=5))
     after = rollups.applied(before, {"assignee_id": "a2"}, None)
     delta = rollups.difference(before, after)
-    bucket = f"fr_hist.{rollups.bucket(5 * 60_000)}"
+    bucket = f"hist.fr_{rollups.bucket(5 * 60_000)}"
     assert delta == {("agents", "2026-03-01", "billing", "a1"): {"assigned": -1, "fr_n": -1,
                                                                  bucket: -1},
                      ("agents", "2026-03-01", "billing", "a2"): {"assigned": 1, "fr_n": 1,
@@ -162,12 +162,12 @@ def test_increments_of_any_history_add_up_to_the_final_contribution(history):
 
 def test_rollup_documents_nest_buckets_and_drop_zeros_for_comparison():
     key = ("daily", "2026-03-01", "billing", "email")
-    doc = rollups.as_document(key, {"created": 2, "fr_hist.7": 1, "fr_hist.9": 0})
+    doc = rollups.as_document(key, {"created": 2, "hist.fr_7": 1, "hist.res_9": 0})
     assert doc == {"_id": "2026-03-01|billing|email", "day": "2026-03-01",
                    "department": "billing", "channel": "email", "created": 2,
-                   "fr_hist": {"7": 1, "9": 0}}
-    assert rollups.without_zeros(doc)["fr_hist"] == {"7": 1}
-    assert rollups.without_zeros(dict(doc, created=0, fr_hist={"7": 0})) is None
+                   "hist": {"fr_7": 1, "res_9": 0}}
+    assert rollups.without_zeros(doc)["hist"] == {"fr_7": 1}
+    assert rollups.without_zeros(dict(doc, created=0, hist={"fr_7": 0})) is None
 
 
 def test_periods_widen_to_whole_utc_days():

@@ -2,8 +2,8 @@ from services.intake import rollups
 from services.intake.reports import shape
 
 EMPTY_PERIOD = {"volume": [], "volume_by_department": [], "by_department": [], "totals": [],
-                "first_response": [], "resolution": []}
-NO_AGENTS = {"counts": [], "first_response": [], "resolution": []}
+                "histograms": []}
+NO_AGENTS = {"counts": [], "histograms": []}
 
 
 def test_nothing_to_measure_gives_none_not_zero():
@@ -21,8 +21,8 @@ def test_units_are_minutes_and_rates():
     period = dict(EMPTY_PERIOD,
                   totals=[{"created": 4, "solved": 3, "first_contact": 2, "csat_good": 3,
                            "csat_bad": 1, "fr_n": 2, "fr_sum_ms": 180_000}],
-                  first_response=[{"_id": {"bucket": str(one_minute)}, "n": 1},
-                                  {"_id": {"bucket": str(two_minutes)}, "n": 1}],
+                  histograms=[{"_id": {"key": f"fr_{one_minute}"}, "n": 1},
+                              {"_id": {"key": f"fr_{two_minutes}"}, "n": 1}],
                   volume_by_department=[{"_id": {"day": "2026-01-05", "department": "billing"},
                                          "n": 4}])
     agents = dict(NO_AGENTS, counts=[{"_id": "a", "assigned": 2, "solved": 1, "csat_good": 0,
