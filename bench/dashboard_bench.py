@@ -4,10 +4,15 @@
 
 Synthetic tickets (90 days of history, four channels, three departments, two thirds solved with
 a first response, some CSAT) are inserted in batches straight into intake's collection of an
-isolated database (nothing else is touched; it is dropped afterwards).  Then it times
-1. intake's ``report`` RPC (the aggregation pipelines), all departments and one department;
+isolated database (nothing else is touched; it is dropped afterwards), and the report rollups
+are then built from them by the rebuild command's code path (``rebuild_rollups``), as after an
+upgrade.  Then it times
+1. intake's ``report`` RPC (aggregation over the rollups, plus the current-state counts over
+   the open tickets), all departments and one department, and the current-state part alone;
 2. the whole ``/supervisor`` page through the portal app in this process (report + SLA
-   compliance + suggestion feedback + agents + departments by RPC, then the template).
+   compliance + suggestion feedback + agents + departments by RPC, then the template);
+3. the cost of keeping rollups: ``create_ticket`` RPC latency with the rollup write and with
+   it switched off (patched out in this process), alternating blocks in one run.
 """
 import eventlet
 
@@ -24,6 +29,9 @@ from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 from bench._common import machine_notes, percentile  # noqa: E402
 from services.common.clock import SystemClock  # noqa: E402
 from services.common.storage import mongo_client, service_database  # noqa: E402
+from services.intake import reports  # noqa: E402
+from services.intake.rebuild_rollups import rebuild  # noqa: E402
+from services.intake.repository import TicketRepository  # noqa: E402
 from services.intake.service import IntakeService  # noqa: E402
 from services.portal import domain  # noqa: E402
 from services.portal.repository import UserRepository  # noqa: E402
@@ -76,6 +84,28 @@ def insert(config: dict, count: int) -> float:
     return time.perf_counter() - start
 
 
+def create_latency(rpc, blocks: int, block: int) -> dict[str, list[float]]:
+    """``create_ticket`` round trips with and without the rollup write, alternating blocks so
+    both arms see the same machine load."""
+    keep = TicketRepository._roll_up
+    samples: dict[str, list[float]] = {"with rollups": [], "without rollups": []}
+
+    def create():
+        assert rpc.intake.create_ticket({
+            "ticket": {"subject": "Latency", "description": "d", "department": "billing"},
+            "requester": {"id": "bench-cust", "role": "customer"}, "channel": "api",
+            "idempotency_key": None})["ok"]
+    try:
+        for _ in range(blocks):
+            for arm in samples:
+                TicketRepository._roll_up = keep if arm == "with rollups" else (
+                    lambda self, before, after, session: None)
+                samples[arm] += timed(create, block)
+    finally:
+        TicketRepository._roll_up = keep
+    return samples
+
+
 def timed(call, repeats: int) -> list[float]:
     samples = []
     for _ in range(repeats):
@@ -113,12 +143,21 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--creates", type=int, default=200,
+                        help="create_ticket calls per arm for the rollup cost")
     args = parser.parse_args()
     config = isolated_config()
     print(machine_notes())
     try:
         print(f"| insert {args.tickets} tickets in batches of {BATCH} | "
               f"{insert(config, args.tickets):.1f} s |")
+        repo = TicketRepository(service_database(config["MONGO_URI"], config["MONGO_DB"],
+                                                 "intake"))
+        repo.ensure_indexes()
+        start = time.perf_counter()
+        counts = rebuild(repo, show_progress=False)
+        print(f"| rebuild rollups from {counts['tickets']} tickets ({counts['daily']} daily, "
+              f"{counts['agents']} per-agent documents) | {time.perf_counter() - start:.1f} s |")
         with running(config, IntakeService, RoutingService, SlaService, SearchService):
             with ClusterRpcProxy(config, timeout=300) as rpc:
                 figures = rpc.intake.report({})["report"]
@@ -133,6 +172,9 @@ def main() -> None:
                 print(report_line("report RPC, all departments, 90 days",
                                   timed(lambda: rpc.intake.report({"since": since}),
                                         args.repeats)))
+                print(report_line("current-state counters alone (backlog, unassigned, "
+                                  "overdue)", timed(lambda: list(repo.db.report_current.aggregate(
+                                      reports.current_pipeline(None))), args.repeats)))
             client = supervisor_client(config)
 
             def page():
@@ -140,6 +182,11 @@ def main() -> None:
                 assert reply.status_code == 200, reply.status_code
             print(report_line("/supervisor page (30 days, all departments)",
                               timed(page, args.repeats)))
+        # Intake alone, so routing, SLA and search reacting to the new tickets do not compete.
+        with running(config, IntakeService), ClusterRpcProxy(config, timeout=60) as rpc:
+            for arm, samples in create_latency(rpc, blocks=10,
+                                               block=max(1, args.creates // 10)).items():
+                print(report_line(f"create_ticket RPC {arm}", samples))
     finally:
         client_ = mongo_client(config["MONGO_URI"])
         for name in client_.list_database_names():

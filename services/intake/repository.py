@@ -3,12 +3,12 @@ history, the tag dictionary, canned responses and attachments (GridFS)."""
 from __future__ import annotations
 
 import gridfs
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.common.storage import Repository
 
-from . import reports
+from . import reports, rollups
 
 FIRST_TICKET_NUMBER = 1000
 
@@ -31,6 +31,9 @@ class TicketRepository(Repository):
         self.audit.create_index([("ticket_id", ASCENDING), ("at", ASCENDING)])
         self.tag_usage.create_index([("count", DESCENDING)])
         self.canned.create_index([("scope", ASCENDING), ("owner_id", ASCENDING)])
+        for kind in (rollups.DAILY, rollups.AGENTS):
+            self._rollup_collection(kind).create_index([("day", ASCENDING),
+                                                         ("department", ASCENDING)])
         # Create the counter before first use: racing upserts on a missing document can
         # return None on the wire server.
         try:
@@ -49,6 +52,16 @@ class TicketRepository(Repository):
         if ticket.get("idempotency_key") is None:
             ticket = {k: v for k, v in ticket.items() if k != "idempotency_key"}
         self.tickets.insert_one(ticket, session=session)
+        self._roll_up(None, ticket, session)
+
+    def add_breach(self, ticket_id: str, target: str, session) -> None:
+        """Record an SLA breach (once per target) on a ticket whose deadlines are set."""
+        before = self.tickets.find_one_and_update(
+            {"_id": ticket_id, "sla": {"$ne": None}}, {"$addToSet": {"sla.breached": target}},
+            projection=list(rollups.FIELDS), session=session,
+            return_document=ReturnDocument.BEFORE)
+        if before is not None:
+            self._roll_up(before, rollups.with_breach(before, target), session)
 
     def by_idempotency_key(self, key: str) -> dict | None:
         return self.tickets.find_one({"idempotency_key": key})
@@ -62,12 +75,20 @@ class TicketRepository(Repository):
     def update(self, ticket_id: str, changes: dict, session, expected: dict | None = None,
                push: dict | None = None) -> bool:
         """Conditional update: with ``expected`` field values it fails if someone changed
-        them first."""
+        them first.  The report rollups move with it, in the same transaction: the pre-image
+        comes back from the same atomic write, so a concurrent change to another field
+        cannot make the difference wrong."""
         query = {"_id": ticket_id, **(expected or {})}
         update = {"$set": changes}
         if push:
             update["$push"] = push
-        return self.tickets.update_one(query, update, session=session).matched_count == 1
+        before = self.tickets.find_one_and_update(
+            query, update, projection=list(rollups.FIELDS), session=session,
+            return_document=ReturnDocument.BEFORE)
+        if before is None:
+            return False
+        self._roll_up(before, rollups.applied(before, changes, push), session)
+        return True
 
     # ---------------------------------------------------------------- audit history
 
@@ -160,7 +181,58 @@ class TicketRepository(Repository):
                   .sort("number", DESCENDING).skip((page - 1) * per_page).limit(per_page))
         return list(cursor), total
 
-    def report(self, since, until, department: str | None, now) -> dict:
-        period = next(self.tickets.aggregate(reports.period_pipeline(since, until, department)))
-        current = list(self.tickets.aggregate(reports.current_pipeline(now, department)))
-        return reports.shape(period, current)
+    # ---------------------------------------------------------------- report rollups
+
+    def _rollup_collection(self, kind: str):
+        """report_daily, report_agents, report_current."""
+        return self.db[f"report_{kind}"]
+
+    def _roll_up(self, before: dict | None, after: dict | None, session) -> None:
+        """``$inc`` upserts of what the change adds to or takes from the daily rollups."""
+        writes: dict[str, list] = {}
+        for key, delta in rollups.difference(before, after).items():
+            writes.setdefault(key[0], []).append(UpdateOne(
+                {"_id": rollups.document_id(key)},
+                {"$inc": delta, "$setOnInsert": rollups.key_fields(key)}, upsert=True))
+        for kind, operations in writes.items():
+            self._rollup_collection(kind).bulk_write(operations, ordered=False, session=session)
+
+    def rebuild_rollups(self, progress=lambda n: None) -> dict[str, int]:
+        """Recompute every rollup from the tickets and replace the stored ones (not in one
+        transaction: run it while intake is stopped, or changes made meanwhile drift until
+        the next rebuild).  ``progress(n)`` is told of every n tickets read."""
+        total: dict[tuple, dict[str, int]] = {}
+        read = 0
+        for ticket in self.tickets.find({}, projection=list(rollups.FIELDS), batch_size=2000):
+            rollups.add_into(total, rollups.contribution(ticket))
+            read += 1
+            if read % 1000 == 0:
+                progress(1000)
+        progress(read % 1000)
+        documents: dict[str, list[dict]] = {kind: [] for kind in rollups.KINDS}
+        for key, figures in total.items():
+            documents[key[0]].append(rollups.as_document(key, figures))
+        for kind, docs in documents.items():
+            collection = self._rollup_collection(kind)
+            collection.delete_many({})
+            for start in range(0, len(docs), 5000):
+                collection.insert_many(docs[start:start + 5000], ordered=False)
+        return {"tickets": read, **{kind: len(docs) for kind, docs in documents.items()}}
+
+    def rollup_documents(self) -> dict[str, list[dict]]:
+        """The stored rollups without zero counts, sorted by id (to compare two states)."""
+        return {kind: [doc for doc in map(rollups.without_zeros,
+                                          self._rollup_collection(kind).find().sort("_id"))
+                       if doc is not None]
+                for kind in rollups.KINDS}
+
+    def report(self, start, end, department: str | None) -> dict:
+        """Figures for the whole UTC days in [start, end) (see ``rollups.day_range``)."""
+        match = reports.rollup_match(start, end, department)
+        period = next(self._rollup_collection(rollups.DAILY).aggregate(
+            reports.daily_pipeline(match)))
+        agents = next(self._rollup_collection(rollups.AGENTS).aggregate(
+            reports.agents_pipeline(match)))
+        current = list(self._rollup_collection(rollups.CURRENT).aggregate(
+            reports.current_pipeline(department)))
+        return reports.shape(period, agents, current)

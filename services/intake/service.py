@@ -18,6 +18,7 @@ from . import attachments as att
 from . import canned, domain, mail
 from . import tags as tag_rules
 from .dependencies import Mailer, Settings, TicketStore
+from .rollups import day_range
 from .schemas import (ActorSchema, AttachmentUploadSchema, AttachmentView, AuditView,
                       CannedCreateSchema, CannedQuerySchema, CannedView, CreateTicketCommand,
                       CsatSchema, InboundEmailSchema, MailSettingsSchema, MessageCreateSchema,
@@ -360,14 +361,16 @@ class IntakeService(OutboxRelay):
 
     @command
     def report(self, query: dict) -> dict:
-        """Supervisor figures for a period (default: the last 30 days)."""
+        """Supervisor figures for a period (default: the last 30 days), widened to whole UTC
+        days (the daily rollups' grain); ``since``/``until`` in the reply say which."""
         q = parsed(ReportQuerySchema(), query)
         now = self.clock.now()
         until = q["until"] or now
         since = q["since"] or until - DEFAULT_REPORT_PERIOD
         if since >= until:
             return fail(400, {"until": ["must be later than since"]})
-        return ok(report=self.store.report(since, until, q["department"], now),
+        since, until = day_range(since, until)
+        return ok(report=self.store.report(since, until, q["department"]),
                   since=since.isoformat(), until=until.isoformat())
 
     # ------------------------------------------------------------------ outcomes of others
@@ -409,11 +412,8 @@ class IntakeService(OutboxRelay):
     def record_breach(self, event):
         d = event.data
 
-        def write(session):
-            self.store.tickets.update_one({"_id": d["ticket_id"], "sla": {"$ne": None}},
-                                          {"$addToSet": {"sla.breached": d["target"]}},
-                                          session=session)
-        self.store.handle_once("record_breach", event.event_id, write)
+        self.store.handle_once("record_breach", event.event_id,
+                               lambda s: self.store.add_breach(d["ticket_id"], d["target"], s))
 
     # ------------------------------------------------------------------ notifications
 

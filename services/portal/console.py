@@ -89,14 +89,21 @@ def other_viewers(records: list[dict], me: str) -> list[dict]:
     return sorted(seen.values(), key=lambda v: v["name"])
 
 
+def _stacked_by_day(rows: list[dict], by: str) -> dict:
+    """Per-day series, one per value of ``by``, zero where a day has none."""
+    days = sorted({r["day"] for r in rows})
+    groups = sorted({r[by] for r in rows})
+    counts = {(r["day"], r[by]): r["tickets"] for r in rows}
+    return {"labels": days, "series": [
+        {"label": g, "data": [counts.get((d, g), 0) for d in days]} for g in groups]}
+
+
 def chart_data(report: dict, compliance: list[dict]) -> dict:
     """The series the dashboard's charts draw, from intake's report and SLA compliance."""
-    days = sorted({v["day"] for v in report["volume"]})
-    channels = sorted({v["channel"] for v in report["volume"]})
-    counts = {(v["day"], v["channel"]): v["tickets"] for v in report["volume"]}
     return {
-        "volume": {"labels": days, "series": [
-            {"label": c, "data": [counts.get((d, c), 0) for d in days]} for c in channels]},
+        "volume": _stacked_by_day(report["volume"], "channel"),
+        "volume_by_department": _stacked_by_day(report.get("volume_by_department", []),
+                                                "department"),
         "departments": {"labels": list(report["by_department"]),
                         "data": list(report["by_department"].values())},
         "compliance": {"labels": [f"{g['key']} · {g['target']}" for g in compliance],

@@ -10,10 +10,15 @@ def token(portal, email):
 
 def test_supervisor_sees_reports_and_csv(portal):
     auth = token(portal, "supervisor@example.com")
-    requests.post(f"{portal}/api/tickets", timeout=10, json={
-        "subject": "Report me", "description": "d", "requester_email": "r@example.com"})
+    filed = requests.post(f"{portal}/api/tickets", timeout=10, json={
+        "subject": "Report me", "description": "d", "requester_email": "r@example.com"}).json()
     body = requests.get(f"{portal}/api/reports", headers=auth, timeout=10).json()
     assert body["report"]["created"] >= 1 and body["report"]["backlog"] >= 1
+    # Whole UTC days, and the new ticket in the volume per department of its day.
+    assert body["since"].endswith("T00:00:00+00:00") and body["until"].endswith("T00:00:00+00:00")
+    day = filed["created_at"][:10]  # routing may have moved it to another department
+    assert sum(v["tickets"] for v in body["report"]["volume_by_department"]
+               if v["day"] == day) >= 1
     csv = requests.get(f"{portal}/api/reports.csv", headers=auth, timeout=10)
     assert csv.status_code == 200 and csv.text.startswith("agent_id,assigned,solved")
 

@@ -69,11 +69,17 @@ def test_other_viewers_leaves_me_out_and_prefers_replying():
 def test_chart_data_fills_missing_day_channel_pairs_with_zero():
     report = {"volume": [{"day": "2026-03-01", "channel": "email", "tickets": 2},
                          {"day": "2026-03-02", "channel": "portal", "tickets": 3}],
+              "volume_by_department": [
+                  {"day": "2026-03-01", "department": "billing", "tickets": 1},
+                  {"day": "2026-03-01", "department": "technical", "tickets": 1},
+                  {"day": "2026-03-02", "department": "technical", "tickets": 3}],
               "by_department": {"billing": 1, "technical": 4}}
     compliance = [{"key": "billing", "target": "first_response", "met_rate": 0.75}]
     assert console.chart_data(report, compliance) == {
         "volume": {"labels": ["2026-03-01", "2026-03-02"], "series": [
             {"label": "email", "data": [2, 0]}, {"label": "portal", "data": [0, 3]}]},
+        "volume_by_department": {"labels": ["2026-03-01", "2026-03-02"], "series": [
+            {"label": "billing", "data": [1, 0]}, {"label": "technical", "data": [1, 3]}]},
         "departments": {"labels": ["billing", "technical"], "data": [1, 4]},
         "compliance": {"labels": ["billing · first_response"], "data": [75.0]}}
 

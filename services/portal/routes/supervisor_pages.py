@@ -3,7 +3,7 @@ suggestion deflection for a period and department, drawn with Chart.js (vendored
 this origin), and the per-agent table as CSV."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from flask import render_template, request
 from nameko.exceptions import RpcTimeout
@@ -24,12 +24,14 @@ def register(app, portal):
     supervisors = staff_page(portal, console.SUPERVISOR_ROLES)
 
     def filters() -> dict:
-        """The page's period (days back from now) and department, as report and compliance
-        queries; anything unexpected falls back to the last 30 days of every department."""
+        """The page's period and department, as report and compliance queries; anything
+        unexpected falls back to the last 30 days of every department.  "Last N days" is N
+        whole UTC days ending with today, the grain of intake's daily rollups."""
         days = request.args.get("days", "30")
         days = int(days) if days.isdigit() and int(days) in PERIODS else 30
-        until = portal.clock.now()
-        since = until - timedelta(days=days)
+        today = portal.clock.now().astimezone(timezone.utc).replace(
+            hour=0, minute=0, second=0, microsecond=0)
+        since, until = today - timedelta(days=days - 1), today + timedelta(days=1)
         department = request.args.get("department") or None
         try:
             query = load(ReportQuerySchema(), {"since": since.isoformat(),
@@ -38,7 +40,9 @@ def register(app, portal):
         except ApiError:
             query = load(ReportQuerySchema(), {"since": since.isoformat(),
                                                "until": until.isoformat()})
-        return {"days": days, "query": ReportQuerySchema().dump(query)}
+        return {"days": days, "query": ReportQuerySchema().dump(query),
+                "period": {"first": since.date().isoformat(),
+                           "last": (until - timedelta(days=1)).date().isoformat()}}
 
     @app.get("/supervisor")
     @supervisors
@@ -62,7 +66,7 @@ def register(app, portal):
         return render_template(
             "supervisor/dashboard.html", report=report, compliance=groups,
             sla_rate=console.sla_compliance_rate(groups), deflection=deflection,
-            agent_names=names, periods=PERIODS, days=chosen["days"],
+            agent_names=names, periods=PERIODS, days=chosen["days"], period=chosen["period"],
             department=query["department"],
             departments=rpc.call("routing", "list_departments")["departments"],
             charts=console.chart_data(report, groups))

@@ -12,13 +12,18 @@
     if (canvas) { new Chart(canvas, config); }
   }
 
-  draw("chart-volume", {
-    type: "bar",
-    data: {labels: data.volume.labels, datasets: data.volume.series.map(function (s, i) {
-      return {label: s.label, data: s.data, backgroundColor: palette[i % palette.length]};
-    })},
-    options: {animation: false, scales: {x: {stacked: true}, y: {stacked: true, beginAtZero: true}}}
-  });
+  function stackedPerDay(id, volume) {
+    draw(id, {
+      type: "bar",
+      data: {labels: volume.labels, datasets: volume.series.map(function (s, i) {
+        return {label: s.label, data: s.data, backgroundColor: palette[i % palette.length]};
+      })},
+      options: {animation: false, scales: {x: {stacked: true}, y: {stacked: true, beginAtZero: true}}}
+    });
+  }
+
+  stackedPerDay("chart-volume", data.volume);
+  stackedPerDay("chart-volume-departments", data.volume_by_department);
   draw("chart-departments", {
     type: "doughnut",
     data: {labels: data.departments.labels,
