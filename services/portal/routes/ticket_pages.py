@@ -1,7 +1,7 @@
 """A signed-in customer's requests: the list, one request's public thread, reply, close and
 reopen, attachments (upload and download) and the satisfaction rating once solved.  Someone
 else's request is "not found", exactly like a missing one."""
-from flask import abort, flash, get_flashed_messages, render_template, request, url_for, redirect
+from flask import abort, get_flashed_messages, render_template, request, url_for, redirect
 from flask_babel import gettext as _
 
 from services.intake.schemas import (CsatSchema, MessageCreateSchema, StatusChangeSchema,
