@@ -310,7 +310,7 @@ def mongo_up(s: Settings) -> None:
         return
     data = s.state_dir / "mongo"
     data.mkdir(parents=True, exist_ok=True)
-    spawn(s, "mongo", [str(Path(sys.executable).with_name("secantusd-py")), "--host", "127.0.0.1",
+    spawn(s, "mongo", [sys.executable, "-m", "deploy.local.mongo_server", "--host", "127.0.0.1",
                        "--port", str(s.mongo_port), "--storage-path", str(data),
                        "--log-level", "WARNING"])
     wait_for("MongoDB wire server", lambda: _port_open(s.mongo_port), 30,
