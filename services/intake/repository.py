@@ -2,6 +2,8 @@
 history, the tag dictionary, canned responses and attachments (GridFS)."""
 from __future__ import annotations
 
+import random
+
 import gridfs
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
@@ -190,9 +192,10 @@ class TicketRepository(Repository):
     def _roll_up(self, before: dict | None, after: dict | None, session) -> None:
         """``$inc`` upserts of what the change adds to or takes from the daily rollups."""
         writes: dict[str, list] = {}
+        shard = random.randrange(rollups.SHARDS)
         for key, delta in rollups.difference(before, after).items():
             writes.setdefault(key[0], []).append(UpdateOne(
-                {"_id": rollups.document_id(key)},
+                {"_id": rollups.document_id(key, shard)},
                 {"$inc": delta, "$setOnInsert": rollups.key_fields(key)}, upsert=True))
         for kind, operations in writes.items():
             self._rollup_collection(kind).bulk_write(operations, ordered=False, session=session)
@@ -220,9 +223,10 @@ class TicketRepository(Repository):
         return {"tickets": read, **{kind: len(docs) for kind, docs in documents.items()}}
 
     def rollup_documents(self) -> dict[str, list[dict]]:
-        """The stored rollups without zero counts, sorted by id (to compare two states)."""
-        return {kind: [doc for doc in map(rollups.without_zeros,
-                                          self._rollup_collection(kind).find().sort("_id"))
+        """The stored rollups, shards summed, without zero counts, sorted by id (to compare
+        two states)."""
+        return {kind: [doc for doc in map(rollups.without_zeros, rollups.merged_shards(
+                           self._rollup_collection(kind).find()))
                        if doc is not None]
                 for kind in rollups.KINDS}
 

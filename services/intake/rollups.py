@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
 BUCKETS_PER_DOUBLING = 8
@@ -172,8 +173,38 @@ def with_breach(ticket: dict, target: str) -> dict:
     return {**ticket, "sla": sla}
 
 
-def document_id(key: tuple) -> str:
-    return "|".join(str(part) for part in key[1:])
+# Every ticket written on one day for one department and channel would otherwise update the same
+# document, and a transaction that meets another's uncommitted write aborts and retries: ticket
+# writes would queue behind each other.  Each change updates one of a few shards of its
+# documents instead; reports sum over them (they group by the key fields, never by _id).
+SHARDS = 8
+
+
+def document_id(key: tuple, shard: int | None = None) -> str:
+    """The rebuild writes one document per key (no shard); live writes spread over shards."""
+    base = "|".join(str(part) for part in key[1:])
+    return base if shard is None else f"{base}#{shard}"
+
+
+def merged_shards(docs: Iterable[dict]) -> list[dict]:
+    """The shards of each rollup document summed into one, as the rebuild writes it, sorted by
+    id (to compare two states)."""
+    merged: dict[str, dict] = {}
+    for doc in docs:
+        base = doc["_id"].split("#", 1)[0]
+        into = merged.setdefault(base, {"_id": base})
+        for name, value in doc.items():
+            if name == "_id":
+                continue
+            if isinstance(value, dict):
+                counts = into.setdefault(name, {})
+                for bucket_key, n in value.items():
+                    counts[bucket_key] = counts.get(bucket_key, 0) + n
+            elif isinstance(value, int) and not isinstance(value, bool):
+                into[name] = into.get(name, 0) + value
+            else:
+                into[name] = value
+    return [merged[k] for k in sorted(merged)]
 
 
 def key_fields(key: tuple) -> dict:

@@ -177,3 +177,19 @@ def test_periods_widen_to_whole_utc_days():
                             datetime(2026, 3, 9, tzinfo=timezone.utc))
     midnight = datetime(2026, 3, 8, tzinfo=timezone.utc)
     assert rollups.day_range(midnight - timedelta(days=1), midnight)[1] == midnight
+
+
+def test_shards_of_a_rollup_sum_into_the_document_the_rebuild_writes():
+    key = (rollups.DAILY, "2026-11-23", "technical", "portal")
+    assert rollups.document_id(key) == "2026-11-23|technical|portal"
+    shards = [
+        {"_id": rollups.document_id(key, 3), "day": "2026-11-23", "department": "technical",
+         "channel": "portal", "created": 2, "hist": {"first_response_3": 1}},
+        {"_id": rollups.document_id(key, 5), "day": "2026-11-23", "department": "technical",
+         "channel": "portal", "created": 1, "solved": 1,
+         "hist": {"first_response_3": 2, "resolution_9": 1}},
+    ]
+    assert rollups.merged_shards(reversed(shards)) == [
+        {"_id": "2026-11-23|technical|portal", "day": "2026-11-23", "department": "technical",
+         "channel": "portal", "created": 3, "solved": 1,
+         "hist": {"first_response_3": 3, "resolution_9": 1}}]
