@@ -139,6 +139,9 @@ def test_agent_takes_answers_notes_and_solves_and_the_dashboard_counts_it(portal
     assert csv.headers["Content-Type"].startswith("text/csv")
     anna_row = next(line for line in csv.text.splitlines() if line.startswith("agent-anna,"))
     assert int(anna_row.split(",")[2]) >= 1  # solved
+    for odd in ("¹", "-1", "1e3", "7.5", "x" * 50):  # unknown periods fall back to 30 days
+        assert supervisor.get(f"{portal}/supervisor", params={"days": odd},
+                              timeout=20).status_code == 200
 
 
 @pytest.mark.parametrize("capacity, message", [("-5", "capacity"), ("many", "capacity")])

@@ -28,7 +28,7 @@ def register(app, portal):
         unexpected falls back to the last 30 days of every department.  "Last N days" is N
         whole UTC days ending with today, the grain of intake's daily rollups."""
         days = request.args.get("days", "30")
-        days = int(days) if days.isdigit() and int(days) in PERIODS else 30
+        days = int(days) if days in {str(p) for p in PERIODS} else 30  # "¹".isdigit() too
         today = portal.clock.now().astimezone(timezone.utc).replace(
             hour=0, minute=0, second=0, microsecond=0)
         since, until = today - timedelta(days=days - 1), today + timedelta(days=1)
