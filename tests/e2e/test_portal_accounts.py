@@ -86,6 +86,21 @@ def test_ticket_creation_is_rate_limited_per_requester(portal):
     assert codes[:10] == [201] * 10 and codes[10] == 429
 
 
+def test_tickets_filed_through_the_form_count_against_the_same_limit(portal, agent_token):
+    customer = new_customer(portal)
+    browser = Browser(portal).sign_in(customer["email"], customer["password"])
+    ticket = {"subject": "Form rate limit probe", "description": "one of many",
+              "department": "technical"}
+    replies = [browser.submit("/", "/tickets", ticket, allow_redirects=False)
+               for _ in range(11)]
+    assert [r.status_code for r in replies] == [303] * 10 + [429]
+    for filed in replies[:10]:  # give the agents' capacity back to the modules after this one
+        number = filed.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+        solved = requests.post(f"{portal}/api/tickets/{number}/status",
+                               json={"status": "solved"}, headers=bearer(agent_token), timeout=10)
+        assert solved.status_code == 200, solved.text
+
+
 def test_stored_markup_renders_inert(portal, agent_token):
     customer = new_customer(portal, name=XSS)
     filed = requests.post(f"{portal}/api/tickets", headers=bearer(customer["token"]), timeout=10,
