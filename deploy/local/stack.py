@@ -266,6 +266,8 @@ def _rabbit_env(s: Settings) -> dict[str, str]:
         "RABBITMQ_ENABLED_PLUGINS_FILE": str(plugins),
         "RABBITMQ_CONFIG_FILE": str(conf),
         "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+        # Erlang writes crash dumps (and Mnesia its core files) beside the node, not the repo.
+        "ERL_CRASH_DUMP": str(base / "log" / "erl_crash.dump"),
     })
     return env
 
@@ -276,6 +278,7 @@ def rabbit_up(s: Settings) -> None:
     if not _port_open(s.amqp_port):
         env = _rabbit_env(s)
         subprocess.run([str(RABBIT_BIN / "rabbitmq-server"), "-detached"], env=env, check=True,
+                       cwd=s.state_dir / "rabbitmq",
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = s.state_dir / "rabbitmq" / "log"
     wait_for("RabbitMQ", lambda: _port_open(s.amqp_port), 60, log)
