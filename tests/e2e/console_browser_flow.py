@@ -51,6 +51,28 @@ def sign_in(page, portal: str, email: str) -> None:
     expect(page.locator("#signout")).to_be_visible()
 
 
+def make_room(portal: str, agent_token: str, agent_id: str) -> None:
+    """Earlier modules may have left the (now away) agent at capacity, and the console's Take
+    is refused then: solve enough of their open tickets and wait until routing frees the
+    slots (away, so routing hands them nothing new meanwhile)."""
+    def agent() -> dict:
+        return next(a for a in api(portal, "GET", "/api/agents", agent_token)["agents"]
+                    if a["id"] == agent_id)
+    excess = agent()["load"] - agent()["capacity"] + 1
+    for status in ("new", "open", "pending", "on_hold"):
+        mine = api(portal, "GET", "/api/tickets", agent_token, params={
+            "assignee_id": agent_id, "status": status, "per_page": 100})["tickets"]
+        for ticket in mine[:max(excess, 0)]:
+            api(portal, "POST", f"/api/tickets/{ticket['number']}/status", agent_token,
+                json={"status": "solved"})
+            excess -= 1
+    for _ in range(60):
+        if agent()["load"] < agent()["capacity"]:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{agent_id} still has no room: {agent()}")
+
+
 def solved_figure(page) -> int:
     return int(page.locator("#fig-solved").inner_text())
 
@@ -68,6 +90,7 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
     availability = "/api/routing/agents/agent-anna/availability"
     api(portal, "PUT", availability, agent_token, json={"status": "away"})
     try:
+        make_room(portal, agent_token, "agent-anna")
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
             desk = {"viewport": {"width": 1280, "height": 900}, "locale": "en-US"}
