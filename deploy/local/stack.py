@@ -580,7 +580,19 @@ def _process_names(s: Settings) -> list[tuple[str, str]]:
     return names
 
 
+def refuse_foreign_service_ports(s: Settings) -> None:
+    """Someone else's portal answering /healthz must not pass for ours.  (Portal replicas
+    share the port: any of ours may hold it.)"""
+    for service, port, variable in (("portal", s.portal_port, "HELPDESK_PORTAL_PORT"),
+                                    ("smtp", s.smtp_port, "HELPDESK_SMTP_PORT")):
+        ours = [pid for kind, name in _process_names(s) if kind == service
+                for pid in [read_pid(s, name)] if pid]
+        if _port_open(port) and not any(held_by(port, pid) for pid in ours):
+            raise port_in_use(port, variable)
+
+
 def services_up(s: Settings) -> None:
+    refuse_foreign_service_ports(s)
     python = sys.executable
     for service, name in _process_names(s):
         if service == "portal":
@@ -687,6 +699,10 @@ def cli() -> None:
 def up(no_seed: bool) -> None:
     """Start everything, load demo data and print the portal URL."""
     s = Settings.from_env("dev")
+    refuse_foreign_service_ports(s)  # every port before starting anything
+    if not os.environ.get("HELPDESK_SMTP_RELAY_HOST"):
+        port = _env_int("HELPDESK_DEMO_MAIL_PORT", 1025)
+        refuse_foreign(s, "mailbox", {port: "HELPDESK_DEMO_MAIL_PORT"}, "HELPDESK_SMTP_RELAY_HOST")
     infra_up(s)
     mailbox = demo_mailbox(s)
     click.echo("==> starting services: " + ", ".join(n for _, n in _process_names(s)))
