@@ -52,6 +52,11 @@ def _env_int(name: str, default: int) -> int:
         raise click.UsageError(f"{name} must be a port number, got {raw!r}")
 
 
+def _configured(name: str, local: str) -> str | None:
+    value = os.environ.get(name) or None
+    return None if value == local else value
+
+
 @dataclass
 class Settings:
     """Everything the stack needs to know, read once from the environment."""
@@ -82,7 +87,7 @@ class Settings:
                 f"HELPDESK_AMQP_PORT {amqp_port}: RabbitMQ's inter-node port "
                 f"(+{RABBIT_DIST_OFFSET}) and epmd port (+{EPMD_OFFSET}, or HELPDESK_EPMD_PORT) "
                 "must stay below 65536")
-        return cls(
+        settings = cls(
             profile=profile,
             state_dir=state.resolve(),
             amqp_port=amqp_port,
@@ -93,11 +98,17 @@ class Settings:
             smtp_port=_env_int("HELPDESK_SMTP_PORT", defaults["smtp"]),
             es_heap=os.environ.get("HELPDESK_ES_HEAP", "512m"),
             epmd_port=epmd_port,
-            external_mongo_uri=os.environ.get("HELPDESK_MONGO_URI") or None,
-            external_amqp_uri=os.environ.get("HELPDESK_AMQP_URI") or None,
-            external_es_url=os.environ.get("HELPDESK_ES_URL") or None,
+            external_mongo_uri=None,
+            external_amqp_uri=None,
+            external_es_url=None,
             replicas=parse_replicas(os.environ.get("HELPDESK_REPLICAS", "")),
         )
+        # `stack env` exports the local servers' own URIs (the tests run with them): only a
+        # different value means "use that existing server instead of starting one".
+        settings.external_amqp_uri = _configured("HELPDESK_AMQP_URI", settings.amqp_uri)
+        settings.external_mongo_uri = _configured("HELPDESK_MONGO_URI", settings.mongo_uri)
+        settings.external_es_url = _configured("HELPDESK_ES_URL", settings.es_url)
+        return settings
 
     @property
     def amqp_uri(self) -> str:
@@ -492,8 +503,7 @@ def rabbit_up(s: Settings) -> None:
 
 
 def rabbit_down(s: Settings) -> None:
-    if s.external_amqp_uri:
-        return
+    # By PID files only (none exist for a server we did not start), so no external-URI check.
     # TERM makes the rabbitmq-server script stop the node gracefully; KILL after 60 s.
     terminate(s, "rabbitmq", timeout=60)
     # A node started -detached by an older version of this script records only its own PID.
@@ -502,7 +512,8 @@ def rabbit_down(s: Settings) -> None:
         stop_pid(legacy, timeout=60)
     (s.state_dir / "rabbitmq" / "rabbitmq.pid").unlink(missing_ok=True)
     # The node leaves its epmd behind; it is ours (our port, recorded when the node started).
-    if not terminate(s, "epmd", timeout=5) and _epmd_pids(s) and shutil.which("epmd"):
+    if not terminate(s, "epmd", timeout=5) and not s.external_amqp_uri \
+            and (s.state_dir / "rabbitmq").exists() and _epmd_pids(s) and shutil.which("epmd"):
         # Started but never recorded (e.g. the node failed to boot): only on our own port,
         # and `-kill` refuses while a node is still registered.
         try:

@@ -44,7 +44,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def settings(tmp_path, monkeypatch):
-    for name in ("HELPDESK_EPMD_PORT", "HELPDESK_PORTAL_URL", "HELPDESK_AMQP_URI"):
+    for name in ("HELPDESK_EPMD_PORT", "HELPDESK_PORTAL_URL", "HELPDESK_AMQP_URI",
+                 "HELPDESK_MONGO_URI", "HELPDESK_ES_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HELPDESK_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("HELPDESK_AMQP_PORT", "6100")
@@ -109,3 +110,16 @@ def test_a_pid_file_older_than_its_process_names_someone_else(settings):
     os.utime(pid_file, (1_000_000, 1_000_000))  # written long before this process started
     assert stack.read_pid(settings, "mongo") is None
     assert not stack.terminate(settings, "mongo")  # and stop leaves it alone
+
+
+def test_the_stacks_own_exported_uris_are_not_external_servers(settings, monkeypatch):
+    """`eval "$(stack env)"` exports the local URIs; stop and start must still treat the
+    servers as the stack's own (an external URI would skip them)."""
+    for name, value in settings.service_env().items():
+        if name in ("HELPDESK_AMQP_URI", "HELPDESK_MONGO_URI", "HELPDESK_ES_URL"):
+            monkeypatch.setenv(name, value)
+    again = stack.Settings.from_env("test")
+    assert (again.external_amqp_uri, again.external_mongo_uri, again.external_es_url) \
+        == (None, None, None)
+    monkeypatch.setenv("HELPDESK_AMQP_URI", "amqp://guest:guest@broker.example:5672/")
+    assert stack.Settings.from_env("test").amqp_uri == "amqp://guest:guest@broker.example:5672/"
