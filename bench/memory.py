@@ -1,12 +1,13 @@
-"""Resident memory of every process of the running local stack (reads its PID files).
+"""Resident memory of every process of the running local stack (reads its PID files; each
+counts its whole process group, e.g. RabbitMQ's script and Erlang VM).
 Run at rest after `make run`:  .venv/bin/python -m bench.memory"""
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 from bench._common import machine_notes
+from deploy.local import stack
 
 STATE = Path(os.environ.get("HELPDESK_STATE_DIR", Path(__file__).resolve().parents[1] / ".state/dev"))
 
@@ -17,24 +18,13 @@ def rss_mb(pid: int) -> float:
     return kb / 1024
 
 
-def rabbit_pid() -> int | None:
-    pid_file = STATE / "rabbitmq" / "rabbitmq.pid"
-    if pid_file.exists():
-        return int(pid_file.read_text().strip())
-    return None
-
-
 def main() -> None:
     print(f"machine: {machine_notes()}")
     rows = []
     for pid_file in sorted((STATE / "pids").glob("*.pid")):
-        pid = int(pid_file.read_text().strip())
-        if Path(f"/proc/{pid}").exists():
-            rows.append((pid_file.stem, rss_mb(pid)))
-    if (pid := rabbit_pid()) and Path(f"/proc/{pid}").exists():
-        rows.append(("rabbitmq", rss_mb(pid)))
-    epmd = subprocess.run(["pgrep", "-x", "epmd"], capture_output=True, text=True).stdout.split()
-    rows += [("epmd", rss_mb(int(p))) for p in epmd]
+        pid = stack._recorded_pid(pid_file)
+        if pid:
+            rows.append((pid_file.stem, sum(rss_mb(p) for p in stack._members(pid) or [pid])))
     print("| process | RSS MB |\n|---|---:|")
     for name, mb in rows:
         print(f"| {name} | {mb:.0f} |")

@@ -24,9 +24,15 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 ES_POM_DIR = ROOT / "deploy" / "local" / "elasticsearch"
+ES_LAUNCHER = "HelpdeskNode"  # deploy/local/elasticsearch/HelpdeskNode.java
 SERVICES = ("intake", "routing", "sla", "search")
 SERVICE_CLASSES = {"intake": "IntakeService", "routing": "RoutingService", "sla": "SlaService",
                    "search": "SearchService"}
+
+# RabbitMQ's inter-node (distribution) port and this stack's own epmd, derived from the AMQP
+# port so that stacks with different ports never share (or stop) each other's epmd.
+RABBIT_DIST_OFFSET = 20000
+EPMD_OFFSET = 30000
 
 PROFILE_DEFAULTS = {
     "dev": {"amqp": 5672, "rabbit_mgmt": 15672, "mongo": 27017, "es_http": 9200,
@@ -46,6 +52,11 @@ def _env_int(name: str, default: int) -> int:
         raise click.UsageError(f"{name} must be a port number, got {raw!r}")
 
 
+def _configured(name: str, local: str) -> str | None:
+    value = os.environ.get(name) or None
+    return None if value == local else value
+
+
 @dataclass
 class Settings:
     """Everything the stack needs to know, read once from the environment."""
@@ -59,6 +70,7 @@ class Settings:
     portal_port: int
     smtp_port: int
     es_heap: str
+    epmd_port: int
     external_mongo_uri: str | None
     external_amqp_uri: str | None
     external_es_url: str | None
@@ -68,21 +80,35 @@ class Settings:
     def from_env(cls, profile: str) -> "Settings":
         defaults = PROFILE_DEFAULTS[profile]
         state = Path(os.environ.get("HELPDESK_STATE_DIR") or ROOT / ".state" / profile)
-        return cls(
+        amqp_port = _env_int("HELPDESK_AMQP_PORT", defaults["amqp"])
+        epmd_port = _env_int("HELPDESK_EPMD_PORT", amqp_port + EPMD_OFFSET)
+        if amqp_port + RABBIT_DIST_OFFSET > 65535 or epmd_port > 65535:
+            raise click.UsageError(
+                f"HELPDESK_AMQP_PORT {amqp_port}: RabbitMQ's inter-node port "
+                f"(+{RABBIT_DIST_OFFSET}) and epmd port (+{EPMD_OFFSET}, or HELPDESK_EPMD_PORT) "
+                "must stay below 65536")
+        settings = cls(
             profile=profile,
             state_dir=state.resolve(),
-            amqp_port=_env_int("HELPDESK_AMQP_PORT", defaults["amqp"]),
+            amqp_port=amqp_port,
             rabbit_mgmt_port=_env_int("HELPDESK_RABBIT_MGMT_PORT", defaults["rabbit_mgmt"]),
             mongo_port=_env_int("HELPDESK_MONGO_PORT", defaults["mongo"]),
             es_http_port=_env_int("HELPDESK_ES_PORT", defaults["es_http"]),
             portal_port=_env_int("HELPDESK_PORTAL_PORT", defaults["portal"]),
             smtp_port=_env_int("HELPDESK_SMTP_PORT", defaults["smtp"]),
             es_heap=os.environ.get("HELPDESK_ES_HEAP", "512m"),
-            external_mongo_uri=os.environ.get("HELPDESK_MONGO_URI") or None,
-            external_amqp_uri=os.environ.get("HELPDESK_AMQP_URI") or None,
-            external_es_url=os.environ.get("HELPDESK_ES_URL") or None,
+            epmd_port=epmd_port,
+            external_mongo_uri=None,
+            external_amqp_uri=None,
+            external_es_url=None,
             replicas=parse_replicas(os.environ.get("HELPDESK_REPLICAS", "")),
         )
+        # `stack env` exports the local servers' own URIs (the tests run with them): only a
+        # different value means "use that existing server instead of starting one".
+        settings.external_amqp_uri = _configured("HELPDESK_AMQP_URI", settings.amqp_uri)
+        settings.external_mongo_uri = _configured("HELPDESK_MONGO_URI", settings.mongo_uri)
+        settings.external_es_url = _configured("HELPDESK_ES_URL", settings.es_url)
+        return settings
 
     @property
     def amqp_uri(self) -> str:
@@ -103,6 +129,10 @@ class Settings:
         return f"http://127.0.0.1:{self.portal_port}"
 
     @property
+    def rabbit_dist_port(self) -> int:
+        return self.amqp_port + RABBIT_DIST_OFFSET
+
+    @property
     def rabbit_mgmt_url(self) -> str:
         return f"http://guest:guest@127.0.0.1:{self.rabbit_mgmt_port}"
 
@@ -115,7 +145,8 @@ class Settings:
             "HELPDESK_MONGO_URI": self.mongo_uri,
             "HELPDESK_ES_URL": self.es_url,
             "HELPDESK_PORTAL_PORT": str(self.portal_port),
-            "HELPDESK_PORTAL_URL": self.portal_url,
+            # Base of the links in emails: a user-set public address wins over the local one.
+            "HELPDESK_PORTAL_URL": os.environ.get("HELPDESK_PORTAL_URL") or self.portal_url,
             "HELPDESK_SMTP_PORT": str(self.smtp_port),
             "HELPDESK_RABBIT_MGMT_URL": self.rabbit_mgmt_url,
             "HELPDESK_STATE_DIR": str(self.state_dir),
@@ -147,9 +178,24 @@ def parse_replicas(spec: str) -> dict[str, int]:
 
 
 # --------------------------------------------------------------------------- processes
+#
+# Every server and process the stack starts gets a PID file under <state>/pids.  Stop ends
+# exactly those (TERM, wait, KILL), and a port held by anything else is an error, never "reuse".
+
+INFRA_NAMES = ("rabbitmq", "epmd", "mongo", "elasticsearch")
+
 
 def _pid_file(s: Settings, name: str) -> Path:
     return s.path("pids", f"{name}.pid")
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name: state, ppid, pgrp, session, ..."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
 
 
 def _alive(pid: int) -> bool:
@@ -160,20 +206,37 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     # A zombie child still answers kill(0); treat it as gone.
+    stat = _proc_stat(pid)
+    return stat is not None and stat[0] != "Z"
+
+
+def _started_at(pid: int) -> float | None:
+    """Wall-clock start of a process (to the second: boot time has one-second resolution)."""
+    stat = _proc_stat(pid)
     try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
+        with open("/proc/stat") as fh:
+            boot = next(int(line.split()[1]) for line in fh if line.startswith("btime "))
+        return boot + int(stat[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, StopIteration, TypeError, IndexError, ValueError):
+        return None
+
+
+def _recorded_pid(pid_file: Path) -> int | None:
+    """The PID in ``pid_file`` if that process is still the one recorded: a process started
+    after the file was written only reuses the number (e.g. after a reboot)."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        written = pid_file.stat().st_mtime
+    except (OSError, ValueError):
+        return None
+    if not _alive(pid):
+        return None
+    started = _started_at(pid)
+    return pid if started is None or started <= written + 1.0 else None
 
 
 def read_pid(s: Settings, name: str) -> int | None:
-    f = _pid_file(s, name)
-    try:
-        pid = int(f.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return pid if _alive(pid) else None
+    return _recorded_pid(_pid_file(s, name))
 
 
 def spawn(s: Settings, name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
@@ -188,26 +251,68 @@ def spawn(s: Settings, name: str, argv: list[str], env: dict[str, str] | None = 
     return proc.pid
 
 
-def terminate(s: Settings, name: str, timeout: float = 15.0) -> bool:
-    pid = read_pid(s, name)
-    _pid_file(s, name).unlink(missing_ok=True)
-    if not pid:
-        return False
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+def _all_pids() -> list[int]:
+    return [int(e.name) for e in os.scandir("/proc") if e.name.isdigit()]
+
+
+def _members(pgid: int, field_index: int = 2) -> list[int]:
+    """Live processes whose process group (2) or session (3) is ``pgid``."""
+    found = []
+    for pid in _all_pids():
+        stat = _proc_stat(pid)
+        if stat and stat[0] != "Z" and int(stat[field_index]) == pgid:
+            found.append(pid)
+    return found
+
+
+def stop_pid(pid: int, timeout: float = 15.0) -> None:
+    """TERM the process (its whole group when it leads one: our spawns run in their own
+    session), wait up to ``timeout``, then KILL what is left.  Reaps it if it is our child."""
+    stat = _proc_stat(pid)
+    group = stat is not None and int(stat[2]) == pid or not _alive(pid)
+
+    def remaining() -> list[int]:
         try:
-            os.killpg(pid, sig)
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        left = [pid] if _alive(pid) else []
+        return left + [p for p in _members(pid) if p != pid] if group else left
+
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        if not remaining():
+            return
+        try:
+            os.killpg(pid, sig) if group else os.kill(pid, sig)
         except ProcessLookupError:
-            return True
+            pass
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-            if not _alive(pid):
-                return True
+        while remaining() and time.monotonic() < deadline:
             time.sleep(0.1)
-    return True
+
+
+def terminate(s: Settings, name: str, timeout: float = 15.0) -> bool:
+    """Stop what ``name``'s PID file records, whether or not it still answers on its port."""
+    pid_file = _pid_file(s, name)
+    pid = read_pid(s, name)
+    if pid is None:
+        # The leader is gone; members of its group may still be running (e.g. a killed
+        # rabbitmq-server script leaves the Erlang VM).  Only if no other process took the PID.
+        try:
+            raw = int(pid_file.read_text().strip())
+        except (OSError, ValueError):
+            raw = None
+        if raw is not None and not _alive(raw) and _members(raw):
+            pid = raw
+    if pid is not None:
+        stop_pid(pid, timeout)
+    pid_file.unlink(missing_ok=True)
+    return pid is not None
+
+
+def _log_tail(log: Path, lines: int = 15) -> str:
+    tail = log.read_text(errors="replace").splitlines()[-lines:] if log.is_file() else []
+    return f"last lines of {log}:\n" + "\n".join(tail)
 
 
 def wait_for(what: str, check, timeout: float, log: Path | None = None) -> None:
@@ -238,6 +343,98 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _listening_sockets(port: int) -> set[str]:
+    """``socket:[inode]`` names of the TCP sockets listening on ``port`` (any address)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # LISTEN
+                found.add(f"socket:[{fields[9]}]")
+    return found
+
+
+def port_holders(port: int, among: list[int] | None = None) -> list[int]:
+    """PIDs (of ``among``, default all) with a socket listening on ``port``."""
+    sockets = _listening_sockets(port)
+    holders = []
+    for pid in (among if among is not None else _all_pids()) if sockets else []:
+        try:
+            fds = list(os.scandir(f"/proc/{pid}/fd"))
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(fd.path) in sockets:
+                    holders.append(pid)
+                    break
+            except OSError:
+                continue
+    return holders
+
+
+def held_by(port: int, pid: int) -> bool:
+    """True if ``pid`` or a process of its session (our spawns lead their own) listens on
+    ``port``."""
+    return bool(port_holders(port, _members(pid, field_index=3) or [pid]))
+
+
+def _command_name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "?"
+
+
+def port_in_use(port: int, variable: str, external: str | None = None) -> click.ClickException:
+    holders = ", ".join(f"pid {p} {_command_name(p)}" for p in port_holders(port))
+    alternative = f", or {external} to use an existing server" if external else ""
+    return click.ClickException(
+        f"port {port} is in use by another process{f' ({holders})' if holders else ''}; "
+        f"set {variable} to a free port{alternative}")
+
+
+def start_server(s: Settings, name: str, ports: dict[int, str], argv: list[str],
+                 env: dict[str, str] | None = None, external: str | None = None) -> int:
+    """Start ``name`` unless our own copy (its PID file) already runs.  ``ports`` maps each port
+    it will listen on to the variable that moves it; any of them held by another process is an
+    error, so the stack never uses (and later stops) a server it did not start."""
+    refuse_foreign(s, name, ports, external)
+    return read_pid(s, name) or spawn(s, name, argv, env)
+
+
+def refuse_foreign(s: Settings, name: str, ports: dict[int, str],
+                   external: str | None = None) -> None:
+    """Fail if any of ``ports`` is held by something other than our running ``name``."""
+    pid = read_pid(s, name)
+    for port, variable in ports.items():
+        if _port_open(port) and not (pid and held_by(port, pid)):
+            raise port_in_use(port, variable, external)
+
+
+def wait_server(s: Settings, name: str, what: str, port: int, variable: str, timeout: float,
+                ready=None, log: Path | None = None, external: str | None = None) -> None:
+    """Wait until ``name`` (our process) listens on ``port`` and ``ready()`` says so; fail at
+    once if it exits or someone else answers on the port."""
+    log = log or s.state_dir / "logs" / f"{name}.log"
+
+    def check() -> bool:
+        pid = read_pid(s, name)
+        if pid is None:
+            raise click.ClickException(f"{what} exited during start-up; {_log_tail(log)}")
+        if not _port_open(port):
+            return False
+        if not held_by(port, pid):
+            raise port_in_use(port, variable, external)
+        return ready() if ready else True
+
+    wait_for(what, check, timeout, log)
+
+
 # --------------------------------------------------------------------------- RabbitMQ
 
 def _rabbit_env(s: Settings) -> dict[str, str]:
@@ -258,7 +455,9 @@ def _rabbit_env(s: Settings) -> dict[str, str]:
         "RABBITMQ_NODENAME": f"helpdesk-{s.profile}-{s.amqp_port}@localhost",
         "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
         "RABBITMQ_NODE_PORT": str(s.amqp_port),
-        "RABBITMQ_DIST_PORT": str(s.amqp_port + 20000),
+        "RABBITMQ_DIST_PORT": str(s.rabbit_dist_port),
+        # Our own epmd on our own port: stopping it never disturbs another stack's nodes.
+        "ERL_EPMD_PORT": str(s.epmd_port),
         "ERL_EPMD_ADDRESS": "127.0.0.1",
         "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
         "RABBITMQ_LOG_BASE": str(base / "log"),
@@ -272,38 +471,56 @@ def _rabbit_env(s: Settings) -> dict[str, str]:
     return env
 
 
+def _epmd_pids(s: Settings) -> list[int]:
+    return [p for p in port_holders(s.epmd_port) if _command_name(p) == "epmd"]
+
+
+def _rabbit_ports(s: Settings) -> dict[int, str]:
+    return {s.amqp_port: "HELPDESK_AMQP_PORT", s.rabbit_mgmt_port: "HELPDESK_RABBIT_MGMT_PORT",
+            s.rabbit_dist_port: f"HELPDESK_AMQP_PORT (inter-node port = AMQP + "
+                                f"{RABBIT_DIST_OFFSET})"}
+
+
 def rabbit_up(s: Settings) -> None:
     if s.external_amqp_uri:
         return
-    if not _port_open(s.amqp_port):
-        env = _rabbit_env(s)
-        subprocess.run([str(RABBIT_BIN / "rabbitmq-server"), "-detached"], env=env, check=True,
-                       cwd=s.state_dir / "rabbitmq",
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    log = s.state_dir / "rabbitmq" / "log"
-    wait_for("RabbitMQ", lambda: _port_open(s.amqp_port), 60, log)
-    wait_for("RabbitMQ management API",
-             lambda: _http_ok(f"{s.rabbit_mgmt_url}/api/overview"), 60, log)
+    refuse_foreign(s, "epmd", {s.epmd_port: "HELPDESK_EPMD_PORT"})
+    # In the foreground (not -detached): the node stays in the session we spawn, so its PID
+    # file is ours from the first instant and TERM to the group shuts it down cleanly.
+    start_server(s, "rabbitmq", _rabbit_ports(s), [str(RABBIT_BIN / "rabbitmq-server")],
+                 env=_rabbit_env(s), external="HELPDESK_AMQP_URI")
+
+    def ready() -> bool:
+        # The node starts epmd (detached, in its own session) on our epmd port, which was free
+        # (checked above): record it as ours, to stop it by PID later.
+        if not read_pid(s, "epmd"):
+            for pid in _epmd_pids(s):
+                _pid_file(s, "epmd").write_text(str(pid))
+        return _http_ok(f"{s.rabbit_mgmt_url}/api/overview")
+
+    wait_server(s, "rabbitmq", "RabbitMQ", s.amqp_port, "HELPDESK_AMQP_PORT", 90, ready,
+                external="HELPDESK_AMQP_URI")
 
 
 def rabbit_down(s: Settings) -> None:
-    if s.external_amqp_uri or not (s.state_dir / "rabbitmq").exists():
-        return
-    env = _rabbit_env(s)
-    if _port_open(s.amqp_port):
-        subprocess.run([str(RABBIT_BIN / "rabbitmqctl"), "-n", env["RABBITMQ_NODENAME"], "stop"],
-                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
-        pid_file = s.state_dir / "rabbitmq" / "rabbitmq.pid"
-        pid = int(pid_file.read_text().strip()) if pid_file.exists() else None
-        deadline = time.monotonic() + 30
-        while (_port_open(s.amqp_port) or (pid and _alive(pid))) and time.monotonic() < deadline:
-            time.sleep(0.2)
-    # rabbitmqctl leaves epmd behind; end it once no node is registered with it.
-    names = subprocess.run(["epmd", "-names"], capture_output=True, text=True,
-                           env=env).stdout if shutil.which("epmd") else ""
-    if "name " not in names:
-        subprocess.run(["pkill", "-x", "epmd"], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+    # By PID files only (none exist for a server we did not start), so no external-URI check.
+    # TERM makes the rabbitmq-server script stop the node gracefully; KILL after 60 s.
+    terminate(s, "rabbitmq", timeout=60)
+    # A node started -detached by an older version of this script records only its own PID.
+    legacy = _recorded_pid(s.state_dir / "rabbitmq" / "rabbitmq.pid")
+    if legacy and _command_name(legacy).startswith("beam"):
+        stop_pid(legacy, timeout=60)
+    (s.state_dir / "rabbitmq" / "rabbitmq.pid").unlink(missing_ok=True)
+    # The node leaves its epmd behind; it is ours (our port, recorded when the node started).
+    if not terminate(s, "epmd", timeout=5) and not s.external_amqp_uri \
+            and (s.state_dir / "rabbitmq").exists() and _epmd_pids(s) and shutil.which("epmd"):
+        # Started but never recorded (e.g. the node failed to boot): only on our own port,
+        # and `-kill` refuses while a node is still registered.
+        try:
+            subprocess.run(["epmd", "-port", str(s.epmd_port), "-kill"], timeout=10,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            click.echo(f"epmd on port {s.epmd_port} did not answer `epmd -kill`", err=True)
 
 
 # --------------------------------------------------------------------------- MongoDB wire server
@@ -313,16 +530,19 @@ def mongo_up(s: Settings) -> None:
         return
     data = s.state_dir / "mongo"
     data.mkdir(parents=True, exist_ok=True)
-    spawn(s, "mongo", [sys.executable, "-m", "deploy.local.mongo_server", "--host", "127.0.0.1",
-                       "--port", str(s.mongo_port), "--storage-path", str(data),
-                       "--log-level", "WARNING"])
-    wait_for("MongoDB wire server", lambda: _port_open(s.mongo_port), 30,
-             s.state_dir / "logs" / "mongo.log")
+    start_server(s, "mongo", {s.mongo_port: "HELPDESK_MONGO_PORT"},
+                 [sys.executable, "-m", "deploy.local.mongo_server", "--host", "127.0.0.1",
+                  "--port", str(s.mongo_port), "--storage-path", str(data),
+                  "--log-level", "WARNING"], external="HELPDESK_MONGO_URI")
+    wait_server(s, "mongo", "MongoDB wire server", s.mongo_port, "HELPDESK_MONGO_PORT", 30,
+                external="HELPDESK_MONGO_URI")
 
 
 # --------------------------------------------------------------------------- Elasticsearch
 
 def _es_classpath() -> str:
+    """The node's classpath: the runner resolved by Maven, plus our launcher compiled beside
+    it (both cached in deploy/local/elasticsearch, ignored by git)."""
     cp_file = ES_POM_DIR / "classpath.txt"
     pom = ES_POM_DIR / "pom.xml"
     if not cp_file.exists() or cp_file.stat().st_mtime < pom.stat().st_mtime or not all(
@@ -330,28 +550,34 @@ def _es_classpath() -> str:
         click.echo("==> resolving Elasticsearch 7.10.2 from Maven Central (first run only)")
         subprocess.run(["mvn", "-q", "-B", "-f", str(pom), "dependency:build-classpath",
                         f"-Dmdep.outputFile={cp_file}"], check=True)
-    return cp_file.read_text().strip()
+    classpath = cp_file.read_text().strip()
+    source = ES_POM_DIR / f"{ES_LAUNCHER}.java"
+    classes = ES_POM_DIR / "classes"
+    compiled = classes / f"{ES_LAUNCHER}.class"
+    if not compiled.exists() or compiled.stat().st_mtime < source.stat().st_mtime:
+        subprocess.run(["javac", "-nowarn", "-d", str(classes), "-cp", classpath, str(source)],
+                       check=True)
+    return f"{classes}:{classpath}"
 
 
 def es_up(s: Settings) -> None:
     if s.external_es_url:
         return
-    if not _port_open(s.es_http_port):
-        base = s.state_dir / "elasticsearch"
-        base.mkdir(parents=True, exist_ok=True)
-        spawn(s, "elasticsearch", [
-            "java", f"-Xms{s.es_heap}", f"-Xmx{s.es_heap}", "-XX:+UseSerialGC",
-            "-Des.distribution.flavor=default", "-Dlog4j2.formatMsgNoLookups=true",
-            "-cp", _es_classpath(), "org.codelibs.elasticsearch.runner.ElasticsearchClusterRunner",
-            "-basePath", str(base), "-numOfNode", "1",
-            "-clusterName", f"helpdesk-{s.profile}-{s.es_http_port}",
-            # The runner adds the node number (1) to the base port.  Transport takes the first
-            # free port from 9300 on loopback; cluster names keep profiles from joining.
-            "-baseHttpPort", str(s.es_http_port - 1),
-        ])
-    wait_for("Elasticsearch", lambda: _http_ok(
-        f"{s.es_url}/_cluster/health?wait_for_status=yellow&timeout=1s"), 120,
-        s.state_dir / "logs" / "elasticsearch.log")
+    base = s.state_dir / "elasticsearch"
+    base.mkdir(parents=True, exist_ok=True)
+    start_server(s, "elasticsearch", {s.es_http_port: "HELPDESK_ES_PORT"}, [
+        "java", f"-Xms{s.es_heap}", f"-Xmx{s.es_heap}", "-XX:+UseSerialGC",
+        "-Des.distribution.flavor=default", "-Dlog4j2.formatMsgNoLookups=true",
+        "-cp", _es_classpath(), ES_LAUNCHER,
+        "-basePath", str(base), "-numOfNode", "1",
+        "-clusterName", f"helpdesk-{s.profile}-{s.es_http_port}",
+        # The runner adds the node number (1) to the base port.  Transport takes the first
+        # free port from 9300 on loopback; cluster names keep stacks from joining.
+        "-baseHttpPort", str(s.es_http_port - 1),
+    ], external="HELPDESK_ES_URL")
+    wait_server(s, "elasticsearch", "Elasticsearch", s.es_http_port, "HELPDESK_ES_PORT", 120,
+                lambda: _http_ok(f"{s.es_url}/_cluster/health?wait_for_status=yellow&timeout=1s"),
+                external="HELPDESK_ES_URL")
 
 
 # --------------------------------------------------------------------------- help desk processes
@@ -365,7 +591,19 @@ def _process_names(s: Settings) -> list[tuple[str, str]]:
     return names
 
 
+def refuse_foreign_service_ports(s: Settings) -> None:
+    """Someone else's portal answering /healthz must not pass for ours.  (Portal replicas
+    share the port: any of ours may hold it.)"""
+    for service, port, variable in (("portal", s.portal_port, "HELPDESK_PORTAL_PORT"),
+                                    ("smtp", s.smtp_port, "HELPDESK_SMTP_PORT")):
+        ours = [pid for kind, name in _process_names(s) if kind == service
+                for pid in [read_pid(s, name)] if pid]
+        if _port_open(port) and not any(held_by(port, pid) for pid in ours):
+            raise port_in_use(port, variable)
+
+
 def services_up(s: Settings) -> None:
+    refuse_foreign_service_ports(s)
     python = sys.executable
     for service, name in _process_names(s):
         if service == "portal":
@@ -380,10 +618,8 @@ def services_up(s: Settings) -> None:
     def ready() -> bool:
         for _, name in _process_names(s):
             if read_pid(s, name) is None:
-                log = s.state_dir / "logs" / f"{name}.log"
-                tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
-                raise click.ClickException(f"{name} exited during start-up; last lines of {log}:\n"
-                                           + "\n".join(tail))
+                raise click.ClickException(f"{name} exited during start-up; "
+                                           + _log_tail(s.state_dir / "logs" / f"{name}.log"))
         return _http_ok(f"{s.portal_url}/healthz", timeout=5)
 
     wait_for("help desk services (portal /healthz)", ready, 90, s.state_dir / "logs")
@@ -395,7 +631,7 @@ def services_down(s: Settings) -> None:
     # Replicas started under an earlier HELPDESK_REPLICAS setting.
     pid_dir = s.state_dir / "pids"
     for f in pid_dir.glob("*.pid") if pid_dir.exists() else []:
-        if f.stem not in ("mongo", "elasticsearch"):
+        if f.stem not in INFRA_NAMES:
             terminate(s, f.stem)
 
 
@@ -406,15 +642,28 @@ def demo_mailbox(s: Settings) -> Path | None:
         return None
     port = _env_int("HELPDESK_DEMO_MAIL_PORT", 1025)
     mail_dir = s.state_dir / "mail"
-    spawn(s, "mailbox", [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
-                         "-c", "aiosmtpd.handlers.Mailbox", str(mail_dir)])
-    wait_for("demo mailbox", lambda: _port_open(port), 15, s.state_dir / "logs" / "mailbox.log")
+    start_server(s, "mailbox", {port: "HELPDESK_DEMO_MAIL_PORT"},
+                 [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+                  "-c", "aiosmtpd.handlers.Mailbox", str(mail_dir)],
+                 external="HELPDESK_SMTP_RELAY_HOST")
+    wait_server(s, "mailbox", "demo mailbox", port, "HELPDESK_DEMO_MAIL_PORT", 15,
+                external="HELPDESK_SMTP_RELAY_HOST")
     os.environ.update(HELPDESK_SMTP_RELAY_HOST="127.0.0.1", HELPDESK_SMTP_RELAY_PORT=str(port))
     return mail_dir
 
 
 def infra_up(s: Settings) -> None:
     click.echo(f"==> starting RabbitMQ, MongoDB wire server, Elasticsearch ({s.profile})")
+    # Every port first, so a conflict starts nothing.
+    for name, ports, configured, variable in (
+            ("rabbitmq", _rabbit_ports(s), s.external_amqp_uri, "HELPDESK_AMQP_URI"),
+            ("epmd", {s.epmd_port: "HELPDESK_EPMD_PORT"}, s.external_amqp_uri, None),
+            ("mongo", {s.mongo_port: "HELPDESK_MONGO_PORT"}, s.external_mongo_uri,
+             "HELPDESK_MONGO_URI"),
+            ("elasticsearch", {s.es_http_port: "HELPDESK_ES_PORT"}, s.external_es_url,
+             "HELPDESK_ES_URL")):
+        if not configured:
+            refuse_foreign(s, name, ports, variable)
     rabbit_up(s)
     mongo_up(s)
     es_up(s)
@@ -431,11 +680,17 @@ def seed(s: Settings) -> None:
 
 
 def status_lines(s: Settings) -> list[str]:
+    def server(name: str, external: str | None, port: int) -> str:
+        if external:
+            return "external"
+        pid = read_pid(s, name)
+        return f"up (pid {pid})" if pid and held_by(port, pid) else "down"
+
     lines = [
-        f"rabbitmq       {'up' if _port_open(s.amqp_port) else 'down'}  {s.amqp_uri}",
-        f"mongo          {'up' if read_pid(s, 'mongo') or s.external_mongo_uri else 'down'}"
-        f"  {s.mongo_uri}",
-        f"elasticsearch  {'up' if _port_open(s.es_http_port) else 'down'}  {s.es_url}",
+        f"rabbitmq       {server('rabbitmq', s.external_amqp_uri, s.amqp_port)}  {s.amqp_uri}",
+        f"mongo          {server('mongo', s.external_mongo_uri, s.mongo_port)}  {s.mongo_uri}",
+        f"elasticsearch  {server('elasticsearch', s.external_es_url, s.es_http_port)}"
+        f"  {s.es_url}",
     ]
     for _, name in _process_names(s):
         pid = read_pid(s, name)
@@ -455,6 +710,10 @@ def cli() -> None:
 def up(no_seed: bool) -> None:
     """Start everything, load demo data and print the portal URL."""
     s = Settings.from_env("dev")
+    refuse_foreign_service_ports(s)  # every port before starting anything
+    if not os.environ.get("HELPDESK_SMTP_RELAY_HOST"):
+        port = _env_int("HELPDESK_DEMO_MAIL_PORT", 1025)
+        refuse_foreign(s, "mailbox", {port: "HELPDESK_DEMO_MAIL_PORT"}, "HELPDESK_SMTP_RELAY_HOST")
     infra_up(s)
     mailbox = demo_mailbox(s)
     click.echo("==> starting services: " + ", ".join(n for _, n in _process_names(s)))
@@ -465,7 +724,8 @@ def up(no_seed: bool) -> None:
     click.echo("")
     click.echo(f"Help desk is up: {s.portal_url}/")
     click.echo(f"  API docs:   {s.portal_url}/api/docs")
-    click.echo("  Demo logins (password 'demo-pass-1'): customer@example.com, "
+    password = os.environ.get("HELPDESK_DEMO_PASSWORD", "demo-pass-1")  # as deploy/seed.py
+    click.echo(f"  Demo logins (password {password!r}): customer@example.com, "
                "agent.anna@example.com, supervisor@example.com, admin@example.com")
     click.echo(f"  Logs:       {s.state_dir / 'logs'}")
     if mailbox:

@@ -22,3 +22,104 @@ def test_parse_replicas_rejects_bad_specs(spec):
     with pytest.raises(click.UsageError) as exc:
         parse_replicas(spec)
     assert "HELPDESK_REPLICAS" in exc.value.message
+
+
+# --------------------------------------------------------------------- ports and PID files
+
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from deploy.local import stack  # noqa: E402
+
+LISTENER = ("import socket, time; s = socket.socket(); s.bind(('127.0.0.1', {port})); "
+            "s.listen(); time.sleep(600)")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    for name in ("HELPDESK_EPMD_PORT", "HELPDESK_PORTAL_URL", "HELPDESK_AMQP_URI",
+                 "HELPDESK_MONGO_URI", "HELPDESK_ES_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HELPDESK_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("HELPDESK_AMQP_PORT", "6100")
+    return stack.Settings.from_env("test")
+
+
+def test_rabbit_inter_node_and_epmd_ports_derive_from_the_amqp_port(settings, monkeypatch):
+    assert (settings.rabbit_dist_port, settings.epmd_port) == (26100, 36100)
+    monkeypatch.setenv("HELPDESK_EPMD_PORT", "4400")
+    assert stack.Settings.from_env("test").epmd_port == 4400
+    monkeypatch.setenv("HELPDESK_AMQP_PORT", "46000")
+    with pytest.raises(click.UsageError):
+        stack.Settings.from_env("test")
+
+
+def test_a_user_set_portal_url_wins(settings, monkeypatch):
+    assert settings.service_env()["HELPDESK_PORTAL_URL"] == settings.portal_url
+    monkeypatch.setenv("HELPDESK_PORTAL_URL", "https://help.example.com")
+    assert settings.service_env()["HELPDESK_PORTAL_URL"] == "https://help.example.com"
+
+
+def test_a_port_held_by_another_process_is_refused_and_nothing_starts(settings):
+    port = _free_port()
+    with socket.socket() as foreign:
+        foreign.bind(("127.0.0.1", port))
+        foreign.listen()
+        with pytest.raises(click.ClickException) as refused:
+            stack.start_server(settings, "mongo", {port: "HELPDESK_MONGO_PORT"},
+                               [sys.executable, "-c", LISTENER.format(port=port)])
+    assert refused.value.message.startswith(f"port {port} is in use by another process")
+    assert "set HELPDESK_MONGO_PORT" in refused.value.message
+    assert stack.read_pid(settings, "mongo") is None
+
+
+def test_stop_ends_what_it_started_and_only_that(settings):
+    port = _free_port()
+    pid = stack.start_server(settings, "mongo", {port: "HELPDESK_MONGO_PORT"},
+                             [sys.executable, "-c", LISTENER.format(port=port)])
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        stack.wait_server(settings, "mongo", "listener", port, "HELPDESK_MONGO_PORT", 30)
+        assert stack.port_holders(port) == [pid] and stack.held_by(port, pid)
+        # Ours already holds the port: starting again is a no-op, not a conflict.
+        assert stack.start_server(settings, "mongo", {port: "HELPDESK_MONGO_PORT"}, ["false"]) \
+            == pid
+        assert stack.terminate(settings, "mongo")
+        assert not stack._alive(pid) and not stack.port_holders(port)
+        assert bystander.poll() is None
+        assert not stack.terminate(settings, "mongo")  # nothing recorded any more
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_a_pid_file_older_than_its_process_names_someone_else(settings):
+    """After a reboot (or a long time), the recorded number may belong to another process."""
+    import os
+
+    pid_file = stack._pid_file(settings, "mongo")
+    pid_file.write_text(str(os.getpid()))
+    assert stack.read_pid(settings, "mongo") == os.getpid()
+    os.utime(pid_file, (1_000_000, 1_000_000))  # written long before this process started
+    assert stack.read_pid(settings, "mongo") is None
+    assert not stack.terminate(settings, "mongo")  # and stop leaves it alone
+
+
+def test_the_stacks_own_exported_uris_are_not_external_servers(settings, monkeypatch):
+    """`eval "$(stack env)"` exports the local URIs; stop and start must still treat the
+    servers as the stack's own (an external URI would skip them)."""
+    for name, value in settings.service_env().items():
+        if name in ("HELPDESK_AMQP_URI", "HELPDESK_MONGO_URI", "HELPDESK_ES_URL"):
+            monkeypatch.setenv(name, value)
+    again = stack.Settings.from_env("test")
+    assert (again.external_amqp_uri, again.external_mongo_uri, again.external_es_url) \
+        == (None, None, None)
+    monkeypatch.setenv("HELPDESK_AMQP_URI", "amqp://guest:guest@broker.example:5672/")
+    assert stack.Settings.from_env("test").amqp_uri == "amqp://guest:guest@broker.example:5672/"
