@@ -181,6 +181,21 @@ class RoutingRepository(Repository):
         if queued:
             self.db.queue.update_one({"_id": ticket_id}, {"$set": queued}, session=session)
 
+    def set_sla_due(self, ticket_id: str, due, version: int, session) -> None:
+        """The newest SLA deadline (by SLA's clock version: an older announcement delivered
+        late is ignored) on routing's copy of the ticket and on its queue entry."""
+        changes = {"sla_due": due, "sla_version": version}
+        newer = {"_id": ticket_id, "$or": [{"sla_version": {"$lt": version}},
+                                           {"sla_version": {"$exists": False}}]}
+        if not self.db.tickets.update_one(newer, {"$set": changes},
+                                          session=session).matched_count:
+            # Either a newer deadline is kept, or it overtook the ticket's creation.
+            if self.db.tickets.update_one({"_id": ticket_id}, {"$setOnInsert": changes},
+                                          upsert=True, session=session).upserted_id is None:
+                return
+        self.db.queue.update_one({"_id": ticket_id}, {"$set": {
+            "sla_due": due, **_queue_sort_fields({"sla_due": due})}}, session=session)
+
     def recent_tickets(self, department: str, since, sharing: list[str],
                        session=None) -> list[dict]:
         """The newest tickets of the window that share a fingerprint term with ``sharing``

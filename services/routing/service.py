@@ -252,7 +252,8 @@ class RoutingService(OutboxRelay):
     def note_sla_deadlines(self, event):
         due = domain.earliest_due(event.data)
         self.store.handle_once("sla_deadlines", event.event_id, lambda session: (
-            self.store.set_ticket_fields(event.data["ticket_id"], {"sla_due": due}, session)))
+            self.store.set_sla_due(event.data["ticket_id"], due, event.data["version"],
+                                   session)))
 
     @on_event(ev.SLA_WARNING)
     def escalate_warning(self, event):
