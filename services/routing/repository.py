@@ -222,10 +222,13 @@ class RoutingRepository(Repository):
     # ------------------------------------------------------------------ alerts
 
     def raise_alert(self, kind: str, ticket_ids: list[str], department: str | None,
-                    message: str, now, session, alert_id: str | None = None) -> None:
+                    message: str, now, session, alert_id: str | None = None,
+                    numbers: list[int] | None = None) -> None:
+        """``numbers`` (the tickets' numbers, in ``ticket_ids`` order) let pages link them."""
         self.db.alerts.insert_one({"_id": alert_id or uuid.uuid4().hex, "kind": kind,
-                                   "ticket_ids": ticket_ids, "department": department,
-                                   "message": message, "raised_at": now}, session=session)
+                                   "ticket_ids": ticket_ids, "numbers": numbers or [],
+                                   "department": department, "message": message,
+                                   "raised_at": now}, session=session)
 
     def alerts(self, limit: int = 100) -> list[dict]:
         return list(self.db.alerts.find().sort("raised_at", DESCENDING).limit(limit))
