@@ -387,7 +387,7 @@ def raise_alerts(clock: dict, now: datetime) -> tuple[dict, list[tuple[str, str]
             state["agent_id"] = clock.get("assignee_id")
             alerts.append(("breach", target))
         if alerts and alerts[-1][1] == target:
-            clock["marks"][_mark_key(target, state)] = {
+            clock.setdefault("marks", {})[_mark_key(target, state)] = {
                 "warned": state["warned"], "breached": state["breached"],
                 "agent_id": state.get("agent_id") if state["breached"] else None}
     return _with_next_check(clock), alerts

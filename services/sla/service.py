@@ -161,6 +161,8 @@ class SlaService(OutboxRelay):
                 if self.clock.now() - event.occurred_at < CREATION_GRACE:
                     raise ClockNotStartedYet(event.data["ticket_id"])
                 return []  # a ticket from before SLA was running: nothing to time
+            if "origin" not in clock:
+                return []  # a clock stored before clocks kept their inputs cannot be replayed
             updated = rule(clock)
             version = self.store.save_clock(updated, session)
             if domain.deadlines(updated) == domain.deadlines(clock):

@@ -411,3 +411,9 @@ def test_any_delivery_order_gives_the_time_ordered_clock(sequence):
         shuffled = _apply(shuffled, kind, at, event_id)
     assert shuffled == in_order
     assert domain.outcomes(shuffled) == domain.outcomes(in_order)
+
+
+def test_a_clock_stored_before_inputs_were_kept_still_alerts():
+    legacy = {k: v for k, v in started().items() if k not in ("origin", "inputs", "marks")}
+    _, alerts = domain.raise_alerts(legacy, T0 + minutes(61))
+    assert alerts == [("warning", "first_response"), ("breach", "first_response")]
