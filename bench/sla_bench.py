@@ -8,7 +8,8 @@ Measures, against the real servers of a running stack (`deploy/local/stack infra
 2. how soon after its deadline a breach is announced, with the real SLA service (1 s timer,
    system clock) running over the 100,000 open clocks.
 
-Usage: python -m bench.sla_bench [--open 100000] [--due 10] [--cycles 20] [--late 20]
+Usage: python -m bench.sla_bench [--open 100000] [--due 1 10 100] [--cycles 20] [--late 20]
+(several --due values: one row per value and open-clock count, all from one fill)
 """
 from __future__ import annotations
 
@@ -41,16 +42,20 @@ def clock_doc(ticket_id: str, number: int, created_at: datetime) -> dict:
                             POLICY, ROUND_THE_CLOCK)
 
 
-def fill(repo: SlaRepository, open_count: int, due_per_cycle: int, cycles: int) -> float:
-    """``open_count`` open clocks: ``due_per_cycle`` become due at each of T0+1 s ... T0+cycles
-    s; all the others are due in a year.  Returns the insert rate (clocks/s)."""
+def fill(repo: SlaRepository, open_count: int, dues: list[int], cycles: int) -> float:
+    """``open_count`` open clocks: for the i-th value of ``dues``, that many become due at
+    each second of its own block of ``cycles`` seconds (T0 + i*cycles + 1 ... ); all the
+    others are due in a year.  Returns the insert rate (clocks/s)."""
     repo.ensure_indexes()
     started = time.perf_counter()
     docs, number = [], 0
-    for cycle in range(1, cycles + 1):
-        for _ in range(due_per_cycle):
-            number += 1
-            docs.append(clock_doc(f"due-{number}", number, T0 + timedelta(seconds=cycle) - BUDGET))
+    for block, due_per_cycle in enumerate(dues):
+        for cycle in range(1, cycles + 1):
+            second = block * cycles + cycle
+            for _ in range(due_per_cycle):
+                number += 1
+                docs.append(clock_doc(f"due-{number}", number,
+                                      T0 + timedelta(seconds=second) - BUDGET))
     far = T0 + timedelta(days=365)
     while number < open_count:
         number += 1
@@ -72,11 +77,12 @@ def sweeper(repo: SlaRepository, at: datetime) -> SlaService:
     return service
 
 
-def cycle_costs(repo: SlaRepository, cycles: int) -> tuple[list[float], list[float]]:
-    """Per-cycle wall time: at T0+k s (due clocks to announce), then again at the same
-    instant (nothing left due: the idle cost every replica pays every second)."""
+def cycle_costs(repo: SlaRepository, block: int, cycles: int) -> tuple[list[float], list[float]]:
+    """Per-cycle wall time over one ``fill`` block: at T0+k s (due clocks to announce), then
+    again at the same instant (nothing left due: the idle cost every replica pays every
+    second)."""
     busy, idle = [], []
-    for k in range(1, cycles + 1):
+    for k in range(block * cycles + 1, (block + 1) * cycles + 1):
         service = sweeper(repo, T0 + timedelta(seconds=k))
         started = time.perf_counter()
         service.detect_alerts()
@@ -123,7 +129,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--open", type=int, default=100_000)
     parser.add_argument("--few", type=int, default=50)
-    parser.add_argument("--due", type=int, default=10, help="clocks due per cycle")
+    parser.add_argument("--due", type=int, nargs="+", default=[10],
+                        help="clocks due per cycle; several values give a row each")
     parser.add_argument("--cycles", type=int, default=20)
     parser.add_argument("--late", type=int, default=20, help="breaches timed end to end")
     args = parser.parse_args()
@@ -137,20 +144,21 @@ def main() -> None:
             db = service_database(config["MONGO_URI"], db_prefix, "sla")
             repo = SlaRepository(db)
             rate = fill(repo, open_count, args.due, args.cycles)
-            busy, idle = cycle_costs(repo, args.cycles)
+            costs = [cycle_costs(repo, block, args.cycles) for block in range(len(args.due))]
             started = time.perf_counter()  # what the index spares us: reading every clock
             db.clocks.find_one({"never": "matches"})
             scan = time.perf_counter() - started
             announced = db.clocks.count_documents(
                 {"targets.first_response.breached": True})
-            rows.append((open_count, rate, busy, idle, scan))
+            for due, (busy, idle) in zip(args.due, costs):
+                rows.append((open_count, due, busy, idle, scan))
             print(f"{open_count:>7} open: inserted at {rate:,.0f} clocks/s; "
                   f"{announced} breaches announced", flush=True)
-        print(f"\nSweep cycle cost, {args.due} clocks due per cycle, {args.cycles} cycles (ms):")
-        print(f"{'open clocks':>12} | {'cycle with due clocks':<36} | "
+        print(f"\nSweep cycle cost, {args.cycles} cycles per row (ms):")
+        print(f"{'open clocks':>12} | {'due/cycle':>9} | {'cycle with due clocks':<36} | "
               f"{'idle cycle (nothing due)':<32} | one unindexed scan")
-        for open_count, _, busy, idle, scan in rows:
-            print(f"{open_count:>12,} | {summary(busy):<36} | {summary(idle):<32} | "
+        for open_count, due, busy, idle, scan in rows:
+            print(f"{open_count:>12,} | {due:>9} | {summary(busy):<36} | {summary(idle):<32} | "
                   f"{scan * 1000:.1f}")
 
         # Those clocks are in 2030-31: under the system clock none is due, all stay open.

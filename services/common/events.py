@@ -177,9 +177,14 @@ class IncidentDeclaredData(Strict):
 
 
 class SlaDeadlinesSetData(TicketRef):
+    """Sent when the clock starts and again whenever a deadline moves (pause and resume,
+    priority or policy change); None while paused, met or not owed.  ``version`` grows with
+    every change of the ticket's clock: keep the highest seen, ignore older ones."""
+
     policy_id = fields.Str(required=True)
     first_response_due = fields.AwareDateTime(load_default=None, allow_none=True)
     resolution_due = fields.AwareDateTime(load_default=None, allow_none=True)
+    version = fields.Int(load_default=0, validate=validate.Range(min=0))
 
 
 class SlaAlertData(TicketRef):

@@ -65,6 +65,21 @@ class TicketRepository(Repository):
         if before is not None:
             self._roll_up(before, rollups.with_breach(before, target), session)
 
+    def record_sla_deadlines(self, ticket_id: str, deadlines: dict, version: int,
+                             session) -> bool:
+        """Keep the newest deadlines SLA announced (by its clock version: an older
+        announcement delivered late is ignored); breaches already recorded stay."""
+        fresh = dict(deadlines, version=version)
+        if self.tickets.update_one({"_id": ticket_id, "sla": None},
+                                   {"$set": {"sla": dict(fresh, breached=[])}},
+                                   session=session).matched_count:
+            return True
+        return self.tickets.update_one(
+            {"_id": ticket_id, "$or": [{"sla.version": {"$lt": version}},
+                                       {"sla.version": {"$exists": False}}]},
+            {"$set": {f"sla.{k}": v for k, v in fresh.items()}},
+            session=session).matched_count == 1
+
     def by_idempotency_key(self, key: str) -> dict | None:
         return self.tickets.find_one({"idempotency_key": key})
 

@@ -403,10 +403,9 @@ class IntakeService(OutboxRelay):
     @on_event(ev.SLA_DEADLINES_SET)
     def record_sla(self, event):
         d = event.data
-        sla = {"policy_id": d["policy_id"], "first_response_due": d["first_response_due"],
-               "resolution_due": d["resolution_due"], "breached": []}
-        self.store.handle_once("record_sla", event.event_id,
-                               lambda s: self.store.update(d["ticket_id"], {"sla": sla}, s))
+        deadlines = {k: d[k] for k in ("policy_id", "first_response_due", "resolution_due")}
+        self.store.handle_once("record_sla", event.event_id, lambda s: (
+            self.store.record_sla_deadlines(d["ticket_id"], deadlines, d["version"], s)))
 
     @on_event(ev.SLA_BREACHED)
     def record_breach(self, event):

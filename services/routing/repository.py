@@ -181,6 +181,21 @@ class RoutingRepository(Repository):
         if queued:
             self.db.queue.update_one({"_id": ticket_id}, {"$set": queued}, session=session)
 
+    def set_sla_due(self, ticket_id: str, due, version: int, session) -> None:
+        """The newest SLA deadline (by SLA's clock version: an older announcement delivered
+        late is ignored) on routing's copy of the ticket and on its queue entry."""
+        changes = {"sla_due": due, "sla_version": version}
+        newer = {"_id": ticket_id, "$or": [{"sla_version": {"$lt": version}},
+                                           {"sla_version": {"$exists": False}}]}
+        if not self.db.tickets.update_one(newer, {"$set": changes},
+                                          session=session).matched_count:
+            # Either a newer deadline is kept, or it overtook the ticket's creation.
+            if self.db.tickets.update_one({"_id": ticket_id}, {"$setOnInsert": changes},
+                                          upsert=True, session=session).upserted_id is None:
+                return
+        self.db.queue.update_one({"_id": ticket_id}, {"$set": {
+            "sla_due": due, **_queue_sort_fields({"sla_due": due})}}, session=session)
+
     def recent_tickets(self, department: str, since, sharing: list[str],
                        session=None) -> list[dict]:
         """The newest tickets of the window that share a fingerprint term with ``sharing``
@@ -207,10 +222,13 @@ class RoutingRepository(Repository):
     # ------------------------------------------------------------------ alerts
 
     def raise_alert(self, kind: str, ticket_ids: list[str], department: str | None,
-                    message: str, now, session, alert_id: str | None = None) -> None:
+                    message: str, now, session, alert_id: str | None = None,
+                    numbers: list[int] | None = None) -> None:
+        """``numbers`` (the tickets' numbers, in ``ticket_ids`` order) let pages link them."""
         self.db.alerts.insert_one({"_id": alert_id or uuid.uuid4().hex, "kind": kind,
-                                   "ticket_ids": ticket_ids, "department": department,
-                                   "message": message, "raised_at": now}, session=session)
+                                   "ticket_ids": ticket_ids, "numbers": numbers or [],
+                                   "department": department, "message": message,
+                                   "raised_at": now}, session=session)
 
     def alerts(self, limit: int = 100) -> list[dict]:
         return list(self.db.alerts.find().sort("raised_at", DESCENDING).limit(limit))

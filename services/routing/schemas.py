@@ -128,6 +128,7 @@ class AlertView(Schema):
     id = fields.Str(attribute="_id")
     kind = fields.Str()
     ticket_ids = fields.List(fields.Str())
+    numbers = fields.List(fields.Int(), dump_default=list)
     department = fields.Str(allow_none=True)
     message = fields.Str()
     raised_at = fields.AwareDateTime()

@@ -252,7 +252,8 @@ class RoutingService(OutboxRelay):
     def note_sla_deadlines(self, event):
         due = domain.earliest_due(event.data)
         self.store.handle_once("sla_deadlines", event.event_id, lambda session: (
-            self.store.set_ticket_fields(event.data["ticket_id"], {"sla_due": due}, session)))
+            self.store.set_sla_due(event.data["ticket_id"], due, event.data["version"],
+                                   session)))
 
     @on_event(ev.SLA_WARNING)
     def escalate_warning(self, event):
@@ -361,7 +362,8 @@ class RoutingService(OutboxRelay):
                   key=domain.priority_rank)
         summary = f"{len(members)} similar tickets: {new['subject']}"
         self.store.raise_alert("incident", [t["_id"] for t in members], ticket["department"],
-                               summary, now, session, alert_id=f"incident:{incident_id}")
+                               summary, now, session, alert_id=f"incident:{incident_id}",
+                               numbers=[t["number"] for t in members])
         events.append(ev.new_event(ev.INCIDENT_DECLARED, {
             "incident_id": incident_id, "ticket_ids": [t["_id"] for t in members],
             "numbers": [t["number"] for t in members], "department": ticket["department"],
@@ -412,7 +414,8 @@ class RoutingService(OutboxRelay):
                 self.store.raise_alert(f"sla_{kind}", [ticket["ticket_id"]],
                                        ticket.get("department"),
                                        f"#{ticket['number']}: {why}", now, session,
-                                       alert_id=f"{event.event_id}:supervisor")
+                                       alert_id=f"{event.event_id}:supervisor",
+                                       numbers=[ticket["number"]])
             return events
 
         self.apply(work, event=event, consumer=f"escalate:{kind}")

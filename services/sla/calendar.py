@@ -193,3 +193,15 @@ def from_spec(spec: dict | None) -> BusinessCalendar:
     yearly = frozenset((int(md[:2]), int(md[3:])) for md in spec.get("yearly_holidays", []))
     return BusinessCalendar(time_zone=spec["time_zone"], hours=hours, holidays=holidays,
                             yearly_holidays=yearly)
+
+
+def to_spec(calendar: BusinessCalendar) -> dict:
+    """The inverse of ``from_spec``: a JSON-ready document (clocks keep the calendar they
+    were timed on, so replaying their events later gives the same instants)."""
+    if calendar.round_the_clock:
+        return {"always_open": True, "time_zone": calendar.time_zone}
+    return {"time_zone": calendar.time_zone,
+            "hours": {name: [[_hhmm(s), _hhmm(e)] for s, e in day]
+                      for name, day in zip(WEEKDAYS, calendar.hours) if day},
+            "holidays": sorted(d.isoformat() for d in calendar.holidays),
+            "yearly_holidays": sorted(f"{m:02d}-{d:02d}" for m, d in calendar.yearly_holidays)}

@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 from datetime import datetime, timedelta
 
-from .calendar import BusinessCalendar, add_business_time, business_time_between
+from .calendar import (BusinessCalendar, add_business_time, business_time_between, from_spec,
+                       to_spec)
 
 TARGETS = ("first_response", "next_response", "resolution")
 ACTIONS = ("notify_supervisor", "raise_priority", "reassign")
@@ -119,28 +120,40 @@ def is_running(clock: dict) -> bool:
 
 
 # --------------------------------------------------------------------------- clock rules
-# Each rule returns a new clock; the caller persists it (with its version) and its outcomes.
+# A clock is a fold of its inputs in the order they happened, not the order they arrived:
+# events travel on separate queues, through several workers and replicas, and the outbox may
+# re-send an old one late.  So each rule records its input (creation stays in ``origin``),
+# sorted by event time, and the clock is recomputed from them.  Alerts already announced by
+# the sweep are facts, not inputs: they are kept in ``marks`` and laid over the result.
+# Every rule returns a new clock; the caller persists it (with its version).
+
+# At the same instant: a policy change first (the others run under it), then an assignment
+# (a reply or a solve at that instant is credited to the new agent), replies, statuses.
+ENTRY_ORDER = {"policy": 0, "assigned": 1, "message": 2, "status": 3}
+TICKET_FIELDS = ("ticket_id", "number", "department", "priority", "organization", "plan",
+                 "created_at")
+
 
 def new_clock(ticket: dict, policy: dict, calendar: BusinessCalendar) -> dict:
     """Started at creation: first response and resolution run from the ticket's creation."""
-    at = ticket["created_at"]
-    clock = {"_id": ticket["ticket_id"], "number": ticket["number"],
-             "department": ticket["department"], "priority": ticket["priority"],
-             "organization": ticket.get("organization"), "plan": ticket.get("plan"),
-             "assignee_id": None, "status": "new", "targets": {}, "version": 0}
-    _apply_policy(clock, policy)
-    for target in ("first_response", "resolution"):
-        budget = _budget(policy, target)
-        if budget:
-            clock["targets"][target] = _new_target(budget, at)
-            _resume(clock["targets"][target], calendar, clock["threshold"], at)
-    return _with_next_check(clock)
+    origin = {"ticket": {k: ticket.get(k) for k in TICKET_FIELDS},
+              "policy": _policy_snapshot(policy), "calendar": to_spec(calendar)}
+    return _replayed({"_id": ticket["ticket_id"], "origin": origin, "inputs": [], "marks": {},
+                      "version": 0})
 
 
-def _apply_policy(clock: dict, policy: dict) -> None:
+def _policy_snapshot(policy: dict) -> dict:
+    """What a clock needs of a policy, frozen: later edits of the policy do not rewrite the
+    past when the clock is replayed."""
+    return {"_id": policy["_id"], "calendar_id": policy.get("calendar_id"),
+            "warning_threshold": policy.get("warning_threshold", DEFAULT_THRESHOLD),
+            "escalation": policy.get("escalation", {}), "targets": dict(policy["targets"])}
+
+
+def _apply_policy(clock: dict, policy: dict, calendar_spec: dict) -> None:
     clock.update(policy_id=policy["_id"], calendar_id=policy.get("calendar_id"),
                  threshold=policy.get("warning_threshold", DEFAULT_THRESHOLD),
-                 escalation=policy.get("escalation", {}),
+                 escalation=policy.get("escalation", {}), calendar=calendar_spec,
                  budgets={t: _budget(policy, t) for t in TARGETS})
 
 
@@ -153,44 +166,120 @@ def message_rule(author_role: str, public: bool):
     return staff_replied if author_role in STAFF_ROLES else None
 
 
-def staff_replied(clock: dict, calendar: BusinessCalendar, at: datetime) -> dict:
+def staff_replied(clock: dict, at: datetime, event_id: str | None = None) -> dict:
     """A public staff reply meets the first response and any open next response."""
-    clock = copy.deepcopy(clock)
-    for target in ("first_response", "next_response"):
-        state = clock["targets"].get(target)
-        if _active(state):
-            _meet(state, calendar, clock["threshold"], at)
-    return _with_next_check(clock)
+    return _recorded(clock, {"kind": "message", "author": "staff", "at": at}, event_id)
 
 
-def customer_wrote(clock: dict, calendar: BusinessCalendar, at: datetime) -> dict:
+def customer_wrote(clock: dict, at: datetime, event_id: str | None = None) -> dict:
     """A customer message starts a next-response clock -- unless the first response is still
     owed, or an earlier message is still unanswered (its clock keeps running)."""
+    return _recorded(clock, {"kind": "message", "author": "customer", "at": at}, event_id)
+
+
+def status_changed(clock: dict, new_status: str, at: datetime,
+                   event_id: str | None = None) -> dict:
+    """Waiting (pending/on hold) pauses every target; solved/closed meets resolution and
+    pauses the rest; back to new/open resumes them (a reopened ticket owes resolution again)."""
+    return _recorded(clock, {"kind": "status", "status": new_status, "at": at}, event_id)
+
+
+def policy_changed(clock: dict, policy: dict, calendar: BusinessCalendar, ticket: dict,
+                   at: datetime, event_id: str | None = None) -> dict:
+    """Priority or department changed: the new policy's budgets apply to the time already
+    used; deadlines move accordingly.  Warnings and breaches already announced stay so."""
+    return _recorded(clock, {"kind": "policy", "policy": _policy_snapshot(policy),
+                             "calendar": to_spec(calendar), "priority": ticket["priority"],
+                             "department": ticket["department"], "at": at}, event_id)
+
+
+def assigned(clock: dict, agent_id: str | None, at: datetime,
+             event_id: str | None = None) -> dict:
+    """Records the agent for the compliance report (results decided from ``at`` on)."""
+    return _recorded(clock, {"kind": "assigned", "agent_id": agent_id, "at": at}, event_id)
+
+
+def _entry_key(entry: dict) -> tuple:
+    return entry["at"], ENTRY_ORDER[entry["kind"]], entry["id"]
+
+
+def _recorded(clock: dict, entry: dict, event_id: str | None) -> dict:
     clock = copy.deepcopy(clock)
+    entry["id"] = event_id or f"local-{len(clock['inputs'])}"
+    if any(e["id"] == entry["id"] for e in clock["inputs"]):
+        return clock  # the same event again: already folded in
+    clock["inputs"] = sorted(clock["inputs"] + [entry], key=_entry_key)
+    return _replayed(clock)
+
+
+def _replayed(clock: dict) -> dict:
+    """The clock computed from its origin and inputs in time order, with the announced
+    alerts laid over it.  Any arrival order of the same inputs gives the same clock."""
+    origin = clock["origin"]
+    ticket, created = origin["ticket"], origin["ticket"]["created_at"]
+    fresh = {"_id": ticket["ticket_id"], "number": ticket["number"],
+             "department": ticket["department"], "priority": ticket["priority"],
+             "organization": ticket.get("organization"), "plan": ticket.get("plan"),
+             "assignee_id": None, "status": "new", "status_at": created, "targets": {},
+             "finished": [], "origin": origin, "inputs": clock["inputs"],
+             "marks": clock["marks"], "version": clock["version"]}
+    _apply_policy(fresh, origin["policy"], origin["calendar"])
+    for target in ("first_response", "resolution"):
+        budget = fresh["budgets"].get(target)
+        if budget:
+            fresh["targets"][target] = _new_target(budget, created)
+            _resume(fresh["targets"][target], _calendar(fresh), fresh["threshold"], created)
+    for entry in clock["inputs"]:
+        # An input stamped before the creation (skewed clocks) happened at the creation.
+        STEPS[entry["kind"]](fresh, entry, max(entry["at"], created))
+        _credit_decided(fresh)
+    _lay_marks(fresh)
+    return _with_next_check(fresh)
+
+
+def _calendar(clock: dict) -> BusinessCalendar:
+    return _calendar_of(repr(sorted(clock["calendar"].items())), clock["calendar"])
+
+
+_CALENDARS: dict[str, BusinessCalendar] = {}
+
+
+def _calendar_of(key: str, spec: dict) -> BusinessCalendar:
+    if key not in _CALENDARS:
+        if len(_CALENDARS) > 256:
+            _CALENDARS.clear()
+        _CALENDARS[key] = from_spec(spec)
+    return _CALENDARS[key]
+
+
+def _step_message(clock: dict, entry: dict, at: datetime) -> None:
+    calendar, threshold = _calendar(clock), clock["threshold"]
+    if entry["author"] == "staff":
+        for target in ("first_response", "next_response"):
+            state = clock["targets"].get(target)
+            if _active(state):
+                _meet(state, calendar, threshold, at)
+        return
     budget = clock["budgets"].get("next_response")
     first, current = clock["targets"].get("first_response"), clock["targets"].get("next_response")
     if not budget or _active(first) or _active(current):
-        return clock
-    cycle = current["cycle"] + 1 if current else 1
-    state = clock["targets"]["next_response"] = _new_target(budget, at, cycle)
+        return
+    if current:
+        clock["finished"].append(current)  # its outcome stays reported
+    state = clock["targets"]["next_response"] = _new_target(
+        budget, at, current["cycle"] + 1 if current else 1)
     if is_running(clock):
-        _resume(state, calendar, clock["threshold"], at)
-    return _with_next_check(clock)
+        _resume(state, calendar, threshold, at)
 
 
-def status_changed(clock: dict, calendar: BusinessCalendar, new_status: str,
-                   at: datetime) -> dict:
-    """Waiting (pending/on hold) pauses every target; solved/closed meets resolution and
-    pauses the rest; back to new/open resumes them (a reopened ticket owes resolution again)."""
-    clock = copy.deepcopy(clock)
-    was_running, old_status = is_running(clock), clock["status"]
-    clock["status"] = new_status
-    threshold = clock["threshold"]
+def _step_status(clock: dict, entry: dict, at: datetime) -> None:
+    calendar, threshold = _calendar(clock), clock["threshold"]
+    was_running, old_status, new_status = is_running(clock), clock["status"], entry["status"]
+    clock.update(status=new_status, status_at=at)
     resolution = clock["targets"].get("resolution")
     if old_status in DONE_STATUSES and new_status not in DONE_STATUSES and resolution:
         resolution["met_at"] = None
-        if not resolution["breached"]:
-            resolution.pop("agent_id", None)  # undecided again
+        resolution.pop("agent_id", None)  # undecided again (a breach keeps its agent: marks)
     active = [s for s in clock["targets"].values() if _active(s)]
     if was_running and not is_running(clock):
         for state in active:
@@ -200,26 +289,60 @@ def status_changed(clock: dict, calendar: BusinessCalendar, new_status: str,
             _resume(state, calendar, threshold, at)
     if new_status in DONE_STATUSES and _active(resolution):
         _meet(resolution, calendar, threshold, at)
-    return _with_next_check(clock)
 
 
-def policy_changed(clock: dict, policy: dict, calendar: BusinessCalendar, ticket: dict,
-                   at: datetime) -> dict:
-    """Priority or department changed: the new policy's budgets apply to the time already
-    used; deadlines move accordingly.  Warnings and breaches already announced stay so."""
-    clock = copy.deepcopy(clock)
-    clock.update(priority=ticket["priority"], department=ticket["department"])
-    _apply_policy(clock, policy)
+def _step_policy(clock: dict, entry: dict, at: datetime) -> None:
+    clock.update(priority=entry["priority"], department=entry["department"])
+    _apply_policy(clock, entry["policy"], entry["calendar"])
     for target, state in clock["targets"].items():
         budget = clock["budgets"].get(target)
         if budget and _active(state):
             state["budget"] = budget
-            _schedule(state, calendar, clock["threshold"], at)
-    return _with_next_check(clock)
+            _schedule(state, _calendar(clock), clock["threshold"], at)
 
 
-def assigned(clock: dict, agent_id: str) -> dict:
-    return _with_next_check(dict(copy.deepcopy(clock), assignee_id=agent_id))
+def _step_assigned(clock: dict, entry: dict, at: datetime) -> None:
+    clock["assignee_id"] = entry["agent_id"]
+
+
+STEPS = {"message": _step_message, "status": _step_status, "policy": _step_policy,
+         "assigned": _step_assigned}
+
+
+def _credit_decided(clock: dict) -> None:
+    """Each newly met target is credited to the agent assigned at that moment (a later
+    reassignment does not move past results)."""
+    for state in clock["targets"].values():
+        if state["met_at"] is not None and "agent_id" not in state:
+            state["agent_id"] = clock.get("assignee_id")
+
+
+def _mark_key(target: str, state: dict) -> str:
+    return f"{target}:{state['cycle']}"
+
+
+def _all_states(clock: dict):
+    yield from clock["targets"].items()
+    for state in clock.get("finished", []):
+        yield "next_response", state
+
+
+def _lay_marks(clock: dict) -> None:
+    """Warnings and breaches announced stay announced; a breach stays with the agent who had
+    the ticket when it was announced."""
+    for target, state in _all_states(clock):
+        mark = clock["marks"].get(_mark_key(target, state))
+        if mark:
+            state["warned"] = mark.get("warned", False)
+            state["breached"] = mark.get("breached", False)
+            if state["breached"]:
+                state["agent_id"] = mark.get("agent_id")
+
+
+def deadlines(clock: dict) -> dict:
+    """The deadlines other services show and sort by (None: paused, met or not owed)."""
+    return {f"{t}_due": (clock["targets"].get(t) or {}).get("due_at")
+            for t in ("first_response", "resolution")}
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -239,12 +362,8 @@ def next_check(clock: dict) -> datetime | None:
 
 
 def _with_next_check(clock: dict) -> dict:
-    """Every rule ends here: the next check time, and each newly decided target credited to
-    the agent assigned at that moment (a later reassignment does not move past results)."""
     clock["next_check"] = next_check(clock)
-    for state in clock["targets"].values():
-        if (state["met_at"] is not None or state["breached"]) and "agent_id" not in state:
-            state["agent_id"] = clock.get("assignee_id")
+    _credit_decided(clock)
     return clock
 
 
@@ -265,7 +384,12 @@ def raise_alerts(clock: dict, now: datetime) -> tuple[dict, list[tuple[str, str]
             alerts.append(("warning", target))
         if breaching:
             state["breached"] = True
+            state["agent_id"] = clock.get("assignee_id")
             alerts.append(("breach", target))
+        if alerts and alerts[-1][1] == target:
+            clock.setdefault("marks", {})[_mark_key(target, state)] = {
+                "warned": state["warned"], "breached": state["breached"],
+                "agent_id": state.get("agent_id") if state["breached"] else None}
     return _with_next_check(clock), alerts
 
 
@@ -274,7 +398,7 @@ def raise_alerts(clock: dict, now: datetime) -> tuple[dict, list[tuple[str, str]
 def outcomes(clock: dict) -> list[dict]:
     """One record per target cycle, for the compliance report: met, breached or open."""
     records = []
-    for target, state in clock["targets"].items():
+    for target, state in _all_states(clock):
         late = state["breached"] or state["used"] >= state["budget"]
         if state["met_at"] is None and not late:
             result = "open"

@@ -23,6 +23,7 @@ class SlaRepository(Repository):
         self.db.clocks.create_index([("next_check", ASCENDING)], sparse=True)
         self.db.policies.create_index("priority")
         self.db.outcomes.create_index([("decided_at", ASCENDING)])
+        self.db.outcomes.create_index("ticket_id")
 
     # ------------------------------------------------------------------ calendars
 
@@ -74,9 +75,10 @@ class SlaRepository(Repository):
     def clock(self, ticket_id: str, session=None) -> dict | None:
         return self.db.clocks.find_one({"_id": ticket_id}, session=session)
 
-    def save_clock(self, clock: dict, session) -> None:
+    def save_clock(self, clock: dict, session) -> int:
         """Compare-and-set on the version read: concurrent writers cannot lose each other's
-        changes, and of two replicas announcing the same alert only one succeeds."""
+        changes, and of two replicas announcing the same alert only one succeeds.  Returns
+        the version written."""
         expected = clock["version"]
         result = self.db.clocks.replace_one({"_id": clock["_id"], "version": expected},
                                             _stored(dict(clock, version=expected + 1)),
@@ -84,11 +86,17 @@ class SlaRepository(Repository):
         if result.matched_count != 1:
             raise ClockChanged(clock["_id"])
         self.record_outcomes(clock, session)
+        return expected + 1
 
     def record_outcomes(self, clock: dict, session) -> None:
-        for outcome in domain.outcomes(clock):
+        current = domain.outcomes(clock)
+        for outcome in current:
             self.db.outcomes.replace_one({"_id": outcome["_id"]}, outcome, upsert=True,
                                          session=session)
+        # A late event can renumber next-response cycles: drop the ones that no longer exist.
+        self.db.outcomes.delete_many({"ticket_id": clock["_id"],
+                                      "_id": {"$nin": [o["_id"] for o in current]}},
+                                     session=session)
 
     def due_clocks(self, now: datetime, limit: int) -> list[dict]:
         return list(self.db.clocks.find({"next_check": {"$lte": now}})

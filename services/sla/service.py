@@ -104,11 +104,7 @@ class SlaService(OutboxRelay):
         def work(session):
             if not self.store.insert_clock(clock, session):
                 return []
-            due = {t: s["due_at"] for t, s in clock["targets"].items()}
-            return [ev.new_event(ev.SLA_DEADLINES_SET, {
-                "ticket_id": d["ticket_id"], "number": d["number"], "policy_id": policy["_id"],
-                "first_response_due": due.get("first_response"),
-                "resolution_due": due.get("resolution")}, self.clock.now())]
+            return [self._deadlines_event(clock, clock["version"])]
 
         self.apply(work, event=event, consumer="start_clock")
 
@@ -119,13 +115,13 @@ class SlaService(OutboxRelay):
         if rule is None:
             return
         self._evolve(event, "count_message",
-                     lambda clock, calendar: rule(clock, calendar, d["added_at"]))
+                     lambda clock: rule(clock, d["added_at"], event.event_id))
 
     @on_event(ev.STATUS_CHANGED)
     def follow_status(self, event):
         d = event.data
-        self._evolve(event, "follow_status", lambda clock, calendar: domain.status_changed(
-            clock, calendar, d["new_status"], d["changed_at"]))
+        self._evolve(event, "follow_status", lambda clock: domain.status_changed(
+            clock, d["new_status"], d["changed_at"], event.event_id))
 
     @on_event(ev.PRIORITY_CHANGED)
     def follow_priority(self, event):
@@ -143,31 +139,35 @@ class SlaService(OutboxRelay):
 
     @on_event(ev.TICKET_ASSIGNED)
     def remember_assignee(self, event):
-        agent_id = event.data["agent_id"]
-        self._evolve(event, "remember_assignee",
-                     lambda clock, calendar: domain.assigned(clock, agent_id))
+        d = event.data
+        self._evolve(event, "remember_assignee", lambda clock: domain.assigned(
+            clock, d["agent_id"], d["assigned_at"], event.event_id))
 
     def _reselect_policy(self, event, consumer: str, changes: dict, at) -> None:
-        def rule(clock, _calendar):
+        def rule(clock):
             ticket = {**clock, **changes}
             policy = self.store.policy_for(ticket)
             calendar = self.store.business_calendar(policy.get("calendar_id"))
-            return domain.policy_changed(clock, policy, calendar, ticket, at)
+            return domain.policy_changed(clock, policy, calendar, ticket, at, event.event_id)
 
         self._evolve(event, consumer, rule)
 
     def _evolve(self, event, consumer: str, rule) -> None:
-        """Apply ``rule(clock, calendar) -> clock`` once per event, retrying if a concurrent
-        writer changed the clock between our read and our write."""
+        """Apply ``rule(clock) -> clock`` once per event, retrying if a concurrent writer
+        changed the clock between our read and our write.  Moved deadlines are announced."""
         def work(session):
             clock = self.store.clock(event.data["ticket_id"], session)
             if clock is None:
                 if self.clock.now() - event.occurred_at < CREATION_GRACE:
                     raise ClockNotStartedYet(event.data["ticket_id"])
                 return []  # a ticket from before SLA was running: nothing to time
-            self.store.save_clock(
-                rule(clock, self.store.business_calendar(clock["calendar_id"])), session)
-            return []
+            if "origin" not in clock:
+                return []  # a clock stored before clocks kept their inputs cannot be replayed
+            updated = rule(clock)
+            version = self.store.save_clock(updated, session)
+            if domain.deadlines(updated) == domain.deadlines(clock):
+                return []
+            return [self._deadlines_event(updated, version)]
 
         for attempt in range(CONFLICT_RETRIES):
             try:
@@ -176,6 +176,13 @@ class SlaService(OutboxRelay):
             except ClockChanged:
                 if attempt == CONFLICT_RETRIES - 1:
                     raise
+
+    def _deadlines_event(self, clock: dict, version: int) -> dict:
+        """The clock's version orders these per ticket: consumers keep the newest only, as
+        the outbox may deliver an older announcement after a newer one."""
+        return ev.new_event(ev.SLA_DEADLINES_SET, {
+            "ticket_id": clock["_id"], "number": clock["number"], "policy_id": clock["policy_id"],
+            "version": version, **domain.deadlines(clock)}, self.clock.now())
 
     # ------------------------------------------------------------------ the sweep
 

@@ -146,7 +146,7 @@ def test_friday_ticket_breaches_monday_at_the_right_minute_without_the_pending_h
     assert datetime.fromisoformat(breach["data"]["due_at"]) == monday(13, 30)
 
 
-def test_compliance_per_agent_and_priority(rpc, publish, time_machine):
+def test_compliance_per_agent_priority_and_policy(rpc, publish, time_machine):
     time_machine.at = monday(14, 0)
     tuesday_10 = datetime(2026, 11, 24, 10, 0, tzinfo=MSK)
     # (ticket, number, agent, reply): "friday" breached unassigned in the test above.
@@ -187,6 +187,17 @@ def test_compliance_per_agent_and_priority(rpc, publish, time_machine):
     # The never-answered probes count as breached but have no time to average.
     assert by_priority[("urgent", "first_response")]["breached"] == 3
     assert by_priority[("urgent", "first_response")]["p50_s"] is None
+
+    by_policy = {(g["key"], g["target"]): g for g in rpc.sla.compliance({"by": "policy"})["groups"]}
+    office = by_policy[("normal-office", "first_response")]
+    assert (office["total"], office["met"], office["breached"]) == (3, 1, 2)
+    assert (office["met_rate"], office["breach_rate"]) == (1 / 3, 2 / 3)
+    # 30 min ("quick"), 4 h 45 min ("friday"), 5 h ("slow"): mean and nearest ranks.
+    assert office["avg_s"] == (1800 + 17100 + 18000) / 3
+    assert (office["p50_s"], office["p90_s"]) == (17100, 18000)
+    assert by_policy[("default-urgent", "first_response")]["breached"] == 3
+    assert ("normal-office", "resolution") not in by_policy  # nothing decided yet
+    assert {key for key, _ in by_policy} == {"normal-office", "default-urgent"}
     assert rpc.sla.compliance({"by": "nobody"})["status"] == 400
 
 

@@ -183,3 +183,79 @@ def test_breach_is_announced_once(rpc, config, db):
         assert len(tap.of_type(ev.SLA_BREACHED)) == 1
     finally:
         tap.close()
+
+
+def test_a_pause_moves_the_deadline_in_intake_and_in_routings_queue(rpc):
+    """SLA announces every moved deadline; intake's ticket (the console's countdown) and
+    routing's differentiated queue follow it, not the creation-time one."""
+    assert rpc.routing.upsert_department({"id": "backoffice", "name": "Back office",
+                                          "queue_mode": "differentiated"})["ok"]
+    first = file(rpc, subject="Waits on the customer", department="backoffice")["ticket"]
+    second = file(rpc, subject="Filed just after", department="backoffice")["ticket"]
+    supervisor = {"id": "sup-1", "role": "supervisor", "name": "Super Visor"}
+
+    def queue():
+        return {t["ticket_id"]: t["sla_due"] for t in rpc.routing.queue("backoffice")["tickets"]
+                if t["ticket_id"] in (first["id"], second["id"])}
+
+    def deadline(ticket):
+        sla = rpc.intake.get_ticket(ticket["number"], supervisor)["ticket"]["sla"] or {}
+        return sla.get("first_response_due")
+
+    eventually(lambda: all(queue().values()) and len(queue()) == 2)
+    assert list(queue()) == [first["id"], second["id"]]  # same priority: earlier deadline first
+    created_due = eventually(lambda: deadline(first))
+
+    paused = rpc.intake.change_status(first["number"], {"status": "pending"}, supervisor)
+    assert paused["ok"]
+    eventually(lambda: deadline(first) is None and queue()[first["id"]] is None)
+    # Wait out more than the gap between the two creations, so the pause pushes the first
+    # ticket's deadline past the second's.
+    gap = (datetime.fromisoformat(second["created_at"])
+           - datetime.fromisoformat(first["created_at"]))
+    paused_at = datetime.fromisoformat(paused["ticket"]["updated_at"])
+    eventually(lambda: datetime.now(timezone.utc) - paused_at > gap + timedelta(milliseconds=50))
+    assert rpc.intake.change_status(first["number"], {"status": "open"}, supervisor)["ok"]
+
+    clock = eventually(lambda: (c := rpc.sla.get_clock(first["id"])["clock"])["status"] == "open"
+                       and c)
+    moved = clock["targets"]["first_response"]["due_at"]
+    assert datetime.fromisoformat(moved) > datetime.fromisoformat(created_due)
+    eventually(lambda: deadline(first) == moved)
+    eventually(lambda: list(queue()) == [second["id"], first["id"]])
+    assert datetime.fromisoformat(queue()[first["id"]]) == datetime.fromisoformat(moved)
+
+
+def test_an_older_deadline_announcement_delivered_late_is_ignored(rpc, config, db):
+    """The outbox may re-send an old sla_deadlines_set after a newer one: intake and routing
+    keep the deadline with the highest clock version."""
+    assert rpc.routing.upsert_department({"id": "backoffice", "name": "Back office",
+                                          "queue_mode": "differentiated"})["ok"]
+    ticket = file(rpc, subject="Deadline versions", department="backoffice")["ticket"]
+    ticket_id, number = ticket["id"], ticket["number"]
+    supervisor = {"id": "sup-1", "role": "supervisor", "name": "Super Visor"}
+    eventually(lambda: rpc.intake.get_ticket(number, supervisor)["ticket"]["sla"])
+    dispatch = event_dispatcher({"AMQP_URI": config["AMQP_URI"], "serializer": "json"})
+    newest_due = datetime(2030, 1, 1, tzinfo=timezone.utc)
+
+    def announce(version, due):
+        event = ev.new_event(ev.SLA_DEADLINES_SET, {
+            "ticket_id": ticket_id, "number": number, "policy_id": "default-normal",
+            "first_response_due": due, "resolution_due": due + timedelta(days=1),
+            "version": version})
+        dispatch("sla", ev.SLA_DEADLINES_SET, event)
+        return event["event_id"]
+
+    def seen():
+        intake_due = rpc.intake.get_ticket(number, supervisor)["ticket"]["sla"]
+        routing_due = {t["ticket_id"]: t["sla_due"]
+                       for t in rpc.routing.queue("backoffice")["tickets"]}.get(ticket_id)
+        return (datetime.fromisoformat(intake_due["first_response_due"]),
+                routing_due and datetime.fromisoformat(routing_due))
+
+    announce(1000, newest_due)
+    eventually(lambda: seen() == (newest_due, newest_due))
+    stale = announce(999, newest_due - timedelta(days=365))
+    eventually(lambda: db("intake").processed_events.find_one({"_id": f"record_sla:{stale}"})
+               and db("routing").processed_events.find_one({"_id": f"sla_deadlines:{stale}"}))
+    assert seen() == (newest_due, newest_due)

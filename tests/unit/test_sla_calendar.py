@@ -25,8 +25,19 @@ SPLIT = from_spec({"time_zone": "Europe/Berlin", "hours": {
 RUSSIAN = from_spec({"time_zone": "Europe/Moscow", "hours": OFFICE,
                      "yearly_holidays": [f"01-0{d}" for d in range(1, 9)],
                      "holidays": ["2024-05-10"]})
+# Sunday night shifts whose edges fall inside the spring gap and the repeated autumn hour
+# (every switch sampled below is a Sunday around 02:00 local time).
+NIGHT_SHIFTS = [from_spec({"time_zone": zone, "hours": {
+    "sun": [["01:00", "02:15"], ["02:30", "02:45"], ["03:00", "04:00"], ["10:00", "24:00"]],
+    "mon": [["00:00", "09:00"]]}}) for zone in ("Europe/Berlin", "America/New_York",
+                                               "Europe/Moscow")]
 CALENDARS = [MOSCOW, BERLIN, NEW_YORK, SPLIT, RUSSIAN, ROUND_THE_CLOCK,
-             from_spec({"time_zone": "America/New_York", "always_open": True})]
+             from_spec({"time_zone": "America/New_York", "always_open": True})] + NIGHT_SHIFTS
+# Every hour of every day, but with a (long past) holiday: the day-by-day path, not the
+# round-the-clock shortcut, which must still count exactly the real time across switches.
+ALL_DAYS = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+EVERY_HOUR = [from_spec({"time_zone": zone, "hours": ALL_DAYS, "holidays": ["1999-01-01"]})
+              for zone in ("Europe/Berlin", "America/New_York", "Europe/Moscow")]
 
 
 def msk(*args):
@@ -130,13 +141,60 @@ def test_interval_problems_name_overlaps_and_backwards_intervals():
 # Instants from 2010 to 2030 (covers Moscow's 2011/2014 changes and every DST switch since).
 instants = st.datetimes(min_value=datetime(2010, 1, 1), max_value=datetime(2030, 1, 1),
                         timezones=st.just(UTC))
+
+
+def offset_switches(zone_name: str, years) -> list[datetime]:
+    """The instants (UTC) at which the zone's UTC offset changed during ``years``."""
+    zone, found = ZoneInfo(zone_name), []
+    for year in years:
+        hour = datetime(year, 1, 1, tzinfo=UTC)
+        while hour.year == year:
+            if (hour + timedelta(hours=1)).astimezone(zone).utcoffset() != \
+                    hour.astimezone(zone).utcoffset():
+                found.append(hour + timedelta(hours=1))  # switches happen on the hour in UTC
+            hour += timedelta(hours=1)
+    return found
+
+
+def holiday_edges(calendar: BusinessCalendar, days) -> list[datetime]:
+    """Local midnights around each holiday and the office opening and closing next to it."""
+    edges = []
+    for day in days:
+        for shift in (-1, 0, 1):
+            local = datetime.combine(day + timedelta(days=shift), datetime.min.time(),
+                                     calendar.zone)
+            edges += [local.astimezone(UTC), (local + timedelta(hours=9)).astimezone(UTC),
+                      (local + timedelta(hours=18)).astimezone(UTC)]
+    return edges
+
+
+# Where calendars are easiest to get wrong: the DST switches of Berlin and New York, Moscow's
+# last spring-forward (2011) and its return to standard time (2014), and the edges of
+# holidays (New Year holidays across a weekend, a fixed one-off holiday, a yearly one).
+SWITCHES = sorted(set(
+    offset_switches("Europe/Berlin", (2024, 2025)) + offset_switches("America/New_York", (2024,))
+    + offset_switches("Europe/Moscow", (2011, 2014))
+    + holiday_edges(RUSSIAN, [date(2024, 1, 1), date(2024, 1, 8), date(2024, 5, 10)])
+    + holiday_edges(SPLIT, [date(2024, 12, 31), date(2025, 1, 1)])))
+near_switches = st.builds(
+    lambda switch, offset: switch + timedelta(seconds=offset), st.sampled_from(SWITCHES),
+    st.one_of(st.just(0), st.integers(-120, 120), st.integers(-4 * 86400, 4 * 86400)))
+moments = st.one_of(instants, near_switches)
 durations = st.integers(min_value=0, max_value=30 * 24 * 3600).map(lambda s: timedelta(seconds=s))
+short_durations = st.integers(min_value=0, max_value=6 * 3600).map(lambda s: timedelta(seconds=s))
 calendars = st.sampled_from(CALENDARS)
 PROPERTY = settings(max_examples=150, deadline=None)
 
 
+def test_the_switches_sampled_are_the_real_ones():
+    assert datetime(2024, 3, 31, 1, tzinfo=UTC) in SWITCHES  # Berlin, spring forward
+    assert datetime(2024, 11, 3, 6, tzinfo=UTC) in SWITCHES  # New York, fall back
+    assert datetime(2011, 3, 26, 23, tzinfo=UTC) in SWITCHES  # Moscow, the last spring forward
+    assert datetime(2014, 10, 25, 22, tzinfo=UTC) in SWITCHES  # Moscow, back to UTC+3
+
+
 @PROPERTY
-@given(calendars, instants, durations)
+@given(calendars, moments, st.one_of(durations, short_durations))
 def test_measuring_what_was_added_gives_it_back(calendar, start, duration):
     end = add_business_time(calendar, start, duration)
     assert end >= start
@@ -144,7 +202,7 @@ def test_measuring_what_was_added_gives_it_back(calendar, start, duration):
 
 
 @PROPERTY
-@given(calendars, instants, durations, durations)
+@given(calendars, moments, st.one_of(durations, short_durations), durations)
 def test_adding_is_monotonic_and_composes(calendar, start, d1, d2):
     first = add_business_time(calendar, start, min(d1, d2))
     second = add_business_time(calendar, start, max(d1, d2))
@@ -155,7 +213,7 @@ def test_adding_is_monotonic_and_composes(calendar, start, d1, d2):
 
 
 @PROPERTY
-@given(calendars, instants, instants, instants)
+@given(calendars, moments, moments, moments)
 def test_between_is_additive_and_bounded_by_real_time(calendar, a, b, c):
     a, b, c = sorted((a, b, c))
     ab, bc = business_time_between(calendar, a, b), business_time_between(calendar, b, c)
@@ -163,8 +221,30 @@ def test_between_is_additive_and_bounded_by_real_time(calendar, a, b, c):
     assert timedelta(0) <= ab <= b - a
 
 
+hours_around = st.integers(0, 8 * 3600).map(lambda s: timedelta(seconds=s))
+
+
 @PROPERTY
-@given(st.sampled_from([MOSCOW, BERLIN, NEW_YORK]), instants)
+@given(calendars, near_switches, hours_around, hours_around)
+def test_a_stretch_across_a_switch_splits_there_and_adds_back(calendar, switch, before, after):
+    a, c = switch - before, switch + after
+    whole = business_time_between(calendar, a, c)
+    assert business_time_between(calendar, a, switch) + \
+        business_time_between(calendar, switch, c) == whole
+    end = add_business_time(calendar, a, whole)
+    assert end <= c and business_time_between(calendar, a, end) == whole
+
+
+@PROPERTY
+@given(st.sampled_from(EVERY_HOUR), moments, moments)
+def test_every_hour_open_counts_real_time_across_switches(calendar, a, b):
+    a, b = sorted((a, b))
+    assert business_time_between(calendar, a, b) == b - a
+    assert add_business_time(calendar, a, b - a) == b
+
+
+@PROPERTY
+@given(st.sampled_from([MOSCOW, BERLIN, NEW_YORK]), moments)
 def test_office_hours_count_whole_weeks_as_45_hours(calendar, start):
     # Aware arithmetic in the calendar's zone is wall-clock arithmetic: a week on the office
     # clock, whatever DST did meanwhile.

@@ -90,62 +90,62 @@ def test_business_calendar_deadline_skips_the_weekend():
 # --------------------------------------------------------------------------- replies
 
 def test_public_staff_reply_meets_first_response():
-    clock = domain.staff_replied(started(), CAL, T0 + minutes(20))
+    clock = domain.staff_replied(started(), T0 + minutes(20))
     fr = target(clock, "first_response")
     assert fr["met_at"] == T0 + minutes(20) and fr["used"] == 20 * 60
     assert clock["next_check"] == target(clock, "resolution")["warn_at"]
 
 
 def test_customer_message_before_first_response_starts_nothing():
-    clock = domain.customer_wrote(started(), CAL, T0 + minutes(5))
+    clock = domain.customer_wrote(started(), T0 + minutes(5))
     assert "next_response" not in clock["targets"]
 
 
 def test_each_customer_message_after_a_reply_starts_a_next_response_cycle():
-    clock = domain.staff_replied(started(), CAL, T0 + minutes(10))
-    clock = domain.customer_wrote(clock, CAL, T0 + minutes(20))
+    clock = domain.staff_replied(started(), T0 + minutes(10))
+    clock = domain.customer_wrote(clock, T0 + minutes(20))
     nr = target(clock, "next_response")
     assert nr["cycle"] == 1 and nr["due_at"] == T0 + minutes(50)
     # A second message while the first is unanswered keeps the earlier deadline.
-    clock = domain.customer_wrote(clock, CAL, T0 + minutes(25))
+    clock = domain.customer_wrote(clock, T0 + minutes(25))
     assert target(clock, "next_response")["due_at"] == T0 + minutes(50)
-    clock = domain.staff_replied(clock, CAL, T0 + minutes(40))
+    clock = domain.staff_replied(clock, T0 + minutes(40))
     assert target(clock, "next_response")["met_at"] == T0 + minutes(40)
-    clock = domain.customer_wrote(clock, CAL, T0 + minutes(60))
+    clock = domain.customer_wrote(clock, T0 + minutes(60))
     assert target(clock, "next_response")["cycle"] == 2
     assert target(clock, "next_response")["due_at"] == T0 + minutes(90)
 
 
 def test_policy_without_next_response_never_starts_one():
     policy = dict(POLICY, targets={"first_response": 60, "resolution": 600})
-    clock = domain.staff_replied(started(policy), CAL, T0 + minutes(10))
-    assert "next_response" not in domain.customer_wrote(clock, CAL, T0 + minutes(20))["targets"]
+    clock = domain.staff_replied(started(policy), T0 + minutes(10))
+    assert "next_response" not in domain.customer_wrote(clock, T0 + minutes(20))["targets"]
 
 
 # --------------------------------------------------------------------------- pausing
 
 @pytest.mark.parametrize("waiting", ["pending", "on_hold"])
 def test_waiting_pauses_and_the_paused_time_extends_deadlines(waiting):
-    clock = domain.status_changed(started(), CAL, waiting, T0 + minutes(30))
+    clock = domain.status_changed(started(), waiting, T0 + minutes(30))
     fr = target(clock, "first_response")
     assert fr["since"] is None and fr["used"] == 30 * 60 and fr["due_at"] is None
     assert clock["next_check"] is None  # nothing to check while the team waits
-    clock = domain.status_changed(clock, CAL, "open", T0 + minutes(130))
+    clock = domain.status_changed(clock, "open", T0 + minutes(130))
     assert target(clock, "first_response")["due_at"] == T0 + minutes(160)
     assert target(clock, "resolution")["due_at"] == T0 + minutes(700)
 
 
 def test_customer_message_while_pending_starts_a_paused_next_response():
-    clock = domain.staff_replied(started(), CAL, T0 + minutes(5))
-    clock = domain.status_changed(clock, CAL, "pending", T0 + minutes(5))
-    clock = domain.customer_wrote(clock, CAL, T0 + minutes(20))
+    clock = domain.staff_replied(started(), T0 + minutes(5))
+    clock = domain.status_changed(clock, "pending", T0 + minutes(5))
+    clock = domain.customer_wrote(clock, T0 + minutes(20))
     assert target(clock, "next_response")["since"] is None
-    clock = domain.status_changed(clock, CAL, "open", T0 + minutes(20))
+    clock = domain.status_changed(clock, "open", T0 + minutes(20))
     assert target(clock, "next_response")["due_at"] == T0 + minutes(50)
 
 
 def test_deadline_missed_just_before_a_pause_is_still_checked():
-    clock = domain.status_changed(started(), CAL, "pending", T0 + minutes(70))
+    clock = domain.status_changed(started(), "pending", T0 + minutes(70))
     assert target(clock, "first_response")["due_at"] == T0 + minutes(60)
     assert clock["next_check"] == T0 + minutes(48)
     _, alerts = domain.raise_alerts(clock, T0 + minutes(71))
@@ -153,36 +153,36 @@ def test_deadline_missed_just_before_a_pause_is_still_checked():
 
 
 def test_pending_to_on_hold_stays_paused():
-    clock = domain.status_changed(started(), CAL, "pending", T0 + minutes(10))
-    clock = domain.status_changed(clock, CAL, "on_hold", T0 + minutes(50))
+    clock = domain.status_changed(started(), "pending", T0 + minutes(10))
+    clock = domain.status_changed(clock, "on_hold", T0 + minutes(50))
     assert target(clock, "first_response")["used"] == 10 * 60
 
 
 # --------------------------------------------------------------------------- solving
 
 def test_solved_meets_resolution_and_reopen_resumes_it():
-    clock = domain.staff_replied(started(), CAL, T0 + minutes(10))
-    clock = domain.status_changed(clock, CAL, "solved", T0 + minutes(100))
+    clock = domain.staff_replied(started(), T0 + minutes(10))
+    clock = domain.status_changed(clock, "solved", T0 + minutes(100))
     res = target(clock, "resolution")
     assert res["met_at"] == T0 + minutes(100) and res["used"] == 100 * 60
     assert clock["next_check"] is None
-    clock = domain.status_changed(clock, CAL, "closed", T0 + minutes(200))
+    clock = domain.status_changed(clock, "closed", T0 + minutes(200))
     assert target(clock, "resolution")["met_at"] == T0 + minutes(100)
-    clock = domain.status_changed(clock, CAL, "open", T0 + minutes(1000))
+    clock = domain.status_changed(clock, "open", T0 + minutes(1000))
     res = target(clock, "resolution")
     assert res["met_at"] is None and res["due_at"] == T0 + minutes(1000 + 500)
 
 
 def test_solving_a_pending_ticket_does_not_count_the_wait():
-    clock = domain.status_changed(started(), CAL, "pending", T0 + minutes(30))
-    clock = domain.status_changed(clock, CAL, "solved", T0 + minutes(300))
+    clock = domain.status_changed(started(), "pending", T0 + minutes(30))
+    clock = domain.status_changed(clock, "solved", T0 + minutes(300))
     assert target(clock, "resolution")["used"] == 30 * 60
 
 
 # --------------------------------------------------------------------------- priority
 
 def test_priority_change_recomputes_deadlines_on_the_time_used():
-    clock = domain.status_changed(started(), CAL, "open", T0 + minutes(10))
+    clock = domain.status_changed(started(), "open", T0 + minutes(10))
     urgent = {"_id": "p-urgent", "priority": "urgent",
               "targets": {"first_response": 20, "resolution": 120}}
     clock = domain.policy_changed(clock, urgent, CAL, dict(TICKET, priority="urgent"),
@@ -194,7 +194,7 @@ def test_priority_change_recomputes_deadlines_on_the_time_used():
 
 
 def test_smaller_budget_while_paused_makes_it_due_now():
-    clock = domain.status_changed(started(), CAL, "pending", T0 + minutes(30))
+    clock = domain.status_changed(started(), "pending", T0 + minutes(30))
     tight = {"_id": "tight", "priority": "urgent", "targets": {"first_response": 20}}
     clock = domain.policy_changed(clock, tight, CAL, dict(TICKET, priority="urgent"),
                                   T0 + minutes(40))
@@ -203,7 +203,7 @@ def test_smaller_budget_while_paused_makes_it_due_now():
 
 
 def test_assignment_is_remembered_for_reports():
-    assert domain.assigned(started(), "agent-7")["assignee_id"] == "agent-7"
+    assert domain.assigned(started(), "agent-7", T0)["assignee_id"] == "agent-7"
 
 
 # --------------------------------------------------------------------------- alerts
@@ -223,7 +223,7 @@ def test_warning_then_breach_each_once():
 
 
 def test_met_targets_never_alert():
-    clock = domain.staff_replied(started(), CAL, T0 + minutes(1))
+    clock = domain.staff_replied(started(), T0 + minutes(1))
     clock, alerts = domain.raise_alerts(clock, T0 + minutes(59))
     assert alerts == []
 
@@ -238,8 +238,8 @@ def test_actions_come_from_the_policy_per_target_and_stage():
 # --------------------------------------------------------------------------- outcomes
 
 def test_outcomes_record_met_breached_and_open():
-    clock = domain.assigned(started(), "agent-7")
-    clock = domain.staff_replied(clock, CAL, T0 + minutes(20))
+    clock = domain.assigned(started(), "agent-7", T0)
+    clock = domain.staff_replied(clock, T0 + minutes(20))
     by_target = {o["target"]: o for o in domain.outcomes(clock)}
     assert by_target["first_response"]["result"] == "met"
     assert by_target["first_response"]["elapsed_s"] == 1200
@@ -247,7 +247,7 @@ def test_outcomes_record_met_breached_and_open():
     assert by_target["resolution"]["result"] == "open"
     assert by_target["resolution"]["elapsed_s"] is None
 
-    late = domain.staff_replied(started(), CAL, T0 + minutes(60))  # exactly at the deadline
+    late = domain.staff_replied(started(), T0 + minutes(60))  # exactly at the deadline
     assert {o["target"]: o["result"] for o in domain.outcomes(late)}["first_response"] == \
         "breached"
     announced, _ = domain.raise_alerts(started(), T0 + minutes(61))
@@ -265,15 +265,15 @@ def test_which_messages_count(role, public, rule):
 
 
 def test_results_stay_with_the_agent_assigned_when_they_were_decided():
-    clock = domain.assigned(started(), "agent-a")
-    clock = domain.staff_replied(clock, CAL, T0 + minutes(10))
-    clock = domain.assigned(clock, "agent-b")
+    clock = domain.assigned(started(), "agent-a", T0)
+    clock = domain.staff_replied(clock, T0 + minutes(10))
+    clock = domain.assigned(clock, "agent-b", T0 + minutes(15))
     by_target = {o["target"]: o["agent_id"] for o in domain.outcomes(clock)}
     assert by_target == {"first_response": "agent-a", "resolution": "agent-b"}
-    clock = domain.status_changed(clock, CAL, "solved", T0 + minutes(20))
-    clock = domain.assigned(clock, "agent-c")
-    clock = domain.status_changed(clock, CAL, "open", T0 + minutes(30))  # reopened
-    clock = domain.status_changed(clock, CAL, "solved", T0 + minutes(40))
+    clock = domain.status_changed(clock, "solved", T0 + minutes(20))
+    clock = domain.assigned(clock, "agent-c", T0 + minutes(25))
+    clock = domain.status_changed(clock, "open", T0 + minutes(30))  # reopened
+    clock = domain.status_changed(clock, "solved", T0 + minutes(40))
     assert {o["target"]: o["agent_id"] for o in domain.outcomes(clock)}["resolution"] == \
         "agent-c"
 
@@ -296,14 +296,124 @@ def test_resolution_counts_exactly_the_business_time_spent_not_waiting(gaps):
         later = at + minutes(gap)
         if running:
             expected += business_time_between(OFFICE, at, later)
-        clock = domain.status_changed(clock, OFFICE, "open" if not running else "pending", later)
+        clock = domain.status_changed(clock, "open" if not running else "pending", later)
         at, running = later, not running
         res = clock["targets"]["resolution"]
         assert res["used"] == int(expected.total_seconds())
         if running:
             assert res["due_at"] == add_business_time(
                 OFFICE, at, max(timedelta(seconds=res["budget"]) - expected, timedelta(0)))
-    clock = domain.status_changed(clock, OFFICE, "solved", at + minutes(1))
+    clock = domain.status_changed(clock, "solved", at + minutes(1))
     if running:
         expected += business_time_between(OFFICE, at, at + minutes(1))
     assert clock["targets"]["resolution"]["used"] == int(expected.total_seconds())
+
+
+# --------------------------------------------------------------------------- arrival order
+# Events reach SLA on separate queues, through several workers and replicas, and the outbox
+# may re-send an old one late: the clock must follow event time, not arrival order.
+
+def test_status_changes_applied_in_reverse_give_the_time_ordered_clock():
+    in_order = domain.status_changed(started(), "pending", T0 + timedelta(seconds=10), "e1")
+    in_order = domain.status_changed(in_order, "open", T0 + timedelta(seconds=11), "e2")
+    reversed_ = domain.status_changed(started(), "open", T0 + timedelta(seconds=11), "e2")
+    reversed_ = domain.status_changed(reversed_, "pending", T0 + timedelta(seconds=10), "e1")
+    assert reversed_["status"] == "open" and reversed_["status_at"] == T0 + timedelta(seconds=11)
+    assert reversed_["next_check"] is not None  # it still warns and breaches
+    fr = target(reversed_, "first_response")
+    assert fr["used"] == 10 and fr["due_at"] == T0 + minutes(60) + timedelta(seconds=1)
+    assert reversed_ == in_order
+
+
+def test_a_reply_that_arrives_after_the_solve_counts_at_its_own_time():
+    clock = domain.status_changed(started(), "solved", T0 + minutes(20), "solve")
+    clock = domain.staff_replied(clock, T0 + minutes(5), "reply")
+    fr = target(clock, "first_response")
+    assert fr["met_at"] == T0 + minutes(5) and fr["used"] == 5 * 60
+    assert target(clock, "resolution")["used"] == 20 * 60
+
+
+def test_a_late_customer_message_starts_its_cycle_at_its_own_time():
+    clock = domain.staff_replied(started(), T0 + minutes(10), "r1")
+    clock = domain.staff_replied(clock, T0 + minutes(40), "r2")
+    clock = domain.customer_wrote(clock, T0 + minutes(30), "c1")  # arrives after r2
+    nr = target(clock, "next_response")
+    assert nr["cycle"] == 1 and nr["met_at"] == T0 + minutes(40) and nr["used"] == 10 * 60
+
+
+def test_the_same_event_twice_changes_nothing():
+    once = domain.status_changed(started(), "pending", T0 + minutes(10), "e1")
+    assert domain.status_changed(once, "pending", T0 + minutes(10), "e1") == once
+
+
+def test_announced_alerts_survive_a_late_event():
+    clock, alerts = domain.raise_alerts(domain.assigned(started(), "agent-a", T0, "a"),
+                                        T0 + minutes(61))
+    assert alerts == [("warning", "first_response"), ("breach", "first_response")]
+    clock = domain.assigned(clock, "agent-b", T0 + minutes(62), "b")
+    clock = domain.staff_replied(clock, T0 + minutes(30), "late-reply")
+    fr = target(clock, "first_response")
+    assert fr["warned"] and fr["breached"] and fr["agent_id"] == "agent-a"
+    assert fr["met_at"] == T0 + minutes(30)
+
+
+def test_deadlines_follow_pause_and_resume():
+    clock = started()
+    assert domain.deadlines(clock) == {"first_response_due": T0 + minutes(60),
+                                       "resolution_due": T0 + minutes(600)}
+    clock = domain.status_changed(clock, "pending", T0 + minutes(10), "p")
+    assert domain.deadlines(clock) == {"first_response_due": None, "resolution_due": None}
+    clock = domain.status_changed(clock, "open", T0 + minutes(40), "o")
+    assert domain.deadlines(clock) == {"first_response_due": T0 + minutes(90),
+                                       "resolution_due": T0 + minutes(630)}
+
+
+URGENT = {"_id": "p-urgent", "priority": "urgent", "calendar_id": "office",
+          "targets": {"first_response": 20, "next_response": 20, "resolution": 120}}
+EVENT_KINDS = st.sampled_from(["open", "pending", "on_hold", "solved", "closed", "staff",
+                               "customer", "assign", "urgent", "normal"])
+
+
+def _apply(clock, kind, at, event_id):
+    if kind == "staff":
+        return domain.staff_replied(clock, at, event_id)
+    if kind == "customer":
+        return domain.customer_wrote(clock, at, event_id)
+    if kind == "assign":
+        return domain.assigned(clock, f"agent-{event_id}", at, event_id)
+    if kind in ("urgent", "normal"):
+        policy, calendar = (URGENT, OFFICE) if kind == "urgent" else (POLICY, CAL)
+        return domain.policy_changed(clock, policy, calendar, dict(TICKET, priority=kind),
+                                     at, event_id)
+    return domain.status_changed(clock, kind, at, event_id)
+
+
+@st.composite
+def event_sequences(draw):
+    """A few events at increasing (sometimes equal) times, and a shuffled delivery of them."""
+    steps = draw(st.lists(st.tuples(EVENT_KINDS, st.integers(0, 6 * 60)), min_size=1,
+                          max_size=8))
+    at, events = T0, []
+    for i, (kind, gap) in enumerate(steps):
+        at += minutes(gap)
+        events.append((kind, at, f"e{i}"))
+    return events, draw(st.permutations(events))
+
+
+@settings(max_examples=150, deadline=None)
+@given(event_sequences())
+def test_any_delivery_order_gives_the_time_ordered_clock(sequence):
+    events, delivered = sequence
+    in_order, shuffled = started(), started()
+    for kind, at, event_id in events:
+        in_order = _apply(in_order, kind, at, event_id)
+    for kind, at, event_id in delivered:
+        shuffled = _apply(shuffled, kind, at, event_id)
+    assert shuffled == in_order
+    assert domain.outcomes(shuffled) == domain.outcomes(in_order)
+
+
+def test_a_clock_stored_before_inputs_were_kept_still_alerts():
+    legacy = {k: v for k, v in started().items() if k not in ("origin", "inputs", "marks")}
+    _, alerts = domain.raise_alerts(legacy, T0 + minutes(61))
+    assert alerts == [("warning", "first_response"), ("breach", "first_response")]

@@ -1,11 +1,13 @@
 """The supervisor dashboard: intake's report (aggregated in Mongo), SLA compliance and
 suggestion deflection for a period and department, drawn with Chart.js (vendored, served from
-this origin), and the per-agent table as CSV."""
+this origin), the newest supervisor alerts (SLA escalations, incidents) and the per-agent
+table as CSV."""
 from __future__ import annotations
 
 from datetime import timedelta, timezone
 
 from flask import render_template, request
+from flask_babel import gettext as _
 from nameko.exceptions import RpcTimeout
 
 from services.intake.schemas import ReportQuerySchema
@@ -17,6 +19,12 @@ from .reports import agents_csv
 
 OPERATIONS: list = []
 PERIODS = (1, 7, 30, 90)  # days the period filter offers
+ALERTS_SHOWN = 20  # the newest supervisor alerts (SLA escalations, incidents)
+
+
+def alert_kind_labels() -> dict:
+    return {"sla_warning": _("SLA warning"), "sla_breached": _("SLA breached"),
+            "incident": _("Incident")}
 
 
 def register(app, portal):
@@ -63,10 +71,13 @@ def register(app, portal):
                   if not query["department"] or g["key"] == query["department"]]
         deflection = console.deflection(rpc.call("search", "feedback_summary").get("results", []))
         names = {a["id"]: a["name"] for a in rpc.call("routing", "list_agents")["agents"]}
+        alerts = [a for a in rpc.call("routing", "list_alerts", ALERTS_SHOWN)["alerts"]
+                  if not query["department"] or a.get("department") == query["department"]]
         return render_template(
             "supervisor/dashboard.html", report=report, compliance=groups,
             sla_rate=console.sla_compliance_rate(groups), deflection=deflection,
-            agent_names=names, periods=PERIODS, days=chosen["days"], period=chosen["period"],
+            agent_names=names, alerts=alerts, alert_kinds=alert_kind_labels(),
+            periods=PERIODS, days=chosen["days"], period=chosen["period"],
             department=query["department"],
             departments=rpc.call("routing", "list_departments")["departments"],
             charts=console.chart_data(report, groups))
