@@ -123,10 +123,18 @@ TEMPLATES = {
     "solved": {
         "en": ("[#{number}] Solved: {subject}",
                "Hello {name},\n\nYour request #{number} is solved. How did we do? "
-               "Rate us here:\n{csat_url}\n\nReply to this email if you still need help.\n"),
+               "Choose a score (you can add a comment on the page):\n\n"
+               "5 - Excellent: {csat_url}?score=5\n4 - Good: {csat_url}?score=4\n"
+               "3 - OK: {csat_url}?score=3\n2 - Poor: {csat_url}?score=2\n"
+               "1 - Very poor: {csat_url}?score=1\n\n"
+               "Reply to this email if you still need help.\n"),
         "ru": ("[#{number}] Решено: {subject}",
                "Здравствуйте, {name}!\n\nВаша заявка #{number} решена. Оцените, пожалуйста, "
-               "нашу работу:\n{csat_url}\n\nЕсли вопрос остался, просто ответьте на письмо.\n"),
+               "нашу работу (на странице можно добавить комментарий):\n\n"
+               "5 — отлично: {csat_url}?score=5\n4 — хорошо: {csat_url}?score=4\n"
+               "3 — нормально: {csat_url}?score=3\n2 — плохо: {csat_url}?score=2\n"
+               "1 — очень плохо: {csat_url}?score=1\n\n"
+               "Если вопрос остался, просто ответьте на письмо.\n"),
     },
 }
 

@@ -122,20 +122,21 @@ class IntakeService(OutboxRelay):
 
     @command
     def submit_csat(self, number: int, rating: dict, actor: dict) -> dict:
+        """``rating``: {"score": 1..5, "comment": optional text}; once per ticket."""
         actor = parsed(ActorSchema(), actor)
         answer = parsed(CsatSchema(), rating)
         ticket = self._visible_ticket(number, actor)
         now = self.clock.now()
-        csat = domain.plan_csat(ticket, actor, answer["rating"], answer["comment"], now)
+        csat = domain.plan_csat(ticket, actor, answer["score"], answer["comment"], now)
         event = ev.new_event(ev.TICKET_RATED, {
-            "ticket_id": ticket["_id"], "number": number, "rating": csat["rating"],
+            "ticket_id": ticket["_id"], "number": number, "score": csat["score"],
             "satisfied": csat["satisfied"], "comment": csat["comment"],
             "department": ticket["department"], "assignee_id": ticket["assignee_id"],
             "rated_at": now}, now)
         # The condition csat == None makes "once" hold even for two simultaneous ratings.
         return self._commit_and_show(ticket, {"csat": csat, "updated_at": now}, [event], actor,
                                      expected={"csat": None}, conflict=(
-                                         "rating", "this ticket has already been rated"))
+                                         "score", "this ticket has already been rated"))
 
     @command
     def submit_csat_by_token(self, token: str, rating: dict) -> dict:

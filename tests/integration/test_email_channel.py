@@ -138,10 +138,14 @@ def test_mail_becomes_ticket_with_attachment_and_threaded_replies(listener, sink
     # Solved: the email carries a signed CSAT link that works once.
     assert rpc.intake.change_status(number, {"status": "solved"}, AGENT)["ok"]
     solved = eventually(lambda: [m for m in sink.about(number) if "Solved" in m["Subject"]])[0]
-    token = re.search(r"/csat/(\S+)", solved.get_content()).group(1)
-    assert rpc.intake.submit_csat_by_token(token + "0", {"rating": "good"})["status"] == 404
-    assert rpc.intake.submit_csat_by_token(token, {"rating": "good"})["ok"]
-    assert rpc.intake.submit_csat_by_token(token, {"rating": "bad"})["status"] == 409
+    links = re.findall(r"/csat/([^\s?]+)\?score=(\d)", solved.get_content())
+    assert sorted(score for _, score in links) == ["1", "2", "3", "4", "5"]
+    token = links[0][0]
+    assert {t for t, _ in links} == {token}
+    assert rpc.intake.submit_csat_by_token(token + "0", {"score": 5})["status"] == 404
+    assert rpc.intake.submit_csat_by_token(token, {"score": 6})["status"] == 400
+    assert rpc.intake.submit_csat_by_token(token, {"score": 5})["ok"]
+    assert rpc.intake.submit_csat_by_token(token, {"score": 1})["status"] == 409
 
     # Writing to the closed ticket files a follow-up linked to it.
     assert rpc.intake.change_status(number, {"status": "closed"}, AGENT)["ok"]

@@ -6,10 +6,12 @@ from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 
 import pytest
+from marshmallow import ValidationError
 
 from services.intake import attachments as att
 from services.intake import canned, domain, mail, tags
 from services.intake.domain import ROLES, TransitionError, plan_transition
+from services.intake.schemas import CsatSchema
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed")
@@ -84,15 +86,50 @@ def test_plan_edit_refusals(role, status, changes, code):
 
 def test_csat_once_by_the_requester_after_solving():
     me = {"id": "c1", "role": "customer"}
-    csat = domain.plan_csat(ticket(status="solved"), me, "good", "great", NOW)
-    assert csat == {"rating": "good", "comment": "great", "satisfied": True, "rated_at": NOW}
+    csat = domain.plan_csat(ticket(status="solved"), me, 5, "great", NOW)
+    assert csat == {"score": 5, "comment": "great", "satisfied": True, "rated_at": NOW}
     for t, actor, code in [(ticket(status="open"), me, 409),
                            (ticket(status="solved", csat=csat), me, 409),
                            (ticket(status="solved"), {"id": "c2", "role": "customer"}, 403),
                            (ticket(status="solved"), {"id": "c1", "role": "agent"}, 403)]:
         with pytest.raises(domain.CsatError) as exc:
-            domain.plan_csat(t, actor, "bad", None, NOW)
+            domain.plan_csat(t, actor, 1, None, NOW)
         assert exc.value.status == code
+
+
+@pytest.mark.parametrize("score, satisfied", [(1, False), (2, False), (3, False), (4, True),
+                                              (5, True)])
+def test_csat_scores_four_and_five_count_as_satisfied(score, satisfied):
+    csat = domain.plan_csat(ticket(status="closed"), {"id": "c1", "role": "customer"}, score,
+                            None, NOW)
+    assert (csat["score"], csat["satisfied"]) == (score, satisfied)
+
+
+@pytest.mark.parametrize("score", [0, 6, -1, "5", 4.5, 5.0, True, None])
+def test_csat_score_outside_one_to_five_is_refused(score):
+    with pytest.raises(domain.CsatError) as exc:
+        domain.plan_csat(ticket(status="solved"), {"id": "c1", "role": "customer"}, score,
+                         None, NOW)
+    assert exc.value.status == 400 and "score" in exc.value.errors
+
+
+@pytest.mark.parametrize("payload, field", [
+    ({"score": 0}, "score"), ({"score": 6}, "score"), ({"score": "5"}, "score"),
+    ({"score": 4.5}, "score"), ({"score": 5.0}, "score"), ({"score": True}, "score"),
+    ({"score": None}, "score"), ({}, "score"), ({"comment": "no score"}, "score"),
+    ({"score": 4, "comment": "x" * 2001}, "comment"), ({"score": 4, "comment": "  "}, "comment"),
+    ({"rating": "good"}, "rating"),
+])
+def test_csat_payload_needs_a_whole_score_from_one_to_five(payload, field):
+    with pytest.raises(ValidationError) as exc:
+        CsatSchema().load(payload)
+    assert field in exc.value.messages
+
+
+def test_csat_payload_accepts_every_score_and_an_optional_comment():
+    assert [CsatSchema().load({"score": s})["score"] for s in (1, 2, 3, 4, 5)] == [1, 2, 3, 4, 5]
+    assert CsatSchema().load({"score": 3, "comment": " fine "}) == {"score": 3,
+                                                                     "comment": "fine"}
 
 
 def test_follow_up_only_for_closed_tickets():
@@ -220,7 +257,8 @@ def test_subject_number_and_outbound_templates():
                        references=["<m1@example.com>"], number=7, subject="S", name="Ann",
                        csat_url="http://p/csat/tok")
     assert msg["Subject"] == "[#7] Решено: S" and msg["In-Reply-To"] == "<m1@example.com>"
-    assert "http://p/csat/tok" in msg.get_content()
+    # One link per score: opening one preselects it on the rating page.
+    assert all(f"http://p/csat/tok?score={s}" in msg.get_content() for s in range(1, 6))
 
 
 def test_saved_mail_settings_override_the_deployment_defaults():
