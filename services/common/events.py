@@ -143,6 +143,12 @@ class TicketAssignedData(TicketRef):
     assigned_at = fields.AwareDateTime(required=True)
     # None when routing chose the agent; the supervisor or agent who reassigned by hand.
     assigned_by = fields.Nested(ActorRef, load_default=None, allow_none=True)
+    # Where and in which language intake mails the assignee notices about this ticket (SLA
+    # warnings): the agent's address and the first language of their routing profile (None:
+    # no preference, intake's fallback language).
+    agent_email = fields.Email(load_default=None, allow_none=True)
+    agent_language = fields.Str(load_default=None, allow_none=True,
+                                validate=validate.OneOf(LANGUAGES))
 
 
 class TicketUnassignableData(TicketRef):
@@ -184,9 +190,11 @@ class SlaDeadlinesSetData(TicketRef):
     resolution_due = fields.AwareDateTime(load_default=None, allow_none=True)
 
 
+SLA_TARGETS = ("first_response", "next_response", "resolution")
+
+
 class SlaAlertData(TicketRef):
-    target = fields.Str(required=True,
-                        validate=validate.OneOf(("first_response", "next_response", "resolution")))
+    target = fields.Str(required=True, validate=validate.OneOf(SLA_TARGETS))
     due_at = fields.AwareDateTime(required=True)
     policy_id = fields.Str(required=True)
     department = fields.Str(load_default=None, allow_none=True)

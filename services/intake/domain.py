@@ -182,6 +182,13 @@ def audit_entries(ticket: dict, diff: dict, actor: dict, at: datetime) -> list[d
 SYSTEM_ACTOR = {"id": "system", "role": "system", "name": None}
 
 
+def warn_assignee(ticket: dict) -> bool:
+    """An SLA warning is mailed to the ticket's assignee while the ticket is still being
+    worked on and routing told us where to write."""
+    return (ticket["status"] not in ("solved", "closed")
+            and ticket.get("assignee_id") is not None and bool(ticket.get("assignee_email")))
+
+
 # ---------------------------------------------------------------------------- CSAT
 
 class CsatError(EditError):

@@ -273,11 +273,14 @@ class ReportQuerySchema(Strict):
 
 
 class NotificationToggles(Strict):
-    """Which emails the requester gets (each kind of mail.TEMPLATES)."""
+    """Which emails go out (each kind of mail.TEMPLATES): to the requester, and to the
+    assignee when an SLA deadline is near."""
 
     received = fields.Bool(load_default=True, metadata={"description": "request received"})
     replied = fields.Bool(load_default=True, metadata={"description": "public staff reply"})
     solved = fields.Bool(load_default=True, metadata={"description": "solved, with CSAT link"})
+    sla_warning = fields.Bool(load_default=True, metadata={
+        "description": "to the assignee: an SLA deadline is near"})
 
 
 NO_CONTROL_CHARACTERS = validate.Regexp(r"^[^\x00-\x1f\x7f]*$",

@@ -8,6 +8,7 @@ from email.message import EmailMessage
 import pytest
 from marshmallow import ValidationError
 
+from services.common import events as ev
 from services.intake import attachments as att
 from services.intake import canned, domain, mail, tags
 from services.intake.domain import ROLES, TransitionError, plan_transition
@@ -264,18 +265,68 @@ def test_subject_number_and_outbound_templates():
 def test_saved_mail_settings_override_the_deployment_defaults():
     defaults = mail.effective_settings(None, "desk@x.test")
     assert defaults["sender_address"] == "desk@x.test" and defaults["reply_to"] is None
-    assert defaults["notifications"] == {"received": True, "replied": True, "solved": True}
+    assert defaults["notifications"] == {"received": True, "replied": True, "solved": True,
+                                         "sla_warning": True}
     saved = mail.effective_settings({
         "sender_address": "help@acme.test", "sender_name": "Acme Помощь",
         "reply_to": "replies@acme.test", "default_language": "ru",
         "notifications": {"received": False}}, "desk@x.test")
-    assert saved["notifications"] == {"received": False, "replied": True, "solved": True}
+    assert saved["notifications"] == {"received": False, "replied": True, "solved": True,
+                                      "sla_warning": True}
     msg = mail.compose("replied", "xx", to="ann@example.com", settings=saved,
                        message_id="<o@acme.test>", references=[], number=7, subject="S",
                        name="Ann", author="Bob", body="Hi")
     assert "help@acme.test" in msg["From"] and "Acme" in str(msg["From"])
     assert msg["Reply-To"] == "replies@acme.test"
     assert msg["Subject"] == "[#7] Новый ответ: S"  # no "xx" template: the default language
+
+
+WARNED = {"_id": "t1", "number": 7, "subject": "Printer jams", "status": "open",
+          "assignee_id": "a1", "assignee_name": "Anna", "assignee_email": "anna@desk.test",
+          "assignee_language": "ru",
+          "messages": [{"body": "INTERNAL note", "public": False, "author_role": "agent"}]}
+
+
+@pytest.mark.parametrize("language, target, says", [
+    ("en", "first_response", "first response"), ("en", "next_response", "next response"),
+    ("en", "resolution", "resolution"), ("ru", "first_response", "первый ответ"),
+    ("ru", "next_response", "следующий ответ"), ("ru", "resolution", "решение")])
+def test_sla_warning_mail_names_ticket_target_deadline_and_workspace(language, target, says):
+    due = datetime(2024, 5, 1, 15, 30, tzinfo=timezone(timedelta(hours=3)))
+    values = mail.sla_warning_values(WARNED, {"target": target, "due_at": due}, language,
+                                     "http://portal.test")
+    msg = mail.compose("sla_warning", language, to="anna@desk.test",
+                       settings=mail.effective_settings(None, "desk@x"), message_id="<w@x>",
+                       references=[], **values)
+    text = msg["Subject"] + "\n" + msg.get_content()
+    assert "[#7]" in msg["Subject"] and says in msg["Subject"]
+    assert "2024-05-01 12:30 UTC" in msg["Subject"]  # the deadline, in UTC
+    assert "Printer jams" in text and "http://portal.test/agent/tickets/7" in text
+    assert "INTERNAL" not in text and msg["To"] == "anna@desk.test"
+    assert msg["In-Reply-To"] is None  # not threaded into the customer's conversation
+
+
+def test_every_sla_target_and_language_has_words_in_the_warning():
+    assert set(mail.SLA_TARGET_NAMES) == set(ev.LANGUAGES) == set(
+        mail.TEMPLATES["sla_warning"])
+    assert all(set(names) == set(ev.SLA_TARGETS) for names in mail.SLA_TARGET_NAMES.values())
+
+
+def test_notice_language_is_the_wanted_one_with_a_template_else_the_fallback():
+    settings = mail.effective_settings({"default_language": "ru"}, "desk@x")
+    assert mail.language_for("sla_warning", "en", settings) == "en"
+    assert mail.language_for("sla_warning", None, settings) == "ru"
+    assert mail.language_for("sla_warning", "de", settings) == "ru"
+    assert mail.language_for("sla_warning", None, dict(settings, default_language="xx")) == "en"
+
+
+@pytest.mark.parametrize("changes, warned", [
+    ({}, True), ({"status": "pending"}, True), ({"status": "solved"}, False),
+    ({"status": "closed"}, False), ({"assignee_id": None}, False),
+    ({"assignee_email": None}, False)])
+def test_sla_warning_goes_to_an_assignee_with_an_address_while_the_ticket_is_worked_on(
+        changes, warned):
+    assert domain.warn_assignee(dict(WARNED, **changes)) is warned
 
 
 def test_quoted_text_is_stripped_with_any_line_ending():
