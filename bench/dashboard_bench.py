@@ -67,7 +67,7 @@ def synthetic_tickets(count: int, now: datetime, seed: int = 8):
                "messages": [{"id": "m1", "author_role": "agent", "public": True,
                              "body": "answer", "created_at": first}] if answered else []}
         if solved and rng.random() < 0.3:
-            doc["csat"] = {"rating": "good" if rng.random() < 0.8 else "bad"}
+            doc["csat"] = {"score": rng.choices((1, 2, 3, 4, 5), weights=(1, 1, 2, 6, 10))[0]}
         yield doc
 
 

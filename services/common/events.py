@@ -12,7 +12,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from .validation import Strict
+from .validation import Strict, WholeNumber
 
 SCHEMA_VERSION = 1
 
@@ -20,7 +20,9 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed")
 CHANNELS = ("portal", "api", "email")
 LANGUAGES = ("en", "ru")
-CSAT_RATINGS = ("good", "bad")
+# CSAT: a score from 1 (very dissatisfied) to 5 (very satisfied); 4 and 5 count as satisfied.
+CSAT_SCORES = (1, 2, 3, 4, 5)
+CSAT_SATISFIED_FROM = 4
 
 # event type -> publishing service (nameko publishes on the "<service>.events" exchange)
 TICKET_CREATED = "ticket_created"
@@ -141,6 +143,12 @@ class TicketAssignedData(TicketRef):
     assigned_at = fields.AwareDateTime(required=True)
     # None when routing chose the agent; the supervisor or agent who reassigned by hand.
     assigned_by = fields.Nested(ActorRef, load_default=None, allow_none=True)
+    # Where and in which language intake mails the assignee notices about this ticket (SLA
+    # warnings): the agent's address and the first language of their routing profile (None:
+    # no preference, intake's fallback language).
+    agent_email = fields.Email(load_default=None, allow_none=True)
+    agent_language = fields.Str(load_default=None, allow_none=True,
+                                validate=validate.OneOf(LANGUAGES))
 
 
 class TicketUnassignableData(TicketRef):
@@ -187,9 +195,11 @@ class SlaDeadlinesSetData(TicketRef):
     version = fields.Int(load_default=0, validate=validate.Range(min=0))
 
 
+SLA_TARGETS = ("first_response", "next_response", "resolution")
+
+
 class SlaAlertData(TicketRef):
-    target = fields.Str(required=True,
-                        validate=validate.OneOf(("first_response", "next_response", "resolution")))
+    target = fields.Str(required=True, validate=validate.OneOf(SLA_TARGETS))
     due_at = fields.AwareDateTime(required=True)
     policy_id = fields.Str(required=True)
     department = fields.Str(load_default=None, allow_none=True)
@@ -201,8 +211,8 @@ class SlaAlertData(TicketRef):
 class TicketRatedData(TicketRef):
     """The requester's satisfaction rating (CSAT), given once after solving; feeds reports."""
 
-    rating = fields.Str(required=True, validate=validate.OneOf(CSAT_RATINGS))
-    satisfied = fields.Bool(required=True)
+    score = WholeNumber(required=True, validate=validate.OneOf(CSAT_SCORES))
+    satisfied = fields.Bool(required=True)  # score >= CSAT_SATISFIED_FROM
     comment = fields.Str(load_default=None, allow_none=True)
     department = fields.Str(required=True)
     assignee_id = fields.Str(load_default=None, allow_none=True)

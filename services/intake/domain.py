@@ -6,6 +6,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from services.common.events import CSAT_SATISFIED_FROM, CSAT_SCORES
 from services.common.results import Refusal  # noqa: F401 - re-exported for intake rules
 
 ROLES = ("customer", "agent", "supervisor", "admin", "system")
@@ -181,22 +182,33 @@ def audit_entries(ticket: dict, diff: dict, actor: dict, at: datetime) -> list[d
 SYSTEM_ACTOR = {"id": "system", "role": "system", "name": None}
 
 
+def warn_assignee(ticket: dict) -> bool:
+    """An SLA warning is mailed to the ticket's assignee while the ticket is still being
+    worked on and routing told us where to write."""
+    return (ticket["status"] not in ("solved", "closed")
+            and ticket.get("assignee_id") is not None and bool(ticket.get("assignee_email")))
+
+
 # ---------------------------------------------------------------------------- CSAT
 
 class CsatError(EditError):
     pass
 
 
-def plan_csat(ticket: dict, actor: dict, rating: str, comment: str | None,
+def plan_csat(ticket: dict, actor: dict, score: int, comment: str | None,
               now: datetime) -> dict:
-    """The requester rates a solved (or closed) ticket once: "good" or "bad"."""
+    """The requester rates a solved (or closed) ticket once: a score 1..5 (4 and 5 count as
+    satisfied) and an optional comment."""
+    if type(score) is not int or score not in CSAT_SCORES:  # bool and 5.0 are not scores
+        raise CsatError(400, {"score": ["must be a whole number from 1 to 5"]})
     if not may(actor["role"], "rate") or ticket["requester_id"] != actor["id"]:
         raise CsatError(403, {"_schema": ["only the requester can rate this ticket"]})
     if ticket["status"] not in ("solved", "closed"):
         raise CsatError(409, {"status": ["a ticket can be rated once it is solved"]})
     if ticket.get("csat") is not None:
-        raise CsatError(409, {"rating": ["this ticket has already been rated"]})
-    return {"rating": rating, "comment": comment, "satisfied": rating == "good", "rated_at": now}
+        raise CsatError(409, {"score": ["this ticket has already been rated"]})
+    return {"score": score, "comment": comment, "satisfied": score >= CSAT_SATISFIED_FROM,
+            "rated_at": now}
 
 
 # ---------------------------------------------------------------------------- follow-ups

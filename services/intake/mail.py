@@ -1,12 +1,14 @@
 """Email rules with no I/O: reading an inbound message, deciding whether it is a person
 writing (not an auto-reply or a bounce), finding the ticket it continues, and composing
-outbound notifications in Russian and English."""
+outbound notifications in Russian and English (to requesters, and SLA warnings to the
+assignee)."""
 from __future__ import annotations
 
 import base64
 import email
 import email.policy
 import re
+from datetime import timezone
 from email.message import EmailMessage
 from email.utils import formataddr, getaddresses, parseaddr
 
@@ -123,12 +125,62 @@ TEMPLATES = {
     "solved": {
         "en": ("[#{number}] Solved: {subject}",
                "Hello {name},\n\nYour request #{number} is solved. How did we do? "
-               "Rate us here:\n{csat_url}\n\nReply to this email if you still need help.\n"),
+               "Choose a score (you can add a comment on the page):\n\n"
+               "5 - Excellent: {csat_url}?score=5\n4 - Good: {csat_url}?score=4\n"
+               "3 - OK: {csat_url}?score=3\n2 - Poor: {csat_url}?score=2\n"
+               "1 - Very poor: {csat_url}?score=1\n\n"
+               "Reply to this email if you still need help.\n"),
         "ru": ("[#{number}] Решено: {subject}",
                "Здравствуйте, {name}!\n\nВаша заявка #{number} решена. Оцените, пожалуйста, "
-               "нашу работу:\n{csat_url}\n\nЕсли вопрос остался, просто ответьте на письмо.\n"),
+               "нашу работу (на странице можно добавить комментарий):\n\n"
+               "5 — отлично: {csat_url}?score=5\n4 — хорошо: {csat_url}?score=4\n"
+               "3 — нормально: {csat_url}?score=3\n2 — плохо: {csat_url}?score=2\n"
+               "1 — очень плохо: {csat_url}?score=1\n\n"
+               "Если вопрос остался, просто ответьте на письмо.\n"),
+    },
+    # To the assignee, not the requester (see IntakeService.notify_sla_warning).
+    "sla_warning": {
+        "en": ("[#{number}] SLA warning: {target} due {deadline}",
+               "Hello {name},\n\nThe {target} deadline of ticket #{number}, assigned to you, "
+               "is near.\n\nSubject: {subject}\nDue: {deadline}\n\n"
+               "Open it in the agent workspace:\n{portal_url}/agent/tickets/{number}\n\n"
+               "This is an automatic notice; please answer in the workspace, not by "
+               "replying to this email.\n"),
+        "ru": ("[#{number}] Предупреждение SLA: {target} до {deadline}",
+               "Здравствуйте, {name}!\n\nПриближается срок по заявке #{number}, назначенной "
+               "вам: {target}.\n\nТема: {subject}\nСрок: {deadline}\n\n"
+               "Откройте заявку в рабочем месте агента:\n{portal_url}/agent/tickets/{number}"
+               "\n\nЭто автоматическое уведомление; отвечайте в рабочем месте, а не на это "
+               "письмо.\n"),
     },
 }
+SLA_TARGET_NAMES = {
+    "en": {"first_response": "first response", "next_response": "next response",
+           "resolution": "resolution"},
+    "ru": {"first_response": "первый ответ", "next_response": "следующий ответ",
+           "resolution": "решение"},
+}
+
+
+def language_for(kind: str, wanted: str | None, settings: dict) -> str:
+    """The language a notification is written in: the wanted one when it has a template,
+    else the admin's fallback language, else English."""
+    templates = TEMPLATES[kind]
+    for language in (wanted, settings["default_language"]):
+        if language in templates:
+            return language
+    return "en"
+
+
+def sla_warning_values(ticket: dict, warning: dict, language: str, portal_url: str) -> dict:
+    """What the assignee's SLA warning says: ticket number and subject, which target, its
+    deadline (UTC) and the workspace link; nothing from the thread, so no internal note can
+    slip in."""
+    due = warning["due_at"].astimezone(timezone.utc)
+    return {"number": ticket["number"], "subject": ticket["subject"],
+            "name": ticket.get("assignee_name") or ticket["assignee_email"],
+            "target": SLA_TARGET_NAMES[language][warning["target"]],
+            "deadline": f"{due:%Y-%m-%d %H:%M} UTC", "portal_url": portal_url}
 
 
 def effective_settings(saved: dict | None, default_sender: str) -> dict:
@@ -146,9 +198,7 @@ def compose(kind: str, language: str, *, to: str, settings: dict, message_id: st
     """An outbound notification from the sender in ``settings`` (see effective_settings).
     Values are plain text placed with str.format on our own template, never parsed as a
     template themselves."""
-    templates = TEMPLATES[kind]
-    subject_t, body_t = templates.get(language) or templates.get(
-        settings["default_language"]) or templates["en"]
+    subject_t, body_t = TEMPLATES[kind][language_for(kind, language, settings)]
     msg = EmailMessage()
     msg["From"] = formataddr((settings["sender_name"] or "", settings["sender_address"]))
     msg["To"] = to

@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
+from services.common.events import CSAT_SATISFIED_FROM, CSAT_SCORES
+
 from . import rollups
 
-
-
-TOTALS = ("created", "solved", "reopened", "first_contact", "csat_good", "csat_bad",
+TOTALS = ("created", "solved", "reopened", "first_contact", *rollups.CSAT_FIELDS,
           "fr_n", "fr_sum_ms", "res_n", "res_sum_ms")
-AGENT_TOTALS = ("assigned", "solved", "csat_good", "csat_bad")
+AGENT_TOTALS = ("assigned", "solved", *rollups.CSAT_FIELDS)
 
 
 def rollup_match(start: datetime, end: datetime, department: str | None) -> dict:
@@ -109,11 +109,23 @@ def _durations(totals: dict, prefix: str, histogram: dict) -> dict:
 
 
 def _agent_row(row: dict, histograms: dict) -> dict:
-    agent = row["_id"]
+    agent, csat = row["_id"], _csat(row)
     return {"agent_id": agent, "assigned": row["assigned"], "solved": row["solved"],
             "median_first_response_minutes": _median_minutes(histograms[(agent, "fr")]),
             "median_resolution_minutes": _median_minutes(histograms[(agent, "res")]),
-            "csat_score": _rate(row["csat_good"], row["csat_good"] + row["csat_bad"])}
+            "csat_score": csat["score"], "csat_average": csat["average"],
+            "csat_rated": csat["rated"]}
+
+
+def _csat(sums: dict) -> dict:
+    """CSAT as the industry reads it: the share of ratings that are 4 or 5 ("score", 0..1),
+    with the average score (1..5), the number of ratings and the count of each score."""
+    by_score = {str(s): sums.get(f"csat_{s}", 0) for s in CSAT_SCORES}
+    rated = sums.get("csat_n", 0)
+    satisfied = sum(n for s, n in by_score.items() if int(s) >= CSAT_SATISFIED_FROM)
+    return {"rated": rated, "satisfied": satisfied, "score": _rate(satisfied, rated),
+            "average": round(sums.get("csat_sum", 0) / rated, 2) if rated else None,
+            "by_score": by_score}
 
 
 def shape(period: dict, agents: dict, current: list[dict]) -> dict:
@@ -123,7 +135,6 @@ def shape(period: dict, agents: dict, current: list[dict]) -> dict:
     histograms = _histograms(period["histograms"])
     per_agent = _histograms(agents["histograms"])
     created, solved = totals.get("created", 0), totals.get("solved", 0)
-    rated = totals.get("csat_good", 0) + totals.get("csat_bad", 0)
     now = (current or [{}])[0]
     return {
         "volume": [{"day": v["_id"]["day"], "channel": v["_id"]["channel"], "tickets": v["n"]}
@@ -141,7 +152,6 @@ def shape(period: dict, agents: dict, current: list[dict]) -> dict:
         "first_response": _durations(totals, "fr", histograms[(None, "fr")]),
         "resolution": _durations(totals, "res", histograms[(None, "res")]),
         "first_contact_resolution_rate": _rate(totals.get("first_contact", 0), solved),
-        "csat": {"good": totals.get("csat_good", 0), "bad": totals.get("csat_bad", 0),
-                 "score": _rate(totals.get("csat_good", 0), rated)},
+        "csat": _csat(totals),
         "agents": [_agent_row(row, per_agent) for row in agents["counts"]],
     }

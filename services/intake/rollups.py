@@ -21,6 +21,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
+from services.common.events import CSAT_SCORES
+
 BUCKETS_PER_DOUBLING = 8
 # Half a bucket in log scale, 2^(1/16) - 1 = 4.43 %, rounded up for floating point.
 PRECISION = 0.045
@@ -98,6 +100,20 @@ def _duration(ticket: dict, end_field: str) -> int | None:
     return None if end is None else epoch_ms(end) - epoch_ms(ticket["created_at"])
 
 
+# Per-score counts, their number and their sum: every CSAT figure (share of 4-5, average,
+# distribution) is a ratio of sums, so the rollups stay additive.
+CSAT_FIELDS = ("csat_n", "csat_sum", *(f"csat_{score}" for score in CSAT_SCORES))
+
+
+def csat_figures(csat: dict | None) -> dict[str, int]:
+    """One rating's counts; a rating without a 1..5 score (none yet, or a good/bad rating
+    stored before scores) counts nothing."""
+    score = (csat or {}).get("score")
+    if type(score) is not int or score not in CSAT_SCORES:
+        return {}
+    return {"csat_n": 1, "csat_sum": score, f"csat_{score}": 1}
+
+
 def contribution(ticket: dict | None) -> dict[tuple, dict[str, int]]:
     """{key: {field: count}} for one ticket's state (zero counts left out); keys are
     (DAILY, day, department, channel), (AGENTS, day, department, agent) and
@@ -105,14 +121,12 @@ def contribution(ticket: dict | None) -> dict[tuple, dict[str, int]]:
     if ticket is None:
         return {}
     solved = ticket.get("status") in SOLVED_STATUSES
-    rating = (ticket.get("csat") or {}).get("rating")
     reopened = ticket.get("reopened_at") is not None
+    rating = csat_figures(ticket.get("csat"))
     figures = {"created": 1, "solved": int(solved), "reopened": int(reopened),
                "first_contact": int(solved and not reopened
-                                    and _public_staff_replies(ticket) == 1),
-               "csat_good": int(rating == "good"), "csat_bad": int(rating == "bad")}
-    agent = {"assigned": 1, "solved": figures["solved"], "csat_good": figures["csat_good"],
-             "csat_bad": figures["csat_bad"]}
+                                    and _public_staff_replies(ticket) == 1), **rating}
+    agent = {"assigned": 1, "solved": figures["solved"], **rating}
     for prefix, end_field in (("fr", "first_response_at"), ("res", "solved_at")):
         ms = _duration(ticket, end_field)
         if ms is not None:

@@ -6,8 +6,8 @@ import binascii
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.common.events import CHANNELS, CSAT_RATINGS, LANGUAGES, PRIORITIES, STATUSES
-from services.common.validation import Strict, slug, text
+from services.common.events import CHANNELS, CSAT_SCORES, LANGUAGES, PRIORITIES, STATUSES
+from services.common.validation import Strict, WholeNumber, slug, text
 
 from . import tags as tag_rules
 from .attachments import MAX_ATTACHMENT_BYTES
@@ -90,9 +90,17 @@ class TicketUpdateSchema(Strict):
             raise ValidationError(f"Send at least one of: {', '.join(EDITABLE_FIELDS)}.")
 
 
+CSAT_COMMENT_MAX = 2000
+
+
 class CsatSchema(Strict):
-    rating = fields.Str(required=True, validate=validate.OneOf(CSAT_RATINGS))
-    comment = text(2000, load_default=None, allow_none=True)
+    """A satisfaction rating: a whole number 1..5 (5: very satisfied) and an optional comment."""
+
+    score = WholeNumber(required=True, validate=validate.Range(
+        min=CSAT_SCORES[0], max=CSAT_SCORES[-1],
+        error=f"Must be a whole number from {CSAT_SCORES[0]} to {CSAT_SCORES[-1]}."),
+        metadata={"description": "1 (very dissatisfied) .. 5 (very satisfied)"})
+    comment = text(CSAT_COMMENT_MAX, load_default=None, allow_none=True)
 
 
 class Base64Bytes(fields.Str):
@@ -177,7 +185,7 @@ class SlaSchema(Schema):
 
 
 class CsatView(Schema):
-    rating = fields.Str()
+    score = fields.Int()
     comment = fields.Str(allow_none=True)
     satisfied = fields.Bool()
     rated_at = fields.AwareDateTime()
@@ -265,11 +273,14 @@ class ReportQuerySchema(Strict):
 
 
 class NotificationToggles(Strict):
-    """Which emails the requester gets (each kind of mail.TEMPLATES)."""
+    """Which emails go out (each kind of mail.TEMPLATES): to the requester, and to the
+    assignee when an SLA deadline is near."""
 
     received = fields.Bool(load_default=True, metadata={"description": "request received"})
     replied = fields.Bool(load_default=True, metadata={"description": "public staff reply"})
     solved = fields.Bool(load_default=True, metadata={"description": "solved, with CSAT link"})
+    sla_warning = fields.Bool(load_default=True, metadata={
+        "description": "to the assignee: an SLA deadline is near"})
 
 
 NO_CONTROL_CHARACTERS = validate.Regexp(r"^[^\x00-\x1f\x7f]*$",

@@ -122,20 +122,21 @@ class IntakeService(OutboxRelay):
 
     @command
     def submit_csat(self, number: int, rating: dict, actor: dict) -> dict:
+        """``rating``: {"score": 1..5, "comment": optional text}; once per ticket."""
         actor = parsed(ActorSchema(), actor)
         answer = parsed(CsatSchema(), rating)
         ticket = self._visible_ticket(number, actor)
         now = self.clock.now()
-        csat = domain.plan_csat(ticket, actor, answer["rating"], answer["comment"], now)
+        csat = domain.plan_csat(ticket, actor, answer["score"], answer["comment"], now)
         event = ev.new_event(ev.TICKET_RATED, {
-            "ticket_id": ticket["_id"], "number": number, "rating": csat["rating"],
+            "ticket_id": ticket["_id"], "number": number, "score": csat["score"],
             "satisfied": csat["satisfied"], "comment": csat["comment"],
             "department": ticket["department"], "assignee_id": ticket["assignee_id"],
             "rated_at": now}, now)
         # The condition csat == None makes "once" hold even for two simultaneous ratings.
         return self._commit_and_show(ticket, {"csat": csat, "updated_at": now}, [event], actor,
                                      expected={"csat": None}, conflict=(
-                                         "rating", "this ticket has already been rated"))
+                                         "score", "this ticket has already been rated"))
 
     @command
     def submit_csat_by_token(self, token: str, rating: dict) -> dict:
@@ -379,8 +380,10 @@ class IntakeService(OutboxRelay):
     def record_assignment(self, event):
         d = event.data
         # A person's reassignment is recorded as theirs in the history; routing's own as system.
+        # The address and language are kept for notices to the assignee (SLA warnings).
         self._record_outcome("record_assignment", event, d["ticket_id"], {
-            "assignee_id": d["agent_id"], "assignee_name": d["agent_name"]},
+            "assignee_id": d["agent_id"], "assignee_name": d["agent_name"],
+            "assignee_email": d["agent_email"], "assignee_language": d["agent_language"]},
             actor=d.get("assigned_by") or domain.SYSTEM_ACTOR)
 
     @on_event(ev.PRIORITY_CHANGED)
@@ -430,6 +433,15 @@ class IntakeService(OutboxRelay):
     @on_event(ev.TICKET_SOLVED)
     def notify_solved(self, event):
         self._notify("notify_solved", event, "solved")
+
+    @on_event(ev.SLA_WARNING)
+    def notify_sla_warning(self, event):
+        """The assignee hears that a deadline is near; the requester never gets this mail.
+        The marker is kept even when nothing is sent, so a warning is decided once: one mail
+        per warning event, however often it is delivered."""
+        msg = self._sla_warning_mail(event.data)
+        self.store.handle_once("notify_sla_warning", event.event_id,
+                               lambda session: msg is not None and self.mailer.send(msg))
 
     # ------------------------------------------------------------------ helpers
 
@@ -670,6 +682,25 @@ class IntakeService(OutboxRelay):
                                           session=session)
             self.mailer.send(msg)
         self.store.handle_once(consumer, event.event_id, write)
+
+    def _sla_warning_mail(self, warning: dict):
+        """The mail to the ticket's assignee about an SLA warning, or None (mail off, this kind
+        switched off, ticket solved or closed, nobody assigned or no address known)."""
+        if not self.mailer.enabled:
+            return None
+        settings = self._mail_settings()
+        ticket = self.store.by_id(warning["ticket_id"])
+        if (not settings["notifications"]["sla_warning"] or ticket is None
+                or not domain.warn_assignee(ticket)):
+            return None
+        language = mail.language_for("sla_warning", ticket.get("assignee_language"), settings)
+        domain_part = settings["sender_address"].rpartition("@")[2] or "helpdesk.localhost"
+        # Not threaded into the customer's conversation (no References, not remembered on
+        # the ticket): it is a note between the desk and its agent.
+        return mail.compose("sla_warning", language, to=ticket["assignee_email"],
+                            settings=settings, message_id=f"<{uuid.uuid4().hex}@{domain_part}>",
+                            references=[], **mail.sla_warning_values(
+                                ticket, warning, language, self.settings.portal_url))
 
     def _status_event(self, ticket, new_status, role, now):
         return ev.new_event(ev.STATUS_CHANGED, {

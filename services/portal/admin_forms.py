@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Iterable, Mapping
 
+from services.intake.schemas import NotificationToggles
 from services.routing.domain import LIST_OPERATORS
 from services.sla.calendar import WEEKDAYS
 
@@ -295,7 +296,7 @@ def article_payload(form: Mapping, new: bool) -> dict:
 
 # ---------------------------------------------------------------------------- email
 
-NOTIFICATION_KINDS = ("received", "replied", "solved")
+NOTIFICATION_KINDS = tuple(NotificationToggles().fields)  # one checkbox per kind intake has
 
 
 def mail_fields(settings: dict) -> dict:

@@ -108,6 +108,8 @@ def chart_data(report: dict, compliance: list[dict]) -> dict:
                         "data": list(report["by_department"].values())},
         "compliance": {"labels": [f"{g['key']} · {g['target']}" for g in compliance],
                        "data": [round(100 * g["met_rate"], 1) for g in compliance]},
+        "csat": {"labels": list(report["csat"]["by_score"]),
+                 "data": list(report["csat"]["by_score"].values())},
     }
 
 

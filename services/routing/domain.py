@@ -39,6 +39,13 @@ def has_skills(agent: dict, ticket: dict | None) -> bool:
     return True
 
 
+def notice_language(agent: dict) -> str | None:
+    """The language to write to an agent in: the first one their profile lists (None: a
+    generalist, who gets the desk's fallback language)."""
+    languages = agent.get("languages") or []
+    return languages[0] if languages else None
+
+
 def can_take(agent: dict, department: str, ticket: dict | None = None,
              now: datetime | None = None) -> bool:
     return (is_available(agent, now) and department in agent["departments"]

@@ -472,7 +472,8 @@ def _assigned(ticket: dict, agent: dict, now, assigned_by: dict | None = None) -
         "ticket_id": ticket["ticket_id"], "number": ticket["number"],
         "agent_id": agent["_id"], "agent_name": agent["name"],
         "department": ticket["department"], "assigned_at": now,
-        "assigned_by": assigned_by}, now)
+        "assigned_by": assigned_by, "agent_email": agent.get("email"),
+        "agent_language": domain.notice_language(agent)}, now)
 
 
 def _priority_changed(ticket: dict, old: str, new: str, reason: str, now) -> dict:

@@ -89,10 +89,10 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
         page.screenshot(path=shots / "07-closed.png", full_page=True)
 
         expect(page.locator("#csat-form")).to_be_visible()
-        page.check("#rating-good")
+        page.check("#score-5")
         page.fill("#csat-comment-input", "Письмо нашлось в «Спаме», спасибо!")
         page.click("#send-csat")
-        expect(page.locator("#csat-given")).to_have_text("Хорошо")
+        expect(page.locator("#csat-given")).to_have_text("5 из 5 — Отлично")
         expect(page.locator("#csat-form")).to_have_count(0)
         page.screenshot(path=shots / "08-rated.png", full_page=True)
 

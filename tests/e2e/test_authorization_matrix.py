@@ -198,9 +198,9 @@ API_ROWS = [
         f"/api/tickets/{w.ticket}/follow-up", {"body": "again"}), by_role(401, 409, 404, 409)),
     # Rating waits for "solved": the owner hears so, other customers 404, staff may not rate.
     ("post", "/api/tickets/{number}/csat", lambda w, r, s: (
-        f"/api/tickets/{w.ticket}/csat", {"rating": "good"}), by_role(401, 409, 404, 403)),
+        f"/api/tickets/{w.ticket}/csat", {"score": 5}), by_role(401, 409, 404, 403)),
     ("post", "/api/csat/{token}", lambda w, r, s: (
-        f"/api/csat/{w.ticket}.forged", {"rating": "good"}), by_role(404, 404, 404, 404)),
+        f"/api/csat/{w.ticket}.forged", {"score": 5}), by_role(404, 404, 404, 404)),
     ("post", "/api/tickets/{number}/attachments", lambda w, r, s: (
         f"/api/tickets/{w.file_for_owner() if s else w.ticket}/attachments", None,
         {"file": ("matrix.txt", f"by {r}".encode(), "text/plain")}),
@@ -326,7 +326,7 @@ PAGE_ROWS = [
         f"/tickets/{w.ticket}/attachments/{w.attachment}", None), by_role(302, 200, 404, 200)),
     # Rating waits for "solved" (the owner hears so); staff may see the ticket but not rate it.
     ("post", "/my/tickets/{number}/csat", lambda w, r, s: (
-        f"/my/tickets/{w.ticket}/csat", {"rating": "good"}), by_role(302, 409, 404, 403)),
+        f"/my/tickets/{w.ticket}/csat", {"score": 5}), by_role(302, 409, 404, 403)),
 ]
 
 

@@ -77,13 +77,19 @@ def test_edit_history_attachments_and_csat(portal, people):
     requests.post(f"{url}/messages", json={"body": text}, headers=people["agent"], timeout=10)
     assert requests.post(f"{url}/status", json={"status": "solved"}, headers=people["agent"],
                          timeout=10).status_code == 200
-    rated = requests.post(f"{url}/csat", json={"rating": "good", "comment": "Thanks"},
+    for wrong in ({"score": 0}, {"score": 6}, {"score": "5"}, {"score": 4.5}, {},
+                  {"rating": "good"}):
+        refused = requests.post(f"{url}/csat", json=wrong, headers=people["customer"],
+                                timeout=10)
+        assert refused.status_code == 400 and "score" in refused.json()["errors"], wrong
+    assert requests.get(url, headers=people["customer"], timeout=10).json()["csat"] is None
+    rated = requests.post(f"{url}/csat", json={"score": 5, "comment": "Thanks"},
                           headers=people["customer"], timeout=10)
-    assert rated.status_code == 200 and rated.json()["csat"]["rating"] == "good"
-    twice = requests.post(f"{url}/csat", json={"rating": "bad"}, headers=people["customer"],
+    assert rated.status_code == 200 and rated.json()["csat"]["score"] == 5
+    twice = requests.post(f"{url}/csat", json={"score": 1}, headers=people["customer"],
                           timeout=10)
     assert twice.status_code == 409
-    assert requests.post(f"{portal}/api/csat/1.forged", json={"rating": "bad"},
+    assert requests.post(f"{portal}/api/csat/1.forged", json={"score": 1},
                          timeout=10).status_code == 404
 
 
@@ -102,13 +108,17 @@ def test_stack_runs_the_smtp_listener(portal, people):
 
 def test_csat_link_page(portal):
     browser = requests.Session()
-    page = browser.get(f"{portal}/csat/1.forged", timeout=10)
+    page = browser.get(f"{portal}/csat/1.forged?score=4", timeout=10)
     assert page.status_code == 200 and "<form" in page.text
+    # The mail's link for one score preselects it; opening the link stores nothing.
+    assert "value='4' required checked" in page.text and page.text.count("checked") == 1
     csrf = re.search(r"name='csrf_token' value='([^']+)'", page.text).group(1)
-    assert browser.post(f"{portal}/csat/1.forged", data={"rating": "good"},
+    assert browser.post(f"{portal}/csat/1.forged", data={"score": "5"},
                         timeout=10).status_code == 400  # no CSRF token: refused
-    sent = browser.post(f"{portal}/csat/1.forged", data={"rating": "good", "csrf_token": csrf},
+    sent = browser.post(f"{portal}/csat/1.forged", data={"score": "5", "csrf_token": csrf},
                         timeout=10)
     assert sent.status_code == 404 and "not valid" in sent.text
-    assert browser.post(f"{portal}/csat/1.forged", data={"rating": "x", "csrf_token": csrf},
-                        timeout=10).status_code == 400
+    for wrong in ("x", "0", "6", "4.5", ""):
+        refused = browser.post(f"{portal}/csat/1.forged",
+                               data={"score": wrong, "csrf_token": csrf}, timeout=10)
+        assert refused.status_code == 400 and "1 to 5" in refused.text

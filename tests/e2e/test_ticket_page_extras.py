@@ -103,12 +103,12 @@ def test_filing_with_files_keeps_the_ticket_when_one_file_is_refused(portal):
     assert filed.status_code == 201 and "notes.txt" not in filed.text  # nothing refused
 
 
-def test_rating_on_the_page_only_when_solved_only_once_and_only_good_or_bad(portal):
+def test_rating_on_the_page_only_when_solved_only_once_and_only_one_to_five(portal):
     owner, customer = signed_in(portal)
     number = file_ticket(portal, customer)
     page, action = f"/my/tickets/{number}", f"/my/tickets/{number}/csat"
     assert 'id="csat-form"' not in owner.get(f"{portal}{page}", timeout=10).text
-    early = owner.submit(page, action, {"rating": "good"}, allow_redirects=False)
+    early = owner.submit(page, action, {"score": "5"}, allow_redirects=False)
     assert early.status_code == 409 and "Оценить обращение можно, когда оно решено." in early.text
 
     solved = owner.submit(page, f"/my/tickets/{number}/status", {"status": "solved"},
@@ -116,25 +116,26 @@ def test_rating_on_the_page_only_when_solved_only_once_and_only_good_or_bad(port
     assert solved.status_code == 303, solved.text[:500]
     assert 'id="csat-form"' in owner.get(f"{portal}{page}", timeout=10).text
     stranger, _ = signed_in(portal)
-    assert stranger.submit("/", action, {"rating": "bad"},
+    assert stranger.submit("/", action, {"score": "1"},
                            allow_redirects=False).status_code == 404
-    for wrong in ("excellent", "5", ""):
-        refused = owner.submit(page, action, {"rating": wrong}, allow_redirects=False)
-        assert refused.status_code == 400 and "Выберите «хорошо» или «плохо»." in refused.text
+    for wrong in ("excellent", "0", "6", "4.5", ""):
+        refused = owner.submit(page, action, {"score": wrong}, allow_redirects=False)
+        assert refused.status_code == 400 and "Выберите оценку от 1 до 5." in refused.text
     assert requests.get(f"{portal}/api/tickets/{number}", headers=bearer(customer["token"]),
                         timeout=10).json()["csat"] is None
 
-    rated = owner.submit(page, action, {"rating": "good", "comment": "Quick <b>fix</b>"},
+    rated = owner.submit(page, action, {"score": "4", "comment": "Quick <b>fix</b>"},
                          allow_redirects=False)
     assert rated.status_code == 303, rated.text[:500]
     shown = owner.get(f"{portal}{page}", timeout=10).text
-    assert 'id="csat-given"' in shown and "Хорошо" in shown and 'id="csat-form"' not in shown
+    assert 'id="csat-given"' in shown and "4 из 5 — Хорошо" in shown
+    assert 'id="csat-form"' not in shown
     assert "Quick &lt;b&gt;fix&lt;/b&gt;" in shown
-    again = owner.submit("/", action, {"rating": "bad"}, allow_redirects=False)
+    again = owner.submit("/", action, {"score": "1"}, allow_redirects=False)
     assert again.status_code == 409 and "Вы уже оценили это обращение." in again.text
     csat = requests.get(f"{portal}/api/tickets/{number}", headers=bearer(customer["token"]),
                         timeout=10).json()["csat"]
-    assert csat["rating"] == "good" and csat["comment"] == "Quick <b>fix</b>"
+    assert csat["score"] == 4 and csat["comment"] == "Quick <b>fix</b>"
 
 
 def test_a_body_over_the_upload_limit_gets_a_page_in_the_reader_language(portal):

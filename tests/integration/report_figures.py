@@ -16,8 +16,18 @@ def _staff_public(ticket):
     return sum(1 for m in ticket["messages"] if m["public"] and m["author_role"] != "customer")
 
 
-def _rating(ticket, wanted):
-    return bool(ticket["csat"]) and ticket["csat"]["rating"] == wanted
+def _scores(tickets):
+    return [t["csat"]["score"] for t in tickets if (t["csat"] or {}).get("score")]
+
+
+def csat_of(tickets):
+    """CSAT as documented: the share of 4-5 scores, the average score, the count per score."""
+    scores = _scores(tickets)
+    satisfied = sum(1 for s in scores if s >= 4)
+    return {"rated": len(scores), "satisfied": satisfied,
+            "score": round(satisfied / len(scores), 4) if scores else None,
+            "average": round(sum(scores) / len(scores), 2) if scores else None,
+            "by_score": {str(s): scores.count(s) for s in range(1, 6)}}
 
 
 def _median(values):
@@ -31,8 +41,6 @@ def independent_figures(tickets, first_day, end_day):
     open_now = [t for t in tickets if t["status"] in OPEN]
     first = [minutes(t, "first_response_at") for t in in_period if t["first_response_at"]]
     resolution = [minutes(t, "solved_at") for t in in_period if t["solved_at"]]
-    good = sum(1 for t in in_period if _rating(t, "good"))
-    bad = sum(1 for t in in_period if _rating(t, "bad"))
     agents = defaultdict(list)
     for t in in_period:
         if t["assignee_id"]:
@@ -58,13 +66,14 @@ def independent_figures(tickets, first_day, end_day):
         "resolution_median": _median(resolution),
         "fcr": round(sum(1 for t in solved if _staff_public(t) == 1 and not t["reopened_at"])
                      / len(solved), 4) if solved else None,
-        "csat": (good, bad, round(good / (good + bad), 4) if good + bad else None),
+        "csat": csat_of(in_period),
         "agents": {agent: {
             "assigned": len(mine),
             "solved": sum(1 for t in mine if t["status"] in SOLVED),
             "first_median": _median([minutes(t, "first_response_at") for t in mine
                                      if t["first_response_at"]]),
             "resolution_median": _median([minutes(t, "solved_at") for t in mine
-                                          if t["solved_at"]])}
+                                          if t["solved_at"]]),
+            "csat": csat_of(mine)}
             for agent, mine in agents.items()},
     }

@@ -8,13 +8,12 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from services.intake.service import IntakeService
+from tests.integration.mail_sink import free_port, running_sink
 from tests.support import eventually, running
 
 AGENT = {"id": "agent-1", "role": "agent", "name": "Bob Agent"}
@@ -22,39 +21,16 @@ ROOT = Path(__file__).resolve().parents[2]
 PNG = b"\x89PNG\r\n\x1a\n" + b"pixels" * 50
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def port_open(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-class Sink:
-    """A real SMTP server that keeps what it receives."""
-
-    def __init__(self):
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-    def about(self, number: int) -> list:
-        return [m for m in self.messages if f"[#{number}]" in m["Subject"]]
-
-
 @pytest.fixture(scope="module")
 def sink():
-    handler, port = Sink(), free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    handler.port = port
+    handler, stop = running_sink()
     yield handler
-    controller.stop()
+    stop()
 
 
 @pytest.fixture(scope="module")
@@ -138,10 +114,14 @@ def test_mail_becomes_ticket_with_attachment_and_threaded_replies(listener, sink
     # Solved: the email carries a signed CSAT link that works once.
     assert rpc.intake.change_status(number, {"status": "solved"}, AGENT)["ok"]
     solved = eventually(lambda: [m for m in sink.about(number) if "Solved" in m["Subject"]])[0]
-    token = re.search(r"/csat/(\S+)", solved.get_content()).group(1)
-    assert rpc.intake.submit_csat_by_token(token + "0", {"rating": "good"})["status"] == 404
-    assert rpc.intake.submit_csat_by_token(token, {"rating": "good"})["ok"]
-    assert rpc.intake.submit_csat_by_token(token, {"rating": "bad"})["status"] == 409
+    links = re.findall(r"/csat/([^\s?]+)\?score=(\d)", solved.get_content())
+    assert sorted(score for _, score in links) == ["1", "2", "3", "4", "5"]
+    token = links[0][0]
+    assert {t for t, _ in links} == {token}
+    assert rpc.intake.submit_csat_by_token(token + "0", {"score": 5})["status"] == 404
+    assert rpc.intake.submit_csat_by_token(token, {"score": 6})["status"] == 400
+    assert rpc.intake.submit_csat_by_token(token, {"score": 5})["ok"]
+    assert rpc.intake.submit_csat_by_token(token, {"score": 1})["status"] == 409
 
     # Writing to the closed ticket files a follow-up linked to it.
     assert rpc.intake.change_status(number, {"status": "closed"}, AGENT)["ok"]
@@ -210,7 +190,7 @@ def test_admin_email_settings_are_validated_and_used_by_the_next_notification(
         "sender_address": "care@acme.test", "sender_name": "Acme Care",
         "reply_to": "inbox@acme.test", "notifications": {"replied": False}}, admin)
     assert saved["ok"] and saved["settings"]["notifications"] == {
-        "received": True, "replied": False, "solved": True}
+        "received": True, "replied": False, "solved": True, "sla_warning": True}
     try:
         send(listener, "Settings check", sender="sue@example.com")
         number = ticket_by_subject(db, "Settings check")["number"]

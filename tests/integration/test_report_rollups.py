@@ -74,8 +74,8 @@ class Replay:
         eventually(lambda: self.rpc.intake.get_ticket(ticket["number"], AGENT)["ticket"][
             "sla"]["breached"] == [target])
 
-    def rate(self, ticket, rating):
-        assert self.rpc.intake.submit_csat(ticket["number"], {"rating": rating}, CUSTOMER)["ok"]
+    def rate(self, ticket, score):
+        assert self.rpc.intake.submit_csat(ticket["number"], {"score": score}, CUSTOMER)["ok"]
 
 
 @pytest.fixture(scope="module")
@@ -85,13 +85,13 @@ def replayed(config, rpc, db):
         provider.clock = FixedClock(DAY1)
         go = Replay(rpc, provider.clock,
                     event_dispatcher({"AMQP_URI": config["AMQP_URI"], "serializer": "json"}))
-        # 1: answered in 20 minutes and solved by the first reply, rated good
+        # 1: answered in 20 minutes and solved by the first reply, rated 5
         t1 = go.at(DAY1 + timedelta(hours=8)).file("portal", "technical")
         go.assign(t1, AGENT)
         go.at(DAY1 + timedelta(hours=8, minutes=20)).say(t1, AGENT)
         go.at(DAY1 + timedelta(hours=9)).status(t1, AGENT, "solved")
-        go.rate(t1, "good")
-        # 2: reassigned, a long thread, solved, reopened by the customer, solved, closed, bad
+        go.rate(t1, 5)
+        # 2: reassigned, a long thread, solved, reopened by the customer, solved, closed, 2
         t2 = go.at(DAY1 + timedelta(hours=10)).file("email", "billing")
         go.assign(t2, AGENT)
         go.assign(t2, AGENT2)
@@ -102,7 +102,7 @@ def replayed(config, rpc, db):
         go.at(DAY1 + timedelta(hours=15)).status(t2, CUSTOMER, "open")
         go.at(DAY1 + timedelta(hours=16)).status(t2, AGENT2, "solved")
         go.status(t2, CUSTOMER, "closed")
-        go.rate(t2, "bad")
+        go.rate(t2, 2)
         # 3: filed late on day 1, breached, moved to billing by a supervisor, never answered
         t3 = go.at(DAY1 + timedelta(hours=23, minutes=50)).file("api", "technical")
         go.breach(t3, "first_response")
@@ -142,8 +142,8 @@ def test_replayed_history_gives_the_independent_figures(replayed):
             for v in report["volume_by_department"]} == want["volume_by_department"]
     assert report["by_department"] == dict(want["by_department"]) == {"technical": 2,
                                                                       "billing": 2}
-    csat = report["csat"]
-    assert (csat["good"], csat["bad"], csat["score"]) == want["csat"]
+    assert report["csat"] == want["csat"]
+    assert (want["csat"]["score"], want["csat"]["average"]) == (0.5, 3.5)
     assert report["first_response"]["avg_minutes"] == want["first_avg"]
     assert close_to(report["first_response"]["median_minutes"], want["first_median"])
     assert close_to(report["resolution"]["median_minutes"], want["resolution_median"])
@@ -155,6 +155,8 @@ def test_replayed_history_gives_the_independent_figures(replayed):
         assert close_to(agents[agent]["median_first_response_minutes"], figures["first_median"])
         assert close_to(agents[agent]["median_resolution_minutes"],
                         figures["resolution_median"])
+        assert (agents[agent]["csat_score"], agents[agent]["csat_average"]) == (
+            figures["csat"]["score"], figures["csat"]["average"])
 
 
 def test_rebuild_reproduces_the_live_rollups_exactly(replayed, db):

@@ -44,7 +44,7 @@ def ticket(n, *, day, channel="api", department="technical", status="open", assi
         "solved_at": created + timedelta(minutes=resolution_min)
         if resolution_min is not None else None,
         "closed_at": None, "reopened_at": T0 if reopened else None,
-        "messages": list(messages), "csat": {"rating": csat} if csat else None,
+        "messages": list(messages), "csat": {"score": csat} if csat else None,
         "sla": {"policy_id": "p", "first_response_due": None,
                 "resolution_due": resolution_due, "breached": list(breached)},
     }
@@ -53,22 +53,22 @@ def ticket(n, *, day, channel="api", department="technical", status="open", assi
 SEED = [
     # agent A: three tickets, first responses 10/30/50 min
     ticket(1, day=0, assignee="A", status="solved", first_response_min=10, resolution_min=60,
-           messages=[reply("agent")], csat="good"),
+           messages=[reply("agent")], csat=5),
     ticket(2, day=0, channel="email", assignee="A", status="closed", first_response_min=30,
            resolution_min=120, messages=[reply("agent"), reply("customer"), reply("agent")],
-           csat="bad"),
+           csat=2),
     ticket(3, day=1, assignee="A", status="open", first_response_min=50,
            messages=[reply("agent")], breached=["first_response"]),
     # agent B: one answered (20 min), one not yet
     ticket(4, day=1, channel="email", department="billing", assignee="B", status="solved",
            first_response_min=20, resolution_min=240,
-           messages=[reply("agent"), reply("agent", public=False)], csat="good"),
+           messages=[reply("agent"), reply("agent", public=False)], csat=4),
     ticket(5, day=2, department="billing", assignee="B", status="pending"),
     # agent C: reopened before being solved again: not first-contact
     ticket(6, day=2, assignee="C", status="solved", first_response_min=40, resolution_min=30,
-           messages=[reply("agent")], reopened=True),
+           messages=[reply("agent")], reopened=True, csat=3),
     # solved by the customer before anyone answered
-    ticket(10, day=4, assignee="C", status="solved", resolution_min=15),
+    ticket(10, day=4, assignee="C", status="solved", resolution_min=15, csat=4),
     # unassigned; its first resolution deadline passed but SLA reported no breach (a paused
     # clock moves the deadline): not overdue
     ticket(7, day=3, channel="portal", status="new", resolution_due=NOW - timedelta(hours=1)),
@@ -128,8 +128,10 @@ def test_response_and_resolution_times(report):
 def test_first_contact_resolution_and_csat(report):
     want = expected()
     assert report["first_contact_resolution_rate"] == want["fcr"]
-    csat = report["csat"]
-    assert (csat["good"], csat["bad"], csat["score"]) == want["csat"]
+    # Scores 5, 2, 4, 3, 4 in the period: three of five are 4 or 5.
+    assert report["csat"] == want["csat"] == {
+        "rated": 5, "satisfied": 3, "score": 0.6, "average": 3.6,
+        "by_score": {"1": 0, "2": 1, "3": 1, "4": 2, "5": 1}}
 
 
 def test_per_agent_table(report):
@@ -138,8 +140,14 @@ def test_per_agent_table(report):
     assert (agents["A"]["assigned"], agents["A"]["solved"]) == (3, 2)
     assert close_to(agents["A"]["median_first_response_minutes"], 30)
     assert close_to(agents["B"]["median_first_response_minutes"], 20)
-    assert agents["A"]["csat_score"] == 0.5 and agents["B"]["csat_score"] == 1.0
-    assert agents["C"]["csat_score"] is None
+    want = expected()["agents"]
+    for agent in "ABC":
+        assert (agents[agent]["csat_score"], agents[agent]["csat_average"],
+                agents[agent]["csat_rated"]) == (want[agent]["csat"]["score"],
+                                                 want[agent]["csat"]["average"],
+                                                 want[agent]["csat"]["rated"])
+    assert [(agents[a]["csat_score"], agents[a]["csat_average"]) for a in "ABC"] == [
+        (0.5, 3.5), (1.0, 4.0), (0.5, 3.5)]
 
 
 def test_department_filter_and_bad_period(rpc, report):

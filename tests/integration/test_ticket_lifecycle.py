@@ -153,19 +153,26 @@ def solve(rpc, number):
 def test_csat_is_given_once_by_the_requester(rpc, db, config):
     tap = EventTap(config, ev.TICKET_RATED)
     number = file(rpc, subject="Rate me")
-    assert rpc.intake.submit_csat(number, {"rating": "good"}, CUSTOMER)["status"] == 409  # not solved
+    assert rpc.intake.submit_csat(number, {"score": 5}, CUSTOMER)["status"] == 409  # not solved
     solve(rpc, number)
-    assert rpc.intake.submit_csat(number, {"rating": "good"}, STRANGER)["status"] == 404
-    assert rpc.intake.submit_csat(number, {"rating": 5}, CUSTOMER)["status"] == 400
-    rated = rpc.intake.submit_csat(number, {"rating": "good", "comment": "Quick"}, CUSTOMER)
-    assert rated["ok"] and rated["ticket"]["csat"]["rating"] == "good"
+    assert rpc.intake.submit_csat(number, {"score": 5}, STRANGER)["status"] == 404
     before = snapshot(db, number)
-    again = rpc.intake.submit_csat(number, {"rating": "bad"}, CUSTOMER)
-    assert again["status"] == 409 and "already" in again["errors"]["rating"][0]
+    for wrong in ({"score": 0}, {"score": 6}, {"score": "5"}, {"score": 4.5},
+                  {"comment": "no score"}, {"rating": "good"}):
+        refused = rpc.intake.submit_csat(number, wrong, CUSTOMER)
+        assert refused["status"] == 400 and "score" in refused["errors"], (wrong, refused)
+    assert snapshot(db, number) == before  # nothing stored for bad input
+    rated = rpc.intake.submit_csat(number, {"score": 4, "comment": "Quick"}, CUSTOMER)
+    assert rated["ok"] and rated["ticket"]["csat"]["score"] == 4
+    assert rated["ticket"]["csat"]["satisfied"] is True
+    before = snapshot(db, number)
+    again = rpc.intake.submit_csat(number, {"score": 1}, CUSTOMER)
+    assert again["status"] == 409 and "already" in again["errors"]["score"][0]
     assert snapshot(db, number) == before
     try:
         [rating] = eventually(lambda: tap.of_type(ev.TICKET_RATED))
-        assert (rating["data"]["number"], rating["data"]["rating"]) == (number, "good")
+        assert (rating["data"]["number"], rating["data"]["score"], rating["data"]["satisfied"],
+                rating["data"]["comment"]) == (number, 4, True, "Quick")
     finally:
         tap.close()
 

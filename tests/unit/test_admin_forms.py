@@ -84,7 +84,8 @@ def test_mail_settings_checkboxes_become_toggles():
                                   "notifications.received": "on"})
     assert payload == {"sender_address": "desk@acme.test", "sender_name": None,
                        "reply_to": None, "default_language": "en",
-                       "notifications": {"received": True, "replied": False, "solved": False}}
+                       "notifications": {"received": True, "replied": False, "solved": False,
+                                         "sla_warning": False}}
     assert forms.mail_fields(dict(payload, notifications={"received": True, "replied": False,
                                                           "solved": True}))[
         "notifications.replied"] == ""

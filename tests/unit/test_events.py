@@ -113,3 +113,29 @@ def test_new_event_rejects_a_naive_occurrence_time():
         ev.new_event("ticket_closed", {"ticket_id": "t1", "number": 1,
                                     "closed_at": datetime.now(timezone.utc)},
                   occurred_at=datetime(2026, 1, 1))
+
+
+def rated_data(**over):
+    return dict({"ticket_id": "t1", "number": 1, "score": 4, "satisfied": True,
+                 "comment": None, "department": "general", "assignee_id": "a1",
+                 "rated_at": NOW}, **over)
+
+
+@pytest.mark.parametrize("score", [0, 6, "5", 4.5, True, None])
+def test_ticket_rated_carries_a_whole_score_from_one_to_five(score):
+    assert ev.new_event(ev.TICKET_RATED, rated_data())["data"]["score"] == 4
+    with pytest.raises(ValidationError) as exc:
+        ev.new_event(ev.TICKET_RATED, rated_data(score=score), NOW)
+    assert "score" in exc.value.messages
+
+
+def test_ticket_assigned_may_carry_where_to_write_to_the_agent():
+    data = {"ticket_id": "t1", "number": 1, "agent_id": "a1", "agent_name": "Anna",
+            "department": "general", "assigned_at": NOW}
+    older = ev.parse_event(ev.TICKET_ASSIGNED, ev.new_event(ev.TICKET_ASSIGNED, data, NOW))
+    assert (older.data["agent_email"], older.data["agent_language"]) == (None, None)
+    newer = ev.new_event(ev.TICKET_ASSIGNED, dict(data, agent_email="anna@desk.test",
+                                                  agent_language="ru"), NOW)
+    assert ev.parse_event(ev.TICKET_ASSIGNED, newer).data["agent_email"] == "anna@desk.test"
+    with pytest.raises(ValidationError):
+        ev.new_event(ev.TICKET_ASSIGNED, dict(data, agent_language="de"), NOW)

@@ -6,10 +6,13 @@ from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 
 import pytest
+from marshmallow import ValidationError
 
+from services.common import events as ev
 from services.intake import attachments as att
 from services.intake import canned, domain, mail, tags
 from services.intake.domain import ROLES, TransitionError, plan_transition
+from services.intake.schemas import CsatSchema
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed")
@@ -84,15 +87,50 @@ def test_plan_edit_refusals(role, status, changes, code):
 
 def test_csat_once_by_the_requester_after_solving():
     me = {"id": "c1", "role": "customer"}
-    csat = domain.plan_csat(ticket(status="solved"), me, "good", "great", NOW)
-    assert csat == {"rating": "good", "comment": "great", "satisfied": True, "rated_at": NOW}
+    csat = domain.plan_csat(ticket(status="solved"), me, 5, "great", NOW)
+    assert csat == {"score": 5, "comment": "great", "satisfied": True, "rated_at": NOW}
     for t, actor, code in [(ticket(status="open"), me, 409),
                            (ticket(status="solved", csat=csat), me, 409),
                            (ticket(status="solved"), {"id": "c2", "role": "customer"}, 403),
                            (ticket(status="solved"), {"id": "c1", "role": "agent"}, 403)]:
         with pytest.raises(domain.CsatError) as exc:
-            domain.plan_csat(t, actor, "bad", None, NOW)
+            domain.plan_csat(t, actor, 1, None, NOW)
         assert exc.value.status == code
+
+
+@pytest.mark.parametrize("score, satisfied", [(1, False), (2, False), (3, False), (4, True),
+                                              (5, True)])
+def test_csat_scores_four_and_five_count_as_satisfied(score, satisfied):
+    csat = domain.plan_csat(ticket(status="closed"), {"id": "c1", "role": "customer"}, score,
+                            None, NOW)
+    assert (csat["score"], csat["satisfied"]) == (score, satisfied)
+
+
+@pytest.mark.parametrize("score", [0, 6, -1, "5", 4.5, 5.0, True, None])
+def test_csat_score_outside_one_to_five_is_refused(score):
+    with pytest.raises(domain.CsatError) as exc:
+        domain.plan_csat(ticket(status="solved"), {"id": "c1", "role": "customer"}, score,
+                         None, NOW)
+    assert exc.value.status == 400 and "score" in exc.value.errors
+
+
+@pytest.mark.parametrize("payload, field", [
+    ({"score": 0}, "score"), ({"score": 6}, "score"), ({"score": "5"}, "score"),
+    ({"score": 4.5}, "score"), ({"score": 5.0}, "score"), ({"score": True}, "score"),
+    ({"score": None}, "score"), ({}, "score"), ({"comment": "no score"}, "score"),
+    ({"score": 4, "comment": "x" * 2001}, "comment"), ({"score": 4, "comment": "  "}, "comment"),
+    ({"rating": "good"}, "rating"),
+])
+def test_csat_payload_needs_a_whole_score_from_one_to_five(payload, field):
+    with pytest.raises(ValidationError) as exc:
+        CsatSchema().load(payload)
+    assert field in exc.value.messages
+
+
+def test_csat_payload_accepts_every_score_and_an_optional_comment():
+    assert [CsatSchema().load({"score": s})["score"] for s in (1, 2, 3, 4, 5)] == [1, 2, 3, 4, 5]
+    assert CsatSchema().load({"score": 3, "comment": " fine "}) == {"score": 3,
+                                                                     "comment": "fine"}
 
 
 def test_follow_up_only_for_closed_tickets():
@@ -220,24 +258,75 @@ def test_subject_number_and_outbound_templates():
                        references=["<m1@example.com>"], number=7, subject="S", name="Ann",
                        csat_url="http://p/csat/tok")
     assert msg["Subject"] == "[#7] Решено: S" and msg["In-Reply-To"] == "<m1@example.com>"
-    assert "http://p/csat/tok" in msg.get_content()
+    # One link per score: opening one preselects it on the rating page.
+    assert all(f"http://p/csat/tok?score={s}" in msg.get_content() for s in range(1, 6))
 
 
 def test_saved_mail_settings_override_the_deployment_defaults():
     defaults = mail.effective_settings(None, "desk@x.test")
     assert defaults["sender_address"] == "desk@x.test" and defaults["reply_to"] is None
-    assert defaults["notifications"] == {"received": True, "replied": True, "solved": True}
+    assert defaults["notifications"] == {"received": True, "replied": True, "solved": True,
+                                         "sla_warning": True}
     saved = mail.effective_settings({
         "sender_address": "help@acme.test", "sender_name": "Acme Помощь",
         "reply_to": "replies@acme.test", "default_language": "ru",
         "notifications": {"received": False}}, "desk@x.test")
-    assert saved["notifications"] == {"received": False, "replied": True, "solved": True}
+    assert saved["notifications"] == {"received": False, "replied": True, "solved": True,
+                                      "sla_warning": True}
     msg = mail.compose("replied", "xx", to="ann@example.com", settings=saved,
                        message_id="<o@acme.test>", references=[], number=7, subject="S",
                        name="Ann", author="Bob", body="Hi")
     assert "help@acme.test" in msg["From"] and "Acme" in str(msg["From"])
     assert msg["Reply-To"] == "replies@acme.test"
     assert msg["Subject"] == "[#7] Новый ответ: S"  # no "xx" template: the default language
+
+
+WARNED = {"_id": "t1", "number": 7, "subject": "Printer jams", "status": "open",
+          "assignee_id": "a1", "assignee_name": "Anna", "assignee_email": "anna@desk.test",
+          "assignee_language": "ru",
+          "messages": [{"body": "INTERNAL note", "public": False, "author_role": "agent"}]}
+
+
+@pytest.mark.parametrize("language, target, says", [
+    ("en", "first_response", "first response"), ("en", "next_response", "next response"),
+    ("en", "resolution", "resolution"), ("ru", "first_response", "первый ответ"),
+    ("ru", "next_response", "следующий ответ"), ("ru", "resolution", "решение")])
+def test_sla_warning_mail_names_ticket_target_deadline_and_workspace(language, target, says):
+    due = datetime(2024, 5, 1, 15, 30, tzinfo=timezone(timedelta(hours=3)))
+    values = mail.sla_warning_values(WARNED, {"target": target, "due_at": due}, language,
+                                     "http://portal.test")
+    msg = mail.compose("sla_warning", language, to="anna@desk.test",
+                       settings=mail.effective_settings(None, "desk@x"), message_id="<w@x>",
+                       references=[], **values)
+    text = msg["Subject"] + "\n" + msg.get_content()
+    assert "[#7]" in msg["Subject"] and says in msg["Subject"]
+    assert "2024-05-01 12:30 UTC" in msg["Subject"]  # the deadline, in UTC
+    assert "Printer jams" in text and "http://portal.test/agent/tickets/7" in text
+    assert "INTERNAL" not in text and msg["To"] == "anna@desk.test"
+    assert msg["In-Reply-To"] is None  # not threaded into the customer's conversation
+
+
+def test_every_sla_target_and_language_has_words_in_the_warning():
+    assert set(mail.SLA_TARGET_NAMES) == set(ev.LANGUAGES) == set(
+        mail.TEMPLATES["sla_warning"])
+    assert all(set(names) == set(ev.SLA_TARGETS) for names in mail.SLA_TARGET_NAMES.values())
+
+
+def test_notice_language_is_the_wanted_one_with_a_template_else_the_fallback():
+    settings = mail.effective_settings({"default_language": "ru"}, "desk@x")
+    assert mail.language_for("sla_warning", "en", settings) == "en"
+    assert mail.language_for("sla_warning", None, settings) == "ru"
+    assert mail.language_for("sla_warning", "de", settings) == "ru"
+    assert mail.language_for("sla_warning", None, dict(settings, default_language="xx")) == "en"
+
+
+@pytest.mark.parametrize("changes, warned", [
+    ({}, True), ({"status": "pending"}, True), ({"status": "solved"}, False),
+    ({"status": "closed"}, False), ({"assignee_id": None}, False),
+    ({"assignee_email": None}, False)])
+def test_sla_warning_goes_to_an_assignee_with_an_address_while_the_ticket_is_worked_on(
+        changes, warned):
+    assert domain.warn_assignee(dict(WARNED, **changes)) is warned
 
 
 def test_quoted_text_is_stripped_with_any_line_ending():

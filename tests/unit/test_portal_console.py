@@ -73,7 +73,8 @@ def test_chart_data_fills_missing_day_channel_pairs_with_zero():
                   {"day": "2026-03-01", "department": "billing", "tickets": 1},
                   {"day": "2026-03-01", "department": "technical", "tickets": 1},
                   {"day": "2026-03-02", "department": "technical", "tickets": 3}],
-              "by_department": {"billing": 1, "technical": 4}}
+              "by_department": {"billing": 1, "technical": 4},
+              "csat": {"by_score": {"1": 1, "2": 0, "3": 0, "4": 2, "5": 7}}}
     compliance = [{"key": "billing", "target": "first_response", "met_rate": 0.75}]
     assert console.chart_data(report, compliance) == {
         "volume": {"labels": ["2026-03-01", "2026-03-02"], "series": [
@@ -81,7 +82,8 @@ def test_chart_data_fills_missing_day_channel_pairs_with_zero():
         "volume_by_department": {"labels": ["2026-03-01", "2026-03-02"], "series": [
             {"label": "billing", "data": [1, 0]}, {"label": "technical", "data": [1, 3]}]},
         "departments": {"labels": ["billing", "technical"], "data": [1, 4]},
-        "compliance": {"labels": ["billing · first_response"], "data": [75.0]}}
+        "compliance": {"labels": ["billing · first_response"], "data": [75.0]},
+        "csat": {"labels": ["1", "2", "3", "4", "5"], "data": [1, 0, 0, 2, 7]}}
 
 
 def test_deflection_and_sla_rates():

@@ -35,9 +35,9 @@ def test_a_refused_file_is_explained_by_its_field_in_the_page_language(
 def test_rating_refusals_tell_not_yet_already_and_wrong_choice_apart(app):
     with app.test_request_context("/?lang=ru"):
         assert csat_refusal({"status": ["..."]}, 409) == "Оценить обращение можно, когда оно решено."
-        assert csat_refusal({"rating": ["..."]}, 409) == "Вы уже оценили это обращение."
-        assert csat_refusal({"rating": ["Must be one of: good, bad."]}, 400) == (
-            "Выберите «хорошо» или «плохо».")
+        assert csat_refusal({"score": ["..."]}, 409) == "Вы уже оценили это обращение."
+        assert csat_refusal({"score": ["Must be a whole number from 1 to 5."]}, 400) == (
+            "Выберите оценку от 1 до 5.")
         assert "2000" in csat_refusal({"comment": ["Longer than maximum length 2000."]}, 400)
 
 

@@ -75,16 +75,31 @@ def test_a_new_ticket_counts_once_on_its_utc_creation_day():
 def test_a_solved_ticket_with_one_public_reply_is_a_first_contact_resolution():
     solved = ticket(status="solved", assignee_id="a1",
                     first_response_at=T0 + timedelta(minutes=30),
-                    solved_at=T0 + timedelta(hours=2), csat={"rating": "good"},
+                    solved_at=T0 + timedelta(hours=2), csat={"score": 4},
                     messages=[reply("customer"), reply("agent"), reply("agent", public=False)])
     got = rollups.contribution(solved)
     daily = got[("daily", "2026-03-01", "billing", "email")]
-    assert daily["first_contact"] == 1 and daily["solved"] == 1 and daily["csat_good"] == 1
+    assert daily["first_contact"] == 1 and daily["solved"] == 1
+    assert (daily["csat_n"], daily["csat_sum"], daily["csat_4"]) == (1, 4, 1)
     assert daily["fr_sum_ms"] == 30 * 60_000 and daily["res_sum_ms"] == 2 * 3_600_000
     assert daily[f"hist.fr_{rollups.bucket(30 * 60_000)}"] == 1
     agent = got[("agents", "2026-03-01", "billing", "a1")]
     assert agent["assigned"] == 1 and agent["solved"] == 1 and agent["res_n"] == 1
+    assert (agent["csat_n"], agent["csat_sum"], agent["csat_4"]) == (1, 4, 1)
     assert ("current", "billing") not in got  # solved: out of the backlog
+
+
+def test_csat_counts_each_score_with_its_sum_and_ignores_ratings_without_one():
+    for score in range(1, 6):
+        daily = rollups.contribution(ticket(status="solved", csat={"score": score}))[
+            ("daily", "2026-03-01", "billing", "email")]
+        assert {k: v for k, v in daily.items() if k.startswith("csat_")} == {
+            "csat_n": 1, "csat_sum": score, f"csat_{score}": 1}
+    # Ratings stored before scores (good/bad), or none yet, add nothing.
+    for csat in (None, {"rating": "good"}, {"score": 0}, {"score": 5.0}, {"score": True}):
+        daily = rollups.contribution(ticket(status="solved", csat=csat))[
+            ("daily", "2026-03-01", "billing", "email")]
+        assert not any(k.startswith("csat_") for k in daily)
 
 
 def test_reopened_or_two_replies_is_not_first_contact():
@@ -134,8 +149,8 @@ changes = st.one_of(
     st.fixed_dictionaries({"status": st.sampled_from(STATUSES)}),
     st.fixed_dictionaries({"assignee_id": st.sampled_from([None, "a1", "a2"])}),
     st.fixed_dictionaries({"department": st.sampled_from(["billing", "technical"])}),
-    st.fixed_dictionaries({"csat": st.sampled_from([None, {"rating": "good"},
-                                                    {"rating": "bad"}])}),
+    st.fixed_dictionaries({"csat": st.one_of(st.none(), st.builds(
+        lambda score: {"score": score}, st.integers(min_value=1, max_value=5)))}),
     st.fixed_dictionaries({"solved_at": st.sampled_from([None, T0 + timedelta(hours=5)]),
                            "reopened_at": st.sampled_from([None, T0])}),
     st.fixed_dictionaries({"first_response_at": st.just(T0 + timedelta(seconds=90))}),

@@ -104,6 +104,13 @@ def test_excluded_agent_is_not_offered():
                                exclude=["a"])) == ["b"]
 
 
+def test_notices_to_an_agent_use_the_first_language_of_their_profile():
+    from services.routing.domain import notice_language
+    assert notice_language(skilled("a", languages=["ru", "en"])) == "ru"
+    assert notice_language(skilled("b", languages=[])) is None  # generalist: the fallback
+    assert notice_language(agent("c")) is None
+
+
 # ---------------------------------------------------------------------- routing rules
 
 TICKET = {"ticket_id": "t1", "number": 1, "subject": "Refund for invoice 42",

@@ -1,5 +1,5 @@
 """Administration: outbound email (sender address and name, reply-to, which notifications
-requesters get, the fallback language).  Intake owns and validates the settings and its
+go out -- to requesters, and SLA warnings to assignees -- the fallback language).  Intake owns and validates the settings and its
 mailer uses them; the SMTP relay itself stays a deployment setting (HELPDESK_SMTP_RELAY_*),
 shown here read-only."""
 from __future__ import annotations

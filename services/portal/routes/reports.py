@@ -16,7 +16,7 @@ OPERATIONS = [
 ]
 SUPERVISORS = ("supervisor", "admin")
 CSV_COLUMNS = ("agent_id", "assigned", "solved", "median_first_response_minutes",
-               "median_resolution_minutes", "csat_score")
+               "median_resolution_minutes", "csat_score", "csat_average", "csat_rated")
 
 
 def agents_csv(report: dict) -> Response:

@@ -9,11 +9,14 @@ from flask import g, request
 from flask_wtf.csrf import generate_csrf
 from marshmallow import ValidationError, fields
 
-from services.intake.schemas import (AttachmentView, AuditView, CannedCreateSchema,
-                                     CannedQuerySchema, CannedView, CsatSchema, CsatView,
+from services.common.events import CSAT_SCORES
+from services.intake.schemas import (CSAT_COMMENT_MAX, AttachmentView, AuditView,
+                                     CannedCreateSchema, CannedQuerySchema, CannedView,
+                                     CsatSchema, CsatView,
                                      MailSettingsSchema, MessageCreateSchema, TagQuerySchema, TagRenameSchema,
                                      TicketSchema, TicketUpdateSchema)
 
+from .. import admin_forms as forms
 from ..schemas import reply_of
 from ..uploads import download_response, upload_payload
 from ..web import ApiError, json_body, load, query_args, reply
@@ -29,10 +32,10 @@ OPERATIONS = [
      None, AuditView(many=True), True),
     ("/api/tickets/{number}/follow-up", "post", "File a follow-up to a closed ticket "
      "(body: the new description)", MessageCreateSchema, TicketSchema, True),
-    ("/api/tickets/{number}/csat", "post", "Requester: rate a solved ticket once (good/bad + comment)",
-     CsatSchema, TicketSchema, True),
-    ("/api/csat/{token}", "post", "Rate a solved ticket from the emailed link", CsatSchema,
-     RatedByLinkView, False),
+    ("/api/tickets/{number}/csat", "post", "Requester: rate a solved ticket once (score 1-5, "
+     "5 = very satisfied, and an optional comment)", CsatSchema, TicketSchema, True),
+    ("/api/csat/{token}", "post", "Rate a solved ticket from the emailed link (score 1-5 and "
+     "an optional comment)", CsatSchema, RatedByLinkView, False),
     ("/api/tickets/{number}/attachments", "post", "Attach a file (multipart field 'file'; "
      "form field 'public=false' for staff-only)", None, AttachmentView, True),
     ("/api/tickets/{number}/attachments/{attachment_id}", "get", "Download an attachment",
@@ -173,11 +176,14 @@ def register(app, portal):
 
     @app.route("/csat/<token>", methods=["GET", "POST"])
     def rate_page(token: str):
-        """The page the solved email links to: five choices and a comment, no sign-in."""
+        """The page the solved email links to: five scores and a comment, no sign-in.  The
+        mail links one URL per score (``?score=N``); opening it only preselects that score,
+        because mail scanners open links too: the rating is stored by the POST."""
         if request.method == "GET":
-            return _csat_page(token, None), 200
+            chosen = forms.integer(request.args.get("score"))
+            return _csat_page(token, None, chosen=chosen if chosen in CSAT_SCORES else None), 200
         try:
-            answer = CsatSchema().load({"rating": request.form.get("rating", ""),
+            answer = CsatSchema().load({"score": forms.integer(request.form.get("score")),
                                         "comment": request.form.get("comment") or None})
         except ValidationError:
             return _csat_page(token, CSAT_TEXT["invalid"]), 400
@@ -188,27 +194,33 @@ def register(app, portal):
                                           for m in ms)), result["status"]
 
 
+# Bilingual: whoever follows the link is not signed in, so the page has no language of theirs.
 CSAT_TEXT = {
     "title": "How did we do? / Как мы справились?",
     "comment": "Comment (optional) / Комментарий (необязательно)",
     "send": "Send / Отправить",
     "thanks": "Thank you for your rating! / Спасибо за оценку!",
-    "invalid": "Choose good or bad. / Выберите «хорошо» или «плохо».",
-    "good": "Good / Хорошо",
-    "bad": "Bad / Плохо",
+    "invalid": "Choose a score from 1 to 5. / Выберите оценку от 1 до 5.",
+    1: "1 — Very poor / Очень плохо",
+    2: "2 — Poor / Плохо",
+    3: "3 — OK / Нормально",
+    4: "4 — Good / Хорошо",
+    5: "5 — Excellent / Отлично",
 }
 
 
-def _csat_page(token: str, message: str | None, done: bool = False) -> str:
+def _csat_page(token: str, message: str | None, done: bool = False,
+               chosen: int | None = None) -> str:
     notice = f"<p class='notice'>{escape(message)}</p>" if message else ""
     form = "" if done else (
         f"<form method='post' action='/csat/{escape(token)}'>"
         f"<input type='hidden' name='csrf_token' value='{generate_csrf()}'><p>"
-        + "".join(f"<label><input type='radio' name='rating' value='{r}' required> "
-                  f"{CSAT_TEXT[r]}</label> " for r in ("good", "bad"))
-        + f"</p><p><label>{CSAT_TEXT['comment']}<br><textarea name='comment' maxlength='2000'>"
-        f"</textarea></label></p><button type='submit'>{CSAT_TEXT['send']}</button></form>")
+        + "".join(f"<label><input type='radio' name='score' value='{score}' required"
+                  f"{' checked' if score == chosen else ''}> {CSAT_TEXT[score]}</label><br>"
+                  for score in reversed(CSAT_SCORES))
+        + f"</p><p><label>{CSAT_TEXT['comment']}<br><textarea name='comment' "
+        f"maxlength='{CSAT_COMMENT_MAX}'></textarea></label></p>"
+        f"<button type='submit'>{CSAT_TEXT['send']}</button></form>")
     return ("<!doctype html><html><head><meta charset='utf-8'><title>CSAT</title>"
             "<link rel='stylesheet' href='/static/portal.css'></head><body><main>"
             f"<h1>{CSAT_TEXT['title']}</h1>{notice}{form}</main></body></html>")
-

@@ -4,9 +4,10 @@ else's request is "not found", exactly like a missing one."""
 from flask import abort, get_flashed_messages, render_template, request, url_for, redirect
 from flask_babel import gettext as _
 
-from services.intake.schemas import (CsatSchema, MessageCreateSchema, StatusChangeSchema,
-                                     TicketQuerySchema)
+from services.intake.schemas import (CSAT_COMMENT_MAX, CsatSchema, MessageCreateSchema,
+                                     StatusChangeSchema, TicketQuerySchema)
 
+from .. import admin_forms as forms
 from .. import domain
 from ..uploads import attach_files, download_response, upload_hint
 from ..web import ApiError, load
@@ -108,7 +109,7 @@ def register(app, portal):
     @portal.page_requires
     def csat_page(number: int):
         try:
-            answer = load(CsatSchema(), {"rating": request.form.get("rating") or "",
+            answer = load(CsatSchema(), {"score": forms.integer(request.form.get("score")),
                                          "comment": request.form.get("comment") or None})
         except ApiError as exc:
             return ticket_page(ticket_or_404(number), status=exc.status,
@@ -127,8 +128,8 @@ def csat_refusal(errors: dict, status: int) -> str:
     if "status" in errors:
         return _("You can rate the request once it is solved.")
     if "comment" in errors:
-        return _("The comment is too long (at most 2000 characters).")
-    if "rating" in errors:
+        return _("The comment is too long (at most %(n)s characters).", n=CSAT_COMMENT_MAX)
+    if "score" in errors:
         return (_("You have already rated this request.") if status == 409
-                else _("Choose “good” or “bad”."))
+                else _("Choose a score from 1 to 5."))
     return _("Only the person who filed the request can rate it.")

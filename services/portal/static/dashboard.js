@@ -36,4 +36,15 @@
            datasets: [{label: "%", data: data.compliance.data, backgroundColor: palette[1]}]},
     options: {animation: false, indexAxis: "y", scales: {x: {min: 0, max: 100}}}
   });
+  if (data.csat) {
+    draw("chart-csat", {
+      type: "bar",
+      data: {labels: data.csat.labels,
+             // 1-2 red, 3 amber, 4-5 green: the share of green is the CSAT figure
+             datasets: [{label: "#", data: data.csat.data,
+                         backgroundColor: [palette[3], palette[3], palette[2], palette[1], palette[1]]}]},
+      options: {animation: false, plugins: {legend: {display: false}},
+                scales: {y: {beginAtZero: true, ticks: {precision: 0}}}}
+    });
+  }
 }());

@@ -1,0 +1,35 @@
+"""A real SMTP server on 127.0.0.1 that keeps what it receives (the tests' outbound relay)."""
+import socket
+from email import message_from_bytes, policy
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Sink:
+    """Collects every message; ``port`` is where it listens once started."""
+
+    def __init__(self):
+        self.messages: list = []
+        self.port: int | None = None
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+    def about(self, number: int) -> list:
+        return [m for m in self.messages if f"[#{number}]" in m["Subject"]]
+
+
+def running_sink():
+    """A started sink and a function that stops it."""
+    handler, port = Sink(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    handler.port = port
+    return handler, controller.stop
