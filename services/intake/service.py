@@ -478,7 +478,7 @@ class IntakeService(OutboxRelay):
                 attachments: list | None = None, viewer: dict | None = None,
                 follow_up_of: dict | None = None) -> dict:
         viewer = viewer or requester
-        if key and (existing := self.store.by_idempotency_key(key)):
+        if key and (existing := self.store.by_idempotency_key(requester["id"], key)):
             return ok(ticket=_public_view(existing, viewer["role"]), created=False)
         now = self.clock.now()
         ticket = domain.new_ticket(
@@ -512,7 +512,7 @@ class IntakeService(OutboxRelay):
             with self._files_kept_if(files, lambda: True):
                 self.apply(write)
         except DuplicateKeyError:
-            existing = key and self.store.by_idempotency_key(key)
+            existing = key and self.store.by_idempotency_key(requester["id"], key)
             if not existing:
                 raise
             return ok(ticket=_public_view(existing, viewer["role"]), created=False)

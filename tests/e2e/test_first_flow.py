@@ -56,6 +56,30 @@ def test_idempotency_key_over_http(portal):
     assert first.json()["id"] == again.json()["id"]
 
 
+def test_idempotency_key_of_another_requester_files_a_new_ticket(portal):
+    """Keys belong to their requester: an anonymous caller who sends a key someone else
+    already used (guessed, or the same client library default) gets a ticket of their own,
+    never the other requester's."""
+    key = uuid.uuid4().hex
+    private = dict(TICKET, subject="Account 4711: refund", description="IBAN DE00 1234 secret",
+                   requester_email=f"first-{key[:8]}@example.com")
+    mine = dict(TICKET, subject="Printer jams", description="It jams on page 2",
+                requester_email=f"second-{key[:8]}@example.com")
+    first = requests.post(f"{portal}/api/tickets", json=private, timeout=10,
+                          headers={"Idempotency-Key": key})
+    second = requests.post(f"{portal}/api/tickets", json=mine, timeout=10,
+                           headers={"Idempotency-Key": key})
+    assert (first.status_code, second.status_code) == (201, 201), second.text
+    assert second.json()["id"] != first.json()["id"]
+    assert (second.json()["subject"], second.json()["description"]) == (
+        "Printer jams", "It jams on page 2")
+    assert "4711" not in second.text and "IBAN" not in second.text
+    # The second caller's own retry still finds their own ticket.
+    retry = requests.post(f"{portal}/api/tickets", json=mine, timeout=10,
+                          headers={"Idempotency-Key": key})
+    assert retry.status_code == 200 and retry.json()["id"] == second.json()["id"]
+
+
 def _ticket_count():
     client = MongoClient(os.environ["HELPDESK_MONGO_URI"])
     return client[f"{os.environ.get('HELPDESK_MONGO_DB', 'helpdesk')}_intake"].tickets \

@@ -2,15 +2,19 @@
 routing outcomes recorded, tags, canned responses, CSAT once, attachments in GridFS,
 reopen window and follow-ups.  Bad input gets a 4xx and writes nothing."""
 import base64
+import uuid
 from datetime import timedelta
 
 import pytest
+from pymongo.errors import DuplicateKeyError
 from nameko.standalone.events import event_dispatcher
 from nameko.testing.utils import get_extension
 
 from services.common import events as ev
 from services.common.clock import FixedClock
 from services.common.nameko_support import ClockProvider
+from services.common.storage import service_database
+from services.intake.repository import TicketRepository
 from services.intake.service import IntakeService
 from tests.support import EventTap, eventually, running
 
@@ -228,3 +232,54 @@ def test_reopen_within_window_then_follow_up(rpc, db, clock):
     assert new["follow_up_of"] == number and new["description"] == "It jams again"
     assert rpc.intake.get_ticket(number, CUSTOMER)["ticket"]["follow_ups"] == [new["number"]]
     assert rpc.intake.create_follow_up(new["number"], {"body": "x"}, CUSTOMER)["status"] == 409
+
+
+def create_with_key(rpc, requester, key, subject):
+    return rpc.intake.create_ticket({
+        "ticket": {"subject": subject, "description": f"{subject}: details only I know",
+                   "department": "technical"},
+        "requester": requester, "channel": "api", "idempotency_key": key})
+
+
+def test_idempotency_keys_belong_to_their_requester(runner, rpc, db):
+    key = f"retry-{uuid.uuid4().hex}"
+    mine = create_with_key(rpc, CUSTOMER, key, "Mine")
+    theirs = create_with_key(rpc, STRANGER, key, "Theirs")
+    assert mine["created"] is True and theirs["created"] is True, (mine, theirs)
+    assert mine["ticket"]["id"] != theirs["ticket"]["id"]
+    assert (theirs["ticket"]["subject"], theirs["ticket"]["description"]) == (
+        "Theirs", "Theirs: details only I know")
+    assert theirs["ticket"]["requester_id"] == STRANGER["id"]
+
+    # Each requester's retry finds their own ticket, and only theirs.
+    for requester, first in ((CUSTOMER, mine), (STRANGER, theirs)):
+        retry = create_with_key(rpc, requester, key, "Changed on retry")
+        assert retry["created"] is False
+        assert [retry["ticket"][f] for f in ("id", "number", "subject", "description")] == [
+            first["ticket"][f] for f in ("id", "number", "subject", "description")]
+    assert rpc.intake.get_ticket(mine["ticket"]["number"], STRANGER)["status"] == 404
+    assert rpc.intake.get_ticket(theirs["ticket"]["number"], CUSTOMER)["status"] == 404
+    stored = db("intake").tickets.find({"idempotency_key": key})
+    assert sorted(t["requester_id"] for t in stored) == ["cust-1", "cust-2"]
+
+
+def test_the_old_global_idempotency_index_is_replaced(config):
+    """A database made before keys were per requester still carries the global unique
+    index; starting intake on it must drop it, or a second requester's key would fail."""
+    database = service_database(config["MONGO_URI"], config["MONGO_DB"] + "legacy", "intake")
+    try:
+        database.tickets.create_index("idempotency_key", unique=True, sparse=True)
+        database.tickets.insert_many([
+            {"_id": "a", "number": 1, "requester_id": "cust-1", "idempotency_key": "k"},
+            {"_id": "b", "number": 2, "requester_id": "cust-1"}])
+        TicketRepository(database).ensure_indexes()
+        TicketRepository(database).ensure_indexes()  # a restart: nothing left to drop
+        assert "idempotency_key_1" not in database.tickets.index_information()
+        database.tickets.insert_many([
+            {"_id": "c", "number": 3, "requester_id": "cust-2", "idempotency_key": "k"},
+            {"_id": "d", "number": 4, "requester_id": "cust-1"}])  # keyless ones never clash
+        with pytest.raises(DuplicateKeyError):
+            database.tickets.insert_one({"_id": "e", "number": 5, "requester_id": "cust-1",
+                                         "idempotency_key": "k"})
+    finally:
+        database.client.drop_database(database.name)
