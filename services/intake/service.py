@@ -13,6 +13,7 @@ from pymongo.errors import DuplicateKeyError
 from services.common import events as ev
 from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
 from services.common.results import fail, not_found, ok, parsed
+from services.common.validation import flatten_line
 
 from . import attachments as att
 from . import canned, domain, mail
@@ -316,10 +317,13 @@ class IntakeService(OutboxRelay):
                                            expected={"status": ticket["status"]}, push=push,
                                            files=files)
             return dict(result, action="replied") if result["ok"] else result
+        # A mail is kept whatever its subject looks like: a line break (an encoded word can
+        # carry one) becomes a space rather than a refusal.
         fields = parsed(TicketCreateSchema(), {
-            "subject": m["subject"][:200], "description": m["body"][:20_000] or "(empty)",
+            "subject": flatten_line(m["subject"])[:200] or "(no subject)",
+            "description": m["body"][:20_000] or "(empty)",
             "language": m["language"], "requester_email": m["from_email"],
-            "requester_name": (m["from_name"] or "")[:120] or None})
+            "requester_name": flatten_line(m["from_name"] or "")[:120] or None})
         fields["email_message_ids"] = email_ids
         requester = {"id": f"email:{m['from_email']}", "role": "customer",
                      "name": m["from_name"]}

@@ -97,6 +97,11 @@ def _ticket_count():
      "subject"),
     ({"subject": "s", "description": "d", "requester_email": {"$ne": None}}, "requester_email"),
     ({"subject": "s", "description": "d"}, "requester_email"),
+    # A line break would let the subject add headers to the notification mails.
+    ({"subject": "Hello\r\nBcc: x@y", "description": "d", "requester_email": "a@example.com"},
+     "subject"),
+    ({"subject": "s", "description": "d", "requester_name": "Ann\nBcc: x@y",
+      "requester_email": "a@example.com"}, "requester_name"),
 ])
 def test_bad_ticket_input_gets_400_with_field_messages(portal, body, field):
     before = _ticket_count()
@@ -135,3 +140,17 @@ def test_web_form_files_a_ticket(portal):
     assert reply.status_code == 201 and "has been received" in reply.text
     bad = browser.submit("/", "/tickets", {"subject": "", "description": ""})
     assert bad.status_code == 400 and "Please correct" in bad.text
+
+
+@pytest.mark.parametrize("lang, message", [
+    ("en", "Write this on one line, without line breaks or control characters."),
+    ("ru", "Напишите это в одну строку, без переносов строк и управляющих символов."),
+])
+def test_web_form_refuses_a_subject_with_line_breaks(portal, lang, message):
+    before = _ticket_count()
+    browser = Browser(portal)
+    reply = browser.submit(f"/?lang={lang}", f"/tickets?lang={lang}", {
+        "subject": "Printer\r\nBcc: x@y", "description": "It jams",
+        "requester_email": "form@example.com", "department": "general", "language": lang})
+    assert reply.status_code == 400 and message in reply.text
+    assert _ticket_count() == before

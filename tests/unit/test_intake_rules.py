@@ -223,6 +223,21 @@ def test_subject_number_and_outbound_templates():
     assert "http://p/csat/tok" in msg.get_content()
 
 
+def test_line_breaks_in_stored_values_cannot_break_or_add_headers():
+    """A subject stored before subjects had to be one line must still be mailable: the
+    email package refuses a header with a line break, and the event would be redelivered
+    forever."""
+    msg = mail.compose("received", "en", to="ann@example.com",
+                       settings=mail.effective_settings(None, "desk@x"), message_id="<o@x>",
+                       references=[], number=7, subject="Help\r\nBcc: spy@evil.test\n",
+                       name="Ann\r\nX: y", portal_url="http://p")
+    assert msg["Subject"] == "[#7] We received your request: Help Bcc: spy@evil.test"
+    assert msg["Bcc"] is None and msg["X"] is None
+    assert "\n" not in str(msg["Subject"])
+    assert b"\nBcc:" not in msg.as_bytes()  # folded lines start with a space, never a name
+    assert mail.recipients(msg) == ["ann@example.com"]
+
+
 def test_saved_mail_settings_override_the_deployment_defaults():
     defaults = mail.effective_settings(None, "desk@x.test")
     assert defaults["sender_address"] == "desk@x.test" and defaults["reply_to"] is None
