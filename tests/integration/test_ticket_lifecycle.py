@@ -283,3 +283,36 @@ def test_the_old_global_idempotency_index_is_replaced(config):
                                          "idempotency_key": "k"})
     finally:
         database.client.drop_database(database.name)
+
+
+def test_a_customer_cannot_put_their_own_ticket_on_pending(runner, rpc, db, config):
+    """A move by the wrong role is refused with the moves that role may make, and leaves
+    no trace: ticket, audit history, outbox and the event stream are as before."""
+    number = file(rpc, subject="Waiting on whom?")
+    assert rpc.intake.change_status(number, {"status": "open"}, AGENT)["ok"]
+    intake = db("intake")
+    ticket_id = intake.tickets.find_one({"number": number})["_id"]
+
+    def state():
+        return (intake.tickets.find_one({"_id": ticket_id}),
+                list(intake.audit.find({"ticket_id": ticket_id}).sort("_id", 1)),
+                list(intake.outbox.find({"payload.data.ticket_id": ticket_id})))
+
+    tap = EventTap(config, ev.STATUS_CHANGED)
+    try:
+        before = state()
+        refused = rpc.intake.change_status(number, {"status": "pending"}, CUSTOMER)
+        assert (refused["ok"], refused["status"]) == (False, 409)
+        assert refused["errors"]["allowed"] == ["solved"]  # open -> solved only, for a customer
+        assert "customer" in refused["errors"]["status"][0]
+        assert state() == before
+        # Intake publishes in commit order: once a later move's event is in, a status_changed
+        # from the refused move would have been seen before it.
+        assert rpc.intake.change_status(number, {"status": "pending"}, AGENT)["ok"]
+        moves = eventually(lambda: [(e["data"]["old_status"], e["data"]["new_status"],
+                                     e["data"]["actor_role"])
+                                    for e in tap.of_type(ev.STATUS_CHANGED)
+                                    if e["data"]["number"] == number])
+        assert moves == [("open", "pending", "agent")]
+    finally:
+        tap.close()

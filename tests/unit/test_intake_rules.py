@@ -29,6 +29,12 @@ EXPECTED = {
 }
 
 
+def expected_targets(current: str, role: str) -> list[str]:
+    """The moves EXPECTED grants ``role`` from ``current`` (what a 409 must list)."""
+    return sorted(to for (frm, to), roles in EXPECTED.items()
+                  if frm == current and role in roles.split())
+
+
 @pytest.mark.parametrize("current, requested, role",
                          list(itertools.product(STATUSES, STATUSES, ROLES)))
 def test_every_move_for_every_role(current, requested, role):
@@ -39,7 +45,17 @@ def test_every_move_for_every_role(current, requested, role):
     else:
         with pytest.raises(TransitionError) as exc:
             plan_transition(current, requested, role, closed_at=NOW, now=NOW)
+        # The refusal lists exactly what the hand-written table allows, not what the code
+        # under test thinks it allows.
+        assert exc.value.allowed == expected_targets(current, role)
         assert requested not in exc.value.allowed
+
+
+def test_the_expected_table_names_only_real_statuses_and_roles():
+    """A typo in EXPECTED would silently make a move 'forbidden' for everyone."""
+    for (frm, to), roles in EXPECTED.items():
+        assert frm in STATUSES and to in STATUSES and frm != to
+        assert set(roles.split()) <= set(ROLES)
 
 
 def test_reopen_from_closed_only_within_the_window():
