@@ -139,9 +139,9 @@ class TicketRepository(Repository):
         return list(self.tag_usage.find({"_id": {"$regex": pattern}, "count": {"$gt": 0}})
                     .sort([("count", DESCENDING), ("_id", ASCENDING)]).limit(limit))
 
-    def tickets_tagged(self, tag: str, session) -> list[dict]:
+    def tickets_tagged(self, tag: str, session, limit: int = 0) -> list[dict]:
         return list(self.tickets.find({"tags": tag}, projection={"messages": 0},
-                                      session=session))
+                                      session=session).sort("number", ASCENDING).limit(limit))
 
     def drop_tag(self, tag: str, session) -> None:
         self.tag_usage.delete_one({"_id": tag}, session=session)

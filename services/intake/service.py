@@ -28,6 +28,7 @@ from .schemas import (ActorSchema, AttachmentUploadSchema, AttachmentView, Audit
                       TicketQuerySchema, TicketSchema, TicketUpdateSchema)
 
 DEFAULT_REPORT_PERIOD = timedelta(days=30)
+RENAME_BATCH = 200  # tickets retagged (and events staged) per transaction
 
 
 def _public_view(ticket: dict, role: str) -> dict:
@@ -101,11 +102,7 @@ class IntakeService(OutboxRelay):
         diff = domain.plan_edit(ticket, wanted, actor["role"])
         now = self.clock.now()
         new = {name: change["new"] for name, change in diff.items()}
-        after = dict(ticket, **new)
-        event = ev.new_event(ev.TICKET_UPDATED, {
-            "ticket_id": ticket["_id"], "number": number, "changes": diff,
-            "actor_role": actor["role"], "department": after["department"],
-            "priority": after["priority"], "updated_at": now}, now)
+        event = self._updated_event(ticket, diff, actor["role"], now)
         return self._commit_and_show(ticket, dict(new, updated_at=now), [event], actor,
                                      expected={name: ticket.get(name) for name in diff})
 
@@ -164,7 +161,11 @@ class IntakeService(OutboxRelay):
         entry, blob = self._plan_attachment(ticket, upload, actor, message_id=None,
                                             from_mail=False)
         now = self.clock.now()
-        result = self._commit_and_show(ticket, {"updated_at": now}, [], actor, expected={},
+        event = ev.new_event(ev.ATTACHMENT_ADDED, {
+            "ticket_id": ticket["_id"], "number": number, "attachment_id": entry["id"],
+            "content_type": entry["content_type"], "size": entry["size"],
+            "public": entry["public"], "author_role": actor["role"], "added_at": now}, now)
+        result = self._commit_and_show(ticket, {"updated_at": now}, [event], actor, expected={},
                                        push={"attachments": entry}, files=[blob])
         if result["ok"]:
             result["attachment"] = AttachmentView().dump(entry)
@@ -206,19 +207,39 @@ class IntakeService(OutboxRelay):
         if r["old"] == r["new"]:
             return fail(409, {"new": ["the new name is the same as the old one"]})
         now = self.clock.now()
-        changed = []
+        changed, batch = [], []
 
-        def write(session):
-            changed.clear()
-            for ticket in self.store.tickets_tagged(r["old"], session):
+        def rename_batch(session):
+            # Like a staff edit, each retagged ticket is announced (search and routing keep
+            # copies of the tags), in the transaction that changes it.
+            batch.clear()
+            events = []
+            for ticket in self.store.tickets_tagged(r["old"], session, limit=RENAME_BATCH):
                 new_tags = tag_rules.renamed(ticket["tags"], r["old"], r["new"])
-                self._write_changes(session, ticket, {"tags": new_tags, "updated_at": now},
-                                    actor, expected={"tags": ticket["tags"]})
-                changed.append(ticket["number"])
-            self.store.drop_tag(r["old"], session)
-            return []
+                if self._write_changes(session, ticket, {"tags": new_tags, "updated_at": now},
+                                       actor, expected={"tags": ticket["tags"]}):
+                    batch.append(ticket["number"])
+                    events.append(self._updated_event(
+                        ticket, {"tags": {"old": ticket["tags"], "new": new_tags}},
+                        actor["role"], now))
+            return events
 
-        self.apply(write)
+        # Batches keep each transaction (and its outbox) small on a tag used by thousands of
+        # tickets; a rename cut short is finished by sending it again.
+        while True:
+            self.apply(rename_batch)
+            if not batch:
+                break
+            changed.extend(batch)
+
+        def drop_old_tag(session):
+            if self.store.tickets_tagged(r["old"], session, limit=1):
+                return False  # edited meanwhile: keep the dictionary entry, ask for a retry
+            self.store.drop_tag(r["old"], session)
+            return True
+
+        if not self.store.transaction(drop_old_tag):
+            return fail(409, {"old": ["some tickets changed meanwhile; rename again to finish"]})
         return ok(renamed=r, tickets=sorted(changed))
 
     @command
@@ -675,6 +696,14 @@ class IntakeService(OutboxRelay):
                                           session=session)
             self.mailer.send(msg)
         self.store.handle_once(consumer, event.event_id, write)
+
+    def _updated_event(self, ticket, diff, role, now):
+        """ticket_updated: ``diff`` is {field: {"old", "new"}} of what changed."""
+        after = dict(ticket, **{name: change["new"] for name, change in diff.items()})
+        return ev.new_event(ev.TICKET_UPDATED, {
+            "ticket_id": ticket["_id"], "number": ticket["number"], "changes": diff,
+            "actor_role": role, "department": after["department"],
+            "priority": after["priority"], "updated_at": now}, now)
 
     def _status_event(self, ticket, new_status, role, now):
         return ev.new_event(ev.STATUS_CHANGED, {

@@ -15,6 +15,7 @@ from services.common.clock import FixedClock
 from services.common.nameko_support import ClockProvider
 from services.common.storage import service_database
 from services.intake.repository import TicketRepository
+from services.intake import service as intake_service
 from services.intake.service import IntakeService
 from tests.support import EventTap, eventually, running
 
@@ -314,5 +315,53 @@ def test_a_customer_cannot_put_their_own_ticket_on_pending(runner, rpc, db, conf
                                     for e in tap.of_type(ev.STATUS_CHANGED)
                                     if e["data"]["number"] == number])
         assert moves == [("open", "pending", "agent")]
+    finally:
+        tap.close()
+
+
+def test_a_tag_on_many_tickets_is_renamed_in_batches_each_ticket_announced(
+        runner, rpc, db, config, monkeypatch):
+    monkeypatch.setattr(intake_service, "RENAME_BATCH", 2)  # 5 tickets: 3 transactions
+    numbers = [file(rpc, subject=f"Batch {i}", tags=["batchy", "keep"]) for i in range(5)]
+    tap = EventTap(config, ev.TICKET_UPDATED)
+    try:
+        renamed = rpc.intake.rename_tag({"old": "batchy", "new": "batched"}, SUPERVISOR)
+        assert renamed["ok"] and renamed["tickets"] == numbers
+        updated = eventually(lambda: len(got := [e for e in tap.of_type(ev.TICKET_UPDATED)
+                                                 if e["data"]["number"] in numbers]) == 5 and got)
+        assert sorted(e["data"]["number"] for e in updated) == numbers
+    finally:
+        tap.close()
+    intake = db("intake")
+    assert intake.tickets.count_documents({"tags": "batchy"}) == 0
+    assert intake.tickets.count_documents({"tags": ["batched", "keep"]}) == 5
+    assert intake.tags.find_one({"_id": "batchy"}) is None
+    assert intake.tags.find_one({"_id": "batched"})["count"] == 5
+    history = rpc.intake.get_history(numbers[0], SUPERVISOR)["history"]
+    assert ("tags", ["batchy", "keep"], ["batched", "keep"], "sup-1") in [
+        (h["field"], h["old"], h["new"], h["actor_id"]) for h in history]
+
+
+def test_an_added_attachment_is_announced(runner, rpc, config):
+    number = file(rpc, subject="Announce my file")
+    tap = EventTap(config, ev.ATTACHMENT_ADDED)
+    try:
+        refused = rpc.intake.add_attachment(number, {"filename": "x.exe",
+                                                     "content_type": "application/octet-stream",
+                                                     "data": base64.b64encode(b"MZ").decode()},
+                                            CUSTOMER)
+        assert refused["status"] == 400
+        up = rpc.intake.add_attachment(number, {"filename": "shot.png", "content_type": "image/png",
+                                                "data": base64.b64encode(PNG).decode()}, CUSTOMER)
+        note = rpc.intake.add_attachment(number, {"filename": "n.txt", "public": False,
+                                                  "content_type": "text/plain",
+                                                  "data": base64.b64encode(b"x").decode()}, AGENT)
+        got = eventually(lambda: len(e := [x["data"] for x in tap.of_type(ev.ATTACHMENT_ADDED)
+                                           if x["data"]["number"] == number]) == 2 and e)
+        # The refused file was never announced: events come in commit order, these two only.
+        assert [(e["attachment_id"], e["public"], e["author_role"], e["size"]) for e in got] == [
+            (up["attachment"]["id"], True, "customer", len(PNG)),
+            (note["attachment"]["id"], False, "agent", 1)]
+        assert "filename" not in got[0]
     finally:
         tap.close()
