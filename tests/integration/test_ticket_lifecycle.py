@@ -365,3 +365,30 @@ def test_an_added_attachment_is_announced(runner, rpc, config):
         assert "filename" not in got[0]
     finally:
         tap.close()
+
+
+def test_internal_notes_and_their_files_never_reach_the_customer(runner, rpc):
+    number = file(rpc, subject="Notes stay inside")
+    assert rpc.intake.add_message(number, {"body": "We are on it."}, AGENT)["ok"]
+    assert rpc.intake.add_message(number, {"body": "NOTE-7f3: customer is on the old plan",
+                                           "public": False}, AGENT)["ok"]
+    secret = rpc.intake.add_attachment(number, {"filename": "NOTE-7f3-plan.txt", "public": False,
+                                                "content_type": "text/plain",
+                                                "data": base64.b64encode(b"owes 300").decode()},
+                                       AGENT)
+    assert secret["ok"], secret
+
+    seen = rpc.intake.get_ticket(number, CUSTOMER)["ticket"]
+    assert [m["body"] for m in seen["messages"]] == ["We are on it."]
+    assert seen["attachments"] == []
+    listed = rpc.intake.list_tickets({}, CUSTOMER)["tickets"]
+    assert number in [t["number"] for t in listed]
+    for customer_view in (seen, listed):
+        assert "NOTE-7f3" not in repr(customer_view) and secret["attachment"]["id"] not in repr(
+            customer_view)
+
+    staff = rpc.intake.get_ticket(number, AGENT)["ticket"]
+    assert [(m["body"], m["public"]) for m in staff["messages"]] == [
+        ("We are on it.", True), ("NOTE-7f3: customer is on the old plan", False)]
+    assert [(a["filename"], a["public"]) for a in staff["attachments"]] == [
+        ("NOTE-7f3-plan.txt", False)]
