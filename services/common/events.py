@@ -32,6 +32,7 @@ TICKET_SOLVED = "ticket_solved"
 TICKET_CLOSED = "ticket_closed"
 TICKET_REOPENED = "ticket_reopened"
 TICKET_UPDATED = "ticket_updated"
+ATTACHMENT_ADDED = "attachment_added"
 TICKET_ASSIGNED = "ticket_assigned"
 TICKET_UNASSIGNABLE = "ticket_unassignable"
 PRIORITY_CHANGED = "priority_changed"
@@ -45,7 +46,7 @@ TICKET_RATED = "ticket_rated"
 EVENT_SOURCE = {
     TICKET_CREATED: "intake", MESSAGE_ADDED: "intake", STATUS_CHANGED: "intake",
     TICKET_SOLVED: "intake", TICKET_CLOSED: "intake", TICKET_REOPENED: "intake",
-    TICKET_UPDATED: "intake",
+    TICKET_UPDATED: "intake", ATTACHMENT_ADDED: "intake",
     TICKET_ASSIGNED: "routing", TICKET_UNASSIGNABLE: "routing", PRIORITY_CHANGED: "routing",
     TICKET_CLASSIFIED: "routing", INCIDENT_DECLARED: "routing",
     SLA_DEADLINES_SET: "sla", SLA_WARNING: "sla", SLA_BREACHED: "sla",
@@ -126,6 +127,19 @@ class TicketUpdatedData(TicketRef):
     department = fields.Str(required=True)
     priority = fields.Str(required=True, validate=validate.OneOf(PRIORITIES))
     updated_at = fields.AwareDateTime(required=True)
+
+
+class AttachmentAddedData(TicketRef):
+    """A file attached to a ticket on its own (files sent with a reply or a new ticket come
+    with message_added / ticket_created).  No file name: it can be personal, and nobody
+    downstream needs it; ``public`` False is a staff-only file."""
+
+    attachment_id = fields.Str(required=True)
+    content_type = fields.Str(required=True)
+    size = fields.Int(required=True)
+    public = fields.Bool(required=True)
+    author_role = fields.Str(required=True)
+    added_at = fields.AwareDateTime(required=True)
 
 
 class ActorRef(Strict):
@@ -226,6 +240,7 @@ EVENT_SCHEMAS: dict[str, type[Schema]] = {
     TICKET_ASSIGNED: TicketAssignedData, TICKET_UNASSIGNABLE: TicketUnassignableData,
     PRIORITY_CHANGED: PriorityChangedData, SLA_DEADLINES_SET: SlaDeadlinesSetData,
     TICKET_UPDATED: TicketUpdatedData, TICKET_CLASSIFIED: TicketClassifiedData,
+    ATTACHMENT_ADDED: AttachmentAddedData,
     INCIDENT_DECLARED: IncidentDeclaredData,
     SLA_WARNING: SlaAlertData, SLA_BREACHED: SlaAlertData,
     TICKET_RATED: TicketRatedData,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numbers
+import re
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
@@ -20,9 +21,33 @@ def slug(**kwargs) -> fields.Str:
     return fields.Str(validate=SLUG, **kwargs)
 
 
+# C0/C1 controls (CR, LF, TAB, NUL, ESC, ...) and the Unicode line/paragraph separators:
+# in a one-line value they would break email headers, logs and page layouts.
+LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+SINGLE_LINE_ERROR = "Must be one line without control characters."
+
+
+def single_line(value: str) -> None:
+    """A validator: refuses control characters and line breaks."""
+    if LINE_BREAKING.search(value):
+        raise ValidationError(SINGLE_LINE_ERROR)
+
+
 def text(max_length: int, **kwargs) -> fields.Str:
-    """A trimmed, non-blank string of bounded length."""
+    """A trimmed, non-blank string of bounded length (line breaks allowed: message bodies)."""
     return _Trimmed(validate=validate.Length(min=1, max=max_length), **kwargs)
+
+
+def line(max_length: int, **kwargs) -> fields.Str:
+    """Like ``text`` but one line: subjects, names, titles.  Control characters (CR/LF
+    included) are refused, not stripped, so the sender learns their value was not kept."""
+    return _Line(validate=validate.Length(min=1, max=max_length), **kwargs)
+
+
+def flatten_line(value: str) -> str:
+    """One line from any text: each run of control characters and line breaks becomes one
+    space (for values we must keep, such as an inbound mail's subject, or put in a header)."""
+    return re.sub(f"(?:{LINE_BREAKING.pattern})+", " ", value).strip()
 
 
 class _Trimmed(fields.Str):
@@ -42,4 +67,11 @@ class WholeNumber(fields.Int):
     def _serialize(self, value, attr, obj, **kwargs):
         # As it is, not int()-cast: events.new_event dumps, then loads, and the load must see
         # (and refuse) a 4.5 or a "5" rather than a silently truncated 4 or 5.
+        return value
+
+
+class _Line(_Trimmed):
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        single_line(value)
         return value

@@ -12,6 +12,8 @@ from datetime import timezone
 from email.message import EmailMessage
 from email.utils import formataddr, getaddresses, parseaddr
 
+from services.common.validation import flatten_line
+
 from . import attachments as att
 
 SUBJECT_NUMBER = re.compile(r"\[#(\d{1,9})\]")
@@ -199,17 +201,21 @@ def compose(kind: str, language: str, *, to: str, settings: dict, message_id: st
     Values are plain text placed with str.format on our own template, never parsed as a
     template themselves."""
     subject_t, body_t = TEMPLATES[kind][language_for(kind, language, settings)]
-    msg = EmailMessage()
-    msg["From"] = formataddr((settings["sender_name"] or "", settings["sender_address"]))
-    msg["To"] = to
-    if settings["reply_to"]:
-        msg["Reply-To"] = settings["reply_to"]
-    msg["Subject"] = subject_t.format(**values)
-    msg["Message-ID"] = message_id
-    msg["Auto-Submitted"] = "auto-generated"  # other desks' auto-replies must not answer us
+    headers = {"From": formataddr((settings["sender_name"] or "", settings["sender_address"])),
+               "To": to, "Reply-To": settings["reply_to"],
+               "Subject": subject_t.format(**values), "Message-ID": message_id,
+               # other desks' auto-replies must not answer us
+               "Auto-Submitted": "auto-generated"}
     if references:
-        msg["In-Reply-To"] = references[-1]
-        msg["References"] = " ".join(references[-10:])
+        headers["In-Reply-To"] = references[-1]
+        headers["References"] = " ".join(references[-10:])
+    msg = EmailMessage()
+    for name, value in headers.items():
+        if value:
+            # Values are validated on the way in, but a line break that slipped into stored
+            # data (older tickets) must cost a space, not the notification: the email package
+            # refuses the header, and the event would be redelivered forever.
+            msg[name] = flatten_line(value)
     msg.set_content(body_t.format(**values))
     return msg
 

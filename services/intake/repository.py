@@ -6,13 +6,15 @@ import random
 
 import gridfs
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.common.storage import Repository
 
 from . import reports, rollups
 
 FIRST_TICKET_NUMBER = 1000
+IDEMPOTENCY_INDEX = "requester_idempotency_key"
+LEGACY_IDEMPOTENCY_INDEX = "idempotency_key_1"  # global; leaked tickets across requesters
 
 
 class TicketRepository(Repository):
@@ -22,8 +24,7 @@ class TicketRepository(Repository):
 
     def ensure_indexes(self) -> None:
         self.tickets.create_index("number", unique=True)
-        # Sparse: only tickets filed with a key take part in the uniqueness check.
-        self.tickets.create_index("idempotency_key", unique=True, sparse=True)
+        self._ensure_idempotency_index()
         self.tickets.create_index([("assignee_id", ASCENDING), ("status", ASCENDING)])
         self.tickets.create_index([("requester_id", ASCENDING), ("created_at", DESCENDING)])
         self.tickets.create_index([("department", ASCENDING), ("status", ASCENDING)])
@@ -42,6 +43,21 @@ class TicketRepository(Repository):
             self.db.counters.insert_one({"_id": "ticket_number", "value": FIRST_TICKET_NUMBER - 1})
         except DuplicateKeyError:
             pass
+
+    def _ensure_idempotency_index(self) -> None:
+        """A key is unique per requester, not globally: two requesters who happen to pick
+        the same key must each get their own ticket, never the other's.  Partial: only
+        tickets filed with a key take part.  Databases made before this carry the old global
+        index (which would still refuse the second requester's ticket): drop it."""
+        if LEGACY_IDEMPOTENCY_INDEX in self.tickets.index_information():
+            try:
+                self.tickets.drop_index(LEGACY_IDEMPOTENCY_INDEX)
+            except OperationFailure:
+                pass  # another replica starting at the same time dropped it first
+        self.tickets.create_index(
+            [("requester_id", ASCENDING), ("idempotency_key", ASCENDING)], unique=True,
+            name=IDEMPOTENCY_INDEX,
+            partialFilterExpression={"idempotency_key": {"$exists": True}})
 
     def next_number(self) -> int:
         # Outside the creating transaction on purpose: a shared counter inside every
@@ -80,8 +96,9 @@ class TicketRepository(Repository):
             {"$set": {f"sla.{k}": v for k, v in fresh.items()}},
             session=session).matched_count == 1
 
-    def by_idempotency_key(self, key: str) -> dict | None:
-        return self.tickets.find_one({"idempotency_key": key})
+    def by_idempotency_key(self, requester_id: str, key: str) -> dict | None:
+        """The ticket this requester already filed with this key (keys are per requester)."""
+        return self.tickets.find_one({"requester_id": requester_id, "idempotency_key": key})
 
     def by_number(self, number: int, session=None) -> dict | None:
         return self.tickets.find_one({"number": number}, session=session)
@@ -137,9 +154,9 @@ class TicketRepository(Repository):
         return list(self.tag_usage.find({"_id": {"$regex": pattern}, "count": {"$gt": 0}})
                     .sort([("count", DESCENDING), ("_id", ASCENDING)]).limit(limit))
 
-    def tickets_tagged(self, tag: str, session) -> list[dict]:
+    def tickets_tagged(self, tag: str, session, limit: int = 0) -> list[dict]:
         return list(self.tickets.find({"tags": tag}, projection={"messages": 0},
-                                      session=session))
+                                      session=session).sort("number", ASCENDING).limit(limit))
 
     def drop_tag(self, tag: str, session) -> None:
         self.tag_usage.delete_one({"_id": tag}, session=session)

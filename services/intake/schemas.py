@@ -7,7 +7,7 @@ import binascii
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.events import CHANNELS, CSAT_SCORES, LANGUAGES, PRIORITIES, STATUSES
-from services.common.validation import Strict, WholeNumber, slug, text
+from services.common.validation import Strict, WholeNumber, line, single_line, slug, text
 
 from . import tags as tag_rules
 from .attachments import MAX_ATTACHMENT_BYTES
@@ -39,17 +39,17 @@ class TagList(fields.List):
 
 
 class TicketCreateSchema(Strict):
-    subject = text(200, required=True)
+    subject = line(200, required=True)
     description = text(20_000, required=True)
     department = slug(load_default="general")
     category = slug(load_default=None, allow_none=True)
     priority = fields.Str(load_default="normal", validate=validate.OneOf(PRIORITIES))
     language = fields.Str(load_default="en", validate=validate.OneOf(LANGUAGES))
     tags = TagList(load_default=list)
-    organization = text(120, load_default=None, allow_none=True)
+    organization = line(120, load_default=None, allow_none=True)
     requester_email = fields.Email(load_default=None, allow_none=True,
                                    validate=validate.Length(max=254))
-    requester_name = text(120, load_default=None, allow_none=True)
+    requester_name = line(120, load_default=None, allow_none=True)
 
 
 class ActorSchema(Strict):
@@ -82,7 +82,7 @@ class TicketUpdateSchema(Strict):
     category = slug(allow_none=True)
     department = slug()
     tags = TagList()
-    organization = text(120, allow_none=True)
+    organization = line(120, allow_none=True)
 
     @validates_schema
     def not_empty(self, data, **kwargs):
@@ -124,7 +124,7 @@ class AttachmentUploadSchema(Strict):
 
 
 class CannedCreateSchema(Strict):
-    title = text(120, required=True)
+    title = line(120, required=True)
     body = text(10_000, required=True)
     language = fields.Str(load_default="en", validate=validate.OneOf(LANGUAGES))
     scope = fields.Str(load_default="personal", validate=validate.OneOf(("personal", "shared")))
@@ -283,17 +283,13 @@ class NotificationToggles(Strict):
         "description": "to the assignee: an SLA deadline is near"})
 
 
-NO_CONTROL_CHARACTERS = validate.Regexp(r"^[^\x00-\x1f\x7f]*$",
-                                        error="Must be one line without control characters.")
-
-
 class MailSettingsSchema(Strict):
     """Outbound email as an admin configures it; deployment settings (HELPDESK_MAIL_FROM)
     are the defaults until then.  The SMTP relay itself stays a deployment setting."""
 
     sender_address = fields.Email(required=True, validate=validate.Length(max=254))
     sender_name = fields.Str(load_default=None, allow_none=True, validate=[
-        validate.Length(min=1, max=100), NO_CONTROL_CHARACTERS])
+        validate.Length(min=1, max=100), single_line])
     reply_to = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
     notifications = fields.Nested(NotificationToggles,
                                   load_default=lambda: NotificationToggles().load({}))

@@ -13,6 +13,7 @@ from pymongo.errors import DuplicateKeyError
 from services.common import events as ev
 from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
 from services.common.results import fail, not_found, ok, parsed
+from services.common.validation import flatten_line
 
 from . import attachments as att
 from . import canned, domain, mail
@@ -27,6 +28,7 @@ from .schemas import (ActorSchema, AttachmentUploadSchema, AttachmentView, Audit
                       TicketQuerySchema, TicketSchema, TicketUpdateSchema)
 
 DEFAULT_REPORT_PERIOD = timedelta(days=30)
+RENAME_BATCH = 200  # tickets retagged (and events staged) per transaction
 
 
 def _public_view(ticket: dict, role: str) -> dict:
@@ -100,11 +102,7 @@ class IntakeService(OutboxRelay):
         diff = domain.plan_edit(ticket, wanted, actor["role"])
         now = self.clock.now()
         new = {name: change["new"] for name, change in diff.items()}
-        after = dict(ticket, **new)
-        event = ev.new_event(ev.TICKET_UPDATED, {
-            "ticket_id": ticket["_id"], "number": number, "changes": diff,
-            "actor_role": actor["role"], "department": after["department"],
-            "priority": after["priority"], "updated_at": now}, now)
+        event = self._updated_event(ticket, diff, actor["role"], now)
         return self._commit_and_show(ticket, dict(new, updated_at=now), [event], actor,
                                      expected={name: ticket.get(name) for name in diff})
 
@@ -164,7 +162,11 @@ class IntakeService(OutboxRelay):
         entry, blob = self._plan_attachment(ticket, upload, actor, message_id=None,
                                             from_mail=False)
         now = self.clock.now()
-        result = self._commit_and_show(ticket, {"updated_at": now}, [], actor, expected={},
+        event = ev.new_event(ev.ATTACHMENT_ADDED, {
+            "ticket_id": ticket["_id"], "number": number, "attachment_id": entry["id"],
+            "content_type": entry["content_type"], "size": entry["size"],
+            "public": entry["public"], "author_role": actor["role"], "added_at": now}, now)
+        result = self._commit_and_show(ticket, {"updated_at": now}, [event], actor, expected={},
                                        push={"attachments": entry}, files=[blob])
         if result["ok"]:
             result["attachment"] = AttachmentView().dump(entry)
@@ -206,19 +208,39 @@ class IntakeService(OutboxRelay):
         if r["old"] == r["new"]:
             return fail(409, {"new": ["the new name is the same as the old one"]})
         now = self.clock.now()
-        changed = []
+        changed, batch = [], []
 
-        def write(session):
-            changed.clear()
-            for ticket in self.store.tickets_tagged(r["old"], session):
+        def rename_batch(session):
+            # Like a staff edit, each retagged ticket is announced (search and routing keep
+            # copies of the tags), in the transaction that changes it.
+            batch.clear()
+            events = []
+            for ticket in self.store.tickets_tagged(r["old"], session, limit=RENAME_BATCH):
                 new_tags = tag_rules.renamed(ticket["tags"], r["old"], r["new"])
-                self._write_changes(session, ticket, {"tags": new_tags, "updated_at": now},
-                                    actor, expected={"tags": ticket["tags"]})
-                changed.append(ticket["number"])
-            self.store.drop_tag(r["old"], session)
-            return []
+                if self._write_changes(session, ticket, {"tags": new_tags, "updated_at": now},
+                                       actor, expected={"tags": ticket["tags"]}):
+                    batch.append(ticket["number"])
+                    events.append(self._updated_event(
+                        ticket, {"tags": {"old": ticket["tags"], "new": new_tags}},
+                        actor["role"], now))
+            return events
 
-        self.apply(write)
+        # Batches keep each transaction (and its outbox) small on a tag used by thousands of
+        # tickets; a rename cut short is finished by sending it again.
+        while True:
+            self.apply(rename_batch)
+            if not batch:
+                break
+            changed.extend(batch)
+
+        def drop_old_tag(session):
+            if self.store.tickets_tagged(r["old"], session, limit=1):
+                return False  # edited meanwhile: keep the dictionary entry, ask for a retry
+            self.store.drop_tag(r["old"], session)
+            return True
+
+        if not self.store.transaction(drop_old_tag):
+            return fail(409, {"old": ["some tickets changed meanwhile; rename again to finish"]})
         return ok(renamed=r, tickets=sorted(changed))
 
     @command
@@ -317,10 +339,13 @@ class IntakeService(OutboxRelay):
                                            expected={"status": ticket["status"]}, push=push,
                                            files=files)
             return dict(result, action="replied") if result["ok"] else result
+        # A mail is kept whatever its subject looks like: a line break (an encoded word can
+        # carry one) becomes a space rather than a refusal.
         fields = parsed(TicketCreateSchema(), {
-            "subject": m["subject"][:200], "description": m["body"][:20_000] or "(empty)",
+            "subject": flatten_line(m["subject"])[:200] or "(no subject)",
+            "description": m["body"][:20_000] or "(empty)",
             "language": m["language"], "requester_email": m["from_email"],
-            "requester_name": (m["from_name"] or "")[:120] or None})
+            "requester_name": flatten_line(m["from_name"] or "")[:120] or None})
         fields["email_message_ids"] = email_ids
         requester = {"id": f"email:{m['from_email']}", "role": "customer",
                      "name": m["from_name"]}
@@ -489,7 +514,7 @@ class IntakeService(OutboxRelay):
                 attachments: list | None = None, viewer: dict | None = None,
                 follow_up_of: dict | None = None) -> dict:
         viewer = viewer or requester
-        if key and (existing := self.store.by_idempotency_key(key)):
+        if key and (existing := self.store.by_idempotency_key(requester["id"], key)):
             return ok(ticket=_public_view(existing, viewer["role"]), created=False)
         now = self.clock.now()
         ticket = domain.new_ticket(
@@ -523,7 +548,7 @@ class IntakeService(OutboxRelay):
             with self._files_kept_if(files, lambda: True):
                 self.apply(write)
         except DuplicateKeyError:
-            existing = key and self.store.by_idempotency_key(key)
+            existing = key and self.store.by_idempotency_key(requester["id"], key)
             if not existing:
                 raise
             return ok(ticket=_public_view(existing, viewer["role"]), created=False)
@@ -701,6 +726,14 @@ class IntakeService(OutboxRelay):
                             settings=settings, message_id=f"<{uuid.uuid4().hex}@{domain_part}>",
                             references=[], **mail.sla_warning_values(
                                 ticket, warning, language, self.settings.portal_url))
+
+    def _updated_event(self, ticket, diff, role, now):
+        """ticket_updated: ``diff`` is {field: {"old", "new"}} of what changed."""
+        after = dict(ticket, **{name: change["new"] for name, change in diff.items()})
+        return ev.new_event(ev.TICKET_UPDATED, {
+            "ticket_id": ticket["_id"], "number": ticket["number"], "changes": diff,
+            "actor_role": role, "department": after["department"],
+            "priority": after["priority"], "updated_at": now}, now)
 
     def _status_event(self, ticket, new_status, role, now):
         return ev.new_event(ev.STATUS_CHANGED, {

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from services.common.events import LANGUAGES
-from services.common.validation import Strict, text
+from services.common.validation import Strict, line, text
 from services.intake.schemas import TicketSchema
 
 from .domain import ROLES
@@ -18,7 +18,7 @@ class LoginSchema(Strict):
 class SignupSchema(Strict):
     email = fields.Email(required=True, validate=validate.Length(max=254))
     password = fields.Str(required=True, validate=validate.Length(min=10, max=256))
-    name = text(120, required=True)
+    name = line(120, required=True)
     language = fields.Str(load_default="en", validate=validate.OneOf(LANGUAGES))
 
 

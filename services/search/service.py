@@ -171,6 +171,7 @@ class SearchService(OutboxRelay):
     on_status_changed = _refreshes_on(ev.STATUS_CHANGED)
     on_ticket_assigned = _refreshes_on(ev.TICKET_ASSIGNED)
     on_ticket_updated = _refreshes_on(ev.TICKET_UPDATED)
+    on_attachment_added = _refreshes_on(ev.ATTACHMENT_ADDED)  # updated_at moves
     on_ticket_solved = _refreshes_on(ev.TICKET_SOLVED)
     on_ticket_closed = _refreshes_on(ev.TICKET_CLOSED)
     on_ticket_reopened = _refreshes_on(ev.TICKET_REOPENED)

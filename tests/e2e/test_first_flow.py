@@ -56,6 +56,30 @@ def test_idempotency_key_over_http(portal):
     assert first.json()["id"] == again.json()["id"]
 
 
+def test_idempotency_key_of_another_requester_files_a_new_ticket(portal):
+    """Keys belong to their requester: an anonymous caller who sends a key someone else
+    already used (guessed, or the same client library default) gets a ticket of their own,
+    never the other requester's."""
+    key = uuid.uuid4().hex
+    private = dict(TICKET, subject="Account 4711: refund", description="IBAN DE00 1234 secret",
+                   requester_email=f"first-{key[:8]}@example.com")
+    mine = dict(TICKET, subject="Printer jams", description="It jams on page 2",
+                requester_email=f"second-{key[:8]}@example.com")
+    first = requests.post(f"{portal}/api/tickets", json=private, timeout=10,
+                          headers={"Idempotency-Key": key})
+    second = requests.post(f"{portal}/api/tickets", json=mine, timeout=10,
+                           headers={"Idempotency-Key": key})
+    assert (first.status_code, second.status_code) == (201, 201), second.text
+    assert second.json()["id"] != first.json()["id"]
+    assert (second.json()["subject"], second.json()["description"]) == (
+        "Printer jams", "It jams on page 2")
+    assert "4711" not in second.text and "IBAN" not in second.text
+    # The second caller's own retry still finds their own ticket.
+    retry = requests.post(f"{portal}/api/tickets", json=mine, timeout=10,
+                          headers={"Idempotency-Key": key})
+    assert retry.status_code == 200 and retry.json()["id"] == second.json()["id"]
+
+
 def _database(service: str):
     client = MongoClient(os.environ["HELPDESK_MONGO_URI"])
     return client[f"{os.environ.get('HELPDESK_MONGO_DB', 'helpdesk')}_{service}"]
@@ -83,6 +107,11 @@ def _written_state() -> dict:
      "subject"),
     ({"subject": "s", "description": "d", "requester_email": {"$ne": None}}, "requester_email"),
     ({"subject": "s", "description": "d"}, "requester_email"),
+    # A line break would let the subject add headers to the notification mails.
+    ({"subject": "Hello\r\nBcc: x@y", "description": "d", "requester_email": "a@example.com"},
+     "subject"),
+    ({"subject": "s", "description": "d", "requester_name": "Ann\nBcc: x@y",
+      "requester_email": "a@example.com"}, "requester_name"),
 ])
 def test_bad_ticket_input_gets_400_with_field_messages(portal, body, field):
     # Earlier tests' events drain from the outbox within a second; start from a quiet one.
@@ -122,3 +151,17 @@ def test_web_form_files_a_ticket(portal):
     assert reply.status_code == 201 and "has been received" in reply.text
     bad = browser.submit("/", "/tickets", {"subject": "", "description": ""})
     assert bad.status_code == 400 and "Please correct" in bad.text
+
+
+@pytest.mark.parametrize("lang, message", [
+    ("en", "Write this on one line, without line breaks or control characters."),
+    ("ru", "Напишите это в одну строку, без переносов строк и управляющих символов."),
+])
+def test_web_form_refuses_a_subject_with_line_breaks(portal, lang, message):
+    before = eventually(lambda: (state := _written_state())["outbox"] == 0 and state)
+    browser = Browser(portal)
+    reply = browser.submit(f"/?lang={lang}", f"/tickets?lang={lang}", {
+        "subject": "Printer\r\nBcc: x@y", "description": "It jams",
+        "requester_email": "form@example.com", "department": "general", "language": lang})
+    assert reply.status_code == 400 and message in reply.text
+    assert _written_state() == before

@@ -144,3 +144,35 @@ def test_a_body_over_the_upload_limit_gets_a_page_in_the_reader_language(portal)
     answer = upload(owner, number, ("huge.log", b"x" * (18 * MEGABYTE), "text/plain"))
     assert answer.status_code == 413 and "Файлы слишком большие" in answer.text
     assert stored_files(portal, customer, number) == []
+
+
+def test_internal_notes_and_their_files_stay_off_every_customer_view(portal, agent_token):
+    owner, customer = signed_in(portal, language="en")
+    number = file_ticket(portal, customer)
+    staff = bearer(agent_token)
+    url = f"{portal}/api/tickets/{number}"
+    assert requests.post(f"{url}/messages", headers=staff, timeout=10,
+                         json={"body": "Public answer: clean the roller"}).status_code == 201
+    assert requests.post(f"{url}/messages", headers=staff, timeout=10,
+                         json={"body": "NOTE-b41 refund was refused", "public": False}
+                         ).status_code == 201
+    note_file = requests.post(f"{url}/attachments", headers=staff, timeout=10,
+                              data={"public": "false"},
+                              files={"file": ("NOTE-b41.txt", b"internal", "text/plain")})
+    assert note_file.status_code == 201, note_file.text
+
+    page = owner.get(f"{portal}/my/tickets/{number}", timeout=10)
+    assert page.status_code == 200 and "Public answer: clean the roller" in page.text
+    one = requests.get(url, headers=bearer(customer["token"]), timeout=10)
+    listed = requests.get(f"{portal}/api/tickets", headers=bearer(customer["token"]), timeout=10)
+    assert one.status_code == 200 and listed.status_code == 200
+    assert number in [t["number"] for t in listed.json()["tickets"]]
+    for customer_view in (page.text, one.text, listed.text):
+        assert "NOTE-b41" not in customer_view
+        assert note_file.json()["id"] not in customer_view
+    assert owner.get(f"{portal}/tickets/{number}/attachments/{note_file.json()['id']}",
+                     timeout=10).status_code == 404
+
+    agent_view = requests.get(url, headers=staff, timeout=10).json()
+    assert "NOTE-b41 refund was refused" in [m["body"] for m in agent_view["messages"]]
+    assert "NOTE-b41.txt" in [a["filename"] for a in agent_view["attachments"]]

@@ -221,3 +221,41 @@ def test_canned_responses_are_edited_and_deleted_by_those_who_may(listener, rpc,
     assert rpc.intake.delete_canned(shared["id"], supervisor)["ok"]
     assert rpc.intake.delete_canned(own["id"], AGENT)["ok"]
     assert db("intake").canned.count_documents({"_id": {"$in": [shared["id"], own["id"]]}}) == 0
+
+
+def test_a_reply_threads_by_its_references_header_alone(listener, sink, db):
+    send(listener, "Scanner offline", sender="rita@example.com")
+    number = ticket_by_subject(db, "Scanner offline")["number"]
+    received = eventually(lambda: sink.about(number))[0]
+    # No number in the subject, no In-Reply-To: only References (oldest first, as mail
+    # clients write it) names our notification.
+    _, refused = send(listener, "Re: that scanner", body="Still offline.",
+                      sender="rita@example.com",
+                      References=f"<unrelated.1@example.com> {received['Message-ID']}")
+    assert refused is None
+    ticket = db("intake").tickets.find_one({"number": number})
+    assert [m["body"] for m in ticket["messages"]] == ["Still offline."]
+    assert db("intake").tickets.count_documents({"requester_email": "rita@example.com"}) == 1
+
+
+def test_line_breaks_in_a_subject_never_reach_a_header(listener, sink, rpc, db):
+    # An encoded word can carry CR/LF into a decoded subject: the mail is kept, on one line.
+    # (Raw bytes: EmailMessage would decode the word and write the line break itself.)
+    with smtplib.SMTP("127.0.0.1", listener, timeout=30) as smtp:
+        smtp.sendmail("lena@example.com", ["help@desk.test"],
+                      b"From: Lena <lena@example.com>\r\nTo: help@desk.test\r\n"
+                      b"Subject: =?utf-8?q?Printer=0D=0ABcc:_spy@evil.test?=\r\n"
+                      b"Message-ID: <lena.1@example.com>\r\n\r\nIt jams.\r\n")
+    ticket = eventually(lambda: db("intake").tickets.find_one(
+        {"requester_email": "lena@example.com"}))
+    assert ticket["subject"] == "Printer Bcc: spy@evil.test"
+    # A subject stored with a line break (before subjects had to be one line) still gets
+    # its notification: composed on one line, not refused and redelivered forever.
+    db("intake").tickets.update_one({"_id": ticket["_id"]},
+                                    {"$set": {"subject": "Old\r\nBcc: spy@evil.test"}})
+    assert rpc.intake.add_message(ticket["number"], {"body": "Looking into it."}, AGENT)["ok"]
+    replied = eventually(lambda: [m for m in sink.about(ticket["number"])
+                                  if "reply" in m["Subject"]])[0]
+    assert replied["Subject"] == f"[#{ticket['number']}] New reply: Old Bcc: spy@evil.test"
+    assert replied["Bcc"] is None
+    assert all(m["To"] == "lena@example.com" for m in sink.about(ticket["number"]))

@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
+from services.common import events as ev
 from services.intake.service import IntakeService
 from services.search.index import SearchIndex
 from services.search.reindex import rebuild
 from services.search.repository import SearchRepository
 from services.search.service import SearchService
-from tests.support import eventually, running
+from tests.support import EventTap, eventually, running
 
 ARTICLES = json.loads((Path(__file__).parents[2] / "deploy/demo/articles.json").read_text())
 ALICE = {"id": "cust-alice", "role": "customer", "name": "Alice"}
@@ -167,6 +168,37 @@ def test_every_ticket_is_searchable_and_follows_its_status(rpc, es, config):
     assert rpc.intake.change_status(ticket["number"], {"status": "open"}, ALICE)["ok"]
     indexed(es, config, ticket["id"], lambda d: d["status"] == "open")
     assert ticket["id"] not in suggested(rpc, "webcam flickering", AGENT)
+
+
+def test_a_renamed_tag_reaches_the_index(rpc, es, config):
+    """Renaming a tag changes tickets like a staff edit does: each is announced with
+    ticket_updated, so search's copy of the tags follows."""
+    supervisor = {"id": "sup-1", "role": "supervisor", "name": "Sue"}
+    tap = EventTap(config, ev.TICKET_UPDATED)
+    try:
+        tagged = [file(rpc, ALICE, f"Roaming drops {i}", "The wlan roams badly",
+                       tags=["wlan", "laptop"]) for i in range(2)]
+        other = file(rpc, ALICE, "Roaming is fine", "Untouched", tags=["laptop"])
+        for t in tagged:
+            indexed(es, config, t["id"], lambda d: "wlan" in d["tags"])
+        assert {t["id"] for t in tagged} <= set(searched(rpc, AGENT, tags=["wlan"]))
+
+        renamed = rpc.intake.rename_tag({"old": "WLAN", "new": "Wi-Fi"}, supervisor)
+        assert renamed["ok"] and renamed["tickets"] == [t["number"] for t in tagged]
+        for t in tagged:
+            indexed(es, config, t["id"], lambda d: d["tags"] == ["wi-fi", "laptop"])
+        eventually(lambda: set(searched(rpc, AGENT, tags=["wi-fi"])) == {t["id"] for t in tagged})
+        assert searched(rpc, AGENT, tags=["wlan"]) == []
+
+        updates = {e["data"]["number"]: e["data"] for e in tap.of_type(ev.TICKET_UPDATED)}
+        assert set(updates) == {t["number"] for t in tagged}  # the untouched one: no event
+        for t in tagged:
+            assert updates[t["number"]]["changes"] == {
+                "tags": {"old": ["wlan", "laptop"], "new": ["wi-fi", "laptop"]}}
+            assert updates[t["number"]]["actor_role"] == "supervisor"
+        assert other["number"] not in updates
+    finally:
+        tap.close()
 
 
 def test_search_sorts_by_date_and_pages(rpc, es, config):

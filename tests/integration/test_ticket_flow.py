@@ -66,6 +66,7 @@ def test_idempotency_key_returns_the_same_ticket(rpc, db):
     {"subject": 42, "description": "wrong type"},
     {"subject": "s", "description": "d", "priority": "whenever"},
     {"subject": {"$gt": ""}, "description": "operator injection"},
+    {"subject": "Hello\r\nBcc: x@y", "description": "header injection"},
 ])
 def test_bad_input_is_refused_and_writes_nothing(rpc, db, ticket):
     before = db("intake").tickets.count_documents({})

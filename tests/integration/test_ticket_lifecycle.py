@@ -2,15 +2,20 @@
 routing outcomes recorded, tags, canned responses, CSAT once, attachments in GridFS,
 reopen window and follow-ups.  Bad input gets a 4xx and writes nothing."""
 import base64
+import uuid
 from datetime import timedelta
 
 import pytest
+from pymongo.errors import DuplicateKeyError
 from nameko.standalone.events import event_dispatcher
 from nameko.testing.utils import get_extension
 
 from services.common import events as ev
 from services.common.clock import FixedClock
 from services.common.nameko_support import ClockProvider
+from services.common.storage import service_database
+from services.intake.repository import TicketRepository
+from services.intake import service as intake_service
 from services.intake.service import IntakeService
 from tests.support import EventTap, eventually, running
 
@@ -235,3 +240,162 @@ def test_reopen_within_window_then_follow_up(rpc, db, clock):
     assert new["follow_up_of"] == number and new["description"] == "It jams again"
     assert rpc.intake.get_ticket(number, CUSTOMER)["ticket"]["follow_ups"] == [new["number"]]
     assert rpc.intake.create_follow_up(new["number"], {"body": "x"}, CUSTOMER)["status"] == 409
+
+
+def create_with_key(rpc, requester, key, subject):
+    return rpc.intake.create_ticket({
+        "ticket": {"subject": subject, "description": f"{subject}: details only I know",
+                   "department": "technical"},
+        "requester": requester, "channel": "api", "idempotency_key": key})
+
+
+def test_idempotency_keys_belong_to_their_requester(runner, rpc, db):
+    key = f"retry-{uuid.uuid4().hex}"
+    mine = create_with_key(rpc, CUSTOMER, key, "Mine")
+    theirs = create_with_key(rpc, STRANGER, key, "Theirs")
+    assert mine["created"] is True and theirs["created"] is True, (mine, theirs)
+    assert mine["ticket"]["id"] != theirs["ticket"]["id"]
+    assert (theirs["ticket"]["subject"], theirs["ticket"]["description"]) == (
+        "Theirs", "Theirs: details only I know")
+    assert theirs["ticket"]["requester_id"] == STRANGER["id"]
+
+    # Each requester's retry finds their own ticket, and only theirs.
+    for requester, first in ((CUSTOMER, mine), (STRANGER, theirs)):
+        retry = create_with_key(rpc, requester, key, "Changed on retry")
+        assert retry["created"] is False
+        assert [retry["ticket"][f] for f in ("id", "number", "subject", "description")] == [
+            first["ticket"][f] for f in ("id", "number", "subject", "description")]
+    assert rpc.intake.get_ticket(mine["ticket"]["number"], STRANGER)["status"] == 404
+    assert rpc.intake.get_ticket(theirs["ticket"]["number"], CUSTOMER)["status"] == 404
+    stored = db("intake").tickets.find({"idempotency_key": key})
+    assert sorted(t["requester_id"] for t in stored) == ["cust-1", "cust-2"]
+
+
+def test_the_old_global_idempotency_index_is_replaced(config):
+    """A database made before keys were per requester still carries the global unique
+    index; starting intake on it must drop it, or a second requester's key would fail."""
+    database = service_database(config["MONGO_URI"], config["MONGO_DB"] + "legacy", "intake")
+    try:
+        database.tickets.create_index("idempotency_key", unique=True, sparse=True)
+        database.tickets.insert_many([
+            {"_id": "a", "number": 1, "requester_id": "cust-1", "idempotency_key": "k"},
+            {"_id": "b", "number": 2, "requester_id": "cust-1"}])
+        TicketRepository(database).ensure_indexes()
+        TicketRepository(database).ensure_indexes()  # a restart: nothing left to drop
+        assert "idempotency_key_1" not in database.tickets.index_information()
+        database.tickets.insert_many([
+            {"_id": "c", "number": 3, "requester_id": "cust-2", "idempotency_key": "k"},
+            {"_id": "d", "number": 4, "requester_id": "cust-1"}])  # keyless ones never clash
+        with pytest.raises(DuplicateKeyError):
+            database.tickets.insert_one({"_id": "e", "number": 5, "requester_id": "cust-1",
+                                         "idempotency_key": "k"})
+    finally:
+        database.client.drop_database(database.name)
+
+
+def test_a_customer_cannot_put_their_own_ticket_on_pending(runner, rpc, db, config):
+    """A move by the wrong role is refused with the moves that role may make, and leaves
+    no trace: ticket, audit history, outbox and the event stream are as before."""
+    number = file(rpc, subject="Waiting on whom?")
+    assert rpc.intake.change_status(number, {"status": "open"}, AGENT)["ok"]
+    intake = db("intake")
+    ticket_id = intake.tickets.find_one({"number": number})["_id"]
+
+    def state():
+        return (intake.tickets.find_one({"_id": ticket_id}),
+                list(intake.audit.find({"ticket_id": ticket_id}).sort("_id", 1)),
+                list(intake.outbox.find({"payload.data.ticket_id": ticket_id})))
+
+    tap = EventTap(config, ev.STATUS_CHANGED)
+    try:
+        before = state()
+        refused = rpc.intake.change_status(number, {"status": "pending"}, CUSTOMER)
+        assert (refused["ok"], refused["status"]) == (False, 409)
+        assert refused["errors"]["allowed"] == ["solved"]  # open -> solved only, for a customer
+        assert "customer" in refused["errors"]["status"][0]
+        assert state() == before
+        # Intake publishes in commit order: once a later move's event is in, a status_changed
+        # from the refused move would have been seen before it.
+        assert rpc.intake.change_status(number, {"status": "pending"}, AGENT)["ok"]
+        moves = eventually(lambda: [(e["data"]["old_status"], e["data"]["new_status"],
+                                     e["data"]["actor_role"])
+                                    for e in tap.of_type(ev.STATUS_CHANGED)
+                                    if e["data"]["number"] == number])
+        assert moves == [("open", "pending", "agent")]
+    finally:
+        tap.close()
+
+
+def test_a_tag_on_many_tickets_is_renamed_in_batches_each_ticket_announced(
+        runner, rpc, db, config, monkeypatch):
+    monkeypatch.setattr(intake_service, "RENAME_BATCH", 2)  # 5 tickets: 3 transactions
+    numbers = [file(rpc, subject=f"Batch {i}", tags=["batchy", "keep"]) for i in range(5)]
+    tap = EventTap(config, ev.TICKET_UPDATED)
+    try:
+        renamed = rpc.intake.rename_tag({"old": "batchy", "new": "batched"}, SUPERVISOR)
+        assert renamed["ok"] and renamed["tickets"] == numbers
+        updated = eventually(lambda: len(got := [e for e in tap.of_type(ev.TICKET_UPDATED)
+                                                 if e["data"]["number"] in numbers]) == 5 and got)
+        assert sorted(e["data"]["number"] for e in updated) == numbers
+    finally:
+        tap.close()
+    intake = db("intake")
+    assert intake.tickets.count_documents({"tags": "batchy"}) == 0
+    assert intake.tickets.count_documents({"tags": ["batched", "keep"]}) == 5
+    assert intake.tags.find_one({"_id": "batchy"}) is None
+    assert intake.tags.find_one({"_id": "batched"})["count"] == 5
+    history = rpc.intake.get_history(numbers[0], SUPERVISOR)["history"]
+    assert ("tags", ["batchy", "keep"], ["batched", "keep"], "sup-1") in [
+        (h["field"], h["old"], h["new"], h["actor_id"]) for h in history]
+
+
+def test_an_added_attachment_is_announced(runner, rpc, config):
+    number = file(rpc, subject="Announce my file")
+    tap = EventTap(config, ev.ATTACHMENT_ADDED)
+    try:
+        refused = rpc.intake.add_attachment(number, {"filename": "x.exe",
+                                                     "content_type": "application/octet-stream",
+                                                     "data": base64.b64encode(b"MZ").decode()},
+                                            CUSTOMER)
+        assert refused["status"] == 400
+        up = rpc.intake.add_attachment(number, {"filename": "shot.png", "content_type": "image/png",
+                                                "data": base64.b64encode(PNG).decode()}, CUSTOMER)
+        note = rpc.intake.add_attachment(number, {"filename": "n.txt", "public": False,
+                                                  "content_type": "text/plain",
+                                                  "data": base64.b64encode(b"x").decode()}, AGENT)
+        got = eventually(lambda: len(e := [x["data"] for x in tap.of_type(ev.ATTACHMENT_ADDED)
+                                           if x["data"]["number"] == number]) == 2 and e)
+        # The refused file was never announced: events come in commit order, these two only.
+        assert [(e["attachment_id"], e["public"], e["author_role"], e["size"]) for e in got] == [
+            (up["attachment"]["id"], True, "customer", len(PNG)),
+            (note["attachment"]["id"], False, "agent", 1)]
+        assert "filename" not in got[0]
+    finally:
+        tap.close()
+
+
+def test_internal_notes_and_their_files_never_reach_the_customer(runner, rpc):
+    number = file(rpc, subject="Notes stay inside")
+    assert rpc.intake.add_message(number, {"body": "We are on it."}, AGENT)["ok"]
+    assert rpc.intake.add_message(number, {"body": "NOTE-7f3: customer is on the old plan",
+                                           "public": False}, AGENT)["ok"]
+    secret = rpc.intake.add_attachment(number, {"filename": "NOTE-7f3-plan.txt", "public": False,
+                                                "content_type": "text/plain",
+                                                "data": base64.b64encode(b"owes 300").decode()},
+                                       AGENT)
+    assert secret["ok"], secret
+
+    seen = rpc.intake.get_ticket(number, CUSTOMER)["ticket"]
+    assert [m["body"] for m in seen["messages"]] == ["We are on it."]
+    assert seen["attachments"] == []
+    listed = rpc.intake.list_tickets({}, CUSTOMER)["tickets"]
+    assert number in [t["number"] for t in listed]
+    for customer_view in (seen, listed):
+        assert "NOTE-7f3" not in repr(customer_view) and secret["attachment"]["id"] not in repr(
+            customer_view)
+
+    staff = rpc.intake.get_ticket(number, AGENT)["ticket"]
+    assert [(m["body"], m["public"]) for m in staff["messages"]] == [
+        ("We are on it.", True), ("NOTE-7f3: customer is on the old plan", False)]
+    assert [(a["filename"], a["public"]) for a in staff["attachments"]] == [
+        ("NOTE-7f3-plan.txt", False)]

@@ -32,6 +32,12 @@ EXPECTED = {
 }
 
 
+def expected_targets(current: str, role: str) -> list[str]:
+    """The moves EXPECTED grants ``role`` from ``current`` (what a 409 must list)."""
+    return sorted(to for (frm, to), roles in EXPECTED.items()
+                  if frm == current and role in roles.split())
+
+
 @pytest.mark.parametrize("current, requested, role",
                          list(itertools.product(STATUSES, STATUSES, ROLES)))
 def test_every_move_for_every_role(current, requested, role):
@@ -42,7 +48,17 @@ def test_every_move_for_every_role(current, requested, role):
     else:
         with pytest.raises(TransitionError) as exc:
             plan_transition(current, requested, role, closed_at=NOW, now=NOW)
+        # The refusal lists exactly what the hand-written table allows, not what the code
+        # under test thinks it allows.
+        assert exc.value.allowed == expected_targets(current, role)
         assert requested not in exc.value.allowed
+
+
+def test_the_expected_table_names_only_real_statuses_and_roles():
+    """A typo in EXPECTED would silently make a move 'forbidden' for everyone."""
+    for (frm, to), roles in EXPECTED.items():
+        assert frm in STATUSES and to in STATUSES and frm != to
+        assert set(roles.split()) <= set(ROLES)
 
 
 def test_reopen_from_closed_only_within_the_window():
@@ -260,6 +276,21 @@ def test_subject_number_and_outbound_templates():
     assert msg["Subject"] == "[#7] Решено: S" and msg["In-Reply-To"] == "<m1@example.com>"
     # One link per score: opening one preselects it on the rating page.
     assert all(f"http://p/csat/tok?score={s}" in msg.get_content() for s in range(1, 6))
+
+
+def test_line_breaks_in_stored_values_cannot_break_or_add_headers():
+    """A subject stored before subjects had to be one line must still be mailable: the
+    email package refuses a header with a line break, and the event would be redelivered
+    forever."""
+    msg = mail.compose("received", "en", to="ann@example.com",
+                       settings=mail.effective_settings(None, "desk@x"), message_id="<o@x>",
+                       references=[], number=7, subject="Help\r\nBcc: spy@evil.test\n",
+                       name="Ann\r\nX: y", portal_url="http://p")
+    assert msg["Subject"] == "[#7] We received your request: Help Bcc: spy@evil.test"
+    assert msg["Bcc"] is None and msg["X"] is None
+    assert "\n" not in str(msg["Subject"])
+    assert b"\nBcc:" not in msg.as_bytes()  # folded lines start with a space, never a name
+    assert mail.recipients(msg) == ["ann@example.com"]
 
 
 def test_saved_mail_settings_override_the_deployment_defaults():

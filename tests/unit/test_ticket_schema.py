@@ -1,6 +1,7 @@
 import pytest
 from marshmallow import ValidationError
 
+from services.common.validation import SINGLE_LINE_ERROR, flatten_line
 from services.intake.schemas import TicketCreateSchema
 
 VALID = {"subject": "Printer jams", "description": "Every second page."}
@@ -64,3 +65,25 @@ def test_subject_at_max_length_is_accepted():
 def test_unknown_field_is_rejected():
     messages = errors_for({**VALID, "status": "solved"})
     assert messages == {"status": ["Unknown field."]}
+
+
+@pytest.mark.parametrize("value", [
+    "Hello\r\nBcc: victim@example.com", "Hello\nX", "Hello\rX", "tab\there", "nul\x00",
+    "esc \x1b[31m red", "next \x85 line", "separator \u2028 here", "del \x7f",
+])
+@pytest.mark.parametrize("field", ["subject", "requester_name", "organization"])
+def test_one_line_fields_refuse_control_characters(field, value):
+    assert errors_for({**VALID, field: value})[field] == [SINGLE_LINE_ERROR]
+
+
+def test_descriptions_keep_their_line_breaks():
+    assert load(description="Line one\r\nLine two\n\tindented")["description"] == (
+        "Line one\r\nLine two\n\tindented")
+
+
+@pytest.mark.parametrize("raw, flat", [
+    ("Hello\r\nBcc: x@y", "Hello Bcc: x@y"), ("a\n\n\nb", "a b"), (" a \u2028 b\x00", "a   b"),
+    ("Привет,  мир", "Привет,  мир"), ("\r\n", ""),
+])
+def test_flatten_line(raw, flat):
+    assert flatten_line(raw) == flat

@@ -6,6 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext as _, ngettext
 from markupsafe import Markup, escape
 
+from services.common.validation import SINGLE_LINE_ERROR
 from services.intake.schemas import TicketCreateSchema
 
 from .. import domain
@@ -27,6 +28,14 @@ def status_label(status: str) -> str:
 def action_label(action: str) -> str:
     return {"solved": _("My problem is solved"), "closed": _("Close the request"),
             "open": _("Reopen")}.get(action, action)
+
+
+def form_messages(errors: dict) -> dict:
+    """Field messages for a person reading the form: those we know in their language."""
+    known = {SINGLE_LINE_ERROR: _("Write this on one line, without line breaks or control "
+                                  "characters.")}
+    return {field: [known.get(m, m) for m in messages] if isinstance(messages, list) else messages
+            for field, messages in errors.items()}
 
 
 def priority_choices() -> list[tuple[str, str]]:
@@ -63,7 +72,8 @@ def register(app, portal):
     def home_page(form: dict, errors: dict | None = None, status: int = 200):
         departments = portal.rpc.call("routing", "list_departments")["departments"]
         return render_template("home.html", departments=departments, form=form,
-                               errors=errors, upload_hint=upload_hint()), status
+                               errors=errors and form_messages(errors),
+                               upload_hint=upload_hint()), status
 
     @app.get("/")
     def home():

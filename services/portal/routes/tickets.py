@@ -1,5 +1,7 @@
 from flask import g, jsonify, request
 
+from services.common.validation import flatten_line
+
 from services.intake.schemas import (MessageCreateSchema, StatusChangeSchema, TicketCreateSchema,
                                      TicketQuerySchema, TicketSchema)
 
@@ -33,7 +35,9 @@ def file_ticket(portal, data: dict, user: dict | None, channel: str) -> dict:
         if user["role"] != "customer":
             raise ApiError(401, {"_schema": ["Staff must sign in to file tickets."]})
     data["requester_email"] = data.get("requester_email") or user["email"]
-    data["requester_name"] = data.get("requester_name") or user["name"]
+    # An account name saved before names had to be one line must not block filing.
+    data["requester_name"] = data.get("requester_name") or flatten_line(user["name"] or "")[:120] \
+        or None
     result = portal.rpc.call("intake", "create_ticket", {
         "ticket": TicketCreateSchema().dump(data), "requester": portal.actor(user),
         "channel": channel, "idempotency_key": request.headers.get("Idempotency-Key")})
