@@ -58,6 +58,15 @@ def rank_candidates(agents: list[dict], department: str, preferred_id: str | Non
     return able
 
 
+def queue_can_move(waiting: list[dict], agents: list[dict], department: str,
+                   now: datetime | None = None) -> bool:
+    """Whether some waiting ticket of ``department`` has an available agent with room and its
+    skills.  The reconciler drains only such queues, so a queue nobody can serve costs one
+    read per sweep, not a transaction per waiting ticket."""
+    free = [a for a in agents if can_take(a, department, None, now)]
+    return any(has_skills(agent, entry) for entry in waiting for agent in free)
+
+
 # ---------------------------------------------------------------------- routing rules
 
 TEXT_FIELDS = ("subject", "description", "text")          # "text" = subject + description

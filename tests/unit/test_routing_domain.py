@@ -104,6 +104,28 @@ def test_excluded_agent_is_not_offered():
                                exclude=["a"])) == ["b"]
 
 
+def test_queue_moves_only_when_a_free_agent_has_a_waiting_tickets_skills():
+    from services.routing.domain import queue_can_move
+    waiting = [{"_id": "t1", "language": "ru", "category": None, "product": None}]
+    full = skilled("full", languages=["ru"], load=5, capacity=5)
+    english = skilled("english", languages=["en"])
+    assert not queue_can_move(waiting, [full, english], "billing", T0)
+    assert not queue_can_move([], [english], "billing", T0)
+    assert queue_can_move(waiting, [full, english, skilled("ru", languages=["ru"])],
+                          "billing", T0)
+    # Someone from another department with room does not help this one.
+    assert not queue_can_move(waiting, [skilled("ru-it", languages=["ru"],
+                                                departments=["it"])], "billing", T0)
+
+
+def test_queue_moves_once_a_vacation_has_ended():
+    from services.routing.domain import queue_can_move
+    waiting = [{"_id": "t1", "language": "en"}]
+    back = dict(skilled("back"), status="vacation", vacation_until=T0 + timedelta(hours=1))
+    assert not queue_can_move(waiting, [back], "billing", T0)
+    assert queue_can_move(waiting, [back], "billing", T0 + timedelta(hours=1))
+
+
 # ---------------------------------------------------------------------- routing rules
 
 TICKET = {"ticket_id": "t1", "number": 1, "subject": "Refund for invoice 42",
