@@ -497,7 +497,9 @@ class IntakeService(OutboxRelay):
             "channel": ticket["channel"], "language": ticket["language"], "tags": ticket["tags"],
             "requester_id": ticket["requester_id"], "created_at": now,
             # SLA policies can be chosen by organization: they must hear it.
-            "organization": ticket.get("organization")}, occurred_at=now)
+            "organization": ticket.get("organization"),
+            # A follow-up goes back to the agent of the ticket it continues, when available.
+            "previous_assignee_id": (follow_up_of or {}).get("assignee_id")}, occurred_at=now)
 
         def write(session):
             self.store.insert(ticket, session)

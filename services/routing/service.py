@@ -204,8 +204,10 @@ class RoutingService(OutboxRelay):
             outcome = domain.evaluate_rules(self.store.rules(), arrived)
             ticket = outcome["ticket"]
             remembered[:] = [self.store.remember_ticket(self._routing_copy(ticket), session)]
+            # A follow-up prefers the agent of the ticket it continues.
             return (self._classification_events(arrived, outcome, now)
-                    + self._place(dict(ticket, preferred_agent_id=None,
+                    + self._place(dict(ticket,
+                                       preferred_agent_id=arrived.get("previous_assignee_id"),
                                        sla_due=remembered[0].get("sla_due")), now, session))
 
         def detect_recurring(session):
