@@ -1,7 +1,9 @@
 """Field rules reused by several payload schemas."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+import re
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 class Strict(Schema):
     """Unknown fields are an error, not silently dropped."""
@@ -26,3 +28,23 @@ def text(max_length: int, **kwargs) -> fields.Str:
 class _Trimmed(fields.Str):
     def _deserialize(self, value, attr, data, **kwargs):
         return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+def organization_key(name: str) -> str:
+    """The slug a customer organization is known by everywhere (accounts, tickets, SLA
+    policies, routing rules): "Acme Corp." -> "acme-corp"; "" when nothing is left."""
+    key = re.sub(r"[^a-z0-9_]+", "-", name.casefold()).strip("-_")
+    return key[:40].rstrip("-_")
+
+
+class _OrganizationKey(fields.Str):
+    def _deserialize(self, value, attr, data, **kwargs):
+        key = organization_key(super()._deserialize(value, attr, data, **kwargs))
+        if not key:
+            raise ValidationError("Name the organization with Latin letters or digits.")
+        return key
+
+
+def organization(**kwargs) -> fields.Str:
+    """An organization name, stored in its slug form (see ``organization_key``)."""
+    return _OrganizationKey(validate=validate.Length(max=120), **kwargs)

@@ -80,7 +80,7 @@ class RoutingService(OutboxRelay):
     @command
     def save_rule(self, payload: dict) -> dict:
         """Every problem is found here, so routing never meets a rule it cannot apply."""
-        rule = parsed(RuleSchema(), payload)
+        rule = domain.normalised_rule(parsed(RuleSchema(), payload))
         problems = domain.rule_problems(rule, [d["_id"] for d in self.store.departments()])
         if problems:
             return fail(400, problems)

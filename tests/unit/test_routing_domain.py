@@ -302,3 +302,30 @@ def test_who_may_reassign_to_whom():
     assert reassign_refusal("desk", supervisor, None, None, False)[0] == 404
     status, errors = reassign_refusal("billing", supervisor, None, target, False)
     assert status == 400 and "Boris does not work in department 'billing'" in errors["agent_id"][0]
+
+
+# ---------------------------------------------------------------------- customer organization and plan
+
+def test_a_rule_on_the_customer_plan_fires_and_explains():
+    rules = [rule("gold", [cond("plan", "in", ["gold", "platinum"])], {"priority": "high"})]
+    assert rule_problems(rules[0], []) == {}
+    out = evaluate_rules(rules, dict(TICKET, plan="gold"))
+    assert out["fired"] == ["gold"] and out["ticket"]["priority"] == "high"
+    assert evaluate_rules(rules, dict(TICKET, plan=None))["trace"][0]["reasons"] == [
+        "plan is None, rule wants one of ['gold', 'platinum']"]
+
+
+def test_organization_names_in_rules_become_the_slug_tickets_carry():
+    from services.routing.domain import normalised_rule
+    saved = normalised_rule(rule("acme", [cond("organization", "equals", "Acme Corp."),
+                                          cond("organization", "in", ["Globex", "ab_c"]),
+                                          cond("subject", "contains_any", ["Acme Corp"])],
+                                 {"priority": "high"}))
+    assert [c["value"] for c in saved["conditions"]] == ["acme-corp", ["globex", "ab_c"],
+                                                         ["Acme Corp"]]
+    acme = normalised_rule(rule("acme", [cond("organization", "equals", "Acme Corp.")],
+                                {"priority": "high"}))
+    assert evaluate_rules([acme], dict(TICKET, organization="acme-corp"))["fired"] == ["acme"]
+    # Nothing Latin left: the rule is refused at save ("needs a non-empty string").
+    blank = normalised_rule(rule("x", [cond("organization", "equals", "ООО")], {"priority": "high"}))
+    assert "conditions.0" in rule_problems(blank, [])

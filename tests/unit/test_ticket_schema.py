@@ -64,3 +64,27 @@ def test_subject_at_max_length_is_accepted():
 def test_unknown_field_is_rejected():
     messages = errors_for({**VALID, "status": "solved"})
     assert messages == {"status": ["Unknown field."]}
+
+
+def test_organization_is_taken_from_the_requester_account_not_the_body():
+    from services.intake.schemas import CreateTicketCommand
+    assert "organization" in errors_for({**VALID, "organization": "Acme"})
+    cmd = CreateTicketCommand().load({
+        "ticket": VALID, "channel": "api",
+        "requester": {"id": "c1", "role": "customer", "organization": " Acme Corp. ",
+                      "plan": "gold"}})
+    assert (cmd["requester"]["organization"], cmd["requester"]["plan"]) == ("acme-corp", "gold")
+    with pytest.raises(ValidationError) as exc:
+        CreateTicketCommand().load({"ticket": VALID, "channel": "api", "requester": {
+            "id": "c1", "role": "customer", "plan": "Gold Plan!"}})
+    assert "plan" in exc.value.messages["requester"]
+
+
+@pytest.mark.parametrize("name, key", [
+    ("Acme Corp.", "acme-corp"), ("acme-corp", "acme-corp"), ("ACME_corp", "acme_corp"),
+    ("  Globex  ", "globex"), ("ООО Ромашка", ""), ("x" * 50, "x" * 40)])
+def test_organization_key_is_the_sla_policy_slug(name, key):
+    from services.common.validation import SLUG, organization_key
+    assert organization_key(name) == key
+    if key:
+        SLUG(key)  # what SLA policies accept

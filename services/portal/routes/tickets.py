@@ -34,8 +34,11 @@ def file_ticket(portal, data: dict, user: dict | None, channel: str) -> dict:
             raise ApiError(401, {"_schema": ["Staff must sign in to file tickets."]})
     data["requester_email"] = data.get("requester_email") or user["email"]
     data["requester_name"] = data.get("requester_name") or user["name"]
+    # Organization and plan come from the requester's account, never from the request.
+    requester = dict(portal.actor(user), organization=user.get("organization"),
+                     plan=user.get("plan"))
     result = portal.rpc.call("intake", "create_ticket", {
-        "ticket": TicketCreateSchema().dump(data), "requester": portal.actor(user),
+        "ticket": TicketCreateSchema().dump(data), "requester": requester,
         "channel": channel, "idempotency_key": request.headers.get("Idempotency-Key")})
     if not result["ok"]:
         raise ApiError(result["status"], result["errors"])
