@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import tempfile
 import time
 import urllib.parse
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
 
 import requests
 
@@ -87,6 +92,73 @@ def running(config: dict, *service_classes):
         yield runner
     finally:
         runner.stop()
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def queue_consumers(vhost: str, queue: str) -> int:
+    url, auth = _mgmt(f"/api/queues/{urllib.parse.quote(vhost, safe='')}/"
+                      f"{urllib.parse.quote(queue, safe='')}")
+    answer = requests.get(url, auth=auth, timeout=10)
+    return answer.json().get("consumers", 0) if answer.ok else 0
+
+
+@contextmanager
+def service_processes(config: dict, service: str, service_class: str, count: int):
+    """Run ``count`` separate ``nameko run`` processes of one service (as deploy/local/stack
+    does for HELPDESK_REPLICAS) on this module's vhost and databases.  They are always
+    killed on the way out; when the body fails, the tail of each one's log is printed (pytest
+    shows it with the failure)."""
+    env = dict(os.environ, HELPDESK_AMQP_URI=config["AMQP_URI"],
+               HELPDESK_MONGO_URI=config["MONGO_URI"], HELPDESK_MONGO_DB=config["MONGO_DB"],
+               HELPDESK_ES_URL=config["ES_URL"], HELPDESK_ES_INDEX_PREFIX=config["ES_INDEX_PREFIX"],
+               HELPDESK_MAX_WORKERS=str(config.get("max_workers", 10)),
+               PYTHONPATH=str(REPO_ROOT),
+               PYTHONWARNINGS="ignore::UserWarning,ignore::DeprecationWarning")
+    argv = [sys.executable, "-m", "nameko", "run", "--config",
+            str(REPO_ROOT / "deploy" / "nameko.yaml"), f"services.{service}.service:{service_class}"]
+    logs = [tempfile.NamedTemporaryFile(prefix=f"{service}-{i + 1}-", suffix=".log",
+                                        delete=False) for i in range(count)]
+    procs: list[subprocess.Popen] = []
+
+    def show_logs() -> None:
+        for proc, log in zip(procs, logs):
+            lines = Path(log.name).read_text(errors="replace").splitlines()[-40:]
+            print(f"----- {service} pid {proc.pid} (exit {proc.poll()}), {log.name}:",
+                  *lines, sep="\n", file=sys.stderr)
+
+    try:
+        for log in logs:
+            procs.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, env=env, cwd=REPO_ROOT,
+                                          start_new_session=True))
+
+        def all_listening():
+            dead = [p.pid for p in procs if p.poll() is not None]
+            assert not dead, f"{service} processes {dead} exited during start-up"
+            return queue_consumers(config["_vhost"], f"rpc-{service}") == count
+
+        eventually(all_listening, timeout=90, interval=0.5)
+        yield procs
+    except BaseException:
+        show_logs()
+        raise
+    finally:
+        for proc in procs:  # each in its own session: its whole group goes
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        for log in logs:
+            log.close()
+            os.unlink(log.name)
 
 
 def eventually(check, timeout: float = 15.0, interval: float = 0.1):

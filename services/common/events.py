@@ -73,6 +73,8 @@ class TicketCreatedData(TicketRef):
     # The requester's customer organization and plan, when known: SLA policies can target them.
     organization = fields.Str(load_default=None, allow_none=True)
     plan = fields.Str(load_default=None, allow_none=True)
+    # A follow-up of a closed ticket names that ticket's agent: routing prefers them.
+    previous_assignee_id = fields.Str(load_default=None, allow_none=True)
 
 
 class MessageAddedData(TicketRef):

@@ -75,3 +75,23 @@ class _Line(_Trimmed):
         value = super()._deserialize(value, attr, data, **kwargs)
         single_line(value)
         return value
+
+
+def organization_key(name: str) -> str:
+    """The slug a customer organization is known by everywhere (accounts, tickets, SLA
+    policies, routing rules): "Acme Corp." -> "acme-corp"; "" when nothing is left."""
+    key = re.sub(r"[^a-z0-9_]+", "-", name.casefold()).strip("-_")
+    return key[:40].rstrip("-_")
+
+
+class _OrganizationKey(fields.Str):
+    def _deserialize(self, value, attr, data, **kwargs):
+        key = organization_key(super()._deserialize(value, attr, data, **kwargs))
+        if not key:
+            raise ValidationError("Name the organization with Latin letters or digits.")
+        return key
+
+
+def organization(**kwargs) -> fields.Str:
+    """An organization name, stored in its slug form (see ``organization_key``)."""
+    return _OrganizationKey(validate=validate.Length(max=120), **kwargs)

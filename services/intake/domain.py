@@ -110,6 +110,7 @@ def new_ticket(*, ticket_id: str, number: int, fields: dict, requester_id: str, 
         "language": fields["language"],
         "tags": fields.get("tags", []),
         "organization": fields.get("organization"),
+        "plan": fields.get("plan"),
         "channel": channel,
         "requester_id": requester_id,
         "requester_email": fields.get("requester_email"),
@@ -224,6 +225,7 @@ def plan_follow_up(old: dict, actor: dict) -> dict:
             "department": old["department"], "category": old.get("category"),
             "priority": old["priority"], "language": old["language"],
             "tags": list(old.get("tags", [])), "organization": old.get("organization"),
+            "plan": old.get("plan"),
             "requester_email": old.get("requester_email"),
             "requester_name": old.get("requester_name"), "follow_up_of": old["number"]}
 

@@ -7,7 +7,8 @@ import binascii
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.events import CHANNELS, CSAT_SCORES, LANGUAGES, PRIORITIES, STATUSES
-from services.common.validation import Strict, WholeNumber, line, single_line, slug, text
+from services.common.validation import (Strict, WholeNumber, line, organization, single_line,
+                                        slug, text)
 
 from . import tags as tag_rules
 from .attachments import MAX_ATTACHMENT_BYTES
@@ -46,7 +47,6 @@ class TicketCreateSchema(Strict):
     priority = fields.Str(load_default="normal", validate=validate.OneOf(PRIORITIES))
     language = fields.Str(load_default="en", validate=validate.OneOf(LANGUAGES))
     tags = TagList(load_default=list)
-    organization = line(120, load_default=None, allow_none=True)
     requester_email = fields.Email(load_default=None, allow_none=True,
                                    validate=validate.Length(max=254))
     requester_name = line(120, load_default=None, allow_none=True)
@@ -58,9 +58,17 @@ class ActorSchema(Strict):
     name = fields.Str(load_default=None, allow_none=True)
 
 
+class RequesterSchema(ActorSchema):
+    """Who files a ticket, with their customer account's organization and plan (the portal
+    reads them from the account; the request body cannot choose them)."""
+
+    organization = organization(load_default=None, allow_none=True)
+    plan = slug(load_default=None, allow_none=True)
+
+
 class CreateTicketCommand(Strict):
     ticket = fields.Nested(TicketCreateSchema, required=True)
-    requester = fields.Nested(ActorSchema, required=True)
+    requester = fields.Nested(RequesterSchema, required=True)
     channel = fields.Str(required=True, validate=validate.OneOf(CHANNELS))
     idempotency_key = fields.Str(load_default=None, allow_none=True,
                                  validate=validate.Length(min=1, max=128))
@@ -82,7 +90,7 @@ class TicketUpdateSchema(Strict):
     category = slug(allow_none=True)
     department = slug()
     tags = TagList()
-    organization = line(120, allow_none=True)
+    organization = organization(allow_none=True)
 
     @validates_schema
     def not_empty(self, data, **kwargs):
@@ -259,6 +267,7 @@ class TicketSchema(Schema):
     closed_at = fields.AwareDateTime(allow_none=True)
     reopened_at = fields.AwareDateTime(allow_none=True)
     organization = fields.Str(allow_none=True)
+    plan = fields.Str(allow_none=True)
     csat = fields.Nested(CsatView, allow_none=True)
     follow_up_of = fields.Int(allow_none=True)
     follow_ups = fields.List(fields.Int())

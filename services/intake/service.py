@@ -52,8 +52,10 @@ class IntakeService(OutboxRelay):
     @command
     def create_ticket(self, command: dict) -> dict:
         cmd = parsed(CreateTicketCommand(), command)
-        return self._create(cmd["ticket"], cmd["requester"], cmd["channel"],
-                            cmd["idempotency_key"])
+        requester = cmd["requester"]
+        fields = dict(cmd["ticket"], organization=requester.pop("organization"),
+                      plan=requester.pop("plan"))
+        return self._create(fields, requester, cmd["channel"], cmd["idempotency_key"])
 
     @command
     def change_status(self, number: int, change: dict, actor: dict) -> dict:
@@ -532,8 +534,10 @@ class IntakeService(OutboxRelay):
             "category": ticket["category"], "priority": ticket["priority"],
             "channel": ticket["channel"], "language": ticket["language"], "tags": ticket["tags"],
             "requester_id": ticket["requester_id"], "created_at": now,
-            # SLA policies can be chosen by organization: they must hear it.
-            "organization": ticket.get("organization")}, occurred_at=now)
+            # SLA policies and routing rules can be chosen by organization and plan.
+            "organization": ticket.get("organization"), "plan": ticket.get("plan"),
+            # A follow-up goes back to the agent of the ticket it continues, when available.
+            "previous_assignee_id": (follow_up_of or {}).get("assignee_id")}, occurred_at=now)
 
         def write(session):
             self.store.insert(ticket, session)

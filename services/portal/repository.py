@@ -49,6 +49,14 @@ class UserRepository(Repository):
         return self.db.users.find_one_and_update({"_id": user_id}, {"$set": {"role": role}},
                                                  return_document=ReturnDocument.AFTER)
 
+    def set_customer_account(self, user_id: str, organization: str | None,
+                             plan: str | None) -> dict | None:
+        """None when there is no such customer (staff have no organization or plan)."""
+        return self.db.users.find_one_and_update(
+            {"_id": user_id, "role": "customer"},
+            {"$set": {"organization": organization, "plan": plan}},
+            return_document=ReturnDocument.AFTER)
+
     def page(self, role: str | None, page: int, per_page: int) -> tuple[list[dict], int]:
         query = {"role": role} if role else {}
         found = list(self.db.users.find(query).sort("email", 1)

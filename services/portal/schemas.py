@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from services.common.events import LANGUAGES
-from services.common.validation import Strict, line, text
+from services.common.validation import Strict, line, organization, slug, text
 from services.intake.schemas import TicketSchema
 
 from .domain import ROLES
@@ -48,6 +48,14 @@ class RoleChangeSchema(Strict):
     role = fields.Str(required=True, validate=validate.OneOf(ROLES))
 
 
+class CustomerAccountSchema(Strict):
+    """A customer's organization (any name; kept as the slug SLA policies and routing rules
+    use) and plan; null clears either."""
+
+    organization = organization(required=True, allow_none=True)
+    plan = slug(required=True, allow_none=True)
+
+
 class FeedbackSchema(Strict):
     """"This solved it" on a suggested article or solved ticket."""
 
@@ -62,6 +70,8 @@ class UserView(Schema):
     name = fields.Str()
     role = fields.Str()
     language = fields.Str()
+    organization = fields.Str(allow_none=True)
+    plan = fields.Str(allow_none=True)
 
 
 class TokenView(Schema):

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from services.common.events import PRIORITIES
+from services.common.validation import organization_key
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
@@ -65,10 +66,20 @@ def rank_candidates(agents: list[dict], department: str, preferred_id: str | Non
     return able
 
 
+def queue_can_move(waiting: list[dict], agents: list[dict], department: str,
+                   now: datetime | None = None) -> bool:
+    """Whether some waiting ticket of ``department`` has an available agent with room and its
+    skills.  The reconciler drains only such queues, so a queue nobody can serve costs one
+    read per sweep, not a transaction per waiting ticket."""
+    free = [a for a in agents if can_take(a, department, None, now)]
+    return any(has_skills(agent, entry) for entry in waiting for agent in free)
+
+
 # ---------------------------------------------------------------------- routing rules
 
 TEXT_FIELDS = ("subject", "description", "text")          # "text" = subject + description
-VALUE_FIELDS = ("department", "organization", "channel", "language", "priority", "category")
+VALUE_FIELDS = ("department", "organization", "plan", "channel", "language", "priority",
+                "category")
 LIST_FIELDS = ("tags",)
 OPERATORS = {
     **{f: ("contains_any", "matches") for f in TEXT_FIELDS},
@@ -77,6 +88,21 @@ OPERATORS = {
 }
 ACTIONS = ("department", "category", "priority", "add_tags")
 LIST_OPERATORS = ("contains_any", "in", "has_any", "has_all")  # the value is a list
+
+
+def normalised_rule(rule: dict) -> dict:
+    """Organization values in the slug form tickets carry, so "Acme Corp" in a rule matches
+    the customer organization "acme-corp"."""
+    def key(value):
+        if isinstance(value, str):
+            return organization_key(value)
+        if isinstance(value, list):
+            return [organization_key(v) if isinstance(v, str) else v for v in value]
+        return value
+
+    return dict(rule, conditions=[dict(c, value=key(c["value"]))
+                                  if c["field"] == "organization" else c
+                                  for c in rule["conditions"]])
 
 
 def rule_problems(rule: dict, departments: Iterable[str]) -> dict[str, list[str]]:

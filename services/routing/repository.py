@@ -115,7 +115,10 @@ class RoutingRepository(Repository):
     def record_assignment(self, ticket_id: str, agent: dict, department: str, now,
                           session) -> None:
         """``agent`` is the document returned by ``take_slot`` (load and seq after it)."""
-        self.db.assignments.update_one({"_id": ticket_id}, {"$set": {
+        # Conditional: a ticket already held by someone is never written over.  (A second
+        # writer meets a write conflict, and after its retry the callers' read sees the
+        # assignment; the filter makes the write itself refuse.)
+        self.db.assignments.update_one({"_id": ticket_id, "active": {"$ne": True}}, {"$set": {
             "agent_id": agent["_id"], "department": department, "active": True,
             "assigned_at": now}}, upsert=True, session=session)
         self._log(ticket_id, agent, "assigned", now, session)
@@ -146,14 +149,18 @@ class RoutingRepository(Repository):
                                           {"$setOnInsert": waiting}, upsert=True, session=session)
         return result.upserted_id is not None
 
-    def dequeue(self, ticket_id: str, session) -> None:
-        self.db.queue.delete_one({"_id": ticket_id}, session=session)
+    def dequeue(self, ticket_id: str, session) -> bool:
+        """True when this call took the ticket out of the queue (the claim of a waiting
+        ticket: of concurrent callers only one deletes it)."""
+        return self.db.queue.delete_one({"_id": ticket_id}, session=session).deleted_count == 1
 
     def queue_entry(self, ticket_id: str, session=None) -> dict | None:
         return self.db.queue.find_one({"_id": ticket_id}, session=session)
 
-    def is_queued(self, ticket_id: str, session) -> bool:
-        return self.db.queue.find_one({"_id": ticket_id}, {"_id": 1}, session=session) is not None
+    def queued_departments(self) -> list[str]:
+        """Departments with at least one waiting ticket (served by the queue's department
+        index: the cost follows the queue, not the number of tickets ever routed)."""
+        return sorted(self.db.queue.distinct("department"))
 
     def queued(self, department: str, mode: str = "fifo", limit: int = QUEUE_LIMIT) -> list[dict]:
         return list(self.db.queue.find({"department": department})

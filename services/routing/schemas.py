@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate, validates_schema, ValidationError
 
 from services.common.events import CHANNELS, LANGUAGES, PRIORITIES, ActorRef
-from services.common.validation import Strict, slug, text
+from services.common.validation import Strict, organization, slug, text
 
 from .domain import ACTIONS, AVAILABILITY, DEFAULT_INCIDENT_SETTINGS, QUEUE_MODES
 
@@ -111,7 +111,8 @@ class DryRunTicketSchema(Strict):
     priority = fields.Str(load_default="normal", validate=validate.OneOf(PRIORITIES))
     channel = fields.Str(load_default="portal", validate=validate.OneOf(CHANNELS))
     language = fields.Str(load_default="en", validate=validate.OneOf(LANGUAGES))
-    organization = fields.Str(load_default=None, allow_none=True)
+    organization = organization(load_default=None, allow_none=True)
+    plan = slug(load_default=None, allow_none=True)
     tags = fields.List(fields.Str(), load_default=list)
 
 

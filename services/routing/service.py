@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 from nameko.rpc import rpc
+from nameko.timer import timer
 
 from services.common import events as ev
 from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
@@ -23,8 +24,8 @@ from .schemas import (AgentSchema, AgentView, AlertView, AvailabilitySchema, Dep
 
 QUEUE_DRAIN_BATCH = 50
 ESCALATIONS = ("raise_priority", "reassign", "notify_supervisor")
-
-
+# How often every replica looks for waiting tickets that an agent has room for.
+RECONCILE_SECONDS = 3.0
 
 
 class RoutingService(OutboxRelay):
@@ -79,7 +80,7 @@ class RoutingService(OutboxRelay):
     @command
     def save_rule(self, payload: dict) -> dict:
         """Every problem is found here, so routing never meets a rule it cannot apply."""
-        rule = parsed(RuleSchema(), payload)
+        rule = domain.normalised_rule(parsed(RuleSchema(), payload))
         problems = domain.rule_problems(rule, [d["_id"] for d in self.store.departments()])
         if problems:
             return fail(400, problems)
@@ -109,7 +110,7 @@ class RoutingService(OutboxRelay):
         entries = domain.queue_order(self.store.queued(department, mode), mode)
         return ok(mode=mode, tickets=QueueEntryView(many=True).dump(entries))
 
-    @rpc
+    @command
     def claim(self, agent_id: str, ticket_id: str) -> dict:
         """An agent takes a waiting ticket themself (the console's "Take"), whatever their
         availability (they are at work) but within capacity: the slot is taken atomically, so
@@ -127,14 +128,15 @@ class RoutingService(OutboxRelay):
                 outcome["result"] = fail(403, {"department": [
                     "not one of the agent's departments"]})
                 return []
-            taken = self.store.take_slot(agent, now, session, if_available=False)
-            if taken is None:
-                outcome["result"] = fail(409, {"agent_id": ["at capacity"]})
+            if not self.store.dequeue(str(ticket_id), session):  # the atomic claim
+                outcome["result"] = not_found("queued ticket")
                 return []
+            taken = self.store.take_slot(agent, now, session, if_available=False)
+            if taken is None:  # the exception rolls the claim back: the ticket keeps waiting
+                raise Refusal(409, {"agent_id": ["at capacity"]})
             ticket = dict(waiting, ticket_id=waiting["_id"])
             self.store.record_assignment(ticket["ticket_id"], taken, ticket["department"], now,
                                          session)
-            self.store.dequeue(ticket["ticket_id"], session)
             outcome["result"] = ok(ticket_id=ticket["ticket_id"], number=ticket["number"])
             return [_assigned(ticket, taken, now)]
 
@@ -202,8 +204,10 @@ class RoutingService(OutboxRelay):
             outcome = domain.evaluate_rules(self.store.rules(), arrived)
             ticket = outcome["ticket"]
             remembered[:] = [self.store.remember_ticket(self._routing_copy(ticket), session)]
+            # A follow-up prefers the agent of the ticket it continues.
             return (self._classification_events(arrived, outcome, now)
-                    + self._place(dict(ticket, preferred_agent_id=None,
+                    + self._place(dict(ticket,
+                                       preferred_agent_id=arrived.get("previous_assignee_id"),
                                        sla_due=remembered[0].get("sla_due")), now, session))
 
         def detect_recurring(session):
@@ -262,6 +266,23 @@ class RoutingService(OutboxRelay):
     @on_event(ev.SLA_BREACHED)
     def escalate_breach(self, event):
         self._escalate(event, "breached")
+
+    @timer(interval=RECONCILE_SECONDS)
+    def reconcile_queues(self):
+        """The backstop that keeps a queue from waiting while an agent has room.  The event
+        handlers drain on the spot, but a wake-up can be lost: a new ticket's transaction may
+        see everyone full in its snapshot and queue the ticket while a solve commits a freed
+        slot and drains before that queue entry is visible; a replica may die between a solve
+        and its drain; and nothing happens when a ``vacation_until`` passes.  Cheap: only
+        departments with waiting tickets are looked at, and only those where some waiting
+        ticket has an available agent with room and its skills are drained.  Every replica
+        runs it; the atomic slot and queue claims keep concurrent drains safe."""
+        now = self.clock.now()
+        for department in self.store.queued_departments():
+            mode = (self.store.department(department) or {}).get("queue_mode", "fifo")
+            if domain.queue_can_move(self.store.queued(department, mode),
+                                     self.store.agents(department), department, now):
+                self._drain_queue(department, QUEUE_DRAIN_BATCH)
 
     # ------------------------------------------------------------------ internals
 
@@ -434,8 +455,12 @@ class RoutingService(OutboxRelay):
         window = min(QUEUE_DRAIN_BATCH, slots * 5)
         while slots > 0:
             head = self.store.queued(department, mode, window)
+            agents = self.store.agents(department)
             moved = 0  # tickets that left the queue during this pass (ours or another's)
             for queued in domain.queue_order(head, mode):
+                if not domain.rank_candidates(agents, department, None, queued,
+                                              self.clock.now()):
+                    continue  # nobody free has its skills: spare it a transaction
                 outcome = self._assign_queued(dict(queued, ticket_id=queued["_id"]))
                 if outcome == "assigned":
                     slots, moved = slots - 1, moved + 1
@@ -443,28 +468,43 @@ class RoutingService(OutboxRelay):
                         return
                 elif outcome == "gone":
                     moved += 1
-                elif not domain.rank_candidates(self.store.agents(department), department,
-                                                now=self.clock.now()):
-                    return  # nobody in the department has room: the rest must wait too
+                else:
+                    agents = self.store.agents(department)  # someone filled up meanwhile
+                    if not domain.rank_candidates(agents, department, now=self.clock.now()):
+                        return  # nobody in the department has room: the rest must wait too
             if not moved:
                 if len(head) < window or window >= QUEUE_LIMIT:
                     return  # the whole queue waits for skills nobody free has
                 window = min(window * 4, QUEUE_LIMIT)  # look further for a ticket that fits
 
     def _assign_queued(self, ticket: dict) -> str:
-        """"assigned", "gone" (taken by another replica or solved meanwhile) or "waiting"."""
+        """"assigned", "gone" (taken by another replica or solved meanwhile) or "waiting".
+        The ticket is claimed by deleting its queue entry (one conditional write: of several
+        replicas draining at once exactly one deletes it); when no agent can take it, the
+        rollback puts the entry back unchanged, its place in the queue kept."""
         now, outcome = self.clock.now(), {}
 
         def work(session):
-            if not self.store.is_queued(ticket["ticket_id"], session):
+            if not self.store.dequeue(ticket["ticket_id"], session):
                 outcome["value"] = "gone"
                 return []
-            events = self._place(ticket, now, session)
-            outcome["value"] = "assigned" if events else "waiting"
-            return events
+            taken = self._take_best(ticket, now, session)
+            if taken is None:
+                raise _StillWaiting()
+            self.store.record_assignment(ticket["ticket_id"], taken, ticket["department"],
+                                         now, session)
+            outcome["value"] = "assigned"
+            return [_assigned(ticket, taken, now)]
 
-        self.apply(work)
+        try:
+            self.apply(work)
+        except _StillWaiting:
+            return "waiting"
         return outcome["value"]
+
+
+class _StillWaiting(Exception):
+    """Rolls back a queue claim when no agent can take the ticket after all."""
 
 
 def _assigned(ticket: dict, agent: dict, now, assigned_by: dict | None = None) -> dict:

@@ -103,9 +103,11 @@ def test_a_new_sla_policy_sets_the_deadlines_of_a_new_ticket(portal, admin, api)
     assert f'id="policy-{form["id"]}"' in page and 'value="7"' in page  # listed, editable
 
     customer = new_customer(portal)
+    # The organization is the customer account's (an admin sets it), not the request's.
+    api("post", f"/api/users/{customer['id']}/customer",
+        {"organization": organization, "plan": None})
     filed = requests.post(f"{portal}/api/tickets", headers=bearer(customer["token"]), timeout=10,
-                          json={"subject": "Invoice copy", "description": "Please resend",
-                                "organization": organization})
+                          json={"subject": "Invoice copy", "description": "Please resend"})
     assert filed.status_code == 201, filed.text
     number = filed.json()["number"]
     ticket = eventually(lambda: (t := api("get", f"/api/tickets/{number}"))["sla"] and t)

@@ -175,6 +175,9 @@ API_ROWS = [
     ("post", "/api/users/{user_id}/role", lambda w, r, s: (
         f"/api/users/{w.other['id']}/role", {"role": "customer"}),
      by_role(401, 403, 403, 403, 403, 200)),
+    ("post", "/api/users/{user_id}/customer", lambda w, r, s: (
+        f"/api/users/{w.other['id']}/customer", {"organization": "Matrix Org", "plan": None}),
+     by_role(401, 403, 403, 403, 403, 200)),
     ("get", "/api/suggest", lambda w, r, s: ("/api/suggest?q=password", None),
      by_role(200, 200, 200, 200)),
     ("get", "/api/articles", lambda w, r, s: ("/api/articles", None), by_role(200, 200, 200, 200)),

@@ -27,6 +27,14 @@ def test_new_event_round_trips_through_parse_event():
     assert event.data["tags"] == ["a"] and event.data["category"] is None
 
 
+def test_ticket_created_may_name_the_previous_agent_of_a_follow_up():
+    plain = ev.parse_event(ev.TICKET_CREATED, ev.new_event(ev.TICKET_CREATED, created_data()))
+    assert plain.data["previous_assignee_id"] is None
+    follow_up = ev.parse_event(ev.TICKET_CREATED, ev.new_event(
+        ev.TICKET_CREATED, created_data(previous_assignee_id="agent-7")))
+    assert follow_up.data["previous_assignee_id"] == "agent-7"
+
+
 def test_new_event_generates_unique_ids():
     a = ev.new_event(ev.TICKET_CLOSED, {"ticket_id": "t", "number": 1, "closed_at": NOW})
     b = ev.new_event(ev.TICKET_CLOSED, {"ticket_id": "t", "number": 1, "closed_at": NOW})

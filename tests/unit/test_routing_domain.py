@@ -111,6 +111,28 @@ def test_notices_to_an_agent_use_the_first_language_of_their_profile():
     assert notice_language(agent("c")) is None
 
 
+def test_queue_moves_only_when_a_free_agent_has_a_waiting_tickets_skills():
+    from services.routing.domain import queue_can_move
+    waiting = [{"_id": "t1", "language": "ru", "category": None, "product": None}]
+    full = skilled("full", languages=["ru"], load=5, capacity=5)
+    english = skilled("english", languages=["en"])
+    assert not queue_can_move(waiting, [full, english], "billing", T0)
+    assert not queue_can_move([], [english], "billing", T0)
+    assert queue_can_move(waiting, [full, english, skilled("ru", languages=["ru"])],
+                          "billing", T0)
+    # Someone from another department with room does not help this one.
+    assert not queue_can_move(waiting, [skilled("ru-it", languages=["ru"],
+                                                departments=["it"])], "billing", T0)
+
+
+def test_queue_moves_once_a_vacation_has_ended():
+    from services.routing.domain import queue_can_move
+    waiting = [{"_id": "t1", "language": "en"}]
+    back = dict(skilled("back"), status="vacation", vacation_until=T0 + timedelta(hours=1))
+    assert not queue_can_move(waiting, [back], "billing", T0)
+    assert queue_can_move(waiting, [back], "billing", T0 + timedelta(hours=1))
+
+
 # ---------------------------------------------------------------------- routing rules
 
 TICKET = {"ticket_id": "t1", "number": 1, "subject": "Refund for invoice 42",
@@ -287,3 +309,30 @@ def test_who_may_reassign_to_whom():
     assert reassign_refusal("desk", supervisor, None, None, False)[0] == 404
     status, errors = reassign_refusal("billing", supervisor, None, target, False)
     assert status == 400 and "Boris does not work in department 'billing'" in errors["agent_id"][0]
+
+
+# ---------------------------------------------------------------------- customer organization and plan
+
+def test_a_rule_on_the_customer_plan_fires_and_explains():
+    rules = [rule("gold", [cond("plan", "in", ["gold", "platinum"])], {"priority": "high"})]
+    assert rule_problems(rules[0], []) == {}
+    out = evaluate_rules(rules, dict(TICKET, plan="gold"))
+    assert out["fired"] == ["gold"] and out["ticket"]["priority"] == "high"
+    assert evaluate_rules(rules, dict(TICKET, plan=None))["trace"][0]["reasons"] == [
+        "plan is None, rule wants one of ['gold', 'platinum']"]
+
+
+def test_organization_names_in_rules_become_the_slug_tickets_carry():
+    from services.routing.domain import normalised_rule
+    saved = normalised_rule(rule("acme", [cond("organization", "equals", "Acme Corp."),
+                                          cond("organization", "in", ["Globex", "ab_c"]),
+                                          cond("subject", "contains_any", ["Acme Corp"])],
+                                 {"priority": "high"}))
+    assert [c["value"] for c in saved["conditions"]] == ["acme-corp", ["globex", "ab_c"],
+                                                         ["Acme Corp"]]
+    acme = normalised_rule(rule("acme", [cond("organization", "equals", "Acme Corp.")],
+                                {"priority": "high"}))
+    assert evaluate_rules([acme], dict(TICKET, organization="acme-corp"))["fired"] == ["acme"]
+    # Nothing Latin left: the rule is refused at save ("needs a non-empty string").
+    blank = normalised_rule(rule("x", [cond("organization", "equals", "ООО")], {"priority": "high"}))
+    assert "conditions.0" in rule_problems(blank, [])

@@ -71,7 +71,7 @@ def test_unknown_field_is_rejected():
     "Hello\r\nBcc: victim@example.com", "Hello\nX", "Hello\rX", "tab\there", "nul\x00",
     "esc \x1b[31m red", "next \x85 line", "separator \u2028 here", "del \x7f",
 ])
-@pytest.mark.parametrize("field", ["subject", "requester_name", "organization"])
+@pytest.mark.parametrize("field", ["subject", "requester_name"])
 def test_one_line_fields_refuse_control_characters(field, value):
     assert errors_for({**VALID, field: value})[field] == [SINGLE_LINE_ERROR]
 
@@ -87,3 +87,27 @@ def test_descriptions_keep_their_line_breaks():
 ])
 def test_flatten_line(raw, flat):
     assert flatten_line(raw) == flat
+
+
+def test_organization_is_taken_from_the_requester_account_not_the_body():
+    from services.intake.schemas import CreateTicketCommand
+    assert "organization" in errors_for({**VALID, "organization": "Acme"})
+    cmd = CreateTicketCommand().load({
+        "ticket": VALID, "channel": "api",
+        "requester": {"id": "c1", "role": "customer", "organization": " Acme Corp. ",
+                      "plan": "gold"}})
+    assert (cmd["requester"]["organization"], cmd["requester"]["plan"]) == ("acme-corp", "gold")
+    with pytest.raises(ValidationError) as exc:
+        CreateTicketCommand().load({"ticket": VALID, "channel": "api", "requester": {
+            "id": "c1", "role": "customer", "plan": "Gold Plan!"}})
+    assert "plan" in exc.value.messages["requester"]
+
+
+@pytest.mark.parametrize("name, key", [
+    ("Acme Corp.", "acme-corp"), ("acme-corp", "acme-corp"), ("ACME_corp", "acme_corp"),
+    ("  Globex  ", "globex"), ("ООО Ромашка", ""), ("x" * 50, "x" * 40)])
+def test_organization_key_is_the_sla_policy_slug(name, key):
+    from services.common.validation import SLUG, organization_key
+    assert organization_key(name) == key
+    if key:
+        SLUG(key)  # what SLA policies accept

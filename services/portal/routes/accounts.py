@@ -2,7 +2,7 @@
 from flask import g, jsonify, request
 
 from .. import domain, identity
-from ..schemas import (AcceptedView, LoginSchema, ResetConfirmSchema,
+from ..schemas import (AcceptedView, CustomerAccountSchema, LoginSchema, ResetConfirmSchema,
                        ResetRequestSchema, RoleChangeSchema, SignupSchema, TokenView,
                        UserPageView, UserQuerySchema, UserView)
 from ..web import ApiError, json_body, load, query_args
@@ -20,6 +20,9 @@ OPERATIONS = [
     ("/api/users", "get", "Users, paged (admins only)", UserQuerySchema, UserPageView, True),
     ("/api/users/{user_id}/role", "post", "Change a user's role (admins only)", RoleChangeSchema,
      UserView, True),
+    ("/api/users/{user_id}/customer", "post",
+     "Set a customer's organization and plan (admins only); their new tickets carry them",
+     CustomerAccountSchema, UserView, True),
 ]
 
 
@@ -83,4 +86,13 @@ def register(app, portal):
         user = users.set_role(user_id[:64], data["role"])
         if user is None:
             raise ApiError(404, {"_schema": ["user not found"]})
+        return jsonify(UserView().dump(user))
+
+    @app.post("/api/users/<user_id>/customer")
+    @portal.requires("admin")
+    def change_customer_account(user_id: str):
+        data = load(CustomerAccountSchema(), json_body())
+        user = users.set_customer_account(user_id[:64], data["organization"], data["plan"])
+        if user is None:
+            raise ApiError(404, {"_schema": ["customer not found"]})
         return jsonify(UserView().dump(user))

@@ -38,8 +38,11 @@ def file_ticket(portal, data: dict, user: dict | None, channel: str) -> dict:
     # An account name saved before names had to be one line must not block filing.
     data["requester_name"] = data.get("requester_name") or flatten_line(user["name"] or "")[:120] \
         or None
+    # Organization and plan come from the requester's account, never from the request.
+    requester = dict(portal.actor(user), organization=user.get("organization"),
+                     plan=user.get("plan"))
     result = portal.rpc.call("intake", "create_ticket", {
-        "ticket": TicketCreateSchema().dump(data), "requester": portal.actor(user),
+        "ticket": TicketCreateSchema().dump(data), "requester": requester,
         "channel": channel, "idempotency_key": request.headers.get("Idempotency-Key")})
     if not result["ok"]:
         raise ApiError(result["status"], result["errors"])
