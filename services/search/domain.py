@@ -213,12 +213,19 @@ def article_document(article: dict) -> dict:
             "updated_at": article["updated_at"]}
 
 
-BOOKKEEPING = ("_id", "indexed", "rev", "saved_at")
+BOOKKEEPING = ("_id", "indexed", "rev", "saved_at", "index_error", "index_rejections")
 
 
 def stored_ticket_document(stored: dict) -> dict:
     """Search's Mongo copy of a ticket is already the index document, plus bookkeeping."""
     return {k: v for k, v in stored.items() if k not in BOOKKEEPING}
+
+
+def revision(stored: dict) -> int:
+    """The stored revision counter, which is also the Elasticsearch external version (copies
+    saved before counters existed count as 0: any later save supersedes them)."""
+    rev = stored.get("rev")
+    return rev if isinstance(rev, int) and not isinstance(rev, bool) else 0
 
 
 # index kind -> how its Mongo record becomes an index document

@@ -1,7 +1,9 @@
 """Index definitions: versioned names behind stable aliases, Russian and English analysis."""
 from __future__ import annotations
 
-VERSION = 2  # 2: every ticket (status, public conversation), not only solved ones
+# 2: every ticket (status, public conversation), not only solved ones
+# 3: documents carry search's revision counter as external version (older writes lose)
+VERSION = 3
 KINDS = ("articles", "tickets")
 
 
