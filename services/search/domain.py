@@ -12,9 +12,14 @@ ANSWERED = ("solved", "closed")
 
 # Hits scoring below this share of the best hit are noise next to it.
 RELATIVE_CUTOFF = 0.25  # tuned with bench/relevance (0.35 -> 0.25: hit@3 .90 -> .925)
-# Confidence: a hit must match most of the customer's words (up to 2 words: all of them).
-# Scores alone cannot say this; they depend on corpus size.
-MUST_MATCH = "2<70%"
+# Confidence: a hit must match most of the customer's words (up to 2 words: all of them; 3-5:
+# 70 %); the share falls as texts grow (6-9: half; 10+: a fifth), because the ticket form sends
+# a whole subject and description.  Scores alone cannot say this; they depend on corpus size.
+# Tuned with bench/relevance (BENCHMARKS.md: long queries hit@1 0 -> .90, silence kept).
+MUST_MATCH = "2<70% 5<50% 9<20%"
+# Longer than this many words: stop words are dropped before matching (indices.ANALYSIS).
+LONG_QUERY_WORDS = 8
+QUERY_ANALYZERS = {"ru": "russian_query", "en": "english_query", None: "plain_query"}
 
 # Control characters (except tab/newline) carry no meaning in a query and upset highlighters.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -26,12 +31,18 @@ def clean_query(text: str) -> str:
     return " ".join(_CONTROL.sub(" ", text).split())
 
 
-def text_field(boost_title: float = 3.0) -> list[str]:
-    """Every analysed variant of the searchable fields, title weighted over body."""
+def text_field(boost_title: float = 3.0, variant: str | None = "all") -> list[str]:
+    """Analysed variants of the searchable fields, title weighted over body: ``variant`` is
+    "ru", "en", None (the plain, standard-analysed fields) or "all"."""
     fields = []
     for name in LANG_FIELDS:
         weight = boost_title if name == "title" else (1.5 if name == "resolution" else 1.0)
-        fields += [f"{name}.ru^{weight}", f"{name}.en^{weight}", f"{name}^{weight * 0.5}"]
+        if variant in ("all", "ru"):
+            fields.append(f"{name}.ru^{weight}")
+        if variant in ("all", "en"):
+            fields.append(f"{name}.en^{weight}")
+        if variant in ("all", None):
+            fields.append(f"{name}^{weight * 0.5}")
     return fields
 
 
@@ -74,13 +85,21 @@ def owns(actor: dict | None, source: dict) -> bool:
 # ---------------------------------------------------------------------------- queries
 
 def _matches_text(text: str) -> dict:
-    """Morphology (language sub-fields) plus typo tolerance (fuzzy match on plain words)."""
+    """Morphology (language sub-fields) plus typo tolerance (fuzzy match on plain words).  A
+    long text (a ticket's subject and description) is matched without stop words, so the
+    share of words that must match counts words that carry meaning."""
+    long = len(text.split()) > LONG_QUERY_WORDS
+
+    def words(clause: dict, variant: str | None) -> dict:
+        if long:
+            clause["analyzer"] = QUERY_ANALYZERS[variant]
+        return {"multi_match": clause}
     return {"bool": {"should": [
-        {"multi_match": {"query": text, "type": "most_fields", "fields": text_field(),
-                         "minimum_should_match": MUST_MATCH}},
-        {"multi_match": {"query": text, "fields": ["title^2", "body", "resolution"],
-                         "fuzziness": "AUTO", "prefix_length": 1,
-                         "minimum_should_match": MUST_MATCH}},
+        *(words({"query": text, "type": "most_fields", "fields": text_field(variant=variant),
+                 "minimum_should_match": MUST_MATCH}, variant) for variant in QUERY_ANALYZERS),
+        words({"query": text, "fields": ["title^2", "body", "resolution"],
+               "fuzziness": "AUTO", "prefix_length": 1,
+               "minimum_should_match": MUST_MATCH}, None),
     ], "minimum_should_match": 1}}
 
 

@@ -88,6 +88,25 @@ def test_typos_still_find_the_article(rpc, query, article):
     assert article in suggested(rpc, query)[:2]
 
 
+@pytest.mark.parametrize("language, text, article", [
+    ("en", "Cannot sign in anymore Hello, I forgot the password for my account and the old one "
+     "is not accepted. I tried several times this morning. How do I get a new password?",
+     "reset-password"),
+    ("ru", "Нужен счёт для бухгалтерии Добрый день! Наш бухгалтер просит счёт за прошлый месяц в "
+     "формате PDF. Я не нашла в кабинете, где скачать счета. Подскажите, пожалуйста, где они?",
+     "invoice-download-ru"),
+])
+def test_a_whole_ticket_description_still_gets_the_right_article(rpc, language, text, article):
+    """What the ticket form sends (static/suggest.js): subject + description, up to 500 chars."""
+    assert suggested(rpc, text[:500], language=language)[0] == article
+
+
+def test_a_long_text_about_nothing_we_know_gets_no_suggestions(rpc):
+    assert suggested(rpc, "Partnership proposal We are a small marketing agency and would like "
+                          "to discuss a partnership and a reseller agreement with your company. "
+                          "Who is the right person to talk to about this?") == []
+
+
 @pytest.mark.parametrize("nonsense", ["qwzx plorf vrumb", "кракозябра шмырдяк", "zzzz"])
 def test_nonsense_gets_no_suggestions_rather_than_junk(rpc, nonsense):
     assert suggested(rpc, nonsense) == []

@@ -29,6 +29,24 @@ def test_suggest_query_structure():
     assert q["highlight"]["encoder"] == "html"
 
 
+def test_long_texts_are_matched_without_stop_words_and_short_ones_as_typed():
+    def analyzers(text):
+        (text_match,) = suggest_query(text, None, 5)["query"]["bool"]["must"]
+        return [c["multi_match"].get("analyzer") for c in text_match["bool"]["should"]]
+    assert set(analyzers("forgot my password")) == {None}
+    description = "Hi, I forgot my password and now I cannot get into my account at all"
+    assert sorted(analyzers(description)) == sorted(
+        ["russian_query", "english_query", "plain_query", "plain_query"])
+
+
+def test_must_match_falls_with_the_length_of_the_text():
+    tiers = [t.split("<") for t in MUST_MATCH.split()]
+    counts = [int(n) for n, _ in tiers]
+    shares = [int(p.rstrip("%")) for _, p in tiers]
+    assert counts == sorted(counts) and shares == sorted(shares, reverse=True)
+    assert counts[0] == 2  # one or two words: all of them
+
+
 def test_suggest_query_without_language_has_no_preference():
     assert suggest_query("vpn", None, 3)["query"]["bool"]["should"] == []
 
