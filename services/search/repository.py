@@ -31,6 +31,7 @@ class SearchRepository(Repository):
             self.db[collection].create_index([("indexed", ASCENDING)])
             self.db[collection].create_index([("saved_at", ASCENDING)])
         self.db.articles.create_index([("translation_of", ASCENDING)])
+        self.db.tickets.create_index([("answer_ref", ASCENDING)])
         self.db.feedback.create_index([("result_id", ASCENDING)])
 
     def _save(self, collection: str, doc: dict, now: datetime, newer_than: str | None = None
@@ -88,6 +89,9 @@ class SearchRepository(Repository):
         """Keep the newest view only: events arrive in any order and fetches can race, so an
         older ``updated_at`` never replaces a newer one (an equal one is saved again)."""
         return self._save("tickets", doc, now, newer_than="updated_at")
+
+    def ticket_by_answer_ref(self, ref: str) -> dict | None:
+        return self.db.tickets.find_one({"answer_ref": ref}, projection={"_id": 1})
 
     # ------------------------------------------------------------------ index bookkeeping
 

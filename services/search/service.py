@@ -119,8 +119,8 @@ class SearchService(OutboxRelay):
         """Published articles and solved tickets' answers; the reader's own tickets (all of
         them for staff) are shown in full, anyone else's as the answer only."""
         q = parsed(SuggestQuerySchema(), query)
-        body = domain.suggest_query(q["q"], q["language"], q["limit"])
         reader = _actor(actor)
+        body = domain.suggest_query(q["q"], q["language"], q["limit"], reader)
         return self._answer(lambda: ok(results=[
             domain.present_hit(h, reader)
             for h in domain.confident_hits(self.index.search(body))]), results=[])
@@ -153,6 +153,10 @@ class SearchService(OutboxRelay):
     @command
     def record_feedback(self, payload: dict, actor: dict | None = None) -> dict:
         entry = parsed(FeedbackSchema(), payload)
+        if entry["result_kind"] == "ticket":
+            # Someone else's answer was shown under a reference, not its id: count the ticket.
+            answered = self.store.ticket_by_answer_ref(entry["result_id"])
+            entry["result_id"] = answered["_id"] if answered else entry["result_id"]
         actor = _actor(actor)
         self.store.record_feedback(dict(entry, actor_id=actor["id"] if actor else None,
                                         at=self.clock.now()))
@@ -198,7 +202,9 @@ class SearchService(OutboxRelay):
         for name in TICKET_DATES:
             if doc.get(name):
                 doc[name] = datetime.fromisoformat(doc[name])
-        self.store.save_ticket({"_id": found["ticket"]["id"], **doc}, self.clock.now())
+        ticket_id = found["ticket"]["id"]
+        self.store.save_ticket({"_id": ticket_id, "answer_ref": domain.answer_ref(ticket_id),
+                                **doc}, self.clock.now())
         self._sync()
 
     def _sync(self, sweep: bool = False) -> None:

@@ -164,13 +164,23 @@ def test_customers_see_only_their_own_tickets(rpc, es, config):
     # Filters cannot widen the scope either.
     assert searched(rpc, BOB, q="fjordexport", status="solved", department="technical") == []
 
-    # In suggestions Bob gets the answer, never Alice's ticket itself.
-    answer = rpc.search.suggest({"q": "fjordexport report fails"}, BOB)
+    # In suggestions Bob gets the answer, never Alice's ticket itself: not its number, subject,
+    # description or id, and her private wording does not find it, only the answer's does.
+    answer = rpc.search.suggest({"q": "fjordexport export limit"}, BOB)
     assert answer["ok"] and answer["degraded"] is False and answer["results"], answer
     for shown in answer["results"]:
         assert shown["number"] is None and shown["title"] == ""
         assert "Quarterly" not in json.dumps(shown) and "breaks" not in json.dumps(shown)
-    assert "limit was raised" in answer["results"][0]["snippet"]
+        assert alice["id"] not in json.dumps(shown)
+    assert "<mark>limit</mark> was raised" in answer["results"][0]["snippet"]
+    for reader in (BOB, None):
+        assert suggested(rpc, "Quarterly fjordexport report fails", reader) == []
+    # Feedback on that answer still counts for Alice's ticket.
+    assert rpc.search.record_feedback({"q": "fjordexport export limit", "result_kind": "ticket",
+                                       "result_id": answer["results"][0]["id"], "solved": True},
+                                      BOB)["ok"]
+    assert {"kind": "ticket", "id": alice["id"], "solved": 1, "not_solved": 0} in \
+        rpc.search.feedback_summary()["results"]
     mine = rpc.search.suggest({"q": "fjordexport report fails"}, ALICE)["results"]
     assert [r["number"] for r in mine] == [alice["number"]]
 
