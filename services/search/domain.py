@@ -213,11 +213,19 @@ def search_query(params: dict, actor: dict | None) -> dict:
 
 # ---------------------------------------------------------------------------- results
 
-def confident_hits(hits: list[dict]) -> list[dict]:
-    if not hits:
-        return []
-    top = hits[0]["_score"]
-    return [h for h in hits if h["_score"] >= top * RELATIVE_CUTOFF]
+def confident_hits(hits: list[dict], actor: dict | None = None) -> list[dict]:
+    """Drop hits far below the best one matched the same way: someone else's answer, matched
+    on its resolution alone, scores lower than an article matched on title and body, so it
+    is compared with the best of those answers, not with the article."""
+    tops: dict[bool, float] = {}
+    for h in hits:  # best first
+        tops.setdefault(_answer_only(h, actor), h["_score"])
+    return [h for h in hits if h["_score"] >= tops[_answer_only(h, actor)] * RELATIVE_CUTOFF]
+
+
+def _answer_only(hit: dict, actor: dict | None) -> bool:
+    source = hit.get("_source", {})
+    return source.get("kind") == "ticket" and not owns(actor, source)
 
 
 def present_hit(hit: dict, actor: dict | None = None) -> dict:

@@ -123,7 +123,7 @@ class SearchService(OutboxRelay):
         body = domain.suggest_query(q["q"], q["language"], q["limit"], reader)
         return self._answer(lambda: ok(results=[
             domain.present_hit(h, reader)
-            for h in domain.confident_hits(self.index.search(body))]), results=[])
+            for h in domain.confident_hits(self.index.search(body), reader)]), results=[])
 
     @command
     def search(self, query: dict, actor: dict | None = None) -> dict:

@@ -104,6 +104,18 @@ def test_confident_hits(scores, kept):
     assert [h["_id"] for h in confident_hits(hits(*scores))] == kept
 
 
+def test_someone_elses_answer_is_compared_with_answers_not_with_articles():
+    def found(doc_id, score, kind, requester_id=None):
+        return {"_id": doc_id, "_score": score,
+                "_source": {"kind": kind, "requester_id": requester_id}}
+    ranked = [found("article", 30.0, "article"), found("mine", 20.0, "ticket", "c1"),
+              found("answer", 2.0, "ticket", "c2"), found("weak-answer", 0.4, "ticket", "c2"),
+              found("weak-article", 5.0, "article")]
+    assert [h["_id"] for h in confident_hits(ranked, CUSTOMER)] == ["article", "mine", "answer"]
+    # staff see every ticket in full: one comparison for all
+    assert [h["_id"] for h in confident_hits(ranked, AGENT)] == ["article", "mine"]
+
+
 def hit(source, highlight=None, score=4.56789, kind="ticket"):
     h = {"_id": "doc-1", "_score": score,
          "_source": {"kind": kind, "number": 9, "title": "T", "language": "en", **source}}
