@@ -77,7 +77,7 @@ def synthetic_tickets(n: int, seed: int = 7):
                "assignee_id": f"agent-{number % 40}", "created_at": created,
                "updated_at": created, "solved_at": created if solved else None,
                "published": False, **({"resolution": fix} if solved else {}),
-               "indexed": True, "rev": "bench", "saved_at": now}
+               "indexed": True, "rev": 1, "saved_at": now}
 
 
 def percentiles(samples: list[float]) -> dict:

@@ -46,23 +46,37 @@ def load_corpus() -> list[dict]:
 
 
 def evaluate(index: SearchIndex, queries: list[dict]) -> dict:
-    per_query, silent, misses = [], [], []
+    """Metrics over all queries, and separately over short ones (typed words) and long ones
+    (``"long": true``: a subject plus description, as the portal's ticket form sends them)."""
+    outcomes, misses = [], []
     for case in queries:
         language = "ru" if re.search("[а-яё]", case["q"], re.I) else "en"  # the page language
         hits = index.search(domain.suggest_query(domain.clean_query(case["q"]), language, 5))
         ranked = [h["_id"] for h in domain.confident_hits(hits)]
+        group = "long" if case.get("long") else "short"
         if not case["relevant"]:
-            silent.append(not ranked)
+            outcomes.append((group, None, not ranked))
+            if ranked:
+                misses.append(("noise", case["q"], ranked[:3]))
             continue
         scores = score_query(ranked, case["relevant"])
-        per_query.append(scores)
+        outcomes.append((group, scores, None))
         if scores["hit@1"] < 1:
-            misses.append((case["q"], ranked[:3]))
-    n = len(per_query)
-    summary = {m: round(sum(s[m] for s in per_query) / n, 3) for m in per_query[0]}
-    summary.update(queries=n, no_answer_queries=len(silent),
+            misses.append(("miss@1", case["q"], ranked[:3]))
+    return {"summary": _summary(outcomes),
+            "by_length": {g: _summary([o for o in outcomes if o[0] == g])
+                          for g in ("short", "long")},
+            "misses": misses}
+
+
+def _summary(outcomes: list[tuple]) -> dict:
+    scored = [s for _, s, _ in outcomes if s is not None]
+    silent = [quiet for _, s, quiet in outcomes if s is None]
+    summary = {m: round(sum(s[m] for s in scored) / max(len(scored), 1), 3)
+               for m in ("hit@1", "hit@3", "mrr", "ndcg@5")}
+    summary.update(queries=len(scored), no_answer_queries=len(silent),
                    no_answer_silent=round(sum(silent) / max(len(silent), 1), 3))
-    return {"summary": summary, "misses": misses}
+    return summary
 
 
 @click.command()
@@ -81,14 +95,14 @@ def main(es_url: str, must_match: str | None, cutoff: float | None) -> None:
     try:
         index.ensure()
         now = datetime.now(timezone.utc)
-        index.bulk("articles", {a["id"]: domain.article_document(
-            dict(a, _id=a["id"], published=True, updated_at=now)) for a in load_corpus()})
+        index.bulk("articles", [(a["id"], 1, domain.article_document(
+            dict(a, _id=a["id"], published=True, updated_at=now))) for a in load_corpus()])
         result = evaluate(index, json.loads((HERE / "queries.json").read_text()))
     finally:
         es.indices.delete(index=f"{index.prefix}-*", ignore=404)
-    click.echo(json.dumps(result["summary"], indent=1))
-    for q, got in result["misses"]:
-        click.echo(f"  miss@1: {q!r} -> {got}")
+    click.echo(json.dumps({"all": result["summary"], **result["by_length"]}, indent=1))
+    for what, q, got in result["misses"]:
+        click.echo(f"  {what}: {q[:90]!r} -> {got}")
 
 
 if __name__ == "__main__":

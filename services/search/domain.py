@@ -2,6 +2,7 @@
 words become a query, and which hits are good enough to show."""
 from __future__ import annotations
 
+import hashlib
 import re
 from html import escape
 
@@ -12,9 +13,14 @@ ANSWERED = ("solved", "closed")
 
 # Hits scoring below this share of the best hit are noise next to it.
 RELATIVE_CUTOFF = 0.25  # tuned with bench/relevance (0.35 -> 0.25: hit@3 .90 -> .925)
-# Confidence: a hit must match most of the customer's words (up to 2 words: all of them).
-# Scores alone cannot say this; they depend on corpus size.
-MUST_MATCH = "2<70%"
+# Confidence: a hit must match most of the customer's words (up to 2 words: all of them; 3-5:
+# 70 %); the share falls as texts grow (6-9: half; 10+: a fifth), because the ticket form sends
+# a whole subject and description.  Scores alone cannot say this; they depend on corpus size.
+# Tuned with bench/relevance (BENCHMARKS.md: long queries hit@1 0 -> .90, silence kept).
+MUST_MATCH = "2<70% 5<50% 9<20%"
+# Longer than this many words: stop words are dropped before matching (indices.ANALYSIS).
+LONG_QUERY_WORDS = 8
+QUERY_ANALYZERS = {"ru": "russian_query", "en": "english_query", None: "plain_query"}
 
 # Control characters (except tab/newline) carry no meaning in a query and upset highlighters.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -26,12 +32,19 @@ def clean_query(text: str) -> str:
     return " ".join(_CONTROL.sub(" ", text).split())
 
 
-def text_field(boost_title: float = 3.0) -> list[str]:
-    """Every analysed variant of the searchable fields, title weighted over body."""
+def text_field(boost_title: float = 3.0, variant: str | None = "all",
+               names: tuple[str, ...] = LANG_FIELDS) -> list[str]:
+    """Analysed variants of the searchable fields ``names``, title weighted over body:
+    ``variant`` is "ru", "en", None (the plain, standard-analysed fields) or "all"."""
     fields = []
-    for name in LANG_FIELDS:
+    for name in names:
         weight = boost_title if name == "title" else (1.5 if name == "resolution" else 1.0)
-        fields += [f"{name}.ru^{weight}", f"{name}.en^{weight}", f"{name}^{weight * 0.5}"]
+        if variant in ("all", "ru"):
+            fields.append(f"{name}.ru^{weight}")
+        if variant in ("all", "en"):
+            fields.append(f"{name}.en^{weight}")
+        if variant in ("all", None):
+            fields.append(f"{name}^{weight * 0.5}")
     return fields
 
 
@@ -62,7 +75,8 @@ def visible_to(actor: dict | None) -> dict:
 
 
 # Suggestions: published articles and the public answers of solved tickets.  Another
-# customer's ticket is never shown as such, only its resolution (see ``present_hit``).
+# customer's ticket is never shown as such, only its resolution (see ``present_hit``), and it
+# is found by that resolution only, never by its private subject or description.
 SUGGESTABLE = {"bool": {"should": [PUBLISHED_ARTICLES, ANSWERED_TICKETS],
                         "minimum_should_match": 1}}
 
@@ -71,16 +85,52 @@ def owns(actor: dict | None, source: dict) -> bool:
     return is_staff(actor) or bool(actor) and source.get("requester_id") == actor.get("id")
 
 
+def _suggestable_in_full(actor: dict | None) -> dict:
+    """What ``actor`` may find by every word: staff everything suggestable; a customer
+    published articles and their own answered tickets; anyone else published articles."""
+    if is_staff(actor):
+        return SUGGESTABLE
+    if actor and actor.get("role") == "customer":
+        own = {"bool": {"filter": [ANSWERED_TICKETS, {"term": {"requester_id": actor["id"]}}]}}
+        return {"bool": {"should": [PUBLISHED_ARTICLES, own], "minimum_should_match": 1}}
+    return PUBLISHED_ARTICLES
+
+
+def _others_answers(actor: dict | None) -> dict | None:
+    """Answered tickets ``actor`` may find by their resolution only (None: none, staff)."""
+    if is_staff(actor):
+        return None
+    if actor and actor.get("role") == "customer":
+        return {"bool": {"filter": [ANSWERED_TICKETS],
+                         "must_not": [{"term": {"requester_id": actor["id"]}}]}}
+    return ANSWERED_TICKETS
+
+
+def answer_ref(ticket_id: str) -> str:
+    """What a non-owner gets instead of a ticket's id: stable (feedback can name it), one-way
+    (it gives nothing away about the ticket)."""
+    return "answer-" + hashlib.sha256(f"search-answer:{ticket_id}".encode()).hexdigest()[:32]
+
+
 # ---------------------------------------------------------------------------- queries
 
-def _matches_text(text: str) -> dict:
-    """Morphology (language sub-fields) plus typo tolerance (fuzzy match on plain words)."""
+def _matches_text(text: str, names: tuple[str, ...] = LANG_FIELDS) -> dict:
+    """Morphology (language sub-fields) plus typo tolerance (fuzzy match on plain words), over
+    the fields ``names``.  A long text (a ticket's subject and description) is matched without
+    stop words, so the share of words that must match counts words that carry meaning."""
+    long = len(text.split()) > LONG_QUERY_WORDS
+
+    def words(clause: dict, variant: str | None) -> dict:
+        if long:
+            clause["analyzer"] = QUERY_ANALYZERS[variant]
+        return {"multi_match": clause}
+    fuzzy_fields = [{"title": "title^2"}.get(name, name) for name in names]
     return {"bool": {"should": [
-        {"multi_match": {"query": text, "type": "most_fields", "fields": text_field(),
-                         "minimum_should_match": MUST_MATCH}},
-        {"multi_match": {"query": text, "fields": ["title^2", "body", "resolution"],
-                         "fuzziness": "AUTO", "prefix_length": 1,
-                         "minimum_should_match": MUST_MATCH}},
+        *(words({"query": text, "type": "most_fields",
+                 "fields": text_field(variant=variant, names=names),
+                 "minimum_should_match": MUST_MATCH}, variant) for variant in QUERY_ANALYZERS),
+        words({"query": text, "fields": fuzzy_fields, "fuzziness": "AUTO", "prefix_length": 1,
+               "minimum_should_match": MUST_MATCH}, None),
     ], "minimum_should_match": 1}}
 
 
@@ -92,13 +142,20 @@ SHOWN_FIELDS = ["kind", "number", "title", "body", "resolution", "language", "ar
                 "status", "updated_at", "requester_id"]
 
 
-def suggest_query(text: str, language: str | None, limit: int) -> dict:
+def suggest_query(text: str, language: str | None, limit: int,
+                  actor: dict | None = None) -> dict:
     # The reader's language only breaks ties; it never makes a document match on its own.
     prefer_language = [{"term": {"language": {"value": language, "boost": 0.5}}}] if language else []
+    ways = [{"bool": {"must": [_matches_text(text)], "filter": [_suggestable_in_full(actor)]}}]
+    others = _others_answers(actor)
+    if others is not None:
+        ways.append({"bool": {"must": [_matches_text(text, names=("resolution",))],
+                              "filter": [others]}})
     return {
         "size": limit,
         "query": {"bool": {
-            "must": [_matches_text(text)], "should": prefer_language,
+            "must": [{"bool": {"should": ways, "minimum_should_match": 1}}],
+            "should": prefer_language,
             "filter": [SUGGESTABLE],
         }},
         "highlight": HIGHLIGHT,
@@ -156,28 +213,38 @@ def search_query(params: dict, actor: dict | None) -> dict:
 
 # ---------------------------------------------------------------------------- results
 
-def confident_hits(hits: list[dict]) -> list[dict]:
-    if not hits:
-        return []
-    top = hits[0]["_score"]
-    return [h for h in hits if h["_score"] >= top * RELATIVE_CUTOFF]
+def confident_hits(hits: list[dict], actor: dict | None = None) -> list[dict]:
+    """Drop hits far below the best one matched the same way: someone else's answer, matched
+    on its resolution alone, scores lower than an article matched on title and body, so it
+    is compared with the best of those answers, not with the article."""
+    tops: dict[bool, float] = {}
+    for h in hits:  # best first
+        tops.setdefault(_answer_only(h, actor), h["_score"])
+    return [h for h in hits if h["_score"] >= tops[_answer_only(h, actor)] * RELATIVE_CUTOFF]
+
+
+def _answer_only(hit: dict, actor: dict | None) -> bool:
+    source = hit.get("_source", {})
+    return source.get("kind") == "ticket" and not owns(actor, source)
 
 
 def present_hit(hit: dict, actor: dict | None = None) -> dict:
     """For a solved ticket the answer is its resolution, so that is what the snippet shows.
     Someone else's ticket (to a customer or anonymous reader) shows only that answer: no
-    number, no subject, no description."""
+    number, no subject, no description, and an ``answer_ref`` instead of its id."""
     src = hit["_source"]
     highlight = hit.get("highlight", {})
+    doc_id = hit["_id"]
     if src["kind"] == "ticket" and not owns(actor, src):
         src = {"kind": "ticket", "title": "", "resolution": src.get("resolution") or "",
                "language": src.get("language"), "status": src.get("status")}
+        doc_id = answer_ref(doc_id)
     answer_field = "resolution" if src["kind"] == "ticket" and src.get("resolution") else "body"
     fragments = [frags[0] for name, frags in highlight.items()
                  if name.split(".")[0] == answer_field and frags]
     snippet = fragments[0] if fragments else escape((src.get(answer_field) or "")[:160])
     score = hit.get("_score")
-    return {"kind": src["kind"], "id": hit["_id"], "number": src.get("number"),
+    return {"kind": src["kind"], "id": doc_id, "number": src.get("number"),
             "title": src["title"], "snippet": snippet, "language": src.get("language"),
             "status": src.get("status"), "score": round(score, 3) if score else None}
 
@@ -213,12 +280,20 @@ def article_document(article: dict) -> dict:
             "updated_at": article["updated_at"]}
 
 
-BOOKKEEPING = ("_id", "indexed", "rev", "saved_at")
+BOOKKEEPING = ("_id", "indexed", "rev", "saved_at", "index_error", "index_rejections",
+               "answer_ref")
 
 
 def stored_ticket_document(stored: dict) -> dict:
     """Search's Mongo copy of a ticket is already the index document, plus bookkeeping."""
     return {k: v for k, v in stored.items() if k not in BOOKKEEPING}
+
+
+def revision(stored: dict) -> int:
+    """The stored revision counter, which is also the Elasticsearch external version (copies
+    saved before counters existed count as 0: any later save supersedes them)."""
+    rev = stored.get("rev")
+    return rev if isinstance(rev, int) and not isinstance(rev, bool) else 0
 
 
 # index kind -> how its Mongo record becomes an index document

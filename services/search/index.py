@@ -2,6 +2,8 @@
 zero-downtime rebuilds."""
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from elasticsearch import Elasticsearch, RequestError, helpers
@@ -9,9 +11,48 @@ from elasticsearch import Elasticsearch, RequestError, helpers
 from . import indices
 
 
+@dataclass
+class BulkOutcome:
+    indexed: list[tuple[str, int]] = field(default_factory=list)        # (id, revision)
+    rejected: list[tuple[str, int, str]] = field(default_factory=list)  # (id, revision, why)
+
+
+def _versioned_action(index: str, doc_id: str, rev: int, doc: dict) -> dict:
+    # external_gte: the same revision may be sent twice (a sweep retried after a crash).
+    return {"_op_type": "index", "_index": index, "_id": doc_id, "_source": doc,
+            "version": rev, "version_type": "external_gte"}
+
+
+def _reason(error) -> str:
+    if isinstance(error, dict):
+        return f"{error.get('type')}: {error.get('reason')}"
+    return str(error)
+
+
+class Outage:
+    """Remembers that Elasticsearch could not be reached, so requests answer "degraded" at
+    once and writes leave the work to the sweep, instead of each waiting out a timeout against
+    a node that is down or hung.  Only the sweep (every 2 s) tries again and clears it."""
+
+    def __init__(self):
+        self.since: float | None = None
+
+    @property
+    def suspected(self) -> bool:
+        return self.since is not None
+
+    def began(self) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+
+    def ended(self) -> None:
+        self.since = None
+
+
 class SearchIndex:
     def __init__(self, es: Elasticsearch, prefix: str):
         self.es, self.prefix = es, prefix
+        self.outage = Outage()
 
     def alias(self, kind: str) -> str:
         return indices.alias(self.prefix, kind)
@@ -29,15 +70,26 @@ class SearchIndex:
                         raise
                 self.es.indices.put_alias(index=name, name=alias)
 
-    def bulk(self, kind: str, upserts: dict[str, dict], deletes: list[str] = ()) -> None:
-        actions = [{"_op_type": "index", "_index": self.alias(kind), "_id": doc_id, "_source": doc}
-                   for doc_id, doc in upserts.items()]
-        actions += [{"_op_type": "delete", "_index": self.alias(kind), "_id": doc_id}
-                    for doc_id in deletes]
-        if actions:
-            # 404 on delete is fine: already gone.
-            helpers.bulk(self.es, actions, raise_on_error=True, ignore_status=(404,),
-                         refresh="wait_for")
+    def bulk(self, kind: str, revisions: Iterable[tuple[str, int, dict]]) -> BulkOutcome:
+        """Write ``(id, revision, document)`` triples, the revision as the document's external
+        version: Elasticsearch keeps whichever revision is highest, whatever order writes land
+        in.  An item refused for an older revision (409) is done (a newer one is there); any
+        other refused item is reported, never blocks the rest.  Connection trouble raises."""
+        actions = [_versioned_action(self.alias(kind), doc_id, rev, doc)
+                   for doc_id, rev, doc in revisions]
+        sent = {a["_id"]: a["version"] for a in actions}
+        outcome = BulkOutcome()
+        if not actions:
+            return outcome
+        for _, item in helpers.streaming_bulk(self.es, actions, raise_on_error=False,
+                                              chunk_size=500, refresh="wait_for"):
+            result = item["index"]
+            key = (result["_id"], sent[result["_id"]])
+            if result.get("status", 500) < 300 or result.get("status") == 409:
+                outcome.indexed.append(key)
+            else:
+                outcome.rejected.append((*key, _reason(result.get("error"))))
+        return outcome
 
     def search(self, body: dict, kinds=indices.KINDS) -> list[dict]:
         return self.query(body, kinds)[0]
@@ -51,19 +103,25 @@ class SearchIndex:
 
     # ------------------------------------------------------------------ rebuilds
 
-    def rebuild(self, kind: str, build: str, documents: Iterable[tuple[str, dict]],
+    def rebuild(self, kind: str, build: str, documents: Iterable[tuple[str, int, dict]],
                 progress: Callable[[int], None] = lambda n: None, threads: int = 2,
-                chunk_size: int = 5000) -> str:
-        """Load ``documents`` into a fresh index, then move the alias to it in one atomic
-        step: searches keep hitting the old index until the new one is complete."""
+                chunk_size: int = 5000, rejected: list | None = None) -> str:
+        """Load ``(id, revision, document)`` triples into a fresh index, then move the alias to
+        it in one atomic step: searches keep hitting the old index until the new one is
+        complete.  Documents Elasticsearch refuses are appended to ``rejected`` as
+        ``(id, reason)``."""
+        rejected = [] if rejected is None else rejected
         name = indices.versioned(self.prefix, kind, build=build)
         self.es.indices.create(index=name, body=indices.MAPPING)
         self.es.indices.put_settings(index=name, body=indices.BUILD_SETTINGS)
-        actions = ({"_index": name, "_id": doc_id, "_source": doc} for doc_id, doc in documents)
+        actions = (_versioned_action(name, doc_id, rev, doc) for doc_id, rev, doc in documents)
         for ok, item in helpers.parallel_bulk(self.es, actions, thread_count=threads,
-                                              chunk_size=chunk_size, request_timeout=120):
-            if not ok:
-                raise RuntimeError(f"indexing failed: {item}")
+                                              chunk_size=chunk_size, request_timeout=120,
+                                              raise_on_error=False):
+            result = item["index"]
+            if not ok and result.get("status") != 409:
+                # One refused document must not abort the rebuild; it is reported instead.
+                rejected.append((result["_id"], _reason(result.get("error"))))
             progress(1)
         self.es.indices.put_settings(index=name, body=indices.SERVING_SETTINGS)
         self.es.indices.refresh(index=name)

@@ -1,7 +1,10 @@
 """Index definitions: versioned names behind stable aliases, Russian and English analysis."""
 from __future__ import annotations
 
-VERSION = 2  # 2: every ticket (status, public conversation), not only solved ones
+# 2: every ticket (status, public conversation), not only solved ones
+# 3: documents carry search's revision counter as external version (older writes lose);
+#    queries drop Russian and English stop words
+VERSION = 3
 KINDS = ("articles", "tickets")
 
 
@@ -11,8 +14,32 @@ def _text() -> dict:
         "en": {"type": "text", "analyzer": "english"}}}
 
 
+# For long queries (a whole ticket description): the built-in russian/english analyzers,
+# rebuilt as Elasticsearch documents them, plus the other language's stop words, so "the",
+# "и", "my" do not count towards minimum_should_match (see domain.QUERY_ANALYZERS).
+ANALYSIS = {
+    "filter": {
+        "english_stop": {"type": "stop", "stopwords": "_english_"},
+        "russian_stop": {"type": "stop", "stopwords": "_russian_"},
+        "english_stemmer": {"type": "stemmer", "language": "english"},
+        "english_possessive_stemmer": {"type": "stemmer", "language": "possessive_english"},
+        "russian_stemmer": {"type": "stemmer", "language": "russian"},
+    },
+    "analyzer": {
+        "plain_query": {"tokenizer": "standard",
+                        "filter": ["lowercase", "english_stop", "russian_stop"]},
+        "russian_query": {"tokenizer": "standard",
+                          "filter": ["lowercase", "russian_stop", "english_stop",
+                                     "russian_stemmer"]},
+        "english_query": {"tokenizer": "standard",
+                          "filter": ["english_possessive_stemmer", "lowercase", "english_stop",
+                                     "russian_stop", "english_stemmer"]},
+    },
+}
+
 MAPPING = {
-    "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"},
+    "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s",
+                 "analysis": ANALYSIS},
     "mappings": {"dynamic": "strict", "properties": {
         "kind": {"type": "keyword"},
         "article_id": {"type": "keyword"},

@@ -26,18 +26,28 @@ def rebuild(repo: SearchRepository, index: SearchIndex, kind: str, *, keep_old: 
     started = datetime.now(timezone.utc)
     build = started.strftime("%Y%m%d%H%M%S%f")
     total = repo.count(kind)
-    documents = ((d["_id"], domain.TO_DOCUMENT[kind](d)) for d in repo.everything(kind))
+    revisions: dict[str, int] = {}
+
+    def documents():
+        for d in repo.everything(kind):
+            revisions[d["_id"]] = domain.revision(d)
+            yield d["_id"], revisions[d["_id"]], domain.TO_DOCUMENT[kind](d)
+
     clock = time.monotonic()
+    rejected: list[tuple[str, str]] = []
     with tqdm(total=total, desc=kind, unit="doc", disable=not show_progress,
               mininterval=0.5) as bar:
-        name = index.rebuild(kind, build, documents, progress=bar.update, threads=threads)
+        name = index.rebuild(kind, build, documents(), progress=bar.update, threads=threads,
+                             rejected=rejected)
     seconds = time.monotonic() - clock
     old = [i for i in _previous(index, kind) if i != name]
     if not keep_old:
         index.drop(old)
     caught_up = repo.mark_changed_since(kind, started)
+    repo.mark_rejected(kind, [(i, revisions[i], why) for i, why in rejected])
     return {"kind": kind, "index": name, "documents": total, "seconds": round(seconds, 2),
-            "dropped": [] if keep_old else old, "requeued": caught_up}
+            "dropped": [] if keep_old else old, "requeued": caught_up,
+            "rejected": [i for i, _ in rejected]}
 
 
 def _previous(index: SearchIndex, kind: str) -> list[str]:
@@ -65,7 +75,8 @@ def main(kind: str, keep_old: bool, threads: int) -> None:
         report = rebuild(SearchRepository(db), index, each, keep_old=keep_old, threads=threads)
         click.echo(f"{report['kind']}: {report['documents']} documents into {report['index']} "
                    f"in {report['seconds']} s; alias switched; dropped {report['dropped'] or 'none'}; "
-                   f"{report['requeued']} changed meanwhile, left to the sweep")
+                   f"{report['requeued']} changed meanwhile, left to the sweep; "
+                   f"refused by Elasticsearch: {report['rejected'] or 'none'}")
 
 
 if __name__ == "__main__":

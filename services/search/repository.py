@@ -1,10 +1,10 @@
 """Search's own records in Mongo: articles (their source of truth), the public copy of every
-ticket, and suggestion feedback.  Each article/ticket copy carries a revision and stays flagged
-until Elasticsearch has exactly that revision, so an outage (or an edit racing a sweep) loses
-nothing."""
+ticket, and suggestion feedback.  Each article/ticket copy carries a revision counter (1, 2, …,
+bumped by every save) and stays flagged until Elasticsearch has that revision, so an outage (or
+an edit racing a sweep) loses nothing.  The counter is also the document's external version in
+Elasticsearch, so an older revision arriving late never overwrites a newer one there."""
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Iterator
 
@@ -14,6 +14,15 @@ from pymongo.errors import DuplicateKeyError
 from services.common.storage import Repository
 
 COLLECTIONS = {"articles": "articles", "tickets": "tickets"}  # index kind -> collection
+# Saves of one document racing each other retry on the revision they read; each retry means
+# another save won, so a handful is plenty even under heavy redelivery.
+SAVE_ATTEMPTS = 20
+# The sweep sets aside a revision Elasticsearch refused (until the next save gives it another).
+REJECTED = "rejected"
+
+
+class SaveConflict(RuntimeError):
+    """Concurrent saves of one document kept winning; the caller's event is retried."""
 
 
 class SearchRepository(Repository):
@@ -22,24 +31,47 @@ class SearchRepository(Repository):
             self.db[collection].create_index([("indexed", ASCENDING)])
             self.db[collection].create_index([("saved_at", ASCENDING)])
         self.db.articles.create_index([("translation_of", ASCENDING)])
+        self.db.tickets.create_index([("answer_ref", ASCENDING)])
         self.db.feedback.create_index([("result_id", ASCENDING)])
 
-    @staticmethod
-    def _revision(doc: dict, now: datetime) -> dict:
-        return dict(doc, indexed=False, rev=uuid.uuid4().hex, saved_at=now)
+    def _save(self, collection: str, doc: dict, now: datetime, newer_than: str | None = None
+              ) -> bool:
+        """Replace ``doc`` with the next revision number, pending for the index.  With
+        ``newer_than`` (a field name) a stored copy whose field is later is kept instead
+        (returns False).  Optimistic: the replace only matches the revision just read."""
+        records = self.db[collection]
+        for _ in range(SAVE_ATTEMPTS):
+            current = records.find_one({"_id": doc["_id"]}, projection={"rev": 1})
+            if current is None:
+                try:
+                    records.insert_one(dict(doc, indexed=False, rev=1, saved_at=now))
+                    return True
+                except DuplicateKeyError:
+                    continue  # a first save raced this one: compare with what it wrote
+            rev = current.get("rev")
+            following = (rev if isinstance(rev, int) else 0) + 1  # (0: before counters)
+            unchanged = {"_id": doc["_id"], "rev": rev}
+            if newer_than:
+                unchanged[newer_than] = {"$lte": doc[newer_than]}
+            if records.replace_one(unchanged, dict(doc, indexed=False, rev=following,
+                                                   saved_at=now)).matched_count:
+                return True
+            if newer_than and records.count_documents(
+                    {"_id": doc["_id"], newer_than: {"$gt": doc[newer_than]}}, limit=1):
+                return False  # we hold a newer view already
+        raise SaveConflict(f"{collection}/{doc['_id']}: {SAVE_ATTEMPTS} concurrent saves won")
 
     # ------------------------------------------------------------------ articles
 
     def insert_article(self, article: dict, now: datetime) -> bool:
         try:
-            self.db.articles.insert_one(self._revision(article, now))
+            self.db.articles.insert_one(dict(article, indexed=False, rev=1, saved_at=now))
         except DuplicateKeyError:
             return False
         return True
 
     def save_article(self, article: dict, now: datetime) -> None:
-        self.db.articles.replace_one({"_id": article["_id"]}, self._revision(article, now),
-                                     upsert=True)
+        self._save("articles", article, now)
 
     def article(self, article_id: str) -> dict | None:
         return self.db.articles.find_one({"_id": article_id}, projection=_PRIVATE)
@@ -55,28 +87,43 @@ class SearchRepository(Repository):
 
     def save_ticket(self, doc: dict, now: datetime) -> bool:
         """Keep the newest view only: events arrive in any order and fetches can race, so an
-        older ``updated_at`` never replaces a newer one."""
-        new = self._revision(doc, now)
-        if self.db.tickets.replace_one({"_id": doc["_id"], "updated_at": {"$lte": doc["updated_at"]}},
-                                       new).matched_count:
-            return True
-        try:
-            self.db.tickets.insert_one(new)
-        except DuplicateKeyError:
-            return False  # we hold a newer view already
-        return True
+        older ``updated_at`` never replaces a newer one (an equal one is saved again)."""
+        return self._save("tickets", doc, now, newer_than="updated_at")
+
+    def ticket_by_answer_ref(self, ref: str) -> dict | None:
+        return self.db.tickets.find_one({"answer_ref": ref}, projection={"_id": 1})
 
     # ------------------------------------------------------------------ index bookkeeping
 
     def unindexed(self, kind: str, limit: int) -> list[dict]:
         return list(self.db[COLLECTIONS[kind]].find({"indexed": False}).limit(limit))
 
-    def mark_indexed(self, kind: str, revisions: list[tuple[str, str]]) -> None:
+    def mark_indexed(self, kind: str, revisions: list[tuple[str, int]]) -> None:
         """Only the revision that was sent: a newer save stays pending for the next sweep."""
         if revisions:
             self.db[COLLECTIONS[kind]].bulk_write(
                 [UpdateOne({"_id": i, "rev": rev}, {"$set": {"indexed": True}})
                  for i, rev in revisions], ordered=False)
+
+    def mark_rejected(self, kind: str, rejections: list[tuple[str, int, str]]) -> None:
+        """Revisions Elasticsearch refused are set aside with the reason, so the sweep moves on
+        to the others; the next save of the document makes a new revision to try."""
+        if rejections:
+            self.db[COLLECTIONS[kind]].bulk_write(
+                [UpdateOne({"_id": i, "rev": rev},
+                           {"$set": {"indexed": REJECTED, "index_error": error[:1000]},
+                            "$inc": {"index_rejections": 1}})
+                 for i, rev, error in rejections], ordered=False)
+
+    def index_status(self, kind: str, sample: int = 5) -> dict:
+        records = self.db[COLLECTIONS[kind]]
+        rejected = list(records.find({"indexed": REJECTED},
+                                     projection={"rev": 1, "index_error": 1, "saved_at": 1})
+                        .sort("saved_at", -1).limit(sample))
+        return {"pending": records.count_documents({"indexed": False}),
+                "rejected": records.count_documents({"indexed": REJECTED}),
+                "recent_rejections": [{"id": r["_id"], "rev": r["rev"],
+                                       "error": r.get("index_error")} for r in rejected]}
 
     def mark_changed_since(self, kind: str, moment: datetime) -> int:
         """After a rebuild: whatever was saved while it ran goes through the sweep again."""
@@ -102,4 +149,4 @@ class SearchRepository(Repository):
             {"$sort": {"solved": -1}}]))
 
 
-_PRIVATE = {"indexed": 0, "rev": 0, "saved_at": 0}
+_PRIVATE = {"indexed": 0, "rev": 0, "saved_at": 0, "index_error": 0, "index_rejections": 0}

@@ -5,6 +5,7 @@ import logging
 import re
 from datetime import datetime
 
+from elasticsearch import ConnectionError as ElasticsearchConnectionError
 from elasticsearch import ElasticsearchException
 from marshmallow import ValidationError
 from nameko.rpc import RpcProxy, rpc
@@ -118,11 +119,11 @@ class SearchService(OutboxRelay):
         """Published articles and solved tickets' answers; the reader's own tickets (all of
         them for staff) are shown in full, anyone else's as the answer only."""
         q = parsed(SuggestQuerySchema(), query)
-        body = domain.suggest_query(q["q"], q["language"], q["limit"])
         reader = _actor(actor)
+        body = domain.suggest_query(q["q"], q["language"], q["limit"], reader)
         return self._answer(lambda: ok(results=[
             domain.present_hit(h, reader)
-            for h in domain.confident_hits(self.index.search(body))]), results=[])
+            for h in domain.confident_hits(self.index.search(body), reader)]), results=[])
 
     @command
     def search(self, query: dict, actor: dict | None = None) -> dict:
@@ -152,6 +153,10 @@ class SearchService(OutboxRelay):
     @command
     def record_feedback(self, payload: dict, actor: dict | None = None) -> dict:
         entry = parsed(FeedbackSchema(), payload)
+        if entry["result_kind"] == "ticket":
+            # Someone else's answer was shown under a reference, not its id: count the ticket.
+            answered = self.store.ticket_by_answer_ref(entry["result_id"])
+            entry["result_id"] = answered["_id"] if answered else entry["result_id"]
         actor = _actor(actor)
         self.store.record_feedback(dict(entry, actor_id=actor["id"] if actor else None,
                                         at=self.clock.now()))
@@ -178,7 +183,14 @@ class SearchService(OutboxRelay):
 
     @timer(interval=2.0)
     def sync_index(self):
-        self._sync()
+        self._sync(sweep=True)
+
+    @rpc
+    def index_status(self) -> dict:
+        """Per kind: revisions waiting for the index, and those Elasticsearch refused (set
+        aside until their next save) with the latest reasons; plus whether it is reachable."""
+        return ok(reachable=not self.index.outage.suspected,
+                  kinds={kind: self.store.index_status(kind) for kind in domain.TO_DOCUMENT})
 
     # ------------------------------------------------------------------ internals
 
@@ -191,31 +203,52 @@ class SearchService(OutboxRelay):
         for name in TICKET_DATES:
             if doc.get(name):
                 doc[name] = datetime.fromisoformat(doc[name])
-        self.store.save_ticket({"_id": found["ticket"]["id"], **doc}, self.clock.now())
+        ticket_id = found["ticket"]["id"]
+        self.store.save_ticket({"_id": ticket_id, "answer_ref": domain.answer_ref(ticket_id),
+                                **doc}, self.clock.now())
         self._sync()
 
-    def _sync(self) -> None:
-        """Copy whatever Mongo has that Elasticsearch lacks; safe to repeat."""
+    def _sync(self, sweep: bool = False) -> None:
+        """Copy whatever Mongo has that Elasticsearch lacks; safe to repeat.  Outside the sweep
+        this is best effort: with Elasticsearch known to be away it is left to the sweep."""
+        outage = self.index.outage
+        if outage.suspected and not sweep:
+            return
         try:
             self.index.ensure()
             for kind, to_doc in domain.TO_DOCUMENT.items():
                 # A backlog after an outage drains in batches; the next sweep takes the rest.
                 for _ in range(SYNC_ROUNDS):
                     pending = self.store.unindexed(kind, SYNC_BATCH)
-                    self.index.bulk(kind, {d["_id"]: to_doc(d) for d in pending})
-                    self.store.mark_indexed(kind, [(d["_id"], d["rev"]) for d in pending])
+                    outcome = self.index.bulk(kind, [(d["_id"], domain.revision(d), to_doc(d))
+                                                     for d in pending])
+                    self.store.mark_indexed(kind, outcome.indexed)
+                    self.store.mark_rejected(kind, outcome.rejected)
+                    for doc_id, rev, why in outcome.rejected:
+                        log.error("Elasticsearch refused %s %s revision %s (set aside until "
+                                  "its next save): %s", kind, doc_id, rev, why)
                     if len(pending) < SYNC_BATCH:
                         break
+            outage.ended()
+        except ElasticsearchConnectionError as exc:
+            outage.began()
+            log.warning("index sync postponed, Elasticsearch unreachable: %s", exc)
         except ElasticsearchException as exc:
-            log.warning("index sync postponed, Elasticsearch unavailable: %s", exc)
+            log.warning("index sync postponed, Elasticsearch failed: %s", exc)
 
     def _answer(self, run, **degraded_body) -> dict:
-        """Elasticsearch down: an empty answer flagged as degraded, never an error page."""
+        """Elasticsearch down: an empty answer flagged as degraded, never an error page.  Once
+        it is known to be unreachable, without waiting for another timeout."""
+        if self.index.outage.suspected:
+            return ok(degraded=True, **degraded_body)
         try:
             return dict(run(), degraded=False)
+        except ElasticsearchConnectionError as exc:
+            self.index.outage.began()
+            log.warning("search degraded, Elasticsearch unreachable: %s", exc)
         except ElasticsearchException as exc:
-            log.warning("search degraded, Elasticsearch unavailable: %s", exc)
-            return ok(degraded=True, **degraded_body)
+            log.warning("search degraded, Elasticsearch failed: %s", exc)
+        return ok(degraded=True, **degraded_body)
 
     def _valid_article(self, payload: dict) -> dict:
         article = parsed(ArticleSchema(), payload)

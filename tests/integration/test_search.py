@@ -89,6 +89,25 @@ def test_typos_still_find_the_article(rpc, query, article):
     assert article in suggested(rpc, query)[:2]
 
 
+@pytest.mark.parametrize("language, text, article", [
+    ("en", "Cannot sign in anymore Hello, I forgot the password for my account and the old one "
+     "is not accepted. I tried several times this morning. How do I get a new password?",
+     "reset-password"),
+    ("ru", "Нужен счёт для бухгалтерии Добрый день! Наш бухгалтер просит счёт за прошлый месяц в "
+     "формате PDF. Я не нашла в кабинете, где скачать счета. Подскажите, пожалуйста, где они?",
+     "invoice-download-ru"),
+])
+def test_a_whole_ticket_description_still_gets_the_right_article(rpc, language, text, article):
+    """What the ticket form sends (static/suggest.js): subject + description, up to 500 chars."""
+    assert suggested(rpc, text[:500], language=language)[0] == article
+
+
+def test_a_long_text_about_nothing_we_know_gets_no_suggestions(rpc):
+    assert suggested(rpc, "Partnership proposal We are a small marketing agency and would like "
+                          "to discuss a partnership and a reseller agreement with your company. "
+                          "Who is the right person to talk to about this?") == []
+
+
 @pytest.mark.parametrize("nonsense", ["qwzx plorf vrumb", "кракозябра шмырдяк", "zzzz"])
 def test_nonsense_gets_no_suggestions_rather_than_junk(rpc, nonsense):
     assert suggested(rpc, nonsense) == []
@@ -146,10 +165,23 @@ def test_customers_see_only_their_own_tickets(rpc, es, config):
     # Filters cannot widen the scope either.
     assert searched(rpc, BOB, q="fjordexport", status="solved", department="technical") == []
 
-    # In suggestions Bob may get the answer, never Alice's ticket itself.
-    for shown in rpc.search.suggest({"q": "fjordexport report fails"}, BOB)["results"]:
+    # In suggestions Bob gets the answer, never Alice's ticket itself: not its number, subject,
+    # description or id, and her private wording does not find it, only the answer's does.
+    answer = rpc.search.suggest({"q": "fjordexport export limit"}, BOB)
+    assert answer["ok"] and answer["degraded"] is False and answer["results"], answer
+    for shown in answer["results"]:
         assert shown["number"] is None and shown["title"] == ""
         assert "Quarterly" not in json.dumps(shown) and "breaks" not in json.dumps(shown)
+        assert alice["id"] not in json.dumps(shown)
+    assert "<mark>limit</mark> was raised" in answer["results"][0]["snippet"]
+    for reader in (BOB, None):
+        assert suggested(rpc, "Quarterly fjordexport report fails", reader) == []
+    # Feedback on that answer still counts for Alice's ticket.
+    assert rpc.search.record_feedback({"q": "fjordexport export limit", "result_kind": "ticket",
+                                       "result_id": answer["results"][0]["id"], "solved": True},
+                                      BOB)["ok"]
+    assert {"kind": "ticket", "id": alice["id"], "solved": 1, "not_solved": 0} in \
+        rpc.search.feedback_summary()["results"]
     mine = rpc.search.suggest({"q": "fjordexport report fails"}, ALICE)["results"]
     assert [r["number"] for r in mine] == [alice["number"]]
 

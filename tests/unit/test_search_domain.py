@@ -2,22 +2,34 @@ from datetime import datetime, timezone
 
 import pytest
 
-from services.search.domain import (MUST_MATCH, RELATIVE_CUTOFF, clean_query, confident_hits,
+from services.search.domain import (ANSWERED_TICKETS, MUST_MATCH, PUBLISHED_ARTICLES,
+                                    RELATIVE_CUTOFF, answer_ref, clean_query,
+                                    confident_hits,
                                     SUGGESTABLE, present_hit, search_query, similar_query, suggest_query,
                                     ticket_document, visible_to)
+
+
+def text_clauses(query: dict) -> list[dict]:
+    """Every multi_match in a query, wherever it is nested."""
+    if isinstance(query, dict):
+        found = [query["multi_match"]] if "multi_match" in query else []
+        return found + [c for v in query.values() for c in text_clauses(v)]
+    if isinstance(query, list):
+        return [c for v in query for c in text_clauses(v)]
+    return []
 
 
 def test_suggest_query_structure():
     q = suggest_query("printer jams", "ru", 5)
     assert q["size"] == 5
     bool_q = q["query"]["bool"]
-    (text_match,) = bool_q["must"]
-    clauses = text_match["bool"]["should"]
-    assert text_match["bool"]["minimum_should_match"] == 1
-    assert all(c["multi_match"]["query"] == "printer jams" for c in clauses)
-    assert any(c["multi_match"].get("fuzziness") == "AUTO" for c in clauses)
+    (ways,) = bool_q["must"]
+    assert ways["bool"]["minimum_should_match"] == 1
+    clauses = text_clauses(bool_q["must"])
+    assert all(c["query"] == "printer jams" for c in clauses)
+    assert any(c.get("fuzziness") == "AUTO" for c in clauses)
     # confidence comes from matching most of the words, on every text clause
-    assert all(c["multi_match"]["minimum_should_match"] == MUST_MATCH for c in clauses)
+    assert all(c["minimum_should_match"] == MUST_MATCH for c in clauses)
     # language only breaks ties: it is a `should`, never a must/filter
     assert bool_q["should"] == [{"term": {"language": {"value": "ru", "boost": 0.5}}}]
     assert "language" not in repr(bool_q["must"]) + repr(bool_q["filter"])
@@ -27,6 +39,50 @@ def test_suggest_query_structure():
     assert {"term": {"published": True}} in articles["bool"]["filter"]
     assert {"terms": {"status": ["solved", "closed"]}} in tickets["bool"]["filter"]
     assert q["highlight"]["encoder"] == "html"
+
+
+def fields_searched_in(way: dict) -> set[str]:
+    return {f.split("^")[0].split(".")[0] for c in text_clauses(way) for f in c["fields"]}
+
+
+@pytest.mark.parametrize("reader", [None, {"id": "c1", "role": "customer"}])
+def test_other_peoples_tickets_are_matched_on_their_answer_only(reader):
+    """Their subject and description are private: only the resolution can make them match."""
+    in_full, others = suggest_query("printer jams", None, 5, reader)["query"]["bool"]["must"][0][
+        "bool"]["should"]
+    assert fields_searched_in(in_full) == {"title", "body", "resolution"}
+    assert fields_searched_in(others) == {"resolution"}
+    if reader:
+        assert others["bool"]["filter"][0]["bool"]["must_not"] == [
+            {"term": {"requester_id": "c1"}}]
+        assert "'requester_id': 'c1'" in repr(in_full)  # their own, in full
+    else:
+        assert in_full["bool"]["filter"] == [PUBLISHED_ARTICLES]
+        assert others["bool"]["filter"] == [ANSWERED_TICKETS]
+
+
+def test_staff_match_every_suggestable_document_on_every_field():
+    (way,) = suggest_query("printer jams", None, 5, AGENT)["query"]["bool"]["must"][0]["bool"][
+        "should"]
+    assert fields_searched_in(way) == {"title", "body", "resolution"}
+    assert way["bool"]["filter"] == [SUGGESTABLE]
+
+
+def test_long_texts_are_matched_without_stop_words_and_short_ones_as_typed():
+    def analyzers(text):
+        return [c.get("analyzer") for c in text_clauses(suggest_query(text, None, 5, AGENT))]
+    assert set(analyzers("forgot my password")) == {None}
+    description = "Hi, I forgot my password and now I cannot get into my account at all"
+    assert sorted(analyzers(description)) == sorted(
+        ["russian_query", "english_query", "plain_query", "plain_query"])
+
+
+def test_must_match_falls_with_the_length_of_the_text():
+    tiers = [t.split("<") for t in MUST_MATCH.split()]
+    counts = [int(n) for n, _ in tiers]
+    shares = [int(p.rstrip("%")) for _, p in tiers]
+    assert counts == sorted(counts) and shares == sorted(shares, reverse=True)
+    assert counts[0] == 2  # one or two words: all of them
 
 
 def test_suggest_query_without_language_has_no_preference():
@@ -46,6 +102,18 @@ def hits(*scores):
 ])
 def test_confident_hits(scores, kept):
     assert [h["_id"] for h in confident_hits(hits(*scores))] == kept
+
+
+def test_someone_elses_answer_is_compared_with_answers_not_with_articles():
+    def found(doc_id, score, kind, requester_id=None):
+        return {"_id": doc_id, "_score": score,
+                "_source": {"kind": kind, "requester_id": requester_id}}
+    ranked = [found("article", 30.0, "article"), found("mine", 20.0, "ticket", "c1"),
+              found("answer", 2.0, "ticket", "c2"), found("weak-answer", 0.4, "ticket", "c2"),
+              found("weak-article", 5.0, "article")]
+    assert [h["_id"] for h in confident_hits(ranked, CUSTOMER)] == ["article", "mine", "answer"]
+    # staff see every ticket in full: one comparison for all
+    assert [h["_id"] for h in confident_hits(ranked, AGENT)] == ["article", "mine"]
 
 
 def hit(source, highlight=None, score=4.56789, kind="ticket"):
@@ -163,6 +231,9 @@ def test_someone_elses_ticket_shows_only_its_answer():
                          "requester_id": "c2", "language": "en", "status": "solved"}}
     shown = present_hit(other, CUSTOMER)
     assert shown["number"] is None and shown["title"] == ""
+    assert shown["id"] == answer_ref("t9") != "t9" and "t9" not in repr(shown)
+    assert present_hit(other, None)["id"] == answer_ref("t9")
+    assert present_hit(other, {"id": "c2", "role": "customer"})["id"] == "t9"  # the owner
     assert shown["snippet"] == "<mark>replace</mark> the drum"
     assert "Jane" not in repr(shown) and "Baker" not in repr(shown)
     assert present_hit(other, None)["number"] is None

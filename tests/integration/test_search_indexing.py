@@ -1,0 +1,183 @@
+"""Getting search's Mongo copy into Elasticsearch correctly against the real servers: writes
+that land out of order, first saves that race, and a document Elasticsearch refuses."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from services.search import domain
+from services.search.index import SearchIndex
+from services.search.reindex import rebuild
+from services.search.repository import SearchRepository
+from services.search.service import SearchService
+from tests.support import eventually, running
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def ticket(doc_id: str, status: str = "new", updated_at: datetime = NOW, **fields) -> dict:
+    return {"_id": doc_id, "kind": "ticket", "number": 7, "title": f"Ticket {doc_id}",
+            "body": "Body", "conversation": "", "status": status, "department": "technical",
+            "category": None, "priority": "normal", "tags": [], "language": "en",
+            "requester_id": "cust-1", "assignee_id": None, "created_at": NOW,
+            "updated_at": updated_at, "solved_at": None, "published": False, **fields}
+
+
+@pytest.fixture(scope="module")
+def es(config):
+    return Elasticsearch(config["ES_URL"])
+
+
+@pytest.fixture()
+def index(es, config):
+    index = SearchIndex(es, config["ES_INDEX_PREFIX"])
+    index.ensure()
+    return index
+
+
+@pytest.fixture()
+def repo(db):
+    return SearchRepository(db("search"))
+
+
+def in_es(es, index, doc_id):
+    found = es.get(index=index.alias("tickets"), id=doc_id, ignore=404)
+    return found if found.get("found") else None
+
+
+def pending(repo, doc_id):
+    (doc,) = [d for d in repo.unindexed("tickets", 1000) if d["_id"] == doc_id]
+    return doc
+
+
+def as_sent(doc):
+    return doc["_id"], domain.revision(doc), domain.stored_ticket_document(doc)
+
+
+# ---------------------------------------------------------------- out-of-order writes
+
+def test_an_older_revision_landing_last_never_replaces_a_newer_one(es, index, repo):
+    """Two sweeps (or replicas) read revisions 1 and 2; the bulk carrying 1 lands last."""
+    assert repo.save_ticket(ticket("ooo-1", "new"), NOW)
+    first = pending(repo, "ooo-1")
+    assert repo.save_ticket(ticket("ooo-1", "solved", NOW + timedelta(minutes=1)), NOW)
+    second = pending(repo, "ooo-1")
+    assert (first["rev"], second["rev"]) == (1, 2)
+
+    newer = index.bulk("tickets", [as_sent(second)])
+    repo.mark_indexed("tickets", newer.indexed)
+    older = index.bulk("tickets", [as_sent(first)])       # late: a version conflict, done
+    repo.mark_indexed("tickets", older.indexed)
+
+    assert (newer.indexed, older.indexed, older.rejected) == ([("ooo-1", 2)], [("ooo-1", 1)], [])
+    stored = in_es(es, index, "ooo-1")
+    assert stored["_version"] == 2 and stored["_source"]["status"] == "solved"
+    assert "ooo-1" not in [d["_id"] for d in repo.unindexed("tickets", 1000)]
+
+
+def test_the_same_revision_may_be_sent_twice(es, index, repo):
+    """A sweep that died between the bulk and marking it sends that revision again."""
+    assert repo.save_ticket(ticket("twice-1"), NOW)
+    sent = as_sent(pending(repo, "twice-1"))
+    assert index.bulk("tickets", [sent]).indexed == [("twice-1", 1)]
+    assert index.bulk("tickets", [sent]).indexed == [("twice-1", 1)]
+    assert in_es(es, index, "twice-1")["_version"] == 1
+
+
+def test_a_rebuild_keeps_the_revisions_as_versions(es, index, repo):
+    assert repo.save_ticket(ticket("rebuilt-1"), NOW)
+    assert repo.save_ticket(ticket("rebuilt-1", "open", NOW + timedelta(minutes=1)), NOW)
+    report = rebuild(repo, index, "tickets", show_progress=False)
+    assert report["rejected"] == []
+    assert in_es(es, index, "rebuilt-1")["_version"] == 2
+    # A sweep still holding revision 1 cannot undo the rebuild's revision 2.
+    index.bulk("tickets", [("rebuilt-1", 1, domain.stored_ticket_document(ticket("rebuilt-1")))])
+    assert in_es(es, index, "rebuilt-1")["_source"]["status"] == "open"
+
+
+# ---------------------------------------------------------------- first saves racing
+
+class _Racing:
+    """A collection whose first ``find_one`` lets a competing save insert first, then says the
+    document is not there: the caller's insert then meets a duplicate key."""
+
+    def __init__(self, collection, competing: dict):
+        self._collection, self._competing = collection, competing
+
+    def find_one(self, *args, **kwargs):
+        if self._competing is not None:
+            self._collection.insert_one(self._competing)
+            self._competing = None
+            return None
+        return self._collection.find_one(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._collection, name)
+
+
+class _DatabaseWith:
+    def __init__(self, db, **collections):
+        self._db, self._collections = db, collections
+
+    def __getitem__(self, name):
+        return self._collections.get(name) or self._db[name]
+
+    def __getattr__(self, name):
+        return self._collections.get(name) or getattr(self._db, name)
+
+
+@pytest.mark.parametrize("winner", ["older", "newer"])
+def test_two_first_saves_at_once_keep_the_newest_view(db, winner):
+    """Both saves see no copy; one inserts, the other gets a duplicate key and must compare
+    ``updated_at`` with what was inserted instead of giving up."""
+    base = db("search")
+    doc_id = f"first-race-{winner}"
+    older = ticket(doc_id, "new", NOW)
+    newer = ticket(doc_id, "solved", NOW + timedelta(minutes=5))
+    inserted_first, saved_second = (older, newer) if winner == "older" else (newer, older)
+    competing = dict(inserted_first, indexed=False, rev=1, saved_at=NOW)
+    racing = SearchRepository(_DatabaseWith(base, tickets=_Racing(base.tickets, competing)))
+
+    assert racing.save_ticket(saved_second, NOW) is (winner == "older")
+
+    stored = base.tickets.find_one({"_id": doc_id})
+    assert stored["status"] == "solved"
+    assert stored["rev"] == (2 if winner == "older" else 1) and stored["indexed"] is False
+
+
+# ---------------------------------------------------------------- a document Elasticsearch refuses
+
+def test_a_refused_document_is_set_aside_and_the_rest_still_indexed(config, rpc, es, repo):
+    """``number`` is an integer field: "twelve" is refused by Elasticsearch's mapping (a real
+    mapper_parsing_exception), for that document only."""
+    index = SearchIndex(es, config["ES_INDEX_PREFIX"])
+    assert repo.save_ticket(ticket("bad-1", number="twelve"), NOW)
+    for i in range(3):
+        assert repo.save_ticket(ticket(f"good-{i}"), NOW)
+    with running(config, SearchService):
+        eventually(lambda: all(in_es(es, index, f"good-{i}") for i in range(3)))
+
+        def rejected():
+            status = rpc.search.index_status()["kinds"]["tickets"]
+            return status["rejected"] == 1 and status
+        status = eventually(rejected)
+        assert status["pending"] == 0
+        (reason,) = status["recent_rejections"]
+        assert reason["id"] == "bad-1" and "mapper_parsing_exception" in reason["error"]
+        assert in_es(es, index, "bad-1") is None
+
+        # Sweeps go on with later saves, and the next save of the refused one is tried again.
+        assert repo.save_ticket(ticket("good-late"), NOW)
+        eventually(lambda: in_es(es, index, "good-late"))
+        assert repo.save_ticket(ticket("bad-1", number=12), NOW)
+        eventually(lambda: in_es(es, index, "bad-1"))
+        assert rpc.search.index_status()["kinds"]["tickets"]["rejected"] == 0
+
+
+def test_a_rebuild_reports_a_refused_document_instead_of_failing(es, index, repo):
+    assert repo.save_ticket(ticket("bad-rebuild", number="thirteen"), NOW)
+    assert repo.save_ticket(ticket("good-rebuild"), NOW)
+    report = rebuild(repo, index, "tickets", show_progress=False)
+    assert report["rejected"] == ["bad-rebuild"]
+    assert in_es(es, index, "good-rebuild") is not None   # everything else made it
+    assert repo.index_status("tickets")["rejected"] == 1
