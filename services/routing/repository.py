@@ -179,6 +179,19 @@ class RoutingRepository(Repository):
     def ticket(self, ticket_id: str, session=None) -> dict | None:
         return self.db.tickets.find_one({"_id": ticket_id}, session=session)
 
+    def note_reopened(self, ticket_id: str, at, session) -> None:
+        """Remember the latest reopening (see ``reopened_after``)."""
+        self.db.tickets.update_one(
+            {"_id": ticket_id, "$or": [{"reopened_at": {"$lt": at}},
+                                       {"reopened_at": {"$exists": False}}]},
+            {"$set": {"reopened_at": at}}, session=session)
+
+    def reopened_after(self, ticket_id: str, at, session) -> bool:
+        """True when a reopening later than ``at`` has been handled already: a solve from
+        before it, delivered late, must not take the reopened ticket from its agent."""
+        return self.db.tickets.find_one({"_id": ticket_id, "reopened_at": {"$gt": at}},
+                                        projection={"_id": 1}, session=session) is not None
+
     def set_ticket_fields(self, ticket_id: str, changes: dict, session) -> None:
         """Keep routing's copy and the queue entry (if waiting) in step."""
         self.db.tickets.update_one({"_id": ticket_id}, {"$set": changes}, upsert=True,

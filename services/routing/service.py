@@ -228,6 +228,7 @@ class RoutingService(OutboxRelay):
 
         def work(session):
             known = self.store.ticket(d["ticket_id"], session) or {}
+            self.store.note_reopened(d["ticket_id"], d["reopened_at"], session)
             return self._place({**known, "ticket_id": d["ticket_id"], "number": d["number"],
                                 "department": d["department"], "priority": d["priority"],
                                 "preferred_agent_id": d["previous_assignee_id"]}, now, session)
@@ -243,6 +244,11 @@ class RoutingService(OutboxRelay):
         released = {}
 
         def work(session):
+            # Solve and reopen travel as separate events: if the reopening was handled first
+            # (it found the agent still holding the ticket and kept it there), this older
+            # solve must not free the slot, or the open ticket would be nobody's.
+            if self.store.reopened_after(d["ticket_id"], d["changed_at"], session):
+                return
             assignment = self.store.end_assignment(d["ticket_id"], now, session)
             if assignment:
                 released["department"] = assignment["department"]

@@ -1,10 +1,14 @@
 """Intake and routing together: a reopened ticket and a follow-up of a closed one go back to
 the agent who had the ticket when that agent is available (even when busier than others),
 and to someone else when not."""
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
+from services.common import events as ev
 from services.intake.service import IntakeService
 from services.routing.service import RoutingService
+from tests.integration.routing_helpers import dispatcher
 from tests.support import eventually, running
 
 CUSTOMER = {"id": "cust-prev", "role": "customer", "name": "Ann Customer"}
@@ -82,3 +86,29 @@ def test_reopened_and_follow_up_tickets_go_back_to_the_previous_agent(rpc, db):
     assert follow["ok"], follow
     held_by(rpc, follow["ticket"]["number"], "first")
     assert loads(rpc) == {"first": 2, "second": 0}
+
+
+def test_a_late_solve_never_takes_a_reopened_ticket_from_its_agent(rpc, db, config):
+    """Solve and reopen are separate events: when the reopening is handled first (the agent
+    still holds the ticket, so it stays there), the older solve arriving afterwards must not
+    free the slot, or the open ticket would belong to nobody and wait in no queue."""
+    number = file(rpc, "Disk full")
+    eventually(lambda: assignee(rpc, number) is not None, timeout=20)
+    ticket = rpc.intake.get_ticket(number, STAFF)["ticket"]
+    holder, solved_at = ticket["assignee_id"], datetime.now(timezone.utc)
+    publish = dispatcher(config)
+    reopened = ev.new_event(ev.TICKET_REOPENED, {
+        "ticket_id": ticket["id"], "number": number, "department": "technical",
+        "priority": "normal", "previous_assignee_id": holder,
+        "reopened_at": solved_at + timedelta(seconds=1)}, solved_at + timedelta(seconds=1))
+    late_solve = ev.new_event(ev.STATUS_CHANGED, {
+        "ticket_id": ticket["id"], "number": number, "old_status": "open",
+        "new_status": "solved", "actor_role": "agent", "department": "technical",
+        "priority": "normal", "changed_at": solved_at}, solved_at)
+    for event, consumer in ((reopened, "assign:ticket_reopened"),
+                            (late_solve, "release_on_solve")):
+        publish(event)
+        eventually(lambda: db("routing").processed_events.find_one(
+            {"_id": f"{consumer}:{event['event_id']}"}) is not None, timeout=20)
+    active = db("routing").assignments.find_one({"_id": ticket["id"], "active": True})
+    assert active is not None and active["agent_id"] == holder
