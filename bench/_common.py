@@ -41,8 +41,7 @@ def prepare_bench_department(amqp_uri: str, agents: int = 20) -> None:
 
     with ClusterRpcProxy({"AMQP_URI": amqp_uri, "serializer": "json"}, timeout=30) as rpc:
         assert rpc.routing.upsert_department({
-            "id": "bench", "name": "Benchmark", "incident_threshold": 1000,
-            "incident_similarity": 1.0})["ok"]
+            "id": "bench", "name": "Benchmark", "incident_detection": False})["ok"]
         for i in range(agents):
             assert rpc.routing.upsert_agent({
                 "id": f"bench-agent-{i}", "name": f"Bench Agent {i}",

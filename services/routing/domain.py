@@ -263,6 +263,15 @@ def similarity(a: Iterable[str], b: Iterable[str]) -> float:
 
 DEFAULT_INCIDENT_SETTINGS = {"incident_threshold": 5, "incident_window_minutes": 30,
                              "incident_similarity": 0.5}
+# Detection compares a new ticket with at most this many of the newest alike ones (reading a
+# whole flood per ticket would be quadratic), so a threshold above it could never be reached.
+INCIDENT_CANDIDATES = 200
+
+
+def detects_incidents(settings: dict) -> bool:
+    """A department may switch detection off (e.g. one whose tickets all look alike): routing
+    then skips reading the alike tickets altogether."""
+    return settings.get("incident_detection", True)
 
 
 def recurring_cluster(new: dict, recent: list[dict], settings: dict, now: datetime) -> dict:

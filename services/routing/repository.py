@@ -8,10 +8,9 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 from services.common.storage import Repository
 
-from .domain import FAR_FUTURE, priority_rank
+from .domain import FAR_FUTURE, INCIDENT_CANDIDATES, priority_rank
 
 QUEUE_LIMIT = 1000
-INCIDENT_CANDIDATES = 200
 # What deciding and linking an incident reads of each candidate.
 INCIDENT_CANDIDATE_FIELDS = ("number", "department", "priority", "created_at", "fingerprint",
                              "incident_id")

@@ -6,7 +6,8 @@ from marshmallow import Schema, fields, validate, validates_schema, ValidationEr
 from services.common.events import CHANNELS, LANGUAGES, PRIORITIES, ActorRef
 from services.common.validation import Strict, organization, slug, text
 
-from .domain import ACTIONS, AVAILABILITY, DEFAULT_INCIDENT_SETTINGS, QUEUE_MODES
+from .domain import (ACTIONS, AVAILABILITY, DEFAULT_INCIDENT_SETTINGS, INCIDENT_CANDIDATES,
+                     QUEUE_MODES)
 
 
 class DepartmentSchema(Strict):
@@ -16,13 +17,14 @@ class DepartmentSchema(Strict):
     queue_mode = fields.Str(load_default="fifo", validate=validate.OneOf(QUEUE_MODES))
     incident_threshold = fields.Int(
         load_default=DEFAULT_INCIDENT_SETTINGS["incident_threshold"],
-        validate=validate.Range(min=2, max=1000))
+        validate=validate.Range(min=2, max=INCIDENT_CANDIDATES))
     incident_window_minutes = fields.Int(
         load_default=DEFAULT_INCIDENT_SETTINGS["incident_window_minutes"],
         validate=validate.Range(min=1, max=7 * 24 * 60))
     incident_similarity = fields.Float(
         load_default=DEFAULT_INCIDENT_SETTINGS["incident_similarity"],
         validate=validate.Range(min=0.05, max=1.0))
+    incident_detection = fields.Bool(load_default=True)
 
 
 class AgentSchema(Strict):

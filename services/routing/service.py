@@ -214,7 +214,11 @@ class RoutingService(OutboxRelay):
             return self._detect_recurring(event.data["ticket_id"], now, session)
 
         self.apply(classify_and_place, event=event, consumer="route_new_ticket")
-        if remembered and not self._incident_in_sight(self._cluster(remembered[0], now)):
+        if not remembered:
+            return
+        settings = self.store.department(remembered[0]["department"]) or {}
+        if not domain.detects_incidents(settings) or not self._incident_in_sight(
+                self._cluster(remembered[0], now, settings=settings)):
             return  # the common case: too few alike, so no second transaction
         # A second transaction, started after the ticket is committed: of several similar
         # tickets arriving at once, the last to get here sees all the others (snapshots
@@ -357,10 +361,11 @@ class RoutingService(OutboxRelay):
                                      session)
         return [_assigned(ticket, taken, now)]
 
-    def _cluster(self, ticket: dict, now, session=None) -> dict:
+    def _cluster(self, ticket: dict, now, session=None, settings: dict | None = None) -> dict:
         """The ticket's recurring-problem cluster among the department's recent tickets that
         share a fingerprint term (see domain.recurring_cluster)."""
-        settings = self.store.department(ticket["department"], session) or {}
+        if settings is None:
+            settings = self.store.department(ticket["department"], session) or {}
         window = settings.get("incident_window_minutes",
                               domain.DEFAULT_INCIDENT_SETTINGS["incident_window_minutes"])
         recent = [t for t in self.store.recent_tickets(

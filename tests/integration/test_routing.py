@@ -7,7 +7,7 @@ import pytest
 from services.common import events as ev
 from services.routing.service import RoutingService
 from tests.integration.routing_helpers import dispatcher, ticket_created
-from tests.support import EventTap, eventually, running
+from tests.support import EventTap, eventually, queues_drained, running
 
 TAPPED = (ev.TICKET_ASSIGNED, ev.TICKET_CLASSIFIED, ev.PRIORITY_CHANGED,
           ev.INCIDENT_DECLARED, ev.TICKET_UNASSIGNABLE)
@@ -183,3 +183,21 @@ def test_similar_tickets_become_an_incident(rpc, db, publish, tap):
               if e["data"]["reason"].startswith("incident")}
     assert raised == {20, 21, 22}
     assert any(a["kind"] == "incident" for a in rpc.routing.list_alerts()["alerts"])
+
+
+def test_a_department_with_detection_off_never_declares_an_incident(rpc, db, publish, tap,
+                                                                    config):
+    assert rpc.routing.upsert_department({"id": "flood", "name": "Flood",
+                                          "incident_threshold": 2,
+                                          "incident_detection": False})["ok"]
+    events = [ticket_created(40 + i, "flood", "Invoice download fails since the update")
+              for i in range(3)]
+    for event in events:
+        publish(event)
+    ids = [e["data"]["ticket_id"] for e in events]
+    eventually(lambda: db("routing").tickets.count_documents({"_id": {"$in": ids}}) == 3)
+    eventually(lambda: queues_drained(config["_vhost"], "routing"))  # handlers all done
+    assert db("routing").tickets.count_documents(
+        {"_id": {"$in": ids}, "incident_id": {"$ne": None}}) == 0
+    assert not [e for e in tap.of_type(ev.INCIDENT_DECLARED)
+                if e["data"]["department"] == "flood"]

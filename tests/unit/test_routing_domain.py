@@ -336,3 +336,14 @@ def test_organization_names_in_rules_become_the_slug_tickets_carry():
     # Nothing Latin left: the rule is refused at save ("needs a non-empty string").
     blank = normalised_rule(rule("x", [cond("organization", "equals", "ООО")], {"priority": "high"}))
     assert "conditions.0" in rule_problems(blank, [])
+
+
+def test_incident_thresholds_stay_within_what_detection_compares():
+    from services.routing.domain import INCIDENT_CANDIDATES, detects_incidents
+    from services.routing.schemas import DepartmentSchema
+    base = {"id": "net", "name": "Network"}
+    assert DepartmentSchema().load(base)["incident_detection"] is True
+    assert DepartmentSchema().load({**base, "incident_threshold": INCIDENT_CANDIDATES})
+    errors = DepartmentSchema().validate({**base, "incident_threshold": INCIDENT_CANDIDATES + 1})
+    assert "incident_threshold" in errors
+    assert detects_incidents({}) and not detects_incidents({"incident_detection": False})
