@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -96,6 +97,19 @@ def format_number(number: int) -> str:
     return f"#{number}"
 
 
+def request_digest(fields: dict) -> str:
+    """What a retry under the same Idempotency-Key must repeat: the filed fields, canonical."""
+    canonical = json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def is_replay_of(existing: dict, fields: dict) -> bool:
+    """True when ``fields`` repeat the request that filed ``existing`` under the same key (a
+    retry); False when the key is reused for something else.  Tickets filed before requests
+    were remembered count as repeated."""
+    return existing.get("idempotency_digest") in (None, request_digest(fields))
+
+
 def new_ticket(*, ticket_id: str, number: int, fields: dict, requester_id: str, channel: str,
                now: datetime, idempotency_key: str | None) -> dict:
     """The stored shape of a freshly filed ticket."""
@@ -120,6 +134,7 @@ def new_ticket(*, ticket_id: str, number: int, fields: dict, requester_id: str, 
         "assignee_name": None,
         "sla": None,
         "idempotency_key": idempotency_key,
+        "idempotency_digest": request_digest(fields) if idempotency_key else None,
         "created_at": now,
         "updated_at": now,
         "first_response_at": None,

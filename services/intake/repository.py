@@ -68,7 +68,8 @@ class TicketRepository(Repository):
 
     def insert(self, ticket: dict, session) -> None:
         if ticket.get("idempotency_key") is None:
-            ticket = {k: v for k, v in ticket.items() if k != "idempotency_key"}
+            ticket = {k: v for k, v in ticket.items()
+                      if k not in ("idempotency_key", "idempotency_digest")}
         self.tickets.insert_one(ticket, session=session)
         self._roll_up(None, ticket, session)
 

@@ -31,6 +31,15 @@ DEFAULT_REPORT_PERIOD = timedelta(days=30)
 RENAME_BATCH = 200  # tickets retagged (and events staged) per transaction
 
 
+def _replayed(existing: dict, fields: dict, viewer: dict) -> dict:
+    """A retry gets the ticket its key filed; the same key with a different request is refused
+    rather than answered with someone's earlier ticket (a reused or guessed key)."""
+    if not domain.is_replay_of(existing, fields):
+        return fail(422, {"idempotency_key": [
+            "This Idempotency-Key was already used for a different request; send a new key."]})
+    return ok(ticket=_public_view(existing, viewer["role"]), created=False)
+
+
 def _public_view(ticket: dict, role: str) -> dict:
     """Customers never see internal notes (nor their attachments), in any reply."""
     if role not in domain.STAFF:
@@ -517,7 +526,7 @@ class IntakeService(OutboxRelay):
                 follow_up_of: dict | None = None) -> dict:
         viewer = viewer or requester
         if key and (existing := self.store.by_idempotency_key(requester["id"], key)):
-            return ok(ticket=_public_view(existing, viewer["role"]), created=False)
+            return _replayed(existing, fields, viewer)
         now = self.clock.now()
         ticket = domain.new_ticket(
             ticket_id=uuid.uuid4().hex, number=self.store.next_number(), fields=fields,
@@ -555,7 +564,7 @@ class IntakeService(OutboxRelay):
             existing = key and self.store.by_idempotency_key(requester["id"], key)
             if not existing:
                 raise
-            return ok(ticket=_public_view(existing, viewer["role"]), created=False)
+            return _replayed(existing, fields, viewer)
         return ok(ticket=_public_view(ticket, viewer["role"]), created=True)
 
     def _plan_message(self, ticket, body, actor, uploads):

@@ -54,6 +54,9 @@ def build_spec(operations: list[tuple]) -> dict:
                 "in": "header", "name": "Idempotency-Key", "required": False,
                 "description": "Retry with the same key to get the first result, not a copy",
                 "schema": {"type": "string", "minLength": 1, "maxLength": 128}})
+            op["responses"]["422"] = {
+                "description": "Idempotency-Key already used for a different request",
+                "content": {"application/json": {"schema": "Errors"}}}
         if request_schema is not None:
             if method == "get":
                 op.setdefault("parameters", []).append({"in": "query", "schema": request_schema})

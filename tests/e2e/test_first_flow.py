@@ -54,6 +54,11 @@ def test_idempotency_key_over_http(portal):
     again = requests.post(f"{portal}/api/tickets", json=TICKET, headers=headers, timeout=10)
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json()["id"] == again.json()["id"]
+    # The key again with another request: 422 naming the key, not the first ticket.
+    other = requests.post(f"{portal}/api/tickets", json=dict(TICKET, subject="Something else"),
+                          headers=headers, timeout=10)
+    assert other.status_code == 422 and "idempotency_key" in other.json()["errors"]
+    assert first.json()["subject"] not in other.text
 
 
 def test_idempotency_key_of_another_requester_files_a_new_ticket(portal):

@@ -260,11 +260,18 @@ def test_idempotency_keys_belong_to_their_requester(runner, rpc, db):
     assert theirs["ticket"]["requester_id"] == STRANGER["id"]
 
     # Each requester's retry finds their own ticket, and only theirs.
-    for requester, first in ((CUSTOMER, mine), (STRANGER, theirs)):
-        retry = create_with_key(rpc, requester, key, "Changed on retry")
+    for requester, first, subject in ((CUSTOMER, mine, "Mine"), (STRANGER, theirs, "Theirs")):
+        retry = create_with_key(rpc, requester, key, subject)
         assert retry["created"] is False
         assert [retry["ticket"][f] for f in ("id", "number", "subject", "description")] == [
             first["ticket"][f] for f in ("id", "number", "subject", "description")]
+    # The same key with a different request is a reused (or guessed) key: refused, and
+    # neither a new ticket nor the first one comes back.
+    before = db("intake").tickets.count_documents({})
+    changed = create_with_key(rpc, CUSTOMER, key, "Changed on retry")
+    assert changed["status"] == 422 and "idempotency_key" in changed["errors"], changed
+    assert "ticket" not in changed
+    assert db("intake").tickets.count_documents({}) == before
     assert rpc.intake.get_ticket(mine["ticket"]["number"], STRANGER)["status"] == 404
     assert rpc.intake.get_ticket(theirs["ticket"]["number"], CUSTOMER)["status"] == 404
     stored = db("intake").tickets.find({"idempotency_key": key})

@@ -4,8 +4,8 @@ import pytest
 
 from services.common.clock import FixedClock
 from services.intake.domain import (DEFAULT_REOPEN_WINDOW, STAFF, TransitionError,
-                                    allowed_targets, latest_public_reply, new_ticket,
-                                    plan_transition)
+                                    allowed_targets, is_replay_of, latest_public_reply,
+                                    new_ticket, plan_transition)
 
 CLOCK = FixedClock(datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc))
 NOW = CLOCK.now()
@@ -146,3 +146,19 @@ def test_latest_public_reply_empty(ticket):
 def test_closing_a_solved_ticket_is_not_a_reopen():
     t = plan_transition("solved", "closed", "customer", closed_at=None, now=NOW)
     assert t.is_reopen is False
+
+
+def test_a_key_reused_for_another_request_is_not_a_replay():
+    fields = {"subject": "Printer jams", "description": "On page 2", "department": "technical",
+              "priority": "normal", "language": "en", "tags": ["printer"]}
+    ticket = new_ticket(ticket_id="t1", number=1, fields=fields, requester_id="c1",
+                               channel="api", now=NOW, idempotency_key="k1")
+    assert is_replay_of(ticket, dict(fields))
+    assert is_replay_of(ticket, dict(reversed(list(fields.items()))))  # order-free
+    assert not is_replay_of(ticket, dict(fields, subject="Printer is on fire"))
+    assert not is_replay_of(ticket, dict(fields, tags=[]))
+    # Filed before requests were remembered: any retry with its key is taken as a replay.
+    assert is_replay_of(dict(ticket, idempotency_digest=None), {"subject": "x"})
+    keyless = new_ticket(ticket_id="t2", number=2, fields=fields, requester_id="c1",
+                                channel="api", now=NOW, idempotency_key=None)
+    assert keyless["idempotency_digest"] is None
