@@ -7,6 +7,7 @@ overridden by environment variables; see the README's Configuration section.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -210,28 +211,43 @@ def _alive(pid: int) -> bool:
     return stat is not None and stat[0] != "Z"
 
 
-def _started_at(pid: int) -> float | None:
-    """Wall-clock start of a process (to the second: boot time has one-second resolution)."""
-    stat = _proc_stat(pid)
+@functools.lru_cache(maxsize=1)
+def _boot_time() -> int:
+    """Boot time in seconds since the epoch (``btime`` of /proc/stat); fixed until reboot."""
+    with open("/proc/stat") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("btime "))
+
+
+def _started_at(stat: list[str] | None) -> float | None:
+    """Wall-clock start of a process, from its /proc/<pid>/stat fields (``_proc_stat``), to
+    the second: boot time has one-second resolution."""
     try:
-        with open("/proc/stat") as fh:
-            boot = next(int(line.split()[1]) for line in fh if line.startswith("btime "))
-        return boot + int(stat[19]) / os.sysconf("SC_CLK_TCK")
+        return _boot_time() + int(stat[19]) / os.sysconf("SC_CLK_TCK")
     except (OSError, StopIteration, TypeError, IndexError, ValueError):
+        return None
+
+
+def _pid_in(path: Path) -> int | None:
+    """The number written in a PID file, or None if it is missing or unreadable."""
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
         return None
 
 
 def _recorded_pid(pid_file: Path) -> int | None:
     """The PID in ``pid_file`` if that process is still the one recorded: a process started
     after the file was written only reuses the number (e.g. after a reboot)."""
+    pid = _pid_in(pid_file)
+    if pid is None:
+        return None
     try:
-        pid = int(pid_file.read_text().strip())
         written = pid_file.stat().st_mtime
-    except (OSError, ValueError):
+    except OSError:
         return None
     if not _alive(pid):
         return None
-    started = _started_at(pid)
+    started = _started_at(_proc_stat(pid))
     return pid if started is None or started <= written + 1.0 else None
 
 
@@ -271,13 +287,24 @@ def stop_pid(pid: int, timeout: float = 15.0) -> None:
     stat = _proc_stat(pid)
     group = stat is not None and int(stat[2]) == pid or not _alive(pid)
 
-    def remaining() -> list[int]:
+    def remaining() -> bool:
+        """Whether the process (or, for a group, any member) still runs; the /proc scan for
+        members only once the leader is gone and the group still exists."""
         try:
             os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             pass
-        left = [pid] if _alive(pid) else []
-        return left + [p for p in _members(pid) if p != pid] if group else left
+        if _alive(pid):
+            return True
+        if not group:
+            return False
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return any(p != pid for p in _members(pid))
 
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
         if not remaining():
@@ -298,10 +325,7 @@ def terminate(s: Settings, name: str, timeout: float = 15.0) -> bool:
     if pid is None:
         # The leader is gone; members of its group may still be running (e.g. a killed
         # rabbitmq-server script leaves the Erlang VM).  Only if no other process took the PID.
-        try:
-            raw = int(pid_file.read_text().strip())
-        except (OSError, ValueError):
-            raw = None
+        raw = _pid_in(pid_file)
         if raw is not None and not _alive(raw) and _members(raw):
             pid = raw
     if pid is not None:
@@ -404,7 +428,7 @@ def start_server(s: Settings, name: str, ports: dict[int, str], argv: list[str],
     it will listen on to the variable that moves it; any of them held by another process is an
     error, so the stack never uses (and later stops) a server it did not start."""
     refuse_foreign(s, name, ports, external)
-    return read_pid(s, name) or spawn(s, name, argv, env)
+    return spawn(s, name, argv, env)  # spawn returns the running copy's PID if there is one
 
 
 def refuse_foreign(s: Settings, name: str, ports: dict[int, str],
@@ -417,19 +441,23 @@ def refuse_foreign(s: Settings, name: str, ports: dict[int, str],
 
 
 def wait_server(s: Settings, name: str, what: str, port: int, variable: str, timeout: float,
-                ready=None, log: Path | None = None, external: str | None = None) -> None:
+                ready=None, external: str | None = None) -> None:
     """Wait until ``name`` (our process) listens on ``port`` and ``ready()`` says so; fail at
     once if it exits or someone else answers on the port."""
-    log = log or s.state_dir / "logs" / f"{name}.log"
+    log = s.state_dir / "logs" / f"{name}.log"
+    confirmed = False  # the port's listener was checked to be ours (once is enough)
 
     def check() -> bool:
+        nonlocal confirmed
         pid = read_pid(s, name)
         if pid is None:
             raise click.ClickException(f"{what} exited during start-up; {_log_tail(log)}")
         if not _port_open(port):
             return False
-        if not held_by(port, pid):
-            raise port_in_use(port, variable, external)
+        if not confirmed:
+            if not held_by(port, pid):
+                raise port_in_use(port, variable, external)
+            confirmed = True
         return ready() if ready else True
 
     wait_for(what, check, timeout, log)
