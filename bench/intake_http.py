@@ -53,11 +53,14 @@ def ensure_wrk() -> str:
     if not found and os.geteuid() == 0 and shutil.which("apt-get"):
         print("==> installing Debian package: wrk", file=sys.stderr)
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        if subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], env=env,
-                          stdout=subprocess.DEVNULL).returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL)
-            subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], env=env,
-                           stdout=subprocess.DEVNULL)
+
+        def apt_get(*args: str) -> int:
+            return subprocess.run(["apt-get", *args], env=env,
+                                  stdout=subprocess.DEVNULL).returncode
+
+        if apt_get("install", "-y", "-q", "wrk") != 0:
+            apt_get("update", "-q")
+            apt_get("install", "-y", "-q", "wrk")
         found = shutil.which("wrk")
     if not found:
         raise click.ClickException("this benchmark needs wrk: apt-get install wrk")

@@ -3,13 +3,10 @@ counts its whole process group, e.g. RabbitMQ's script and Erlang VM).
 Run at rest after `make run`:  .venv/bin/python -m bench.memory"""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from bench._common import machine_notes
 from deploy.local import stack
 
-STATE = Path(os.environ.get("HELPDESK_STATE_DIR", Path(__file__).resolve().parents[1] / ".state/dev"))
+STATE = stack.Settings.from_env("dev").state_dir
 
 
 def rss_mb(pid: int) -> float:
