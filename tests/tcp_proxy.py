@@ -52,10 +52,7 @@ class TcpProxy:
         self._stop_listening()
         self._close_all()
 
-    def stop(self) -> None:
-        self.mode = REFUSE
-        self._stop_listening()
-        self._close_all()
+    stop = refuse
 
     def __enter__(self) -> "TcpProxy":
         return self.start()

@@ -32,19 +32,16 @@ def clean_query(text: str) -> str:
     return " ".join(_CONTROL.sub(" ", text).split())
 
 
-def text_field(boost_title: float = 3.0, variant: str | None = "all",
-               names: tuple[str, ...] = LANG_FIELDS) -> list[str]:
+def text_field(variant: str | None, names: tuple[str, ...]) -> list[str]:
     """Analysed variants of the searchable fields ``names``, title weighted over body:
-    ``variant`` is "ru", "en", None (the plain, standard-analysed fields) or "all"."""
+    ``variant`` is "ru", "en" or None (the plain, standard-analysed fields)."""
     fields = []
     for name in names:
-        weight = boost_title if name == "title" else (1.5 if name == "resolution" else 1.0)
-        if variant in ("all", "ru"):
-            fields.append(f"{name}.ru^{weight}")
-        if variant in ("all", "en"):
-            fields.append(f"{name}.en^{weight}")
-        if variant in ("all", None):
+        weight = {"title": 3.0, "resolution": 1.5}.get(name, 1.0)
+        if variant is None:
             fields.append(f"{name}^{weight * 0.5}")
+        else:
+            fields.append(f"{name}.{variant}^{weight}")
     return fields
 
 
@@ -83,17 +80,6 @@ SUGGESTABLE = {"bool": {"should": [PUBLISHED_ARTICLES, ANSWERED_TICKETS],
 
 def owns(actor: dict | None, source: dict) -> bool:
     return is_staff(actor) or bool(actor) and source.get("requester_id") == actor.get("id")
-
-
-def _suggestable_in_full(actor: dict | None) -> dict:
-    """What ``actor`` may find by every word: staff everything suggestable; a customer
-    published articles and their own answered tickets; anyone else published articles."""
-    if is_staff(actor):
-        return SUGGESTABLE
-    if actor and actor.get("role") == "customer":
-        own = {"bool": {"filter": [ANSWERED_TICKETS, {"term": {"requester_id": actor["id"]}}]}}
-        return {"bool": {"should": [PUBLISHED_ARTICLES, own], "minimum_should_match": 1}}
-    return PUBLISHED_ARTICLES
 
 
 def _others_answers(actor: dict | None) -> dict | None:
@@ -146,7 +132,11 @@ def suggest_query(text: str, language: str | None, limit: int,
                   actor: dict | None = None) -> dict:
     # The reader's language only breaks ties; it never makes a document match on its own.
     prefer_language = [{"term": {"language": {"value": language, "boost": 0.5}}}] if language else []
-    ways = [{"bool": {"must": [_matches_text(text)], "filter": [_suggestable_in_full(actor)]}}]
+    # Found by every word: staff everything suggestable; anyone else what they may see
+    # (published articles, a customer's own tickets), narrowed to suggestable documents by
+    # the outer SUGGESTABLE filter below.
+    in_full = SUGGESTABLE if is_staff(actor) else visible_to(actor)
+    ways = [{"bool": {"must": [_matches_text(text)], "filter": [in_full]}}]
     others = _others_answers(actor)
     if others is not None:
         ways.append({"bool": {"must": [_matches_text(text, names=("resolution",))],
@@ -235,7 +225,7 @@ def present_hit(hit: dict, actor: dict | None = None) -> dict:
     src = hit["_source"]
     highlight = hit.get("highlight", {})
     doc_id = hit["_id"]
-    if src["kind"] == "ticket" and not owns(actor, src):
+    if _answer_only(hit, actor):
         src = {"kind": "ticket", "title": "", "resolution": src.get("resolution") or "",
                "language": src.get("language"), "status": src.get("status")}
         doc_id = answer_ref(doc_id)

@@ -2,7 +2,6 @@
 zero-downtime rebuilds."""
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -23,6 +22,11 @@ def _versioned_action(index: str, doc_id: str, rev: int, doc: dict) -> dict:
             "version": rev, "version_type": "external_gte"}
 
 
+def _done(result: dict) -> bool:
+    """Written, or refused for an older revision (409): a newer one is there already."""
+    return result.get("status", 500) < 300 or result.get("status") == 409
+
+
 def _reason(error) -> str:
     if isinstance(error, dict):
         return f"{error.get('type')}: {error.get('reason')}"
@@ -35,18 +39,13 @@ class Outage:
     a node that is down or hung.  Only the sweep (every 2 s) tries again and clears it."""
 
     def __init__(self):
-        self.since: float | None = None
-
-    @property
-    def suspected(self) -> bool:
-        return self.since is not None
+        self.suspected = False
 
     def began(self) -> None:
-        if self.since is None:
-            self.since = time.monotonic()
+        self.suspected = True
 
     def ended(self) -> None:
-        self.since = None
+        self.suspected = False
 
 
 class SearchIndex:
@@ -85,7 +84,7 @@ class SearchIndex:
                                               chunk_size=500, refresh="wait_for"):
             result = item["index"]
             key = (result["_id"], sent[result["_id"]])
-            if result.get("status", 500) < 300 or result.get("status") == 409:
+            if _done(result):
                 outcome.indexed.append(key)
             else:
                 outcome.rejected.append((*key, _reason(result.get("error"))))
@@ -119,7 +118,7 @@ class SearchIndex:
                                               chunk_size=chunk_size, request_timeout=120,
                                               raise_on_error=False):
             result = item["index"]
-            if not ok and result.get("status") != 409:
+            if not ok and not _done(result):
                 # One refused document must not abort the rebuild; it is reported instead.
                 rejected.append((result["_id"], _reason(result.get("error"))))
             progress(1)

@@ -5,13 +5,15 @@ an edit racing a sweep) loses nothing.  The counter is also the document's exter
 Elasticsearch, so an older revision arriving late never overwrites a newer one there."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Iterator
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.common.storage import Repository
+
+from .domain import revision
 
 COLLECTIONS = {"articles": "articles", "tickets": "tickets"}  # index kind -> collection
 # Saves of one document racing each other retry on the revision they read; each retry means
@@ -40,25 +42,29 @@ class SearchRepository(Repository):
         ``newer_than`` (a field name) a stored copy whose field is later is kept instead
         (returns False).  Optimistic: the replace only matches the revision just read."""
         records = self.db[collection]
+        projection = {"rev": 1, newer_than: 1} if newer_than else {"rev": 1}
         for _ in range(SAVE_ATTEMPTS):
-            current = records.find_one({"_id": doc["_id"]}, projection={"rev": 1})
+            current = records.find_one({"_id": doc["_id"]}, projection=projection)
             if current is None:
                 try:
                     records.insert_one(dict(doc, indexed=False, rev=1, saved_at=now))
                     return True
                 except DuplicateKeyError:
                     continue  # a first save raced this one: compare with what it wrote
+            if newer_than and _later(current.get(newer_than), doc[newer_than]):
+                return False  # we hold a newer view already
             rev = current.get("rev")
-            following = (rev if isinstance(rev, int) else 0) + 1  # (0: before counters)
+            following = revision(current) + 1  # (0: before counters)
             unchanged = {"_id": doc["_id"], "rev": rev}
             if newer_than:
-                unchanged[newer_than] = {"$lte": doc[newer_than]}
+                unchanged[newer_than] = {"$lte": doc[newer_than]}  # a newer view racing in
             if records.replace_one(unchanged, dict(doc, indexed=False, rev=following,
                                                    saved_at=now)).matched_count:
                 return True
-            if newer_than and records.count_documents(
-                    {"_id": doc["_id"], newer_than: {"$gt": doc[newer_than]}}, limit=1):
-                return False  # we hold a newer view already
+            # Lost a race: the next read tells a newer view (above) from a newer revision.
+        if newer_than and records.count_documents(
+                {"_id": doc["_id"], newer_than: {"$gt": doc[newer_than]}}, limit=1):
+            return False  # the last race was lost to a newer view (or not dates: Mongo says)
         raise SaveConflict(f"{collection}/{doc['_id']}: {SAVE_ATTEMPTS} concurrent saves won")
 
     # ------------------------------------------------------------------ articles
@@ -147,6 +153,21 @@ class SearchRepository(Repository):
                         "solved": {"$sum": {"$cond": ["$solved", 1, 0]}},
                         "not_solved": {"$sum": {"$cond": ["$solved", 0, 1]}}}},
             {"$sort": {"solved": -1}}]))
+
+
+def _later(stored, mine) -> bool:
+    """Whether Mongo's ``{"$gt": mine}`` matches ``stored``, for dates, as BSON keeps them:
+    whole milliseconds (truncated), UTC (a naive datetime counts as UTC).  Anything else is
+    left to Mongo (False here)."""
+    if not (isinstance(stored, datetime) and isinstance(mine, datetime)):
+        return False
+    return _as_bson(stored) > _as_bson(mine)
+
+
+def _as_bson(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 _PRIVATE = {"indexed": 0, "rev": 0, "saved_at": 0, "index_error": 0, "index_rejections": 0}
