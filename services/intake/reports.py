@@ -122,7 +122,7 @@ def _csat(sums: dict) -> dict:
     with the average score (1..5), the number of ratings and the count of each score."""
     by_score = {str(s): sums.get(f"csat_{s}", 0) for s in CSAT_SCORES}
     rated = sums.get("csat_n", 0)
-    satisfied = sum(n for s, n in by_score.items() if int(s) >= CSAT_SATISFIED_FROM)
+    satisfied = sum(sums.get(f"csat_{s}", 0) for s in CSAT_SCORES if s >= CSAT_SATISFIED_FROM)
     return {"rated": rated, "satisfied": satisfied, "score": _rate(satisfied, rated),
             "average": round(sums.get("csat_sum", 0) / rated, 2) if rated else None,
             "by_score": by_score}

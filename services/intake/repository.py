@@ -83,19 +83,19 @@ class TicketRepository(Repository):
             self._roll_up(before, rollups.with_breach(before, target), session)
 
     def record_sla_deadlines(self, ticket_id: str, deadlines: dict, version: int,
-                             session) -> bool:
+                             session) -> None:
         """Keep the newest deadlines SLA announced (by its clock version: an older
         announcement delivered late is ignored); breaches already recorded stay."""
         fresh = dict(deadlines, version=version)
         if self.tickets.update_one({"_id": ticket_id, "sla": None},
                                    {"$set": {"sla": dict(fresh, breached=[])}},
                                    session=session).matched_count:
-            return True
-        return self.tickets.update_one(
+            return
+        self.tickets.update_one(
             {"_id": ticket_id, "$or": [{"sla.version": {"$lt": version}},
                                        {"sla.version": {"$exists": False}}]},
             {"$set": {f"sla.{k}": v for k, v in fresh.items()}},
-            session=session).matched_count == 1
+            session=session)
 
     def by_idempotency_key(self, requester_id: str, key: str) -> dict | None:
         """The ticket this requester already filed with this key (keys are per requester)."""
@@ -155,9 +155,13 @@ class TicketRepository(Repository):
         return list(self.tag_usage.find({"_id": {"$regex": pattern}, "count": {"$gt": 0}})
                     .sort([("count", DESCENDING), ("_id", ASCENDING)]).limit(limit))
 
-    def tickets_tagged(self, tag: str, session, limit: int = 0) -> list[dict]:
+    def tickets_tagged(self, tag: str, session, limit: int) -> list[dict]:
         return list(self.tickets.find({"tags": tag}, projection={"messages": 0},
                                       session=session).sort("number", ASCENDING).limit(limit))
+
+    def any_tagged(self, tag: str, session) -> bool:
+        return self.tickets.find_one({"tags": tag}, projection={"_id": 1},
+                                     session=session) is not None
 
     def drop_tag(self, tag: str, session) -> None:
         self.tag_usage.delete_one({"_id": tag}, session=session)

@@ -48,6 +48,12 @@ def _public_view(ticket: dict, role: str) -> dict:
     return TicketSchema().dump(ticket)
 
 
+def _outbound_message_id(settings: dict) -> str:
+    """A fresh Message-ID for a mail the desk sends, in the sender address's domain."""
+    domain_part = settings["sender_address"].rpartition("@")[2] or "helpdesk.localhost"
+    return f"<{uuid.uuid4().hex}@{domain_part}>"
+
+
 class IntakeService(OutboxRelay):
     name = "intake"
 
@@ -232,7 +238,7 @@ class IntakeService(OutboxRelay):
                                        actor, expected={"tags": ticket["tags"]}):
                     batch.append(ticket["number"])
                     events.append(self._updated_event(
-                        ticket, {"tags": {"old": ticket["tags"], "new": new_tags}},
+                        ticket, domain.field_changes(ticket, {"tags": new_tags}),
                         actor["role"], now))
             return events
 
@@ -245,7 +251,7 @@ class IntakeService(OutboxRelay):
             changed.extend(batch)
 
         def drop_old_tag(session):
-            if self.store.tickets_tagged(r["old"], session, limit=1):
+            if self.store.any_tagged(r["old"], session):
                 return False  # edited meanwhile: keep the dictionary entry, ask for a retry
             self.store.drop_tag(r["old"], session)
             return True
@@ -476,8 +482,11 @@ class IntakeService(OutboxRelay):
         The marker is kept even when nothing is sent, so a warning is decided once: one mail
         per warning event, however often it is delivered."""
         msg = self._sla_warning_mail(event.data)
-        self.store.handle_once("notify_sla_warning", event.event_id,
-                               lambda session: msg is not None and self.mailer.send(msg))
+
+        def send(session):
+            if msg is not None:
+                self.mailer.send(msg)
+        self.store.handle_once("notify_sla_warning", event.event_id, send)
 
     # ------------------------------------------------------------------ helpers
 
@@ -708,8 +717,7 @@ class IntakeService(OutboxRelay):
             token = domain.csat_token(ticket["number"], ticket["requester_id"],
                                       self.settings.csat_secret)
             values["csat_url"] = f"{self.settings.portal_url}/csat/{token}"
-        domain_part = settings["sender_address"].rpartition("@")[2] or "helpdesk.localhost"
-        outbound_id = f"<{uuid.uuid4().hex}@{domain_part}>"
+        outbound_id = _outbound_message_id(settings)
         msg = mail.compose(kind, ticket["language"], to=ticket["requester_email"],
                            settings=settings, message_id=outbound_id,
                            references=ticket.get("email_message_ids", []), **values)
@@ -732,11 +740,10 @@ class IntakeService(OutboxRelay):
                 or not domain.warn_assignee(ticket)):
             return None
         language = mail.language_for("sla_warning", ticket.get("assignee_language"), settings)
-        domain_part = settings["sender_address"].rpartition("@")[2] or "helpdesk.localhost"
         # Not threaded into the customer's conversation (no References, not remembered on
         # the ticket): it is a note between the desk and its agent.
         return mail.compose("sla_warning", language, to=ticket["assignee_email"],
-                            settings=settings, message_id=f"<{uuid.uuid4().hex}@{domain_part}>",
+                            settings=settings, message_id=_outbound_message_id(settings),
                             references=[], **mail.sla_warning_values(
                                 ticket, warning, language, self.settings.portal_url))
 
