@@ -195,10 +195,7 @@ class RoutingRepository(Repository):
         """Keep routing's copy and the queue entry (if waiting) in step."""
         self.db.tickets.update_one({"_id": ticket_id}, {"$set": changes}, upsert=True,
                                    session=session)
-        queued = {k: v for k, v in changes.items() if k in ("priority", "sla_due")}
-        queued.update(_queue_sort_fields(queued))
-        if queued:
-            self.db.queue.update_one({"_id": ticket_id}, {"$set": queued}, session=session)
+        self._sync_queue(ticket_id, changes, session)
 
     def set_sla_due(self, ticket_id: str, due, version: int, session) -> None:
         """The newest SLA deadline (by SLA's clock version: an older announcement delivered
@@ -212,8 +209,14 @@ class RoutingRepository(Repository):
             if self.db.tickets.update_one({"_id": ticket_id}, {"$setOnInsert": changes},
                                           upsert=True, session=session).upserted_id is None:
                 return
-        self.db.queue.update_one({"_id": ticket_id}, {"$set": {
-            "sla_due": due, **_queue_sort_fields({"sla_due": due})}}, session=session)
+        self._sync_queue(ticket_id, changes, session)
+
+    def _sync_queue(self, ticket_id: str, changes: dict, session) -> None:
+        """The queue entry (if waiting) follows the fields it is ordered by."""
+        queued = {k: v for k, v in changes.items() if k in ("priority", "sla_due")}
+        queued.update(_queue_sort_fields(queued))
+        if queued:
+            self.db.queue.update_one({"_id": ticket_id}, {"$set": queued}, session=session)
 
     def recent_tickets(self, department: str, since, sharing: list[str],
                        session=None) -> list[dict]:

@@ -289,10 +289,13 @@ class RoutingService(OutboxRelay):
         runs it; the atomic slot and queue claims keep concurrent drains safe."""
         now = self.clock.now()
         for department in self.store.queued_departments():
+            agents = self.store.agents(department)
+            if not domain.rank_candidates(agents, department, now=now):
+                continue  # nobody free: queue_can_move would say no without the queue
             mode = (self.store.department(department) or {}).get("queue_mode", "fifo")
-            if domain.queue_can_move(self.store.queued(department, mode),
-                                     self.store.agents(department), department, now):
-                self._drain_queue(department, QUEUE_DRAIN_BATCH)
+            if domain.queue_can_move(self.store.queued(department, mode), agents, department,
+                                     now):
+                self._drain_queue(department, QUEUE_DRAIN_BATCH, mode)
 
     # ------------------------------------------------------------------ internals
 
@@ -338,10 +341,9 @@ class RoutingService(OutboxRelay):
             return []
         taken = self._take_best(ticket, now, session)
         if taken is not None:
-            self.store.record_assignment(ticket["ticket_id"], taken, ticket["department"],
-                                         now, session)
+            given = self._give(ticket, taken, now, session)
             self.store.dequeue(ticket["ticket_id"], session)
-            return [_assigned(ticket, taken, now)]
+            return given
         if self.store.enqueue(ticket, now, session):
             return [ev.new_event(ev.TICKET_UNASSIGNABLE, {
                 "ticket_id": ticket["ticket_id"], "number": ticket["number"],
@@ -357,6 +359,10 @@ class RoutingService(OutboxRelay):
         if taken is None:
             return []
         self.store.end_assignment(ticket["ticket_id"], now, session)
+        return self._give(ticket, taken, now, session)
+
+    def _give(self, ticket: dict, taken: dict, now, session) -> list[dict]:
+        """Record the assignment to the agent whose slot was taken; its announcement."""
         self.store.record_assignment(ticket["ticket_id"], taken, ticket["department"], now,
                                      session)
         return [_assigned(ticket, taken, now)]
@@ -458,11 +464,13 @@ class RoutingService(OutboxRelay):
         for department in departments:
             self._drain_queue(department, slots)
 
-    def _drain_queue(self, department: str, slots: int) -> None:
+    def _drain_queue(self, department: str, slots: int, mode: str | None = None) -> None:
         """Assign up to ``slots`` waiting tickets, head of the queue first.  A solved ticket
         frees one slot, so its handler assigns one.  Replicas draining at once race for the
-        same head: tickets another replica took are skipped and the head is read again."""
-        mode = (self.store.department(department) or {}).get("queue_mode", "fifo")
+        same head: tickets another replica took are skipped and the head is read again.
+        ``mode`` is the department's queue mode when the caller has read it already."""
+        if mode is None:
+            mode = (self.store.department(department) or {}).get("queue_mode", "fifo")
         window = min(QUEUE_DRAIN_BATCH, slots * 5)
         while slots > 0:
             head = self.store.queued(department, mode, window)
@@ -502,10 +510,9 @@ class RoutingService(OutboxRelay):
             taken = self._take_best(ticket, now, session)
             if taken is None:
                 raise _StillWaiting()
-            self.store.record_assignment(ticket["ticket_id"], taken, ticket["department"],
-                                         now, session)
+            given = self._give(ticket, taken, now, session)
             outcome["value"] = "assigned"
-            return [_assigned(ticket, taken, now)]
+            return given
 
         try:
             self.apply(work)

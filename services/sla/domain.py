@@ -9,6 +9,8 @@ segment (None while paused or stopped).  A running target's deadline is therefor
 from __future__ import annotations
 
 import copy
+import functools
+import json
 from datetime import datetime, timedelta
 
 from .calendar import (BusinessCalendar, add_business_time, business_time_between, from_spec,
@@ -238,18 +240,13 @@ def _replayed(clock: dict) -> dict:
 
 
 def _calendar(clock: dict) -> BusinessCalendar:
-    return _calendar_of(repr(sorted(clock["calendar"].items())), clock["calendar"])
+    # The spec comes from ``to_spec``: plain JSON, so its dump is a faithful cache key.
+    return _calendar_of(json.dumps(clock["calendar"], sort_keys=True))
 
 
-_CALENDARS: dict[str, BusinessCalendar] = {}
-
-
-def _calendar_of(key: str, spec: dict) -> BusinessCalendar:
-    if key not in _CALENDARS:
-        if len(_CALENDARS) > 256:
-            _CALENDARS.clear()
-        _CALENDARS[key] = from_spec(spec)
-    return _CALENDARS[key]
+@functools.lru_cache(maxsize=256)
+def _calendar_of(key: str) -> BusinessCalendar:
+    return from_spec(json.loads(key))
 
 
 def _step_message(clock: dict, entry: dict, at: datetime) -> None:
@@ -363,7 +360,6 @@ def next_check(clock: dict) -> datetime | None:
 
 def _with_next_check(clock: dict) -> dict:
     clock["next_check"] = next_check(clock)
-    _credit_decided(clock)
     return clock
 
 
