@@ -197,12 +197,15 @@ def test_email_settings_take_only_real_booleans(portal):
     admin = bearer(api_token(portal, STAFF["admin"], DEMO_PASSWORD))
     url = f"{portal}/api/admin/email-settings"
     before = requests.get(url, headers=admin, timeout=10).json()
-    for fake in (0, 1, "yes", "true", None):
-        body = dict(before, notifications=dict(before["notifications"], solved=fake))
-        answer = requests.put(url, json=body, headers=admin, timeout=10)
-        assert answer.status_code == 400, (fake, answer.text)
-        assert "notifications" in answer.json()["errors"]
-    assert requests.get(url, headers=admin, timeout=10).json() == before
+    try:
+        for fake in (0, 1, "yes", "true", None):
+            body = dict(before, notifications=dict(before["notifications"], solved=fake))
+            answer = requests.put(url, json=body, headers=admin, timeout=10)
+            assert answer.status_code == 400, (fake, answer.text)
+            assert "notifications" in answer.json()["errors"]
+        assert requests.get(url, headers=admin, timeout=10).json() == before
+    finally:  # whatever happened, later tests get the settings they started with
+        requests.put(url, json=before, headers=admin, timeout=10)
 
 
 def test_trace_is_refused_with_the_allowed_methods(portal):
