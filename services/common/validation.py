@@ -70,6 +70,16 @@ class WholeNumber(fields.Int):
         return value
 
 
+class StrictBool(fields.Bool):
+    """JSON true or false and nothing else: marshmallow's Bool also takes 0/1, "yes", "on"
+    (and ``1 in {True}`` holds in Python, so narrowing ``truthy`` is not enough)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("Must be true or false.")
+        return value
+
+
 class _Line(_Trimmed):
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)

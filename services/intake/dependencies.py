@@ -6,12 +6,20 @@ from nameko.extensions import DependencyProvider
 
 from services.common.nameko_support import ServiceDatabase
 
-from .domain import DEFAULT_REOPEN_WINDOW
+from services.common.clock import SystemClock
+
+from .domain import DEFAULT_REOPEN_WINDOW, check_csat_secrets
 from .repository import TicketRepository
 
 
 class TicketStore(ServiceDatabase):
     repository = TicketRepository
+
+    def setup(self):
+        super().setup()
+        if not self.container.config.get("CSAT_SECRET"):
+            # Made at first start, not at the first solved ticket: every replica then uses it.
+            self.repository(self.db).csat_secrets(SystemClock().now())
 
 
 @dataclass(frozen=True)
@@ -21,7 +29,8 @@ class IntakeSettings:
     smtp_port: int
     mail_from: str
     portal_url: str
-    csat_secret: str
+    csat_secret: str | None            # None: the one made at first start, kept in Mongo
+    csat_previous_secrets: list[str]   # with csat_secret: retired ones still accepted
 
 
 class Settings(DependencyProvider):
@@ -36,7 +45,14 @@ class Settings(DependencyProvider):
             smtp_port=int(c.get("SMTP_RELAY_PORT") or 25),
             mail_from=c.get("MAIL_FROM") or "support@helpdesk.localhost",
             portal_url=(c.get("PORTAL_URL") or "http://127.0.0.1:8080").rstrip("/"),
-            csat_secret=c.get("CSAT_SECRET") or "change-me-csat-secret")
+            csat_secret=str(c.get("CSAT_SECRET") or "") or None,
+            csat_previous_secrets=[s.strip() for s in str(c.get("CSAT_PREVIOUS_SECRETS") or "")
+                                   .split(",") if s.strip()])
+        # A public or short secret would let anyone rate anyone's ticket: refuse to start.
+        check_csat_secrets([self.settings.csat_secret] if self.settings.csat_secret else [],
+                           "HELPDESK_CSAT_SECRET")
+        check_csat_secrets(self.settings.csat_previous_secrets,
+                           "HELPDESK_CSAT_PREVIOUS_SECRETS")
 
     def get_dependency(self, worker_ctx):
         return self.settings

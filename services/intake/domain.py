@@ -247,22 +247,59 @@ def plan_follow_up(old: dict, actor: dict) -> dict:
 
 # ---------------------------------------------------------------------------- CSAT links
 
-def csat_token(number: int, requester_id: str, secret: str) -> str:
-    """A link token that lets the requester rate one ticket from an email without signing in."""
-    signature = hmac.new(secret.encode(), f"csat:{number}:{requester_id}".encode(),
-                         hashlib.sha256).hexdigest()[:32]
-    return f"{number}.{signature}"
+# A mailed rating link works this long; a secret retired by rotation is still accepted this
+# long after, so no link mailed before a rotation breaks within its validity.
+CSAT_LINK_VALIDITY = timedelta(days=30)
+# Secrets that must never sign links: this project's old public default, and the like.
+KNOWN_CSAT_DEFAULTS = frozenset({"change-me-csat-secret", "change-me", "secret", "changeme"})
+MIN_CSAT_SECRET_LENGTH = 16
 
 
-def csat_token_number(token: str, requester_of, secret: str) -> int | None:
-    """The ticket number a token is for, or None if it is forged; ``requester_of(number)``
+class UnsafeSecret(ValueError):
+    """A configured CSAT secret is public or too short: intake refuses to start."""
+
+
+def check_csat_secrets(secrets: list[str], setting: str) -> None:
+    for secret in secrets:
+        if secret in KNOWN_CSAT_DEFAULTS or len(secret) < MIN_CSAT_SECRET_LENGTH:
+            raise UnsafeSecret(
+                f"{setting} is a published default or shorter than {MIN_CSAT_SECRET_LENGTH} "
+                f"characters: anyone could sign rating links with it. Unset it (intake then "
+                f"makes a random one at first start and keeps it) or set a long random value, "
+                f"e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`.")
+
+
+def _day(moment: datetime) -> int:
+    return int(moment.timestamp() // 86400)
+
+
+def _csat_signature(number: int, requester_id: str, expires: int, secret: str) -> str:
+    return hmac.new(secret.encode(), f"csat:{number}:{requester_id}:{expires}".encode(),
+                    hashlib.sha256).hexdigest()[:32]
+
+
+def csat_token(number: int, requester_id: str, secret: str, now: datetime) -> str:
+    """A link token that lets the requester rate one ticket from an email without signing in,
+    until CSAT_LINK_VALIDITY from ``now`` (the expiry day is in the token, signed)."""
+    expires = _day(now + CSAT_LINK_VALIDITY)
+    return f"{number}.{expires}.{_csat_signature(number, requester_id, expires, secret)}"
+
+
+def csat_token_number(token: str, requester_of, secrets: list[str],
+                      now: datetime) -> int | None:
+    """The ticket number a token is for, or None if it is forged or expired; ``secrets`` are
+    the current one and those retired within CSAT_LINK_VALIDITY; ``requester_of(number)``
     looks the requester up (None for an unknown ticket)."""
-    number_text, _, _ = token.partition(".")
+    number_text, expires_text, signature = (token.split(".") + ["", ""])[:3]
     # ASCII digits only: str.isdigit() also accepts "¹", which int() refuses (found by the fuzzer).
-    if not (number_text.isascii() and number_text.isdigit()) or len(number_text) > 9:
+    if not all(t.isascii() and t.isdigit() and len(t) <= 9 for t in (number_text, expires_text)):
         return None
-    requester_id = requester_of(int(number_text))
+    number, expires = int(number_text), int(expires_text)
+    if expires < _day(now):
+        return None
+    requester_id = requester_of(number)
     if requester_id is None:
         return None
-    expected = csat_token(int(number_text), requester_id, secret)
-    return int(number_text) if hmac.compare_digest(expected, token) else None
+    return number if any(
+        hmac.compare_digest(_csat_signature(number, requester_id, expires, secret), signature)
+        for secret in secrets) else None

@@ -3,6 +3,8 @@ history, the tag dictionary, canned responses and attachments (GridFS)."""
 from __future__ import annotations
 
 import random
+import secrets
+from datetime import datetime
 
 import gridfs
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
@@ -11,6 +13,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 from services.common.storage import Repository
 
 from . import reports, rollups
+from .domain import CSAT_LINK_VALIDITY
 
 FIRST_TICKET_NUMBER = 1000
 IDEMPOTENCY_INDEX = "requester_idempotency_key"
@@ -192,6 +195,34 @@ class TicketRepository(Repository):
 
     def save_mail_settings(self, settings: dict) -> None:
         self.db.settings.replace_one({"_id": "mail"}, settings, upsert=True)
+
+    # ---------------------------------------------------------------- CSAT link secrets
+    # Made at first start and kept here (as the portal keeps its session secret), unless the
+    # deployment sets HELPDESK_CSAT_SECRET.  Rotation keeps the retired one for a while.
+
+    def csat_secrets(self, now: datetime) -> list[str]:
+        """The signing secret first (made now if there is none), then the retired ones still
+        accepted: retired less than CSAT_LINK_VALIDITY ago."""
+        doc = self._csat_doc()
+        return [doc["current"], *(p["value"] for p in doc["previous"]
+                                  if p["retired_at"] > now - CSAT_LINK_VALIDITY)]
+
+    def rotate_csat_secret(self, now: datetime) -> None:
+        """A new signing secret; the old one is still accepted for CSAT_LINK_VALIDITY (links
+        it signed expire by then); retired ones older than that are dropped.  Conditional on
+        the secret read, so two rotations at once make one."""
+        doc = self._csat_doc()
+        kept = [p for p in doc["previous"] if p["retired_at"] > now - CSAT_LINK_VALIDITY]
+        self.db.settings.update_one({"_id": "csat", "current": doc["current"]}, {"$set": {
+            "current": secrets.token_urlsafe(48),
+            "previous": [*kept, {"value": doc["current"], "retired_at": now}]}})
+
+    def _csat_doc(self) -> dict:
+        return self.db.settings.find_one({"_id": "csat"}) or self.db.settings.find_one_and_update(
+            {"_id": "csat"}, {"$setOnInsert": {"current": secrets.token_urlsafe(48),
+                                               "previous": []}},
+            upsert=True, return_document=ReturnDocument.AFTER
+        ) or self.db.settings.find_one({"_id": "csat"})  # lost a first-use race: the winner's
 
     # ---------------------------------------------------------------- attachments
 

@@ -7,8 +7,8 @@ import binascii
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.events import CHANNELS, CSAT_SCORES, LANGUAGES, PRIORITIES, STATUSES
-from services.common.validation import (Strict, WholeNumber, line, organization, single_line,
-                                        slug, text)
+from services.common.validation import (Strict, StrictBool, WholeNumber, line, organization,
+                                        single_line, slug, text)
 
 from . import tags as tag_rules
 from .attachments import MAX_ATTACHMENT_BYTES
@@ -80,7 +80,7 @@ class StatusChangeSchema(Strict):
 
 class MessageCreateSchema(Strict):
     body = text(20_000, required=True)
-    public = fields.Bool(load_default=True)
+    public = StrictBool(load_default=True)
 
 
 class TicketUpdateSchema(Strict):
@@ -128,7 +128,7 @@ class AttachmentUploadSchema(Strict):
     filename = text(255, required=True)
     content_type = fields.Str(required=True, validate=validate.Length(min=3, max=100))
     data = Base64Bytes(required=True)
-    public = fields.Bool(load_default=True)
+    public = StrictBool(load_default=True)
 
 
 class CannedCreateSchema(Strict):
@@ -285,10 +285,10 @@ class NotificationToggles(Strict):
     """Which emails go out (each kind of mail.TEMPLATES): to the requester, and to the
     assignee when an SLA deadline is near."""
 
-    received = fields.Bool(load_default=True, metadata={"description": "request received"})
-    replied = fields.Bool(load_default=True, metadata={"description": "public staff reply"})
-    solved = fields.Bool(load_default=True, metadata={"description": "solved, with CSAT link"})
-    sla_warning = fields.Bool(load_default=True, metadata={
+    received = StrictBool(load_default=True, metadata={"description": "request received"})
+    replied = StrictBool(load_default=True, metadata={"description": "public staff reply"})
+    solved = StrictBool(load_default=True, metadata={"description": "solved, with CSAT link"})
+    sla_warning = StrictBool(load_default=True, metadata={
         "description": "to the assignee: an SLA deadline is near"})
 
 

@@ -160,8 +160,8 @@ class IntakeService(OutboxRelay):
             found = self.store.by_number(number)
             return found and found["requester_id"]
 
-        number = domain.csat_token_number(str(token)[:80], requester_of,
-                                          self.settings.csat_secret)
+        number = domain.csat_token_number(str(token)[:80], requester_of, self._csat_secrets(),
+                                          self.clock.now())
         if number is None:
             return fail(404, {"token": ["This rating link is not valid."]})
         requester = self.store.by_number(number)
@@ -715,7 +715,7 @@ class IntakeService(OutboxRelay):
             values.update(author=message.get("author_name") or "Support", body=message["body"])
         if kind == "solved":
             token = domain.csat_token(ticket["number"], ticket["requester_id"],
-                                      self.settings.csat_secret)
+                                      self._csat_secrets()[0], self.clock.now())
             values["csat_url"] = f"{self.settings.portal_url}/csat/{token}"
         outbound_id = _outbound_message_id(settings)
         msg = mail.compose(kind, ticket["language"], to=ticket["requester_email"],
@@ -728,6 +728,12 @@ class IntakeService(OutboxRelay):
                                           session=session)
             self.mailer.send(msg)
         self.store.handle_once(consumer, event.event_id, write)
+
+    def _csat_secrets(self) -> list[str]:
+        """The secret that signs CSAT links, then the retired ones still accepted."""
+        if self.settings.csat_secret:
+            return [self.settings.csat_secret, *self.settings.csat_previous_secrets]
+        return self.store.csat_secrets(self.clock.now())
 
     def _sla_warning_mail(self, warning: dict):
         """The mail to the ticket's assignee about an SLA warning, or None (mail off, this kind

@@ -22,6 +22,7 @@ class UserRepository(Repository):
         self.db.feedback.create_index([("kind", 1), ("target_id", 1)])
         self.db.viewing.create_index("expires_at", expireAfterSeconds=0)
         self.db.viewing.create_index("number")
+        self.db.signups.create_index("expires_at", expireAfterSeconds=0)
 
     def by_email(self, email: str) -> dict | None:
         return self.db.users.find_one({"email": email.strip().lower()})
@@ -39,6 +40,24 @@ class UserRepository(Repository):
         except DuplicateKeyError:
             return None
         return user
+
+    def claim(self, *, email: str, name: str, password_hash: str,
+              language: str) -> dict | None:
+        """The account of an address that filed requests before without one (no password yet),
+        now given a password; None if there is no such record."""
+        return self.db.users.find_one_and_update(
+            {"email": email.strip().lower(), "password_hash": None},
+            {"$set": {"name": name, "password_hash": password_hash, "language": language}},
+            return_document=ReturnDocument.AFTER)
+
+    # A sign-up waiting for its emailed link: only the digest of the link's token is kept.
+    def save_signup(self, digest: str, fields: dict, expires_at) -> None:
+        self.db.signups.insert_one({"_id": digest, **fields, "expires_at": expires_at})
+
+    def take_signup(self, digest: str, now) -> dict | None:
+        """The waiting sign-up of this link, removed (a link works once); None if unknown or
+        expired."""
+        return self.db.signups.find_one_and_delete({"_id": digest, "expires_at": {"$gt": now}})
 
     def set_password(self, user_id: str, password_hash: str) -> None:
         self.db.users.update_one({"_id": user_id}, {"$set": {"password_hash": password_hash}})

@@ -22,6 +22,10 @@ class SignupSchema(Strict):
     language = fields.Str(load_default="en", validate=validate.OneOf(LANGUAGES))
 
 
+class SignupConfirmSchema(Strict):
+    token = fields.Str(required=True, validate=validate.Length(min=1, max=512))
+
+
 class ResetRequestSchema(Strict):
     email = fields.Email(required=True, validate=validate.Length(max=254))
 
@@ -93,6 +97,12 @@ class DepartmentsView(Schema):
     departments = fields.List(fields.Nested(DepartmentView))
 
 
+class TranslationView(Schema):
+    id = fields.Str()
+    language = fields.Str()
+    published = fields.Bool()
+
+
 class ArticleView(Schema):
     id = fields.Str()
     title = fields.Str()
@@ -102,6 +112,8 @@ class ArticleView(Schema):
     tags = fields.List(fields.Str())
     published = fields.Bool()
     translation_of = fields.Str(allow_none=True)
+    translations = fields.List(fields.Nested(TranslationView), metadata={
+        "description": "the article in other languages (one article only, not in lists)"})
     updated_at = fields.Str()
 
 

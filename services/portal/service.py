@@ -9,8 +9,9 @@ from flask import Flask, Request, current_app, jsonify, render_template, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import HTTPException, RequestURITooLarge
+from werkzeug.exceptions import HTTPException, RequestURITooLarge, SecurityError
 from werkzeug.routing import IntegerConverter
+from werkzeug.sansio.utils import host_is_trusted
 
 from services.common.clock import Clock
 from services.intake.attachments import MAX_ATTACHMENT_BYTES
@@ -20,7 +21,7 @@ from .repository import UserRepository
 from .routes import MODULES
 from .rpc import RpcPool
 from .uploads import MAX_FILES_PER_FORM
-from .web import ApiError, Portal
+from .web import ApiError, Portal, allowed_hosts
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 # Uploads (multipart) may carry MAX_FILES_PER_FORM files of intake's largest size plus the form,
@@ -72,6 +73,15 @@ def create_app(rpc: RpcPool, users: UserRepository, clock: Clock) -> Flask:
                       headers_enabled=True)
     portal = Portal(rpc, users, clock, limiter)
     i18n.install(app, lambda: (portal.page_user() or {}).get("language"))
+    hosts = allowed_hosts()
+
+    @app.before_request
+    def refuse_unknown_hosts():
+        """Only the configured host names: a request with a forged Host is refused (400)
+        before anything could be built from it."""
+        if not host_is_trusted(request.environ.get("HTTP_HOST")
+                               or request.environ.get("SERVER_NAME"), hosts):
+            raise SecurityError("Unknown host: set HELPDESK_ALLOWED_HOSTS to serve it.")
 
     @app.before_request
     def refuse_long_urls():
@@ -98,7 +108,11 @@ def create_app(rpc: RpcPool, users: UserRepository, clock: Clock) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if _is_api(request.path):
-            return jsonify({"errors": {"_schema": [exc.description]}}), exc.code
+            response = jsonify({"errors": {"_schema": [exc.description]}})
+            # The error's own headers stay (a 405's Allow, a 401's WWW-Authenticate).
+            response.headers.extend((name, value) for name, value in exc.get_headers()
+                                    if name.lower() != "content-type")
+            return response, exc.code
         if exc.code in (404, 413, 429):
             reason = {404: "missing", 413: "too_large", 429: "limit"}[exc.code]
             return render_template("message.html", status=exc.code, reason=reason), exc.code

@@ -3,10 +3,13 @@ a session cookie for people), rate limits, and the RPC pool."""
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
-from flask import g, jsonify, redirect, request, session, url_for
+import eventlet
+from flask import current_app, g, jsonify, redirect, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from marshmallow import Schema, ValidationError
@@ -17,19 +20,38 @@ from . import domain
 from .repository import UserRepository
 from .rpc import RpcPool
 
+log = logging.getLogger(__name__)
+
 # Limits are per portal process (in-memory counters): with N replicas behind a balancer a
 # client gets up to N times these.  Each is a flask-limiter string and can be set by env.
 DEFAULT_LIMITS = {
-    "HELPDESK_LOGIN_LIMIT": "5/minute;30/hour",          # failures per address and email
-    "HELPDESK_LOGIN_IP_LIMIT": "60/minute",              # per address, any email
+    "HELPDESK_LOGIN_LIMIT": "5/minute;30/hour",          # failures per account, API and pages
+    "HELPDESK_LOGIN_IP_LIMIT": "60/minute",              # account calls per address, all of them
     "HELPDESK_TICKET_LIMIT": "10/minute;50/day",         # per requester
     "HELPDESK_TICKET_IP_LIMIT": "60/hour",               # per address
     "HELPDESK_SIGNUP_LIMIT": "20/hour",                  # per address
+    "HELPDESK_FEEDBACK_LIMIT": "20/minute;200/day",      # "this solved it", per requester
 }
 
 
 def limit(name: str) -> str:
     return os.environ.get(name) or DEFAULT_LIMITS[name]
+
+
+def public_url() -> str:
+    """Base of every absolute link the portal mails (password reset, sign-up confirmation):
+    configuration only, never the request's Host header, which anyone can forge."""
+    return (os.environ.get("HELPDESK_PUBLIC_URL") or os.environ.get("HELPDESK_PORTAL_URL")
+            or f"http://127.0.0.1:{os.environ.get('HELPDESK_PORTAL_PORT', '8080')}").rstrip("/")
+
+
+def allowed_hosts() -> list[str]:
+    """Host names the portal answers for (HELPDESK_ALLOWED_HOSTS, comma-separated; a leading
+    dot also allows subdomains): by default the public URL's host and the loopback names."""
+    configured = os.environ.get("HELPDESK_ALLOWED_HOSTS", "")
+    if configured.strip():
+        return [host.strip() for host in configured.split(",") if host.strip()]
+    return [urlsplit(public_url()).hostname or "127.0.0.1", "127.0.0.1", "localhost"]
 
 
 class ApiError(Exception):
@@ -87,16 +109,23 @@ def requester_key() -> str:
     return "ip:" + get_remote_address()
 
 
-def login_key() -> str:
+def account_key() -> str:
+    """The account a sign-in or reset form names, whichever way it came (API or page); the
+    address when it names none."""
     body = request.get_json(silent=True) if request.is_json else request.form
     email = body.get("email") if hasattr(body, "get") else None
-    return get_remote_address() + "|" + (email.strip().lower()[:254]
-                                         if isinstance(email, str) else "")
+    if isinstance(email, str) and email.strip():
+        return "email:" + email.strip().lower()[:254]
+    return "ip:" + get_remote_address()
 
 
 def refused(response) -> bool:
     """Only failed sign-ins count against the per-account limit: guesses, not visits."""
     return response.status_code >= 400
+
+
+def accepted(response) -> bool:
+    return response.status_code < 400
 
 
 def created(response) -> bool:
@@ -115,15 +144,19 @@ class Portal:
 
     # ------------------------------------------------------------------ rate limits
 
+    # Shared limits: one count per account and one per address, whichever view (API or page)
+    # the request comes through; a plain ``limit`` would count each view separately.
     def login_limits(self, view):
-        """For forms that name an account (sign in, ask for a reset link)."""
-        view = self.limiter.limit(limit("HELPDESK_LOGIN_LIMIT"), key_func=login_key,
-                                  scope="login", deduct_when=refused)(view)
+        """For forms that name an account (sign in, ask for a reset link): failures per
+        account, whatever the address, plus the per-address limit."""
+        view = self.limiter.shared_limit(limit("HELPDESK_LOGIN_LIMIT"), scope="login-account",
+                                         key_func=account_key, deduct_when=refused)(view)
         return self.address_limits(view)
 
     def address_limits(self, view):
-        """For the other account forms (a reset link's new password): per address only."""
-        return self.limiter.limit(limit("HELPDESK_LOGIN_IP_LIMIT"), scope="login-ip")(view)
+        """Every account form and call (sign in, sign up, reset, confirm), per address."""
+        return self.limiter.shared_limit(limit("HELPDESK_LOGIN_IP_LIMIT"),
+                                         scope="login-address")(view)
 
     def ticket_limits(self, view):
         view = self.limiter.limit(limit("HELPDESK_TICKET_LIMIT"), key_func=requester_key,
@@ -131,9 +164,32 @@ class Portal:
         return self.limiter.limit(limit("HELPDESK_TICKET_IP_LIMIT"), scope="tickets-ip",
                                   deduct_when=created)(view)
 
+    def feedback_limits(self, view):
+        """"This solved it" (API and page together), per signed-in user or address."""
+        return self.limiter.shared_limit(limit("HELPDESK_FEEDBACK_LIMIT"), scope="feedback",
+                                         key_func=requester_key)(view)
+
     def signup_limits(self, view):
-        return self.limiter.limit(limit("HELPDESK_SIGNUP_LIMIT"), scope="signup",
-                                  deduct_when=created)(view)
+        view = self.limiter.shared_limit(limit("HELPDESK_SIGNUP_LIMIT"), scope="signup",
+                                         deduct_when=accepted)(view)
+        return self.address_limits(view)
+
+    # ------------------------------------------------------------------ after the answer
+
+    def later(self, work: Callable, *args) -> None:
+        """Run ``work(*args)`` in a green thread once this request has its answer, in the
+        app's context (translations, secret key).  For what must not show in the answer or its
+        timing, such as whether an address has an account; failures are logged."""
+        app = current_app._get_current_object()
+
+        def run():
+            with app.app_context():
+                try:
+                    work(*args)
+                except Exception:  # noqa: BLE001 - nobody waits for it: log, never lose silently
+                    log.exception("background work %s failed", getattr(work, "__name__", work))
+
+        eventlet.spawn_n(run)
 
     # ------------------------------------------------------------------ programs: bearer
 

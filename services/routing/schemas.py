@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate, validates_schema, ValidationError
 
 from services.common.events import CHANNELS, LANGUAGES, PRIORITIES, ActorRef
-from services.common.validation import Strict, organization, slug, text
+from services.common.validation import Strict, StrictBool, organization, slug, text
 
 from .domain import (ACTIONS, AVAILABILITY, DEFAULT_INCIDENT_SETTINGS, INCIDENT_CANDIDATES,
                      QUEUE_MODES)
@@ -24,7 +24,7 @@ class DepartmentSchema(Strict):
     incident_similarity = fields.Float(
         load_default=DEFAULT_INCIDENT_SETTINGS["incident_similarity"],
         validate=validate.Range(min=0.05, max=1.0))
-    incident_detection = fields.Bool(load_default=True)
+    incident_detection = StrictBool(load_default=True)
 
 
 class AgentSchema(Strict):
@@ -88,9 +88,9 @@ class RuleSchema(Strict):
     id = slug(required=True)
     name = text(120, required=True)
     position = fields.Int(required=True, validate=validate.Range(min=0, max=100_000))
-    enabled = fields.Bool(load_default=True)
+    enabled = StrictBool(load_default=True)
     match = fields.Str(load_default="all", validate=validate.OneOf(("all", "any")))
-    stop = fields.Bool(load_default=False)
+    stop = StrictBool(load_default=False)
     conditions = fields.List(fields.Nested(ConditionSchema), required=True,
                              validate=validate.Length(max=20))
     actions = fields.Nested(RuleActionsSchema, required=True)
@@ -141,7 +141,7 @@ class AssignRequestSchema(Strict):
     """Hand a ticket to this agent (see domain.reassign_refusal for who may)."""
 
     agent_id = fields.Str(required=True, validate=validate.Length(min=1, max=64))
-    override_capacity = fields.Bool(load_default=False, metadata={
+    override_capacity = StrictBool(load_default=False, metadata={
         "description": "supervisors and admins: assign even over the agent's capacity"})
 
 

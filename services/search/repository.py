@@ -87,7 +87,8 @@ class SearchRepository(Repository):
 
     def translations(self, article_id: str) -> list[dict]:
         return list(self.db.articles.find({"translation_of": article_id},
-                                          projection={"_id": 1, "language": 1}).sort("_id"))
+                                          projection={"_id": 1, "language": 1, "published": 1})
+                    .sort("_id"))
 
     # ------------------------------------------------------------------ tickets
 
@@ -96,8 +97,17 @@ class SearchRepository(Repository):
         older ``updated_at`` never replaces a newer one (an equal one is saved again)."""
         return self._save("tickets", doc, now, newer_than="updated_at")
 
-    def ticket_by_answer_ref(self, ref: str) -> dict | None:
-        return self.db.tickets.find_one({"answer_ref": ref}, projection={"_id": 1})
+    def suggested_id(self, kind: str, result_id: str) -> str | None:
+        """The id feedback on a suggestion counts under: a published article's id, a solved
+        ticket's id (its owner saw that) or the ticket behind an ``answer_ref`` (others saw
+        that); None when no such suggestion exists."""
+        if kind == "article":
+            found = self.db.articles.find_one({"_id": result_id, "published": True},
+                                              projection={"_id": 1})
+        else:
+            found = self.db.tickets.find_one(
+                {"$or": [{"_id": result_id}, {"answer_ref": result_id}]}, projection={"_id": 1})
+        return found["_id"] if found else None
 
     # ------------------------------------------------------------------ index bookkeeping
 

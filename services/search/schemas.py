@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from services.common.events import LANGUAGES, PRIORITIES, STATUSES
-from services.common.validation import Strict, slug, text
+from services.common.validation import Strict, StrictBool, slug, text
 
 from .domain import SORTS, clean_query
 
@@ -72,7 +72,7 @@ class FeedbackSchema(Strict):
     q = query_text(500, required=True)
     result_kind = fields.Str(required=True, validate=validate.OneOf(("ticket", "article")))
     result_id = fields.Str(required=True, validate=validate.Length(min=1, max=64))
-    solved = fields.Bool(required=True)
+    solved = StrictBool(required=True)
 
 
 class ArticleSchema(Strict):
@@ -82,7 +82,7 @@ class ArticleSchema(Strict):
     language = fields.Str(required=True, validate=validate.OneOf(LANGUAGES))
     category = slug(load_default=None, allow_none=True)
     tags = fields.List(text(50), load_default=list, validate=validate.Length(max=20))
-    published = fields.Bool(load_default=True)
+    published = StrictBool(load_default=True)
     translation_of = slug(load_default=None, allow_none=True)
 
 

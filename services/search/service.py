@@ -153,10 +153,12 @@ class SearchService(OutboxRelay):
     @command
     def record_feedback(self, payload: dict, actor: dict | None = None) -> dict:
         entry = parsed(FeedbackSchema(), payload)
-        if entry["result_kind"] == "ticket":
-            # Someone else's answer was shown under a reference, not its id: count the ticket.
-            answered = self.store.ticket_by_answer_ref(entry["result_id"])
-            entry["result_id"] = answered["_id"] if answered else entry["result_id"]
+        # Only suggestions that exist are counted (an article, or a ticket under its id or,
+        # as others see it, its answer reference): made-up ids would skew the figures.
+        result_id = self.store.suggested_id(entry["result_kind"], entry["result_id"])
+        if result_id is None:
+            return fail(404, {"result_id": ["No such suggestion."]})
+        entry["result_id"] = result_id
         actor = _actor(actor)
         self.store.record_feedback(dict(entry, actor_id=actor["id"] if actor else None,
                                         at=self.clock.now()))
@@ -292,7 +294,8 @@ class SearchService(OutboxRelay):
                 "translation_of": article.get("translation_of"),
                 "updated_at": article["updated_at"].isoformat()}
         if with_translations:
-            view["translations"] = [{"id": t["_id"], "language": t["language"]}
+            view["translations"] = [{"id": t["_id"], "language": t["language"],
+                                     "published": t.get("published", False)}
                                     for t in self.store.translations(article["_id"])]
         return view
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from services.common.events import PRIORITIES
-from services.common.validation import Strict, slug, text
+from services.common.validation import Strict, StrictBool, slug, text
 
 from .calendar import WEEKDAYS, interval_problems, parse_minute
 from .domain import ACTIONS, TARGETS
@@ -76,7 +76,7 @@ class CalendarSchema(Strict):
     id = slug(required=True)
     name = text(100, required=True)
     time_zone = fields.Str(required=True, metadata={"description": "IANA name, e.g. Europe/Moscow"})
-    always_open = fields.Bool(load_default=False, metadata={"description": "24/7"})
+    always_open = StrictBool(load_default=False, metadata={"description": "24/7"})
     hours = fields.Nested(HoursSchema, load_default=dict)
     holidays = fields.List(fields.Date(), load_default=list,
                            metadata={"description": "dates, YYYY-MM-DD"})

@@ -16,6 +16,8 @@ import pytest
 import requests
 from playwright.sync_api import expect, sync_playwright
 
+from tests.e2e.conftest import emailed_link
+
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 needs_chromium = pytest.mark.skipif(
@@ -29,10 +31,14 @@ ATTACHMENT = "журнал-входа.txt"
 
 
 def sign_up(page, portal: str, name: str) -> None:
+    email = f"browser-{uuid.uuid4().hex[:8]}@example.com"
     page.goto(f"{portal}/signup?lang=ru")
     page.fill("#name", name)
-    page.fill("#email", f"browser-{uuid.uuid4().hex[:8]}@example.com")
+    page.fill("#email", email)
     page.fill("#password", "browser-pass-1")
+    page.click("#account-submit")
+    expect(page.locator("#signup-sent")).to_contain_text("Откройте ссылку")
+    page.goto(emailed_link(email, r"http://\S+/signup/confirm/\S+").group(0))
     page.click("#account-submit")
     expect(page.locator("#signout")).to_contain_text(name)
 

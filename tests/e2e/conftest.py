@@ -5,11 +5,14 @@ import socket
 import subprocess
 import sys
 import uuid
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import requests
 
 from deploy.local import stack
+from tests.e2e.mail_relay import delay_file
 from tests.support import eventually, stack_env
 
 DEMO_PASSWORD = "demo-pass-1"
@@ -41,14 +44,48 @@ def mail_sink(tmp_path_factory):
     maildir = tmp_path_factory.mktemp("mail") / "inbox"
     port = _free_port()
     process = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
-                                "-c", "aiosmtpd.handlers.Mailbox", str(maildir)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                "-c", "tests.e2e.mail_relay.SlowableMailbox", str(maildir)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               cwd=Path(__file__).resolve().parents[2])
     try:
         eventually(lambda: _accepts(port))
         yield {"host": "127.0.0.1", "port": port, "maildir": maildir}
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@contextmanager
+def slow_mail(sink: dict, seconds: float):
+    """The relay holds every message ``seconds`` before taking it, while in this block."""
+    slow = delay_file(sink["maildir"])
+    slow.write_text(str(seconds))
+    try:
+        yield
+    finally:
+        slow.unlink()
+
+
+class FromAddress(requests.adapters.HTTPAdapter):
+    """Connects from another loopback address (any 127.x.y.z is this machine), so the portal's
+    per-address limits count this client apart from the rest of the suite."""
+
+    def __init__(self, address: str):
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, source_address=(self.address, 0), **kwargs)
+
+
+def client_from(address: str) -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", FromAddress(address))
+    return session
+
+
+# The sink's Maildir, also for the browser scripts that run in their own processes.
+MAILDIR_VARIABLE = "HELPDESK_TEST_MAILDIR"
 
 
 def mails_to(sink: dict, address: str) -> list:
@@ -58,13 +95,39 @@ def mails_to(sink: dict, address: str) -> list:
             if m["To"] == address]
 
 
+def emailed_link(address: str, pattern: str) -> re.Match:
+    """The first match of ``pattern`` in mail to ``address`` in the suite's sink (waits)."""
+    sink = {"maildir": Path(os.environ[MAILDIR_VARIABLE])}
+
+    def found():
+        for message in mails_to(sink, address):
+            match = re.search(pattern, message.get_payload(decode=True).decode())
+            if match:
+                return match
+        return None
+    return eventually(found)
+
+
+def sign_up(portal: str, email: str, password: str, name: str, language: str = "en") -> dict:
+    """Sign up as a person does: ask (202, whatever the address), open the emailed link.
+    Answers the new account (UserView)."""
+    asked = requests.post(f"{portal}/api/auth/signup", timeout=10, json={
+        "email": email, "password": password, "name": name, "language": language})
+    assert asked.status_code == 202, asked.text
+    token = emailed_link(email, r"/signup/confirm/(\S+)").group(1)
+    made = requests.post(f"{portal}/api/auth/signup/confirm", json={"token": token}, timeout=10)
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
 @pytest.fixture(scope="session")
 def portal(mail_sink):
     """The whole help desk as separate processes (as `make run` starts it) on the test servers,
     started once for every e2e module."""
     stack_env()
     os.environ.update(SUITE_LIMITS, HELPDESK_SMTP_RELAY_HOST=mail_sink["host"],
-                      HELPDESK_SMTP_RELAY_PORT=str(mail_sink["port"]))
+                      HELPDESK_SMTP_RELAY_PORT=str(mail_sink["port"]),
+                      **{MAILDIR_VARIABLE: str(mail_sink["maildir"])})
     settings = stack.Settings.from_env("test")
     stack.services_up(settings)
     stack.seed(settings)
@@ -92,10 +155,8 @@ def new_customer(portal: str, name: str = "Test Customer", language: str = "en")
     """A freshly signed-up customer: {"email", "password", "token", "id"}."""
     email = f"c-{uuid.uuid4().hex[:10]}@example.com"
     password = "customer-pass-" + uuid.uuid4().hex[:6]
-    made = requests.post(f"{portal}/api/auth/signup", timeout=10, json={
-        "email": email, "password": password, "name": name, "language": language})
-    assert made.status_code == 201, made.text
-    return {"email": email, "password": password, "id": made.json()["id"],
+    made = sign_up(portal, email, password, name, language)
+    return {"email": email, "password": password, "id": made["id"],
             "token": api_token(portal, email, password)}
 
 

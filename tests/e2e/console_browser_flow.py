@@ -15,6 +15,7 @@ import requests
 from playwright.sync_api import expect, sync_playwright
 
 from tests.e2e.browser_flow import CHROMIUM, FLAGS
+from tests.e2e.conftest import sign_up
 
 PASSWORD = "demo-pass-1"
 CUSTOMER = "Irina Printer"
@@ -30,9 +31,7 @@ def api(portal: str, method: str, path: str, token: str, **kwargs) -> dict:
 
 def customer_token(portal: str) -> str:
     email = f"printer-{uuid.uuid4().hex[:8]}@example.com"
-    made = requests.post(f"{portal}/api/auth/signup", timeout=10, json={
-        "email": email, "password": "printer-pass-1", "name": CUSTOMER, "language": "en"})
-    assert made.status_code == 201, made.text
+    sign_up(portal, email, "printer-pass-1", CUSTOMER)
     return requests.post(f"{portal}/api/auth/token", timeout=10, json={
         "email": email, "password": "printer-pass-1"}).json()["token"]
 

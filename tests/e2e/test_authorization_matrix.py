@@ -158,7 +158,9 @@ API_ROWS = [
      by_role(401, 200, 404, 200)),
     ("post", "/api/auth/signup", lambda w, r, s: ("/api/auth/signup", {
         "email": f"m-{uuid.uuid4().hex[:8]}@example.com", "password": "matrix-pass-1",
-        "name": "M"}), by_role(201, 201, 201, 201)),
+        "name": "M"}), by_role(202, 202, 202, 202)),
+    ("post", "/api/auth/signup/confirm", lambda w, r, s: (
+        "/api/auth/signup/confirm", {"token": "forged"}), by_role(400, 400, 400, 400)),
     ("post", "/api/auth/token", lambda w, r, s: ("/api/auth/token", {
         "email": w.other["email"], "password": w.other["password"]}),
      by_role(201, 201, 201, 201)),

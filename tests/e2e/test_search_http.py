@@ -5,6 +5,7 @@ import uuid
 import pytest
 import requests
 
+from tests.e2e.conftest import sign_up
 from tests.support import eventually
 
 
@@ -17,8 +18,7 @@ def token(portal, email, password="demo-pass-1"):
 
 def new_customer(portal):
     email = f"c-{uuid.uuid4().hex[:8]}@example.com"
-    assert requests.post(f"{portal}/api/auth/signup", timeout=10, json={
-        "email": email, "name": "Cust", "password": "long-enough-pw-1"}).status_code == 201
+    sign_up(portal, email, "long-enough-pw-1", "Cust")
     return token(portal, email, "long-enough-pw-1")
 
 

@@ -53,12 +53,12 @@ def test_account_organization_and_plan_select_the_routing_rule_and_sla_policy(po
     client, users = portal
     users.create(email="root@example.com", name="Root", role="admin",
                  password_hash=hasher.hash(PASSWORD))
-    customer = client.post("/api/auth/signup", json={
-        "email": "buyer@acme.example", "password": PASSWORD, "name": "Buyer"}).get_json()
+    customer = users.create(email="buyer@acme.example", name="Buyer", role="customer",
+                            password_hash=hasher.hash(PASSWORD))
     admin, buyer = bearer(client, "root@example.com"), bearer(client, "buyer@acme.example")
 
     # Only admins set it; names are kept as the SLA policy's slug; bad values are refused.
-    url = f"/api/users/{customer['id']}/customer"
+    url = f"/api/users/{customer['_id']}/customer"
     assert client.post(url, json={"organization": "Acme", "plan": None},
                        headers=buyer).status_code == 403
     refused = client.post(url, json={"organization": "ООО", "plan": "Gold Plan"}, headers=admin)

@@ -37,7 +37,7 @@ def sink():
 def listener(config, sink):
     cfg = dict(config, SMTP_RELAY_HOST="127.0.0.1", SMTP_RELAY_PORT=sink.port,
                MAIL_FROM="support@desk.test", PORTAL_URL="http://portal.test",
-               CSAT_SECRET="test-secret")
+               CSAT_SECRET="test-secret-long-enough")
     port = free_port()
     # The listener runs as its own process, as in the stack (one asyncio loop per process).
     env = dict(os.environ, HELPDESK_AMQP_URI=config["AMQP_URI"], HELPDESK_SMTP_PORT=str(port),

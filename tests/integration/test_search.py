@@ -289,7 +289,7 @@ def test_article_lifecycle_and_translations(rpc):
               body="Выберите сеть Office-6G и войдите с учётной записью.", translation_of="wifi-setup")
     assert rpc.search.create_article(ru)["ok"]
     assert rpc.search.get_article("wifi-setup")["article"]["translations"] == [
-        {"id": "wifi-setup-ru", "language": "ru"}]
+        {"id": "wifi-setup-ru", "language": "ru", "published": False}]  # a draft, like `draft`
     assert rpc.search.create_article(dict(ru, id="x1", translation_of="nope"))["status"] == 400
     assert rpc.search.create_article(dict(ru, id="x2", language="en"))["status"] == 400
     assert rpc.search.update_article("wifi-setup", {"title": ""})["status"] == 400

@@ -367,11 +367,36 @@ def test_quoted_text_is_stripped_with_any_line_ending():
 
 
 def test_csat_tokens_are_bound_to_ticket_and_requester():
-    token = domain.csat_token(1001, "c1", "secret")
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+    token = domain.csat_token(1001, "c1", "secret", now)
     owners = {1001: "c1", 1002: "c2"}
-    assert domain.csat_token_number(token, owners.get, "secret") == 1001
-    assert domain.csat_token_number(token, owners.get, "other-secret") is None
-    assert domain.csat_token_number(token.replace("1001", "1002"), owners.get, "secret") is None
-    assert domain.csat_token_number("junk", owners.get, "secret") is None
-    assert domain.csat_token_number("9999.abc", owners.get, "secret") is None
-    assert domain.csat_token_number("¹", owners.get, "secret") is None
+    assert domain.csat_token_number(token, owners.get, ["secret"], now) == 1001
+    assert domain.csat_token_number(token, owners.get, ["other-secret"], now) is None
+    assert domain.csat_token_number(token.replace("1001", "1002", 1), owners.get, ["secret"],
+                                    now) is None
+    assert domain.csat_token_number("junk", owners.get, ["secret"], now) is None
+    assert domain.csat_token_number("9999.abc", owners.get, ["secret"], now) is None
+    assert domain.csat_token_number("¹", owners.get, ["secret"], now) is None
+    assert domain.csat_token_number("1001.¹.abc", owners.get, ["secret"], now) is None
+
+
+def test_csat_tokens_expire_and_survive_a_rotation_until_then():
+    mailed = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+    token = domain.csat_token(1001, "c1", "old-secret", mailed)
+    owners = {1001: "c1"}
+    # After a rotation the old secret is still accepted (listed after the new one)...
+    later = mailed + domain.CSAT_LINK_VALIDITY - timedelta(hours=1)
+    assert domain.csat_token_number(token, owners.get, ["new-secret", "old-secret"], later) == 1001
+    # ...until the link's own expiry, which is signed: moving it forward breaks the signature.
+    expired = mailed + domain.CSAT_LINK_VALIDITY + timedelta(days=1)
+    assert domain.csat_token_number(token, owners.get, ["old-secret"], expired) is None
+    number, expires, signature = token.split(".")
+    stretched = f"{number}.{int(expires) + 30}.{signature}"
+    assert domain.csat_token_number(stretched, owners.get, ["old-secret"], later) is None
+
+
+def test_public_or_short_csat_secrets_are_refused():
+    for secret in ("change-me-csat-secret", "too-short"):
+        with pytest.raises(domain.UnsafeSecret, match="HELPDESK_CSAT_SECRET"):
+            domain.check_csat_secrets([secret], "HELPDESK_CSAT_SECRET")
+    domain.check_csat_secrets(["a-long-random-secret-from-the-vault"], "HELPDESK_CSAT_SECRET")

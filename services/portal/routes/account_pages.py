@@ -1,4 +1,7 @@
 """Sign up, sign in and out, and password reset, as pages with CSRF-protected forms."""
+import re
+from urllib.parse import urlsplit
+
 from flask import redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext as _
 
@@ -7,12 +10,19 @@ from ..schemas import LoginSchema, ResetConfirmSchema, ResetRequestSchema, Signu
 from ..web import ApiError, load
 
 OPERATIONS: list = []
+# C0 controls (tab, CR, LF, ...), DEL, the C1 controls, and the backslash.
+UNSAFE_IN_NEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site paths: a crafted ?next= must not send people elsewhere after sign-in."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
+    """Only same-site paths: a crafted ?next= must not send people elsewhere after sign-in.
+    Browsers drop tabs and line breaks from a URL and read a backslash as a slash, so
+    "/<TAB>/evil.example" would become "//evil.example": with any control character or
+    backslash, a scheme or a host, the default page is used instead."""
+    if target and target.startswith("/") and not UNSAFE_IN_NEXT.search(target):
+        parts = urlsplit(target)
+        if not (parts.scheme or parts.netloc) and not parts.path.startswith("//"):
+            return target
     return url_for("my_tickets_page")
 
 
@@ -26,6 +36,7 @@ def register(app, portal):
             "signin": (_("Sign in"), _("Sign in"), ("email", "password")),
             "forgot": (_("Reset your password"), _("Send me a link"), ("email",)),
             "reset": (_("Choose a new password"), _("Save password"), ("password",)),
+            "confirm": (_("Finish creating your account"), _("Create my account"), ()),
         }[mode]
         return render_template("account_form.html", mode=mode, heading=heading, submit=submit,
                                fields=fields, form=form or {}, errors=errors,
@@ -43,10 +54,25 @@ def register(app, portal):
     def signup_submit():
         form = submitted("name", "email", "password")
         try:
-            user = identity.sign_up(users, load(SignupSchema(), dict(
-                form, language=str(get_locale() or "en"))), request.host_url)
+            data = load(SignupSchema(), dict(form, language=str(get_locale() or "en")))
         except ApiError as exc:
             return form_page("signup", dict(form, password=None), exc.errors, exc.status)
+        portal.later(identity.request_sign_up, users, data, portal.clock.now())
+        return render_template("message.html", reason="signup_sent")
+
+    # The emailed link opens a page with a button: a mail scanner fetching the link (GET)
+    # does not use it up.
+    @app.get("/signup/confirm/<token>")
+    def signup_confirm_page(token: str):
+        return form_page("confirm")
+
+    @app.post("/signup/confirm/<token>")
+    @portal.address_limits
+    def signup_confirm_submit(token: str):
+        try:
+            user = identity.confirm_sign_up(users, token[:512], portal.clock.now())
+        except ApiError as exc:
+            return form_page("signup", {}, exc.errors, exc.status)
         portal.sign_in(user)
         return redirect("/", 303)
 
@@ -83,7 +109,7 @@ def register(app, portal):
             data = load(ResetRequestSchema(), form)
         except ApiError as exc:
             return form_page("forgot", form, exc.errors, exc.status)
-        identity.send_reset_link(users, data["email"], request.host_url)
+        portal.later(identity.send_reset_link, users, data["email"])
         return render_template("message.html", reason="reset_sent")
 
     @app.get("/password/reset/<token>")

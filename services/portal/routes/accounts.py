@@ -3,12 +3,17 @@ from flask import g, jsonify, request
 
 from .. import domain, identity
 from ..schemas import (AcceptedView, CustomerAccountSchema, LoginSchema, ResetConfirmSchema,
-                       ResetRequestSchema, RoleChangeSchema, SignupSchema, TokenView,
+                       ResetRequestSchema, RoleChangeSchema, SignupConfirmSchema,
+                       SignupSchema, TokenView,
                        UserPageView, UserQuerySchema, UserView)
 from ..web import ApiError, json_body, load, query_args
 
 OPERATIONS = [
-    ("/api/auth/signup", "post", "Create a customer account", SignupSchema, UserView, False),
+    ("/api/auth/signup", "post", "Ask for a customer account: answers 202 for every address; "
+     "the mailbox gets a link that creates the account (or, if it has one, a note saying so)",
+     SignupSchema, AcceptedView, False),
+    ("/api/auth/signup/confirm", "post", "Create the account with the token from the emailed "
+     "link", SignupConfirmSchema, UserView, False),
     ("/api/auth/token", "post", "Sign in and get a bearer token", LoginSchema, TokenView, False),
     ("/api/auth/token", "delete", "Revoke the bearer token sent with this request", None,
      AcceptedView, True),
@@ -32,7 +37,15 @@ def register(app, portal):
     @app.post("/api/auth/signup")
     @portal.signup_limits
     def signup():
-        user = identity.sign_up(users, load(SignupSchema(), json_body()), request.host_url)
+        portal.later(identity.request_sign_up, users, load(SignupSchema(), json_body()),
+                     portal.clock.now())
+        return jsonify({"status": "accepted"}), 202
+
+    @app.post("/api/auth/signup/confirm")
+    @portal.address_limits
+    def confirm_signup():
+        data = load(SignupConfirmSchema(), json_body())
+        user = identity.confirm_sign_up(users, data["token"], portal.clock.now())
         return jsonify(UserView().dump(user)), 201
 
     @app.post("/api/auth/token")
@@ -54,7 +67,7 @@ def register(app, portal):
     @portal.login_limits
     def request_reset():
         data = load(ResetRequestSchema(), json_body())
-        identity.send_reset_link(users, data["email"], request.host_url)
+        portal.later(identity.send_reset_link, users, data["email"])
         return jsonify({"status": "accepted"}), 202
 
     @app.post("/api/auth/password-reset/confirm")

@@ -32,6 +32,7 @@ def register(app, portal):
         return article_view(article_id)
 
     @app.post("/kb/<article_id>/solved")
+    @portal.feedback_limits
     def article_solved(article_id: str):
         published_article(portal, article_id)  # 404 for anything not published
         user = portal.page_user()

@@ -46,10 +46,16 @@ def published_articles(portal, language: str | None) -> list[dict]:
 
 
 def published_article(portal, article_id: str) -> dict:
+    """A published article, with its published translations only (drafts stay unseen)."""
     result = portal.rpc.call("search", "get_article", article_id[:64])
     if not result["ok"] or not result["article"]["published"]:
         raise ApiError(404, {"_schema": ["article not found"]})
-    return result["article"]
+    article = result["article"]
+    return dict(article, translations=[t for t in article.get("translations", [])
+                                       if t["published"]])
+
+
+FEEDBACK_FIELDS = {"result_id": "id", "result_kind": "kind"}  # search's names -> this API's
 
 
 def record_solved(portal, data: dict, user: dict | None) -> None:
@@ -58,7 +64,8 @@ def record_solved(portal, data: dict, user: dict | None) -> None:
         "q": data.get("query") or data["id"], "result_kind": data["kind"],
         "result_id": data["id"], "solved": True}, portal.actor(user) if user else None)
     if not result["ok"]:
-        raise ApiError(result["status"], result["errors"])
+        raise ApiError(result["status"], {FEEDBACK_FIELDS.get(name, name): messages
+                                          for name, messages in result["errors"].items()})
 
 
 def register(app, portal):
@@ -70,11 +77,13 @@ def register(app, portal):
                               reader(portal)))
 
     @app.post("/api/suggest/feedback")
+    @portal.feedback_limits
     def suggest_feedback():
         body = SuggestionFeedbackSchema().dump(load(SuggestionFeedbackSchema(), json_body()))
         return reply(rpc.call("search", "record_feedback", body, reader(portal)), 201)
 
     @app.post("/api/feedback")
+    @portal.feedback_limits
     def feedback():
         record_solved(portal, load(FeedbackSchema(), json_body()), portal.authenticate())
         return jsonify({"status": "recorded"}), 201
