@@ -79,6 +79,9 @@ def register(app, portal):
     @app.get("/api/routing/queues/<department>")
     @portal.requires(*STAFF)
     def queue(department: str):
+        scope = portal.actor(g.user).get("departments")  # a department-scoped agent
+        if scope is not None and department not in scope:
+            raise ApiError(403, {"_schema": ["Not one of your departments."]})
         return reply(rpc.call("routing", "queue", department))
 
     @app.put("/api/routing/agents/<agent_id>/availability")
