@@ -1,10 +1,12 @@
 import mailbox
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import uuid
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -121,3 +123,35 @@ class Browser(requests.Session):
                              allow_redirects=False)
         assert signed.status_code == 303, signed.text
         return self
+
+
+@contextmanager
+def paused(service: str):
+    """Every process of one service of the e2e stack stopped (SIGSTOP) for the duration: a
+    real dependency that takes its messages and answers nothing, until it is resumed."""
+    settings = stack.Settings.from_env("test")
+    pids = [pid for f in sorted((settings.state_dir / "pids").glob(f"{service}-*.pid"))
+            if (pid := stack.read_pid(settings, f.stem))]
+    assert pids, f"no running {service} process to pause"
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield pids
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+@contextmanager
+def department_scoping(portal: str, on: bool):
+    """The desk's department-scoped agents setting (admin API) as given, restored after."""
+    admin = bearer(api_token(portal, STAFF["admin"]))
+    url = f"{portal}/api/admin/access-settings"
+    before = requests.get(url, headers=admin, timeout=10).json()
+    changed = requests.put(url, headers=admin, timeout=10,
+                           json={"department_scoped_agents": on})
+    assert changed.status_code == 200, changed.text
+    try:
+        yield
+    finally:
+        requests.put(url, headers=admin, timeout=10, json=before)
