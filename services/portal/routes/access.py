@@ -1,6 +1,6 @@
 """Who may see what beyond roles: the desk's access settings (admins), and confirming the
 sender of a ticket filed without signing in (the link mailed to them, see verification)."""
-from flask import jsonify, render_template
+from flask import jsonify, render_template, request
 
 from ..schemas import AccessSettingsSchema
 from ..verification import confirmed_sender
@@ -26,25 +26,22 @@ def register(app, portal):
         wanted = load(AccessSettingsSchema(), json_body())
         return jsonify(AccessSettingsSchema().dump(portal.users.save_access_settings(wanted)))
 
-    # A mail scanner may open any link it sees: the link shows a button, the button confirms.
-    @app.get("/tickets/confirm/<token>")
-    def confirm_sender_page(token: str):
-        try:
-            number, _requester = confirmed_sender(token)
-        except ApiError:
-            return render_template("message.html", status=400, reason="confirm_invalid"), 400
-        return render_template("confirm_sender.html", number=number, token=token)
-
-    @app.post("/tickets/confirm/<token>")
+    # A mail scanner may open any link it sees: opening shows a button, the button confirms.
+    @app.route("/tickets/confirm/<token>", methods=["GET", "POST"])
     def confirm_sender(token: str):
+        def invalid():
+            return render_template("message.html", status=400, reason="confirm_invalid"), 400
+
         try:
             number, requester_id = confirmed_sender(token)
         except ApiError:
-            return render_template("message.html", status=400, reason="confirm_invalid"), 400
+            return invalid()
+        if request.method == "GET":
+            return render_template("confirm_sender.html", number=number, token=token)
         account = portal.users.by_id(requester_id) or {}
         result = portal.rpc.call("intake", "verify_requester", number, {
             "requester_id": requester_id, "organization": account.get("organization"),
             "plan": account.get("plan")})
         if not result["ok"]:
-            return render_template("message.html", status=400, reason="confirm_invalid"), 400
+            return invalid()
         return render_template("message.html", reason="confirmed", number=number)
