@@ -15,7 +15,7 @@ from tests.e2e.conftest import (STAFF, Browser, api_token, bearer, department_sc
 from tests.support import eventually
 
 ADMIN_PAGES = ["/admin", "/admin/sla", "/admin/canned", "/admin/articles", "/admin/tags",
-               "/admin/email"]
+               "/admin/email", "/admin/access"]
 
 
 def unique(prefix: str) -> str:
@@ -375,3 +375,20 @@ def reassign_outside_own_departments(portal, api):
                         json={"agent_id": "agent-clara", "override_capacity": True}, timeout=10)
     assert over.status_code == 403 and "override_capacity" in over.json()["errors"]
     solve(api, number)
+
+
+def test_the_admin_switches_department_scoping_on_the_access_page(portal, admin, api):
+    """Agents are department-scoped by default; the switch is the admin's (supervisors only
+    look: test_only_admins_change_supervisors_look_others_find_nothing)."""
+    page = admin.get(f"{portal}/admin/access?lang=ru", timeout=10).text
+    assert "Агенты видят только обращения своих отделов" in page
+    assert 'name="department_scoped_agents" checked' in page
+    try:
+        saved(admin.submit("/admin/access", "/admin/access", {}, allow_redirects=False))
+        assert api("get", "/api/admin/access-settings") == {"department_scoped_agents": False}
+        assert 'name="department_scoped_agents" checked' not in admin.get(
+            f"{portal}/admin/access", timeout=10).text
+    finally:
+        saved(admin.submit("/admin/access", "/admin/access", {"department_scoped_agents": "on"},
+                           allow_redirects=False))
+    assert api("get", "/api/admin/access-settings") == {"department_scoped_agents": True}

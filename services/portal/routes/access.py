@@ -1,10 +1,14 @@
-"""Who may see what beyond roles: the desk's access settings (admins), and confirming the
-sender of a ticket filed without signing in (the link mailed to them, see verification)."""
+"""Who may see what beyond roles: the desk's access settings (admins, by the API and on the
+/admin/access page), and confirming the sender of a ticket filed without signing in (the link
+mailed to them, see verification)."""
 from flask import jsonify, render_template, request
+
+from services.common.results import ok
 
 from ..schemas import AccessSettingsSchema
 from ..verification import confirmed_sender
 from ..web import ApiError, json_body, load
+from .admin_pages import AdminSection
 
 OPERATIONS = [
     ("/api/admin/access-settings", "get", "Admin: access settings in effect", None,
@@ -25,6 +29,15 @@ def register(app, portal):
     def update_access_settings():
         wanted = load(AccessSettingsSchema(), json_body())
         return jsonify(AccessSettingsSchema().dump(portal.users.save_access_settings(wanted)))
+
+    section = AdminSection(app, portal, "admin_access", "/admin/access", "admin/access.html",
+                           lambda form_id, form: {"settings": portal.users.access_settings()})
+
+    @section.action("/admin/access", "access")
+    def admin_save_access():
+        portal.users.save_access_settings({"department_scoped_agents": bool(
+            request.form.get("department_scoped_agents"))})
+        return ok()
 
     # A mail scanner may open any link it sees: opening shows a button, the button confirms.
     @app.route("/tickets/confirm/<token>", methods=["GET", "POST"])
