@@ -11,7 +11,6 @@ import requests
 from tests.e2e.conftest import STAFF, Browser, bearer, new_customer, paused
 from tests.support import eventually
 
-SUGGEST_BUDGET = int(os.environ.get("HELPDESK_SUGGEST_BUDGET_MS") or "300") / 1000
 RPC_TIMEOUT = float(os.environ.get("HELPDESK_RPC_TIMEOUT") or "10")
 
 
@@ -23,7 +22,9 @@ def test_suggestions_degrade_within_the_budget_and_pages_say_try_again(portal):
         took = time.monotonic() - started
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"results": [], "degraded": True}
-        assert took < SUGGEST_BUDGET + 1.0, took  # the budget plus HTTP and a fresh client
+        # The portal's budget (as the stack was started with it), plus HTTP and a fresh client.
+        budget = int(os.environ.get("HELPDESK_SUGGEST_BUDGET_MS") or "300") / 1000
+        assert took < budget + 1.0, (took, budget)
 
         for browser, path, busy in ((Browser(portal), "/kb?q=password&lang=ru",
                                      "Сервис сейчас перегружен"),
