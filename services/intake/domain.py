@@ -54,6 +54,30 @@ def may(role: str, action: str) -> bool:
     return role in PERMISSIONS[action]
 
 
+def may_see(ticket: dict, actor: dict) -> bool:
+    """Who may read and act on a ticket: the requester; staff, a department-scoped agent
+    (``departments`` given) only in those departments; intake's own system actor."""
+    if actor["role"] == "system":
+        return True
+    if actor["role"] in STAFF:
+        scope = actor.get("departments")
+        return scope is None or ticket["department"] in scope
+    return ticket["requester_id"] == actor["id"]
+
+
+def visible_filters(filters: dict, actor: dict) -> dict | None:
+    """The ticket list filters narrowed to what ``actor`` may see (see may_see); None when
+    nothing they asked for can be theirs."""
+    if actor["role"] not in STAFF:
+        return dict(filters, requester_id=actor["id"])  # customers: their own tickets
+    scope = actor.get("departments")
+    if scope is None:
+        return filters
+    if "department" in filters:
+        return filters if filters["department"] in scope else None
+    return dict(filters, department={"$in": sorted(scope)})
+
+
 class TransitionError(Exception):
     """An illegal move; carries the moves that are allowed from here for this role."""
 
@@ -111,8 +135,10 @@ def is_replay_of(existing: dict, fields: dict) -> bool:
 
 
 def new_ticket(*, ticket_id: str, number: int, fields: dict, requester_id: str, channel: str,
-               now: datetime, idempotency_key: str | None) -> dict:
-    """The stored shape of a freshly filed ticket."""
+               now: datetime, idempotency_key: str | None, requester_verified: bool = True
+               ) -> dict:
+    """The stored shape of a freshly filed ticket.  ``requester_verified`` False: filed
+    without signing in, so nobody has shown yet that the sender owns the address."""
     return {
         "_id": ticket_id,
         "number": number,
@@ -129,6 +155,7 @@ def new_ticket(*, ticket_id: str, number: int, fields: dict, requester_id: str, 
         "requester_id": requester_id,
         "requester_email": fields.get("requester_email"),
         "requester_name": fields.get("requester_name"),
+        "requester_verified": requester_verified,
         "status": "new",
         "assignee_id": None,
         "assignee_name": None,

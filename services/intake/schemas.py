@@ -56,6 +56,8 @@ class ActorSchema(Strict):
     id = fields.Str(required=True, validate=validate.Length(min=1, max=64))
     role = fields.Str(required=True, validate=validate.OneOf(ROLES))
     name = fields.Str(load_default=None, allow_none=True)
+    # A department-scoped agent: only tickets of these departments (None: no such limit).
+    departments = fields.List(slug(), load_default=None, allow_none=True)
 
 
 class RequesterSchema(ActorSchema):
@@ -72,6 +74,17 @@ class CreateTicketCommand(Strict):
     channel = fields.Str(required=True, validate=validate.OneOf(CHANNELS))
     idempotency_key = fields.Str(load_default=None, allow_none=True,
                                  validate=validate.Length(min=1, max=128))
+    # False when filed without signing in: the requester's account (organization, plan)
+    # applies only after the sender confirms the address (verify_requester).
+    verified = fields.Bool(load_default=True)
+
+
+class RequesterAccountSchema(Strict):
+    """The account a ticket's sender turned out to own, once verified."""
+
+    requester_id = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+    organization = organization(load_default=None, allow_none=True)
+    plan = slug(load_default=None, allow_none=True)
 
 
 class StatusChangeSchema(Strict):
@@ -257,6 +270,8 @@ class TicketSchema(Schema):
     requester_id = fields.Str()
     requester_email = fields.Str(allow_none=True)
     requester_name = fields.Str(allow_none=True)
+    # False: filed without signing in and not yet confirmed by the emailed link.
+    requester_verified = fields.Bool(dump_default=True)
     assignee_id = fields.Str(allow_none=True)
     assignee_name = fields.Str(allow_none=True)
     sla = fields.Nested(SlaSchema, allow_none=True)

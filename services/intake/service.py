@@ -23,7 +23,7 @@ from .rollups import day_range
 from .schemas import (ActorSchema, AttachmentUploadSchema, AttachmentView, AuditView,
                       CannedCreateSchema, CannedQuerySchema, CannedView, CreateTicketCommand,
                       CsatSchema, InboundEmailSchema, MailSettingsSchema, MessageCreateSchema,
-                      ReportQuerySchema,
+                      ReportQuerySchema, RequesterAccountSchema,
                       StatusChangeSchema, TagQuerySchema, TagRenameSchema, TicketCreateSchema,
                       TicketQuerySchema, TicketSchema, TicketUpdateSchema)
 
@@ -70,7 +70,29 @@ class IntakeService(OutboxRelay):
         requester = cmd["requester"]
         fields = dict(cmd["ticket"], organization=requester.pop("organization"),
                       plan=requester.pop("plan"))
-        return self._create(fields, requester, cmd["channel"], cmd["idempotency_key"])
+        return self._create(fields, requester, cmd["channel"], cmd["idempotency_key"],
+                            verified=cmd["verified"])
+
+    @command
+    def verify_requester(self, number: int, account: dict) -> dict:
+        """The sender of an unverified ticket proved they own its address (the emailed link):
+        mark it verified and apply their account's organization and plan, announced as an
+        edit so SLA re-picks its policy.  Verifying again changes nothing."""
+        account = parsed(RequesterAccountSchema(), account)
+        ticket = self.store.by_number(number)
+        if ticket is None or ticket["requester_id"] != account["requester_id"]:
+            return not_found("ticket")
+        if ticket.get("requester_verified", True):
+            return ok(number=number, verified=True)
+        wanted = {"requester_verified": True, "organization": account["organization"],
+                  "plan": account["plan"]}
+        diff = domain.field_changes(ticket, wanted, fields=tuple(wanted))
+        now = self.clock.now()
+        event = self._updated_event(ticket, diff, "system", now)
+        result = self._commit_and_show(ticket, dict(wanted, updated_at=now), [event],
+                                       domain.SYSTEM_ACTOR,
+                                       expected={"requester_verified": False})
+        return ok(number=number, verified=True) if result["ok"] else result
 
     @command
     def change_status(self, number: int, change: dict, actor: dict) -> dict:
@@ -396,9 +418,8 @@ class IntakeService(OutboxRelay):
         actor = parsed(ActorSchema(), actor)
         q = parsed(TicketQuerySchema(), query)
         page, per_page = q.pop("page"), q.pop("per_page")
-        if actor["role"] not in domain.STAFF:
-            q["requester_id"] = actor["id"]  # customers see only their own tickets
-        tickets, total = self.store.find(q, page, per_page)
+        q = domain.visible_filters(q, actor)
+        tickets, total = self.store.find(q, page, per_page) if q is not None else ([], 0)
         return ok(tickets=[_public_view(t, actor["role"]) for t in tickets], total=total,
                   page=page, per_page=per_page)
 
@@ -521,25 +542,21 @@ class IntakeService(OutboxRelay):
     def _visible_ticket(self, number: int, actor: dict) -> dict:
         """The ticket, or 404 also when this actor may not see it (no existence leak)."""
         ticket = self.store.by_number(number)
-        if ticket is None or not self._may_see(ticket, actor):
+        if ticket is None or not domain.may_see(ticket, actor):
             raise domain.Refusal(404, {"_schema": ["ticket not found"]})
         return ticket
 
-    @staticmethod
-    def _may_see(ticket: dict, actor: dict) -> bool:
-        return actor["role"] in domain.STAFF or actor["role"] == "system" or (
-            ticket["requester_id"] == actor["id"])
-
     def _create(self, fields: dict, requester: dict, channel: str, key: str | None, *,
                 attachments: list | None = None, viewer: dict | None = None,
-                follow_up_of: dict | None = None) -> dict:
+                follow_up_of: dict | None = None, verified: bool = True) -> dict:
         viewer = viewer or requester
         if key and (existing := self.store.by_idempotency_key(requester["id"], key)):
             return _replayed(existing, fields, viewer)
         now = self.clock.now()
         ticket = domain.new_ticket(
             ticket_id=uuid.uuid4().hex, number=self.store.next_number(), fields=fields,
-            requester_id=requester["id"], channel=channel, now=now, idempotency_key=key)
+            requester_id=requester["id"], channel=channel, now=now, idempotency_key=key,
+            requester_verified=verified)
         files = []
         for upload in attachments or []:
             entry, blob = self._plan_attachment(ticket, self._email_upload(upload), requester,

@@ -13,6 +13,8 @@ from services.common.storage import Repository
 
 TOKEN_LIFETIME = timedelta(days=30)
 SESSION_LIFETIME = timedelta(days=14)
+# Agents read and write only tickets of their own departments (supervisors and admins: all).
+ACCESS_DEFAULTS = {"department_scoped_agents": True}
 
 
 class UserRepository(Repository):
@@ -105,6 +107,15 @@ class UserRepository(Repository):
             {"_id": "secret_key"}, {"$setOnInsert": {"value": secrets.token_urlsafe(48)}},
             upsert=True, return_document=ReturnDocument.AFTER)
         return doc["value"] if doc else self.db.settings.find_one({"_id": "secret_key"})["value"]
+
+    def access_settings(self) -> dict:
+        """Desk-wide access settings an admin may change (defaults until saved)."""
+        saved = self.db.settings.find_one({"_id": "access"}) or {}
+        return {name: saved.get(name, default) for name, default in ACCESS_DEFAULTS.items()}
+
+    def save_access_settings(self, settings: dict) -> dict:
+        self.db.settings.update_one({"_id": "access"}, {"$set": settings}, upsert=True)
+        return self.access_settings()
 
     # Who has a ticket open in the agent console right now: a heartbeat record per person and
     # ticket that lapses quickly (the TTL index removes it; reads also ignore lapsed ones).

@@ -151,3 +151,11 @@ TicketPageView = page_of("tickets", fields.Nested(TicketSchema), "TicketPageView
 
 class ErrorView(Schema):
     errors = fields.Dict(keys=fields.Str(), values=fields.Raw())
+
+
+class AccessSettingsSchema(Strict):
+    """Desk-wide access rules an admin sets."""
+
+    department_scoped_agents = fields.Bool(required=True, metadata={
+        "description": "agents read and write only tickets of their own departments "
+                       "(supervisors and admins: all); on by default"})

@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-from flask import Flask, Request, current_app, jsonify, render_template, request
+from flask import (Flask, Request, current_app, jsonify, make_response, render_template,
+                   request)
+from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from nameko.exceptions import RpcTimeout
 from werkzeug.exceptions import HTTPException, RequestURITooLarge, SecurityError
 from werkzeug.routing import IntegerConverter
 from werkzeug.sansio.utils import host_is_trusted
@@ -28,6 +31,7 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 # so an oversized file reaches intake's check and is refused by name instead of the whole form.
 MAX_UPLOAD_BODY_BYTES = MAX_FILES_PER_FORM * MAX_ATTACHMENT_BYTES + MAX_BODY_BYTES
 MAX_URL_BYTES = 8 * 1024
+RETRY_AFTER_SECONDS = "5"
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 
@@ -100,6 +104,20 @@ def create_app(rpc: RpcPool, users: UserRepository, clock: Clock) -> Flask:
         if exc.status == 404 and not _is_api(request.path):
             return render_template("message.html", reason="missing"), 404
         return jsonify({"errors": exc.errors}), exc.status
+
+    @app.errorhandler(RpcTimeout)
+    def dependency_timeout(exc: RpcTimeout):
+        """A service that does not answer in time: "try again", never a bare 500."""
+        if _is_api(request.path):
+            response = jsonify({"errors": {"_schema": [
+                _("A service did not answer in time. Please try again shortly.")
+            ]}})
+        else:
+            response = make_response(render_template("message.html", status=503,
+                                                     reason="unavailable"))
+        response.status_code = 503
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+        return response
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):

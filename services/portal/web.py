@@ -248,7 +248,24 @@ class Portal:
             return view(*args, **kwargs)
         return wrapped
 
+    def actor(self, user: dict) -> dict:
+        """How the services know who is acting.  While agents are department-scoped (the
+        desk's access setting) an agent also carries the departments routing gives them:
+        none without a routing profile.  Looked up once per request."""
+        actor = {"id": user["_id"], "role": user["role"], "name": user["name"]}
+        if user["role"] == "agent" and self._cached("access", self.users.access_settings)[
+                "department_scoped_agents"]:
+            actor["departments"] = self._cached(f"departments:{user['_id']}",
+                                                lambda: self._agent_departments(user["_id"]))
+        return actor
+
+    def _agent_departments(self, agent_id: str) -> list[str]:
+        found = self.rpc.call("routing", "get_agent", agent_id)
+        return found["agent"]["departments"] if found["ok"] else []
+
     @staticmethod
-    def actor(user: dict) -> dict:
-        """How the services know who is acting."""
-        return {"id": user["_id"], "role": user["role"], "name": user["name"]}
+    def _cached(key: str, load: Callable[[], Any]) -> Any:
+        cache = g.setdefault("portal_cache", {})
+        if key not in cache:
+            cache[key] = load()
+        return cache[key]

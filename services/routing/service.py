@@ -71,6 +71,12 @@ class RoutingService(OutboxRelay):
     def list_agents(self, department: str | None = None) -> dict:
         return ok(agents=AgentView(many=True).dump(self.store.agents(department)))
 
+    @rpc
+    def get_agent(self, agent_id: str) -> dict:
+        """One agent's profile (the portal scopes an agent to its departments)."""
+        found = self.store.agent(str(agent_id)[:64])
+        return ok(agent=AgentView().dump(found)) if found else not_found("agent")
+
     # ------------------------------------------------------------------ rules
 
     @rpc

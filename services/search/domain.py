@@ -58,12 +58,26 @@ ANSWERED_TICKETS = {"bool": {"filter": [{"term": {"kind": "ticket"}},
                                         {"exists": {"field": "resolution"}}]}}
 
 
+def department_scope(actor: dict | None) -> list[dict]:
+    """A department-scoped agent (``departments`` in the actor) finds tickets of those
+    departments only, articles all; other readers are not narrowed here (an empty list)."""
+    scope = (actor or {}).get("departments")
+    if not is_staff(actor) or scope is None:
+        return []
+    return [{"bool": {"should": [{"bool": {"must_not": [{"term": {"kind": "ticket"}}]}},
+                                 {"terms": {"department": list(scope)}}],
+                      "minimum_should_match": 1}}]
+
+
 def visible_to(actor: dict | None) -> dict:
     """One filter clause saying which documents ``actor`` may find in search, inside the query
-    itself: staff see every ticket and article (drafts too); a customer sees published
-    articles and their own tickets; anyone else (not signed in) published articles only."""
+    itself: staff see every ticket and article (drafts too), a department-scoped agent
+    tickets of their departments only; a customer sees published articles and their own
+    tickets; anyone else (not signed in) published articles only."""
     if is_staff(actor):
-        return {"terms": {"kind": ["article", "ticket"]}}
+        every = {"terms": {"kind": ["article", "ticket"]}}
+        scope = department_scope(actor)
+        return {"bool": {"filter": [every, *scope]}} if scope else every
     if actor and actor.get("role") == "customer":
         own = {"bool": {"filter": [{"term": {"kind": "ticket"}},
                                    {"term": {"requester_id": actor["id"]}}]}}
@@ -146,7 +160,7 @@ def suggest_query(text: str, language: str | None, limit: int,
         "query": {"bool": {
             "must": [{"bool": {"should": ways, "minimum_should_match": 1}}],
             "should": prefer_language,
-            "filter": [SUGGESTABLE],
+            "filter": [SUGGESTABLE, *department_scope(actor)],
         }},
         "highlight": HIGHLIGHT,
         "_source": SHOWN_FIELDS,
@@ -157,8 +171,10 @@ SIMILAR_FIELDS = ["title.ru", "title.en", "body.ru", "body.en", "conversation.ru
                   "conversation.en"]
 
 
-def similar_query(like: list, exclude_id: str | None, limit: int) -> dict:
-    """Solved tickets worded like ``like`` (documents or text), never the ticket itself."""
+def similar_query(like: list, exclude_id: str | None, limit: int,
+                  actor: dict | None = None) -> dict:
+    """Solved tickets worded like ``like`` (documents or text), never the ticket itself; of
+    a department-scoped agent's departments only."""
     return {
         "size": limit,
         "query": {"bool": {
@@ -166,7 +182,7 @@ def similar_query(like: list, exclude_id: str | None, limit: int) -> dict:
                 "fields": SIMILAR_FIELDS, "like": like, "min_term_freq": 1, "min_doc_freq": 1,
                 "max_query_terms": 30, "minimum_should_match": "30%"}}],
             "filter": [{"term": {"kind": "ticket"}}, {"terms": {"status": list(ANSWERED)}},
-                       {"exists": {"field": "resolution"}}],
+                       {"exists": {"field": "resolution"}}, *department_scope(actor)],
             "must_not": [{"ids": {"values": [exclude_id]}}] if exclude_id else [],
         }},
         "highlight": HIGHLIGHT,

@@ -137,14 +137,14 @@ class SearchService(OutboxRelay):
         return self._answer(run, results=[], total=0, page=q["page"], per_page=q["per_page"])
 
     @command
-    def similar_tickets(self, query: dict) -> dict:
+    def similar_tickets(self, query: dict, actor: dict | None = None) -> dict:
         """For agents: solved tickets worded like a text or an indexed ticket, with resolutions.
         Given both, the text is what is compared (the ticket may not be indexed yet) and the
         ticket itself is left out of the answer."""
         q = parsed(SimilarQuerySchema(), query)
         tickets = self.index.alias("tickets")
         like = [q["text"]] if q["text"] else [{"_index": tickets, "_id": q["ticket_id"]}]
-        body = domain.similar_query(like, q["ticket_id"], q["limit"])
+        body = domain.similar_query(like, q["ticket_id"], q["limit"], _actor(actor))
         return self._answer(lambda: ok(results=[
             domain.present_hit(h, STAFF_READER)
             for h in self.index.search(body, kinds=("tickets",))]),

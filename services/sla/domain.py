@@ -132,6 +132,8 @@ def is_running(clock: dict) -> bool:
 # At the same instant: a policy change first (the others run under it), then an assignment
 # (a reply or a solve at that instant is credited to the new agent), replies, statuses.
 ENTRY_ORDER = {"policy": 0, "assigned": 1, "message": 2, "status": 3}
+# The requester's account: known at filing, or only once an unverified sender confirms.
+ACCOUNT_FIELDS = ("organization", "plan")
 TICKET_FIELDS = ("ticket_id", "number", "department", "priority", "organization", "plan",
                  "created_at")
 
@@ -188,11 +190,14 @@ def status_changed(clock: dict, new_status: str, at: datetime,
 
 def policy_changed(clock: dict, policy: dict, calendar: BusinessCalendar, ticket: dict,
                    at: datetime, event_id: str | None = None) -> dict:
-    """Priority or department changed: the new policy's budgets apply to the time already
-    used; deadlines move accordingly.  Warnings and breaches already announced stay so."""
+    """Priority, department, organization or plan changed: the new policy's budgets apply to
+    the time already used; deadlines move accordingly.  Warnings and breaches already
+    announced stay so."""
     return _recorded(clock, {"kind": "policy", "policy": _policy_snapshot(policy),
                              "calendar": to_spec(calendar), "priority": ticket["priority"],
-                             "department": ticket["department"], "at": at}, event_id)
+                             "department": ticket["department"],
+                             **{name: ticket.get(name) for name in ACCOUNT_FIELDS},
+                             "at": at}, event_id)
 
 
 def assigned(clock: dict, agent_id: str | None, at: datetime,
@@ -289,7 +294,9 @@ def _step_status(clock: dict, entry: dict, at: datetime) -> None:
 
 
 def _step_policy(clock: dict, entry: dict, at: datetime) -> None:
-    clock.update(priority=entry["priority"], department=entry["department"])
+    # Entries recorded before they carried the account fields leave those as they were.
+    clock.update(priority=entry["priority"], department=entry["department"],
+                 **{name: entry[name] for name in ACCOUNT_FIELDS if name in entry})
     _apply_policy(clock, entry["policy"], entry["calendar"])
     for target, state in clock["targets"].items():
         budget = clock["budgets"].get(target)

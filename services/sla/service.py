@@ -132,10 +132,13 @@ class SlaService(OutboxRelay):
     @on_event(ev.TICKET_UPDATED)
     def follow_edit(self, event):
         d = event.data
-        if {"priority", "department"} & set(d["changes"]):
-            self._reselect_policy(event, "follow_edit", {"priority": d["priority"],
-                                                         "department": d["department"]},
-                                  d["updated_at"])
+        if {"priority", "department", *domain.ACCOUNT_FIELDS} & set(d["changes"]):
+            # Organization and plan (a staff edit, or a sender verified) come as changes.
+            account = {name: d["changes"][name]["new"] for name in domain.ACCOUNT_FIELDS
+                       if name in d["changes"]}
+            self._reselect_policy(event, "follow_edit", {
+                "priority": d["priority"], "department": d["department"], **account},
+                d["updated_at"])
 
     @on_event(ev.TICKET_ASSIGNED)
     def remember_assignee(self, event):

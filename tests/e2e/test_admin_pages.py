@@ -10,11 +10,12 @@ from datetime import datetime, timedelta
 import pytest
 import requests
 
-from tests.e2e.conftest import STAFF, Browser, api_token, bearer, mails_to, new_customer
+from tests.e2e.conftest import (STAFF, Browser, api_token, bearer, department_scoping, mails_to,
+                               new_customer)
 from tests.support import eventually
 
 ADMIN_PAGES = ["/admin", "/admin/sla", "/admin/canned", "/admin/articles", "/admin/tags",
-               "/admin/email"]
+               "/admin/email", "/admin/access"]
 
 
 def unique(prefix: str) -> str:
@@ -204,7 +205,9 @@ def test_a_changed_sender_is_used_for_the_next_mail(portal, admin, api, mail_sin
             "subject": "Where is my order", "description": "Late",
             "requester_email": requester})
         assert filed.status_code == 201, filed.text
-        mail = eventually(lambda: mails_to(mail_sink, requester))[0]
+        # The notification, not the portal's "confirm your request" mail (an anonymous filer).
+        mail = eventually(lambda: [m for m in mails_to(mail_sink, requester)
+                                   if "Confirm your request" not in m["Subject"]])[0]
         assert sender in mail["From"] and "Acme Desk" in mail["From"]
         assert mail["Reply-To"] == "replies@acme.test"
         solve(api, filed.json()["number"])
@@ -350,6 +353,13 @@ def test_a_supervisor_reassigns_from_the_workspace_and_history_records_it(portal
 
 
 def test_agents_reassign_within_their_departments_and_capacity_only(portal, api):
+    # Routing's own rule, for desks that let agents see every department (with department
+    # scoping on, Anna cannot open a billing ticket at all: test_authorization_matrix.py).
+    with department_scoping(portal, on=False):
+        reassign_outside_own_departments(portal, api)
+
+
+def reassign_outside_own_departments(portal, api):
     customer = new_customer(portal)
     number = requests.post(f"{portal}/api/tickets", headers=bearer(customer["token"]), timeout=10,
                            json={"subject": "Card charged twice", "description": "Refund?",
@@ -365,3 +375,20 @@ def test_agents_reassign_within_their_departments_and_capacity_only(portal, api)
                         json={"agent_id": "agent-clara", "override_capacity": True}, timeout=10)
     assert over.status_code == 403 and "override_capacity" in over.json()["errors"]
     solve(api, number)
+
+
+def test_the_admin_switches_department_scoping_on_the_access_page(portal, admin, api):
+    """Agents are department-scoped by default; the switch is the admin's (supervisors only
+    look: test_only_admins_change_supervisors_look_others_find_nothing)."""
+    page = admin.get(f"{portal}/admin/access?lang=ru", timeout=10).text
+    assert "Агенты видят только обращения своих отделов" in page
+    assert 'name="department_scoped_agents" checked' in page
+    try:
+        saved(admin.submit("/admin/access", "/admin/access", {}, allow_redirects=False))
+        assert api("get", "/api/admin/access-settings") == {"department_scoped_agents": False}
+        assert 'name="department_scoped_agents" checked' not in admin.get(
+            f"{portal}/admin/access", timeout=10).text
+    finally:
+        saved(admin.submit("/admin/access", "/admin/access", {"department_scoped_agents": "on"},
+                           allow_redirects=False))
+    assert api("get", "/api/admin/access-settings") == {"department_scoped_agents": True}

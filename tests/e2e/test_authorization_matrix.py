@@ -7,7 +7,8 @@ import uuid
 import pytest
 import requests
 
-from tests.e2e.conftest import STAFF, Browser, api_token, bearer, new_customer
+from tests.e2e.conftest import (STAFF, Browser, api_token, bearer, department_scoping,
+                                new_customer)
 from tests.support import eventually
 
 ROLES = ("anonymous", "owner", "other", "agent", "supervisor", "admin")
@@ -231,6 +232,11 @@ API_ROWS = [
     ("delete", "/api/canned/{canned_id}", lambda w, r, s: (
         f"/api/canned/{w.fresh_canned() if s else w.canned}", None),
      by_role(401, 403, 403, 403, 204)),
+    ("get", "/api/admin/access-settings", lambda w, r, s: ("/api/admin/access-settings", None),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("put", "/api/admin/access-settings", lambda w, r, s: (
+        "/api/admin/access-settings", {"department_scoped_agents": True}),
+     by_role(401, 403, 403, 403, 403, 200)),
     ("get", "/api/admin/email-settings", lambda w, r, s: ("/api/admin/email-settings", None),
      by_role(401, 403, 403, 403, 403, 200)),
     ("put", "/api/admin/email-settings", lambda w, r, s: (
@@ -379,3 +385,95 @@ def test_pages(world, role, method, path, make, expected):
     if role == "other":
         assert "Owner&#39;s private problem" not in answer.text
         assert "Owner's private problem" not in answer.text
+
+
+# ---------------------------------------------------------------- department-scoped agents
+# Agents are department-scoped by default (the desk's access setting).  Boris works in
+# "technical" only; A's ticket T is in "general" (the default department), which Anna (the
+# "agent" column above: technical and general) reaches.  To Boris T does not exist: 404 on
+# every ticket endpoint and page, exactly as someone else's ticket to a customer (no existence
+# leak), and list and search answers leave it out.  A department's queue is refused with 403
+# (department names are public, see /api/departments).  Supervisors and admins see all.
+SCOPED_AGENT = "agent.boris@example.com"
+# Every row about one ticket that an agent is not refused by role alone (403 whatever the
+# ticket: rating, reassigning over capacity).
+SCOPED_ROWS = [row for row in API_ROWS if ("{number}" in row[1] or "{ticket_id}" in row[1])
+               and row[3]["agent"] != 403]
+
+
+@pytest.fixture(scope="module")
+def boris(world):
+    return api_token(world.portal, SCOPED_AGENT)
+
+
+@pytest.mark.parametrize("method, path, make, expected", SCOPED_ROWS,
+                         ids=[f"{m} {p}" for m, p, _, _ in SCOPED_ROWS])
+def test_api_agent_of_another_department(world, boris, method, path, make, expected):
+    url, body, *files = make(world, "agent", False)  # the shared ticket T, never a fresh one
+    answer = requests.request(method, f"{world.portal}{url}", json=body, timeout=10,
+                              files=files[0] if files else None, headers=bearer(boris))
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["errors"]
+    assert "Owner's private problem" not in answer.text
+
+
+def test_lists_and_search_leave_out_other_departments(world, boris):
+    def numbers(answer, key):
+        assert answer.status_code == 200, answer.text
+        return [t["number"] for t in answer.json()[key]]
+
+    listed = requests.get(f"{world.portal}/api/tickets", params={"per_page": 100}, timeout=10,
+                          headers=bearer(boris))
+    assert world.ticket not in numbers(listed, "tickets")
+    assert {t["department"] for t in listed.json()["tickets"]} <= {"technical"}
+    general = requests.get(f"{world.portal}/api/tickets", params={"department": "general"},
+                           timeout=10, headers=bearer(boris))
+    assert numbers(general, "tickets") == [] and general.json()["total"] == 0
+
+    query = {"q": "Owner's private problem", "kind": "ticket", "per_page": 100}
+    eventually(lambda: world.ticket in numbers(requests.get(
+        f"{world.portal}/api/search", params=query, timeout=10,
+        headers=bearer(world.tokens["supervisor"])), "results"), timeout=30)
+    assert world.ticket in numbers(requests.get(f"{world.portal}/api/search", params=query,
+                                                timeout=10, headers=bearer(world.tokens["agent"])),
+                                   "results")
+    assert world.ticket not in numbers(requests.get(f"{world.portal}/api/search", params=query,
+                                                    timeout=10, headers=bearer(boris)),
+                                       "results")
+
+    queue = f"{world.portal}/api/routing/queues"
+    assert requests.get(f"{queue}/general", headers=bearer(boris), timeout=10).status_code == 403
+    assert requests.get(f"{queue}/technical", headers=bearer(boris), timeout=10).status_code == 200
+
+
+def test_an_agent_without_departments_sees_no_ticket(world):
+    newcomer = new_customer(world.portal, name="New Agent")
+    world.as_staff("post", f"/api/users/{newcomer['id']}/role", {"role": "agent"})
+    token = bearer(newcomer["token"])  # no routing profile: no department
+    assert requests.get(f"{world.portal}/api/tickets/{world.ticket}", headers=token,
+                        timeout=10).status_code == 404
+    listed = requests.get(f"{world.portal}/api/tickets", headers=token, timeout=10)
+    assert listed.status_code == 200 and listed.json()["total"] == 0
+
+
+def test_agent_pages_of_another_department(world):
+    boris_browser = Browser(world.portal).sign_in(SCOPED_AGENT, "demo-pass-1")
+    for url in (f"/agent/tickets/{world.ticket}", f"/my/tickets/{world.ticket}",
+                f"/tickets/{world.ticket}/attachments/{world.attachment}"):
+        answer = boris_browser.get(f"{world.portal}{url}", timeout=10, allow_redirects=False)
+        assert answer.status_code == 404, url
+        assert "Owner&#39;s private problem" not in answer.text
+    queue = boris_browser.get(f"{world.portal}/agent/queue/unassigned", timeout=10)
+    assert f"/agent/tickets/{world.ticket}\"" not in queue.text
+    anna = world.browser("agent")
+    assert anna.get(f"{world.portal}/agent/tickets/{world.ticket}",
+                    timeout=10).status_code == 200
+
+
+def test_without_department_scoping_agents_see_every_department(world, boris):
+    with department_scoping(world.portal, on=False):
+        seen = requests.get(f"{world.portal}/api/tickets/{world.ticket}", headers=bearer(boris),
+                            timeout=10)
+        assert seen.status_code == 200, seen.text
+    assert requests.get(f"{world.portal}/api/tickets/{world.ticket}", headers=bearer(boris),
+                        timeout=10).status_code == 404

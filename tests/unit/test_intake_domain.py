@@ -5,7 +5,7 @@ import pytest
 from services.common.clock import FixedClock
 from services.intake.domain import (DEFAULT_REOPEN_WINDOW, STAFF, TransitionError,
                                     allowed_targets, is_replay_of, latest_public_reply,
-                                    new_ticket, plan_transition)
+                                    may_see, new_ticket, plan_transition, visible_filters)
 
 CLOCK = FixedClock(datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc))
 NOW = CLOCK.now()
@@ -162,3 +162,32 @@ def test_a_key_reused_for_another_request_is_not_a_replay():
     keyless = new_ticket(ticket_id="t2", number=2, fields=fields, requester_id="c1",
                                 channel="api", now=NOW, idempotency_key=None)
     assert keyless["idempotency_digest"] is None
+
+
+# ---------------------------------------------------------------------------- who sees what
+
+BILLING_TICKET = {"department": "billing", "requester_id": "c1"}
+SCOPED = {"id": "a1", "role": "agent", "departments": ["technical", "general"]}
+
+
+@pytest.mark.parametrize("actor, sees", [
+    (SCOPED, False),
+    (dict(SCOPED, departments=["billing"]), True),
+    (dict(SCOPED, departments=[]), False),              # an agent with no department
+    ({"id": "a1", "role": "agent"}, True),               # scoping switched off
+    ({"id": "s1", "role": "supervisor"}, True),
+    ({"id": "c1", "role": "customer"}, True),
+    ({"id": "c2", "role": "customer", "departments": ["billing"]}, False),
+    ({"id": "intake", "role": "system"}, True),
+])
+def test_may_see_a_ticket(actor, sees):
+    assert may_see(BILLING_TICKET, actor) is sees
+
+
+def test_ticket_lists_are_narrowed_to_what_the_actor_may_see():
+    assert visible_filters({"status": "open"}, SCOPED) == {
+        "status": "open", "department": {"$in": ["general", "technical"]}}
+    assert visible_filters({"department": "billing"}, SCOPED) is None
+    assert visible_filters({"department": "general"}, SCOPED) == {"department": "general"}
+    assert visible_filters({}, {"id": "s1", "role": "supervisor"}) == {}
+    assert visible_filters({}, {"id": "c1", "role": "customer"}) == {"requester_id": "c1"}

@@ -7,6 +7,7 @@ from services.search.domain import (ANSWERED_TICKETS, MUST_MATCH, PUBLISHED_ARTI
                                     confident_hits,
                                     SUGGESTABLE, present_hit, search_query, similar_query, suggest_query,
                                     ticket_document, visible_to)
+from services.search.domain import department_scope
 
 
 def text_clauses(query: dict) -> list[dict]:
@@ -268,3 +269,22 @@ def test_similar_query_excludes_the_ticket_and_wants_answers():
     assert q["query"]["bool"]["must_not"] == [{"ids": {"values": ["t1"]}}]
     assert {"terms": {"status": ["solved", "closed"]}} in q["query"]["bool"]["filter"]
     assert similar_query(["some text"], None, 4)["query"]["bool"]["must_not"] == []
+
+
+SCOPED_AGENT = {"id": "a1", "role": "agent", "departments": ["billing"]}
+
+
+def test_a_department_scoped_agent_finds_tickets_of_their_departments_only():
+    (scope,) = department_scope(SCOPED_AGENT)
+    assert {"terms": {"department": ["billing"]}} in scope["bool"]["should"]
+    assert scope in visible_to(SCOPED_AGENT)["bool"]["filter"]
+    assert scope in suggest_query("refund", "en", 5, SCOPED_AGENT)["query"]["bool"]["filter"]
+    assert scope in similar_query(["refund"], None, 5, SCOPED_AGENT)["query"]["bool"]["filter"]
+    assert scope in search_query({"q": "refund"}, SCOPED_AGENT)["query"]["bool"]["filter"][0][
+        "bool"]["filter"]
+
+
+@pytest.mark.parametrize("actor", [None, {"id": "c", "role": "customer", "departments": ["x"]},
+                                   {"id": "s", "role": "supervisor"}, AGENT])
+def test_nobody_else_is_narrowed_by_department(actor):
+    assert department_scope(actor) == []

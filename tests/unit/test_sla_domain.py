@@ -417,3 +417,24 @@ def test_a_clock_stored_before_inputs_were_kept_still_alerts():
     legacy = {k: v for k, v in started().items() if k not in ("origin", "inputs", "marks")}
     _, alerts = domain.raise_alerts(legacy, T0 + minutes(61))
     assert alerts == [("warning", "first_response"), ("breach", "first_response")]
+
+
+def test_organization_and_plan_applied_later_are_kept_on_the_clock_and_its_replays():
+    """A sender verified after filing: the account's organization and plan arrive as a
+    policy change and stay through later replays (older policy entries leave them alone)."""
+    gold = {"_id": "p-gold", "priority": "normal", "plan": "gold",
+            "targets": {"first_response": 20, "resolution": 120}}
+    clock = domain.policy_changed(started(), gold, CAL,
+                                  dict(TICKET, organization="Acme", plan="gold"),
+                                  T0 + minutes(5))
+    assert (clock["organization"], clock["plan"], clock["policy_id"]) == ("Acme", "gold",
+                                                                          "p-gold")
+    clock = domain.status_changed(clock, "open", T0 + minutes(10))
+    assert (clock["organization"], clock["plan"]) == ("Acme", "gold")
+    old_entry = dict(clock["inputs"][0])
+    for name in domain.ACCOUNT_FIELDS:
+        old_entry.pop(name)
+    replayed = domain.policy_changed(dict(clock, inputs=[old_entry]), gold, CAL,
+                                     dict(TICKET, organization="Acme", plan="gold"),
+                                     T0 + minutes(30))
+    assert replayed["plan"] == "gold"

@@ -28,7 +28,7 @@ def sections() -> list[tuple[str, str]]:
     language, so built per request)."""
     return [("admin_home", _("People and routing")), ("admin_sla", _("SLA")),
             ("admin_canned", _("Canned responses")), ("admin_articles", _("Knowledge base")),
-            ("admin_tags", _("Tags")), ("admin_email", _("Email"))]
+            ("admin_tags", _("Tags")), ("admin_email", _("Email")), ("admin_access", _("Access"))]
 
 
 class AdminSection:

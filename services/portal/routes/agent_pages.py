@@ -76,6 +76,9 @@ def register(app, portal):
         return next((a for a in found.get("agents", []) if a["id"] == me()["_id"]), None)
 
     def departments_of(agent: dict | None) -> list[str]:
+        scope = acting().get("departments")  # a department-scoped agent
+        if scope is not None:
+            return scope
         if agent:
             return agent["departments"]
         return [d["id"] for d in rpc.call("routing", "list_departments")["departments"]]
@@ -153,7 +156,7 @@ def register(app, portal):
         customer = [t for t in rpc.call("intake", "list_tickets", {
             "requester_id": ticket["requester_id"], "per_page": 20}, acting())["tickets"]
             if t["number"] != number]
-        similar = rpc.call("search", "similar_tickets", console.similar_query(ticket))
+        similar = rpc.call("search", "similar_tickets", console.similar_query(ticket), acting())
         canned = rpc.call("intake", "list_canned", {}, acting())
         return render_template(
             "agent/ticket.html", t=ticket, clock=console.countdown(ticket, now), errors=errors,

@@ -1,7 +1,10 @@
 """Public knowledge reads: suggestions while typing, published articles, search, and the
 "did this solve it?" answer.  Who may see what is decided inside the search query from the
 signed-in user (anonymous readers: published articles only)."""
+import os
+
 from flask import jsonify, request
+from nameko.exceptions import RpcTimeout
 
 from services.search.schemas import FeedbackSchema as SuggestionFeedbackSchema
 from services.search.schemas import SearchQuerySchema, SuggestQuerySchema
@@ -23,6 +26,10 @@ OPERATIONS = [
      ArticlePageView, False),
     ("/api/articles/{article_id}", "get", "One published article", None, ArticleView, False),
 ]
+
+
+# Seconds /api/suggest waits for the search service before answering "degraded".
+SUGGEST_BUDGET = int(os.environ.get("HELPDESK_SUGGEST_BUDGET_MS") or "300") / 1000
 
 
 def search_args() -> dict:
@@ -73,8 +80,12 @@ def register(app, portal):
 
     @app.get("/api/suggest")
     def suggest():
-        return reply(rpc.call("search", "suggest", query_args(SuggestQuerySchema()),
-                              reader(portal)))
+        query = query_args(SuggestQuerySchema())
+        try:  # suggestions while typing: late ones are worth nothing
+            found = rpc.call_within(SUGGEST_BUDGET, "search", "suggest", query, reader(portal))
+        except RpcTimeout:
+            return jsonify({"results": [], "degraded": True})
+        return reply(found)
 
     @app.post("/api/suggest/feedback")
     @portal.feedback_limits

@@ -69,11 +69,12 @@ def register(app, portal):
     @app.get("/api/tickets/<int:number>/similar")
     @staff
     def similar_tickets(number: int):
-        found = rpc.call("intake", "get_ticket", number, portal.actor(g.user))
+        acting = portal.actor(g.user)
+        found = rpc.call("intake", "get_ticket", number, acting)
         if found["ok"]:
             query = query_args(SimilarLimitSchema())
             found = rpc.call("search", "similar_tickets",
-                             console.similar_query(found["ticket"], query["limit"]))
+                             console.similar_query(found["ticket"], query["limit"]), acting)
         return reply(found)
 
     @app.get("/api/admin/suggest-feedback")

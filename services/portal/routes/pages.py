@@ -103,4 +103,4 @@ def register(app, portal):
             for refusal in refused:
                 flash(refusal, "refused-file")
             return redirect(url_for("my_ticket_page", number=ticket["number"]), 303)
-        return render_template("filed.html", ticket=ticket, refused=refused), 201
+        return render_template("filed.html", ticket=result["answer"], refused=refused), 201

@@ -79,6 +79,9 @@ def register(app, portal):
     @app.get("/api/routing/queues/<department>")
     @portal.requires(*STAFF)
     def queue(department: str):
+        scope = portal.actor(g.user).get("departments")  # a department-scoped agent
+        if scope is not None and department not in scope:
+            raise ApiError(403, {"_schema": ["Not one of your departments."]})
         return reply(rpc.call("routing", "queue", department))
 
     @app.put("/api/routing/agents/<agent_id>/availability")
@@ -106,5 +109,7 @@ def reassign_ticket(rpc, number: int, request: dict, actor: dict) -> dict:
     found = rpc.call("intake", "get_ticket", number, actor)
     if not found["ok"]:
         return found
+    # Routing checks an agent's departments against its own profile of them.
+    by = {k: v for k, v in actor.items() if k != "departments"}
     return rpc.call("routing", "reassign", found["ticket"]["id"],
-                    dict(AssignRequestSchema().dump(request), actor=actor))
+                    dict(AssignRequestSchema().dump(request), actor=by))

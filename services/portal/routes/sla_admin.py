@@ -2,7 +2,7 @@
 
 The SLA service validates every payload itself; these views only check that a JSON object
 was sent, put the id from the path into it, and relay the service's answer."""
-from flask import request
+from flask import g, request
 from marshmallow import fields
 
 from services.sla.schemas import CalendarSchema, ComplianceQuery, PolicySchema
@@ -56,7 +56,11 @@ def register(app, portal):
     @app.get("/api/sla/clocks/<ticket_id>")
     @portal.requires("agent", *MANAGERS)
     def sla_clock(ticket_id: str):
-        return reply(rpc.call("sla", "get_clock", ticket_id))
+        found = rpc.call("sla", "get_clock", ticket_id)
+        scope = portal.actor(g.user).get("departments")  # a department-scoped agent
+        if found["ok"] and scope is not None and found["clock"]["department"] not in scope:
+            raise ApiError(404, {"_schema": ["SLA clock not found"]})
+        return reply(found)
 
 
 def _register_collection(app, rpc, managers, plural: str, singular: str) -> None:

@@ -1,4 +1,8 @@
+import uuid
+
 from flask import g, jsonify, request
+from flask_babel import gettext as _
+from nameko.exceptions import RpcTimeout
 
 from services.common.validation import flatten_line
 
@@ -6,6 +10,7 @@ from services.intake.schemas import (MessageCreateSchema, StatusChangeSchema, Ti
                                      TicketQuerySchema, TicketSchema)
 
 from ..schemas import TicketPageView
+from ..verification import send_confirm_link
 from ..web import ApiError, json_body, load, query_args, reply
 
 OPERATIONS = [
@@ -21,10 +26,17 @@ OPERATIONS = [
 ]
 
 
+FILING_ATTEMPTS = 2  # a timed-out filing is asked once more, under the same key
+
+
 def file_ticket(portal, data: dict, user: dict | None, channel: str) -> dict:
-    """Shared by the API and the web form; anonymous requesters are known by email."""
+    """Shared by the API and the web form; anonymous requesters are known by email.  The
+    result's ``answer`` is what the caller may be shown: someone not signed in gets back only
+    what they sent plus the ticket number, nothing of any account behind that address."""
     users = portal.users
-    if user is None:
+    sent = TicketCreateSchema().dump(data)
+    anonymous = user is None
+    if anonymous:
         if not data.get("requester_email"):
             raise ApiError(400, {"requester_email": ["Required when not signed in."]})
         email = data["requester_email"]
@@ -34,19 +46,43 @@ def file_ticket(portal, data: dict, user: dict | None, channel: str) -> dict:
         ) or users.by_email(email)  # created concurrently by another request
         if user["role"] != "customer":
             raise ApiError(401, {"_schema": ["Staff must sign in to file tickets."]})
-    data["requester_email"] = data.get("requester_email") or user["email"]
-    # An account name saved before names had to be one line must not block filing.
-    data["requester_name"] = data.get("requester_name") or flatten_line(user["name"] or "")[:120] \
-        or None
-    # Organization and plan come from the requester's account, never from the request.
-    requester = dict(portal.actor(user), organization=user.get("organization"),
-                     plan=user.get("plan"))
-    result = portal.rpc.call("intake", "create_ticket", {
-        "ticket": TicketCreateSchema().dump(data), "requester": requester,
-        "channel": channel, "idempotency_key": request.headers.get("Idempotency-Key")})
+    else:
+        data["requester_email"] = data.get("requester_email") or user["email"]
+        # An account name saved before names had to be one line must not block filing.
+        data["requester_name"] = data.get("requester_name") or \
+            flatten_line(user["name"] or "")[:120] or None
+    # Organization and plan come from the requester's account, never from the request, and
+    # only once the sender has shown they own it (signed in, or later by the emailed link).
+    requester = dict(portal.actor(user), organization=None if anonymous else
+                     user.get("organization"), plan=None if anonymous else user.get("plan"))
+    result = resolved_filing(portal, {
+        "ticket": TicketCreateSchema().dump(data), "requester": requester, "channel": channel,
+        "verified": not anonymous,
+        # Always a key, so a filing whose answer was lost can be asked about again.
+        "idempotency_key": request.headers.get("Idempotency-Key") or f"portal-{uuid.uuid4().hex}"})
     if not result["ok"]:
         raise ApiError(result["status"], result["errors"])
-    return result
+    if not anonymous:
+        return dict(result, answer=result["ticket"])
+    if result["created"]:
+        send_confirm_link(result["ticket"], data["language"])
+    return dict(result, answer=dict(sent, number=result["ticket"]["number"]))
+
+
+def resolved_filing(portal, command: dict) -> dict:
+    """intake's create_ticket, with its outcome known: when an answer does not come in time
+    the same request is sent again under the same key, which files nothing twice and answers
+    with the ticket the first attempt filed, if it did.  Still nothing: 503 naming the key, so
+    the caller can ask once more without risking a second ticket (never "failed")."""
+    for _attempt in range(FILING_ATTEMPTS):
+        try:
+            return portal.rpc.call("intake", "create_ticket", command)
+        except RpcTimeout:
+            continue
+    raise ApiError(503, {"_schema": [_(
+        "We could not confirm in time whether your request was filed. Send it again with "
+        "Idempotency-Key: %(key)s and it will not be filed twice.",
+        key=command["idempotency_key"])], "idempotency_key": [command["idempotency_key"]]})
 
 
 def register(app, portal):
@@ -57,7 +93,7 @@ def register(app, portal):
     def create_ticket():
         data = load(TicketCreateSchema(), json_body())
         result = file_ticket(portal, data, portal.authenticate(), "api")
-        return jsonify(result["ticket"]), 201 if result["created"] else 200
+        return jsonify(result["answer"]), 201 if result["created"] else 200
 
     @app.get("/api/tickets")
     @portal.requires()
