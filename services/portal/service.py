@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException, RequestURITooLarge
 from werkzeug.routing import IntegerConverter
 
 from services.common.clock import Clock
-from services.intake.attachments import MAX_ATTACHMENT_BYTES
+from services.intake.schemas import MAX_ATTACHMENT_BYTES
 
 from . import i18n
 from .repository import UserRepository
