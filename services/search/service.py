@@ -180,7 +180,7 @@ class SearchService(OutboxRelay):
         d = event.data
         self.store.save_assignment(d["ticket_id"], d["agent_id"], d["assigned_at"],
                                    self.clock.now())
-        self._sync()
+        self._sync(kinds=("tickets",))
 
     @timer(interval=2.0)
     def sync_index(self):
@@ -200,17 +200,22 @@ class SearchService(OutboxRelay):
         doc = domain.ticket_document(change["number"], change["ticket"])
         self.store.save_ticket({"_id": ticket_id, "answer_ref": domain.answer_ref(ticket_id),
                                 **doc}, self.clock.now())
-        self._sync()
+        self._sync(kinds=("tickets",))
 
-    def _sync(self, sweep: bool = False) -> None:
-        """Copy whatever Mongo has that Elasticsearch lacks; safe to repeat.  Outside the sweep
-        this is best effort: with Elasticsearch known to be away it is left to the sweep."""
+    def _sync(self, sweep: bool = False, kinds: tuple[str, ...] = tuple(domain.TO_DOCUMENT)
+              ) -> None:
+        """Copy whatever Mongo has of ``kinds`` that Elasticsearch lacks; safe to repeat.
+        Outside the sweep this is best effort: with Elasticsearch known to be away it is left to
+        the sweep, and the indices are checked (two requests) only until that succeeded once in
+        this process; the sweep checks them every time, so a lost alias is back within 2 s."""
         outage = self.index.outage
         if outage.suspected and not sweep:
             return
         try:
-            self.index.ensure()
-            for kind, to_doc in domain.TO_DOCUMENT.items():
+            if sweep or not self.index.ensured:
+                self.index.ensure()
+            for kind in kinds:
+                to_doc = domain.TO_DOCUMENT[kind]
                 # A backlog after an outage drains in batches; the next sweep takes the rest.
                 for _ in range(SYNC_ROUNDS):
                     pending = self.store.unindexed(kind, SYNC_BATCH)
@@ -276,7 +281,7 @@ class SearchService(OutboxRelay):
         return self._after_article_write(article_id)
 
     def _after_article_write(self, article_id: str, **extra) -> dict:
-        self._sync()  # best effort now; the sweep retries if Elasticsearch is away
+        self._sync(kinds=("articles",))  # best effort now; the sweep retries if it is away
         return ok(article=self._article_view(self.store.article(article_id)), **extra)
 
     def _article_view(self, article: dict, with_translations: bool = True) -> dict:
