@@ -80,7 +80,7 @@ def bench_latency(rounds: int) -> dict:
     from nameko.standalone.rpc import ClusterRpcProxy
 
     from services.routing.service import RoutingService
-    from tests.support import EventTap, delete_vhost, isolated_config, running
+    from tests.support import EventTap, delete_vhost, intake_event, isolated_config, running
 
     config = isolated_config()
     dispatch = event_dispatcher({"AMQP_URI": config["AMQP_URI"], "serializer": "json"})
@@ -88,7 +88,7 @@ def bench_latency(rounds: int) -> dict:
     tap = EventTap(config, ev.TICKET_ASSIGNED)
 
     def created(number):
-        return ev.new_event(ev.TICKET_CREATED, {
+        return intake_event(ev.TICKET_CREATED, {
             "ticket_id": f"b-{number}", "number": number, "subject": f"bench {number}",
             "description": "", "department": "bench", "category": None, "priority": "normal",
             "channel": "api", "language": "en", "tags": [], "requester_id": "c",
@@ -118,7 +118,7 @@ def bench_latency(rounds: int) -> dict:
                               for t in rpc.routing.queue("bench")["tickets"]):
                     time.sleep(0.005)
                 start = time.perf_counter()
-                publish(ev.new_event(ev.STATUS_CHANGED, {
+                publish(intake_event(ev.STATUS_CHANGED, {
                     "ticket_id": holder["data"]["ticket_id"], "number": holder["data"]["number"],
                     "old_status": "open", "new_status": "solved", "actor_role": "agent",
                     "department": "bench", "priority": "normal",

@@ -7,6 +7,7 @@ overridden by environment variables; see the README's Configuration section.
 """
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import os
@@ -552,18 +553,149 @@ def rabbit_down(s: Settings) -> None:
 
 
 # --------------------------------------------------------------------------- MongoDB wire server
+#
+# The local MongoDB is secantusdb's Rust wire server, `secantusd-rs` (GPL-2.0-only, run as a
+# separate process).  No prebuilt binary is reachable, so the stack builds the pinned version
+# once per machine with cargo into the user's cache, outside the work tree, keyed by version.
+
+MONGO_SERVER_VERSION = "0.5.3-beta.196"
+MONGO_SERVER_CRATE = "secantus-mdb"
+MONGO_SERVER_BINARY = "secantusd-rs"
+MONGO_CACHE_SIZE = "512M"  # WiredTiger cache (the server's default is 4G)
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "helpdesk"
+
+
+def mongo_server_root() -> Path:
+    """Where the pinned server is installed (``bin/secantusd-rs`` inside)."""
+    return _cache_dir() / f"{MONGO_SERVER_BINARY}-{MONGO_SERVER_VERSION}"
+
+
+def find_cargo() -> str | None:
+    """cargo on PATH, else rustup's default place (a non-login shell often lacks it on PATH)."""
+    found = shutil.which("cargo")
+    if found:
+        return found
+    cargo_home = Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo")
+    candidate = cargo_home / "bin" / "cargo"
+    return str(candidate) if os.access(candidate, os.X_OK) else None
+
+
+def mongo_server_binary(progress_every: float = 60.0) -> Path:
+    """The cached ``secantusd-rs``; built first if missing (~15 min on 2 cores, once per
+    machine).  cargo installs into a temporary root that is renamed into place only after
+    the binary answers ``--version``, so an interrupted build is never taken as done; a lock
+    file makes concurrent stacks wait for one build instead of starting their own."""
+    root = mongo_server_root()
+    binary = root / "bin" / MONGO_SERVER_BINARY
+    if os.access(binary, os.X_OK):
+        return binary
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.with_name(root.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another stack may be building it right now
+        if os.access(binary, os.X_OK):
+            return binary
+        _build_mongo_server(root, progress_every)
+    return binary
+
+
+def _build_mongo_server(root: Path, progress_every: float) -> None:
+    cargo = find_cargo()
+    if cargo is None:
+        raise click.ClickException(
+            "building the Rust Mongo wire server needs cargo (Rust, e.g. by rustup), not found "
+            "on PATH nor in $CARGO_HOME/bin; or set HELPDESK_MONGO_URI to an existing MongoDB")
+    staging = root.with_name(root.name + ".tmp")
+    log = root.with_name(root.name + ".build.log")
+    shutil.rmtree(staging, ignore_errors=True)
+    click.echo(f"==> building the Rust Mongo wire server {MONGO_SERVER_BINARY} "
+               f"{MONGO_SERVER_VERSION} once per machine, ~15 min (log: {log})")
+    env = dict(os.environ)
+    # rustup's proxies find their toolchain beside cargo; its bin dir also holds rustc.
+    env["PATH"] = f"{Path(cargo).parent}{os.pathsep}{env.get('PATH', '')}"
+    argv = [cargo, "install", MONGO_SERVER_CRATE, "--version", MONGO_SERVER_VERSION,
+            # The crate asks for a newer rustc than rustup's stable here; it builds and runs.
+            "--ignore-rust-version", "--locked", "--root", str(staging),
+            # A build interrupted midway resumes from here instead of from scratch.
+            "--target-dir", str(root.with_name(root.name + ".target"))]
+    started = time.monotonic()
+    with open(log, "ab") as out:
+        out.write(f"$ {' '.join(argv)}\n".encode())
+        out.flush()
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env)
+        while proc.poll() is None:
+            try:
+                proc.wait(timeout=progress_every)
+            except subprocess.TimeoutExpired:
+                click.echo(f"    still building ({(time.monotonic() - started) / 60:.0f} min): "
+                           f"{_last_line(log)}")
+    built = staging / "bin" / MONGO_SERVER_BINARY
+    if proc.returncode != 0 or not _answers_version(built):
+        raise click.ClickException(
+            f"building {MONGO_SERVER_BINARY} failed (cargo exit {proc.returncode}); "
+            f"{_log_tail(log)}")
+    shutil.rmtree(root, ignore_errors=True)  # an empty or partial leftover
+    os.rename(staging, root)
+    shutil.rmtree(root.with_name(root.name + ".target"), ignore_errors=True)  # GBs of objects
+    click.echo(f"    built in {(time.monotonic() - started) / 60:.1f} min: "
+               f"{root / 'bin' / MONGO_SERVER_BINARY}")
+
+
+def _last_line(log: Path) -> str:
+    lines = log.read_text(errors="replace").strip().splitlines()
+    return lines[-1].strip() if lines else ""
+
+
+def _answers_version(binary: Path) -> bool:
+    try:
+        return subprocess.run([str(binary), "--version"], capture_output=True,
+                              timeout=30).returncode == 0
+    except OSError:
+        return False
+
+
+def mongo_txn_lifetime() -> int:
+    """``HELPDESK_MONGO_TXN_LIFETIME``: seconds an abandoned transaction keeps its locks."""
+    raw = os.environ.get("HELPDESK_MONGO_TXN_LIFETIME") or "10"
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+        raise click.UsageError(f"HELPDESK_MONGO_TXN_LIFETIME must be whole seconds >= 1, "
+                               f"got {raw!r}")
+    return int(raw)
+
+
+def _set_txn_lifetime(s: Settings, seconds: int) -> bool:
+    """A process killed mid-transaction leaves its transaction open on the server (a closed
+    connection does not end it, as on mongod) and writes to what it touched conflict until the
+    server reaps it: 60 s by default.  Our transactions last milliseconds; the server's command
+    line has no flag for this, so it is set at run time, as on mongod."""
+    from pymongo import MongoClient
+
+    with MongoClient(s.mongo_uri, serverSelectionTimeoutMS=2000) as client:
+        client.admin.command("setParameter", 1, transactionLifetimeLimitSeconds=seconds)
+    return True
+
 
 def mongo_up(s: Settings) -> None:
     if s.external_mongo_uri:
         return
+    lifetime = mongo_txn_lifetime()
+    binary = mongo_server_binary()
     data = s.state_dir / "mongo"
     data.mkdir(parents=True, exist_ok=True)
+    # An explicit (empty) config file: the server would otherwise pick up ./secantusd.toml or
+    # ~/.secantus/secantusd.toml, e.g. one that turns on auth.
+    config = s.path("mongo-config", "secantusd.toml")
+    config.write_text("# the local stack passes every setting on the command line\n")
     start_server(s, "mongo", {s.mongo_port: "HELPDESK_MONGO_PORT"},
-                 [sys.executable, "-m", "deploy.local.mongo_server", "--host", "127.0.0.1",
+                 [str(binary), "--config", str(config), "--host", "127.0.0.1",
                   "--port", str(s.mongo_port), "--storage-path", str(data),
-                  "--log-level", "WARNING"], external="HELPDESK_MONGO_URI")
+                  "--cache-size", MONGO_CACHE_SIZE, "--log-level", "WARNING"],
+                 external="HELPDESK_MONGO_URI")
     wait_server(s, "mongo", "MongoDB wire server", s.mongo_port, "HELPDESK_MONGO_PORT", 30,
-                external="HELPDESK_MONGO_URI")
+                lambda: _set_txn_lifetime(s, lifetime), external="HELPDESK_MONGO_URI")
 
 
 # --------------------------------------------------------------------------- Elasticsearch

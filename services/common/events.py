@@ -59,7 +59,37 @@ class TicketRef(Strict):
     number = fields.Int(required=True)
 
 
-class TicketCreatedData(TicketRef):
+class TicketState(Strict):
+    """A ticket as it stands after the change an intake event announces, public content only
+    (no internal notes, no requester contact details): what consumers keep copies of (search
+    indexes it), so that no handler calls intake back.  Keep the newest by ``updated_at``."""
+
+    subject = fields.Str(required=True)
+    description = fields.Str(required=True)
+    status = fields.Str(required=True, validate=validate.OneOf(STATUSES))
+    department = fields.Str(required=True)
+    category = fields.Str(load_default=None, allow_none=True)
+    priority = fields.Str(required=True, validate=validate.OneOf(PRIORITIES))
+    tags = fields.List(fields.Str(), load_default=list)
+    language = fields.Str(required=True, validate=validate.OneOf(LANGUAGES))
+    requester_id = fields.Str(required=True)
+    assignee_id = fields.Str(load_default=None, allow_none=True)
+    # The bodies of the public messages, oldest first, and the latest public staff reply
+    # (a solved ticket's resolution; "" if there is none).
+    conversation = fields.List(fields.Str(), load_default=list)
+    last_public_reply = fields.Str(load_default="")
+    created_at = fields.AwareDateTime(required=True)
+    updated_at = fields.AwareDateTime(required=True)
+    solved_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class TicketChange(TicketRef):
+    """An intake event about one ticket: it carries the ticket's state after the change."""
+
+    ticket = fields.Nested(TicketState, required=True)
+
+
+class TicketCreatedData(TicketChange):
     subject = fields.Str(required=True)
     description = fields.Str(required=True)
     department = fields.Str(required=True)
@@ -77,14 +107,14 @@ class TicketCreatedData(TicketRef):
     previous_assignee_id = fields.Str(load_default=None, allow_none=True)
 
 
-class MessageAddedData(TicketRef):
+class MessageAddedData(TicketChange):
     message_id = fields.Str(required=True)
     author_role = fields.Str(required=True)
     public = fields.Bool(required=True)
     added_at = fields.AwareDateTime(required=True)
 
 
-class StatusChangedData(TicketRef):
+class StatusChangedData(TicketChange):
     old_status = fields.Str(required=True, validate=validate.OneOf(STATUSES))
     new_status = fields.Str(required=True, validate=validate.OneOf(STATUSES))
     actor_role = fields.Str(required=True)
@@ -94,7 +124,7 @@ class StatusChangedData(TicketRef):
     changed_at = fields.AwareDateTime(required=True)
 
 
-class TicketSolvedData(TicketRef):
+class TicketSolvedData(TicketChange):
     """Public content only: internal notes never leave intake in this event."""
 
     subject = fields.Str(required=True)
@@ -110,18 +140,18 @@ class TicketSolvedData(TicketRef):
     solved_at = fields.AwareDateTime(required=True)
 
 
-class TicketClosedData(TicketRef):
+class TicketClosedData(TicketChange):
     closed_at = fields.AwareDateTime(required=True)
 
 
-class TicketReopenedData(TicketRef):
+class TicketReopenedData(TicketChange):
     department = fields.Str(required=True)
     priority = fields.Str(required=True, validate=validate.OneOf(PRIORITIES))
     previous_assignee_id = fields.Str(load_default=None, allow_none=True)
     reopened_at = fields.AwareDateTime(required=True)
 
 
-class TicketUpdatedData(TicketRef):
+class TicketUpdatedData(TicketChange):
     """Staff edited fields; ``changes`` maps each field to {"old": ..., "new": ...}."""
 
     changes = fields.Dict(keys=fields.Str(), values=fields.Dict(), required=True)
@@ -131,7 +161,7 @@ class TicketUpdatedData(TicketRef):
     updated_at = fields.AwareDateTime(required=True)
 
 
-class AttachmentAddedData(TicketRef):
+class AttachmentAddedData(TicketChange):
     """A file attached to a ticket on its own (files sent with a reply or a new ticket come
     with message_added / ticket_created).  No file name: it can be personal, and nobody
     downstream needs it; ``public`` False is a staff-only file."""

@@ -185,6 +185,20 @@ def latest_public_reply(ticket: dict) -> str:
     return ""
 
 
+STATE_FIELDS = ("subject", "description", "status", "department", "category", "priority", "tags",
+                "language", "requester_id", "assignee_id", "created_at", "updated_at",
+                "solved_at")
+
+
+def ticket_state(ticket: dict) -> dict:
+    """The ticket as intake's events carry it (events.TicketState): public messages only, no
+    contact details."""
+    return {**{name: ticket.get(name) for name in STATE_FIELDS},
+            "tags": ticket.get("tags") or [],
+            "conversation": [m["body"] for m in ticket.get("messages", []) if m["public"]],
+            "last_public_reply": latest_public_reply(ticket)}
+
+
 # ---------------------------------------------------------------------------- staff edits
 
 EDITABLE_FIELDS = ("priority", "category", "department", "tags", "organization")

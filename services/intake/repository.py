@@ -16,8 +16,11 @@ from . import reports, rollups
 from .domain import CSAT_LINK_VALIDITY
 
 FIRST_TICKET_NUMBER = 1000
-IDEMPOTENCY_INDEX = "requester_idempotency_key"
-LEGACY_IDEMPOTENCY_INDEX = "idempotency_key_1"  # global; leaked tickets across requesters
+IDEMPOTENCY_INDEX = "requester_idempotency_key_v2"
+# Older forms, dropped at start-up: a global one (leaked tickets across requesters), and one
+# whose filter was ``$exists`` (a compound partial index with that filter makes the Rust wire
+# server answer an equality query on ``idempotency_key`` alone with nothing).
+LEGACY_IDEMPOTENCY_INDEXES = ("idempotency_key_1", "requester_idempotency_key")
 
 
 class TicketRepository(Repository):
@@ -51,16 +54,19 @@ class TicketRepository(Repository):
         """A key is unique per requester, not globally: two requesters who happen to pick
         the same key must each get their own ticket, never the other's.  Partial: only
         tickets filed with a key take part.  Databases made before this carry the old global
-        index (which would still refuse the second requester's ticket): drop it."""
-        if LEGACY_IDEMPOTENCY_INDEX in self.tickets.index_information():
-            try:
-                self.tickets.drop_index(LEGACY_IDEMPOTENCY_INDEX)
-            except OperationFailure:
-                pass  # another replica starting at the same time dropped it first
+        index (which would still refuse the second requester's ticket) or the first per-requester
+        one (see LEGACY_IDEMPOTENCY_INDEXES): the new one is built first, then they are dropped."""
         self.tickets.create_index(
             [("requester_id", ASCENDING), ("idempotency_key", ASCENDING)], unique=True,
             name=IDEMPOTENCY_INDEX,
-            partialFilterExpression={"idempotency_key": {"$exists": True}})
+            partialFilterExpression={"idempotency_key": {"$type": "string"}})
+        existing = self.tickets.index_information()
+        for legacy in LEGACY_IDEMPOTENCY_INDEXES:
+            if legacy in existing:
+                try:
+                    self.tickets.drop_index(legacy)
+                except OperationFailure:
+                    pass  # another replica starting at the same time dropped it first
 
     def next_number(self) -> int:
         # Outside the creating transaction on purpose: a shared counter inside every

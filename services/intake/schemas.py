@@ -12,7 +12,16 @@ from services.common.validation import (Strict, StrictBool, WholeNumber, line, o
 
 from . import tags as tag_rules
 from .attachments import MAX_ATTACHMENT_BYTES
-from .domain import ROLES, EDITABLE_FIELDS
+from .domain import EDITABLE_FIELDS, ROLES
+
+# This module is intake's public contract: its RPC payload schemas, and (re-exported "as"
+# themselves) what other services and the portal may use besides.  They import nothing else
+# of intake: import-linter holds them to it (pyproject.toml).
+from .attachments import ALLOWED_TYPES as ALLOWED_TYPES
+from .attachments import MAX_ATTACHMENTS_PER_TICKET as MAX_ATTACHMENTS_PER_TICKET
+from .canned import PLACEHOLDERS as PLACEHOLDERS
+from .domain import STAFF as STAFF
+from .domain import allowed_targets as allowed_targets
 
 
 class Tag(fields.Str):

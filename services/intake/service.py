@@ -108,17 +108,22 @@ class IntakeService(OutboxRelay):
             return fail(409, {"status": [exc.reason], "allowed": exc.allowed})
 
         changes = {"status": move.new, "updated_at": now}
-        events = [self._status_event(ticket, move.new, actor["role"], now)]
         if move.new == "solved":
             changes["solved_at"] = now
-            events.append(self._solved_event(ticket, now))
         elif move.new == "closed":
             changes["closed_at"] = now
-            events.append(ev.new_event(ev.TICKET_CLOSED, {
-                "ticket_id": ticket["_id"], "number": number, "closed_at": now}, now))
         if move.is_reopen:
             changes.update(reopened_at=now, solved_at=None, closed_at=None)
-            events.append(self._reopened_event(ticket, now))
+        state = domain.ticket_state(dict(ticket, **changes))
+        events = [self._status_event(ticket, move.new, actor["role"], now, state)]
+        if move.new == "solved":
+            events.append(self._solved_event(ticket, now, state))
+        elif move.new == "closed":
+            events.append(ev.new_event(ev.TICKET_CLOSED, {
+                "ticket_id": ticket["_id"], "number": number, "closed_at": now,
+                "ticket": state}, now))
+        if move.is_reopen:
+            events.append(self._reopened_event(ticket, now, state))
         return self._commit_and_show(ticket, changes, events, actor,
                                      expected={"status": move.old})
 
@@ -204,7 +209,8 @@ class IntakeService(OutboxRelay):
         event = ev.new_event(ev.ATTACHMENT_ADDED, {
             "ticket_id": ticket["_id"], "number": number, "attachment_id": entry["id"],
             "content_type": entry["content_type"], "size": entry["size"],
-            "public": entry["public"], "author_role": actor["role"], "added_at": now}, now)
+            "public": entry["public"], "author_role": actor["role"], "added_at": now,
+            "ticket": domain.ticket_state(dict(ticket, updated_at=now))}, now)
         result = self._commit_and_show(ticket, {"updated_at": now}, [event], actor, expected={},
                                        push={"attachments": entry}, files=[blob])
         if result["ok"]:
@@ -572,7 +578,8 @@ class IntakeService(OutboxRelay):
             # SLA policies and routing rules can be chosen by organization and plan.
             "organization": ticket.get("organization"), "plan": ticket.get("plan"),
             # A follow-up goes back to the agent of the ticket it continues, when available.
-            "previous_assignee_id": (follow_up_of or {}).get("assignee_id")}, occurred_at=now)
+            "previous_assignee_id": (follow_up_of or {}).get("assignee_id"),
+            "ticket": domain.ticket_state(ticket)}, occurred_at=now)
 
         def write(session):
             self.store.insert(ticket, session)
@@ -612,19 +619,25 @@ class IntakeService(OutboxRelay):
             pushed_files.append(file_entry)
             files.append(blob)
         changes = {"updated_at": now}
-        events = [ev.new_event(ev.MESSAGE_ADDED, {
-            "ticket_id": ticket["_id"], "number": ticket["number"], "message_id": entry["id"],
-            "author_role": actor["role"], "public": body["public"], "added_at": now}, now)]
         if is_staff and body["public"] and ticket["first_response_at"] is None:
             changes["first_response_at"] = now
         # A staff reply opens a new ticket; a customer reply brings a pending one back.
-        if (is_staff and body["public"] and ticket["status"] == "new") or (
-                not is_staff and ticket["status"] in ("pending", "solved")):
+        opens = (is_staff and body["public"] and ticket["status"] == "new") or (
+            not is_staff and ticket["status"] in ("pending", "solved"))
+        if opens:
             changes["status"] = "open"
-            events.append(self._status_event(ticket, "open", actor["role"], now))
             if ticket["status"] == "solved":
                 changes.update(reopened_at=now, solved_at=None)
-                events.append(self._reopened_event(ticket, now))
+        state = domain.ticket_state(dict(ticket, **changes,
+                                         messages=ticket.get("messages", []) + [entry]))
+        events = [ev.new_event(ev.MESSAGE_ADDED, {
+            "ticket_id": ticket["_id"], "number": ticket["number"], "message_id": entry["id"],
+            "author_role": actor["role"], "public": body["public"], "added_at": now,
+            "ticket": state}, now)]
+        if opens:
+            events.append(self._status_event(ticket, "open", actor["role"], now, state))
+            if ticket["status"] == "solved":
+                events.append(self._reopened_event(ticket, now, state))
         push = {"messages": entry}
         if pushed_files:
             push["attachments"] = {"$each": pushed_files}
@@ -776,26 +789,30 @@ class IntakeService(OutboxRelay):
         return ev.new_event(ev.TICKET_UPDATED, {
             "ticket_id": ticket["_id"], "number": ticket["number"], "changes": diff,
             "actor_role": role, "department": after["department"],
-            "priority": after["priority"], "updated_at": now}, now)
+            "priority": after["priority"], "updated_at": now,
+            "ticket": domain.ticket_state(dict(after, updated_at=now))}, now)
 
-    def _status_event(self, ticket, new_status, role, now):
+    # ``state``: domain.ticket_state of the ticket after the change these events announce.
+
+    def _status_event(self, ticket, new_status, role, now, state):
         return ev.new_event(ev.STATUS_CHANGED, {
             "ticket_id": ticket["_id"], "number": ticket["number"], "old_status": ticket["status"],
             "new_status": new_status, "actor_role": role, "department": ticket["department"],
             "priority": ticket["priority"], "assignee_id": ticket["assignee_id"],
-            "changed_at": now}, now)
+            "changed_at": now, "ticket": state}, now)
 
-    def _reopened_event(self, ticket, now):
+    def _reopened_event(self, ticket, now, state):
         return ev.new_event(ev.TICKET_REOPENED, {
             "ticket_id": ticket["_id"], "number": ticket["number"],
             "department": ticket["department"], "priority": ticket["priority"],
-            "previous_assignee_id": ticket["assignee_id"], "reopened_at": now}, now)
+            "previous_assignee_id": ticket["assignee_id"], "reopened_at": now,
+            "ticket": state}, now)
 
-    def _solved_event(self, ticket, now):
+    def _solved_event(self, ticket, now, state):
         return ev.new_event(ev.TICKET_SOLVED, {
             "ticket_id": ticket["_id"], "number": ticket["number"], "subject": ticket["subject"],
-            "description": ticket["description"], "resolution": domain.latest_public_reply(ticket),
+            "description": ticket["description"], "resolution": state["last_public_reply"],
             "department": ticket["department"], "category": ticket["category"],
             "priority": ticket["priority"], "language": ticket["language"],
             "tags": ticket["tags"], "requester_id": ticket["requester_id"],
-            "assignee_id": ticket["assignee_id"], "solved_at": now}, now)
+            "assignee_id": ticket["assignee_id"], "solved_at": now, "ticket": state}, now)

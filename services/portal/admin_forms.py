@@ -12,8 +12,8 @@ import re
 from typing import Any, Callable, Iterable, Mapping
 
 from services.intake.schemas import NotificationToggles
-from services.routing.domain import LIST_OPERATORS
-from services.sla.calendar import WEEKDAYS
+from services.routing.schemas import LIST_OPERATORS
+from services.sla.schemas import WEEKDAYS
 
 INTEGER = re.compile(r"^-?\d{1,12}$")
 NUMBER = re.compile(r"^-?\d{0,12}(\.\d{1,12})?$")

@@ -17,7 +17,7 @@ from werkzeug.routing import IntegerConverter
 from werkzeug.sansio.utils import host_is_trusted
 
 from services.common.clock import Clock
-from services.intake.attachments import MAX_ATTACHMENT_BYTES
+from services.intake.schemas import MAX_ATTACHMENT_BYTES
 
 from . import i18n
 from .repository import UserRepository

@@ -10,8 +10,8 @@ from flask import Response
 from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage
 
-from services.intake.attachments import (ALLOWED_TYPES, MAX_ATTACHMENT_BYTES,
-                                         MAX_ATTACHMENTS_PER_TICKET)
+from services.intake.schemas import (ALLOWED_TYPES, MAX_ATTACHMENT_BYTES,
+                                     MAX_ATTACHMENTS_PER_TICKET)
 
 MEGABYTE = 1024 * 1024
 # Files one page form may carry at once; the portal's body limit for multipart requests is

@@ -3,6 +3,8 @@ order of a department queue, escalation steps and recurring-problem detection.""
 from __future__ import annotations
 
 import functools
+import hashlib
+import random
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
@@ -259,6 +261,31 @@ def similarity(a: Iterable[str], b: Iterable[str]) -> float:
     """Jaccard similarity of two fingerprints."""
     a, b = set(a), set(b)
     return len(a & b) / len(a | b) if a or b else 0.0
+
+
+# Which recent tickets are compared with a new one: those sharing a MinHash band with it
+# (locality-sensitive hashing), found by an index, rather than every ticket sharing a word
+# (on templated traffic ~11 instead of ~175 of 300 tickets).  Two fingerprints of Jaccard
+# similarity J share a band with probability 1 - (1 - J**ROWS)**BANDS: 0.96 at 0.5 (the default
+# threshold), 0.997 at 0.6, 0.9999 at 0.7, 0.48 at 0.3, 0.18 at 0.2; so a department whose
+# threshold is set far below 0.5 finds fewer of its similar tickets.  Candidates are compared
+# exactly (``similarity``): the bands only decide what is read.
+SIGNATURE_BANDS, SIGNATURE_ROWS = 24, 3
+_MERSENNE = (1 << 61) - 1
+_MINHASH = [(r.randrange(1, _MERSENNE), r.randrange(_MERSENNE))
+            for r in [random.Random(18)] for _ in range(SIGNATURE_BANDS * SIGNATURE_ROWS)]
+
+
+def signature_bands(fingerprint_terms: Iterable[str]) -> list[str]:
+    """The fingerprint's LSH band keys ("band-digest"), stable across processes."""
+    hashes = [int.from_bytes(hashlib.blake2b(term.encode(), digest_size=8).digest(), "big")
+              for term in fingerprint_terms]
+    if not hashes:
+        return []
+    mins = [min((a * h + b) % _MERSENNE for h in hashes) for a, b in _MINHASH]
+    return [f"{band}-" + hashlib.blake2b(
+        repr(mins[band * SIGNATURE_ROWS:(band + 1) * SIGNATURE_ROWS]).encode(),
+        digest_size=6).hexdigest() for band in range(SIGNATURE_BANDS)]
 
 
 DEFAULT_INCIDENT_SETTINGS = {"incident_threshold": 5, "incident_window_minutes": 30,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import OperationFailure
 
 from services.common.storage import Repository
 
@@ -39,7 +40,13 @@ class RoutingRepository(Repository):
         self.db.queue.create_index([("department", ASCENDING)] + QUEUE_SORT["differentiated"])
         self.db.rules.create_index([("position", ASCENDING), ("_id", ASCENDING)])
         self.db.tickets.create_index([("department", ASCENDING), ("created_at", DESCENDING)])
-        self.db.tickets.create_index("fingerprint")
+        self.db.tickets.create_index([("department", ASCENDING), ("bands", ASCENDING),
+                                      ("created_at", DESCENDING)])
+        if "fingerprint_1" in self.db.tickets.index_information():
+            try:  # candidates were found by any shared word before signature bands
+                self.db.tickets.drop_index("fingerprint_1")
+            except OperationFailure:
+                pass  # another replica starting at the same time dropped it first
         self.db.alerts.create_index([("raised_at", DESCENDING)])
 
     # ------------------------------------------------------------------ departments
@@ -218,14 +225,17 @@ class RoutingRepository(Repository):
         if queued:
             self.db.queue.update_one({"_id": ticket_id}, {"$set": queued}, session=session)
 
-    def recent_tickets(self, department: str, since, sharing: list[str],
+    def recent_tickets(self, department: str, since, bands: list[str],
                        session=None) -> list[dict]:
-        """The newest tickets of the window that share a fingerprint term with ``sharing``
-        (the others cannot be similar).  Capped: in a flood of alike tickets the newest ones
-        already carry the incident, and reading the whole flood per ticket would be quadratic."""
+        """The newest tickets of the window that share a signature band with ``bands`` (see
+        domain.signature_bands): what is read grows with the alike tickets, not with all the
+        tickets sharing a word.  Capped: in a flood of alike tickets the newest ones already
+        carry the incident."""
+        if not bands:
+            return []
         return list(self.db.tickets.find(
             {"department": department, "created_at": {"$gte": since},
-             "fingerprint": {"$in": sharing}}, INCIDENT_CANDIDATE_FIELDS, session=session)
+             "bands": {"$in": bands}}, INCIDENT_CANDIDATE_FIELDS, session=session)
             .sort("created_at", DESCENDING).limit(INCIDENT_CANDIDATES))
 
     # ------------------------------------------------------------------ rules

@@ -9,6 +9,12 @@ from services.common.validation import Strict, StrictBool, organization, slug, t
 from .domain import (ACTIONS, AVAILABILITY, DEFAULT_INCIDENT_SETTINGS, INCIDENT_CANDIDATES,
                      QUEUE_MODES)
 
+# This module is routing's public contract: its RPC payload schemas, and (re-exported "as"
+# themselves) what other services and the portal may use besides.  They import nothing else
+# of routing: import-linter holds them to it (pyproject.toml).
+from .domain import CAPACITY_OVERRIDERS as CAPACITY_OVERRIDERS
+from .domain import LIST_OPERATORS as LIST_OPERATORS
+
 
 class DepartmentSchema(Strict):
     id = slug(required=True)

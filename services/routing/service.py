@@ -307,12 +307,13 @@ class RoutingService(OutboxRelay):
 
     @staticmethod
     def _routing_copy(ticket: dict) -> dict:
+        fingerprint = domain.fingerprint(ticket["subject"], ticket["description"])
         return {"_id": ticket["ticket_id"], "number": ticket["number"],
                 "department": ticket["department"], "category": ticket.get("category"),
                 "priority": ticket["priority"], "language": ticket.get("language"),
                 "product": ticket.get("product"), "created_at": ticket["created_at"],
-                "fingerprint": sorted(domain.fingerprint(ticket["subject"],
-                                                         ticket["description"])),
+                "fingerprint": sorted(fingerprint),
+                "bands": domain.signature_bands(fingerprint),
                 "subject": ticket["subject"][:200], "incident_id": None}
 
     @staticmethod
@@ -375,13 +376,13 @@ class RoutingService(OutboxRelay):
 
     def _cluster(self, ticket: dict, now, session=None, settings: dict | None = None) -> dict:
         """The ticket's recurring-problem cluster among the department's recent tickets that
-        share a fingerprint term (see domain.recurring_cluster)."""
+        share a signature band with it (see domain.signature_bands, recurring_cluster)."""
         if settings is None:
             settings = self.store.department(ticket["department"], session) or {}
         window = settings.get("incident_window_minutes",
                               domain.DEFAULT_INCIDENT_SETTINGS["incident_window_minutes"])
         recent = [t for t in self.store.recent_tickets(
-            ticket["department"], now - timedelta(minutes=window), ticket["fingerprint"],
+            ticket["department"], now - timedelta(minutes=window), ticket.get("bands", []),
             session) if t["_id"] != ticket["_id"]]
         return domain.recurring_cluster(ticket, recent, settings, now)
 

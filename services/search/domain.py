@@ -6,7 +6,7 @@ import hashlib
 import re
 from html import escape
 
-from services.intake.domain import STAFF, latest_public_reply
+from services.intake.schemas import STAFF
 
 LANG_FIELDS = ("title", "body", "resolution")
 ANSWERED = ("solved", "closed")
@@ -257,23 +257,20 @@ def present_hit(hit: dict, actor: dict | None = None) -> dict:
 
 # ---------------------------------------------------------------------------- documents
 
-def ticket_document(view: dict) -> dict:
-    """From intake's public view of a ticket: public messages only (dropped again here, in case
-    a caller ever passes a staff view), no requester contact details."""
-    public = [m for m in view.get("messages", []) if m.get("public")]
-    answered = view["status"] in ANSWERED
-    resolution = latest_public_reply({"messages": public}) if answered else ""
-    doc = {"kind": "ticket", "number": view["number"], "title": view["subject"],
-           "body": view["description"],
-           "conversation": "\n".join(m["body"] for m in public),
-           "status": view["status"], "department": view["department"],
-           "category": view.get("category"), "priority": view["priority"],
-           "tags": view.get("tags", []), "language": view["language"],
-           "requester_id": view["requester_id"], "assignee_id": view.get("assignee_id"),
-           "created_at": view["created_at"], "updated_at": view["updated_at"],
-           "solved_at": view.get("solved_at"), "published": False}
-    if resolution:
-        doc["resolution"] = resolution
+def ticket_document(number: int, state: dict) -> dict:
+    """From the ticket state intake's events carry (events.TicketState: public content only,
+    no requester contact details).  A solved or closed ticket's answer is its latest public
+    staff reply."""
+    doc = {"kind": "ticket", "number": number, "title": state["subject"],
+           "body": state["description"], "conversation": "\n".join(state["conversation"]),
+           "status": state["status"], "department": state["department"],
+           "category": state.get("category"), "priority": state["priority"],
+           "tags": state.get("tags", []), "language": state["language"],
+           "requester_id": state["requester_id"], "assignee_id": state.get("assignee_id"),
+           "created_at": state["created_at"], "updated_at": state["updated_at"],
+           "solved_at": state.get("solved_at"), "published": False}
+    if state["status"] in ANSWERED and state["last_public_reply"]:
+        doc["resolution"] = state["last_public_reply"]
     return doc
 
 
@@ -287,7 +284,7 @@ def article_document(article: dict) -> dict:
 
 
 BOOKKEEPING = ("_id", "indexed", "rev", "saved_at", "index_error", "index_rejections",
-               "answer_ref")
+               "answer_ref", "assigned_at")
 
 
 def stored_ticket_document(stored: dict) -> dict:

@@ -52,6 +52,7 @@ class SearchIndex:
     def __init__(self, es: Elasticsearch, prefix: str):
         self.es, self.prefix = es, prefix
         self.outage = Outage()
+        self.ensured = False  # ensure() succeeded once in this process
 
     def alias(self, kind: str) -> str:
         return indices.alias(self.prefix, kind)
@@ -68,6 +69,7 @@ class SearchIndex:
                     if exc.error != "resource_already_exists_exception":
                         raise
                 self.es.indices.put_alias(index=name, name=alias)
+        self.ensured = True
 
     def bulk(self, kind: str, revisions: Iterable[tuple[str, int, dict]]) -> BulkOutcome:
         """Write ``(id, revision, document)`` triples, the revision as the document's external

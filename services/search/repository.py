@@ -93,9 +93,38 @@ class SearchRepository(Repository):
     # ------------------------------------------------------------------ tickets
 
     def save_ticket(self, doc: dict, now: datetime) -> bool:
-        """Keep the newest view only: events arrive in any order and fetches can race, so an
-        older ``updated_at`` never replaces a newer one (an equal one is saved again)."""
-        return self._save("tickets", doc, now, newer_than="updated_at")
+        """Keep the newest state only: events arrive in any order, so an older ``updated_at``
+        never replaces a newer one (an equal one is saved again).  Routing's assignment may be
+        newer than the state (intake records it later): it is applied again afterwards."""
+        saved = self._save("tickets", doc, now, newer_than="updated_at")
+        assignment = self.db.assignments.find_one({"_id": doc["_id"]})
+        if assignment is not None:
+            self._assign_copy(doc["_id"], assignment, now)
+        return saved
+
+    def save_assignment(self, ticket_id: str, agent_id: str, at: datetime,
+                        now: datetime) -> None:
+        """Routing's latest assignment of a ticket, kept on its own too: the ticket's copy may
+        not be saved yet (its event can come later), and the save applies it then."""
+        assignment = {"agent_id": agent_id, "assigned_at": at}
+        try:
+            self.db.assignments.update_one(
+                {"_id": ticket_id, "$or": [{"assigned_at": None}, {"assigned_at": {"$lt": at}}]},
+                {"$set": assignment}, upsert=True)
+        except DuplicateKeyError:
+            pass  # a later assignment is kept already
+        self._assign_copy(ticket_id, assignment, now)
+
+    def _assign_copy(self, ticket_id: str, assignment: dict, now: datetime) -> None:
+        """The copy shows the assignment unless intake's state of the ticket is newer than it
+        and names an assignee (intake records routing's assignments, so that one is newer).
+        A copy not saved yet matches nothing: the save does this again."""
+        at = assignment["assigned_at"]
+        self.db.tickets.update_one(
+            {"_id": ticket_id, "assignee_id": {"$ne": assignment["agent_id"]},
+             "$or": [{"assignee_id": None}, {"updated_at": {"$lte": at}}]},
+            {"$set": {"assignee_id": assignment["agent_id"], "indexed": False,
+                      "saved_at": now}, "$inc": {"rev": 1}})
 
     def suggested_id(self, kind: str, result_id: str) -> str | None:
         """The id feedback on a suggestion counts under: a published article's id, a solved

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime
 
 from elasticsearch import ConnectionError as ElasticsearchConnectionError
 from elasticsearch import ElasticsearchException
 from marshmallow import ValidationError
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import rpc
 from nameko.timer import timer
 
 from services.common import events as ev
@@ -25,14 +24,9 @@ from .schemas import (ArticleEditSchema, ArticleListSchema, ArticleSchema, Feedb
 log = logging.getLogger(__name__)
 SYNC_BATCH = 500
 SYNC_ROUNDS = 20
-# How search reads tickets from intake: a non-staff role, so intake drops internal notes.
-SEARCH_ACTOR = {"id": "search", "role": "system", "name": "search"}
 # similar_tickets is for agents only (the portal checks the role before calling).
 STAFF_READER = {"id": "search", "role": "agent"}
 ARTICLE_ID = re.compile(SLUG.regex.pattern)
-TICKET_DATES = ("created_at", "updated_at", "solved_at")
-
-
 
 
 def _actor(actor: dict | None) -> dict | None:
@@ -45,14 +39,15 @@ def _actor(actor: dict | None) -> dict | None:
         return None
 
 
-def _refreshes_on(event_type: str):
-    """An event handler that re-reads the ticket from intake.  Fetching the current state
-    (rather than applying each event's fields) makes redelivery and reordering harmless."""
-    def refresh(self, event):
+def _indexes_state(event_type: str):
+    """An event handler that keeps the ticket state an intake event carries (the newest by
+    ``updated_at`` wins), so redelivery and reordering are harmless, and intake is never
+    called back."""
+    def keep(self, event):
         if event.data.get("public", True):  # an internal note changes nothing searchable
-            self._refresh_ticket(event.data)
-    refresh.__name__ = f"refresh_on_{event_type}"
-    return on_event(event_type)(refresh)
+            self._save_ticket(event.data)
+    keep.__name__ = f"index_on_{event_type}"
+    return on_event(event_type)(keep)
 
 
 class SearchService(OutboxRelay):
@@ -61,7 +56,6 @@ class SearchService(OutboxRelay):
     store = SearchStore("search")
     index = Index()
     clock = ClockProvider()
-    intake = RpcProxy("intake")
 
     # ------------------------------------------------------------------ articles
 
@@ -172,16 +166,23 @@ class SearchService(OutboxRelay):
 
     # ------------------------------------------------------------------ events
 
-    # Any change to a ticket: fetch intake's public view and index that (see _refreshes_on).
-    on_ticket_created = _refreshes_on(ev.TICKET_CREATED)
-    on_message_added = _refreshes_on(ev.MESSAGE_ADDED)
-    on_status_changed = _refreshes_on(ev.STATUS_CHANGED)
-    on_ticket_assigned = _refreshes_on(ev.TICKET_ASSIGNED)
-    on_ticket_updated = _refreshes_on(ev.TICKET_UPDATED)
-    on_attachment_added = _refreshes_on(ev.ATTACHMENT_ADDED)  # updated_at moves
-    on_ticket_solved = _refreshes_on(ev.TICKET_SOLVED)
-    on_ticket_closed = _refreshes_on(ev.TICKET_CLOSED)
-    on_ticket_reopened = _refreshes_on(ev.TICKET_REOPENED)
+    # Any change to a ticket: index the state its event carries (see _indexes_state).
+    on_ticket_created = _indexes_state(ev.TICKET_CREATED)
+    on_message_added = _indexes_state(ev.MESSAGE_ADDED)
+    on_status_changed = _indexes_state(ev.STATUS_CHANGED)
+    on_ticket_updated = _indexes_state(ev.TICKET_UPDATED)
+    on_attachment_added = _indexes_state(ev.ATTACHMENT_ADDED)  # updated_at moves
+    on_ticket_solved = _indexes_state(ev.TICKET_SOLVED)
+    on_ticket_closed = _indexes_state(ev.TICKET_CLOSED)
+    on_ticket_reopened = _indexes_state(ev.TICKET_REOPENED)
+
+    @on_event(ev.TICKET_ASSIGNED)
+    def on_ticket_assigned(self, event):
+        """Routing's assignment reaches search before intake's next event about the ticket."""
+        d = event.data
+        self.store.save_assignment(d["ticket_id"], d["agent_id"], d["assigned_at"],
+                                   self.clock.now())
+        self._sync(kinds=("tickets",))
 
     @timer(interval=2.0)
     def sync_index(self):
@@ -196,29 +197,27 @@ class SearchService(OutboxRelay):
 
     # ------------------------------------------------------------------ internals
 
-    def _refresh_ticket(self, ref: dict) -> None:
-        found = self.intake.get_ticket(ref["number"], SEARCH_ACTOR)
-        if not found["ok"]:
-            log.warning("ticket %s not readable from intake: %s", ref["number"], found)
-            return
-        doc = domain.ticket_document(found["ticket"])
-        for name in TICKET_DATES:
-            if doc.get(name):
-                doc[name] = datetime.fromisoformat(doc[name])
-        ticket_id = found["ticket"]["id"]
+    def _save_ticket(self, change: dict) -> None:
+        ticket_id = change["ticket_id"]
+        doc = domain.ticket_document(change["number"], change["ticket"])
         self.store.save_ticket({"_id": ticket_id, "answer_ref": domain.answer_ref(ticket_id),
                                 **doc}, self.clock.now())
-        self._sync()
+        self._sync(kinds=("tickets",))
 
-    def _sync(self, sweep: bool = False) -> None:
-        """Copy whatever Mongo has that Elasticsearch lacks; safe to repeat.  Outside the sweep
-        this is best effort: with Elasticsearch known to be away it is left to the sweep."""
+    def _sync(self, sweep: bool = False, kinds: tuple[str, ...] = tuple(domain.TO_DOCUMENT)
+              ) -> None:
+        """Copy whatever Mongo has of ``kinds`` that Elasticsearch lacks; safe to repeat.
+        Outside the sweep this is best effort: with Elasticsearch known to be away it is left to
+        the sweep, and the indices are checked (two requests) only until that succeeded once in
+        this process; the sweep checks them every time, so a lost alias is back within 2 s."""
         outage = self.index.outage
         if outage.suspected and not sweep:
             return
         try:
-            self.index.ensure()
-            for kind, to_doc in domain.TO_DOCUMENT.items():
+            if sweep or not self.index.ensured:
+                self.index.ensure()
+            for kind in kinds:
+                to_doc = domain.TO_DOCUMENT[kind]
                 # A backlog after an outage drains in batches; the next sweep takes the rest.
                 for _ in range(SYNC_ROUNDS):
                     pending = self.store.unindexed(kind, SYNC_BATCH)
@@ -284,7 +283,7 @@ class SearchService(OutboxRelay):
         return self._after_article_write(article_id)
 
     def _after_article_write(self, article_id: str, **extra) -> dict:
-        self._sync()  # best effort now; the sweep retries if Elasticsearch is away
+        self._sync(kinds=("articles",))  # best effort now; the sweep retries if it is away
         return ok(article=self._article_view(self.store.article(article_id)), **extra)
 
     def _article_view(self, article: dict, with_translations: bool = True) -> dict:

@@ -12,6 +12,10 @@ from services.common.validation import Strict, StrictBool, slug, text
 from .calendar import WEEKDAYS, interval_problems, parse_minute
 from .domain import ACTIONS, TARGETS
 
+# This module is SLA's public contract: its RPC payload schemas and what the portal may use
+# besides (WEEKDAYS, imported above).  Others import nothing else of SLA: import-linter holds
+# them to it (pyproject.toml).
+
 MAX_TARGET_MINUTES = 525_600  # a year
 POSITIVE_MINUTES = validate.Range(min=1, max=MAX_TARGET_MINUTES,
                                   error="Must be a whole number of minutes from {min} to {max}.")

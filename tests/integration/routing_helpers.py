@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 from nameko.standalone.events import event_dispatcher
 
 from services.common import events as ev
+from tests.support import intake_event
 
 
 def ticket_created(number: int, department: str, subject: str = "Help", **fields) -> dict:
@@ -13,11 +14,11 @@ def ticket_created(number: int, department: str, subject: str = "Help", **fields
             "department": department, "category": None, "priority": "normal",
             "channel": "api", "language": "en", "tags": [], "requester_id": "cust-1",
             "created_at": datetime.now(timezone.utc), **fields}
-    return ev.new_event(ev.TICKET_CREATED, data)
+    return intake_event(ev.TICKET_CREATED, data)
 
 
 def solved(ticket_id: str, number: int, department: str) -> dict:
-    return ev.new_event(ev.STATUS_CHANGED, {
+    return intake_event(ev.STATUS_CHANGED, {
         "ticket_id": ticket_id, "number": number, "old_status": "open", "new_status": "solved",
         "actor_role": "agent", "department": department, "priority": "normal",
         "changed_at": datetime.now(timezone.utc)})

@@ -9,7 +9,7 @@ from services.common import events as ev
 from services.intake.service import IntakeService
 from services.routing.service import RoutingService
 from tests.integration.routing_helpers import dispatcher
-from tests.support import eventually, running
+from tests.support import eventually, intake_event, running
 
 CUSTOMER = {"id": "cust-prev", "role": "customer", "name": "Ann Customer"}
 STAFF = {"id": "sup-1", "role": "supervisor", "name": "Sue"}
@@ -97,11 +97,11 @@ def test_a_late_solve_never_takes_a_reopened_ticket_from_its_agent(rpc, db, conf
     ticket = rpc.intake.get_ticket(number, STAFF)["ticket"]
     holder, solved_at = ticket["assignee_id"], datetime.now(timezone.utc)
     publish = dispatcher(config)
-    reopened = ev.new_event(ev.TICKET_REOPENED, {
+    reopened = intake_event(ev.TICKET_REOPENED, {
         "ticket_id": ticket["id"], "number": number, "department": "technical",
         "priority": "normal", "previous_assignee_id": holder,
         "reopened_at": solved_at + timedelta(seconds=1)}, solved_at + timedelta(seconds=1))
-    late_solve = ev.new_event(ev.STATUS_CHANGED, {
+    late_solve = intake_event(ev.STATUS_CHANGED, {
         "ticket_id": ticket["id"], "number": number, "old_status": "open",
         "new_status": "solved", "actor_role": "agent", "department": "technical",
         "priority": "normal", "changed_at": solved_at}, solved_at)

@@ -20,7 +20,7 @@ from services.sla import domain
 from services.sla.calendar import ROUND_THE_CLOCK
 from services.sla.repository import ClockChanged, SlaRepository
 from services.sla.service import SlaService
-from tests.support import EventTap, eventually, running
+from tests.support import EventTap, eventually, intake_event, running
 
 MSK = ZoneInfo("Europe/Moscow")
 FRIDAY_1730 = datetime(2026, 11, 20, 17, 30, tzinfo=MSK)
@@ -62,7 +62,7 @@ def publish(config):
     dispatch = event_dispatcher({"AMQP_URI": config["AMQP_URI"], "serializer": "json"})
 
     def send(event_type, data, at):
-        dispatch(ev.EVENT_SOURCE[event_type], event_type, ev.new_event(event_type, data, at))
+        dispatch(ev.EVENT_SOURCE[event_type], event_type, intake_event(event_type, data, at))
 
     return send
 

@@ -12,7 +12,7 @@ from services.intake.service import IntakeService
 from services.routing.service import RoutingService
 from services.search.service import SearchService
 from services.sla.service import SlaService
-from tests.support import EventTap, eventually, queues_drained, running
+from tests.support import EventTap, eventually, intake_event, queues_drained, running
 
 AGENT = {"id": "agent-1", "name": "Agent One", "email": "one@example.com",
          "departments": ["technical"], "capacity": 100}
@@ -120,7 +120,7 @@ def test_redelivered_event_applies_once(rpc, config, db):
     # A department of its own, so tickets from other tests cannot change this agent's load.
     assert rpc.routing.upsert_department({"id": "dedupe", "name": "Dedupe"})["ok"]
     assert rpc.routing.upsert_agent(dict(AGENT, id="agent-dedupe", departments=["dedupe"]))["ok"]
-    event = ev.new_event(ev.TICKET_CREATED, {
+    event = intake_event(ev.TICKET_CREATED, {
         "ticket_id": "dup-ticket", "number": 99001, "subject": "dup", "description": "dup",
         "department": "dedupe", "category": None, "priority": "normal", "channel": "api",
         "language": "en", "tags": [], "requester_id": "cust-1",
@@ -143,7 +143,7 @@ def test_event_left_in_outbox_by_a_crash_is_still_published(rpc, config, db):
     """Simulates a process dying after commit but before publishing: the relay sweep sends it."""
     tap = EventTap(config, ev.TICKET_CREATED)
     try:
-        event = ev.new_event(ev.TICKET_CREATED, {
+        event = intake_event(ev.TICKET_CREATED, {
             "ticket_id": "orphan", "number": 99002, "subject": "orphan", "description": "o",
             "department": "technical", "category": None, "priority": "low", "channel": "api",
             "language": "en", "tags": [], "requester_id": "cust-1",
@@ -166,7 +166,7 @@ def test_breach_is_announced_once(rpc, config, db):
     tap = EventTap(config, ev.SLA_BREACHED)
     try:
         created_at = datetime.now(timezone.utc) - timedelta(hours=2)
-        event = ev.new_event(ev.TICKET_CREATED, {
+        event = intake_event(ev.TICKET_CREATED, {
             "ticket_id": "late", "number": 99003, "subject": "late", "description": "late",
             "department": "technical", "category": None, "priority": "urgent",
             "channel": "api", "language": "en", "tags": [], "requester_id": "cust-1",

@@ -4,6 +4,7 @@ import pytest
 from marshmallow import ValidationError
 
 from services.common import events as ev
+from tests.support import ticket_state
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -13,7 +14,12 @@ def created_data(**over):
             "department": "general", "priority": "normal", "channel": "portal",
             "language": "en", "requester_id": "u1", "created_at": NOW}
     data.update(over)
-    return data
+    return dict(data, ticket=ticket_state(data))
+
+
+def closed_data(ticket_id):
+    data = {"ticket_id": ticket_id, "number": 1, "closed_at": NOW}
+    return dict(data, ticket=ticket_state(data, status="closed"))
 
 
 def test_new_event_round_trips_through_parse_event():
@@ -36,8 +42,8 @@ def test_ticket_created_may_name_the_previous_agent_of_a_follow_up():
 
 
 def test_new_event_generates_unique_ids():
-    a = ev.new_event(ev.TICKET_CLOSED, {"ticket_id": "t", "number": 1, "closed_at": NOW})
-    b = ev.new_event(ev.TICKET_CLOSED, {"ticket_id": "t", "number": 1, "closed_at": NOW})
+    a = ev.new_event(ev.TICKET_CLOSED, closed_data("t"))
+    b = ev.new_event(ev.TICKET_CLOSED, closed_data("t"))
     assert a["event_id"] != b["event_id"]
 
 
@@ -63,7 +69,7 @@ def test_new_event_rejects_missing_required_field():
 
 @pytest.fixture
 def envelope():
-    return ev.new_event(ev.TICKET_CLOSED, {"ticket_id": "t1", "number": 1, "closed_at": NOW}, NOW)
+    return ev.new_event(ev.TICKET_CLOSED, closed_data("t1"), NOW)
 
 
 def test_parse_event_rejects_unknown_data_field(envelope):

@@ -3,9 +3,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from services.common.clock import FixedClock
+from services.common.events import TicketState
 from services.intake.domain import (DEFAULT_REOPEN_WINDOW, STAFF, TransitionError,
                                     allowed_targets, is_replay_of, latest_public_reply,
-                                    may_see, new_ticket, plan_transition, visible_filters)
+                                    may_see, new_ticket, plan_transition, ticket_state,
+                                    visible_filters)
 
 CLOCK = FixedClock(datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc))
 NOW = CLOCK.now()
@@ -141,6 +143,28 @@ def test_latest_public_reply_accepts_any_staff(role):
 ])
 def test_latest_public_reply_empty(ticket):
     assert latest_public_reply(ticket) == ""
+
+
+def test_the_state_events_carry_is_public_and_valid():
+    """Internal notes and the requester's contact details never leave intake in an event."""
+    ticket = new_ticket(ticket_id="t1", number=3, fields={
+        "subject": "VPN down", "description": "Cannot connect", "department": "it",
+        "priority": "high", "language": "en", "tags": ["vpn"],
+        "requester_email": "secret@example.com", "requester_name": "Secret Person"},
+        requester_id="u1", channel="api", now=NOW, idempotency_key=None)
+    ticket.update(status="solved", solved_at=NOW, assignee_id="a1", assignee_name="Agent",
+                  messages=[msg("Update the client", "agent"),
+                            msg("INTERNAL NOTE", "agent", public=False),
+                            msg("thanks!", "customer")])
+    state = ticket_state(ticket)
+    text = repr(state)
+    for private in ("secret@example.com", "Secret Person", "INTERNAL NOTE"):
+        assert private not in text
+    assert "assignee_name" not in state
+    assert state["conversation"] == ["Update the client", "thanks!"]
+    assert state["last_public_reply"] == "Update the client"
+    assert (state["status"], state["assignee_id"], state["solved_at"]) == ("solved", "a1", NOW)
+    assert TicketState().load(TicketState().dump(state)) == state  # the events' contract
 
 
 def test_closing_a_solved_ticket_is_not_a_reopen():

@@ -347,3 +347,39 @@ def test_incident_thresholds_stay_within_what_detection_compares():
     errors = DepartmentSchema().validate({**base, "incident_threshold": INCIDENT_CANDIDATES + 1})
     assert "incident_threshold" in errors
     assert detects_incidents({}) and not detects_incidents({"incident_detection": False})
+
+
+def test_alike_tickets_share_a_signature_band_and_others_do_not():
+    from services.routing.domain import SIGNATURE_BANDS, signature_bands
+    texts = ["VPN не подключается с утра", "vpn НЕ подключается", "Не подключается VPN с утра!",
+             "Принтер печатает пустые листы"]
+    bands = [set(signature_bands(fingerprint(t, ""))) for t in texts]
+    assert all(len(b) == SIGNATURE_BANDS for b in bands)
+    assert bands[0] & bands[1] and bands[0] & bands[2] and bands[1] & bands[2]
+    assert not bands[3] & (bands[0] | bands[1] | bands[2])
+    # Stable across processes (stored keys are compared with new ones): no salted hash().
+    assert signature_bands(["vpn"]) == signature_bands(["vpn"])
+    assert signature_bands([]) == []
+
+
+def test_signature_bands_find_most_pairs_at_the_default_threshold():
+    """Empirically, over generated pairs of Jaccard similarity >= 0.5 (recall), and that pairs
+    below 0.2 rarely become candidates (what is read)."""
+    import random
+    from services.routing.domain import signature_bands, similarity
+    rng = random.Random(7)
+    vocab = [f"w{i}" for i in range(400)]
+    found = far = similar = dissimilar = 0
+    for _ in range(300):
+        a = set(rng.sample(vocab, 30))
+        b = set(rng.sample(sorted(a), rng.randint(20, 30))) | set(rng.sample(vocab, rng.randint(0, 10)))
+        shared = bool(set(signature_bands(a)) & set(signature_bands(b)))
+        if similarity(a, b) >= 0.5:
+            similar += 1
+            found += shared
+        c = set(rng.sample(vocab, 30))
+        if similarity(a, c) < 0.2:
+            dissimilar += 1
+            far += bool(set(signature_bands(a)) & set(signature_bands(c)))
+    assert similar > 100 and found / similar >= 0.93
+    assert dissimilar > 100 and far / dissimilar <= 0.1

@@ -123,3 +123,87 @@ def test_the_stacks_own_exported_uris_are_not_external_servers(settings, monkeyp
         == (None, None, None)
     monkeypatch.setenv("HELPDESK_AMQP_URI", "amqp://guest:guest@broker.example:5672/")
     assert stack.Settings.from_env("test").amqp_uri == "amqp://guest:guest@broker.example:5672/"
+
+
+# --------------------------------------------------------------------- the Rust Mongo server
+#
+# The real build takes ~15 min; these use a stand-in `cargo` script that "installs" a tiny
+# executable (or fails) to prove the cache, the atomic rename and the cargo lookup.
+
+FAKE_CARGO = """#!/bin/sh
+PATH=/usr/bin:/bin
+echo "   Compiling secantus-mdb v0.0.0"
+[ -n "$FAKE_CARGO_FAIL" ] && exit 101
+while [ "$1" != "--root" ]; do shift; done
+mkdir -p "$2/bin"
+printf '#!/bin/sh\\necho secantusd-rs fake\\n' > "$2/bin/secantusd-rs"
+chmod +x "$2/bin/secantusd-rs"
+"""
+
+
+@pytest.fixture
+def fake_home(tmp_path, monkeypatch):
+    """A machine where cargo is only in rustup's ~/.cargo/bin, not on PATH."""
+    home = tmp_path / "home"
+    cargo = home / ".cargo" / "bin" / "cargo"
+    cargo.parent.mkdir(parents=True)
+    cargo.write_text(FAKE_CARGO)
+    cargo.chmod(0o755)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("CARGO_HOME", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))  # no cargo on PATH
+    return home
+
+
+def test_cargo_is_found_in_rustups_home_when_not_on_path(fake_home):
+    assert stack.find_cargo() == str(fake_home / ".cargo" / "bin" / "cargo")
+
+
+def test_the_server_is_built_once_into_the_versioned_cache(fake_home, tmp_path):
+    binary = stack.mongo_server_binary()
+    assert binary == (tmp_path / "cache" / "helpdesk"
+                      / f"secantusd-rs-{stack.MONGO_SERVER_VERSION}" / "bin" / "secantusd-rs")
+    assert subprocess.run([str(binary)], capture_output=True, text=True).stdout.strip() \
+        == "secantusd-rs fake"
+    assert "Compiling" in binary.parents[1].with_name(binary.parents[1].name
+                                                      + ".build.log").read_text()
+    (fake_home / ".cargo" / "bin" / "cargo").unlink()  # a second call must not build again
+    assert stack.mongo_server_binary() == binary
+
+
+def test_a_failed_build_is_not_taken_as_done(fake_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_CARGO_FAIL", "1")
+    with pytest.raises(click.ClickException) as failed:
+        stack.mongo_server_binary()
+    assert "cargo exit 101" in failed.value.message
+    assert "Compiling secantus-mdb" in failed.value.message  # the log's last lines
+    root = stack.mongo_server_root()
+    assert not root.exists()
+    monkeypatch.delenv("FAKE_CARGO_FAIL")
+    assert stack.mongo_server_binary().is_file()  # the next run builds again
+
+
+def test_no_cargo_says_what_to_do(fake_home, tmp_path):
+    (fake_home / ".cargo" / "bin" / "cargo").unlink()
+    with pytest.raises(click.ClickException) as missing:
+        stack.mongo_server_binary()
+    assert "needs cargo" in missing.value.message
+    assert "HELPDESK_MONGO_URI" in missing.value.message
+
+
+@pytest.mark.parametrize("value, expected", [(None, 10), ("", 10), ("3", 3)])
+def test_transaction_lifetime_setting(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv("HELPDESK_MONGO_TXN_LIFETIME", raising=False)
+    else:
+        monkeypatch.setenv("HELPDESK_MONGO_TXN_LIFETIME", value)
+    assert stack.mongo_txn_lifetime() == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1.5", "ten"])
+def test_a_bad_transaction_lifetime_is_refused(monkeypatch, value):
+    monkeypatch.setenv("HELPDESK_MONGO_TXN_LIFETIME", value)
+    with pytest.raises(click.UsageError):
+        stack.mongo_txn_lifetime()

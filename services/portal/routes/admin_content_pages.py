@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import request
 from flask_babel import get_locale
 
-from services.intake.canned import PLACEHOLDERS
+from services.intake.schemas import PLACEHOLDERS
 
 from .. import admin_forms as forms
 from .admin_pages import AdminSection, find

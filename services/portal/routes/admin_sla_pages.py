@@ -8,7 +8,7 @@ from zoneinfo import available_timezones
 
 from flask import request
 
-from services.sla.calendar import WEEKDAYS
+from services.sla.schemas import WEEKDAYS
 
 from .. import admin_forms as forms
 from .admin_pages import AdminSection, department_choices, find

@@ -9,10 +9,10 @@ import functools
 from flask import abort, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from services.intake.domain import allowed_targets
-from services.intake.schemas import MessageCreateSchema, StatusChangeSchema, TicketUpdateSchema
-from services.routing.domain import CAPACITY_OVERRIDERS
-from services.routing.schemas import AssignRequestSchema, AvailabilitySchema
+from services.intake.schemas import (MessageCreateSchema, StatusChangeSchema, TicketUpdateSchema,
+                                     allowed_targets)
+from services.routing.schemas import (CAPACITY_OVERRIDERS, AssignRequestSchema,
+                                      AvailabilitySchema)
 
 from .. import console
 from ..web import ApiError, load

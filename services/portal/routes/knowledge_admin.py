@@ -2,7 +2,7 @@
 similar solved tickets beside the one being worked on, and deflection feedback."""
 from flask import g
 
-from services.intake.domain import STAFF
+from services.intake.schemas import STAFF
 from services.search.schemas import (ArticleEditSchema, ArticleListSchema, ArticleSchema,
                                      SimilarLimitSchema)
 
