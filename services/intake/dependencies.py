@@ -3,11 +3,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from nameko.extensions import DependencyProvider
+from prometheus_client.core import GaugeMetricFamily
 
+from services.common import correlation
 from services.common.nameko_support import ServiceDatabase
 
 from .domain import DEFAULT_REOPEN_WINDOW
 from .repository import TicketRepository
+from .rollups import OPEN_STATUSES
 
 
 class TicketStore(ServiceDatabase):
@@ -58,5 +61,15 @@ class Mailer(DependencyProvider):
         return self.host is not None
 
     def send(self, message) -> None:
+        correlation.stamp(message)
         with smtplib.SMTP(self.host, self.port, timeout=10) as smtp:
             smtp.send_message(message)
+
+
+def open_ticket_gauges(db) -> list[GaugeMetricFamily]:
+    """Open tickets per status (metrics scrape; counted on the ``status`` index)."""
+    gauge = GaugeMetricFamily("helpdesk_open_tickets", "Tickets not solved or closed, by status",
+                              labels=["status"])
+    for status in OPEN_STATUSES:
+        gauge.add_metric([status], db.tickets.count_documents({"status": status}))
+    return [gauge]

@@ -15,7 +15,7 @@ from werkzeug.routing import IntegerConverter
 from services.common.clock import Clock
 from services.intake.attachments import MAX_ATTACHMENT_BYTES
 
-from . import i18n
+from . import i18n, observability
 from .repository import UserRepository
 from .routes import MODULES
 from .rpc import RpcPool
@@ -71,6 +71,7 @@ def create_app(rpc: RpcPool, users: UserRepository, clock: Clock) -> Flask:
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
                       headers_enabled=True)
     portal = Portal(rpc, users, clock, limiter)
+    observability.install(app, portal)
     i18n.install(app, lambda: (portal.page_user() or {}).get("language"))
 
     @app.before_request

@@ -13,6 +13,7 @@ from nameko.timer import timer
 
 from services.common import events as ev
 from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
+from services.common.observability import Observability
 from services.common.results import Refusal, fail, not_found, ok, parsed
 from services.common.validation import SLUG
 from services.intake.schemas import ActorSchema
@@ -62,6 +63,7 @@ class SearchService(OutboxRelay):
     index = Index()
     clock = ClockProvider()
     intake = RpcProxy("intake")
+    observe = Observability(elasticsearch=True)
 
     # ------------------------------------------------------------------ articles
 
