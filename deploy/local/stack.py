@@ -638,6 +638,16 @@ def health_urls(s: Settings) -> dict[str, str]:
     return urls
 
 
+def process_env(s: Settings, service: str, name: str) -> dict[str, str]:
+    """Environment of one help desk process: the shared one, its service's name (logs), and
+    for a nameko process its own metrics port.  docker-compose.yml sets the same variables."""
+    env = dict(s.service_env(), HELPDESK_SERVICE_NAME=service)
+    port = metrics_ports(s).get(name)
+    if port is not None:
+        env["HELPDESK_METRICS_PORT"] = str(port)
+    return env
+
+
 def refuse_foreign_service_ports(s: Settings) -> None:
     """Someone else's portal answering /healthz must not pass for ours.  (Portal replicas
     share the port: any of ours may hold it.)"""
@@ -656,11 +666,7 @@ def refuse_foreign_service_ports(s: Settings) -> None:
 def services_up(s: Settings) -> None:
     refuse_foreign_service_ports(s)
     python = sys.executable
-    ports = metrics_ports(s)
     for service, name in _process_names(s):
-        env = dict(s.service_env(), HELPDESK_SERVICE_NAME=service)
-        if name in ports:
-            env["HELPDESK_METRICS_PORT"] = str(ports[name])
         if service == "portal":
             argv = [python, "-m", "services.portal.server"]
         elif service == "smtp":
@@ -668,7 +674,7 @@ def services_up(s: Settings) -> None:
         else:
             argv = [python, "-m", "nameko", "run", "--config", str(ROOT / "deploy" / "nameko.yaml"),
                     f"services.{service}.service:{SERVICE_CLASSES[service]}"]
-        spawn(s, name, argv, env)
+        spawn(s, name, argv, process_env(s, service, name))
 
     def ready() -> bool:
         for _, name in _process_names(s):
@@ -754,10 +760,10 @@ def status_lines(s: Settings) -> list[str]:
         pid = read_pid(s, name)
         state = "down"
         if pid:
-            state = "up"
+            state = f"up (pid {pid})"
             if name in urls:
-                state += f", {_readiness(urls[name])}"
-        lines.append(f"{name:<14} {state}  {f'pid {pid}' if pid else ''}")
+                state += f", {_readiness(urls[name])}  {urls[name].replace('/readyz', '/metrics')}"
+        lines.append(f"{name:<14} {state}")
     return lines
 
 

@@ -3,6 +3,7 @@ after real traffic, /livez and /readyz answer, and one ticket's correlation id i
 portal, intake, routing, SLA and search logs and on the mail it caused."""
 import json
 import os
+import re
 import uuid
 from collections import defaultdict
 
@@ -15,6 +16,7 @@ from tests.e2e.conftest import mails_to
 from tests.support import eventually
 
 LOGGED = ("portal", "intake", "routing", "sla", "search")
+DASHBOARD = stack.ROOT / "deploy" / "grafana" / "helpdesk-dashboard.json"
 
 
 def _ticket(email: str) -> dict:
@@ -98,6 +100,11 @@ def test_every_process_exposes_metrics_with_counts(portal, settings, traced):
                   route="/api/tickets/<int:number>", method="GET") > 0
     assert _total(web, "helpdesk_rpc_client_calls_total", target="intake",
                   method="create_ticket", outcome="ok") > 0
+
+    # Every series the Grafana dashboard plots is one the processes really expose.
+    exposed = set(web).union(*scraped.values())
+    plotted = set(re.findall(r"helpdesk_[a-z_]+", DASHBOARD.read_text()))
+    assert plotted and plotted <= exposed, sorted(plotted - exposed)
 
 
 def test_every_process_is_live_and_ready(settings, traced):
