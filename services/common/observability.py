@@ -105,6 +105,7 @@ class Observability(DependencyProvider):
     def __init__(self, *, elasticsearch: bool = False, business: BusinessGauges | None = None):
         self.elasticsearch, self.business = elasticsearch, business
         self.started: dict[int, float] = {}
+        self.signatures: dict[str, inspect.Signature] = {}
         self.server = None
         self.collector: ScrapeCollector | None = None
 
@@ -167,8 +168,7 @@ class Observability(DependencyProvider):
             # this worker sends carry it on (nameko copies context_data into their headers).
             cid = worker_ctx.data[correlation.CONTEXT_KEY] = correlation.new_id()
         try:
-            method = getattr(worker_ctx.service, entrypoint.method_name)
-            arguments = inspect.signature(method).bind_partial(
+            arguments = self._signature(entrypoint.method_name).bind_partial(
                 *worker_ctx.args, **worker_ctx.kwargs).arguments
         except (TypeError, AttributeError):
             arguments = dict(worker_ctx.kwargs)
@@ -180,6 +180,14 @@ class Observability(DependencyProvider):
                 EVENT_LAG_SECONDS.labels(self.container.service_name,
                                          entrypoint.event_type).observe(lag)
         self.started[id(worker_ctx)] = time.perf_counter()
+
+    def _signature(self, method_name: str) -> inspect.Signature:
+        """The entrypoint's parameters without ``self``, read once per method."""
+        if method_name not in self.signatures:
+            unbound = inspect.signature(getattr(self.container.service_cls, method_name))
+            self.signatures[method_name] = unbound.replace(
+                parameters=list(unbound.parameters.values())[1:])
+        return self.signatures[method_name]
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         began = self.started.pop(id(worker_ctx), None)
