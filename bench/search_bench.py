@@ -159,7 +159,8 @@ def main(tickets: int, total: int, portal_port: int, keep: bool) -> None:
 
         proc_env = dict(env, HELPDESK_AMQP_URI=create_vhost(vhost), HELPDESK_MONGO_DB=mongo_prefix,
                         HELPDESK_ES_INDEX_PREFIX=prefix, HELPDESK_PORTAL_PORT=str(portal_port),
-                        HELPDESK_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
+                        HELPDESK_LOG_LEVEL="WARNING", HELPDESK_METRICS_PORT="",
+                        PYTHONPATH=str(ROOT))
         logs = open(f"/tmp/search_bench_{tag}.log", "w")
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "nameko", "run", "--config", str(ROOT / "deploy/nameko.yaml"),

@@ -118,6 +118,8 @@ def service_processes(config: dict, service: str, service_class: str, count: int
                HELPDESK_ES_URL=config["ES_URL"], HELPDESK_ES_INDEX_PREFIX=config["ES_INDEX_PREFIX"],
                HELPDESK_MAX_WORKERS=str(config.get("max_workers", 10)),
                PYTHONPATH=str(REPO_ROOT),
+               # no metrics endpoint: the stack's own processes hold the metrics ports
+               HELPDESK_METRICS_PORT="",
                PYTHONWARNINGS="ignore::UserWarning,ignore::DeprecationWarning")
     argv = [sys.executable, "-m", "nameko", "run", "--config",
             str(REPO_ROOT / "deploy" / "nameko.yaml"), f"services.{service}.service:{service_class}"]

@@ -38,9 +38,9 @@ EPMD_OFFSET = 30000
 
 PROFILE_DEFAULTS = {
     "dev": {"amqp": 5672, "rabbit_mgmt": 15672, "mongo": 27017, "es_http": 9200,
-            "portal": 8080, "smtp": 2525},
+            "portal": 8080, "smtp": 2525, "metrics": 9400},
     "test": {"amqp": 5682, "rabbit_mgmt": 15682, "mongo": 27027, "es_http": 9210,
-             "portal": 8090, "smtp": 2535},
+             "portal": 8090, "smtp": 2535, "metrics": 9450},
 }
 
 
@@ -71,6 +71,7 @@ class Settings:
     es_http_port: int
     portal_port: int
     smtp_port: int
+    metrics_port: int
     es_heap: str
     epmd_port: int
     external_mongo_uri: str | None
@@ -98,6 +99,7 @@ class Settings:
             es_http_port=_env_int("HELPDESK_ES_PORT", defaults["es_http"]),
             portal_port=_env_int("HELPDESK_PORTAL_PORT", defaults["portal"]),
             smtp_port=_env_int("HELPDESK_SMTP_PORT", defaults["smtp"]),
+            metrics_port=_env_int("HELPDESK_METRICS_PORT", defaults["metrics"]),
             es_heap=os.environ.get("HELPDESK_ES_HEAP", "512m"),
             epmd_port=epmd_port,
             external_mongo_uri=None,
@@ -150,6 +152,8 @@ class Settings:
             # Base of the links in emails: a user-set public address wins over the local one.
             "HELPDESK_PORTAL_URL": os.environ.get("HELPDESK_PORTAL_URL") or self.portal_url,
             "HELPDESK_SMTP_PORT": str(self.smtp_port),
+            # The first metrics port; each nameko process gets its own (metrics_ports).
+            "HELPDESK_METRICS_PORT": str(self.metrics_port),
             "HELPDESK_RABBIT_MGMT_URL": self.rabbit_mgmt_url,
             "HELPDESK_STATE_DIR": str(self.state_dir),
             "PYTHONPATH": str(ROOT),
@@ -751,6 +755,31 @@ def _process_names(s: Settings) -> list[tuple[str, str]]:
     return names
 
 
+def metrics_ports(s: Settings) -> dict[str, int]:
+    """Port of each nameko process's /metrics, /livez and /readyz: the first metrics port
+    (HELPDESK_METRICS_PORT) and on, in process order.  The portal serves them on its own port."""
+    nameko = [name for service, name in _process_names(s) if service in SERVICES]
+    return {name: s.metrics_port + i for i, name in enumerate(nameko)}
+
+
+def health_urls(s: Settings) -> dict[str, str]:
+    """Readiness URL of every help desk process that has one (not the SMTP listener)."""
+    urls = {name: f"http://127.0.0.1:{port}/readyz" for name, port in metrics_ports(s).items()}
+    urls.update({name: f"{s.portal_url}/readyz" for service, name in _process_names(s)
+                 if service == "portal"})
+    return urls
+
+
+def process_env(s: Settings, service: str, name: str) -> dict[str, str]:
+    """Environment of one help desk process: the shared one, its service's name (logs), and
+    for a nameko process its own metrics port.  docker-compose.yml sets the same variables."""
+    env = dict(s.service_env(), HELPDESK_SERVICE_NAME=service)
+    port = metrics_ports(s).get(name)
+    if port is not None:
+        env["HELPDESK_METRICS_PORT"] = str(port)
+    return env
+
+
 def refuse_foreign_service_ports(s: Settings) -> None:
     """Someone else's portal answering /healthz must not pass for ours.  (Portal replicas
     share the port: any of ours may hold it.)"""
@@ -760,6 +789,10 @@ def refuse_foreign_service_ports(s: Settings) -> None:
                 for pid in [read_pid(s, name)] if pid]
         if _port_open(port) and not any(held_by(port, pid) for pid in ours):
             raise port_in_use(port, variable)
+    for name, port in metrics_ports(s).items():
+        pid = read_pid(s, name)
+        if _port_open(port) and not (pid and held_by(port, pid)):
+            raise port_in_use(port, "HELPDESK_METRICS_PORT")
 
 
 def services_up(s: Settings) -> None:
@@ -773,16 +806,18 @@ def services_up(s: Settings) -> None:
         else:
             argv = [python, "-m", "nameko", "run", "--config", str(ROOT / "deploy" / "nameko.yaml"),
                     f"services.{service}.service:{SERVICE_CLASSES[service]}"]
-        spawn(s, name, argv)
+        spawn(s, name, argv, process_env(s, service, name))
 
     def ready() -> bool:
         for _, name in _process_names(s):
             if read_pid(s, name) is None:
                 raise click.ClickException(f"{name} exited during start-up; "
                                            + _log_tail(s.state_dir / "logs" / f"{name}.log"))
-        return _http_ok(f"{s.portal_url}/healthz", timeout=5)
+        return all(_http_ok(url, timeout=5) for url in health_urls(s).values()) \
+            and _http_ok(f"{s.portal_url}/healthz", timeout=5)
 
-    wait_for("help desk services (portal /healthz)", ready, 90, s.state_dir / "logs")
+    wait_for("help desk services (/readyz of each, portal /healthz)", ready, 90,
+             s.state_dir / "logs")
 
 
 def services_down(s: Settings) -> None:
@@ -852,10 +887,28 @@ def status_lines(s: Settings) -> list[str]:
         f"elasticsearch  {server('elasticsearch', s.external_es_url, s.es_http_port)}"
         f"  {s.es_url}",
     ]
+    urls = health_urls(s)
     for _, name in _process_names(s):
         pid = read_pid(s, name)
-        lines.append(f"{name:<14} {'up' if pid else 'down'}  {f'pid {pid}' if pid else ''}")
+        state = "down"
+        if pid:
+            state = f"up (pid {pid})"
+            if name in urls:
+                state += f", {_readiness(urls[name])}  {urls[name].replace('/readyz', '/metrics')}"
+        lines.append(f"{name:<14} {state}")
     return lines
+
+
+def _readiness(url: str) -> str:
+    """``ready``, or ``not ready (check: error, ...)`` from a /readyz answer."""
+    try:
+        answer = requests.get(url, timeout=3)
+        failing = {k: v for k, v in (answer.json().get("checks") or {}).items() if v != "ok"}
+    except (requests.RequestException, ValueError) as exc:
+        return f"not ready ({type(exc).__name__})"
+    if answer.ok:
+        return "ready"
+    return "not ready (" + ", ".join(f"{k}: {v}" for k, v in failing.items()) + ")"
 
 
 # --------------------------------------------------------------------------- CLI

@@ -8,13 +8,14 @@ import logging
 
 import eventlet
 from marshmallow import ValidationError
-from nameko.events import EventDispatcher, event_handler
+from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import timer
 
 from .clock import SystemClock
 from .events import EVENT_SOURCE, parse_event
+from .observability import CorrelatedEventDispatcher, Observability
 from .outbox import Outbox
 from .results import Refusal, fail
 from .storage import service_database
@@ -63,7 +64,8 @@ class OutboxRelay:
     The subclass must define ``store`` whose repository exposes ``outbox``, and ``clock``.
     """
 
-    dispatch = EventDispatcher()
+    dispatch = CorrelatedEventDispatcher()
+    observe = Observability()
 
     def apply(self, work, *, event=None, consumer: str | None = None) -> list[dict]:
         """Run ``work(session) -> [events]`` in one transaction that also stages the events,

@@ -8,6 +8,8 @@ from typing import Any, Callable, Iterable
 
 from pymongo.client_session import ClientSession
 
+from . import correlation
+
 # The writer holds a fresh event for this long; if it dies before publishing, the sweep
 # (any replica) takes over.  A slow publish past it means a duplicate, which consumers absorb.
 WRITER_CLAIM = timedelta(seconds=5)
@@ -27,7 +29,8 @@ class Outbox:
               now: datetime) -> list[dict]:
         """Write events in the caller's transaction, already claimed by the caller."""
         docs = [{"_id": e["event_id"], "event_type": e["event_type"], "payload": e,
-                 "claimed_until": now + WRITER_CLAIM} for e in events]
+                 "claimed_until": now + WRITER_CLAIM,
+                 "correlation_id": correlation.current()} for e in events]
         if docs:
             self.collection.insert_many(docs, session=session)
         return docs
@@ -50,6 +53,8 @@ class Outbox:
                 {"_id": event_id, "claimed_until": {"$lte": now}},
                 {"$set": {"claimed_until": now + SWEEP_CLAIM}})
             if doc is not None:
+                # Sent with the correlation id of the work that wrote it (see observability).
+                correlation.bind(doc.get("correlation_id"))
                 self.publish(dispatch, [doc])
                 sent += 1
         return sent

@@ -3,13 +3,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from nameko.extensions import DependencyProvider
+from prometheus_client.core import GaugeMetricFamily
 
+from services.common import correlation
 from services.common.nameko_support import ServiceDatabase
 
 from services.common.clock import SystemClock
 
 from .domain import DEFAULT_REOPEN_WINDOW, check_csat_secrets
 from .repository import TicketRepository
+from .rollups import OPEN_STATUSES
 
 
 class TicketStore(ServiceDatabase):
@@ -74,5 +77,15 @@ class Mailer(DependencyProvider):
         return self.host is not None
 
     def send(self, message) -> None:
+        correlation.stamp(message)
         with smtplib.SMTP(self.host, self.port, timeout=10) as smtp:
             smtp.send_message(message)
+
+
+def open_ticket_gauges(db) -> list[GaugeMetricFamily]:
+    """Open tickets per status (metrics scrape; counted on the ``status`` index)."""
+    gauge = GaugeMetricFamily("helpdesk_open_tickets", "Tickets not solved or closed, by status",
+                              labels=["status"])
+    for status in OPEN_STATUSES:
+        gauge.add_metric([status], db.tickets.count_documents({"status": status}))
+    return [gauge]

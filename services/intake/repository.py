@@ -34,6 +34,7 @@ class TicketRepository(Repository):
         self.tickets.create_index([("assignee_id", ASCENDING), ("status", ASCENDING)])
         self.tickets.create_index([("requester_id", ASCENDING), ("created_at", DESCENDING)])
         self.tickets.create_index([("department", ASCENDING), ("status", ASCENDING)])
+        self.tickets.create_index("status")  # open tickets by status (metrics)
         self.tickets.create_index("created_at")
         self.tickets.create_index("email_message_ids")
         self.tickets.create_index("tags")

@@ -12,13 +12,14 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common import events as ev
 from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
+from services.common.observability import Observability
 from services.common.results import fail, not_found, ok, parsed
 from services.common.validation import flatten_line
 
 from . import attachments as att
 from . import canned, domain, mail
 from . import tags as tag_rules
-from .dependencies import Mailer, Settings, TicketStore
+from .dependencies import Mailer, Settings, TicketStore, open_ticket_gauges
 from .rollups import day_range
 from .schemas import (ActorSchema, AttachmentUploadSchema, AttachmentView, AuditView,
                       CannedCreateSchema, CannedQuerySchema, CannedView, CreateTicketCommand,
@@ -61,6 +62,7 @@ class IntakeService(OutboxRelay):
     clock = ClockProvider()
     settings = Settings()
     mailer = Mailer()
+    observe = Observability(business=open_ticket_gauges)
 
     # ------------------------------------------------------------------ commands
 

@@ -17,6 +17,8 @@ from typing import Callable
 
 from aiosmtpd.controller import Controller
 
+from services.common import logs
+
 from . import mail
 
 log = logging.getLogger("intake.smtp")
@@ -78,8 +80,7 @@ def start(deliver: Callable[[dict], dict], host: str, port: int) -> Controller:
 
 
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("HELPDESK_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure("smtp")
     host = os.environ.get("HELPDESK_SMTP_HOST", "127.0.0.1")
     port = int(os.environ.get("HELPDESK_SMTP_PORT", "2525"))
     controller = start(rpc_deliver(os.environ["HELPDESK_AMQP_URI"]), host, port)

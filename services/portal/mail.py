@@ -6,6 +6,8 @@ import os
 import smtplib
 from email.message import EmailMessage
 
+from services.common import correlation
+
 log = logging.getLogger(__name__)
 
 
@@ -17,6 +19,7 @@ def send_mail(to: str, subject: str, body: str) -> bool:
     message["To"] = to
     message["Subject"] = subject
     message.set_content(body)
+    correlation.stamp(message)
     # The same relay settings as intake's notifications (HELPDESK_SMTP_PORT is the port of
     # intake's inbound listener, not a relay).
     host = os.environ.get("HELPDESK_SMTP_RELAY_HOST", "")

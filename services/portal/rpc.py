@@ -1,13 +1,18 @@
 """A pool of nameko RPC clients for the web process: each standalone proxy owns a reply queue
-and must not be shared by concurrent requests, so requests borrow one at a time."""
+and must not be shared by concurrent requests, so requests borrow one at a time.  Each call
+carries the request's correlation id (nameko context_data) and is counted and timed."""
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 
 import eventlet
 import eventlet.queue
 from nameko.exceptions import RpcTimeout
 from nameko.standalone.rpc import ClusterRpcProxy
+
+from services.common import correlation
+from services.common.metrics import RPC_CLIENT_CALLS, RPC_CLIENT_SECONDS
 
 
 class RpcPool:
@@ -16,11 +21,18 @@ class RpcPool:
         self._idle: eventlet.queue.LightQueue = eventlet.queue.LightQueue()
         self._created = 0
 
+    @property
+    def amqp_uri(self) -> str:
+        return self._config["AMQP_URI"]
+
     def _new(self):
         self._created += 1
         try:
-            holder = ClusterRpcProxy(self._config, timeout=self._timeout)
-            return holder, holder.start()
+            # nameko keeps this dict as the proxy's context_data and reads it at each call, so
+            # the borrower sets the current request's correlation id in it (see call).
+            context: dict = {}
+            holder = ClusterRpcProxy(self._config, context_data=context, timeout=self._timeout)
+            return holder, (holder.start(), context)
         except Exception:
             self._created -= 1
             raise
@@ -48,8 +60,16 @@ class RpcPool:
             self._idle.put((holder, proxy))
 
     def call(self, service: str, method: str, *args, **kwargs):
-        with self._borrow() as proxy:
-            return getattr(getattr(proxy, service), method)(*args, **kwargs)
+        began, outcome = time.perf_counter(), "error"
+        try:
+            with self._borrow() as (proxy, context):
+                context[correlation.CONTEXT_KEY] = correlation.current() or correlation.new_id()
+                result = getattr(getattr(proxy, service), method)(*args, **kwargs)
+            outcome = "ok"
+            return result
+        finally:
+            RPC_CLIENT_CALLS.labels(service, method, outcome).inc()
+            RPC_CLIENT_SECONDS.labels(service, method).observe(time.perf_counter() - began)
 
     def call_within(self, budget: float, service: str, method: str, *args):
         """``call`` that gives up after ``budget`` seconds (shorter than the pool's timeout)

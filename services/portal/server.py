@@ -9,6 +9,7 @@ import os  # noqa: E402
 
 import eventlet.wsgi  # noqa: E402
 
+from services.common import logs  # noqa: E402
 from services.common.clock import SystemClock  # noqa: E402
 
 from .dependencies import rpc_pool, user_repository  # noqa: E402
@@ -22,14 +23,15 @@ SERVER_URL_LIMIT = 1024 * 1024
 
 
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("HELPDESK_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure("portal")
     app = create_app(rpc_pool(), user_repository(), SystemClock())
     host = os.environ.get("HELPDESK_PORTAL_HOST", "127.0.0.1")
     port = int(os.environ.get("HELPDESK_PORTAL_PORT", "8080"))
     sock = eventlet.listen((host, port), backlog=1024)
     logging.getLogger(__name__).info("portal listening on http://%s:%d/", host, port)
-    eventlet.wsgi.server(sock, app, log_output=os.environ.get("HELPDESK_ACCESS_LOG") == "1",
+    # Requests are logged (JSON, with their correlation id) by services/portal/observability.py;
+    # eventlet's own log only reports server errors, through the same JSON handler.
+    eventlet.wsgi.server(sock, app, log=logging.getLogger("eventlet.wsgi"), log_output=False,
                          max_size=2000, keepalive=True, url_length_limit=SERVER_URL_LIMIT)
 
 

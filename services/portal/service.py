@@ -19,7 +19,7 @@ from werkzeug.sansio.utils import host_is_trusted
 from services.common.clock import Clock
 from services.intake.schemas import MAX_ATTACHMENT_BYTES
 
-from . import i18n
+from . import i18n, observability
 from .repository import UserRepository
 from .routes import MODULES
 from .rpc import RpcPool
@@ -76,6 +76,7 @@ def create_app(rpc: RpcPool, users: UserRepository, clock: Clock) -> Flask:
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
                       headers_enabled=True)
     portal = Portal(rpc, users, clock, limiter)
+    observability.install(app, portal)
     i18n.install(app, lambda: (portal.page_user() or {}).get("language"))
     hosts = allowed_hosts()
 

@@ -12,6 +12,7 @@ from nameko.timer import timer
 
 from services.common import events as ev
 from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
+from services.common.observability import Observability
 from services.common.results import Refusal, fail, not_found, ok, parsed
 from services.common.validation import SLUG
 from services.intake.schemas import ActorSchema
@@ -56,6 +57,7 @@ class SearchService(OutboxRelay):
     store = SearchStore("search")
     index = Index()
     clock = ClockProvider()
+    observe = Observability(elasticsearch=True)
 
     # ------------------------------------------------------------------ articles
 

@@ -10,10 +10,11 @@ from nameko.timer import timer
 
 from services.common import events as ev
 from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
+from services.common.observability import Observability
 from services.common.results import fail, not_found, ok, parsed
 
 from . import domain
-from .dependencies import SlaStore
+from .dependencies import SlaStore, at_risk_gauges
 from .repository import ClockChanged
 from .schemas import (CalendarSchema, ClockView, ComplianceQuery, PolicySchema,
                       calendar_document)
@@ -41,6 +42,7 @@ class SlaService(OutboxRelay):
 
     store = SlaStore("sla")
     clock = ClockProvider()
+    observe = Observability(business=at_risk_gauges)
 
     # ------------------------------------------------------------------ calendars
 
