@@ -15,7 +15,7 @@ from services.common.storage import Repository
 
 from .domain import revision
 
-COLLECTIONS = {"articles": "articles", "tickets": "tickets"}  # index kind -> collection
+COLLECTIONS = {"articles": "articles", "tickets": "tickets", "answers": "answers"}  # kind -> coll.
 # Saves of one document racing each other retry on the revision they read; each retry means
 # another save won, so a handful is plenty even under heavy redelivery.
 SAVE_ATTEMPTS = 20
@@ -34,6 +34,7 @@ class SearchRepository(Repository):
             self.db[collection].create_index([("saved_at", ASCENDING)])
         self.db.articles.create_index([("translation_of", ASCENDING)])
         self.db.tickets.create_index([("answer_ref", ASCENDING)])
+        self.db.tickets.create_index([("number", ASCENDING)])
         self.db.feedback.create_index([("result_id", ASCENDING)])
 
     def _save(self, collection: str, doc: dict, now: datetime, newer_than: str | None = None
@@ -96,8 +97,16 @@ class SearchRepository(Repository):
         older ``updated_at`` never replaces a newer one (an equal one is saved again)."""
         return self._save("tickets", doc, now, newer_than="updated_at")
 
-    def ticket_by_answer_ref(self, ref: str) -> dict | None:
-        return self.db.tickets.find_one({"answer_ref": ref}, projection={"_id": 1})
+    def ticket_by_number(self, number: int) -> dict | None:
+        return self.db.tickets.find_one({"number": number}, projection=_PRIVATE)
+
+    # ------------------------------------------------------------------ approved answers
+
+    def save_answer(self, answer: dict, now: datetime) -> None:
+        self._save("answers", answer, now)
+
+    def answer(self, answer_id: str) -> dict | None:
+        return self.db.answers.find_one({"_id": answer_id}, projection=_PRIVATE)
 
     # ------------------------------------------------------------------ index bookkeeping
 

@@ -19,16 +19,15 @@ from services.intake.schemas import ActorSchema
 
 from . import domain
 from .dependencies import Index, SearchStore
-from .schemas import (ArticleEditSchema, ArticleListSchema, ArticleSchema, FeedbackSchema,
-                      SearchQuerySchema, SimilarQuerySchema, SuggestQuerySchema)
+from .schemas import (AnswerApprovalSchema, AnswerDraftSchema, ArticleEditSchema,
+                      ArticleListSchema, ArticleSchema, FeedbackSchema, SearchQuerySchema,
+                      SimilarQuerySchema, SuggestQuerySchema)
 
 log = logging.getLogger(__name__)
 SYNC_BATCH = 500
 SYNC_ROUNDS = 20
 # How search reads tickets from intake: a non-staff role, so intake drops internal notes.
 SEARCH_ACTOR = {"id": "search", "role": "system", "name": "search"}
-# similar_tickets is for agents only (the portal checks the role before calling).
-STAFF_READER = {"id": "search", "role": "agent"}
 ARTICLE_ID = re.compile(SLUG.regex.pattern)
 TICKET_DATES = ("created_at", "updated_at", "solved_at")
 
@@ -116,14 +115,14 @@ class SearchService(OutboxRelay):
 
     @command
     def suggest(self, query: dict, actor: dict | None = None) -> dict:
-        """Published articles and solved tickets' answers; the reader's own tickets (all of
-        them for staff) are shown in full, anyone else's as the answer only."""
+        """Published articles and approved answers; solved tickets too, but only the
+        reader's own (all of them for staff): another customer's ticket, never."""
         q = parsed(SuggestQuerySchema(), query)
         reader = _actor(actor)
         body = domain.suggest_query(q["q"], q["language"], q["limit"], reader)
         return self._answer(lambda: ok(results=[
-            domain.present_hit(h, reader)
-            for h in domain.confident_hits(self.index.search(body), reader)]), results=[])
+            domain.present_hit(h)
+            for h in domain.confident_hits(self.index.search(body))]), results=[])
 
     @command
     def search(self, query: dict, actor: dict | None = None) -> dict:
@@ -132,7 +131,7 @@ class SearchService(OutboxRelay):
         def run():
             reader = _actor(actor)
             hits, total = self.index.query(domain.search_query(q, reader))
-            return ok(results=[domain.present_hit(h, reader) for h in hits], total=total,
+            return ok(results=[domain.present_hit(h) for h in hits], total=total,
                       page=q["page"], per_page=q["per_page"])
         return self._answer(run, results=[], total=0, page=q["page"], per_page=q["per_page"])
 
@@ -146,17 +145,13 @@ class SearchService(OutboxRelay):
         like = [q["text"]] if q["text"] else [{"_index": tickets, "_id": q["ticket_id"]}]
         body = domain.similar_query(like, q["ticket_id"], q["limit"])
         return self._answer(lambda: ok(results=[
-            domain.present_hit(h, STAFF_READER)
+            domain.present_hit(h)
             for h in self.index.search(body, kinds=("tickets",))]),
             results=[])
 
     @command
     def record_feedback(self, payload: dict, actor: dict | None = None) -> dict:
         entry = parsed(FeedbackSchema(), payload)
-        if entry["result_kind"] == "ticket":
-            # Someone else's answer was shown under a reference, not its id: count the ticket.
-            answered = self.store.ticket_by_answer_ref(entry["result_id"])
-            entry["result_id"] = answered["_id"] if answered else entry["result_id"]
         actor = _actor(actor)
         self.store.record_feedback(dict(entry, actor_id=actor["id"] if actor else None,
                                         at=self.clock.now()))
@@ -167,6 +162,50 @@ class SearchService(OutboxRelay):
         return ok(results=[{"kind": r["_id"]["kind"], "id": r["_id"]["id"],
                             "solved": r["solved"], "not_solved": r["not_solved"]}
                            for r in self.store.feedback_summary()])
+
+    # ------------------------------------------------------------------ approved answers
+
+    @command
+    def answer_draft(self, query: dict) -> dict:
+        """A solved ticket as a reusable answer, personal data removed, for the agent to read
+        (and edit) before approving it (staff only: the portal checks the role)."""
+        q = parsed(AnswerDraftSchema(), query)
+        ticket = self._answered_ticket(q["number"])
+        return ok(answer=domain.answer_draft(ticket, q["names"]))
+
+    @command
+    def approve_answer(self, payload: dict, actor: dict) -> dict:
+        """Publish the agent's approved text as an answer anyone may be suggested: the only way
+        another customer's solved ticket reaches the public."""
+        approval = parsed(AnswerApprovalSchema(), payload)
+        actor = _actor(actor)
+        if not domain.is_staff(actor):
+            return fail(403, {"_schema": ["staff only"]})
+        ticket = self._answered_ticket(approval["number"])
+        now = self.clock.now()
+        record = domain.answer_record(ticket, approval, approval["names"], actor, now)
+        self.store.save_answer(record, now)
+        self._sync()
+        return ok(answer=domain.answer_view(self.store.answer(record["_id"])))
+
+    @command
+    def withdraw_answer(self, number: int) -> dict:
+        ticket = self.store.ticket_by_number(number) if isinstance(number, int) else None
+        answer = ticket and self.store.answer(domain.answer_ref(ticket["_id"]))
+        if not answer:
+            return not_found("answer")
+        now = self.clock.now()
+        self.store.save_answer(dict(answer, published=False, updated_at=now), now)
+        self._sync()
+        return ok(answer=domain.answer_view(self.store.answer(answer["_id"])))
+
+    def _answered_ticket(self, number: int) -> dict:
+        ticket = self.store.ticket_by_number(number)
+        if ticket is None:
+            raise Refusal(404, {"number": ["ticket not found"]})
+        if ticket["status"] not in domain.ANSWERED or not ticket.get("resolution"):
+            raise Refusal(409, {"number": ["only a solved ticket with a public answer"]})
+        return ticket
 
     # ------------------------------------------------------------------ events
 
