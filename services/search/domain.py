@@ -9,12 +9,11 @@ from html import escape
 from services.intake.domain import STAFF, latest_public_reply
 
 from .redact import redact
+from .semantic import for_index
 
 LANG_FIELDS = ("title", "body", "resolution")
 ANSWERED = ("solved", "closed")
 
-# Hits scoring below this share of the best hit are noise next to it.
-RELATIVE_CUTOFF = 0.25  # tuned with bench/relevance (0.35 -> 0.25: hit@3 .90 -> .925)
 # Confidence: a hit must match most of the customer's words (up to 2 words: all of them; 3-5:
 # 70 %); the share falls as texts grow (6-9: half; 10+: a fifth), because the ticket form sends
 # a whole subject and description.  Scores alone cannot say this; they depend on corpus size.
@@ -138,6 +137,17 @@ def suggest_query(text: str, language: str | None, limit: int,
     }
 
 
+# Similar tickets are for agents only (the portal checks the role before calling).
+STAFF_READER = {"id": "search", "role": "agent"}
+
+
+def fetch_query(ids: list[str], actor: dict | None, tickets_only: bool = False) -> dict:
+    """Semantic candidates by id, only those ``actor`` may be suggested."""
+    scope = ANSWERED_TICKETS if tickets_only else SUGGESTABLE
+    return {"size": max(len(ids), 1), "_source": SHOWN_FIELDS,
+            "query": {"bool": {"filter": [{"ids": {"values": ids}}, scope, visible_to(actor)]}}}
+
+
 SIMILAR_FIELDS = ["title.ru", "title.en", "body.ru", "body.en", "conversation.ru",
                   "conversation.en"]
 
@@ -188,11 +198,6 @@ def search_query(params: dict, actor: dict | None) -> dict:
 
 # ---------------------------------------------------------------------------- results
 
-def confident_hits(hits: list[dict]) -> list[dict]:
-    """Drop hits far below the best one."""
-    return [h for h in hits if h["_score"] >= hits[0]["_score"] * RELATIVE_CUTOFF]
-
-
 def present_hit(hit: dict) -> dict:
     """For a solved ticket the answer is its resolution, so that is what the snippet shows
     (only staff and the ticket's own requester ever get a ticket: ``visible_to``)."""
@@ -235,6 +240,7 @@ def article_document(article: dict) -> dict:
     return {"kind": "article", "article_id": article["_id"], "title": article["title"],
             "body": article["body"], "language": article["language"],
             "translation_of": article.get("translation_of"),
+            "vectors": for_index(article.get("vectors")),
             "category": article.get("category"), "tags": article.get("tags", []),
             "published": article["published"],
             "created_at": article.get("created_at") or article["updated_at"],
@@ -242,12 +248,14 @@ def article_document(article: dict) -> dict:
 
 
 BOOKKEEPING = ("_id", "indexed", "rev", "saved_at", "index_error", "index_rejections",
-               "answer_ref")
+               "answer_ref", "vectors_key", "changed_at")
 
 
 def stored_ticket_document(stored: dict) -> dict:
     """Search's Mongo copy of a ticket is already the index document, plus bookkeeping."""
-    return {k: v for k, v in stored.items() if k not in BOOKKEEPING}
+    doc = {k: v for k, v in stored.items() if k not in BOOKKEEPING}
+    doc["vectors"] = for_index(stored.get("vectors"))
+    return doc
 
 
 def revision(stored: dict) -> int:
@@ -283,6 +291,7 @@ def answer_document(answer: dict) -> dict:
     """The index copy: no link to the ticket it came from."""
     return {"kind": "answer", "title": answer["title"], "body": answer["body"],
             "language": answer["language"], "published": answer["published"],
+            "vectors": for_index(answer.get("vectors")),
             "created_at": answer["approved_at"], "updated_at": answer["updated_at"]}
 
 

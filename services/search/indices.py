@@ -4,7 +4,7 @@ from __future__ import annotations
 # 2: every ticket (status, public conversation), not only solved ones
 # 3: documents carry search's revision counter as external version (older writes lose);
 #    queries drop Russian and English stop words
-# 4: approved answers (their own index), articles' translation link
+# 4: approved answers (their own index), articles' translation link, sentence vectors
 VERSION = 4
 KINDS = ("articles", "tickets", "answers")
 
@@ -45,6 +45,8 @@ MAPPING = {
         "kind": {"type": "keyword"},
         "article_id": {"type": "keyword"},
         "translation_of": {"type": "keyword"},
+        # float16 sentence vectors (semantic.pack), kept with the document, never searched
+        "vectors": {"type": "binary"},
         "number": {"type": "integer"},
         "title": _text(),
         "body": _text(),

@@ -18,7 +18,8 @@ from services.common.validation import SLUG
 from services.intake.schemas import ActorSchema
 
 from . import domain
-from .dependencies import Index, SearchStore
+from .dependencies import Index, SearchStore, VectorsInMemory
+from .retrieval import Retrieval, embed_records, present
 from .schemas import (AnswerApprovalSchema, AnswerDraftSchema, ArticleEditSchema,
                       ArticleListSchema, ArticleSchema, FeedbackSchema, SearchQuerySchema,
                       SimilarQuerySchema, SuggestQuerySchema)
@@ -59,6 +60,7 @@ class SearchService(OutboxRelay):
 
     store = SearchStore("search")
     index = Index()
+    neighbours = VectorsInMemory()
     clock = ClockProvider()
     intake = RpcProxy("intake")
 
@@ -118,11 +120,9 @@ class SearchService(OutboxRelay):
         """Published articles and approved answers; solved tickets too, but only the
         reader's own (all of them for staff): another customer's ticket, never."""
         q = parsed(SuggestQuerySchema(), query)
-        reader = _actor(actor)
-        body = domain.suggest_query(q["q"], q["language"], q["limit"], reader)
-        return self._answer(lambda: ok(results=[
-            domain.present_hit(h)
-            for h in domain.confident_hits(self.index.search(body))]), results=[])
+        retrieval = Retrieval(self.index, self.neighbours)
+        return self._answer(lambda: ok(results=[present(c) for c in retrieval.suggest(
+            q["q"], q["language"], q["limit"], _actor(actor))[0]]), results=[])
 
     @command
     def search(self, query: dict, actor: dict | None = None) -> dict:
@@ -141,13 +141,12 @@ class SearchService(OutboxRelay):
         Given both, the text is what is compared (the ticket may not be indexed yet) and the
         ticket itself is left out of the answer."""
         q = parsed(SimilarQuerySchema(), query)
-        tickets = self.index.alias("tickets")
-        like = [q["text"]] if q["text"] else [{"_index": tickets, "_id": q["ticket_id"]}]
-        body = domain.similar_query(like, q["ticket_id"], q["limit"])
-        return self._answer(lambda: ok(results=[
-            domain.present_hit(h)
-            for h in self.index.search(body, kinds=("tickets",))]),
-            results=[])
+        text = q["text"] or self._ticket_text(q["ticket_id"])
+        if not text:
+            return ok(results=[], degraded=False)
+        retrieval = Retrieval(self.index, self.neighbours)
+        return self._answer(lambda: ok(results=[present(c) for c in retrieval.similar(
+            text, q["ticket_id"], q["limit"])]), results=[])
 
     @command
     def record_feedback(self, payload: dict, actor: dict | None = None) -> dict:
@@ -259,6 +258,7 @@ class SearchService(OutboxRelay):
                 # A backlog after an outage drains in batches; the next sweep takes the rest.
                 for _ in range(SYNC_ROUNDS):
                     pending = self.store.unindexed(kind, SYNC_BATCH)
+                    self.store.set_vectors(kind, embed_records(kind, pending))
                     outcome = self.index.bulk(kind, [(d["_id"], domain.revision(d), to_doc(d))
                                                      for d in pending])
                     self.store.mark_indexed(kind, outcome.indexed)
@@ -269,11 +269,16 @@ class SearchService(OutboxRelay):
                     if len(pending) < SYNC_BATCH:
                         break
             outage.ended()
+            self.neighbours.refresh(self.store)  # what was just indexed, findable by meaning
         except ElasticsearchConnectionError as exc:
             outage.began()
             log.warning("index sync postponed, Elasticsearch unreachable: %s", exc)
         except ElasticsearchException as exc:
             log.warning("index sync postponed, Elasticsearch failed: %s", exc)
+
+    def _ticket_text(self, ticket_id: str) -> str | None:
+        ticket = self.store.ticket(ticket_id)
+        return f"{ticket['title']}\n{ticket['body']}" if ticket else None
 
     def _answer(self, run, **degraded_body) -> dict:
         """Elasticsearch down: an empty answer flagged as degraded, never an error page.  Once

@@ -2,9 +2,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from services.search.domain import (MUST_MATCH, PUBLIC, RELATIVE_CUTOFF, SUGGESTABLE,
+from services.search.domain import (MUST_MATCH, PUBLIC, SUGGESTABLE,
                                     answer_document, answer_draft, answer_record, answer_ref,
-                                    clean_query, confident_hits, present_hit, search_query,
+                                    clean_query, present_hit, search_query,
                                     similar_query, suggest_query, ticket_document, visible_to)
 
 
@@ -79,21 +79,6 @@ def test_must_match_falls_with_the_length_of_the_text():
 
 def test_suggest_query_without_language_has_no_preference():
     assert suggest_query("vpn", None, 3)["query"]["bool"]["should"] == []
-
-
-def hits(*scores):
-    return [{"_id": str(i), "_score": s} for i, s in enumerate(scores)]
-
-
-@pytest.mark.parametrize("scores, kept", [
-    ((), []),
-    ((0.5,), ["0"]),  # no absolute floor: the best hit is always kept
-    ((10.0, 10.0 * RELATIVE_CUTOFF, 10.0 * RELATIVE_CUTOFF - 0.01), ["0", "1"]),
-    ((10.0, 9.0, 4.0), ["0", "1", "2"]),
-    ((20.0, 4.0), ["0"]),
-])
-def test_confident_hits(scores, kept):
-    assert [h["_id"] for h in confident_hits(hits(*scores))] == kept
 
 
 def hit(source, highlight=None, score=4.56789, kind="ticket"):
