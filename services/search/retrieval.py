@@ -126,7 +126,8 @@ class Neighbours:
                 group=doc.get("translation_of") or record["_id"],
                 text=" ".join(filter(None, (doc.get("title"), doc.get("body"))))),
                 semantic.unpack(record["vectors"]))
-        self._known = None
+        if target is self.public:
+            self._known = None
 
     def known(self) -> set[str]:
         """The knowledge base's words (published articles, approved answers): never a
