@@ -158,8 +158,12 @@ def suggest_latency(portal: str, total: int, clients: int) -> dict:
         began = time.perf_counter()
         reply = session.get(f"{portal}/api/suggest", params={"q": q}, timeout=10)
         elapsed = time.perf_counter() - began
-        assert reply.status_code == 200 and reply.json()["degraded"] is False, reply.text
+        assert reply.status_code == 200, reply.text
+        if reply.json()["degraded"]:  # Elasticsearch over its 2 s query timeout: counted
+            degraded.append(q)
         return elapsed
+
+    degraded: list[str] = []
 
     sessions = [requests.Session() for _ in range(clients)]
     for i in range(50):  # warm caches and RPC connections
@@ -168,7 +172,9 @@ def suggest_latency(portal: str, total: int, clients: int) -> dict:
     with ThreadPoolExecutor(clients) as pool:
         samples = list(pool.map(one, range(total)))
     result = percentiles(samples)
-    result.update(clients=clients, throughput_rps=round(total / (time.perf_counter() - began), 1))
+    result.update(clients=clients, throughput_rps=round(total / (time.perf_counter() - began), 1),
+                  degraded=len(degraded))
+    click.echo(json.dumps(result), err=True)
     return result
 
 

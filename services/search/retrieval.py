@@ -124,7 +124,9 @@ class Neighbours:
                 kind=doc["kind"], language=doc.get("language"),
                 requester_id=doc.get("requester_id"),
                 group=doc.get("translation_of") or record["_id"],
-                text=" ".join(filter(None, (doc.get("title"), doc.get("body"))))),
+                # words for the vocabulary: the knowledge base's only (see ``known``)
+                text=" ".join(filter(None, (doc.get("title"), doc.get("body"))))
+                if target is self.public else ""),
                 semantic.unpack(record["vectors"]))
         if target is self.public:
             self._known = None

@@ -145,6 +145,12 @@ class VectorSet:
         self._scales = (np.concatenate([b[1] for b in blocks]) if blocks
                         else np.zeros(0, np.float32))
         self._owners = np.repeat(np.arange(len(blocks)), [len(b[1]) for b in blocks])
+        # Each document's rows become views of the matrix: held once, not twice.
+        start = 0
+        for doc_id, (rows, _) in zip(self._ids, blocks):
+            end = start + len(rows)
+            self._rows[doc_id] = (self._matrix[start:end], self._scales[start:end])
+            start = end
 
     def cosine(self, doc_id: str, query: np.ndarray) -> float:
         rows, scales = self._rows[doc_id]

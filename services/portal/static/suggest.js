@@ -1,12 +1,52 @@
-// Live answers while the customer types: debounced calls to /api/suggest, and a "this solved
-// it" button on each answer that records the feedback and spares a request.
+// Live answers while the customer types: debounced calls to /api/suggest, a "this solved it"
+// and a "didn't help" button on each answer (both recorded), no re-render when the answers
+// did not change (no flicker while typing), and the typed text kept for the Back button.
 (function () {
   var form = document.getElementById('ticket-form');
   if (!form || !window.fetch) return;
   var box = document.getElementById('suggestions');
   var list = box.querySelector('ul');
   var lang = form.dataset.lang;
-  var timer = null, seq = 0, lastQuery = '';
+  var timer = null, seq = 0, lastQuery = '', shown = '', dismissed = {};
+  var KEPT = 'helpdesk-ticket-draft';
+
+  // Going to an article and back: the browser may drop the typed text; keep it this session.
+  try {
+    var kept = JSON.parse(sessionStorage.getItem(KEPT) || '{}');
+    if (!form.subject.value && kept.subject) form.subject.value = kept.subject;
+    if (!form.description.value && kept.description) form.description.value = kept.description;
+  } catch (e) { /* storage refused: nothing kept */ }
+  function keep() {
+    try {
+      sessionStorage.setItem(KEPT, JSON.stringify({subject: form.subject.value,
+                                                   description: form.description.value}));
+    } catch (e) { /* storage refused */ }
+  }
+  form.addEventListener('submit', function () {
+    try { sessionStorage.removeItem(KEPT); } catch (e) { /* storage refused */ }
+  });
+
+  function notHelpedButton(r, li) {
+    var button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'secondary not-helped';
+    button.textContent = form.dataset.notHelped;
+    button.addEventListener('click', function () {
+      fetch('/api/suggest/feedback', {method: 'POST', headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({q: lastQuery.slice(0, 500) || r.title || r.id, result_kind: r.kind,
+                              result_id: r.id, solved: false})})
+        .then(function (reply) {
+          if (!reply.ok) return;
+          dismissed[r.kind + ':' + r.id] = true;
+          var noted = document.createElement('p');
+          noted.className = 'notice not-helped-noted';
+          noted.setAttribute('role', 'status');
+          noted.textContent = form.dataset.noted;
+          li.replaceWith(noted);
+        }).catch(function () {});
+    });
+    return button;
+  }
 
   function solvedButton(r) {
     var button = document.createElement('button');
@@ -29,6 +69,10 @@
 
   function render(results, current) {
     if (current !== seq) return; // an older answer arriving late
+    results = results.filter(function (r) { return !dismissed[r.kind + ':' + r.id]; });
+    var ids = results.map(function (r) { return r.kind + ':' + r.id; }).join(' ');
+    if (ids === shown && !box.hidden) return; // same answers: leave the list as it is
+    shown = ids;
     list.textContent = '';
     box.hidden = false;
     if (!results.length) {
@@ -45,6 +89,7 @@
       kind.className = 'kind';
       kind.textContent = r.kind === 'article' ? form.dataset.labelArticle : form.dataset.labelTicket;
       var title = r.kind === 'article' ? document.createElement('a') : document.createElement('strong');
+      title.className = 'title';
       if (r.kind === 'article') title.href = '/kb/' + encodeURIComponent(r.id);
       title.textContent = r.title;
       var snippet = document.createElement('p');
@@ -52,6 +97,7 @@
       snippet.innerHTML = r.snippet;
       li.appendChild(kind); li.appendChild(title); li.appendChild(snippet);
       li.appendChild(solvedButton(r));
+      li.appendChild(notHelpedButton(r, li));
       list.appendChild(li);
     });
   }
@@ -67,7 +113,7 @@
       .catch(function () {});
   }
 
-  function schedule() { clearTimeout(timer); timer = setTimeout(ask, 200); }
+  function schedule() { keep(); clearTimeout(timer); timer = setTimeout(ask, 200); }
   form.subject.addEventListener('input', schedule);
   form.description.addEventListener('input', schedule);
   if (form.subject.value) schedule(); // prefilled from the knowledge base
