@@ -8,7 +8,7 @@ import functools
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from .index import SearchIndex
 
 CONFIDENCE_FILE = Path(__file__).with_name("confidence.json")
 SEMANTIC_CANDIDATES = 20
+REFRESH_MARGIN = timedelta(seconds=10)
 LEXICAL_CANDIDATES = 20
 # A semantic candidate this far below the best cosine is noise next to it; so is any answer
 # this far below the best fused score.
@@ -97,26 +98,30 @@ class Neighbours:
     tickets: semantic.VectorSet = field(default_factory=semantic.VectorSet)
     since: dict[str, datetime] = field(default_factory=dict)
     _known: set[str] | None = None
+    _state: dict[str, tuple] = field(default_factory=dict)
 
     def refresh(self, store) -> int:
-        seen = 0
+        """Everything on the first call, then what was indexed or encoded since the previous
+        call (less a margin for replicas' clocks and writes in flight); unchanged records are
+        skipped, so the matrix is rebuilt only when something in it changed."""
+        changed = 0
         for kind in domain.TO_DOCUMENT:
-            latest = self.since.get(kind)
-            for record in store.changed_since(kind, latest):
-                self.apply(kind, record)
-                seen += 1
-                moment = record.get("changed_at")
-                if moment and (latest is None or moment > latest):
-                    latest = moment
-            if latest:
-                self.since[kind] = latest
-        return seen
+            began = datetime.now(timezone.utc)
+            for record in store.changed_since(kind, self.since.get(kind)):
+                changed += self.apply(kind, record)
+            self.since[kind] = began - REFRESH_MARGIN
+        return changed
 
-    def apply(self, kind: str, record: dict) -> None:
+    def apply(self, kind: str, record: dict) -> bool:
         doc = domain.TO_DOCUMENT[kind](record)
         target = self.tickets if kind == "tickets" else self.public
-        listed = (doc.get("status") in domain.ANSWERED and doc.get("resolution")
-                  if kind == "tickets" else doc.get("published"))
+        listed = bool(doc.get("status") in domain.ANSWERED and doc.get("resolution")
+                      if kind == "tickets" else doc.get("published"))
+        state = (record.get("vectors_key"), listed, doc.get("translation_of"),
+                 hash((doc.get("title"), doc.get("body"))))
+        if self._state.get(record["_id"]) == state:
+            return False
+        self._state[record["_id"]] = state
         if not (listed and record.get("vectors")):
             target.drop(record["_id"])
         else:
@@ -130,6 +135,7 @@ class Neighbours:
                 semantic.unpack(record["vectors"]))
         if target is self.public:
             self._known = None
+        return True
 
     def known(self) -> set[str]:
         """The knowledge base's words (published articles, approved answers): never a

@@ -95,3 +95,33 @@ def test_redaction_removes_personal_data_and_keeps_the_answer(text, gone, kept):
     out = redact(text).text
     assert not [g for g in gone if g in out], out
     assert all(k in out for k in kept), out
+
+
+class Records:
+    """search's Mongo copy as refresh reads it (a stand-in for the repository's query)."""
+
+    def __init__(self, **kinds):
+        self.kinds = kinds
+        self.asked = []
+
+    def changed_since(self, kind, moment):
+        self.asked.append((kind, moment))
+        return list(self.kinds.get(kind, []))
+
+
+def article(doc_id, published=True, key="k1"):
+    return {"_id": doc_id, "title": "Reset password", "body": "Open Profile", "language": "en",
+            "published": published, "updated_at": None, "vectors_key": key,
+            "vectors": semantic.pack(np.stack([unit(1, 0)]))}
+
+
+def test_refresh_loads_once_then_only_what_changed_and_drops_the_unpublished():
+    neighbours = retrieval.Neighbours()
+    store = Records(articles=[article("a"), article("b")])
+    assert neighbours.refresh(store) == 2
+    assert set(neighbours.public.entries) == {"a", "b"}
+    assert neighbours.refresh(store) == 0           # same records again: nothing rebuilt
+    assert all(moment is not None for _, moment in store.asked[-3:])  # only recent changes
+    store.kinds["articles"] = [article("a", published=False)]
+    assert neighbours.refresh(store) == 1
+    assert set(neighbours.public.entries) == {"b"}

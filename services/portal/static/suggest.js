@@ -26,45 +26,42 @@
     try { sessionStorage.removeItem(KEPT); } catch (e) { /* storage refused */ }
   });
 
-  function notHelpedButton(r, li) {
+  // A feedback button: POSTs ``body`` to ``url``; once the server kept it, ``replaced``
+  // gives way to a status note.
+  function feedbackButton(label, className, url, body, note, noteClass, replaced, kept) {
     var button = document.createElement('button');
     button.type = 'button';
-    button.className = 'secondary not-helped';
-    button.textContent = form.dataset.notHelped;
+    button.className = 'secondary ' + className;
+    button.textContent = label;
     button.addEventListener('click', function () {
-      fetch('/api/suggest/feedback', {method: 'POST', headers: {'Content-Type': 'application/json'},
-        body: JSON.stringify({q: lastQuery.slice(0, 500) || r.title || r.id, result_kind: r.kind,
-                              result_id: r.id, solved: false})})
+      fetch(url, {method: 'POST', headers: {'Content-Type': 'application/json'},
+                  body: JSON.stringify(body())})
         .then(function (reply) {
           if (!reply.ok) return;
-          dismissed[r.kind + ':' + r.id] = true;
-          var noted = document.createElement('p');
-          noted.className = 'notice not-helped-noted';
-          noted.setAttribute('role', 'status');
-          noted.textContent = form.dataset.noted;
-          li.replaceWith(noted);
+          if (kept) kept();
+          var p = document.createElement('p');
+          p.className = 'notice ' + noteClass;
+          p.setAttribute('role', 'status');
+          p.textContent = note;
+          (replaced || button).replaceWith(p);
         }).catch(function () {});
     });
     return button;
   }
 
   function solvedButton(r) {
-    var button = document.createElement('button');
-    button.type = 'button';
-    button.className = 'secondary solved';
-    button.textContent = form.dataset.solved;
-    button.addEventListener('click', function () {
-      fetch('/api/feedback', {method: 'POST', headers: {'Content-Type': 'application/json'},
-        body: JSON.stringify({kind: r.kind, id: r.id, query: lastQuery.slice(0, 500) || null})})
-        .then(function () {
-          var thanks = document.createElement('p');
-          thanks.className = 'notice';
-          thanks.setAttribute('role', 'status');
-          thanks.textContent = form.dataset.thanks;
-          button.replaceWith(thanks);
-        }).catch(function () {});
-    });
-    return button;
+    return feedbackButton(form.dataset.solved, 'solved', '/api/feedback', function () {
+      return {kind: r.kind, id: r.id, query: lastQuery.slice(0, 500) || null};
+    }, form.dataset.thanks, 'solved-noted');
+  }
+
+  function notHelpedButton(r, li) {
+    return feedbackButton(form.dataset.notHelped, 'not-helped', '/api/suggest/feedback',
+      function () {
+        return {q: lastQuery.slice(0, 500) || r.title || r.id, result_kind: r.kind,
+                result_id: r.id, solved: false};
+      }, form.dataset.noted, 'not-helped-noted', li,
+      function () { dismissed[r.kind + ':' + r.id] = true; });
   }
 
   function render(results, current) {
