@@ -79,6 +79,32 @@ def test_russian_inflections_find_the_same_article(rpc, word):
     assert suggested(rpc, f"сброс {word}", language="ru")[0] == "reset-password-ru"
 
 
+# ---------------------------------------------------------------- meaning, other language, translit
+
+@pytest.mark.parametrize("typed, reader", [("zabyl parol", "ru"), ("pf,sk gfhjkm", "ru")])
+def test_translit_and_wrong_layout_find_the_password_article(rpc, typed, reader):
+    assert suggested(rpc, typed, language=reader)[0] == "reset-password-ru"
+
+
+def test_a_question_finds_the_answer_written_only_in_the_other_language(rpc):
+    assert rpc.search.upsert_article({
+        "id": "api-rate-limit-en", "language": "en", "title": "API error 429: too many requests",
+        "body": "The API allows 600 requests per minute per token. Above that it answers 429 "
+                "with a Retry-After header: wait, batch your calls or ask for a higher "
+                "limit."})["ok"]
+    assert rpc.search.upsert_article({
+        "id": "delivery-tracking-ru-only", "language": "ru", "title": "Как отследить доставку",
+        "body": "Трек-номер приходит в письме после отправки заказа. Откройте Заказы, выберите "
+                "заказ и нажмите Отследить."})["ok"]
+    assert eventually(lambda: suggested(rpc, "ошибка 429 слишком много запросов",
+                                        language="ru"))[0] == "api-rate-limit-en"
+    assert eventually(lambda: suggested(rpc, "how do I track my parcel delivery",
+                                        language="en"))[0] == "delivery-tracking-ru-only"
+    # With a translation, the reader gets their own language.
+    assert suggested(rpc, "I forgot my password", language="ru")[0] == "reset-password-ru"
+    assert suggested(rpc, "забыл пароль", language="en")[0] == "reset-password"
+
+
 @pytest.mark.parametrize("query, article", [
     ("how to reset pasword", "reset-password"),      # missing letter
     ("dowload invoices", "invoice-download"),         # missing letter
