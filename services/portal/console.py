@@ -76,6 +76,14 @@ def similar_query(ticket: dict, limit: int = 5) -> dict:
     return {"ticket_id": ticket["id"], "text": text[:20_000], "limit": limit}
 
 
+def ticket_names(ticket: dict) -> list[str]:
+    """The people a ticket knows (its requester, everyone who wrote in it): their names are
+    removed, with other personal data, from an answer approved for reuse."""
+    names = {ticket.get("requester_name") or ""} | {
+        m.get("author_name") or "" for m in ticket.get("messages", [])}
+    return sorted(n for n in names if n)[:50]
+
+
 def other_viewers(records: list[dict], me: str) -> list[dict]:
     """Everyone else looking at the ticket, one entry per person, replying beats viewing."""
     seen: dict[str, dict] = {}

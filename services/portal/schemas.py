@@ -63,7 +63,7 @@ class CustomerAccountSchema(Strict):
 class FeedbackSchema(Strict):
     """"This solved it" on a suggested article or solved ticket."""
 
-    kind = fields.Str(required=True, validate=validate.OneOf(("article", "ticket")))
+    kind = fields.Str(required=True, validate=validate.OneOf(("article", "ticket", "answer")))
     id = fields.Str(required=True, validate=validate.Length(min=1, max=64))
     query = text(500, load_default=None, allow_none=True)
 

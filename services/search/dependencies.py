@@ -4,6 +4,7 @@ from nameko.extensions import DependencyProvider
 from services.common.nameko_support import ServiceDatabase
 
 from .index import SearchIndex
+from .retrieval import Neighbours
 from .repository import SearchRepository
 
 
@@ -22,3 +23,13 @@ class Index(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.index
+
+
+class VectorsInMemory(DependencyProvider):
+    """The process's sentence vectors (retrieval.Neighbours), refreshed by the sweep."""
+
+    def setup(self):
+        self.neighbours = Neighbours()
+
+    def get_dependency(self, worker_ctx):
+        return self.neighbours

@@ -8,11 +8,12 @@ from html import escape
 
 from services.intake.schemas import STAFF
 
+from .redact import redact
+from .semantic import for_index
+
 LANG_FIELDS = ("title", "body", "resolution")
 ANSWERED = ("solved", "closed")
 
-# Hits scoring below this share of the best hit are noise next to it.
-RELATIVE_CUTOFF = 0.25  # tuned with bench/relevance (0.35 -> 0.25: hit@3 .90 -> .925)
 # Confidence: a hit must match most of the customer's words (up to 2 words: all of them; 3-5:
 # 70 %); the share falls as texts grow (6-9: half; 10+: a fifth), because the ticket form sends
 # a whole subject and description.  Scores alone cannot say this; they depend on corpus size.
@@ -53,6 +54,11 @@ def is_staff(actor: dict | None) -> bool:
 
 PUBLISHED_ARTICLES = {"bool": {"filter": [{"term": {"kind": "article"}},
                                           {"term": {"published": True}}]}}
+# Answers an agent approved for reuse, personal data removed (see approve_answer): the only
+# way another customer's solved ticket reaches the public.
+PUBLISHED_ANSWERS = {"bool": {"filter": [{"term": {"kind": "answer"}},
+                                         {"term": {"published": True}}]}}
+PUBLIC = {"bool": {"should": [PUBLISHED_ARTICLES, PUBLISHED_ANSWERS], "minimum_should_match": 1}}
 ANSWERED_TICKETS = {"bool": {"filter": [{"term": {"kind": "ticket"}},
                                         {"terms": {"status": list(ANSWERED)}},
                                         {"exists": {"field": "resolution"}}]}}
@@ -70,45 +76,32 @@ def department_scope(actor: dict | None) -> list[dict]:
 
 
 def visible_to(actor: dict | None) -> dict:
-    """One filter clause saying which documents ``actor`` may find in search, inside the query
-    itself: staff see every ticket and article (drafts too), a department-scoped agent
-    tickets of their departments only; a customer sees published articles and their own
-    tickets; anyone else (not signed in) published articles only."""
+    """One filter clause saying which documents ``actor`` may find, inside the query itself:
+    staff see every ticket, article (drafts too) and answer, a department-scoped agent tickets
+    of their departments only; a customer sees published articles and approved answers and
+    their own tickets; anyone else (not signed in) only the former."""
     if is_staff(actor):
-        every = {"terms": {"kind": ["article", "ticket"]}}
+        every = {"terms": {"kind": ["article", "ticket", "answer"]}}
         scope = department_scope(actor)
         return {"bool": {"filter": [every, *scope]}} if scope else every
     if actor and actor.get("role") == "customer":
-        own = {"bool": {"filter": [{"term": {"kind": "ticket"}},
-                                   {"term": {"requester_id": actor["id"]}}]}}
-        return {"bool": {"should": [PUBLISHED_ARTICLES, own], "minimum_should_match": 1}}
-    return PUBLISHED_ARTICLES
+        return {"bool": {"should": [PUBLIC, own_tickets(actor)], "minimum_should_match": 1}}
+    return PUBLIC
 
 
-# Suggestions: published articles and the public answers of solved tickets.  Another
-# customer's ticket is never shown as such, only its resolution (see ``present_hit``), and it
-# is found by that resolution only, never by its private subject or description.
-SUGGESTABLE = {"bool": {"should": [PUBLISHED_ARTICLES, ANSWERED_TICKETS],
-                        "minimum_should_match": 1}}
+def own_tickets(actor: dict) -> dict:
+    return {"bool": {"filter": [{"term": {"kind": "ticket"}},
+                                {"term": {"requester_id": actor["id"]}}]}}
 
 
-def owns(actor: dict | None, source: dict) -> bool:
-    return is_staff(actor) or bool(actor) and source.get("requester_id") == actor.get("id")
-
-
-def _others_answers(actor: dict | None) -> dict | None:
-    """Answered tickets ``actor`` may find by their resolution only (None: none, staff)."""
-    if is_staff(actor):
-        return None
-    if actor and actor.get("role") == "customer":
-        return {"bool": {"filter": [ANSWERED_TICKETS],
-                         "must_not": [{"term": {"requester_id": actor["id"]}}]}}
-    return ANSWERED_TICKETS
+# Suggestions: published articles, approved answers and solved tickets, narrowed by
+# ``visible_to``: another customer's ticket is never suggested, in any form.
+SUGGESTABLE = {"bool": {"should": [PUBLIC, ANSWERED_TICKETS], "minimum_should_match": 1}}
 
 
 def answer_ref(ticket_id: str) -> str:
-    """What a non-owner gets instead of a ticket's id: stable (feedback can name it), one-way
-    (it gives nothing away about the ticket)."""
+    """The id of the approved answer made from a ticket: stable (feedback can name it),
+    one-way (it gives nothing away about the ticket)."""
     return "answer-" + hashlib.sha256(f"search-answer:{ticket_id}".encode()).hexdigest()[:32]
 
 
@@ -139,32 +132,34 @@ HIGHLIGHT = {"fields": {"body": {}, "body.ru": {}, "body.en": {},
              "pre_tags": ["<mark>"], "post_tags": ["</mark>"],
              "fragment_size": 160, "number_of_fragments": 1, "encoder": "html"}
 SHOWN_FIELDS = ["kind", "number", "title", "body", "resolution", "language", "article_id",
-                "status", "updated_at", "requester_id"]
+                "status", "updated_at", "requester_id", "translation_of"]
 
 
 def suggest_query(text: str, language: str | None, limit: int,
                   actor: dict | None = None) -> dict:
     # The reader's language only breaks ties; it never makes a document match on its own.
     prefer_language = [{"term": {"language": {"value": language, "boost": 0.5}}}] if language else []
-    # Found by every word: staff everything suggestable; anyone else what they may see
-    # (published articles, a customer's own tickets), narrowed to suggestable documents by
-    # the outer SUGGESTABLE filter below.
-    in_full = SUGGESTABLE if is_staff(actor) else visible_to(actor)
-    ways = [{"bool": {"must": [_matches_text(text)], "filter": [in_full]}}]
-    others = _others_answers(actor)
-    if others is not None:
-        ways.append({"bool": {"must": [_matches_text(text, names=("resolution",))],
-                              "filter": [others]}})
     return {
         "size": limit,
         "query": {"bool": {
-            "must": [{"bool": {"should": ways, "minimum_should_match": 1}}],
+            "must": [_matches_text(text)],
             "should": prefer_language,
-            "filter": [SUGGESTABLE, *department_scope(actor)],
+            "filter": [SUGGESTABLE, visible_to(actor)],
         }},
         "highlight": HIGHLIGHT,
         "_source": SHOWN_FIELDS,
     }
+
+
+# Similar tickets are for agents only (the portal checks the role before calling).
+STAFF_READER = {"id": "search", "role": "agent"}
+
+
+def fetch_query(ids: list[str], actor: dict | None, tickets_only: bool = False) -> dict:
+    """Semantic candidates by id, only those ``actor`` may be suggested."""
+    scope = ANSWERED_TICKETS if tickets_only else SUGGESTABLE
+    return {"size": max(len(ids), 1), "_source": SHOWN_FIELDS,
+            "query": {"bool": {"filter": [{"ids": {"values": ids}}, scope, visible_to(actor)]}}}
 
 
 SIMILAR_FIELDS = ["title.ru", "title.en", "body.ru", "body.en", "conversation.ru",
@@ -219,32 +214,12 @@ def search_query(params: dict, actor: dict | None) -> dict:
 
 # ---------------------------------------------------------------------------- results
 
-def confident_hits(hits: list[dict], actor: dict | None = None) -> list[dict]:
-    """Drop hits far below the best one matched the same way: someone else's answer, matched
-    on its resolution alone, scores lower than an article matched on title and body, so it
-    is compared with the best of those answers, not with the article."""
-    tops: dict[bool, float] = {}
-    for h in hits:  # best first
-        tops.setdefault(_answer_only(h, actor), h["_score"])
-    return [h for h in hits if h["_score"] >= tops[_answer_only(h, actor)] * RELATIVE_CUTOFF]
-
-
-def _answer_only(hit: dict, actor: dict | None) -> bool:
-    source = hit.get("_source", {})
-    return source.get("kind") == "ticket" and not owns(actor, source)
-
-
-def present_hit(hit: dict, actor: dict | None = None) -> dict:
-    """For a solved ticket the answer is its resolution, so that is what the snippet shows.
-    Someone else's ticket (to a customer or anonymous reader) shows only that answer: no
-    number, no subject, no description, and an ``answer_ref`` instead of its id."""
+def present_hit(hit: dict) -> dict:
+    """For a solved ticket the answer is its resolution, so that is what the snippet shows
+    (only staff and the ticket's own requester ever get a ticket: ``visible_to``)."""
     src = hit["_source"]
     highlight = hit.get("highlight", {})
     doc_id = hit["_id"]
-    if _answer_only(hit, actor):
-        src = {"kind": "ticket", "title": "", "resolution": src.get("resolution") or "",
-               "language": src.get("language"), "status": src.get("status")}
-        doc_id = answer_ref(doc_id)
     answer_field = "resolution" if src["kind"] == "ticket" and src.get("resolution") else "body"
     fragments = [frags[0] for name, frags in highlight.items()
                  if name.split(".")[0] == answer_field and frags]
@@ -277,6 +252,8 @@ def ticket_document(number: int, state: dict) -> dict:
 def article_document(article: dict) -> dict:
     return {"kind": "article", "article_id": article["_id"], "title": article["title"],
             "body": article["body"], "language": article["language"],
+            "translation_of": article.get("translation_of"),
+            "vectors": for_index(article.get("vectors")),
             "category": article.get("category"), "tags": article.get("tags", []),
             "published": article["published"],
             "created_at": article.get("created_at") or article["updated_at"],
@@ -284,12 +261,14 @@ def article_document(article: dict) -> dict:
 
 
 BOOKKEEPING = ("_id", "indexed", "rev", "saved_at", "index_error", "index_rejections",
-               "answer_ref", "assigned_at")
+               "answer_ref", "assigned_at", "vectors_key", "changed_at")
 
 
 def stored_ticket_document(stored: dict) -> dict:
     """Search's Mongo copy of a ticket is already the index document, plus bookkeeping."""
-    return {k: v for k, v in stored.items() if k not in BOOKKEEPING}
+    doc = {k: v for k, v in stored.items() if k not in BOOKKEEPING}
+    doc["vectors"] = for_index(stored.get("vectors"))
+    return doc
 
 
 def revision(stored: dict) -> int:
@@ -299,5 +278,43 @@ def revision(stored: dict) -> int:
     return rev if isinstance(rev, int) and not isinstance(rev, bool) else 0
 
 
+def answer_draft(ticket: dict, names: list[str]) -> dict:
+    """What an agent is shown before approving a solved ticket for reuse: its subject and
+    answer with personal data replaced (and how much of each kind was removed)."""
+    title, body = redact(ticket["title"], names), redact(ticket.get("resolution") or "", names)
+    removed = dict(title.removed)
+    for kind, count in body.removed.items():
+        removed[kind] = removed.get(kind, 0) + count
+    return {"id": answer_ref(ticket["_id"]), "number": ticket["number"], "title": title.text,
+            "body": body.text, "language": ticket["language"], "removed": removed}
+
+
+def answer_record(ticket: dict, approved: dict, names: list[str], actor: dict,
+                  now) -> dict:
+    """The approved answer as search keeps it: the agent's (possibly edited) text, redacted
+    once more in case an edit brought personal data back."""
+    return {"_id": answer_ref(ticket["_id"]), "ticket_id": ticket["_id"],
+            "title": redact(approved["title"], names).text,
+            "body": redact(approved["body"], names).text, "language": ticket["language"],
+            "published": True, "approved_by": actor["id"], "approved_at": now,
+            "updated_at": now}
+
+
+def answer_document(answer: dict) -> dict:
+    """The index copy: no link to the ticket it came from."""
+    return {"kind": "answer", "title": answer["title"], "body": answer["body"],
+            "language": answer["language"], "published": answer["published"],
+            "vectors": for_index(answer.get("vectors")),
+            "created_at": answer["approved_at"], "updated_at": answer["updated_at"]}
+
+
+def answer_view(answer: dict) -> dict:
+    return {"id": answer["_id"], "title": answer["title"], "body": answer["body"],
+            "language": answer["language"], "published": answer["published"],
+            "approved_by": answer["approved_by"],
+            "updated_at": answer["updated_at"].isoformat()}
+
+
 # index kind -> how its Mongo record becomes an index document
-TO_DOCUMENT = {"articles": article_document, "tickets": stored_ticket_document}
+TO_DOCUMENT = {"articles": article_document, "tickets": stored_ticket_document,
+               "answers": answer_document}

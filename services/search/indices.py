@@ -4,8 +4,9 @@ from __future__ import annotations
 # 2: every ticket (status, public conversation), not only solved ones
 # 3: documents carry search's revision counter as external version (older writes lose);
 #    queries drop Russian and English stop words
-VERSION = 3
-KINDS = ("articles", "tickets")
+# 4: approved answers (their own index), articles' translation link, sentence vectors
+VERSION = 4
+KINDS = ("articles", "tickets", "answers")
 
 
 def _text() -> dict:
@@ -43,6 +44,9 @@ MAPPING = {
     "mappings": {"dynamic": "strict", "properties": {
         "kind": {"type": "keyword"},
         "article_id": {"type": "keyword"},
+        "translation_of": {"type": "keyword"},
+        # float16 sentence vectors (semantic.pack), kept with the document, never searched
+        "vectors": {"type": "binary"},
         "number": {"type": "integer"},
         "title": _text(),
         "body": _text(),

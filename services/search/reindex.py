@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Iterable, Iterator
 from datetime import datetime, timezone
 
 import click
@@ -19,19 +20,29 @@ from services.common.storage import service_database
 from . import domain, indices
 from .index import SearchIndex
 from .repository import SearchRepository
+from .retrieval import embed_records
+
+ENCODE_BATCH = 256
 
 def rebuild(repo: SearchRepository, index: SearchIndex, kind: str, *, keep_old: bool = False,
-            threads: int = 2, show_progress: bool = True) -> dict:
+            threads: int = 2, show_progress: bool = True, reencode: bool = False) -> dict:
     """One kind: load everything, switch the alias, re-flag what changed meanwhile."""
     started = datetime.now(timezone.utc)
     build = started.strftime("%Y%m%d%H%M%S%f")
     total = repo.count(kind)
     revisions: dict[str, int] = {}
+    encoded_count = [0]
 
     def documents():
-        for d in repo.everything(kind):
-            revisions[d["_id"]] = domain.revision(d)
-            yield d["_id"], revisions[d["_id"]], domain.TO_DOCUMENT[kind](d)
+        for batch in _batches(repo.everything(kind), ENCODE_BATCH):
+            # Vectors are made as documents are saved (the sweep); only a record whose text
+            # changed since, or that never had them, is encoded here, in batches.
+            encoded = embed_records(kind, batch, everything=reencode)
+            repo.set_vectors(kind, encoded)
+            encoded_count[0] += len(encoded)
+            for d in batch:
+                revisions[d["_id"]] = domain.revision(d)
+                yield d["_id"], revisions[d["_id"]], domain.TO_DOCUMENT[kind](d)
 
     clock = time.monotonic()
     rejected: list[tuple[str, str]] = []
@@ -47,7 +58,18 @@ def rebuild(repo: SearchRepository, index: SearchIndex, kind: str, *, keep_old: 
     repo.mark_rejected(kind, [(i, revisions[i], why) for i, why in rejected])
     return {"kind": kind, "index": name, "documents": total, "seconds": round(seconds, 2),
             "dropped": [] if keep_old else old, "requeued": caught_up,
-            "rejected": [i for i, _ in rejected]}
+            "rejected": [i for i, _ in rejected], "encoded": encoded_count[0]}
+
+
+def _batches(records: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    batch: list[dict] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _previous(index: SearchIndex, kind: str) -> list[str]:
@@ -63,7 +85,10 @@ def _previous(index: SearchIndex, kind: str) -> list[str]:
 @click.option("--keep-old", is_flag=True, help="Keep the previous indices (default: delete).")
 @click.option("--threads", type=click.IntRange(1, 16), default=2, show_default=True,
               help="Parallel bulk requests.")
-def main(kind: str, keep_old: bool, threads: int) -> None:
+@click.option("--reencode", is_flag=True,
+              help="Encode every document's vectors again (after a model change); by default "
+                   "only those whose text changed or that have none.")
+def main(kind: str, keep_old: bool, threads: int, reencode: bool) -> None:
     """Rebuild search indices from Mongo and switch their aliases atomically."""
     env = os.environ
     db = service_database(env.get("HELPDESK_MONGO_URI", "mongodb://127.0.0.1:27017/"
@@ -72,10 +97,12 @@ def main(kind: str, keep_old: bool, threads: int) -> None:
     index = SearchIndex(Elasticsearch(env.get("HELPDESK_ES_URL", "http://127.0.0.1:9200"),
                                       timeout=60), env.get("HELPDESK_ES_INDEX_PREFIX", "helpdesk"))
     for each in (indices.KINDS if kind == "all" else (kind,)):
-        report = rebuild(SearchRepository(db), index, each, keep_old=keep_old, threads=threads)
+        report = rebuild(SearchRepository(db), index, each, keep_old=keep_old, threads=threads,
+                         reencode=reencode)
         click.echo(f"{report['kind']}: {report['documents']} documents into {report['index']} "
                    f"in {report['seconds']} s; alias switched; dropped {report['dropped'] or 'none'}; "
                    f"{report['requeued']} changed meanwhile, left to the sweep; "
+                   f"{report['encoded']} (re-)encoded; "
                    f"refused by Elasticsearch: {report['rejected'] or 'none'}")
 
 

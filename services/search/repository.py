@@ -15,12 +15,14 @@ from services.common.storage import Repository
 
 from .domain import revision
 
-COLLECTIONS = {"articles": "articles", "tickets": "tickets"}  # index kind -> collection
+COLLECTIONS = {"articles": "articles", "tickets": "tickets", "answers": "answers"}  # kind -> coll.
 # Saves of one document racing each other retry on the revision they read; each retry means
 # another save won, so a handful is plenty even under heavy redelivery.
 SAVE_ATTEMPTS = 20
 # The sweep sets aside a revision Elasticsearch refused (until the next save gives it another).
 REJECTED = "rejected"
+# Kept from one revision to the next (re-encoded only when the text changes).
+CARRIED = ("vectors", "vectors_key")
 
 
 class SaveConflict(RuntimeError):
@@ -32,8 +34,10 @@ class SearchRepository(Repository):
         for collection in COLLECTIONS.values():
             self.db[collection].create_index([("indexed", ASCENDING)])
             self.db[collection].create_index([("saved_at", ASCENDING)])
+            self.db[collection].create_index([("changed_at", ASCENDING)])
         self.db.articles.create_index([("translation_of", ASCENDING)])
         self.db.tickets.create_index([("answer_ref", ASCENDING)])
+        self.db.tickets.create_index([("number", ASCENDING)])
         self.db.feedback.create_index([("result_id", ASCENDING)])
 
     def _save(self, collection: str, doc: dict, now: datetime, newer_than: str | None = None
@@ -42,7 +46,9 @@ class SearchRepository(Repository):
         ``newer_than`` (a field name) a stored copy whose field is later is kept instead
         (returns False).  Optimistic: the replace only matches the revision just read."""
         records = self.db[collection]
-        projection = {"rev": 1, newer_than: 1} if newer_than else {"rev": 1}
+        projection = {"rev": 1, **{name: 1 for name in CARRIED}}
+        if newer_than:
+            projection[newer_than] = 1
         for _ in range(SAVE_ATTEMPTS):
             current = records.find_one({"_id": doc["_id"]}, projection=projection)
             if current is None:
@@ -58,7 +64,9 @@ class SearchRepository(Repository):
             unchanged = {"_id": doc["_id"], "rev": rev}
             if newer_than:
                 unchanged[newer_than] = {"$lte": doc[newer_than]}  # a newer view racing in
-            if records.replace_one(unchanged, dict(doc, indexed=False, rev=following,
+            # Vectors stay with the copy; the sweep re-encodes them if the text changed.
+            carried = {name: current[name] for name in CARRIED if name in current}
+            if records.replace_one(unchanged, dict(carried, **doc, indexed=False, rev=following,
                                                    saved_at=now)).matched_count:
                 return True
             # Lost a race: the next read tells a newer view (above) from a newer revision.
@@ -127,16 +135,27 @@ class SearchRepository(Repository):
                       "saved_at": now}, "$inc": {"rev": 1}})
 
     def suggested_id(self, kind: str, result_id: str) -> str | None:
-        """The id feedback on a suggestion counts under: a published article's id, a solved
-        ticket's id (its owner saw that) or the ticket behind an ``answer_ref`` (others saw
-        that); None when no such suggestion exists."""
-        if kind == "article":
-            found = self.db.articles.find_one({"_id": result_id, "published": True},
-                                              projection={"_id": 1})
-        else:
-            found = self.db.tickets.find_one(
-                {"$or": [{"_id": result_id}, {"answer_ref": result_id}]}, projection={"_id": 1})
+        """The id feedback on a suggestion counts under: a published article or approved answer,
+        or a ticket (only its owner and staff are suggested one); None when none exists."""
+        published = {"_id": result_id, "published": True}
+        collection, query = {"article": ("articles", published), "answer": ("answers", published),
+                             "ticket": ("tickets", {"_id": result_id})}[kind]
+        found = self.db[collection].find_one(query, projection={"_id": 1})
         return found["_id"] if found else None
+
+    def ticket(self, ticket_id: str) -> dict | None:
+        return self.db.tickets.find_one({"_id": ticket_id}, projection=_PRIVATE)
+
+    def ticket_by_number(self, number: int) -> dict | None:
+        return self.db.tickets.find_one({"number": number}, projection=_PRIVATE)
+
+    # ------------------------------------------------------------------ approved answers
+
+    def save_answer(self, answer: dict, now: datetime) -> None:
+        self._save("answers", answer, now)
+
+    def answer(self, answer_id: str) -> dict | None:
+        return self.db.answers.find_one({"_id": answer_id}, projection=_PRIVATE)
 
     # ------------------------------------------------------------------ index bookkeeping
 
@@ -146,9 +165,27 @@ class SearchRepository(Repository):
     def mark_indexed(self, kind: str, revisions: list[tuple[str, int]]) -> None:
         """Only the revision that was sent: a newer save stays pending for the next sweep."""
         if revisions:
+            changed = datetime.now(timezone.utc)  # wall clock: every replica reads it
             self.db[COLLECTIONS[kind]].bulk_write(
-                [UpdateOne({"_id": i, "rev": rev}, {"$set": {"indexed": True}})
+                [UpdateOne({"_id": i, "rev": rev},
+                           {"$set": {"indexed": True, "changed_at": changed}})
                  for i, rev in revisions], ordered=False)
+
+    def set_vectors(self, kind: str, encoded: list[tuple[str, bytes, str]]) -> None:
+        """``(id, packed vectors, key of the text they encode)``, whatever revision is stored
+        now: the key tells the next sweep whether the text moved on since."""
+        if encoded:
+            changed = datetime.now(timezone.utc)
+            self.db[COLLECTIONS[kind]].bulk_write(
+                [UpdateOne({"_id": i}, {"$set": {"vectors": blob, "vectors_key": key,
+                                                 "changed_at": changed}})
+                 for i, blob, key in encoded], ordered=False)
+
+    def changed_since(self, kind: str, moment: datetime | None) -> Iterator[dict]:
+        """Indexed (or re-encoded) since ``moment`` (None: all), for the in-memory vectors."""
+        query = {"changed_at": {"$gte": moment}} if moment else {}
+        return self.db[COLLECTIONS[kind]].find(query, projection={
+            "indexed": 0, "index_error": 0, "conversation": 0}, batch_size=2000)
 
     def mark_rejected(self, kind: str, rejections: list[tuple[str, int, str]]) -> None:
         """Revisions Elasticsearch refused are set aside with the reason, so the sweep moves on
@@ -209,4 +246,5 @@ def _as_bson(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-_PRIVATE = {"indexed": 0, "rev": 0, "saved_at": 0, "index_error": 0, "index_rejections": 0}
+_PRIVATE = {"indexed": 0, "rev": 0, "saved_at": 0, "index_error": 0, "index_rejections": 0,
+            "vectors": 0, "vectors_key": 0, "changed_at": 0}

@@ -70,9 +70,22 @@ class FeedbackSchema(Strict):
     """"Did this solve it?" on one suggestion."""
 
     q = query_text(500, required=True)
-    result_kind = fields.Str(required=True, validate=validate.OneOf(("ticket", "article")))
+    result_kind = fields.Str(required=True,
+                             validate=validate.OneOf(("ticket", "article", "answer")))
     result_id = fields.Str(required=True, validate=validate.Length(min=1, max=64))
     solved = StrictBool(required=True)
+
+
+class AnswerDraftSchema(Strict):
+    """A solved ticket to turn into a reusable answer; ``names`` are the people the ticket
+    knows (requester, agents), removed from the text with the other personal data."""
+    number = fields.Int(required=True, validate=validate.Range(min=1))
+    names = fields.List(text(200), load_default=list, validate=validate.Length(max=50))
+
+
+class AnswerApprovalSchema(AnswerDraftSchema):
+    title = text(200, required=True)
+    body = text(20_000, required=True)
 
 
 class ArticleSchema(Strict):

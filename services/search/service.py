@@ -18,15 +18,15 @@ from services.common.validation import SLUG
 from services.intake.schemas import ActorSchema
 
 from . import domain
-from .dependencies import Index, SearchStore
-from .schemas import (ArticleEditSchema, ArticleListSchema, ArticleSchema, FeedbackSchema,
-                      SearchQuerySchema, SimilarQuerySchema, SuggestQuerySchema)
+from .dependencies import Index, SearchStore, VectorsInMemory
+from .retrieval import Retrieval, embed_records, present
+from .schemas import (AnswerApprovalSchema, AnswerDraftSchema, ArticleEditSchema,
+                      ArticleListSchema, ArticleSchema, FeedbackSchema, SearchQuerySchema,
+                      SimilarQuerySchema, SuggestQuerySchema)
 
 log = logging.getLogger(__name__)
 SYNC_BATCH = 500
 SYNC_ROUNDS = 20
-# similar_tickets is for agents only (the portal checks the role before calling).
-STAFF_READER = {"id": "search", "role": "agent"}
 ARTICLE_ID = re.compile(SLUG.regex.pattern)
 
 
@@ -56,6 +56,7 @@ class SearchService(OutboxRelay):
 
     store = SearchStore("search")
     index = Index()
+    neighbours = VectorsInMemory()
     clock = ClockProvider()
     observe = Observability(elasticsearch=True)
 
@@ -112,14 +113,12 @@ class SearchService(OutboxRelay):
 
     @command
     def suggest(self, query: dict, actor: dict | None = None) -> dict:
-        """Published articles and solved tickets' answers; the reader's own tickets (all of
-        them for staff) are shown in full, anyone else's as the answer only."""
+        """Published articles and approved answers; solved tickets too, but only the
+        reader's own (all of them for staff): another customer's ticket, never."""
         q = parsed(SuggestQuerySchema(), query)
-        reader = _actor(actor)
-        body = domain.suggest_query(q["q"], q["language"], q["limit"], reader)
-        return self._answer(lambda: ok(results=[
-            domain.present_hit(h, reader)
-            for h in domain.confident_hits(self.index.search(body), reader)]), results=[])
+        retrieval = Retrieval(self.index, self.neighbours)
+        return self._answer(lambda: ok(results=[present(c) for c in retrieval.suggest(
+            q["q"], q["language"], q["limit"], _actor(actor))[0]]), results=[])
 
     @command
     def search(self, query: dict, actor: dict | None = None) -> dict:
@@ -128,7 +127,7 @@ class SearchService(OutboxRelay):
         def run():
             reader = _actor(actor)
             hits, total = self.index.query(domain.search_query(q, reader))
-            return ok(results=[domain.present_hit(h, reader) for h in hits], total=total,
+            return ok(results=[domain.present_hit(h) for h in hits], total=total,
                       page=q["page"], per_page=q["per_page"])
         return self._answer(run, results=[], total=0, page=q["page"], per_page=q["per_page"])
 
@@ -138,13 +137,13 @@ class SearchService(OutboxRelay):
         Given both, the text is what is compared (the ticket may not be indexed yet) and the
         ticket itself is left out of the answer."""
         q = parsed(SimilarQuerySchema(), query)
-        tickets = self.index.alias("tickets")
-        like = [q["text"]] if q["text"] else [{"_index": tickets, "_id": q["ticket_id"]}]
-        body = domain.similar_query(like, q["ticket_id"], q["limit"], _actor(actor))
-        return self._answer(lambda: ok(results=[
-            domain.present_hit(h, STAFF_READER)
-            for h in self.index.search(body, kinds=("tickets",))]),
-            results=[])
+        text = q["text"] or self._ticket_text(q["ticket_id"])
+        if not text:
+            return ok(results=[], degraded=False)
+        retrieval = Retrieval(self.index, self.neighbours)
+        reader = _actor(actor) or domain.STAFF_READER
+        return self._answer(lambda: ok(results=[present(c) for c in retrieval.similar(
+            text, q["ticket_id"], q["limit"], reader)]), results=[])
 
     @command
     def record_feedback(self, payload: dict, actor: dict | None = None) -> dict:
@@ -165,6 +164,50 @@ class SearchService(OutboxRelay):
         return ok(results=[{"kind": r["_id"]["kind"], "id": r["_id"]["id"],
                             "solved": r["solved"], "not_solved": r["not_solved"]}
                            for r in self.store.feedback_summary()])
+
+    # ------------------------------------------------------------------ approved answers
+
+    @command
+    def answer_draft(self, query: dict) -> dict:
+        """A solved ticket as a reusable answer, personal data removed, for the agent to read
+        (and edit) before approving it (staff only: the portal checks the role)."""
+        q = parsed(AnswerDraftSchema(), query)
+        ticket = self._answered_ticket(q["number"])
+        return ok(answer=domain.answer_draft(ticket, q["names"]))
+
+    @command
+    def approve_answer(self, payload: dict, actor: dict) -> dict:
+        """Publish the agent's approved text as an answer anyone may be suggested: the only way
+        another customer's solved ticket reaches the public."""
+        approval = parsed(AnswerApprovalSchema(), payload)
+        actor = _actor(actor)
+        if not domain.is_staff(actor):
+            return fail(403, {"_schema": ["staff only"]})
+        ticket = self._answered_ticket(approval["number"])
+        now = self.clock.now()
+        record = domain.answer_record(ticket, approval, approval["names"], actor, now)
+        self.store.save_answer(record, now)
+        self._sync()
+        return ok(answer=domain.answer_view(self.store.answer(record["_id"])))
+
+    @command
+    def withdraw_answer(self, number: int) -> dict:
+        ticket = self.store.ticket_by_number(number) if isinstance(number, int) else None
+        answer = ticket and self.store.answer(domain.answer_ref(ticket["_id"]))
+        if not answer:
+            return not_found("answer")
+        now = self.clock.now()
+        self.store.save_answer(dict(answer, published=False, updated_at=now), now)
+        self._sync()
+        return ok(answer=domain.answer_view(self.store.answer(answer["_id"])))
+
+    def _answered_ticket(self, number: int) -> dict:
+        ticket = self.store.ticket_by_number(number)
+        if ticket is None:
+            raise Refusal(404, {"number": ["ticket not found"]})
+        if ticket["status"] not in domain.ANSWERED or not ticket.get("resolution"):
+            raise Refusal(409, {"number": ["only a solved ticket with a public answer"]})
+        return ticket
 
     # ------------------------------------------------------------------ events
 
@@ -223,6 +266,7 @@ class SearchService(OutboxRelay):
                 # A backlog after an outage drains in batches; the next sweep takes the rest.
                 for _ in range(SYNC_ROUNDS):
                     pending = self.store.unindexed(kind, SYNC_BATCH)
+                    self.store.set_vectors(kind, embed_records(kind, pending))
                     outcome = self.index.bulk(kind, [(d["_id"], domain.revision(d), to_doc(d))
                                                      for d in pending])
                     self.store.mark_indexed(kind, outcome.indexed)
@@ -233,11 +277,16 @@ class SearchService(OutboxRelay):
                     if len(pending) < SYNC_BATCH:
                         break
             outage.ended()
+            self.neighbours.refresh(self.store)  # what was just indexed, findable by meaning
         except ElasticsearchConnectionError as exc:
             outage.began()
             log.warning("index sync postponed, Elasticsearch unreachable: %s", exc)
         except ElasticsearchException as exc:
             log.warning("index sync postponed, Elasticsearch failed: %s", exc)
+
+    def _ticket_text(self, ticket_id: str) -> str | None:
+        ticket = self.store.ticket(ticket_id)
+        return f"{ticket['title']}\n{ticket['body']}" if ticket else None
 
     def _answer(self, run, **degraded_body) -> dict:
         """Elasticsearch down: an empty answer flagged as degraded, never an error page.  Once

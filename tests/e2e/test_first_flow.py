@@ -38,14 +38,29 @@ def test_ticket_flows_from_filing_to_suggestion(portal, agent_token):
                            json={"status": "solved"})
     assert solved.status_code == 200 and solved.json()["status"] == "solved", solved.text
 
+    # An agent sees it among similar solved tickets; the public never gets the ticket
+    # itself, only once an agent approves its answer (personal data removed).
+    similar = eventually(lambda: requests.get(f"{portal}/api/tickets/{number}/similar",
+                                              headers=auth, timeout=10).status_code == 200)
+    assert similar
+    draft = requests.get(f"{portal}/api/tickets/{number}/answer-draft", headers=auth, timeout=10)
+    assert draft.status_code == 200, draft.text
+    assert requests.get(f"{portal}/api/tickets/{number}/answer-draft", timeout=10
+                        ).status_code == 401
+    approved = requests.post(f"{portal}/api/tickets/{number}/answer", headers=auth, timeout=10,
+                             json={"title": draft.json()["title"], "body": draft.json()["body"]})
+    assert approved.status_code == 201, approved.text
+
     def suggested():
         found = requests.get(f"{portal}/api/suggest", timeout=10,
                              params={"q": "пароль сброс не приходит", "language": "ru"}).json()
-        # Another customer's ticket is suggested as its answer only (no number, no subject).
-        return [r for r in found["results"] if r["kind"] == "ticket" and "Спам" in r["snippet"]]
+        return [r for r in found["results"] if r["kind"] == "answer" and "Спам" in r["snippet"]]
 
     hit = eventually(suggested, timeout=20)[0]
-    assert hit["number"] is None and hit["title"] == ""
+    assert hit["number"] is None and hit["id"].startswith("answer-")
+    assert all(r["kind"] != "ticket" for r in requests.get(
+        f"{portal}/api/suggest", timeout=10,
+        params={"q": "пароль сброс не приходит", "language": "ru"}).json()["results"])
 
 
 def test_idempotency_key_over_http(portal):

@@ -222,7 +222,7 @@ def test_node_lost_while_running_then_back_loses_nothing(own_config):
         for ticket in solved:  # every ticket solved during the outage is an answer now
             assert ticket["id"] in suggested(ticket["subject"])
         assert suggested("quillfeather tray latch", None)[0] == "quill-jam"   # the edit
-        assert suggested("zephyrlatch", None) == ["quill-jam"]
+        assert suggested("zephyrlatch", None)[0] == "quill-jam"
         assert suggested("quillfeather modem dropping", None)[0] == "quill-modem"
         found = rpc.search.search({"q": "quillfeather modem blinks"}, AGENT)
         assert unsolved["id"] in [h["id"] for h in found["results"]]

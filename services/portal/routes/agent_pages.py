@@ -157,10 +157,14 @@ def register(app, portal):
             "requester_id": ticket["requester_id"], "per_page": 20}, acting())["tickets"]
             if t["number"] != number]
         similar = rpc.call("search", "similar_tickets", console.similar_query(ticket), acting())
+        reuse = None
+        if request.args.get("reuse") and ticket["status"] in ("solved", "closed"):
+            reuse = rpc.call("search", "answer_draft", {
+                "number": number, "names": console.ticket_names(ticket)}).get("answer")
         canned = rpc.call("intake", "list_canned", {}, acting())
         return render_template(
             "agent/ticket.html", t=ticket, clock=console.countdown(ticket, now), errors=errors,
-            customer_tickets=customer, similar=similar.get("results", []),
+            customer_tickets=customer, similar=similar.get("results", []), reuse=reuse,
             canned=canned.get("canned", []), draft=draft, preview=preview,
             targets=allowed_targets(ticket["status"], me()["role"]),
             viewers=console.other_viewers(portal.users.viewers(number, now), me()["_id"]),
@@ -210,6 +214,20 @@ def register(app, portal):
         return command(number, MessageCreateSchema(), {
             "body": body, "public": request.form.get("visibility") != "internal"},
             "add_message", draft=body)
+
+    @app.post("/agent/tickets/<int:number>/answer")
+    @staff
+    def agent_approve_answer(number: int):
+        """The agent read (and maybe edited) the redacted answer: publish it for reuse."""
+        ticket = ticket_or_404(number)
+        approved = rpc.call("search", "approve_answer", {
+            "number": number, "names": console.ticket_names(ticket),
+            "title": request.form.get("title") or "", "body": request.form.get("body") or ""},
+            acting())
+        if not approved["ok"]:
+            return render_template("agent/refused.html",
+                                   errors=approved["errors"]), approved["status"]
+        return redirect(url_for("agent_ticket", number=number, reused=1), 303)
 
     @app.post("/agent/tickets/<int:number>/status")
     @staff

@@ -3,8 +3,8 @@ similar solved tickets beside the one being worked on, and deflection feedback."
 from flask import g
 
 from services.intake.schemas import STAFF
-from services.search.schemas import (ArticleEditSchema, ArticleListSchema, ArticleSchema,
-                                     SimilarLimitSchema)
+from services.search.schemas import (AnswerApprovalSchema, ArticleEditSchema,
+                                     ArticleListSchema, ArticleSchema, SimilarLimitSchema)
 
 from .. import console
 from ..web import json_body, load, query_args, reply
@@ -24,6 +24,12 @@ OPERATIONS = [
      None, None, True),
     ("/api/tickets/{number}/similar", "get", "Similar solved tickets with their resolutions "
      "(staff)", SimilarLimitSchema, None, True),
+    ("/api/tickets/{number}/answer-draft", "get", "A solved ticket as a reusable answer with "
+     "personal data removed, to read before approving (staff)", None, None, True),
+    ("/api/tickets/{number}/answer", "post", "Approve the (edited) answer for reuse in "
+     "suggestions: title, body (staff)", AnswerApprovalSchema, None, True),
+    ("/api/tickets/{number}/answer", "delete", "Withdraw an approved answer (staff)", None,
+     None, True),
     ("/api/admin/suggest-feedback", "get", "Which suggestions solved problems (supervisors)",
      None, None, True),
 ]
@@ -76,6 +82,40 @@ def register(app, portal):
             found = rpc.call("search", "similar_tickets",
                              console.similar_query(found["ticket"], query["limit"]), acting)
         return reply(found)
+
+    def ticket_names(number: int) -> dict:
+        """Names in the ticket (console.ticket_names), or intake's refusal (not found)."""
+        found = rpc.call("intake", "get_ticket", number, portal.actor(g.user))
+        return {"ok": True, "names": console.ticket_names(found["ticket"])} if found["ok"] \
+            else found
+
+    @app.get("/api/tickets/<int:number>/answer-draft")
+    @staff
+    def answer_draft(number: int):
+        known = ticket_names(number)
+        if known["ok"]:
+            known = rpc.call("search", "answer_draft", {"number": number, "names": known["names"]})
+        return reply(known, key="answer")
+
+    @app.post("/api/tickets/<int:number>/answer")
+    @staff
+    def approve_answer(number: int):
+        body = json_body()
+        known = ticket_names(number)
+        if known["ok"]:
+            approval = load(AnswerApprovalSchema(), dict(body, number=number,
+                                                          names=known["names"]))
+            known = rpc.call("search", "approve_answer", AnswerApprovalSchema().dump(approval),
+                             portal.actor(g.user))
+        return reply(known, 201, key="answer")
+
+    @app.delete("/api/tickets/<int:number>/answer")
+    @staff
+    def withdraw_answer(number: int):
+        known = ticket_names(number)  # the agent may see the ticket (department scope)
+        if known["ok"]:
+            known = rpc.call("search", "withdraw_answer", number)
+        return reply(known, key="answer")
 
     @app.get("/api/admin/suggest-feedback")
     @portal.requires("supervisor", "admin")

@@ -1,34 +1,75 @@
-// Live answers while the customer types: debounced calls to /api/suggest, and a "this solved
-// it" button on each answer that records the feedback and spares a request.
+// Live answers while the customer types: debounced calls to /api/suggest, a "this solved it"
+// and a "didn't help" button on each answer (both recorded), no re-render when the answers
+// did not change (no flicker while typing), and the typed text kept for the Back button.
 (function () {
   var form = document.getElementById('ticket-form');
   if (!form || !window.fetch) return;
   var box = document.getElementById('suggestions');
   var list = box.querySelector('ul');
   var lang = form.dataset.lang;
-  var timer = null, seq = 0, lastQuery = '';
+  var timer = null, seq = 0, lastQuery = '', shown = '', dismissed = {};
+  var KEPT = 'helpdesk-ticket-draft';
 
-  function solvedButton(r) {
+  // Going to an article and back: the browser may drop the typed text; keep it this session.
+  try {
+    var kept = JSON.parse(sessionStorage.getItem(KEPT) || '{}');
+    if (!form.subject.value && kept.subject) form.subject.value = kept.subject;
+    if (!form.description.value && kept.description) form.description.value = kept.description;
+  } catch (e) { /* storage refused: nothing kept */ }
+  function keep() {
+    try {
+      sessionStorage.setItem(KEPT, JSON.stringify({subject: form.subject.value,
+                                                   description: form.description.value}));
+    } catch (e) { /* storage refused */ }
+  }
+  form.addEventListener('submit', function () {
+    try { sessionStorage.removeItem(KEPT); } catch (e) { /* storage refused */ }
+  });
+
+  // A feedback button: POSTs ``body`` to ``url``; once the server kept it, ``replaced``
+  // gives way to a status note.
+  function feedbackButton(label, className, url, body, note, noteClass, replaced, kept) {
     var button = document.createElement('button');
     button.type = 'button';
-    button.className = 'secondary solved';
-    button.textContent = form.dataset.solved;
+    button.className = 'secondary ' + className;
+    button.textContent = label;
     button.addEventListener('click', function () {
-      fetch('/api/feedback', {method: 'POST', headers: {'Content-Type': 'application/json'},
-        body: JSON.stringify({kind: r.kind, id: r.id, query: lastQuery.slice(0, 500) || null})})
-        .then(function () {
-          var thanks = document.createElement('p');
-          thanks.className = 'notice';
-          thanks.setAttribute('role', 'status');
-          thanks.textContent = form.dataset.thanks;
-          button.replaceWith(thanks);
+      fetch(url, {method: 'POST', headers: {'Content-Type': 'application/json'},
+                  body: JSON.stringify(body())})
+        .then(function (reply) {
+          if (!reply.ok) return;
+          if (kept) kept();
+          var p = document.createElement('p');
+          p.className = 'notice ' + noteClass;
+          p.setAttribute('role', 'status');
+          p.textContent = note;
+          (replaced || button).replaceWith(p);
         }).catch(function () {});
     });
     return button;
   }
 
+  function solvedButton(r) {
+    return feedbackButton(form.dataset.solved, 'solved', '/api/feedback', function () {
+      return {kind: r.kind, id: r.id, query: lastQuery.slice(0, 500) || null};
+    }, form.dataset.thanks, 'solved-noted');
+  }
+
+  function notHelpedButton(r, li) {
+    return feedbackButton(form.dataset.notHelped, 'not-helped', '/api/suggest/feedback',
+      function () {
+        return {q: lastQuery.slice(0, 500) || r.title || r.id, result_kind: r.kind,
+                result_id: r.id, solved: false};
+      }, form.dataset.noted, 'not-helped-noted', li,
+      function () { dismissed[r.kind + ':' + r.id] = true; });
+  }
+
   function render(results, current) {
     if (current !== seq) return; // an older answer arriving late
+    results = results.filter(function (r) { return !dismissed[r.kind + ':' + r.id]; });
+    var ids = results.map(function (r) { return r.kind + ':' + r.id; }).join(' ');
+    if (ids === shown && !box.hidden) return; // same answers: leave the list as it is
+    shown = ids;
     list.textContent = '';
     box.hidden = false;
     if (!results.length) {
@@ -45,6 +86,7 @@
       kind.className = 'kind';
       kind.textContent = r.kind === 'article' ? form.dataset.labelArticle : form.dataset.labelTicket;
       var title = r.kind === 'article' ? document.createElement('a') : document.createElement('strong');
+      title.className = 'title';
       if (r.kind === 'article') title.href = '/kb/' + encodeURIComponent(r.id);
       title.textContent = r.title;
       var snippet = document.createElement('p');
@@ -52,6 +94,7 @@
       snippet.innerHTML = r.snippet;
       li.appendChild(kind); li.appendChild(title); li.appendChild(snippet);
       li.appendChild(solvedButton(r));
+      li.appendChild(notHelpedButton(r, li));
       list.appendChild(li);
     });
   }
@@ -67,7 +110,7 @@
       .catch(function () {});
   }
 
-  function schedule() { clearTimeout(timer); timer = setTimeout(ask, 200); }
+  function schedule() { keep(); clearTimeout(timer); timer = setTimeout(ask, 200); }
   form.subject.addEventListener('input', schedule);
   form.description.addEventListener('input', schedule);
   if (form.subject.value) schedule(); // prefilled from the knowledge base

