@@ -22,6 +22,7 @@ class IntakeSettings:
     mail_from: str
     portal_url: str
     csat_secret: str
+    mail_token_secret: str     # signs the per-ticket reply addresses
 
 
 class Settings(DependencyProvider):
@@ -36,7 +37,8 @@ class Settings(DependencyProvider):
             smtp_port=int(c.get("SMTP_RELAY_PORT") or 25),
             mail_from=c.get("MAIL_FROM") or "support@helpdesk.localhost",
             portal_url=(c.get("PORTAL_URL") or "http://127.0.0.1:8080").rstrip("/"),
-            csat_secret=c.get("CSAT_SECRET") or "change-me-csat-secret")
+            csat_secret=c.get("CSAT_SECRET") or "change-me-csat-secret",
+            mail_token_secret=c.get("MAIL_TOKEN_SECRET") or "change-me-mail-token-secret")
 
     def get_dependency(self, worker_ctx):
         return self.settings

@@ -146,6 +146,8 @@ def new_ticket(*, ticket_id: str, number: int, fields: dict, requester_id: str, 
         "follow_ups": [],
         "attachments": [],
         "email_message_ids": fields.get("email_message_ids", []),
+        "sender_verified": fields.get("sender_verified", True),
+        "followers": fields.get("followers", []),
         "messages": [],
     }
 
@@ -162,7 +164,7 @@ def latest_public_reply(ticket: dict) -> str:
 
 EDITABLE_FIELDS = ("priority", "category", "department", "tags", "organization")
 # Field changes recorded in the audit history, whatever caused them.
-AUDITED_FIELDS = EDITABLE_FIELDS + ("status", "assignee_id", "csat", "follow_ups")
+AUDITED_FIELDS = EDITABLE_FIELDS + ("status", "assignee_id", "csat", "follow_ups", "followers")
 
 
 class EditError(Refusal):

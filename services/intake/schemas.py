@@ -152,6 +152,17 @@ class TagQuerySchema(Strict):
     limit = fields.Int(load_default=10, validate=validate.Range(min=1, max=50))
 
 
+class BounceSchema(Strict):
+    """A delivery status notification about a mail the desk sent (mail_trust.Bounce)."""
+
+    recipient = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=320))
+    action = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=40))
+    status = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=40))
+    diagnostic = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    original_message_id = fields.Str(load_default=None, allow_none=True,
+                                     validate=validate.Length(max=998))
+
+
 class InboundEmailSchema(Strict):
     """What the SMTP listener hands intake (see mail.parse_inbound)."""
 
@@ -164,6 +175,20 @@ class InboundEmailSchema(Strict):
     language = fields.Str(load_default="en", validate=validate.OneOf(LANGUAGES))
     auto = fields.Str(load_default=None, allow_none=True)
     attachments = fields.List(fields.Dict(), load_default=list)
+    # Unchecked plus parts of the recipients; intake verifies their signature.
+    reply_tokens = fields.List(fields.Str(validate=validate.Length(max=40)), load_default=list)
+    cc = fields.List(fields.Str(validate=validate.Length(max=254)), load_default=list)
+    # The trusted receiving relay's DKIM/SPF/DMARC verdict for the From domain.
+    sender_authenticated = fields.Bool(load_default=False)
+    bounce = fields.Nested(BounceSchema, load_default=None, allow_none=True)
+
+
+class BounceView(Schema):
+    recipient = fields.Str(allow_none=True)
+    action = fields.Str(allow_none=True)
+    status = fields.Str(allow_none=True)
+    diagnostic = fields.Str(allow_none=True)
+    received_at = fields.AwareDateTime()
 
 
 class TicketQuerySchema(Strict):
@@ -273,6 +298,10 @@ class TicketSchema(Schema):
     follow_ups = fields.List(fields.Int())
     attachments = fields.List(fields.Nested(AttachmentView))
     messages = fields.List(fields.Nested(MessageSchema))
+    # False: nothing proved the requester wrote it (see docs/tickets.md, "Who may reply").
+    sender_verified = fields.Bool()
+    followers = fields.List(fields.Str())  # Cc'd people who get the agents' email replies
+    bounces = fields.List(fields.Nested(BounceView))  # staff only
 
 
 class ReportQuerySchema(Strict):

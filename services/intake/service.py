@@ -17,6 +17,7 @@ from services.common.validation import flatten_line
 
 from . import attachments as att
 from . import canned, domain, mail
+from . import mail_trust as trust
 from . import tags as tag_rules
 from .dependencies import Mailer, Settings, TicketStore
 from .rollups import day_range
@@ -44,7 +45,7 @@ def _public_view(ticket: dict, role: str) -> dict:
     """Customers never see internal notes (nor their attachments), in any reply."""
     if role not in domain.STAFF:
         ticket = dict(ticket, messages=[m for m in ticket.get("messages", []) if m["public"]],
-                      attachments=att.visible_attachments(ticket, staff=False))
+                      attachments=att.visible_attachments(ticket, staff=False), bounces=[])
     return TicketSchema().dump(ticket)
 
 
@@ -330,27 +331,38 @@ class IntakeService(OutboxRelay):
 
     @command
     def receive_email(self, message: dict) -> dict:
-        """An inbound mail from the SMTP listener: a new ticket, or a reply on the ticket its
-        subject number or its In-Reply-To/References point at (from the same requester)."""
+        """An inbound mail from the SMTP listener: a reply on the ticket its In-Reply-To/
+        References, reply address or subject number point at, when the sender may write there
+        (mail_trust.reply_accepted); otherwise a new ticket.  A bounce is recorded on the
+        ticket whose mail bounced."""
         m = parsed(InboundEmailSchema(), message)
-        if m["auto"]:
-            return ok(action="ignored", reason=m["auto"])
         if m["message_id"] and (seen := self.store.by_message_ids([m["message_id"]])):
             return ok(action="duplicate", number=seen["number"])
-        ticket = None
-        if (number := mail.subject_number(m["subject"])) is not None:
-            ticket = self.store.by_number(number)
-        if ticket is None and m["references"]:
-            ticket = self.store.by_message_ids(m["references"])
+        if m["bounce"]:
+            return self._record_bounce(m)
+        if m["auto"]:
+            return ok(action="ignored", reason=m["auto"])
+        token_number = trust.token_number(m["reply_tokens"], self.settings.mail_token_secret)
+        ticket = m["references"] and self.store.by_message_ids(m["references"]) or None
+        for number in (token_number, mail.subject_number(m["subject"])):
+            if ticket is None and number is not None:
+                ticket = self.store.by_number(number)
         email_ids = [m["message_id"]] if m["message_id"] else []
-        same_requester = ticket is not None and (
-            ticket.get("requester_email") or "").lower() == m["from_email"]
-        if same_requester and ticket["status"] != "closed":
-            actor = {"id": ticket["requester_id"], "role": "customer", "name": m["from_name"]}
-            body = {"body": mail.strip_quoted(m["body"]) or m["body"] or "(empty)",
-                    "public": True}
+        accepted = ticket is not None and trust.reply_accepted(
+            ticket, m["from_email"], token_number, m["sender_authenticated"])
+        settings = self._mail_settings()
+        desk = [settings["sender_address"], settings["reply_to"], self.settings.mail_from]
+        if accepted and ticket["status"] != "closed":
+            is_requester = m["from_email"] == (ticket.get("requester_email") or "").lower()
+            actor = {"id": ticket["requester_id"] if is_requester else f"email:{m['from_email']}",
+                     "role": "customer", "name": m["from_name"]}
+            own_words = trust.trim_signature(mail.strip_quoted(m["body"]))
+            body = {"body": own_words or m["body"] or "(empty)", "public": True}
             changes, push, events, files = self._plan_message(ticket, body, actor,
                                                               m["attachments"])
+            changes["followers"] = trust.new_followers(
+                m["cc"], ticket.get("followers", []), sender=m["from_email"],
+                requester=ticket.get("requester_email"), desk_addresses=desk)
             push["email_message_ids"] = {"$each": email_ids}
             result = self._commit_and_show(ticket, changes, events, actor,
                                            expected={"status": ticket["status"]}, push=push,
@@ -363,16 +375,36 @@ class IntakeService(OutboxRelay):
             "description": m["body"][:20_000] or "(empty)",
             "language": m["language"], "requester_email": m["from_email"],
             "requester_name": flatten_line(m["from_name"] or "")[:120] or None})
-        fields["email_message_ids"] = email_ids
+        fields.update(email_message_ids=email_ids,
+                      # a reply that proved nothing starts an unverified ticket
+                      sender_verified=accepted or m["sender_authenticated"],
+                      followers=trust.new_followers(m["cc"], [], sender=m["from_email"],
+                                                    requester=None, desk_addresses=desk))
         requester = {"id": f"email:{m['from_email']}", "role": "customer",
                      "name": m["from_name"]}
         follow_up_of = None
-        if same_requester:  # writing to a closed ticket: continue it in a linked follow-up
+        if accepted and m["from_email"] == (ticket.get("requester_email") or "").lower():
+            # writing to a closed ticket: continue it in a linked follow-up
             requester["id"], follow_up_of = ticket["requester_id"], ticket
             fields["follow_up_of"] = ticket["number"]
         result = self._create(fields, requester, "email", None, attachments=m["attachments"],
                               follow_up_of=follow_up_of)
         return dict(result, action="created") if result["ok"] else result
+
+    def _record_bounce(self, m: dict) -> dict:
+        """A delivery status notification about one of our mails: kept on that ticket (staff
+        see it), never posted into the conversation."""
+        ticket = m["references"] and self.store.by_message_ids(m["references"]) or None
+        if ticket is None:
+            return ok(action="ignored", reason="bounce of a message we do not know")
+        now = self.clock.now()
+        entry = {k: v for k, v in m["bounce"].items() if k != "original_message_id"}
+        push = {"bounces": dict(entry, received_at=now)}
+        if m["message_id"]:
+            push["email_message_ids"] = m["message_id"]  # a redelivered DSN is a duplicate
+        result = self._commit_and_show(ticket, {"updated_at": now}, [], domain.SYSTEM_ACTOR,
+                                       expected={}, push=push)
+        return dict(result, action="bounce") if result["ok"] else result
 
     # ------------------------------------------------------------------ queries
 
@@ -718,9 +750,14 @@ class IntakeService(OutboxRelay):
                                       self.settings.csat_secret)
             values["csat_url"] = f"{self.settings.portal_url}/csat/{token}"
         outbound_id = _outbound_message_id(settings)
+        # Replies go to this ticket's signed address (docs/tickets.md, "Who may reply").
+        reply_to = trust.reply_address(settings["reply_to"] or settings["sender_address"],
+                                       ticket["number"], self.settings.mail_token_secret)
         msg = mail.compose(kind, ticket["language"], to=ticket["requester_email"],
-                           settings=settings, message_id=outbound_id,
-                           references=ticket.get("email_message_ids", []), **values)
+                           settings=dict(settings, reply_to=reply_to), message_id=outbound_id,
+                           references=ticket.get("email_message_ids", []),
+                           cc=ticket.get("followers", []) if kind == "replied" else [],
+                           **values)
 
         def write(session):
             self.store.tickets.update_one({"_id": ticket["_id"]},
