@@ -39,7 +39,8 @@ DEFAULT_REOPEN_WINDOW = timedelta(days=14)
 # Everything a role may do besides moving the status, in one place so reviews can read it.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "write_internal_note": STAFF,
-    "edit_fields": STAFF,           # priority, category, department, tags, organization
+    # priority, category, department, tags, organization; system: the automation's rules
+    "edit_fields": STAFF | {"system"},
     "read_audit": STAFF,
     "rate": frozenset({"customer"}),  # only the requester, checked against the ticket too
     "file_follow_up": STAFF | {"customer"},

@@ -153,6 +153,18 @@ TEMPLATES = {
                "1 — очень плохо: {csat_url}?score=1\n\n"
                "Если вопрос остался, просто ответьте на письмо.\n"),
     },
+    # Sent by the automation's time rule to a pending ticket's silent requester.
+    "reminder": {
+        "en": ("[#{number}] Do you still need help? {subject}",
+               "Hello {name},\n\nWe are waiting for your answer on request #{number}. "
+               "Reply to this email to continue; if we do not hear from you, we will mark "
+               "the request solved in a few days.\n\n{portal_url}/my/tickets/{number}\n"),
+        "ru": ("[#{number}] Вам ещё нужна помощь? {subject}",
+               "Здравствуйте, {name}!\n\nМы ждём вашего ответа по заявке #{number}. "
+               "Чтобы продолжить, ответьте на это письмо; если ответа не будет, через "
+               "несколько дней мы отметим заявку как решённую.\n\n"
+               "{portal_url}/my/tickets/{number}\n"),
+    },
     # To the assignee, not the requester (see IntakeService.notify_sla_warning).
     "sla_warning": {
         "en": ("[#{number}] SLA warning: {target} due {deadline}",

@@ -317,6 +317,8 @@ class NotificationToggles(Strict):
     received = fields.Bool(load_default=True, metadata={"description": "request received"})
     replied = fields.Bool(load_default=True, metadata={"description": "public staff reply"})
     solved = fields.Bool(load_default=True, metadata={"description": "solved, with CSAT link"})
+    reminder = fields.Bool(load_default=True, metadata={
+        "description": "time rule: a pending ticket's silent requester is reminded"})
     sla_warning = fields.Bool(load_default=True, metadata={
         "description": "to the assignee: an SLA deadline is near"})
 

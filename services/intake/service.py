@@ -406,6 +406,18 @@ class IntakeService(OutboxRelay):
                                        expected={}, push=push)
         return dict(result, action="bounce") if result["ok"] else result
 
+    @command
+    def remind_requester(self, number: int, reminder_id: str) -> dict:
+        """The automation's time rule: a pending ticket's requester is asked whether they
+        still need help; once per ``reminder_id`` however often it is asked."""
+        ticket = self.store.by_number(number)
+        if ticket is None:
+            return not_found("ticket")
+        if ticket["status"] != "pending":
+            return fail(409, {"status": ["only a pending ticket's requester is reminded"]})
+        self._notify("remind_requester", str(reminder_id)[:200], ticket["_id"], "reminder")
+        return ok(number=number)
+
     # ------------------------------------------------------------------ queries
 
     @command
@@ -495,18 +507,20 @@ class IntakeService(OutboxRelay):
 
     @on_event(ev.TICKET_CREATED)
     def notify_received(self, event):
-        self._notify("notify_received", event, "received")
+        self._notify("notify_received", event.event_id, event.data["ticket_id"], "received")
 
     @on_event(ev.MESSAGE_ADDED)
     def notify_replied(self, event):
         d = event.data
         # Only public staff replies reach the customer; internal notes never leave intake.
         if d["public"] and d["author_role"] in domain.STAFF:
-            self._notify("notify_replied", event, "replied", message_id=d["message_id"])
+            self._notify("notify_replied", event.event_id, d["ticket_id"], "replied",
+                         message_id=d["message_id"])
 
     @on_event(ev.TICKET_SOLVED)
     def notify_solved(self, event):
-        self._notify("notify_solved", event, "solved")
+        d = event.data
+        self._notify("notify_solved", event.event_id, d["ticket_id"], "solved")
 
     @on_event(ev.SLA_WARNING)
     def notify_sla_warning(self, event):
@@ -726,15 +740,16 @@ class IntakeService(OutboxRelay):
                                     actor, expected={})
         self.store.handle_once(consumer, event.event_id, write)
 
-    def _notify(self, consumer, event, kind, message_id=None):
-        """Email the requester; the send and the dedupe marker commit together, so a failed
-        send is retried on redelivery and a delivered one is not repeated."""
+    def _notify(self, consumer, once_id, ticket_id, kind, message_id=None):
+        """Email the requester; the send and the dedupe marker (``once_id`` per ``consumer``)
+        commit together, so a failed send is retried on redelivery and a delivered one is not
+        repeated."""
         if not self.mailer.enabled:
             return
         settings = self._mail_settings()
         if not settings["notifications"][kind]:
             return
-        ticket = self.store.by_id(event.data["ticket_id"])
+        ticket = self.store.by_id(ticket_id)
         if ticket is None or not ticket.get("requester_email"):
             return
         values = {"number": ticket["number"], "subject": ticket["subject"],
@@ -764,7 +779,7 @@ class IntakeService(OutboxRelay):
                                           {"$push": {"email_message_ids": outbound_id}},
                                           session=session)
             self.mailer.send(msg)
-        self.store.handle_once(consumer, event.event_id, write)
+        self.store.handle_once(consumer, once_id, write)
 
     def _sla_warning_mail(self, warning: dict):
         """The mail to the ticket's assignee about an SLA warning, or None (mail off, this kind

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 import pytest
 
 from services.intake.service import IntakeService
-from tests.integration.mail_sink import free_port, running_sink
+from tests.integration.mail_sink import free_port
 from tests.support import eventually, running
 
 AGENT = {"id": "agent-1", "role": "agent", "name": "Bob Agent"}
@@ -25,13 +25,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"pixels" * 50
 def port_open(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-@pytest.fixture(scope="module")
-def sink():
-    handler, stop = running_sink()
-    yield handler
-    stop()
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +187,8 @@ def test_admin_email_settings_are_validated_and_used_by_the_next_notification(
         "sender_address": "care@acme.test", "sender_name": "Acme Care",
         "reply_to": "inbox@acme.test", "notifications": {"replied": False}}, admin)
     assert saved["ok"] and saved["settings"]["notifications"] == {
-        "received": True, "replied": False, "solved": True, "sla_warning": True}
+        "received": True, "replied": False, "solved": True, "reminder": True,
+        "sla_warning": True}
     try:
         send(listener, "Settings check", sender="sue@example.com")
         number = ticket_by_subject(db, "Settings check")["number"]
