@@ -38,7 +38,7 @@ DEFAULT_REOPEN_WINDOW = timedelta(days=14)
 
 # Everything a role may do besides moving the status, in one place so reviews can read it.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "write_internal_note": STAFF,
+    "write_internal_note": STAFF | {"system"},  # system: the automation's trigger notes
     # priority, category, department, tags, organization; system: the automation's rules
     "edit_fields": STAFF | {"system"},
     "read_audit": STAFF,

@@ -226,9 +226,17 @@ def compose(kind: str, language: str, *, to: str, settings: dict, message_id: st
     Values are plain text placed with str.format on our own template, never parsed as a
     template themselves."""
     subject_t, body_t = TEMPLATES[kind][language_for(kind, language, settings)]
+    return compose_text(subject_t.format(**values), body_t.format(**values), to=to, cc=cc,
+                        settings=settings, message_id=message_id, references=references)
+
+
+def compose_text(subject: str, body: str, *, to: str, settings: dict, message_id: str,
+                 references: list[str], cc: list[str] = ()) -> EmailMessage:
+    """A mail with this subject and body from the desk (notifications and the automation's
+    trigger mails), threaded after ``references``."""
     headers = {"From": formataddr((settings["sender_name"] or "", settings["sender_address"])),
                "To": to, "Cc": ", ".join(cc), "Reply-To": settings["reply_to"],
-               "Subject": subject_t.format(**values), "Message-ID": message_id,
+               "Subject": subject, "Message-ID": message_id,
                # other desks' auto-replies must not answer us
                "Auto-Submitted": "auto-generated"}
     if references:
@@ -241,7 +249,7 @@ def compose(kind: str, language: str, *, to: str, settings: dict, message_id: st
             # data (older tickets) must cost a space, not the notification: the email package
             # refuses the header, and the event would be redelivered forever.
             msg[name] = flatten_line(value)
-    msg.set_content(body_t.format(**values))
+    msg.set_content(body)
     return msg
 
 

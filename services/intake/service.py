@@ -10,6 +10,7 @@ from datetime import timedelta
 from marshmallow import ValidationError
 from pymongo.errors import DuplicateKeyError
 
+from services.automation.contract import TriggerMailSchema
 from services.common import events as ev
 from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
 from services.common.results import fail, not_found, ok, parsed
@@ -418,6 +419,55 @@ class IntakeService(OutboxRelay):
         self._notify("remind_requester", str(reminder_id)[:200], ticket["_id"], "reminder")
         return ok(number=number)
 
+    @command
+    def send_trigger_mail(self, number: int, message: dict, once_id: str) -> dict:
+        """An automation trigger's email to the ticket's requester, assignee or followers, in
+        the ticket's language (the assignee's for them) with canned-response placeholders;
+        once per ``once_id``."""
+        m = parsed(TriggerMailSchema(), message)
+        ticket = self.store.by_number(number)
+        if ticket is None:
+            return not_found("ticket")
+        if not self.mailer.enabled:
+            return ok(sent=0)
+        settings = self._mail_settings()
+        to_assignee = m["to"] == "assignee"
+        recipients = {"requester": [ticket.get("requester_email")],
+                      "assignee": [ticket.get("assignee_email")],
+                      "followers": ticket.get("followers", [])}[m["to"]]
+        recipients = [r for r in recipients if r]
+        wanted = ticket.get("assignee_language") if to_assignee else ticket["language"]
+        language = wanted if wanted in m["subject"] else settings["default_language"]
+        language = language if language in m["subject"] else "en"
+        values = canned.values_for(ticket, ticket.get("assignee_name"))
+        try:
+            subject, body = (canned.render(m[part][language], values, language)
+                             for part in ("subject", "body"))
+        except canned.PlaceholderError as exc:
+            return fail(400, {"body": [str(exc)]})
+        outbound_id = _outbound_message_id(settings)
+        mails = [mail.compose_text(
+            flatten_line(f"[#{number}] {subject}"), body, to=address,
+            settings=dict(settings, reply_to=self._reply_address(settings, number)),
+            message_id=outbound_id if i == 0 else _outbound_message_id(settings),
+            references=[] if to_assignee else ticket.get("email_message_ids", []))
+            for i, address in enumerate(recipients)]
+
+        def send(session):
+            if mails and not to_assignee:
+                self.store.tickets.update_one({"_id": ticket["_id"]},
+                                              {"$push": {"email_message_ids": outbound_id}},
+                                              session=session)
+            for msg in mails:
+                self.mailer.send(msg)
+        self.store.handle_once("send_trigger_mail", str(once_id)[:200], send)
+        return ok(sent=len(mails))
+
+    def _reply_address(self, settings: dict, number: int) -> str:
+        """Replies go to this ticket's signed address (docs/tickets.md, "Who may reply")."""
+        return trust.reply_address(settings["reply_to"] or settings["sender_address"], number,
+                                   self.settings.mail_token_secret)
+
     # ------------------------------------------------------------------ queries
 
     @command
@@ -765,11 +815,9 @@ class IntakeService(OutboxRelay):
                                       self.settings.csat_secret)
             values["csat_url"] = f"{self.settings.portal_url}/csat/{token}"
         outbound_id = _outbound_message_id(settings)
-        # Replies go to this ticket's signed address (docs/tickets.md, "Who may reply").
-        reply_to = trust.reply_address(settings["reply_to"] or settings["sender_address"],
-                                       ticket["number"], self.settings.mail_token_secret)
         msg = mail.compose(kind, ticket["language"], to=ticket["requester_email"],
-                           settings=dict(settings, reply_to=reply_to), message_id=outbound_id,
+                           settings=dict(settings, reply_to=self._reply_address(
+                               settings, ticket["number"])), message_id=outbound_id,
                            references=ticket.get("email_message_ids", []),
                            cc=ticket.get("followers", []) if kind == "replied" else [],
                            **values)

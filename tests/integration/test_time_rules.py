@@ -5,36 +5,13 @@ the tickets through intake: a solved ticket closes, a silent pending requester i
 The admin's rules change the delays and switch rules off."""
 from datetime import timedelta
 
-import pytest
-from nameko.testing.utils import get_extension
 
-from services.automation.service import AutomationService
-from services.common.clock import FixedClock
-from services.common.nameko_support import ClockProvider
-from services.intake.service import IntakeService
-from tests.support import eventually, running
+from tests.integration.automation_fixtures import clock, runner  # noqa: F401 - fixtures
+from tests.support import eventually
 
 CUSTOMER = {"id": "cust-1", "role": "customer", "name": "Ann Customer"}
 AGENT = {"id": "agent-1", "role": "agent", "name": "Bob Agent"}
 ADMIN = {"id": "admin-1", "role": "admin", "name": "Ada"}
-
-
-@pytest.fixture(scope="module")
-def runner(config, sink):
-    cfg = dict(config, SMTP_RELAY_HOST="127.0.0.1", SMTP_RELAY_PORT=sink.port,
-               MAIL_FROM="support@desk.test")
-    with running(cfg, IntakeService, AutomationService) as runner:
-        yield runner
-
-
-@pytest.fixture
-def clock(runner):
-    """The automation's clock, frozen now and moved by the test."""
-    provider = get_extension(runner.service_map["automation"], ClockProvider)
-    original = provider.clock
-    provider.clock = FixedClock(original.now())
-    yield provider.clock
-    provider.clock = original
 
 
 def file(rpc, subject):
