@@ -152,6 +152,7 @@ class TriggerMailSchema(Strict):
 
 class TriggerActionSchema(Strict):
     """set_field {field, value}; add_tags {tags}; add_note {body} (an internal note);
+    assign {agent_id} (within the agent's capacity, in the ticket's department);
     email {email: {to, subject, body}}; webhook {webhook_id} (a signed delivery of the
     ticket as the trigger saw it)."""
 
@@ -161,12 +162,13 @@ class TriggerActionSchema(Strict):
     tags = fields.List(fields.Str(validate=TAG), validate=validate.Length(min=1, max=20))
     body = text(5000)
     email = fields.Nested(TriggerMailSchema)
+    agent_id = fields.Str(validate=validate.Length(min=1, max=64))
     webhook_id = slug()
 
     @validates_schema
     def _shape(self, data, **_):
         needs = {"set_field": ("field", "value"), "add_tags": ("tags",), "add_note": ("body",),
-                 "email": ("email",), "webhook": ("webhook_id",)}[data["type"]]
+                 "assign": ("agent_id",), "email": ("email",), "webhook": ("webhook_id",)}[data["type"]]
         missing = {name: ["Required for this action."] for name in needs if name not in data}
         if missing:
             raise ValidationError(missing)

@@ -30,6 +30,7 @@ AUTOMATION_ACTOR = {"id": "automation", "role": "system", "name": "Automation"}
 DELIVERY_BATCH = 50
 PARALLEL_DELIVERIES = 10
 DELIVERY_TIMEOUT_S = 10
+ASSIGN_TRIES = 10
 CLAIM_HOLD = timedelta(seconds=60)  # a worker that dies mid-attempt: due again after this
 
 
@@ -44,6 +45,7 @@ class AutomationService(OutboxRelay):
     store = AutomationStore("automation")
     clock = ClockProvider()
     intake = RpcProxy("intake")
+    routing = RpcProxy("routing")
     config = Config()
 
     # ------------------------------------------------------------------ admin
@@ -350,6 +352,8 @@ class AutomationService(OutboxRelay):
             if action["type"] == "add_note":
                 self.intake.add_message(number, {"body": action["body"], "public": False},
                                         AUTOMATION_ACTOR)
+            elif action["type"] == "assign":
+                self._assign(trigger, ticket, action["agent_id"])
             elif action["type"] == "email":
                 sent = self.intake.send_trigger_mail(number, action["email"],
                                                      f"{trigger['_id']}:{event.event_id}:{index}")
@@ -359,6 +363,19 @@ class AutomationService(OutboxRelay):
                 self._trigger_delivery(action["webhook_id"], trigger, ticket, event, now)
         log.info("trigger %s fired on #%s (%s)", trigger["_id"], number, event.event_type)
         return ticket
+
+    def _assign(self, trigger: dict, ticket: dict, agent_id: str) -> None:
+        """Routing hands the ticket to the agent (within capacity).  On a ticket just created,
+        routing may not have taken it in yet (404): ask again for a few seconds."""
+        for _ in range(ASSIGN_TRIES):
+            given = self.routing.reassign(ticket["id"], {"agent_id": agent_id,
+                                                         "actor": AUTOMATION_ACTOR})
+            if given["ok"] or given["status"] != 404 or "_schema" not in given["errors"]:
+                break
+            eventlet.sleep(0.5)
+        if not given["ok"]:
+            log.warning("trigger %s could not assign #%s: %s", trigger["_id"],
+                        ticket["number"], given["errors"])
 
     def _trigger_delivery(self, webhook_id: str, trigger: dict, ticket: dict, event,
                           now) -> None:

@@ -20,7 +20,7 @@ FIELDS = ("status", "priority", "department", "category", "channel", "language",
 OPERATORS = ("is", "is_not", "in", "not_in", "contains", "not_contains")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 EDITABLE = ("priority", "category", "department")
-ACTIONS = ("set_field", "add_tags", "add_note", "email", "webhook")
+ACTIONS = ("set_field", "add_tags", "assign", "add_note", "email", "webhook")
 # What a trigger's webhook delivery says about the ticket (no thread, no requester address).
 SNAPSHOT = ("number", "subject", "status", "priority", "department", "category", "channel",
             "language", "tags", "organization", "plan", "assignee_id", "requester_id",

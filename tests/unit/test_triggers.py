@@ -86,6 +86,11 @@ def test_order_is_position_then_id_and_inactive_ones_are_left_out():
     ({"business_hours": dict(HOURS, time_zone="Mars/Base")}, {"business_hours"}),
     ({"business_hours": dict(HOURS, **{"from": "25:00"})}, {"business_hours"}),
     ({"name": "two\nlines"}, {"name"}),
+    ({"actions": [{"type": "assign"}]}, {"actions"}),
+    ({"actions": [{"type": "email", "email": {"to": "everyone", "subject": {"en": "x"},
+                                               "body": {"en": "y"}}}]}, {"actions"}),
+    ({"actions": [{"type": "email", "email": {"to": "requester", "subject": {"en": "x"},
+                                               "body": {"en": "y", "ru": "z"}}}]}, {"actions"}),
 ])
 def test_bad_triggers_are_refused_field_by_field(change, fields):
     good = {"id": "t1", "name": "VIP", "on": ["created"],
@@ -94,3 +99,13 @@ def test_bad_triggers_are_refused_field_by_field(change, fields):
     with pytest.raises(ValidationError) as exc:
         TriggerSchema().load(dict(good, **change))
     assert set(exc.value.messages) == fields
+
+
+def test_assign_and_email_actions_are_accepted():
+    trigger = TriggerSchema().load({
+        "id": "t1", "name": "VIP", "on": ["created"],
+        "actions": [{"type": "assign", "agent_id": "vera"},
+                    {"type": "email", "email": {"to": "followers",
+                                                "subject": {"en": "Hi", "ru": "Привет"},
+                                                "body": {"en": "$ticket_number", "ru": "$$5"}}}]})
+    assert [a["type"] for a in trigger["actions"]] == ["assign", "email"]
