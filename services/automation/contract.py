@@ -1,19 +1,29 @@
-"""The automation service's public contract: the payloads other services (the portal) send
-and receive over RPC.  Other services import only this module of the automation service."""
+"""The automation service's public contract: the payloads other services (the portal, and
+intake for trigger mails) send and receive over RPC, and the names they use.  Other services
+import only this module of the automation service; it imports nothing else of it."""
 from __future__ import annotations
-
-from datetime import timedelta
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
+from services.common import events as ev
 from services.common.events import PRIORITIES
 from services.common.validation import Strict, line, slug, text
 
-from . import triggers as tg
-from .time_rules import TimeRules
-from .webhooks import TICKET_EVENTS
+# The ticket events a webhook can subscribe to (all carry public content only).
+TICKET_EVENTS = (ev.TICKET_CREATED, ev.MESSAGE_ADDED, ev.STATUS_CHANGED, ev.TICKET_SOLVED,
+                 ev.TICKET_CLOSED, ev.TICKET_REOPENED, ev.TICKET_UPDATED, ev.TICKET_RATED,
+                 ev.TICKET_ASSIGNED)
+# Triggers: when they listen (see triggers.MOMENTS), what they read, compare and do.
+MOMENT_NAMES = ("created", "updated", "replied", "rated")
+CONDITION_FIELDS = ("status", "priority", "department", "category", "channel", "language",
+                    "organization", "plan", "requester_email", "assignee_id", "tags",
+                    "subject", "sender_verified")
+OPERATORS = ("is", "is_not", "in", "not_in", "contains", "not_contains")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+EDITABLE = ("priority", "category", "department")
+ACTIONS = ("set_field", "add_tags", "assign", "add_note", "email", "webhook")
 
 DAYS = validate.Range(min=1, max=365, error="Must be a whole number of days from {min} to {max}.")
 MINUTES = validate.Range(min=1, max=10_080,
@@ -37,30 +47,6 @@ class TimeRulesSchema(Strict):
         strict=True, allow_none=True, required=True, validate=MINUTES, metadata={
             "description": "a new ticket nobody took is escalated (priority one step up, tag "
                            "'escalated') after this many minutes"})
-
-
-def _whole(delta: timedelta | None, unit: timedelta) -> int | None:
-    return None if delta is None else int(delta / unit)
-
-
-def rules_to_payload(rules: TimeRules) -> dict:
-    day, minute = timedelta(days=1), timedelta(minutes=1)
-    return {"close_solved_after_days": _whole(rules.close_solved_after, day),
-            "remind_pending_after_days": _whole(rules.remind_pending_after, day),
-            "solve_reminded_after_days": _whole(rules.solve_reminded_after, day),
-            "escalate_unassigned_after_minutes": _whole(rules.escalate_unassigned_after,
-                                                        minute)}
-
-
-def rules_from_payload(payload: dict) -> TimeRules:
-    def days(key):
-        return None if payload.get(key) is None else timedelta(days=payload[key])
-    minutes = payload.get("escalate_unassigned_after_minutes")
-    return TimeRules(close_solved_after=days("close_solved_after_days"),
-                     remind_pending_after=days("remind_pending_after_days"),
-                     solve_reminded_after=days("solve_reminded_after_days"),
-                     escalate_unassigned_after=None if minutes is None
-                     else timedelta(minutes=minutes))
 
 
 class WebhookSchema(Strict):
@@ -94,12 +80,11 @@ class DeliveryView(Strict):
 
 TIME = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Use HH:MM (00:00-23:59).")
 TAG = validate.Regexp(r"^[^\s,]{1,50}$", error="A tag is 1-50 characters, no spaces or commas.")
-MOMENT_NAMES = tuple(dict.fromkeys(tg.MOMENTS.values()))
 
 
 class TriggerConditionSchema(Strict):
-    field = fields.Str(required=True, validate=validate.OneOf(tg.FIELDS))
-    op = fields.Str(required=True, validate=validate.OneOf(tg.OPERATORS))
+    field = fields.Str(required=True, validate=validate.OneOf(CONDITION_FIELDS))
+    op = fields.Str(required=True, validate=validate.OneOf(OPERATORS))
     value = fields.Raw(required=True, metadata={
         "description": "a string, true/false (sender_verified), or a list of strings for "
                        "in / not_in (and for 'is' on tags)"})
@@ -114,7 +99,7 @@ class TriggerConditionSchema(Strict):
 
 class TriggerHoursSchema(Strict):
     time_zone = fields.Str(required=True, validate=validate.Length(max=64))
-    days = fields.List(fields.Str(validate=validate.OneOf(tg.WEEKDAYS)), required=True,
+    days = fields.List(fields.Str(validate=validate.OneOf(WEEKDAYS)), required=True,
                        validate=validate.Length(min=1, max=7))
     start = fields.Str(required=True, data_key="from", attribute="from", validate=TIME)
     end = fields.Str(required=True, data_key="to", attribute="to", validate=TIME)
@@ -156,8 +141,8 @@ class TriggerActionSchema(Strict):
     email {email: {to, subject, body}}; webhook {webhook_id} (a signed delivery of the
     ticket as the trigger saw it)."""
 
-    type = fields.Str(required=True, validate=validate.OneOf(tg.ACTIONS))
-    field = fields.Str(validate=validate.OneOf(tg.EDITABLE))
+    type = fields.Str(required=True, validate=validate.OneOf(ACTIONS))
+    field = fields.Str(validate=validate.OneOf(EDITABLE))
     value = fields.Str(validate=validate.Length(min=1, max=100))
     tags = fields.List(fields.Str(validate=TAG), validate=validate.Length(min=1, max=20))
     body = text(5000)

@@ -19,7 +19,7 @@ from . import time_rules as tr
 from . import triggers as tg
 from . import webhooks as wh
 from .contract import (DeliveryView, DryRunSchema, DryRunView, TimeRulesSchema, TriggerSchema,
-                       WebhookSchema, rules_from_payload, rules_to_payload)
+                       WebhookSchema)
 from .repository import AutomationStore, StateChanged
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class AutomationService(OutboxRelay):
 
     @command
     def get_time_rules(self) -> dict:
-        return ok(rules=rules_to_payload(self._rules()))
+        return ok(rules=tr.rules_to_payload(self._rules()))
 
     @command
     def update_time_rules(self, payload: dict, actor: dict) -> dict:
@@ -61,11 +61,11 @@ class AutomationService(OutboxRelay):
         _admin_only(actor, "the time rules")
         rules = parsed(TimeRulesSchema(), payload)
         self.store.save_rules(rules)
-        return ok(rules=rules_to_payload(self._rules()))
+        return ok(rules=tr.rules_to_payload(self._rules()))
 
     def _rules(self) -> tr.TimeRules:
         saved = self.store.saved_rules()
-        return tr.TimeRules() if saved is None else rules_from_payload(saved)
+        return tr.TimeRules() if saved is None else tr.rules_from_payload(saved)
 
     # ------------------------------------------------------------------ following tickets
 

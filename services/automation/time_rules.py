@@ -101,3 +101,27 @@ def escalation(ticket: dict) -> dict:
     tags = list(ticket.get("tags", []))
     return {"priority": higher,
             "tags": tags if ESCALATED_TAG in tags else tags + [ESCALATED_TAG]}
+
+
+def _whole(delta: timedelta | None, unit: timedelta) -> int | None:
+    return None if delta is None else int(delta / unit)
+
+
+def rules_to_payload(rules: TimeRules) -> dict:
+    day, minute = timedelta(days=1), timedelta(minutes=1)
+    return {"close_solved_after_days": _whole(rules.close_solved_after, day),
+            "remind_pending_after_days": _whole(rules.remind_pending_after, day),
+            "solve_reminded_after_days": _whole(rules.solve_reminded_after, day),
+            "escalate_unassigned_after_minutes": _whole(rules.escalate_unassigned_after,
+                                                        minute)}
+
+
+def rules_from_payload(payload: dict) -> TimeRules:
+    def days(key):
+        return None if payload.get(key) is None else timedelta(days=payload[key])
+    minutes = payload.get("escalate_unassigned_after_minutes")
+    return TimeRules(close_solved_after=days("close_solved_after_days"),
+                     remind_pending_after=days("remind_pending_after_days"),
+                     solve_reminded_after=days("solve_reminded_after_days"),
+                     escalate_unassigned_after=None if minutes is None
+                     else timedelta(minutes=minutes))

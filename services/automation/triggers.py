@@ -11,16 +11,11 @@ from zoneinfo import ZoneInfo
 
 from services.common import events as ev
 
-# The ticket event -> which triggers listen ("on").
+from .contract import WEEKDAYS
+
+# The ticket event -> which triggers listen ("on"; contract.MOMENT_NAMES).
 MOMENTS = {ev.TICKET_CREATED: "created", ev.TICKET_UPDATED: "updated",
            ev.STATUS_CHANGED: "updated", ev.MESSAGE_ADDED: "replied", ev.TICKET_RATED: "rated"}
-FIELDS = ("status", "priority", "department", "category", "channel", "language",
-          "organization", "plan", "requester_email", "assignee_id", "tags", "subject",
-          "sender_verified")
-OPERATORS = ("is", "is_not", "in", "not_in", "contains", "not_contains")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-EDITABLE = ("priority", "category", "department")
-ACTIONS = ("set_field", "add_tags", "assign", "add_note", "email", "webhook")
 # What a trigger's webhook delivery says about the ticket (no thread, no requester address).
 SNAPSHOT = ("number", "subject", "status", "priority", "department", "category", "channel",
             "language", "tags", "organization", "plan", "assignee_id", "requester_id",

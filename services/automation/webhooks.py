@@ -12,12 +12,6 @@ import json
 from datetime import datetime, timedelta
 from typing import TypedDict
 
-from services.common import events as ev
-
-# The ticket events a webhook can subscribe to (all carry public content only).
-TICKET_EVENTS = (ev.TICKET_CREATED, ev.MESSAGE_ADDED, ev.STATUS_CHANGED, ev.TICKET_SOLVED,
-                 ev.TICKET_CLOSED, ev.TICKET_REOPENED, ev.TICKET_UPDATED, ev.TICKET_RATED,
-                 ev.TICKET_ASSIGNED)
 FIRST_RETRY = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=6)
 DEFAULT_MAX_ATTEMPTS = 8  # 30 s, 1, 2, 4, 8, 16, 32 min apart: about an hour of trying

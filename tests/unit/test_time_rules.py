@@ -6,8 +6,7 @@ import pytest
 from marshmallow import ValidationError
 
 from services.automation import time_rules as tr
-from services.automation.contract import (TimeRulesSchema, rules_from_payload,
-                                          rules_to_payload)
+from services.automation.contract import TimeRulesSchema
 
 T0 = datetime(2030, 1, 7, 9, 0, tzinfo=timezone.utc)
 
@@ -61,14 +60,14 @@ def test_escalation_raises_priority_one_step_and_tags(priority, tags, edit):
 
 
 def test_defaults_and_the_admin_payload_round_trip():
-    defaults = rules_to_payload(tr.TimeRules())
+    defaults = tr.rules_to_payload(tr.TimeRules())
     assert defaults == {"close_solved_after_days": 4, "remind_pending_after_days": 3,
                         "solve_reminded_after_days": 4,
                         "escalate_unassigned_after_minutes": 30}
     changed = dict(defaults, close_solved_after_days=1, remind_pending_after_days=None)
-    rules = rules_from_payload(TimeRulesSchema().load(changed))
+    rules = tr.rules_from_payload(TimeRulesSchema().load(changed))
     assert rules.delay("close") == timedelta(days=1) and rules.delay("remind") is None
-    assert rules_to_payload(rules) == changed
+    assert tr.rules_to_payload(rules) == changed
 
 
 @pytest.mark.parametrize("bad", [
@@ -77,7 +76,7 @@ def test_defaults_and_the_admin_payload_round_trip():
     {"escalate_unassigned_after_minutes": 10_081}, {"surprise": 1},
 ])
 def test_the_admin_payload_is_refused_field_by_field(bad):
-    payload = dict(rules_to_payload(tr.TimeRules()), **bad)
+    payload = dict(tr.rules_to_payload(tr.TimeRules()), **bad)
     with pytest.raises(ValidationError) as exc:
         TimeRulesSchema().load(payload)
     assert set(exc.value.messages) == set(bad)
