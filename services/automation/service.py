@@ -161,8 +161,9 @@ class AutomationService(OutboxRelay):
     def upsert_webhook(self, payload: dict, actor: dict) -> dict:
         _admin_only(actor, "webhooks")
         hook = parsed(WebhookSchema(), payload)
-        self.store.upsert_webhook({"_id": hook.pop("id"), **hook})
-        return ok(webhook=_view(WebhookSchema, self.store.webhook(payload["id"])))
+        doc = {"_id": hook.pop("id"), **hook}
+        self.store.upsert_webhook(doc)
+        return ok(webhook=_view(WebhookSchema, doc))
 
     @command
     def delete_webhook(self, webhook_id: str, actor: dict) -> dict:
@@ -274,8 +275,9 @@ class AutomationService(OutboxRelay):
     def upsert_trigger(self, payload: dict, actor: dict) -> dict:
         _admin_only(actor, "triggers")
         trigger = parsed(TriggerSchema(), payload)
-        self.store.upsert_trigger({"_id": trigger.pop("id"), **trigger})
-        return ok(trigger=TriggerSchema().dump(dict(trigger, id=payload["id"])))
+        doc = {"_id": trigger.pop("id"), **trigger}
+        self.store.upsert_trigger(doc)
+        return ok(trigger=_view(TriggerSchema, doc))
 
     @command
     def delete_trigger(self, trigger_id: str, actor: dict) -> dict:
