@@ -436,9 +436,11 @@ class IntakeService(OutboxRelay):
                       "assignee": [ticket.get("assignee_email")],
                       "followers": ticket.get("followers", [])}[m["to"]]
         recipients = [r for r in recipients if r]
+        if not recipients:
+            return ok(sent=0)
         wanted = ticket.get("assignee_language") if to_assignee else ticket["language"]
-        language = wanted if wanted in m["subject"] else settings["default_language"]
-        language = language if language in m["subject"] else "en"
+        language = next(code for code in (wanted, settings["default_language"], "en")
+                        if code in m["subject"])
         values = canned.values_for(ticket, ticket.get("assignee_name"))
         try:
             subject, body = (canned.render(m[part][language], values, language)
@@ -446,22 +448,22 @@ class IntakeService(OutboxRelay):
         except canned.PlaceholderError as exc:
             return fail(400, {"body": [str(exc)]})
         outbound_id = _outbound_message_id(settings)
-        mails = [mail.compose_text(
-            flatten_line(f"[#{number}] {subject}"), body, to=address,
+        # One mail to all of them (followers were in Cc together); not threaded for the
+        # assignee, who works in the workspace.
+        msg = mail.compose_text(
+            flatten_line(f"[#{number}] {subject}"), body, to=", ".join(recipients),
             settings=dict(settings, reply_to=self._reply_address(settings, number)),
-            message_id=outbound_id if i == 0 else _outbound_message_id(settings),
+            message_id=outbound_id,
             references=[] if to_assignee else ticket.get("email_message_ids", []))
-            for i, address in enumerate(recipients)]
 
         def send(session):
-            if mails and not to_assignee:
+            if not to_assignee:
                 self.store.tickets.update_one({"_id": ticket["_id"]},
                                               {"$push": {"email_message_ids": outbound_id}},
                                               session=session)
-            for msg in mails:
-                self.mailer.send(msg)
+            self.mailer.send(msg)
         self.store.handle_once("send_trigger_mail", str(once_id)[:200], send)
-        return ok(sent=len(mails))
+        return ok(sent=len(recipients))
 
     def _reply_address(self, settings: dict, number: int) -> str:
         """Replies go to this ticket's signed address (docs/tickets.md, "Who may reply")."""
