@@ -1,5 +1,7 @@
-"""Automation: time rules evaluated on a schedule over only the tickets whose rule can have
-come due (see time_rules.py), acting on tickets through intake's RPC."""
+"""Automation (docs/automation.md): time rules evaluated on a schedule over only the tickets
+whose rule can have come due (time_rules.py), triggers run on ticket events (triggers.py),
+and signed webhook deliveries with retries and dead letters (webhooks.py).  It changes
+tickets only through intake's (and routing's) RPC, as the system actor "automation"."""
 from __future__ import annotations
 
 import logging
