@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 ES_POM_DIR = ROOT / "deploy" / "local" / "elasticsearch"
 ES_LAUNCHER = "HelpdeskNode"  # deploy/local/elasticsearch/HelpdeskNode.java
-SERVICES = ("intake", "routing", "sla", "search")
+SERVICES = ("intake", "routing", "sla", "search", "automation")
 SERVICE_CLASSES = {"intake": "IntakeService", "routing": "RoutingService", "sla": "SlaService",
-                   "search": "SearchService"}
+                   "search": "SearchService", "automation": "AutomationService"}
 
 # RabbitMQ's inter-node (distribution) port and this stack's own epmd, derived from the AMQP
 # port so that stacks with different ports never share (or stop) each other's epmd.

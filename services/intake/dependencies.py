@@ -10,7 +10,7 @@ from services.common.nameko_support import ServiceDatabase
 
 from services.common.clock import SystemClock
 
-from .domain import DEFAULT_REOPEN_WINDOW, check_csat_secrets
+from .domain import DEFAULT_REOPEN_WINDOW, check_secrets
 from .repository import TicketRepository
 from .rollups import OPEN_STATUSES
 
@@ -20,9 +20,11 @@ class TicketStore(ServiceDatabase):
 
     def setup(self):
         super().setup()
+        # Made at first start, not at first use: every replica then uses the same ones.
         if not self.container.config.get("CSAT_SECRET"):
-            # Made at first start, not at the first solved ticket: every replica then uses it.
             self.repository(self.db).csat_secrets(SystemClock().now())
+        if not self.container.config.get("MAIL_TOKEN_SECRET"):
+            self.repository(self.db).mail_token_secret()
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class IntakeSettings:
     portal_url: str
     csat_secret: str | None            # None: the one made at first start, kept in Mongo
     csat_previous_secrets: list[str]   # with csat_secret: retired ones still accepted
+    mail_token_secret: str | None      # signs per-ticket reply addresses; None: kept
 
 
 class Settings(DependencyProvider):
@@ -50,12 +53,14 @@ class Settings(DependencyProvider):
             portal_url=(c.get("PORTAL_URL") or "http://127.0.0.1:8080").rstrip("/"),
             csat_secret=str(c.get("CSAT_SECRET") or "") or None,
             csat_previous_secrets=[s.strip() for s in str(c.get("CSAT_PREVIOUS_SECRETS") or "")
-                                   .split(",") if s.strip()])
-        # A public or short secret would let anyone rate anyone's ticket: refuse to start.
-        check_csat_secrets([self.settings.csat_secret] if self.settings.csat_secret else [],
-                           "HELPDESK_CSAT_SECRET")
-        check_csat_secrets(self.settings.csat_previous_secrets,
-                           "HELPDESK_CSAT_PREVIOUS_SECRETS")
+                                   .split(",") if s.strip()],
+            mail_token_secret=str(c.get("MAIL_TOKEN_SECRET") or "") or None)
+        # A public or short secret would let anyone sign rating links or reply addresses.
+        check_secrets([self.settings.csat_secret] if self.settings.csat_secret else [],
+                      "HELPDESK_CSAT_SECRET")
+        check_secrets(self.settings.csat_previous_secrets, "HELPDESK_CSAT_PREVIOUS_SECRETS")
+        check_secrets([self.settings.mail_token_secret] if self.settings.mail_token_secret
+                      else [], "HELPDESK_MAIL_TOKEN_SECRET")
 
     def get_dependency(self, worker_ctx):
         return self.settings

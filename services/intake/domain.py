@@ -38,8 +38,9 @@ DEFAULT_REOPEN_WINDOW = timedelta(days=14)
 
 # Everything a role may do besides moving the status, in one place so reviews can read it.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "write_internal_note": STAFF,
-    "edit_fields": STAFF,           # priority, category, department, tags, organization
+    "write_internal_note": STAFF | {"system"},  # system: the automation's trigger notes
+    # priority, category, department, tags, organization; system: the automation's rules
+    "edit_fields": STAFF | {"system"},
     "read_audit": STAFF,
     "rate": frozenset({"customer"}),  # only the requester, checked against the ticket too
     "file_follow_up": STAFF | {"customer"},
@@ -173,6 +174,7 @@ def new_ticket(*, ticket_id: str, number: int, fields: dict, requester_id: str, 
         "follow_ups": [],
         "attachments": [],
         "email_message_ids": fields.get("email_message_ids", []),
+        "followers": fields.get("followers", []),
         "messages": [],
     }
 
@@ -203,7 +205,7 @@ def ticket_state(ticket: dict) -> dict:
 
 EDITABLE_FIELDS = ("priority", "category", "department", "tags", "organization")
 # Field changes recorded in the audit history, whatever caused them.
-AUDITED_FIELDS = EDITABLE_FIELDS + ("status", "assignee_id", "csat", "follow_ups")
+AUDITED_FIELDS = EDITABLE_FIELDS + ("status", "assignee_id", "csat", "follow_ups", "followers")
 
 
 class EditError(Refusal):
@@ -292,20 +294,21 @@ def plan_follow_up(old: dict, actor: dict) -> dict:
 # long after, so no link mailed before a rotation breaks within its validity.
 CSAT_LINK_VALIDITY = timedelta(days=30)
 # Secrets that must never sign links: this project's old public default, and the like.
-KNOWN_CSAT_DEFAULTS = frozenset({"change-me-csat-secret", "change-me", "secret", "changeme"})
-MIN_CSAT_SECRET_LENGTH = 16
+KNOWN_DEFAULT_SECRETS = frozenset({"change-me-csat-secret", "change-me-mail-token-secret",
+                                   "change-me", "secret", "changeme"})
+MIN_SECRET_LENGTH = 16
 
 
 class UnsafeSecret(ValueError):
-    """A configured CSAT secret is public or too short: intake refuses to start."""
+    """A configured signing secret is public or too short: intake refuses to start."""
 
 
-def check_csat_secrets(secrets: list[str], setting: str) -> None:
+def check_secrets(secrets: list[str], setting: str) -> None:
     for secret in secrets:
-        if secret in KNOWN_CSAT_DEFAULTS or len(secret) < MIN_CSAT_SECRET_LENGTH:
+        if secret in KNOWN_DEFAULT_SECRETS or len(secret) < MIN_SECRET_LENGTH:
             raise UnsafeSecret(
-                f"{setting} is a published default or shorter than {MIN_CSAT_SECRET_LENGTH} "
-                f"characters: anyone could sign rating links with it. Unset it (intake then "
+                f"{setting} is a published default or shorter than {MIN_SECRET_LENGTH} "
+                f"characters: anyone could sign links with it. Unset it (intake then "
                 f"makes a random one at first start and keeps it) or set a long random value, "
                 f"e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`.")
 

@@ -15,6 +15,7 @@ from email.utils import formataddr, getaddresses, parseaddr
 from services.common.validation import flatten_line
 
 from . import attachments as att
+from . import mail_trust as trust
 
 SUBJECT_NUMBER = re.compile(r"\[#(\d{1,9})\]")
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
@@ -69,8 +70,11 @@ def strip_quoted(body: str) -> str:
     return "\n".join(lines).strip()
 
 
-def parse_inbound(raw: bytes, envelope_from: str | None) -> dict:
-    """The fields intake needs, JSON-ready (attachments base64)."""
+def parse_inbound(raw: bytes, envelope_from: str | None, rcpt_tos: list[str] = (),
+                  trusted_authserv_ids: frozenset[str] = frozenset()) -> dict:
+    """The fields intake needs, JSON-ready (attachments base64).  ``rcpt_tos`` are the SMTP
+    envelope's recipients (where reply tokens are looked for, with To/Cc/Delivered-To);
+    the relay's Authentication-Results count only from ``trusted_authserv_ids``."""
     if len(raw) > MAX_INBOUND_BYTES:
         raise MalformedEmail("message too large")
     try:
@@ -90,6 +94,11 @@ def parse_inbound(raw: bytes, envelope_from: str | None) -> dict:
                       "data": base64.b64encode(data).decode("ascii")})
     references = MESSAGE_ID.findall(str(msg.get("In-Reply-To") or "")) + MESSAGE_ID.findall(
         str(msg.get("References") or ""))
+    recipients_seen = list(rcpt_tos) + [a for _, a in getaddresses(
+        [str(v) for name in ("To", "Cc", "Delivered-To") for v in msg.get_all(name) or []])]
+    bounce = trust.delivery_report(msg)
+    if bounce and bounce["original_message_id"]:
+        references.insert(0, bounce["original_message_id"])
     return {
         "message_id": (MESSAGE_ID.findall(str(msg.get("Message-ID") or "")) or [None])[0],
         "from_email": address.lower(), "from_name": name or None,
@@ -97,6 +106,10 @@ def parse_inbound(raw: bytes, envelope_from: str | None) -> dict:
         "references": list(dict.fromkeys(references)),
         "language": "ru" if re.search(r"[а-яё]", subject + body, re.I) else "en",
         "auto": auto_reason(msg, envelope_from), "attachments": files,
+        "reply_tokens": trust.candidate_tokens(recipients_seen),
+        "cc": trust.cc_addresses(msg),
+        "sender_authenticated": trust.sender_authenticated(msg, address, trusted_authserv_ids),
+        "bounce": bounce,
     }
 
 
@@ -139,6 +152,18 @@ TEMPLATES = {
                "3 — нормально: {csat_url}?score=3\n2 — плохо: {csat_url}?score=2\n"
                "1 — очень плохо: {csat_url}?score=1\n\n"
                "Если вопрос остался, просто ответьте на письмо.\n"),
+    },
+    # Sent by the automation's time rule to a pending ticket's silent requester.
+    "reminder": {
+        "en": ("[#{number}] Do you still need help? {subject}",
+               "Hello {name},\n\nWe are waiting for your answer on request #{number}. "
+               "Reply to this email to continue; if we do not hear from you, we will mark "
+               "the request solved in a few days.\n\n{portal_url}/my/tickets/{number}\n"),
+        "ru": ("[#{number}] Вам ещё нужна помощь? {subject}",
+               "Здравствуйте, {name}!\n\nМы ждём вашего ответа по заявке #{number}. "
+               "Чтобы продолжить, ответьте на это письмо; если ответа не будет, через "
+               "несколько дней мы отметим заявку как решённую.\n\n"
+               "{portal_url}/my/tickets/{number}\n"),
     },
     # To the assignee, not the requester (see IntakeService.notify_sla_warning).
     "sla_warning": {
@@ -196,14 +221,22 @@ def effective_settings(saved: dict | None, default_sender: str) -> dict:
 
 
 def compose(kind: str, language: str, *, to: str, settings: dict, message_id: str,
-            references: list[str], **values) -> EmailMessage:
+            references: list[str], cc: list[str] = (), **values) -> EmailMessage:
     """An outbound notification from the sender in ``settings`` (see effective_settings).
     Values are plain text placed with str.format on our own template, never parsed as a
     template themselves."""
     subject_t, body_t = TEMPLATES[kind][language_for(kind, language, settings)]
+    return compose_text(subject_t.format(**values), body_t.format(**values), to=to, cc=cc,
+                        settings=settings, message_id=message_id, references=references)
+
+
+def compose_text(subject: str, body: str, *, to: str, settings: dict, message_id: str,
+                 references: list[str], cc: list[str] = ()) -> EmailMessage:
+    """A mail with this subject and body from the desk (notifications and the automation's
+    trigger mails), threaded after ``references``."""
     headers = {"From": formataddr((settings["sender_name"] or "", settings["sender_address"])),
-               "To": to, "Reply-To": settings["reply_to"],
-               "Subject": subject_t.format(**values), "Message-ID": message_id,
+               "To": to, "Cc": ", ".join(cc), "Reply-To": settings["reply_to"],
+               "Subject": subject, "Message-ID": message_id,
                # other desks' auto-replies must not answer us
                "Auto-Submitted": "auto-generated"}
     if references:
@@ -216,7 +249,7 @@ def compose(kind: str, language: str, *, to: str, settings: dict, message_id: st
             # data (older tickets) must cost a space, not the notification: the email package
             # refuses the header, and the event would be redelivered forever.
             msg[name] = flatten_line(value)
-    msg.set_content(body_t.format(**values))
+    msg.set_content(body)
     return msg
 
 

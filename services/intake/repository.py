@@ -224,12 +224,20 @@ class TicketRepository(Repository):
             "current": secrets.token_urlsafe(48),
             "previous": [*kept, {"value": doc["current"], "retired_at": now}]}})
 
+    def mail_token_secret(self) -> str:
+        """Signs the per-ticket reply addresses (HELPDESK_MAIL_TOKEN_SECRET unset): made at first
+        start and kept like the CSAT one."""
+        return self._kept_secret("mail-token")["current"]
+
     def _csat_doc(self) -> dict:
-        return self.db.settings.find_one({"_id": "csat"}) or self.db.settings.find_one_and_update(
-            {"_id": "csat"}, {"$setOnInsert": {"current": secrets.token_urlsafe(48),
-                                               "previous": []}},
+        return self._kept_secret("csat")
+
+    def _kept_secret(self, name: str) -> dict:
+        return self.db.settings.find_one({"_id": name}) or self.db.settings.find_one_and_update(
+            {"_id": name}, {"$setOnInsert": {"current": secrets.token_urlsafe(48),
+                                             "previous": []}},
             upsert=True, return_document=ReturnDocument.AFTER
-        ) or self.db.settings.find_one({"_id": "csat"})  # lost a first-use race: the winner's
+        ) or self.db.settings.find_one({"_id": name})  # lost a first-use race: the winner's
 
     # ---------------------------------------------------------------- attachments
 

@@ -174,6 +174,17 @@ class TagQuerySchema(Strict):
     limit = fields.Int(load_default=10, validate=validate.Range(min=1, max=50))
 
 
+class BounceSchema(Strict):
+    """A delivery status notification about a mail the desk sent (mail_trust.Bounce)."""
+
+    recipient = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=320))
+    action = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=40))
+    status = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=40))
+    diagnostic = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    original_message_id = fields.Str(load_default=None, allow_none=True,
+                                     validate=validate.Length(max=998))
+
+
 class InboundEmailSchema(Strict):
     """What the SMTP listener hands intake (see mail.parse_inbound)."""
 
@@ -186,6 +197,20 @@ class InboundEmailSchema(Strict):
     language = fields.Str(load_default="en", validate=validate.OneOf(LANGUAGES))
     auto = fields.Str(load_default=None, allow_none=True)
     attachments = fields.List(fields.Dict(), load_default=list)
+    # Unchecked plus parts of the recipients; intake verifies their signature.
+    reply_tokens = fields.List(fields.Str(validate=validate.Length(max=40)), load_default=list)
+    cc = fields.List(fields.Str(validate=validate.Length(max=254)), load_default=list)
+    # The trusted receiving relay's DKIM/SPF/DMARC verdict for the From domain.
+    sender_authenticated = fields.Bool(load_default=False)
+    bounce = fields.Nested(BounceSchema, load_default=None, allow_none=True)
+
+
+class BounceView(Schema):
+    recipient = fields.Str(allow_none=True)
+    action = fields.Str(allow_none=True)
+    status = fields.Str(allow_none=True)
+    diagnostic = fields.Str(allow_none=True)
+    received_at = fields.AwareDateTime()
 
 
 class TicketQuerySchema(Strict):
@@ -279,7 +304,8 @@ class TicketSchema(Schema):
     requester_id = fields.Str()
     requester_email = fields.Str(allow_none=True)
     requester_name = fields.Str(allow_none=True)
-    # False: filed without signing in and not yet confirmed by the emailed link.
+    # False: nothing proved the requester wrote it: filed without signing in and not yet
+    # confirmed by the emailed link, or mail without a reply token or a passing relay verdict.
     requester_verified = fields.Bool(dump_default=True)
     assignee_id = fields.Str(allow_none=True)
     assignee_name = fields.Str(allow_none=True)
@@ -297,6 +323,8 @@ class TicketSchema(Schema):
     follow_ups = fields.List(fields.Int())
     attachments = fields.List(fields.Nested(AttachmentView))
     messages = fields.List(fields.Nested(MessageSchema))
+    followers = fields.List(fields.Str())  # Cc'd people who get the agents' email replies
+    bounces = fields.List(fields.Nested(BounceView))  # staff only
 
 
 class ReportQuerySchema(Strict):
@@ -312,6 +340,8 @@ class NotificationToggles(Strict):
     received = StrictBool(load_default=True, metadata={"description": "request received"})
     replied = StrictBool(load_default=True, metadata={"description": "public staff reply"})
     solved = StrictBool(load_default=True, metadata={"description": "solved, with CSAT link"})
+    reminder = StrictBool(load_default=True, metadata={
+        "description": "time rule: a pending ticket's silent requester is reminded"})
     sla_warning = StrictBool(load_default=True, metadata={
         "description": "to the assignee: an SLA deadline is near"})
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from marshmallow import ValidationError
 from pymongo.errors import DuplicateKeyError
 
+from services.automation.schemas import TriggerMailSchema
 from services.common import events as ev
 from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
 from services.common.observability import Observability
@@ -18,6 +19,7 @@ from services.common.validation import flatten_line
 
 from . import attachments as att
 from . import canned, domain, mail
+from . import mail_trust as trust
 from . import tags as tag_rules
 from .dependencies import Mailer, Settings, TicketStore, open_ticket_gauges
 from .rollups import day_range
@@ -45,7 +47,7 @@ def _public_view(ticket: dict, role: str) -> dict:
     """Customers never see internal notes (nor their attachments), in any reply."""
     if role not in domain.STAFF:
         ticket = dict(ticket, messages=[m for m in ticket.get("messages", []) if m["public"]],
-                      attachments=att.visible_attachments(ticket, staff=False))
+                      attachments=att.visible_attachments(ticket, staff=False), bounces=[])
     return TicketSchema().dump(ticket)
 
 
@@ -360,27 +362,38 @@ class IntakeService(OutboxRelay):
 
     @command
     def receive_email(self, message: dict) -> dict:
-        """An inbound mail from the SMTP listener: a new ticket, or a reply on the ticket its
-        subject number or its In-Reply-To/References point at (from the same requester)."""
+        """An inbound mail from the SMTP listener: a reply on the ticket its In-Reply-To/
+        References, reply address or subject number point at, when the sender may write there
+        (mail_trust.reply_accepted); otherwise a new ticket.  A bounce is recorded on the
+        ticket whose mail bounced."""
         m = parsed(InboundEmailSchema(), message)
-        if m["auto"]:
-            return ok(action="ignored", reason=m["auto"])
         if m["message_id"] and (seen := self.store.by_message_ids([m["message_id"]])):
             return ok(action="duplicate", number=seen["number"])
-        ticket = None
-        if (number := mail.subject_number(m["subject"])) is not None:
-            ticket = self.store.by_number(number)
-        if ticket is None and m["references"]:
-            ticket = self.store.by_message_ids(m["references"])
+        if m["bounce"]:
+            return self._record_bounce(m)
+        if m["auto"]:
+            return ok(action="ignored", reason=m["auto"])
+        token_number = trust.token_number(m["reply_tokens"], self._mail_token_secret())
+        ticket = m["references"] and self.store.by_message_ids(m["references"]) or None
+        for number in (token_number, mail.subject_number(m["subject"])):
+            if ticket is None and number is not None:
+                ticket = self.store.by_number(number)
         email_ids = [m["message_id"]] if m["message_id"] else []
-        same_requester = ticket is not None and (
-            ticket.get("requester_email") or "").lower() == m["from_email"]
-        if same_requester and ticket["status"] != "closed":
-            actor = {"id": ticket["requester_id"], "role": "customer", "name": m["from_name"]}
-            body = {"body": mail.strip_quoted(m["body"]) or m["body"] or "(empty)",
-                    "public": True}
+        accepted = ticket is not None and trust.reply_accepted(
+            ticket, m["from_email"], token_number, m["sender_authenticated"])
+        settings = self._mail_settings()
+        desk = [settings["sender_address"], settings["reply_to"], self.settings.mail_from]
+        if accepted and ticket["status"] != "closed":
+            is_requester = m["from_email"] == (ticket.get("requester_email") or "").lower()
+            actor = {"id": ticket["requester_id"] if is_requester else f"email:{m['from_email']}",
+                     "role": "customer", "name": m["from_name"]}
+            own_words = trust.trim_signature(mail.strip_quoted(m["body"]))
+            body = {"body": own_words or m["body"] or "(empty)", "public": True}
             changes, push, events, files = self._plan_message(ticket, body, actor,
                                                               m["attachments"])
+            changes["followers"] = trust.new_followers(
+                m["cc"], ticket.get("followers", []), sender=m["from_email"],
+                requester=ticket.get("requester_email"), desk_addresses=desk)
             push["email_message_ids"] = {"$each": email_ids}
             result = self._commit_and_show(ticket, changes, events, actor,
                                            expected={"status": ticket["status"]}, push=push,
@@ -393,16 +406,99 @@ class IntakeService(OutboxRelay):
             "description": m["body"][:20_000] or "(empty)",
             "language": m["language"], "requester_email": m["from_email"],
             "requester_name": flatten_line(m["from_name"] or "")[:120] or None})
-        fields["email_message_ids"] = email_ids
+        fields.update(email_message_ids=email_ids,
+                      followers=trust.new_followers(m["cc"], [], sender=m["from_email"],
+                                                    requester=None, desk_addresses=desk))
         requester = {"id": f"email:{m['from_email']}", "role": "customer",
                      "name": m["from_name"]}
         follow_up_of = None
-        if same_requester:  # writing to a closed ticket: continue it in a linked follow-up
+        if accepted and m["from_email"] == (ticket.get("requester_email") or "").lower():
+            # writing to a closed ticket: continue it in a linked follow-up
             requester["id"], follow_up_of = ticket["requester_id"], ticket
             fields["follow_up_of"] = ticket["number"]
+        # A reply that proved nothing starts an unverified ticket (as does forged mail).
         result = self._create(fields, requester, "email", None, attachments=m["attachments"],
-                              follow_up_of=follow_up_of)
+                              follow_up_of=follow_up_of,
+                              verified=accepted or m["sender_authenticated"])
         return dict(result, action="created") if result["ok"] else result
+
+    def _record_bounce(self, m: dict) -> dict:
+        """A delivery status notification about one of our mails: kept on that ticket (staff
+        see it), never posted into the conversation."""
+        ticket = m["references"] and self.store.by_message_ids(m["references"]) or None
+        if ticket is None:
+            return ok(action="ignored", reason="bounce of a message we do not know")
+        now = self.clock.now()
+        entry = {k: v for k, v in m["bounce"].items() if k != "original_message_id"}
+        push = {"bounces": dict(entry, received_at=now)}
+        if m["message_id"]:
+            push["email_message_ids"] = m["message_id"]  # a redelivered DSN is a duplicate
+        result = self._commit_and_show(ticket, {"updated_at": now}, [], domain.SYSTEM_ACTOR,
+                                       expected={}, push=push)
+        return dict(result, action="bounce") if result["ok"] else result
+
+    @command
+    def remind_requester(self, number: int, reminder_id: str) -> dict:
+        """The automation's time rule: a pending ticket's requester is asked whether they
+        still need help; once per ``reminder_id`` however often it is asked."""
+        ticket = self.store.by_number(number)
+        if ticket is None:
+            return not_found("ticket")
+        if ticket["status"] != "pending":
+            return fail(409, {"status": ["only a pending ticket's requester is reminded"]})
+        self._notify("remind_requester", str(reminder_id)[:200], ticket["_id"], "reminder")
+        return ok(number=number)
+
+    @command
+    def send_trigger_mail(self, number: int, message: dict, once_id: str) -> dict:
+        """An automation trigger's email to the ticket's requester, assignee or followers, in
+        the ticket's language (the assignee's for them) with canned-response placeholders;
+        once per ``once_id``."""
+        m = parsed(TriggerMailSchema(), message)
+        ticket = self.store.by_number(number)
+        if ticket is None:
+            return not_found("ticket")
+        if not self.mailer.enabled:
+            return ok(sent=0)
+        settings = self._mail_settings()
+        to_assignee = m["to"] == "assignee"
+        recipients = {"requester": [ticket.get("requester_email")],
+                      "assignee": [ticket.get("assignee_email")],
+                      "followers": ticket.get("followers", [])}[m["to"]]
+        recipients = [r for r in recipients if r]
+        if not recipients:
+            return ok(sent=0)
+        wanted = ticket.get("assignee_language") if to_assignee else ticket["language"]
+        language = next(code for code in (wanted, settings["default_language"], "en")
+                        if code in m["subject"])
+        values = canned.values_for(ticket, ticket.get("assignee_name"))
+        try:
+            subject, body = (canned.render(m[part][language], values, language)
+                             for part in ("subject", "body"))
+        except canned.PlaceholderError as exc:
+            return fail(400, {"body": [str(exc)]})
+        outbound_id = _outbound_message_id(settings)
+        # One mail to all of them (followers were in Cc together); not threaded for the
+        # assignee, who works in the workspace.
+        msg = mail.compose_text(
+            flatten_line(f"[#{number}] {subject}"), body, to=", ".join(recipients),
+            settings=dict(settings, reply_to=self._reply_address(settings, number)),
+            message_id=outbound_id,
+            references=[] if to_assignee else ticket.get("email_message_ids", []))
+
+        def send(session):
+            if not to_assignee:
+                self.store.tickets.update_one({"_id": ticket["_id"]},
+                                              {"$push": {"email_message_ids": outbound_id}},
+                                              session=session)
+            self.mailer.send(msg)
+        self.store.handle_once("send_trigger_mail", str(once_id)[:200], send)
+        return ok(sent=len(recipients))
+
+    def _reply_address(self, settings: dict, number: int) -> str:
+        """Replies go to this ticket's signed address (docs/tickets.md, "Who may reply")."""
+        return trust.reply_address(settings["reply_to"] or settings["sender_address"], number,
+                                   self._mail_token_secret())
 
     # ------------------------------------------------------------------ queries
 
@@ -492,18 +588,20 @@ class IntakeService(OutboxRelay):
 
     @on_event(ev.TICKET_CREATED)
     def notify_received(self, event):
-        self._notify("notify_received", event, "received")
+        self._notify("notify_received", event.event_id, event.data["ticket_id"], "received")
 
     @on_event(ev.MESSAGE_ADDED)
     def notify_replied(self, event):
         d = event.data
         # Only public staff replies reach the customer; internal notes never leave intake.
         if d["public"] and d["author_role"] in domain.STAFF:
-            self._notify("notify_replied", event, "replied", message_id=d["message_id"])
+            self._notify("notify_replied", event.event_id, d["ticket_id"], "replied",
+                         message_id=d["message_id"])
 
     @on_event(ev.TICKET_SOLVED)
     def notify_solved(self, event):
-        self._notify("notify_solved", event, "solved")
+        d = event.data
+        self._notify("notify_solved", event.event_id, d["ticket_id"], "solved")
 
     @on_event(ev.SLA_WARNING)
     def notify_sla_warning(self, event):
@@ -726,15 +824,16 @@ class IntakeService(OutboxRelay):
                                     actor, expected={})
         self.store.handle_once(consumer, event.event_id, write)
 
-    def _notify(self, consumer, event, kind, message_id=None):
-        """Email the requester; the send and the dedupe marker commit together, so a failed
-        send is retried on redelivery and a delivered one is not repeated."""
+    def _notify(self, consumer, once_id, ticket_id, kind, message_id=None):
+        """Email the requester; the send and the dedupe marker (``once_id`` per ``consumer``)
+        commit together, so a failed send is retried on redelivery and a delivered one is not
+        repeated."""
         if not self.mailer.enabled:
             return
         settings = self._mail_settings()
         if not settings["notifications"][kind]:
             return
-        ticket = self.store.by_id(event.data["ticket_id"])
+        ticket = self.store.by_id(ticket_id)
         if ticket is None or not ticket.get("requester_email"):
             return
         values = {"number": ticket["number"], "subject": ticket["subject"],
@@ -751,15 +850,21 @@ class IntakeService(OutboxRelay):
             values["csat_url"] = f"{self.settings.portal_url}/csat/{token}"
         outbound_id = _outbound_message_id(settings)
         msg = mail.compose(kind, ticket["language"], to=ticket["requester_email"],
-                           settings=settings, message_id=outbound_id,
-                           references=ticket.get("email_message_ids", []), **values)
+                           settings=dict(settings, reply_to=self._reply_address(
+                               settings, ticket["number"])), message_id=outbound_id,
+                           references=ticket.get("email_message_ids", []),
+                           cc=ticket.get("followers", []) if kind == "replied" else [],
+                           **values)
 
         def write(session):
             self.store.tickets.update_one({"_id": ticket["_id"]},
                                           {"$push": {"email_message_ids": outbound_id}},
                                           session=session)
             self.mailer.send(msg)
-        self.store.handle_once(consumer, event.event_id, write)
+        self.store.handle_once(consumer, once_id, write)
+
+    def _mail_token_secret(self) -> str:
+        return self.settings.mail_token_secret or self.store.mail_token_secret()
 
     def _csat_secrets(self) -> list[str]:
         """The secret that signs CSAT links, then the retired ones still accepted."""

@@ -2,8 +2,8 @@
 it to intake by RPC.  Intake decides ticket-or-reply; this process only speaks SMTP.
 
 Run: ``python -m services.intake.smtp_listener`` (port from HELPDESK_SMTP_PORT).
-Auto-replies and bounces are accepted (so the sender's server does not retry) and dropped;
-a malformed or refused message gets a permanent 5xx so the sender learns why.
+Auto-replies are accepted (so the sender's server does not retry) and dropped; delivery
+status notifications go to intake, which records them on the ticket that bounced; a malformed or refused message gets a permanent 5xx so the sender learns why.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from aiosmtpd.controller import Controller
 from services.common import logs
 
 from . import mail
+from . import mail_trust as trust
 
 log = logging.getLogger("intake.smtp")
 
@@ -36,18 +37,21 @@ def _summary(errors) -> str:
 class IntakeHandler:
     """aiosmtpd handler; ``deliver(parsed) -> result`` is the intake RPC (blocking)."""
 
-    def __init__(self, deliver: Callable[[dict], dict]):
+    def __init__(self, deliver: Callable[[dict], dict],
+                 trusted_authserv_ids: frozenset[str] = frozenset()):
         self.deliver = deliver
+        self.trusted_authserv_ids = trusted_authserv_ids
         # One worker: the RPC proxy is not thread-safe, and order per sender is kept.
         self.executor = ThreadPoolExecutor(max_workers=1)
 
     async def handle_DATA(self, server, session, envelope) -> str:
         try:
             parsed = mail.parse_inbound(envelope.original_content or envelope.content,
-                                        envelope.mail_from)
+                                        envelope.mail_from, envelope.rcpt_tos,
+                                        self.trusted_authserv_ids)
         except mail.MalformedEmail as exc:
             return f"550 5.6.0 {exc}"
-        if parsed["auto"]:
+        if parsed["auto"] and not parsed["bounce"]:
             log.info("ignored inbound mail from %s: %s", envelope.mail_from, parsed["auto"])
             return "250 2.0.0 Accepted (automatic message, not filed)"
         loop = asyncio.get_running_loop()
@@ -72,8 +76,10 @@ def rpc_deliver(amqp_uri: str) -> Callable[[dict], dict]:
     return lambda parsed: proxy.intake.receive_email(parsed)
 
 
-def start(deliver: Callable[[dict], dict], host: str, port: int) -> Controller:
-    controller = Controller(IntakeHandler(deliver), hostname=host, port=port,
+def start(deliver: Callable[[dict], dict], host: str, port: int,
+          trusted_authserv_ids: frozenset[str] = frozenset()) -> Controller:
+    controller = Controller(IntakeHandler(deliver, trusted_authserv_ids), hostname=host,
+                            port=port,
                             data_size_limit=mail.MAX_INBOUND_BYTES)
     controller.start()
     return controller
@@ -83,7 +89,10 @@ def main() -> None:
     logs.configure("smtp")
     host = os.environ.get("HELPDESK_SMTP_HOST", "127.0.0.1")
     port = int(os.environ.get("HELPDESK_SMTP_PORT", "2525"))
-    controller = start(rpc_deliver(os.environ["HELPDESK_AMQP_URI"]), host, port)
+    # Authentication-Results from these relays (their authserv-id) are believed; see
+    # docs/tickets.md, "Who may reply by email".
+    trusted = trust.trusted_ids(os.environ.get("HELPDESK_MAIL_TRUSTED_AUTHSERV_IDS"))
+    controller = start(rpc_deliver(os.environ["HELPDESK_AMQP_URI"]), host, port, trusted)
     log.info("SMTP listener on %s:%s", host, port)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -321,7 +321,7 @@ def recurring_cluster(new: dict, recent: list[dict], settings: dict, now: dateti
 
 # ---------------------------------------------------------------------------- manual reassignment
 
-REASSIGNERS = ("agent", "supervisor", "admin")
+REASSIGNERS = ("agent", "supervisor", "admin", "system")  # system: automation triggers
 CAPACITY_OVERRIDERS = ("supervisor", "admin")
 
 

@@ -190,7 +190,7 @@ def test_a_changed_sender_is_used_for_the_next_mail(portal, admin, api, mail_sin
     form = {"sender_address": "not an address", "sender_name": "Acme Desk",
             "reply_to": "", "default_language": "en", "notifications.received": "on",
             "notifications.replied": "on", "notifications.solved": "on",
-            "notifications.sla_warning": "on"}
+            "notifications.reminder": "on", "notifications.sla_warning": "on"}
     refused(admin.submit("/admin/email", "/admin/email", form), 400,
             "mail-sender_address", "Not a valid email address")
     assert api("get", "/api/admin/email-settings") == before
@@ -209,8 +209,11 @@ def test_a_changed_sender_is_used_for_the_next_mail(portal, admin, api, mail_sin
         mail = eventually(lambda: [m for m in mails_to(mail_sink, requester)
                                    if "Confirm your request" not in m["Subject"]])[0]
         assert sender in mail["From"] and "Acme Desk" in mail["From"]
-        assert mail["Reply-To"] == "replies@acme.test"
-        solve(api, filed.json()["number"])
+        # the reply-to address, plus-addressed with the ticket's signed reply token
+        number = filed.json()["number"]
+        assert mail["Reply-To"].startswith(f"replies+t{number}-")
+        assert mail["Reply-To"].endswith("@acme.test")
+        solve(api, number)
     finally:
         api("put", "/api/admin/email-settings", before)
 

@@ -16,11 +16,18 @@ class Sink:
 
     def __init__(self):
         self.messages: list = []
+        self.envelope_recipients: list[list[str]] = []  # per message, as the relay was told
         self.port: int | None = None
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        self.envelope_recipients.append([a.lower() for a in envelope.rcpt_tos])
         return "250 OK"
+
+    def delivered_to(self, address: str) -> list:
+        """Messages the relay was asked to deliver to ``address`` (To, Cc or Bcc)."""
+        return [m for m, rcpts in zip(self.messages, self.envelope_recipients)
+                if address.lower() in rcpts]
 
     def about(self, number: int) -> list:
         return [m for m in self.messages if f"[#{number}]" in m["Subject"]]

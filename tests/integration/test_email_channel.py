@@ -13,10 +13,11 @@ from email.message import EmailMessage
 import pytest
 
 from services.intake.service import IntakeService
-from tests.integration.mail_sink import free_port, running_sink
+from tests.integration.mail_sink import free_port
 from tests.support import eventually, running
 
 AGENT = {"id": "agent-1", "role": "agent", "name": "Bob Agent"}
+TRUSTED_RELAY = "mx.desk.test"  # the authserv-id whose Authentication-Results count
 ROOT = Path(__file__).resolve().parents[2]
 PNG = b"\x89PNG\r\n\x1a\n" + b"pixels" * 50
 
@@ -27,13 +28,6 @@ def port_open(port: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def sink():
-    handler, stop = running_sink()
-    yield handler
-    stop()
-
-
-@pytest.fixture(scope="module")
 def listener(config, sink):
     cfg = dict(config, SMTP_RELAY_HOST="127.0.0.1", SMTP_RELAY_PORT=sink.port,
                MAIL_FROM="support@desk.test", PORTAL_URL="http://portal.test",
@@ -41,7 +35,7 @@ def listener(config, sink):
     port = free_port()
     # The listener runs as its own process, as in the stack (one asyncio loop per process).
     env = dict(os.environ, HELPDESK_AMQP_URI=config["AMQP_URI"], HELPDESK_SMTP_PORT=str(port),
-               PYTHONPATH=str(ROOT))
+               HELPDESK_MAIL_TRUSTED_AUTHSERV_IDS=TRUSTED_RELAY, PYTHONPATH=str(ROOT))
     with running(cfg, IntakeService):
         proc = subprocess.Popen([sys.executable, "-m", "services.intake.smtp_listener"],
                                 env=env, cwd=ROOT)
@@ -54,9 +48,9 @@ def listener(config, sink):
 
 
 def send(port, subject, body="The printer jams on page 2.", sender="ann@example.com",
-         attachment=None, envelope_from=None, **headers):
+         attachment=None, envelope_from=None, to="help@desk.test", **headers):
     msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = f"Ann <{sender}>", "help@desk.test", subject
+    msg["From"], msg["To"], msg["Subject"] = f"Ann <{sender}>", to, subject
     msg["Message-ID"] = f"<{socket.gethostname()}.{free_port()}@example.com>"
     for name, value in headers.items():
         msg[name.replace("_", "-")] = value
@@ -97,16 +91,19 @@ def test_mail_becomes_ticket_with_attachment_and_threaded_replies(listener, sink
     replied = eventually(lambda: [m for m in sink.about(number) if "reply" in m["Subject"]])[0]
     assert "Please clean the roller." in replied.get_content()
 
-    # The customer answers that email: In-Reply-To threads it (no number in the subject).
+    # The customer answers that email (to its reply address): In-Reply-To threads it (no
+    # number in the subject), and the quote and the signature are trimmed.
+    reply_address = replied["Reply-To"]
+    assert reply_address.startswith(f"support+t{number}-")
     _, refused = send(listener, "Re: your request", body="Cleaned it, works now.\n\n"
-                      "On Monday Bob wrote:\n> Please clean the roller.",
-                      In_Reply_To=replied["Message-ID"])
+                      "Best regards,\nAnn\n\nOn Monday Bob wrote:\n> Please clean the roller.",
+                      In_Reply_To=replied["Message-ID"], to=reply_address)
     assert refused is None
     thread = rpc.intake.get_ticket(number, AGENT)["ticket"]["messages"]
     assert thread[-1]["body"] == "Cleaned it, works now."
     assert thread[-1]["author_role"] == "customer"
     # And by the number in the subject.
-    send(listener, f"Re: [#{number}] Printer broken", body="One more thing.")
+    send(listener, f"Re: [#{number}] Printer broken", body="One more thing.", to=reply_address)
     assert rpc.intake.get_ticket(number, AGENT)["ticket"]["messages"][-1]["body"] \
         == "One more thing."
     assert db("intake").tickets.count_documents({"requester_email": "ann@example.com"}) == 1
@@ -125,7 +122,7 @@ def test_mail_becomes_ticket_with_attachment_and_threaded_replies(listener, sink
 
     # Writing to the closed ticket files a follow-up linked to it.
     assert rpc.intake.change_status(number, {"status": "closed"}, AGENT)["ok"]
-    send(listener, f"Re: [#{number}] Printer broken", body="It jams again.")
+    send(listener, f"Re: [#{number}] Printer broken", body="It jams again.", to=reply_address)
     follow_up = db("intake").tickets.find_one({"follow_up_of": number})
     assert follow_up["description"] == "It jams again." and follow_up["channel"] == "email"
     assert rpc.intake.get_ticket(number, AGENT)["ticket"]["follow_ups"] == [follow_up["number"]]
@@ -190,13 +187,16 @@ def test_admin_email_settings_are_validated_and_used_by_the_next_notification(
         "sender_address": "care@acme.test", "sender_name": "Acme Care",
         "reply_to": "inbox@acme.test", "notifications": {"replied": False}}, admin)
     assert saved["ok"] and saved["settings"]["notifications"] == {
-        "received": True, "replied": False, "solved": True, "sla_warning": True}
+        "received": True, "replied": False, "solved": True, "reminder": True,
+        "sla_warning": True}
     try:
         send(listener, "Settings check", sender="sue@example.com")
         number = ticket_by_subject(db, "Settings check")["number"]
         received = eventually(lambda: sink.about(number))[0]
         assert received["From"] == "Acme Care <care@acme.test>"
-        assert received["Reply-To"] == "inbox@acme.test"
+        # Replies go to the admin's reply-to address, plus this ticket's signed token.
+        assert received["Reply-To"].startswith(f"inbox+t{number}-")
+        assert received["Reply-To"].endswith("@acme.test")
         assert received["Message-ID"].endswith("@acme.test>")
     finally:
         db("intake").settings.delete_one({"_id": "mail"})
@@ -227,11 +227,13 @@ def test_a_reply_threads_by_its_references_header_alone(listener, sink, db):
     send(listener, "Scanner offline", sender="rita@example.com")
     number = ticket_by_subject(db, "Scanner offline")["number"]
     received = eventually(lambda: sink.about(number))[0]
-    # No number in the subject, no In-Reply-To: only References (oldest first, as mail
-    # clients write it) names our notification.
+    # No number in the subject, no In-Reply-To, no reply token (sent to the plain address):
+    # only References (oldest first, as mail clients write it) names our notification, and
+    # the trusted relay vouches for the sender's domain.
     _, refused = send(listener, "Re: that scanner", body="Still offline.",
                       sender="rita@example.com",
-                      References=f"<unrelated.1@example.com> {received['Message-ID']}")
+                      References=f"<unrelated.1@example.com> {received['Message-ID']}",
+                      Authentication_Results=f"{TRUSTED_RELAY}; dkim=pass header.d=example.com")
     assert refused is None
     ticket = db("intake").tickets.find_one({"number": number})
     assert [m["body"] for m in ticket["messages"]] == ["Still offline."]
@@ -259,3 +261,114 @@ def test_line_breaks_in_a_subject_never_reach_a_header(listener, sink, rpc, db):
     assert replied["Subject"] == f"[#{ticket['number']}] New reply: Old Bcc: spy@evil.test"
     assert replied["Bcc"] is None
     assert all(m["To"] == "lena@example.com" for m in sink.about(ticket["number"]))
+
+
+# ------------------------------------------------------------------ who may reply by email
+
+def filed_with_notice(listener, sink, db, subject, sender, **headers):
+    """A ticket filed by mail and the "received" notice the desk sent about it."""
+    assert send(listener, subject, sender=sender, **headers)[1] is None
+    ticket = ticket_by_subject(db, subject)
+    return ticket, eventually(lambda: sink.about(ticket["number"]))[0]
+
+
+def test_a_forged_from_does_not_enter_the_ticket_it_starts_an_unverified_one(
+        listener, sink, db):
+    ticket, received = filed_with_notice(listener, sink, db, "Invoice wrong",
+                                         "olga@example.com")
+    number = ticket["number"]
+    # Anyone can write From: olga and "Re: [#N]", even References to our notice, and even
+    # a "pass" from a relay we do not trust: none of it proves the sender.
+    for subject, headers in (
+            (f"Re: [#{number}] Invoice wrong", {}),
+            ("Re: Invoice wrong", {"References": received["Message-ID"]}),
+            (f"Re: [#{number}]", {"Authentication_Results":
+                                  "mx.evil.test; dkim=pass header.d=example.com"})):
+        _, refused = send(listener, subject, body="Please send the refund to IBAN XX00.",
+                          sender="olga@example.com", **headers)
+        assert refused is None
+    assert db("intake").tickets.find_one({"number": number})["messages"] == []
+    forged = list(db("intake").tickets.find({"requester_email": "olga@example.com",
+                                             "number": {"$ne": number}}))
+    assert len(forged) == 3
+    assert all(t["requester_verified"] is False and t["follow_up_of"] is None for t in forged)
+    # The genuine first mail is unverified too: nothing vouched for it.
+    assert ticket["requester_verified"] is False
+
+
+def test_a_reply_to_the_ticket_address_with_a_changed_subject_lands_in_the_ticket(
+        listener, sink, db):
+    ticket, received = filed_with_notice(listener, sink, db, "VPN drops", "pavel@example.com")
+    _, refused = send(listener, "totally different subject", body="It dropped again at 10:05.",
+                      sender="pavel@example.com", to=received["Reply-To"])
+    assert refused is None
+    stored = db("intake").tickets.find_one({"number": ticket["number"]})
+    assert [m["body"] for m in stored["messages"]] == ["It dropped again at 10:05."]
+    # The same address from someone who is not on the ticket proves nothing.
+    send(listener, "Re: VPN", body="me too", sender="mallory@example.com",
+         to=received["Reply-To"])
+    assert len(db("intake").tickets.find_one({"number": ticket["number"]})["messages"]) == 1
+    assert db("intake").tickets.find_one({"requester_email": "mallory@example.com"})[
+        "requester_verified"] is False
+
+
+def test_an_authenticated_sender_is_verified(listener, db):
+    send(listener, "Signed mail", sender="vera@example.com",
+         Authentication_Results=f"{TRUSTED_RELAY}; dkim=pass header.d=example.com")
+    assert ticket_by_subject(db, "Signed mail")["requester_verified"] is True
+
+
+def bounce_of(message_id: str, recipient: str) -> bytes:
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.com>\r\n"
+        "To: support@desk.test\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        f"Message-ID: <dsn.{free_port()}@mx.example.com>\r\nAuto-Submitted: auto-replied\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; "
+        "boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.com\r\n\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 mailbox unknown\r\n\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {message_id}\r\nFrom: support@desk.test\r\nTo: {recipient}\r\n"
+        "\r\n--B--\r\n").encode()
+
+
+def test_a_bounce_is_recorded_on_the_ticket_not_posted_as_a_reply(listener, sink, rpc, db):
+    ticket, received = filed_with_notice(listener, sink, db, "Typo in address",
+                                         "nobody@example.com")
+    raw = bounce_of(received["Message-ID"], "nobody@example.com")
+    for _ in range(2):  # the relay delivers the same DSN twice: recorded once
+        with smtplib.SMTP("127.0.0.1", listener, timeout=30) as smtp:
+            smtp.sendmail("", ["support@desk.test"], raw)
+    stored = db("intake").tickets.find_one({"number": ticket["number"]})
+    assert stored["messages"] == [] and stored["status"] == "new"
+    [bounce] = stored["bounces"]
+    assert (bounce["recipient"], bounce["action"], bounce["status"]) == (
+        "nobody@example.com", "failed", "5.1.1")
+    assert "mailbox unknown" in bounce["diagnostic"]
+    assert rpc.intake.get_ticket(ticket["number"], AGENT)["ticket"]["bounces"][0][
+        "status"] == "5.1.1"
+    customer = {"id": stored["requester_id"], "role": "customer"}
+    assert rpc.intake.get_ticket(ticket["number"], customer)["ticket"]["bounces"] == []
+    assert db("intake").tickets.count_documents({"subject": {"$regex": "Undelivered"}}) == 0
+
+
+def test_a_cc_d_colleague_follows_the_ticket_and_gets_the_next_agent_reply(
+        listener, sink, rpc, db):
+    ticket, _ = filed_with_notice(listener, sink, db, "Shared mailbox full",
+                                  "irina@example.com",
+                                  Cc="Kolya <kolya@example.com>, help@desk.test")
+    number = ticket["number"]
+    assert ticket["followers"] == ["kolya@example.com"]
+    assert rpc.intake.add_message(number, {"body": "We raised the quota."}, AGENT)["ok"]
+    reply = eventually(lambda: [m for m in sink.delivered_to("kolya@example.com")
+                                if f"[#{number}]" in m["Subject"]])[0]
+    assert "We raised the quota." in reply.get_content()
+    assert sink.delivered_to("irina@example.com")[-1]["Message-ID"] == reply["Message-ID"]
+    # The follower answers to the ticket address: accepted, in their own name.
+    _, refused = send(listener, "Re: quota", body="Thanks, it works.\n\nОтправлено с iPhone",
+                      sender="kolya@example.com", to=reply["Reply-To"])
+    assert refused is None
+    last = db("intake").tickets.find_one({"number": number})["messages"][-1]
+    assert (last["body"], last["author_id"]) == ("Thanks, it works.", "email:kolya@example.com")

@@ -9,7 +9,6 @@ import pytest
 from services.common import events as ev
 from services.intake.service import IntakeService
 from services.routing.service import RoutingService
-from tests.integration.mail_sink import running_sink
 from tests.integration.routing_helpers import dispatcher
 from tests.support import eventually, queues_drained, running
 
@@ -18,13 +17,6 @@ AGENT = {"id": "agent-w", "name": "Ванда Дежурная", "email": "wanda
 AGENT_ACTOR = {"id": "agent-w", "role": "agent", "name": "Ванда Дежурная"}
 ADMIN = {"id": "admin-1", "role": "admin", "name": "Ada"}
 CUSTOMER_EMAIL = "carl@example.com"
-
-
-@pytest.fixture(scope="module")
-def sink():
-    handler, stop = running_sink()
-    yield handler
-    stop()
 
 
 @pytest.fixture(scope="module", autouse=True)

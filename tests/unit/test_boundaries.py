@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-SERVICES = ("intake", "routing", "sla", "search", "portal")
+SERVICES = ("intake", "routing", "sla", "search", "automation", "portal")
 
 
 def lint_imports(cwd: Path, *args: str) -> subprocess.CompletedProcess:

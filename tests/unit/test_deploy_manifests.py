@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 SCHEMAS = ROOT / "deploy" / "schemas"
 KUBERNETES_VERSION = "1.33.0"
-NAMEKO = ("intake", "routing", "sla", "search")
+NAMEKO = ("intake", "routing", "sla", "search", "automation")
 DEPLOYED = NAMEKO + ("portal", "smtp")
 # Set by the local stack for itself and its tests only (README: "not meant to be set by hand").
 LOCAL_ONLY = {"HELPDESK_PROFILE", "HELPDESK_STATE_DIR", "HELPDESK_RABBIT_MGMT_URL"}

@@ -89,9 +89,14 @@ def test_plan_edit_reports_only_real_changes_and_audits_them():
                      "at": NOW}]
 
 
+def test_the_automation_edits_fields_as_system():
+    # Time rules and triggers (services/automation) raise priority and add tags.
+    assert domain.plan_edit(ticket(), {"priority": "urgent"}, "system") == {
+        "priority": {"old": "normal", "new": "urgent"}}
+
+
 @pytest.mark.parametrize("role, status, changes, code", [
     ("customer", "open", {"priority": "urgent"}, 403),
-    ("system", "open", {"priority": "urgent"}, 403),
     ("agent", "closed", {"priority": "urgent"}, 409),
     ("agent", "open", {"priority": "normal"}, 409),
 ])
@@ -297,13 +302,13 @@ def test_saved_mail_settings_override_the_deployment_defaults():
     defaults = mail.effective_settings(None, "desk@x.test")
     assert defaults["sender_address"] == "desk@x.test" and defaults["reply_to"] is None
     assert defaults["notifications"] == {"received": True, "replied": True, "solved": True,
-                                         "sla_warning": True}
+                                         "reminder": True, "sla_warning": True}
     saved = mail.effective_settings({
         "sender_address": "help@acme.test", "sender_name": "Acme Помощь",
         "reply_to": "replies@acme.test", "default_language": "ru",
         "notifications": {"received": False}}, "desk@x.test")
     assert saved["notifications"] == {"received": False, "replied": True, "solved": True,
-                                      "sla_warning": True}
+                                      "reminder": True, "sla_warning": True}
     msg = mail.compose("replied", "xx", to="ann@example.com", settings=saved,
                        message_id="<o@acme.test>", references=[], number=7, subject="S",
                        name="Ann", author="Bob", body="Hi")
@@ -398,5 +403,5 @@ def test_csat_tokens_expire_and_survive_a_rotation_until_then():
 def test_public_or_short_csat_secrets_are_refused():
     for secret in ("change-me-csat-secret", "too-short"):
         with pytest.raises(domain.UnsafeSecret, match="HELPDESK_CSAT_SECRET"):
-            domain.check_csat_secrets([secret], "HELPDESK_CSAT_SECRET")
-    domain.check_csat_secrets(["a-long-random-secret-from-the-vault"], "HELPDESK_CSAT_SECRET")
+            domain.check_secrets([secret], "HELPDESK_CSAT_SECRET")
+    domain.check_secrets(["a-long-random-secret-from-the-vault"], "HELPDESK_CSAT_SECRET")

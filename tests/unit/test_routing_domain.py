@@ -307,6 +307,9 @@ def test_who_may_reassign_to_whom():
                             False)[0] == 403
     assert reassign_refusal("desk", {"id": "c", "role": "customer"}, None, target, False)[0] == 403
     assert reassign_refusal("desk", supervisor, None, None, False)[0] == 404
+    automation = {"id": "automation", "role": "system"}  # a trigger's assign action
+    assert reassign_refusal("desk", automation, None, target, False) is None
+    assert reassign_refusal("desk", automation, None, target, True)[0] == 403
     status, errors = reassign_refusal("billing", supervisor, None, target, False)
     assert status == 400 and "Boris does not work in department 'billing'" in errors["agent_id"][0]
 

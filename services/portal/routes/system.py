@@ -3,7 +3,7 @@ from flask import jsonify
 from ..openapi import build_spec, docs_page
 
 OPERATIONS: list = []
-SERVICES = ("intake", "routing", "sla", "search")
+SERVICES = ("intake", "routing", "sla", "search", "automation")
 
 
 def register(app, portal):

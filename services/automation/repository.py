@@ -1,0 +1,145 @@
+"""The automation service's persistence: its copy of each ticket's timing state (indexed by
+the rule it waits for and since when) and the admin's time rules."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from pymongo import ASCENDING
+from pymongo.errors import DuplicateKeyError
+
+from services.common.nameko_support import ServiceDatabase
+from services.common.storage import Repository
+
+from . import time_rules as tr
+
+
+class StateChanged(Exception):
+    """Another event or replica wrote the ticket's state first: read it again."""
+
+
+class AutomationRepository(Repository):
+    def ensure_indexes(self) -> None:
+        # The sweep's range scan: per rule, the tickets waiting since before now - delay.
+        # Sparse: tickets waiting for nothing (open, closed, taken) are not in it.
+        self.db.ticket_states.create_index([("due_rule", ASCENDING), ("due_from", ASCENDING)],
+                                           sparse=True)
+        # Deliveries to attempt: pending ones by when; the dead-letter list by status.
+        self.db.deliveries.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+        self.db.webhooks.create_index("events")
+
+    # ------------------------------------------------------------------ time rules
+
+    def saved_rules(self) -> dict | None:
+        return self.db.settings.find_one({"_id": "time_rules"}, projection={"_id": 0})
+
+    def save_rules(self, payload: dict) -> None:
+        self.db.settings.replace_one({"_id": "time_rules"}, payload, upsert=True)
+
+    # ------------------------------------------------------------------ ticket states
+
+    def state(self, ticket_id: str, session=None) -> tr.TicketState | None:
+        return self.db.ticket_states.find_one({"_id": ticket_id}, session=session)
+
+    def save_state(self, state: tr.TicketState, session=None) -> None:
+        """Compare-and-set on the version read (0: not stored yet)."""
+        expected = state.get("version", 0)
+        doc = _stored(dict(state, version=expected + 1))
+        if expected == 0:
+            result = self.db.ticket_states.update_one(
+                {"_id": state["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session)
+            if result.upserted_id is None:
+                raise StateChanged(state["_id"])
+            return
+        result = self.db.ticket_states.replace_one({"_id": state["_id"], "version": expected},
+                                                   doc, session=session)
+        if result.matched_count != 1:
+            raise StateChanged(state["_id"])
+
+    def due(self, rule: tr.Rule, waiting_since_before: datetime, limit: int) -> list[dict]:
+        return list(self.db.ticket_states.find(
+            {"due_rule": rule, "due_from": {"$lte": waiting_since_before}})
+            .sort("due_from", ASCENDING).limit(limit))
+
+
+    # ------------------------------------------------------------------ webhooks
+
+    def upsert_webhook(self, webhook: dict) -> None:
+        self.db.webhooks.replace_one({"_id": webhook["_id"]}, webhook, upsert=True)
+
+    def webhooks(self) -> list[dict]:
+        return list(self.db.webhooks.find().sort("_id", ASCENDING))
+
+    def webhook(self, webhook_id: str) -> dict | None:
+        return self.db.webhooks.find_one({"_id": webhook_id})
+
+    def delete_webhook(self, webhook_id: str) -> bool:
+        return self.db.webhooks.delete_one({"_id": webhook_id}).deleted_count == 1
+
+    def subscribed(self, event_type: str) -> list[dict]:
+        return list(self.db.webhooks.find({"events": event_type, "active": True}))
+
+    def enqueue(self, deliveries: list[dict], session) -> None:
+        if deliveries:
+            self.db.deliveries.insert_many(deliveries, session=session)
+
+    def due_deliveries(self, now: datetime, limit: int) -> list[dict]:
+        return list(self.db.deliveries.find({"status": "pending",
+                                             "next_attempt_at": {"$lte": now}})
+                    .sort("next_attempt_at", ASCENDING).limit(limit))
+
+    def claim_delivery(self, delivery: dict, hold_until: datetime) -> bool:
+        """Take a due delivery for one attempt (of several replicas, one wins); a worker that
+        dies mid-attempt leaves it due again at ``hold_until``."""
+        return self.db.deliveries.update_one(
+            {"_id": delivery["_id"], "status": "pending", "attempts": delivery["attempts"],
+             "next_attempt_at": delivery["next_attempt_at"]},
+            {"$set": {"next_attempt_at": hold_until}}).modified_count == 1
+
+    def record_attempt(self, delivery_id: str, changes: dict) -> None:
+        self.db.deliveries.update_one({"_id": delivery_id}, {"$set": changes})
+
+    def deliveries(self, status: str, limit: int) -> list[dict]:
+        return list(self.db.deliveries.find({"status": status}, projection={"body": 0})
+                    .sort("next_attempt_at", ASCENDING).limit(limit))
+
+    def replay(self, delivery_id: str, changes: dict) -> bool:
+        return self.db.deliveries.update_one({"_id": delivery_id, "status": "dead"},
+                                             {"$set": changes}).modified_count == 1
+
+
+    # ------------------------------------------------------------------ triggers
+
+    def upsert_trigger(self, trigger: dict) -> None:
+        self.db.triggers.replace_one({"_id": trigger["_id"]}, trigger, upsert=True)
+
+    def triggers(self) -> list[dict]:
+        return list(self.db.triggers.find().sort([("position", ASCENDING), ("_id", ASCENDING)]))
+
+    def delete_trigger(self, trigger_id: str) -> bool:
+        return self.db.triggers.delete_one({"_id": trigger_id}).deleted_count == 1
+
+    def claim_firing(self, trigger_id: str, event_id: str) -> bool:
+        """At most once per (trigger, event): the marker is written before the actions run."""
+        try:
+            self.db.processed_events.insert_one({"_id": f"trigger:{trigger_id}:{event_id}"})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def save_mark(self, ticket_id: str, trigger_id: str, edit: dict, at: datetime) -> None:
+        """The loop guard's memory: the last edit this trigger made to this ticket."""
+        self.db.trigger_marks.replace_one({"_id": f"{ticket_id}:{trigger_id}"},
+                                          {"edit": edit, "at": at}, upsert=True)
+
+    def mark(self, ticket_id: str, trigger_id: str) -> dict | None:
+        return self.db.trigger_marks.find_one({"_id": f"{ticket_id}:{trigger_id}"})
+
+
+def _stored(state: dict) -> dict:
+    """Nothing due: no due fields, so the sparse index skips the ticket."""
+    return {k: v for k, v in state.items()
+            if not (k in ("due_rule", "due_from") and v is None)}
+
+
+class AutomationStore(ServiceDatabase):
+    repository = AutomationRepository
