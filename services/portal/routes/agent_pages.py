@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 
-from flask import abort, jsonify, redirect, render_template, request, url_for
+from flask import Response, abort, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from services.intake.domain import allowed_targets
@@ -15,6 +15,7 @@ from services.routing.domain import CAPACITY_OVERRIDERS
 from services.routing.schemas import AssignRequestSchema, AvailabilitySchema
 
 from .. import console
+from ..live import PRESENCE
 from ..web import ApiError, load
 from .pages import priority_choices
 from .routing_admin import reassign_ticket
@@ -58,11 +59,12 @@ def priority_label(priority: str) -> str:
 def register(app, portal):
     rpc = portal.rpc
     staff = staff_page(portal)
+    live = app.extensions["live"]
 
     @app.context_processor
     def console_context():
         return {"queue_label": queue_label, "availability_label": availability_label,
-                "priority_label": priority_label}
+                "priority_label": priority_label, "live_since": live.last_id}
 
     def me() -> dict:
         return portal.page_user()
@@ -89,6 +91,20 @@ def register(app, portal):
                     "department": department, "status": status, "per_page": FETCH},
                     acting())["tickets"]
         return found
+
+    @app.get("/agent/live")
+    @staff
+    def agent_live():
+        """Server-Sent Events: "ticket N changed" for the tickets of the departments this
+        person works in (everything for supervisors and admins); see services/portal/live.py.
+        The browser resumes with Last-Event-ID, a fresh page with ?since=<id it was drawn at>."""
+        scope = (frozenset(departments_of(routing_agent())) if me()["role"] == "agent"
+                 else None)
+        last_id = (request.headers.get("Last-Event-ID") or request.args.get("since") or "")[:64]
+        # eventlet.wsgi would otherwise hold small writes back until 4 KiB have gathered.
+        request.environ["eventlet.minimum_write_chunk_size"] = 0
+        return Response(live.stream(scope, last_id), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @app.get("/agent")
     @staff
@@ -150,6 +166,8 @@ def register(app, portal):
         ticket = ticket_or_404(number)
         now = portal.clock.now()
         portal.users.note_viewing(number, me(), "viewing", now, console.VIEWING_TTL)
+        if not request.headers.get("X-Live-Refresh"):  # a person arrived, not a live redraw
+            live.publish(PRESENCE, number, ticket["department"])
         customer = [t for t in rpc.call("intake", "list_tickets", {
             "requester_id": ticket["requester_id"], "per_page": 20}, acting())["tickets"]
             if t["number"] != number]
@@ -245,9 +263,11 @@ def register(app, portal):
     def agent_presence(number: int):
         """The workspace script's heartbeat: "I am still here (and typing?)"; answers who
         else is.  Same-origin only: CSRF-checked like every form."""
-        ticket_or_404(number)
+        ticket = ticket_or_404(number)
         mode = "replying" if request.form.get("mode") == "replying" else "viewing"
         now = portal.clock.now()
         portal.users.note_viewing(number, me(), mode, now, console.VIEWING_TTL)
+        if request.form.get("announce") == "1":  # started or stopped typing: tell the others
+            live.publish(PRESENCE, number, ticket["department"])
         return jsonify(viewers=console.other_viewers(portal.users.viewers(number, now),
                                                      me()["_id"]))

@@ -1,5 +1,8 @@
-// Agent console: live SLA countdowns and the "who else is here" heartbeat of the workspace.
-// Loaded as a file (CSP: script-src 'self'); everything works without it, only less live.
+// Agent console: SLA countdowns that tick, the "who else is here" heartbeat of the workspace,
+// and live updates: the page listens to /agent/live (Server-Sent Events) and, when something
+// it shows changes, fetches itself again and swaps the parts named in data-live-regions (never
+// the editor, never a part holding the focus).  Loaded as a file (CSP: script-src 'self');
+// everything works without it, only less live.
 (function () {
   "use strict";
 
@@ -9,13 +12,24 @@
       var minutes = Math.floor((Date.parse(el.dataset.due) - now) / 60000);
       el.classList.toggle("sla-breached", minutes < 0);
       el.classList.toggle("sla-soon", minutes >= 0 && minutes <= 60);
+      el.classList.toggle("sla-ok", minutes > 60);
+      if (el.dataset.minutesLeft !== String(minutes) && el.dataset.left) {
+        el.textContent = (minutes < 0 ? el.dataset.late : el.dataset.left)
+          .replace("{m}", String(Math.abs(minutes)));
+      }
       el.dataset.minutesLeft = String(minutes);
     });
   }
 
-  function heartbeat(workspace, mode) {
+  var workspace = document.getElementById("workspace");
+  var body = document.getElementById("body");
+  function mode() { return body && body.value.trim() ? "replying" : "viewing"; }
+
+  function heartbeat(announce) {
+    if (!workspace) { return; }
     var form = new FormData();
-    form.append("mode", mode);
+    form.append("mode", mode());
+    if (announce) { form.append("announce", "1"); }
     fetch(workspace.dataset.presence, {
       method: "POST", body: form, credentials: "same-origin",
       headers: {"X-CSRFToken": workspace.dataset.csrf}
@@ -30,18 +44,68 @@
     }).catch(function () { /* offline for a moment: try again on the next beat */ });
   }
 
-  refreshCountdowns();
-  setInterval(refreshCountdowns, 60000);
+  // ------------------------------------------------------------------ live regions
+  var host = document.querySelector("[data-live-regions]");
+  var nav = document.getElementById("console-nav");
+  var pending = null, running = false, again = false;
 
-  var workspace = document.getElementById("workspace");
+  function redraw() {
+    running = true;
+    var url = workspace ? location.pathname : location.pathname + location.search;
+    fetch(url, {credentials: "same-origin", headers: {"X-Live-Refresh": "1"}})
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (html === null) { return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        host.dataset.liveRegions.split(" ").forEach(function (id) {
+          var old = document.getElementById(id), next = fresh.getElementById(id);
+          if (old && next && !old.contains(document.activeElement)) {
+            old.replaceWith(document.importNode(next, true));
+          }
+        });
+        refreshCountdowns();
+        document.dispatchEvent(new CustomEvent("console:redrawn"));
+      })
+      .catch(function () { /* the next change or resync tries again */ })
+      .then(function () {
+        running = false;
+        if (again) { again = false; schedule(); }
+      });
+  }
+
+  function schedule() {
+    if (running) { again = true; return; }
+    if (pending) { return; }
+    pending = setTimeout(function () { pending = null; redraw(); },
+                         Number(host.dataset.livePause || 150));
+  }
+
+  if (host && nav && window.EventSource) {
+    var ticket = host.dataset.liveTicket ? Number(host.dataset.liveTicket) : null;
+    var source = new EventSource(nav.dataset.live + "?since=" +
+                                 encodeURIComponent(nav.dataset.liveSince || ""));
+    source.addEventListener("change", function (e) {
+      var item = JSON.parse(e.data);
+      if (item.type === "presence") {
+        if (ticket !== null && item.number === ticket) { heartbeat(false); }
+        return;
+      }
+      if (ticket !== null && item.type !== "resync" && item.number !== ticket) { return; }
+      schedule();
+    });
+    source.addEventListener("open", function () { document.body.dataset.live = "on"; });
+    source.addEventListener("error", function () { document.body.dataset.live = "off"; });
+  }
+
+  refreshCountdowns();
+  setInterval(refreshCountdowns, 1000);
+
   if (workspace) {
-    var body = document.getElementById("body");
-    var mode = function () { return body && body.value.trim() ? "replying" : "viewing"; };
     var last = mode();
-    setInterval(function () { heartbeat(workspace, mode()); }, 15000);
+    setInterval(function () { heartbeat(false); }, 15000);
     if (body) {
       body.addEventListener("input", function () {
-        if (mode() !== last) { last = mode(); heartbeat(workspace, last); }
+        if (mode() !== last) { last = mode(); heartbeat(true); }
       });
     }
   }

@@ -1,0 +1,132 @@
+"""Live updates of the agent console in real headless Chromium, several browsers at once (run
+by test_console_live.py in its own process): a customer files a request in one browser and the
+agent's open queue shows it within 2 s without a reload; a colleague opening the ticket shows
+as a collision within 2 s, typing turns it into "replying"; the customer's reply and a status
+change appear in the agent's workspace without a reload while the agent's draft stays; the SLA
+countdown text ticks in the browser.
+
+Usage: python -m tests.e2e.console_live_flow PORTAL_URL AGENT_TOKEN SCREENSHOT_DIR"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import requests
+from playwright.sync_api import expect, sync_playwright
+
+from tests.e2e.browser_flow import CHROMIUM, FLAGS
+from tests.e2e.console_browser_flow import PASSWORD, api, sign_in
+
+LIVE_SECONDS = 2.0
+TECHNICAL = {"agent-anna": "agent.anna@example.com", "agent-boris": "agent.boris@example.com"}
+
+
+def token(portal: str, email: str, password: str = PASSWORD) -> str:
+    reply = requests.post(f"{portal}/api/auth/token", timeout=10,
+                          json={"email": email, "password": password})
+    assert reply.status_code == 201, reply.text
+    return reply.json()["token"]
+
+
+def set_availability(portal: str, tokens: dict, status: str) -> None:
+    for agent_id, tok in tokens.items():
+        api(portal, "PUT", f"/api/routing/agents/{agent_id}/availability", tok,
+            json={"status": status})
+
+
+def run(portal: str, agent_token: str, shots: Path) -> None:
+    shots.mkdir(parents=True, exist_ok=True)
+    # Both technical agents away: routing keeps the new ticket unassigned, so it stays in the
+    # agent's "Unassigned" view while we watch.
+    tokens = {agent_id: token(portal, email) for agent_id, email in TECHNICAL.items()}
+    email = f"live-{uuid.uuid4().hex[:8]}@example.com"
+    made = requests.post(f"{portal}/api/auth/signup", timeout=10, json={
+        "email": email, "password": "live-pass-1", "name": "Lev Live", "language": "en"})
+    assert made.status_code == 201, made.text
+    customer_token = token(portal, email, "live-pass-1")
+    set_availability(portal, tokens, "away")
+    timings = {}
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            desk = {"viewport": {"width": 1280, "height": 900}, "locale": "en-US"}
+            agent = browser.new_context(**desk).new_page()
+            sign_in(agent, portal, TECHNICAL["agent-anna"])
+            agent.goto(f"{portal}/agent/queue/unassigned")
+            expect(agent.locator("body[data-live=on]")).to_have_count(1)
+            agent.evaluate("window.__notReloaded = true")
+
+            customer = browser.new_context(**desk).new_page()
+            customer.goto(f"{portal}/signin?lang=en")
+            customer.fill("#email", email)
+            customer.fill("#password", "live-pass-1")
+            customer.click("#account-submit")
+            customer.goto(f"{portal}/?lang=en")
+            subject = "Live queue check " + uuid.uuid4().hex[:6]
+            customer.fill("#subject", subject)
+            customer.fill("#description", "The VPN client disconnects every ten minutes.")
+            customer.select_option("#department", "technical")
+            filed_at = time.monotonic()
+            customer.click("#send-request")
+            customer.wait_for_url(re.compile(r"/my/tickets/\d+$"))
+            number = int(customer.url.rsplit("/", 1)[1])
+            row = agent.locator("#queue-table tr", has_text=f"#{number} {subject}")
+            expect(row).to_have_count(1, timeout=int(LIVE_SECONDS * 1000) + 1000)
+            timings["queue"] = time.monotonic() - filed_at
+            assert timings["queue"] <= LIVE_SECONDS, timings
+            assert agent.evaluate("window.__notReloaded === true"), "the queue page reloaded"
+            agent.screenshot(path=shots / "01-queue-live.png", full_page=True)
+
+            agent.goto(f"{portal}/agent/tickets/{number}")
+            expect(agent.locator("body[data-live=on]")).to_have_count(1)
+            expect(agent.locator("#viewers")).to_be_hidden()
+            # Countdowns tick: the text follows the browser's clock, not the page's render.
+            clock = agent.locator("#ticket-meta .sla[data-due]")
+            expect(clock).to_contain_text("min left")
+            agent.evaluate("""() => { const el = document.querySelector('#ticket-meta .sla');
+                el.dataset.due = new Date(Date.now() - 5.5 * 60000).toISOString(); }""")
+            expect(clock).to_contain_text(re.compile(r"late by [56] min"), timeout=2500)
+            agent.fill("#body", "A draft that must survive live updates")
+            agent.evaluate("window.__notReloaded = true")
+
+            colleague = browser.new_context(**desk).new_page()
+            sign_in(colleague, portal, TECHNICAL["agent-boris"])
+            opened_at = time.monotonic()
+            colleague.goto(f"{portal}/agent/tickets/{number}")
+            expect(agent.locator("#viewers")).to_contain_text("Boris Ivanov", timeout=3000)
+            timings["collision"] = time.monotonic() - opened_at
+            assert timings["collision"] <= LIVE_SECONDS, timings
+            expect(colleague.locator("#viewers")).to_contain_text("Anna Petrova")
+            colleague.fill("#body", "I am on it")
+            colleague.locator("#body").dispatch_event("input")
+            expect(agent.locator("#viewers")).to_contain_text("replying", timeout=3000)
+            agent.screenshot(path=shots / "02-collision-live.png", full_page=True)
+
+            said_at = time.monotonic()
+            api(portal, "POST", f"/api/tickets/{number}/messages", customer_token,
+                json={"body": "It happened again at 10:40."})
+            expect(agent.locator("#thread")).to_contain_text("again at 10:40", timeout=3000)
+            timings["thread"] = time.monotonic() - said_at
+            changed_at = time.monotonic()
+            api(portal, "POST", f"/api/tickets/{number}/status", agent_token,
+                json={"status": "on_hold"})
+            expect(agent.locator("#ticket-status")).to_contain_text(
+                re.compile("on.hold", re.I), timeout=3000)
+            timings["status"] = time.monotonic() - changed_at
+            expect(agent.locator("#body")).to_have_value("A draft that must survive live updates")
+            assert agent.evaluate("window.__notReloaded === true"), "the workspace reloaded"
+            agent.screenshot(path=shots / "03-workspace-live.png", full_page=True)
+            browser.close()
+    finally:
+        set_availability(portal, tokens, "online")
+    measured = {k: round(v, 2) for k, v in timings.items()}
+    (shots / "timings.json").write_text(json.dumps(measured))
+    print("live console flow passed:", measured)
+
+
+if __name__ == "__main__":
+    run(sys.argv[1], sys.argv[2], Path(sys.argv[3]))
