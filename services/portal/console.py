@@ -3,11 +3,12 @@ how long is left on its SLA, and how report figures become chart series.  No I/O
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Mapping
 
 OPEN_STATUSES = ("new", "open", "pending", "on_hold")
 STAFF_ROLES = ("agent", "supervisor", "admin")
 SUPERVISOR_ROLES = ("supervisor", "admin")
-QUEUES = ("mine", "department", "unassigned", "breaching", "pending")
+QUEUES = ("mine", "department", "unassigned", "breaching", "pending", "all")
 # "Breaching soon" means a deadline within this window (or already passed).
 BREACH_WINDOW = timedelta(hours=1)
 VIEWING_TTL = timedelta(seconds=45)
@@ -44,29 +45,50 @@ def countdown(ticket: dict, now: datetime) -> dict | None:
             "minutes_left": int(left.total_seconds() // 60)}
 
 
-def in_queue(name: str, ticket: dict, me: str, now: datetime) -> bool:
-    """Whether an (already department-scoped) ticket belongs in the named queue view."""
-    status = ticket.get("status")
-    if status not in OPEN_STATUSES:
-        return False
-    if name == "mine":
-        return ticket.get("assignee_id") == me and status != "pending"
-    if name == "pending":
-        return ticket.get("assignee_id") == me and status == "pending"
-    if name == "unassigned":
-        return not ticket.get("assignee_id")
-    if name == "breaching":
-        clock = countdown(ticket, now)
-        return clock is not None and clock["state"] != "ok"
-    return False
+ME = object()  # stands for the signed-in person in VIEW_QUERIES
+# Each queue view is a query of intake's ``queue`` RPC (services/intake/queue.py); the
+# filter form narrows it.  "department" is routing's waiting queue, not one of these.
+VIEW_QUERIES: dict[str, dict] = {
+    "mine": {"assignee": ME, "statuses": ["new", "open", "on_hold"]},
+    "unassigned": {"assignee": "none"},
+    "breaching": {"sla_states": ["soon", "breached"]},
+    "pending": {"assignee": ME, "statuses": ["pending"]},
+    "all": {},
+}
+FILTER_LISTS = {"status": "statuses", "priority": "priorities", "sla": "sla_states",
+                "tag": "tags"}
+PER_PAGE = 50
 
 
-def by_urgency(tickets: list[dict], now: datetime) -> list[dict]:
-    """Soonest deadline first; tickets without a running clock after them, oldest first."""
-    def key(ticket):
-        due = next_due(ticket)
-        return (due is None, due[1] if due else now, ticket.get("created_at") or "")
-    return sorted(tickets, key=key)
+def queue_query(name: str, args: Mapping[str, list[str]], me: str,
+                departments: list[str] | None) -> dict:
+    """The ``queue`` RPC query of a view with the filter form's values (``args``: each
+    parameter's values).  ``departments``: those the person works in (None: all)."""
+    query = {key: me if value is ME else list(value) if isinstance(value, list) else value
+             for key, value in VIEW_QUERIES[name].items()}
+    for param, key in FILTER_LISTS.items():
+        values = [v.strip() for v in args.get(param, []) if v.strip()]
+        if values:
+            query[key] = values
+    chosen = [d for d in args.get("department", []) if d]
+    if chosen:
+        query["departments"] = [d for d in chosen if departments is None or d in departments]
+    elif departments is not None:
+        query["departments"] = list(departments)
+    assignee = next((a for a in args.get("assignee", []) if a), None)
+    if assignee:
+        query["assignee"] = me if assignee == "me" else assignee
+    for param in ("q", "sort", "page"):
+        value = next((v for v in args.get(param, []) if v), None)
+        if value:
+            query["text" if param == "q" else param] = value
+    query["per_page"] = PER_PAGE
+    return query
+
+
+def sort_link(current: str, column: str) -> str:
+    """The sort a column header asks for: its own ascending, or descending if it is on."""
+    return "-" + column if current == column else column
 
 
 def similar_query(ticket: dict, limit: int = 5) -> dict:

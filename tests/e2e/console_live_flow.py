@@ -74,7 +74,7 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
             customer.click("#send-request")
             customer.wait_for_url(re.compile(r"/my/tickets/\d+$"))
             number = int(customer.url.rsplit("/", 1)[1])
-            row = agent.locator("#queue-table tr", has_text=f"#{number} {subject}")
+            row = agent.locator(f'#queue-table tr[data-number="{number}"]', has_text=subject)
             expect(row).to_have_count(1, timeout=int(LIVE_SECONDS * 1000) + 1000)
             timings["queue"] = time.monotonic() - filed_at
             assert timings["queue"] <= LIVE_SECONDS, timings

@@ -9,8 +9,10 @@ import functools
 from flask import Response, abort, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from services.common.events import STATUSES as STATUS_NAMES
 from services.intake.domain import allowed_targets
-from services.intake.schemas import MessageCreateSchema, StatusChangeSchema, TicketUpdateSchema
+from services.intake.schemas import (QUEUE_SLA_STATES, MessageCreateSchema, StatusChangeSchema,
+                                     TicketUpdateSchema)
 from services.routing.domain import CAPACITY_OVERRIDERS
 from services.routing.schemas import AssignRequestSchema, AvailabilitySchema
 
@@ -21,7 +23,6 @@ from .pages import priority_choices
 from .routing_admin import reassign_ticket
 
 OPERATIONS: list = []
-FETCH = 100  # tickets per department and status for the queue views (intake's page limit)
 
 
 def staff_page(portal, roles=console.STAFF_ROLES):
@@ -44,12 +45,24 @@ def split_tags(raw: str) -> list[str]:
 def queue_label(name: str) -> str:
     return {"mine": _("Mine"), "department": _("My departments' queue"),
             "unassigned": _("Unassigned"), "breaching": _("Breaching soon"),
-            "pending": _("Pending")}[name]
+            "pending": _("Pending"), "all": _("All open")}[name]
 
 
 def availability_label(status: str) -> str:
     return {"online": _("Available"), "away": _("Away"), "offline": _("Offline"),
             "vacation": _("On vacation")}.get(status, status)
+
+
+def agent_status_label(status: str) -> str:
+    """Statuses as staff call them (the customer pages say it in their own words)."""
+    return {"new": _("New"), "open": _("Open"), "pending": _("Pending"),
+            "on_hold": _("On hold"), "solved": _("Solved"), "closed": _("Closed")}.get(status,
+                                                                                    status)
+
+
+def sla_label(state: str) -> str:
+    return {"breached": _("Breached"), "soon": _("Due within an hour"), "ok": _("On track"),
+            "none": _("No running clock")}.get(state, state)
 
 
 def priority_label(priority: str) -> str:
@@ -64,7 +77,8 @@ def register(app, portal):
     @app.context_processor
     def console_context():
         return {"queue_label": queue_label, "availability_label": availability_label,
-                "priority_label": priority_label, "live_since": live.last_id}
+                "priority_label": priority_label, "agent_status_label": agent_status_label,
+                "sla_label": sla_label, "live_since": live.last_id}
 
     def me() -> dict:
         return portal.page_user()
@@ -81,16 +95,6 @@ def register(app, portal):
         if agent:
             return agent["departments"]
         return [d["id"] for d in rpc.call("routing", "list_departments")["departments"]]
-
-    def open_tickets(departments: list[str]) -> list[dict]:
-        """Open tickets of the departments: up to FETCH per department and status."""
-        found = []
-        for department in departments:
-            for status in console.OPEN_STATUSES:
-                found += rpc.call("intake", "list_tickets", {
-                    "department": department, "status": status, "per_page": FETCH},
-                    acting())["tickets"]
-        return found
 
     @app.get("/agent/live")
     @staff
@@ -114,22 +118,37 @@ def register(app, portal):
     @app.get("/agent/queue/<name>")
     @staff
     def agent_queue(name: str):
+        """A queue view: one ``intake.queue`` RPC for the page of rows, whatever the filters
+        (plus the person's routing profile); "department" is routing's waiting queue."""
         if name not in console.QUEUES:
             abort(404)
-        agent, now = routing_agent(), portal.clock.now()
+        agent = routing_agent()
         departments = departments_of(agent)
-        waiting, tickets = [], []
+        waiting, found, errors = [], {"tickets": [], "total": 0, "page": 1}, None
+        query = {}
         if name == "department":
             for department in departments:
                 queued = rpc.call("routing", "queue", department)
                 waiting += [dict(q, mode=queued.get("mode")) for q in queued.get("tickets", [])]
         else:
-            tickets = console.by_urgency([t for t in open_tickets(departments)
-                                          if console.in_queue(name, t, me()["_id"], now)], now)
-        return render_template("agent/queue.html", name=name, queues=console.QUEUES,
-                               agent=agent, waiting=waiting, departments=departments,
-                               tickets=[dict(t, clock=console.countdown(t, now))
-                                        for t in tickets])
+            scope = departments if me()["role"] == "agent" else None
+            query = console.queue_query(name, request.args.to_dict(flat=False), me()["_id"],
+                                        scope)
+            result = rpc.call("intake", "queue", query, acting())
+            if result["ok"]:
+                found = result
+            else:
+                errors = result["errors"]
+        now = portal.clock.now()
+        pages = max(1, -(-found["total"] // console.PER_PAGE))
+        return render_template(
+            "agent/queue.html", name=name, queues=console.QUEUES, agent=agent,
+            waiting=waiting, departments=departments, errors=errors, total=found["total"],
+            page=found["page"], pages=pages, sort=query.get("sort", "due"),
+            filters=request.args, sort_link=console.sort_link, statuses=STATUS_NAMES,
+            priorities=priority_choices(), sla_states=QUEUE_SLA_STATES,
+            tickets=[dict(t, clock=console.countdown(t, now)) for t in found["tickets"]]), \
+            400 if errors else 200
 
     @app.post("/agent/queue/take")
     @staff

@@ -1,0 +1,54 @@
+"""The agent console's queue views over HTTP: column headers that sort, the search box,
+filters, paging, and a bad filter refused with a message on the page."""
+import re
+import uuid
+
+import requests
+
+from tests.e2e.conftest import STAFF, Browser, DEMO_PASSWORD, bearer, new_customer
+
+
+def file(portal: str, token: str, subject: str, priority: str = "normal") -> int:
+    made = requests.post(f"{portal}/api/tickets", headers=bearer(token), timeout=15, json={
+        "subject": subject, "description": "Queue view check.", "department": "technical",
+        "priority": priority, "language": "en"})
+    assert made.status_code == 201, made.text
+    return made.json()["number"]
+
+
+def numbers(page: str) -> list[int]:
+    return [int(n) for n in re.findall(r'<tr class="ticket-row" data-number="(\d+)"', page)]
+
+
+def test_search_filters_sort_and_paging(portal):
+    customer = new_customer(portal, name="Quinn Queue")
+    word = "zebra" + uuid.uuid4().hex[:6]
+    first = file(portal, customer["token"], f"Monitor {word} flickers", priority="high")
+    second = file(portal, customer["token"], f"Keyboard {word} sticks")
+    agent = Browser(portal).sign_in(STAFF["agent"], DEMO_PASSWORD)
+
+    page = agent.get(f"{portal}/agent/queue/all", params={"q": word, "sort": "number"}).text
+    assert numbers(page) == [first, second]
+    assert 'data-sort="due"' in page and 'data-sort="priority"' in page
+    assert numbers(agent.get(f"{portal}/agent/queue/all",
+                             params={"q": word, "sort": "-number"}).text) == [second, first]
+    assert numbers(agent.get(f"{portal}/agent/queue/all",
+                             params={"q": word, "priority": "high"}).text) == [first]
+    assert numbers(agent.get(f"{portal}/agent/queue/all",
+                             params={"q": f"#{second}"}).text) == [second]
+    assert numbers(agent.get(f"{portal}/agent/queue/all",
+                             params={"q": word, "department": "billing"}).text) == []
+    assert numbers(agent.get(f"{portal}/agent/queue/all",
+                             params={"q": word, "status": "solved"}).text) == []
+
+    everything = agent.get(f"{portal}/agent/queue/all", params={"sort": "number"}).text
+    total = int(re.search(r'id="queue-count">(\d+)', everything).group(1))
+    assert len(numbers(everything)) == min(total, 50)
+    if total > 50:
+        assert 'id="page-next"' in everything
+        second_page = agent.get(f"{portal}/agent/queue/all",
+                                params={"sort": "number", "page": 2}).text
+        assert not set(numbers(second_page)) & set(numbers(everything))
+
+    refused = agent.get(f"{portal}/agent/queue/all", params={"sort": "price"})
+    assert refused.status_code == 400 and "sort" in refused.text
