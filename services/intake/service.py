@@ -294,8 +294,11 @@ class IntakeService(OutboxRelay):
             self.store.canned_for(actor["id"], q.get("language"))))
 
     @command
-    def render_canned(self, canned_id: str, number: int, actor: dict) -> dict:
-        """The template filled in for one ticket, ready to edit and send as a reply."""
+    def render_canned(self, canned_id: str, number: int, actor: dict,
+                      department_names: dict | None = None) -> dict:
+        """The template filled in for one ticket, ready to edit and send as a reply.
+        ``department_names`` ({"en": ..., "ru": ...}, from routing) puts the department's
+        display name in the template's language for ``${department}``, not its id."""
         actor = parsed(ActorSchema(), actor)
         if not domain.may(actor["role"], "use_canned"):
             return fail(403, {"_schema": ["only staff use canned responses"]})
@@ -304,8 +307,10 @@ class IntakeService(OutboxRelay):
             return not_found("canned response")
         ticket = self._visible_ticket(number, actor)
         try:
-            text = canned.render(template["body"], canned.values_for(ticket, actor.get("name")),
-                                 template["language"])
+            text = canned.render(template["body"], canned.values_for(
+                ticket, actor.get("name"), canned.display_name(department_names,
+                                                               template["language"])),
+                template["language"])
         except canned.PlaceholderError as exc:
             return fail(400, {"body": [str(exc)]})
         return ok(text=text)

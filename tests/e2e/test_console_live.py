@@ -12,4 +12,5 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console-li
 def test_queue_workspace_and_collision_update_live(portal, agent_token):
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     assert run_script("tests.e2e.console_live_flow", portal, agent_token, ARTIFACTS) == [
-        "01-queue-live", "02-collision-live", "03-workspace-live"]
+        "01-queue-live", "02-collision-live", "03-workspace-live", "04-macro-saved",
+        "05-macro-applied"]

@@ -69,6 +69,21 @@ def priority_label(priority: str) -> str:
     return dict(priority_choices()).get(priority, priority)
 
 
+def department_names(rpc, department: str) -> dict | None:
+    """{"en": name, "ru": name} of a department, for ``${department}`` in canned responses."""
+    found = next((d for d in rpc.call("routing", "list_departments").get("departments", [])
+                  if d["id"] == department), None)
+    if found is None:
+        return None
+    return {"en": found.get("name") or department,
+            "ru": found.get("name_ru") or found.get("name") or department}
+
+
+def render_canned(rpc, canned_id: str, ticket: dict, actor: dict) -> dict:
+    return rpc.call("intake", "render_canned", canned_id[:64], ticket["number"], actor,
+                    department_names(rpc, ticket["department"]))
+
+
 def register(app, portal):
     rpc = portal.rpc
     staff = staff_page(portal)
@@ -196,6 +211,7 @@ def register(app, portal):
             "agent/ticket.html", t=ticket, clock=console.countdown(ticket, now), errors=errors,
             customer_tickets=customer, similar=similar.get("results", []),
             canned=canned.get("canned", []), draft=draft, preview=preview,
+            macros=app.extensions["macros"].for_user(me()),
             targets=allowed_targets(ticket["status"], me()["role"]),
             viewers=console.other_viewers(portal.users.viewers(number, now), me()["_id"]),
             agent=routing_agent(), **reassign_context(ticket)), status
@@ -214,7 +230,7 @@ def register(app, portal):
         canned_id = request.args.get("canned")
         if not canned_id:
             return workspace(number)
-        rendered = rpc.call("intake", "render_canned", canned_id[:64], number, acting())
+        rendered = render_canned(rpc, canned_id, ticket_or_404(number), acting())
         if not rendered["ok"]:
             return workspace(number, errors=rendered["errors"], status=rendered["status"])
         template = next((c for c in rpc.call("intake", "list_canned", {}, acting()).get(

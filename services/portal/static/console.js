@@ -97,6 +97,52 @@
     source.addEventListener("error", function () { document.body.dataset.live = "off"; });
   }
 
+  // ------------------------------------------------------------------ canned responses, macros
+  // Both without leaving the page: the draft in the editor is never lost.
+  var cannedForm = document.getElementById("canned-form");
+  if (cannedForm && body) {
+    cannedForm.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var id = document.getElementById("canned").value;
+      fetch(cannedForm.dataset.text.replace("CANNED", encodeURIComponent(id)),
+            {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (r) { return r.json(); }).then(function (data) {
+          if (!data.text) { return; }
+          var at = body.selectionStart || 0, end = body.selectionEnd || 0;
+          if (!body.value || document.activeElement !== body) { at = end = body.value.length; }
+          var gap = body.value && at === body.value.length && !/\s$/.test(body.value) ? "\n" : "";
+          body.value = body.value.slice(0, at) + gap + data.text + body.value.slice(end);
+          body.dispatchEvent(new Event("input"));
+          var preview = document.getElementById("canned-preview");
+          if (!preview) {
+            preview = document.createElement("p");
+            preview.id = "canned-preview";
+            preview.className = "hint preview";
+            cannedForm.after(preview);
+          }
+          preview.textContent = cannedForm.dataset.templateLabel + " " + data.template;
+          body.focus();
+        });
+    });
+  }
+
+  document.querySelectorAll("form.macro-form").forEach(function (form) {
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var result = document.getElementById("macro-result");
+      fetch(form.action, {method: "POST", body: new FormData(form), credentials: "same-origin",
+                          headers: {"Accept": "application/json"}})
+        .then(function (r) { return r.json(); }).then(function (data) {
+          result.hidden = false;
+          result.className = data.errors ? "error" : "notice";
+          result.textContent = data.errors
+            ? Object.keys(data.errors).map(function (k) { return [].concat(data.errors[k]).join(" "); }).join("; ")
+            : form.closest("#macros").dataset.applied + " " + data.applied;
+          if (!data.errors && host) { schedule(); }
+        });
+    });
+  });
+
   refreshCountdowns();
   setInterval(refreshCountdowns, 1000);
 
