@@ -111,24 +111,30 @@ def other_viewers(records: list[dict], me: str) -> list[dict]:
     return sorted(seen.values(), key=lambda v: v["name"])
 
 
-def _stacked_by_day(rows: list[dict], by: str) -> dict:
+def _stacked_by_day(rows: list[dict], by: str, names: Mapping[str, str]) -> dict:
     """Per-day series, one per value of ``by``, zero where a day has none."""
     days = sorted({r["day"] for r in rows})
     groups = sorted({r[by] for r in rows})
     counts = {(r["day"], r[by]): r["tickets"] for r in rows}
     return {"labels": days, "series": [
-        {"label": g, "data": [counts.get((d, g), 0) for d in days]} for g in groups]}
+        {"label": names.get(g, g), "data": [counts.get((d, g), 0) for d in days]}
+        for g in groups]}
 
 
-def chart_data(report: dict, compliance: list[dict]) -> dict:
-    """The series the dashboard's charts draw, from intake's report and SLA compliance."""
+def chart_data(report: dict, compliance: list[dict],
+               names: Mapping[str, str] | None = None) -> dict:
+    """The series the dashboard's charts draw, from intake's report and SLA compliance;
+    ``names`` gives labels for department ids, channels and SLA targets (in the page's
+    language)."""
+    names = names or {}
     return {
-        "volume": _stacked_by_day(report["volume"], "channel"),
+        "volume": _stacked_by_day(report["volume"], "channel", names),
         "volume_by_department": _stacked_by_day(report.get("volume_by_department", []),
-                                                "department"),
-        "departments": {"labels": list(report["by_department"]),
+                                                "department", names),
+        "departments": {"labels": [names.get(d, d) for d in report["by_department"]],
                         "data": list(report["by_department"].values())},
-        "compliance": {"labels": [f"{g['key']} · {g['target']}" for g in compliance],
+        "compliance": {"labels": [f"{names.get(g['key'], g['key'])} · "
+                                  f"{names.get(g['target'], g['target'])}" for g in compliance],
                        "data": [round(100 * g["met_rate"], 1) for g in compliance]},
         "csat": {"labels": list(report["csat"]["by_score"]),
                  "data": list(report["csat"]["by_score"].values())},

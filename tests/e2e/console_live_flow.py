@@ -49,7 +49,7 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
     assert made.status_code == 201, made.text
     customer_token = token(portal, email, "live-pass-1")
     set_availability(portal, tokens, "away")
-    timings = {}
+    timings, number = {}, None
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
@@ -160,6 +160,9 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
             agent.screenshot(path=shots / "05-macro-applied.png", full_page=True)
             browser.close()
     finally:
+        if number is not None:  # leave no open ticket behind to fill the agents' capacity
+            requests.post(f"{portal}/api/tickets/{number}/status", timeout=15, json={
+                "status": "solved"}, headers={"Authorization": f"Bearer {agent_token}"})
         set_availability(portal, tokens, "online")
     measured = {k: round(v, 2) for k, v in timings.items()}
     (shots / "timings.json").write_text(json.dumps(measured))

@@ -5,7 +5,8 @@ import uuid
 
 import requests
 
-from tests.e2e.conftest import STAFF, Browser, DEMO_PASSWORD, bearer, new_customer
+from tests.e2e.conftest import (DEMO_PASSWORD, STAFF, Browser, api_token, bearer,
+                                new_customer)
 
 
 def file(portal: str, token: str, subject: str, priority: str = "normal") -> int:
@@ -52,3 +53,8 @@ def test_search_filters_sort_and_paging(portal):
 
     refused = agent.get(f"{portal}/agent/queue/all", params={"sort": "price"})
     assert refused.status_code == 400 and "sort" in refused.text
+    agent_token = api_token(portal, STAFF["agent"])
+    for number in (first, second):  # leave nothing open to fill the agents' capacity
+        solved = requests.post(f"{portal}/api/tickets/{number}/status", headers=bearer(
+            agent_token), timeout=15, json={"status": "solved"})
+        assert solved.status_code == 200, solved.text

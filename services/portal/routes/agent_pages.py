@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import functools
 
-from flask import Response, abort, jsonify, redirect, render_template, request, url_for
+from flask import Response, abort, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from services.common.events import STATUSES as STATUS_NAMES
@@ -89,11 +90,23 @@ def register(app, portal):
     staff = staff_page(portal)
     live = app.extensions["live"]
 
+    def department_label(department: str | None) -> str:
+        """A department's display name in the page's language (its id if routing has none)."""
+        if "department_names" not in g:
+            russian = str(get_locale()) == "ru"
+            g.department_names = {
+                d["id"]: (d.get("name_ru") if russian else None) or d.get("name") or d["id"]
+                for d in rpc.call("routing", "list_departments").get("departments", [])}
+        return g.department_names.get(department, department or "—")
+
+    app.extensions["department_label"] = department_label
+
     @app.context_processor
     def console_context():
         return {"queue_label": queue_label, "availability_label": availability_label,
                 "priority_label": priority_label, "agent_status_label": agent_status_label,
-                "sla_label": sla_label, "live_since": live.last_id}
+                "sla_label": sla_label, "department_label": department_label,
+                "live_since": live.last_id}
 
     def me() -> dict:
         return portal.page_user()
