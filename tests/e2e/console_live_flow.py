@@ -84,10 +84,37 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
             assert timings["queue"] <= LIVE_SECONDS, timings
             assert agent.evaluate("window.__notReloaded === true"), "the queue page reloaded"
             agent.screenshot(path=shots / "01-queue-live.png", full_page=True)
+            # j/k select rows, o opens the selected one.
+            agent.locator("h1").click()
+            agent.keyboard.press("j")
+            expect(agent.locator("tr.ticket-row.selected")).to_have_count(1)
+            agent.goto(f"{portal}/agent/queue/unassigned?q=%23{number}")
+            agent.locator("h1").click()
+            agent.keyboard.press("j")
+            agent.keyboard.press("o")
+            agent.wait_for_url(f"{portal}/agent/tickets/{number}")
 
             agent.goto(f"{portal}/agent/tickets/{number}")
             expect(agent.locator("body[data-live=on]")).to_have_count(1)
             expect(agent.locator("#viewers")).to_be_hidden()
+            # Keyboard: "?" lists the shortcuts, "n" starts an internal note, "r" a reply.
+            agent.locator("h1").click()
+            agent.keyboard.press("?")
+            expect(agent.locator("#shortcuts")).to_be_visible()
+            expect(agent.locator("#shortcuts")).to_contain_text("assign the ticket to me")
+            agent.keyboard.press("Escape")
+            agent.keyboard.press("n")
+            expect(agent.locator("#visibility-internal")).to_be_checked()
+            expect(agent.locator("#body")).to_be_focused()
+            agent.locator("h1").click()
+            agent.keyboard.press("r")
+            expect(agent.locator("#visibility-public")).to_be_checked()
+            agent.locator("h1").click()
+            agent.keyboard.press("a")  # assign to me: routing assigns, the page follows live
+            expect(agent.locator("#reassigned")).to_contain_text("Anna Petrova")
+            expect(agent.locator("#ticket-assignee")).to_contain_text("Anna Petrova",
+                                                                       timeout=5000)
+            expect(agent.locator("body[data-live=on]")).to_have_count(1)
             # Countdowns tick: the text follows the browser's clock, not the page's render.
             clock = agent.locator("#ticket-meta .sla[data-due]")
             expect(clock).to_contain_text("min left")

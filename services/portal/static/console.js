@@ -48,6 +48,8 @@
   var host = document.querySelector("[data-live-regions]");
   var nav = document.getElementById("console-nav");
   var pending = null, running = false, again = false;
+  var RECORDED_LATER = ["ticket_assigned", "ticket_classified", "priority_changed",
+                        "sla_deadlines_set", "sla_warning", "sla_breached"];
 
   function redraw() {
     running = true;
@@ -92,6 +94,9 @@
       }
       if (ticket !== null && item.type !== "resync" && item.number !== ticket) { return; }
       schedule();
+      // Intake records what routing and SLA decide when it hears the same event: the page
+      // may be fetched before that, so look once more a moment later.
+      if (RECORDED_LATER.indexOf(item.type) >= 0) { setTimeout(schedule, 1000); }
     });
     source.addEventListener("open", function () { document.body.dataset.live = "on"; });
     source.addEventListener("error", function () { document.body.dataset.live = "off"; });
@@ -141,6 +146,41 @@
           if (!data.errors && host) { schedule(); }
         });
     });
+  });
+
+  // ------------------------------------------------------------------ keyboard shortcuts (listed on "?")
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("tr.ticket-row")); }
+  function move(step) {
+    var all = rows();
+    if (!all.length) { return; }
+    var at = all.findIndex(function (r) { return r.classList.contains("selected"); });
+    var next = all[Math.max(0, Math.min(all.length - 1, at < 0 ? 0 : at + step))];
+    all.forEach(function (r) { r.classList.remove("selected"); r.removeAttribute("aria-selected"); });
+    next.classList.add("selected");
+    next.setAttribute("aria-selected", "true");
+    next.scrollIntoView({block: "nearest"});
+  }
+  function write(visibility) {
+    var choice = document.getElementById("visibility-" + visibility);
+    if (choice && body) { choice.checked = true; body.focus(); }
+  }
+  document.addEventListener("keydown", function (e) {
+    var t = e.target;
+    if (e.ctrlKey || e.metaKey || e.altKey || (t && (t.isContentEditable ||
+        /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName)))) { return; }
+    var help = document.getElementById("shortcuts");
+    var selected = document.querySelector("tr.ticket-row.selected");
+    var assign = document.getElementById("assign-to-me");
+    var act = {
+      "j": function () { move(1); }, "k": function () { move(-1); },
+      "o": function () { if (selected) { location.href = selected.dataset.href; } },
+      "Enter": function () { if (selected) { location.href = selected.dataset.href; } },
+      "r": function () { write("public"); }, "n": function () { write("internal"); },
+      "a": function () { if (assign) { assign.requestSubmit(); } },
+      "?": function () { if (help) { help.hidden = !help.hidden; } },
+      "Escape": function () { if (help) { help.hidden = true; } }
+    }[e.key];
+    if (act) { e.preventDefault(); act(); }
   });
 
   refreshCountdowns();
