@@ -54,6 +54,18 @@ def test_search_filters_sort_and_paging(portal):
     refused = agent.get(f"{portal}/agent/queue/all", params={"sort": "price"})
     assert refused.status_code == 400 and "sort" in refused.text
     agent_token = api_token(portal, STAFF["agent"])
+    # Bulk: both rows picked, one form: priority, tags and status for each.
+    bulk = agent.submit("/agent/queue/all", "/agent/queue/bulk", {
+        "numbers": [str(first), str(second)], "priority": "urgent", "tags": "bulk-check, x",
+        "status": "pending", "back": "/agent/queue/all"}, allow_redirects=False)
+    assert bulk.status_code == 303, bulk.text
+    for number in (first, second):
+        ticket = requests.get(f"{portal}/api/tickets/{number}", headers=bearer(agent_token),
+                              timeout=15).json()
+        assert (ticket["priority"], ticket["status"]) == ("urgent", "pending"), ticket
+        assert {"bulk-check", "x"} <= set(ticket["tags"])
+    nothing = agent.submit("/agent/queue/all", "/agent/queue/bulk", {"status": "open"})
+    assert nothing.status_code == 400 and 'name="numbers"' not in nothing.text
     for number in (first, second):  # leave nothing open to fill the agents' capacity
         solved = requests.post(f"{portal}/api/tickets/{number}/status", headers=bearer(
             agent_token), timeout=15, json={"status": "solved"})

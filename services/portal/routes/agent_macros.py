@@ -50,7 +50,10 @@ def register(app, portal):
     def apply(number: int, macro: dict) -> dict:
         """Every step by its service; the first refusal stops the rest: {"ok"} or
         {"ok": False, "status", "errors"}."""
-        ticket = ticket_or_404(number)
+        found = rpc.call("intake", "get_ticket", number, acting())
+        if not found["ok"]:
+            return found
+        ticket = found["ticket"]
         if macro.get("canned_id"):
             rendered = render_canned(rpc, macro["canned_id"], ticket, acting())
             if not rendered["ok"]:
@@ -105,6 +108,38 @@ def register(app, portal):
             canned_titles={c["id"]: c["title"] for c in canned}, priorities=priority_choices(),
             may_share=me()["role"] in macros.SHARING_ROLES,
             manageable={m["_id"] for m in mine if macros.may_manage(m, me())}), status
+
+    @app.post("/agent/queue/bulk")
+    @staff
+    def agent_bulk():
+        """Bulk actions on the selected rows of a queue: the same steps as a macro without a
+        reply (status, priority, tags to add, assign to me), ticket by ticket; what was
+        refused is listed by ticket, the rest is done."""
+        numbers = [int(n) for n in request.form.getlist("numbers")[:100] if n.isdigit()
+                   and len(n) <= 18]
+        try:
+            action = load(macros.MacroSchema(), {
+                "title": "bulk", "status": request.form.get("status") or None,
+                "priority": request.form.get("priority") or None,
+                "tags": split_tags(request.form.get("tags") or ""),
+                "assign_to_me": request.form.get("assign_to_me") == "on"})
+        except ApiError as exc:
+            return render_template("agent/refused.html", errors=exc.errors), exc.status
+        if not numbers:
+            return render_template("agent/refused.html", errors={
+                "numbers": [_("Select at least one ticket.")]}), 400
+        refused = {}
+        for number in numbers:
+            result = apply(number, action)
+            if not result["ok"]:
+                refused[f"#{number}"] = [m for messages in result["errors"].values()
+                                         for m in (messages if isinstance(messages, list)
+                                                   else [str(messages)])]
+        if refused:
+            return render_template("agent/refused.html", errors=refused), 409
+        back = request.form.get("back") or ""
+        return redirect(back if back.startswith("/agent/queue/") else
+                        url_for("agent_queue", name="all"), 303)
 
     @app.get("/agent/macros")
     @staff

@@ -59,6 +59,13 @@
       .then(function (html) {
         if (html === null) { return; }
         var fresh = new DOMParser().parseFromString(html, "text/html");
+        // Rows picked for a bulk action stay picked when the queue is redrawn.
+        var picked = Array.prototype.map.call(
+          document.querySelectorAll("input.pick:checked"), function (box) { return box.value; });
+        picked.forEach(function (value) {
+          var box = fresh.querySelector('input.pick[value="' + value + '"]');
+          if (box) { box.setAttribute("checked", "checked"); }
+        });
         host.dataset.liveRegions.split(" ").forEach(function (id) {
           var old = document.getElementById(id), next = fresh.getElementById(id);
           if (old && next && !old.contains(document.activeElement)) {
