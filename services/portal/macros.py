@@ -64,32 +64,45 @@ def plan(macro: dict, ticket: dict, me: str) -> list[Step]:
     return steps
 
 
-def visible_to(macro: dict, user: dict) -> bool:
-    return macro["scope"] == "shared" or macro["owner_id"] == user["_id"]
+def visible_to(item: dict, user: dict) -> bool:
+    """Macros and saved views alike: shared ones are everyone's, personal ones their owner's."""
+    return item["scope"] == "shared" or item["owner_id"] == user["_id"]
 
 
-def may_manage(macro: dict, user: dict) -> bool:
-    if macro["scope"] == "shared":
+def may_manage(item: dict, user: dict) -> bool:
+    if item["scope"] == "shared":
         return user["role"] in SHARING_ROLES
-    return macro["owner_id"] == user["_id"]
+    return item["owner_id"] == user["_id"]
 
 
-class MacroStore:
-    def __init__(self, db):
-        self.collection = db.macros
+class OwnedStore:
+    """A portal collection of personal and shared documents (``macros``, ``views``)."""
+
+    def __init__(self, db, name: str):
+        self.collection = db[name]
         self.collection.create_index([("scope", 1), ("owner_id", 1)])
 
-    def for_user(self, user: dict) -> list[dict]:
+    def for_user(self, user: dict, sort: str = "title") -> list[dict]:
         return list(self.collection.find({"$or": [{"scope": "shared"},
-                                                  {"owner_id": user["_id"]}]}).sort("title", 1))
+                                                  {"owner_id": user["_id"]}]}).sort(sort, 1))
 
-    def get(self, macro_id: str) -> dict | None:
-        return self.collection.find_one({"_id": macro_id})
+    def get(self, item_id: str) -> dict | None:
+        return self.collection.find_one({"_id": item_id})
 
-    def create(self, macro: dict, user: dict) -> dict:
-        doc = dict(macro, _id=uuid.uuid4().hex, owner_id=user["_id"])
+    def create(self, item: dict, user: dict) -> dict:
+        doc = dict(item, _id=uuid.uuid4().hex, owner_id=user["_id"])
         self.collection.insert_one(doc)
         return doc
 
-    def delete(self, macro_id: str) -> None:
-        self.collection.delete_one({"_id": macro_id})
+    def delete(self, item_id: str) -> None:
+        self.collection.delete_one({"_id": item_id})
+
+
+class SavedViewSchema(Strict):
+    """A queue view with its filters, saved under a name (the query string as the form sent
+    it; the queue page checks it again on every use)."""
+
+    title = line(80, required=True)
+    scope = fields.Str(load_default="personal", validate=validate.OneOf(SCOPES))
+    queue = fields.Str(required=True, validate=validate.Length(max=20))
+    query = fields.Str(load_default="", validate=validate.Length(max=2000))

@@ -42,6 +42,34 @@ def test_search_filters_sort_and_paging(portal):
     assert numbers(agent.get(f"{portal}/agent/queue/all",
                              params={"q": word, "status": "solved"}).text) == []
 
+    # Saved views: personal ones for their owner, shared ones (supervisors) for everyone.
+    saved = agent.submit("/agent/queue/all", "/agent/views", {
+        "title": f"High {word}", "queue": "all", "query": f"q={word}&priority=high"},
+        allow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    listed = agent.get(f"{portal}/agent/queue/mine").text
+    link = re.search(rf'<a href="([^"]+)" data-view="(\w+)">High {word}</a>', listed)
+    assert link, "the saved view is not listed"
+    assert numbers(agent.get(portal + link.group(1).replace("&amp;", "&")).text) == [first]
+    boris = Browser(portal).sign_in("agent.boris@example.com", DEMO_PASSWORD)
+    assert f"High {word}" not in boris.get(f"{portal}/agent/queue/mine").text
+    assert boris.submit("/agent/queue/mine", f"/agent/views/{link.group(2)}/delete",
+                        {}).status_code == 404
+    boss = Browser(portal).sign_in(STAFF["supervisor"], DEMO_PASSWORD)
+    assert boss.submit("/agent/queue/all", "/agent/views", {
+        "title": f"Team {word}", "queue": "all", "query": f"q={word}", "scope": "shared"},
+        allow_redirects=False).status_code == 303
+    assert f"Team {word}" in boris.get(f"{portal}/agent/queue/mine").text
+    shared_id = re.search(rf'data-view="(\w+)">Team {word}<',
+                          boris.get(f"{portal}/agent/queue/mine").text).group(1)
+    assert boris.submit("/agent/queue/mine", f"/agent/views/{shared_id}/delete",
+                        {}).status_code == 403
+    assert agent.submit("/agent/queue/all", "/agent/views", {
+        "title": "x", "queue": "all", "scope": "shared"}).status_code == 403
+    assert agent.submit("/agent/queue/mine", f"/agent/views/{link.group(2)}/delete", {},
+                        allow_redirects=False).status_code == 303
+    assert f"High {word}" not in agent.get(f"{portal}/agent/queue/mine").text
+
     everything = agent.get(f"{portal}/agent/queue/all", params={"sort": "number"}).text
     total = int(re.search(r'id="queue-count">(\d+)', everything).group(1))
     assert len(numbers(everything)) == min(total, 50)

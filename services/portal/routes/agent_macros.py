@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from services.intake.schemas import MessageCreateSchema, StatusChangeSchema, TicketUpdateSchema
 from services.routing.schemas import AssignRequestSchema
 
-from .. import macros
+from .. import console, macros
 from ..web import ApiError, load
 from .agent_pages import render_canned, split_tags, staff_page
 from .pages import priority_choices
@@ -21,8 +21,9 @@ OPERATIONS: list = []
 def register(app, portal):
     rpc = portal.rpc
     staff = staff_page(portal)
-    store = macros.MacroStore(portal.users.db)
-    app.extensions["macros"] = store
+    store = macros.OwnedStore(portal.users.db, "macros")
+    views = macros.OwnedStore(portal.users.db, "views")
+    app.extensions["macros"], app.extensions["views"] = store, views
 
     def me() -> dict:
         return portal.page_user()
@@ -141,6 +142,39 @@ def register(app, portal):
         return redirect(back if back.startswith("/agent/queue/") else
                         url_for("agent_queue", name="all"), 303)
 
+    @app.post("/agent/views")
+    @staff
+    def agent_view_save():
+        """Save the queue view being looked at (its filters) under a name; shared with the
+        team for supervisors and admins."""
+        try:
+            view = load(macros.SavedViewSchema(), {
+                "title": request.form.get("title") or "",
+                "scope": request.form.get("scope") or "personal",
+                "queue": request.form.get("queue") or "", "query": request.form.get("query") or ""})
+        except ApiError as exc:
+            return render_template("agent/refused.html", errors=exc.errors), exc.status
+        if view["queue"] not in console.QUEUES:
+            abort(404)
+        if view["scope"] == "shared" and me()["role"] not in macros.SHARING_ROLES:
+            return render_template("agent/refused.html", errors={
+                "scope": [_only_supervisors()]}), 403
+        views.create(view, me())
+        return redirect(url_for("agent_queue", name=view["queue"]) + (
+            "?" + view["query"] if view["query"] else ""), 303)
+
+    @app.post("/agent/views/<view_id>/delete")
+    @staff
+    def agent_view_delete(view_id: str):
+        view = views.get(view_id[:64])
+        if view is None or not macros.visible_to(view, me()):
+            abort(404)
+        if not macros.may_manage(view, me()):
+            return render_template("agent/refused.html", errors={
+                "_schema": [_only_supervisors()]}), 403
+        views.delete(view["_id"])
+        return redirect(url_for("agent_queue", name=view["queue"]), 303)
+
     @app.get("/agent/macros")
     @staff
     def agent_macros():
@@ -178,4 +212,4 @@ def register(app, portal):
 
 
 def _only_supervisors() -> str:
-    return _("Only supervisors and admins manage shared macros.")
+    return _("Only supervisors and admins manage what is shared with the team.")

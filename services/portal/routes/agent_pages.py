@@ -175,6 +175,9 @@ def register(app, portal):
             page=found["page"], pages=pages, sort=query.get("sort", "due"),
             filters=request.args, sort_link=console.sort_link, statuses=STATUS_NAMES,
             priorities=priority_choices(), sla_states=QUEUE_SLA_STATES,
+            saved_views=app.extensions["views"].for_user(me()),
+            may_share=me()["role"] in console.SUPERVISOR_ROLES,
+            query_string=request.query_string.decode()[:2000],
             tickets=[dict(t, clock=console.countdown(t, now)) for t in found["tickets"]]), \
             400 if errors else 200
 

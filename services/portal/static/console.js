@@ -105,6 +105,9 @@
       // may be fetched before that, so look once more a moment later.
       if (RECORDED_LATER.indexOf(item.type) >= 0) { setTimeout(schedule, 1000); }
     });
+    // Just handed to someone and intake has not recorded it yet (its event may have come
+    // before this page was drawn): look again shortly.
+    if (host.dataset.liveRecheck) { setTimeout(schedule, 1000); setTimeout(schedule, 2500); }
     source.addEventListener("open", function () { document.body.dataset.live = "on"; });
     source.addEventListener("error", function () { document.body.dataset.live = "off"; });
   }
