@@ -142,6 +142,13 @@ def register(app, portal):
         return redirect(back if back.startswith("/agent/queue/") else
                         url_for("agent_queue", name="all"), 303)
 
+    def owned(items: macros.OwnedStore, item_id: str) -> tuple[dict, bool]:
+        """A macro or view this person sees (else 404), and whether they may change it."""
+        item = items.get(item_id[:64])
+        if item is None or not macros.visible_to(item, me()):
+            abort(404)
+        return item, macros.may_manage(item, me())
+
     @app.post("/agent/views")
     @staff
     def agent_view_save():
@@ -166,10 +173,8 @@ def register(app, portal):
     @app.post("/agent/views/<view_id>/delete")
     @staff
     def agent_view_delete(view_id: str):
-        view = views.get(view_id[:64])
-        if view is None or not macros.visible_to(view, me()):
-            abort(404)
-        if not macros.may_manage(view, me()):
+        view, may = owned(views, view_id)
+        if not may:
             return render_template("agent/refused.html", errors={
                 "_schema": [_only_supervisors()]}), 403
         views.delete(view["_id"])
@@ -202,10 +207,8 @@ def register(app, portal):
     @app.post("/agent/macros/<macro_id>/delete")
     @staff
     def agent_macro_delete(macro_id: str):
-        macro = store.get(macro_id[:64])
-        if macro is None or not macros.visible_to(macro, me()):
-            abort(404)
-        if not macros.may_manage(macro, me()):
+        macro, may = owned(store, macro_id)
+        if not may:
             return macros_page({"_schema": [_only_supervisors()]}, status=403)
         store.delete(macro["_id"])
         return redirect(url_for("agent_macros"), 303)
