@@ -47,3 +47,22 @@ def prepare_bench_department(amqp_uri: str, agents: int = 20) -> None:
                 "id": f"bench-agent-{i}", "name": f"Bench Agent {i}",
                 "email": f"bench{i}@example.com", "departments": ["bench"],
                 "capacity": 1000}).get("ok")
+
+
+def insert_tickets(config: dict, docs, batch_size: int) -> float:
+    """Insert ticket documents straight into intake's collection of the (isolated) database
+    in batches; returns the seconds it took."""
+    import time
+
+    from services.common.storage import service_database
+
+    tickets = service_database(config["MONGO_URI"], config["MONGO_DB"], "intake").tickets
+    start, batch = time.perf_counter(), []
+    for doc in docs:
+        batch.append(doc)
+        if len(batch) == batch_size:
+            tickets.insert_many(batch, ordered=False)
+            batch = []
+    if batch:
+        tickets.insert_many(batch, ordered=False)
+    return time.perf_counter() - start

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone  # noqa: E402
 
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
-from bench._common import machine_notes, percentile  # noqa: E402
+from bench._common import insert_tickets, machine_notes, percentile  # noqa: E402
 from services.common.clock import SystemClock  # noqa: E402
 from services.common.storage import mongo_client, service_database  # noqa: E402
 from services.intake import reports  # noqa: E402
@@ -72,16 +72,7 @@ def synthetic_tickets(count: int, now: datetime, seed: int = 8):
 
 
 def insert(config: dict, count: int) -> float:
-    tickets = service_database(config["MONGO_URI"], config["MONGO_DB"], "intake").tickets
-    start, batch = time.perf_counter(), []
-    for doc in synthetic_tickets(count, datetime.now(timezone.utc)):
-        batch.append(doc)
-        if len(batch) == BATCH:
-            tickets.insert_many(batch, ordered=False)
-            batch = []
-    if batch:
-        tickets.insert_many(batch, ordered=False)
-    return time.perf_counter() - start
+    return insert_tickets(config, synthetic_tickets(count, datetime.now(timezone.utc)), BATCH)
 
 
 def create_latency(rpc, blocks: int, block: int) -> dict[str, list[float]]:

@@ -51,10 +51,20 @@ def render(body: str, values: dict[str, str], language: str = "en") -> str:
                                       for name in PLACEHOLDERS})
 
 
-def values_for(ticket: dict, agent_name: str | None) -> dict[str, str]:
+def display_name(names: dict | None, language: str) -> str | None:
+    """A department's name in ``language`` (else English) from {"en": ..., "ru": ...}."""
+    if not isinstance(names, dict):
+        return None
+    found = names.get(language) or names.get("en")
+    return found[:120] if isinstance(found, str) and found.strip() else None
+
+
+def values_for(ticket: dict, agent_name: str | None,
+               department_name: str | None = None) -> dict[str, str]:
     return {"customer_name": ticket.get("requester_name") or "",
             "ticket_number": f"#{ticket['number']}", "ticket_subject": ticket["subject"],
-            "agent_name": agent_name or "", "department": ticket["department"]}
+            "agent_name": agent_name or "",
+            "department": department_name or ticket["department"]}
 
 
 def visible_to(template: dict, actor: dict) -> bool:

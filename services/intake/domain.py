@@ -79,6 +79,17 @@ def visible_filters(filters: dict, actor: dict) -> dict | None:
     return dict(filters, department={"$in": sorted(scope)})
 
 
+def scoped_queue(query: dict, actor: dict) -> dict:
+    """The queue query narrowed to a department-scoped agent's departments (see may_see): the
+    ones asked for that are theirs, all of theirs when none were asked for."""
+    scope = actor.get("departments")
+    if scope is None:
+        return query
+    asked = query.get("departments")
+    allowed = sorted(scope) if asked is None else [d for d in asked if d in scope]
+    return dict(query, departments=allowed)
+
+
 class TransitionError(Exception):
     """An illegal move; carries the moves that are allowed from here for this role."""
 

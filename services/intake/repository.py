@@ -12,6 +12,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.common.storage import Repository
 
+from . import queue as queue_rules
 from . import reports, rollups
 from .domain import CSAT_LINK_VALIDITY
 
@@ -34,7 +35,12 @@ class TicketRepository(Repository):
         self.tickets.create_index([("assignee_id", ASCENDING), ("status", ASCENDING)])
         self.tickets.create_index([("requester_id", ASCENDING), ("created_at", DESCENDING)])
         self.tickets.create_index([("department", ASCENDING), ("status", ASCENDING)])
-        self.tickets.create_index("status")  # open tickets by status (metrics)
+        # The agents' queue (queue.py): its views filter by status within departments and
+        # sort by number or deadline; the first also counts open tickets by status (metrics).
+        self.tickets.create_index([("status", ASCENDING), ("department", ASCENDING),
+                                   ("number", DESCENDING)])
+        self.tickets.create_index([("status", ASCENDING), ("sla.first_response_due", ASCENDING)])
+        self.tickets.create_index([("status", ASCENDING), ("sla.resolution_due", ASCENDING)])
         self.tickets.create_index("created_at")
         self.tickets.create_index("email_message_ids")
         self.tickets.create_index("tags")
@@ -265,6 +271,11 @@ class TicketRepository(Repository):
         cursor = (self.tickets.find(filters, projection={"messages": 0, "attachments": 0})
                   .sort("number", DESCENDING).skip((page - 1) * per_page).limit(per_page))
         return list(cursor), total
+
+    def queue_page(self, query: dict, now) -> tuple[list[dict], int]:
+        found = next(self.tickets.aggregate(queue_rules.pipeline(query, now)), None) or {}
+        total = found.get("total") or [{"n": 0}]
+        return found.get("rows", []), total[0]["n"]
 
     # ---------------------------------------------------------------- report rollups
 

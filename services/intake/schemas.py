@@ -10,6 +10,7 @@ from services.common.events import CHANNELS, CSAT_SCORES, LANGUAGES, PRIORITIES,
 from services.common.validation import (Strict, StrictBool, WholeNumber, line, organization,
                                         single_line, slug, text)
 
+from . import queue as queue_rules
 from . import tags as tag_rules
 from .attachments import MAX_ATTACHMENT_BYTES
 from .domain import EDITABLE_FIELDS, ROLES
@@ -220,6 +221,30 @@ class TicketQuerySchema(Strict):
     requester_id = fields.Str(validate=validate.Length(max=64))
     page = fields.Int(load_default=1, validate=validate.Range(min=1, max=10_000))
     per_page = fields.Int(load_default=25, validate=validate.Range(min=1, max=100))
+
+
+QUEUE_SLA_STATES = queue_rules.SLA_STATES  # for the console's filter form
+
+
+class QueueQuerySchema(Strict):
+    """The agents' queue (``queue`` RPC, see queue.py): every list is "any of"; tags "all of".
+    ``departments`` None means every department; ``assignee`` an agent id or "none"."""
+
+    departments = fields.List(slug(), load_default=None, allow_none=True,
+                              validate=validate.Length(max=100))
+    statuses = fields.List(fields.Str(validate=validate.OneOf(STATUSES)), load_default=list,
+                           validate=validate.Length(max=len(STATUSES)))
+    priorities = fields.List(fields.Str(validate=validate.OneOf(PRIORITIES)), load_default=list,
+                             validate=validate.Length(max=len(PRIORITIES)))
+    assignee = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    tags = TagList(load_default=list)
+    sla_states = fields.List(fields.Str(validate=validate.OneOf(queue_rules.SLA_STATES)),
+                             load_default=list, validate=validate.Length(max=4))
+    text = fields.Str(load_default="", validate=validate.Length(max=200))
+    sort = fields.Str(load_default="due", validate=validate.OneOf(
+        [s for name in queue_rules.SORTS for s in (name, "-" + name)]))
+    page = fields.Int(load_default=1, validate=validate.Range(min=1, max=10_000))
+    per_page = fields.Int(load_default=50, validate=validate.Range(min=1, max=100))
 
 
 class MessageSchema(Schema):

@@ -26,7 +26,7 @@ from .rollups import day_range
 from .schemas import (ActorSchema, AttachmentUploadSchema, AttachmentView, AuditView,
                       CannedCreateSchema, CannedQuerySchema, CannedView, CreateTicketCommand,
                       CsatSchema, InboundEmailSchema, MailSettingsSchema, MessageCreateSchema,
-                      ReportQuerySchema, RequesterAccountSchema,
+                      QueueQuerySchema, ReportQuerySchema, RequesterAccountSchema,
                       StatusChangeSchema, TagQuerySchema, TagRenameSchema, TicketCreateSchema,
                       TicketQuerySchema, TicketSchema, TicketUpdateSchema)
 
@@ -326,8 +326,11 @@ class IntakeService(OutboxRelay):
             self.store.canned_for(actor["id"], q.get("language"))))
 
     @command
-    def render_canned(self, canned_id: str, number: int, actor: dict) -> dict:
-        """The template filled in for one ticket, ready to edit and send as a reply."""
+    def render_canned(self, canned_id: str, number: int, actor: dict,
+                      department_names: dict | None = None) -> dict:
+        """The template filled in for one ticket, ready to edit and send as a reply.
+        ``department_names`` ({"en": ..., "ru": ...}, from routing) puts the department's
+        display name in the template's language for ``${department}``, not its id."""
         actor = parsed(ActorSchema(), actor)
         if not domain.may(actor["role"], "use_canned"):
             return fail(403, {"_schema": ["only staff use canned responses"]})
@@ -336,8 +339,10 @@ class IntakeService(OutboxRelay):
             return not_found("canned response")
         ticket = self._visible_ticket(number, actor)
         try:
-            text = canned.render(template["body"], canned.values_for(ticket, actor.get("name")),
-                                 template["language"])
+            text = canned.render(template["body"], canned.values_for(
+                ticket, actor.get("name"), canned.display_name(department_names,
+                                                               template["language"])),
+                template["language"])
         except canned.PlaceholderError as exc:
             return fail(400, {"body": [str(exc)]})
         return ok(text=text)
@@ -526,6 +531,18 @@ class IntakeService(OutboxRelay):
         tickets, total = self.store.find(q, page, per_page) if q is not None else ([], 0)
         return ok(tickets=[_public_view(t, actor["role"]) for t in tickets], total=total,
                   page=page, per_page=per_page)
+
+    @command
+    def queue(self, query: dict, actor: dict) -> dict:
+        """The agents' queue: filters, search, sort and one page with the total, in one
+        database request (see queue.py).  Staff only."""
+        actor = parsed(ActorSchema(), actor)
+        if actor["role"] not in domain.STAFF:
+            return fail(403, {"_schema": ["Only staff see the queue."]})
+        q = domain.scoped_queue(parsed(QueueQuerySchema(), query), actor)
+        tickets, total = self.store.queue_page(q, self.clock.now())
+        return ok(tickets=[_public_view(t, actor["role"]) for t in tickets], total=total,
+                  page=q["page"], per_page=q["per_page"])
 
     @command
     def report(self, query: dict) -> dict:

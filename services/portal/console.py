@@ -3,11 +3,12 @@ how long is left on its SLA, and how report figures become chart series.  No I/O
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Mapping
 
 OPEN_STATUSES = ("new", "open", "pending", "on_hold")
 STAFF_ROLES = ("agent", "supervisor", "admin")
 SUPERVISOR_ROLES = ("supervisor", "admin")
-QUEUES = ("mine", "department", "unassigned", "breaching", "pending")
+QUEUES = ("mine", "department", "unassigned", "breaching", "pending", "all")
 # "Breaching soon" means a deadline within this window (or already passed).
 BREACH_WINDOW = timedelta(hours=1)
 VIEWING_TTL = timedelta(seconds=45)
@@ -44,29 +45,50 @@ def countdown(ticket: dict, now: datetime) -> dict | None:
             "minutes_left": int(left.total_seconds() // 60)}
 
 
-def in_queue(name: str, ticket: dict, me: str, now: datetime) -> bool:
-    """Whether an (already department-scoped) ticket belongs in the named queue view."""
-    status = ticket.get("status")
-    if status not in OPEN_STATUSES:
-        return False
-    if name == "mine":
-        return ticket.get("assignee_id") == me and status != "pending"
-    if name == "pending":
-        return ticket.get("assignee_id") == me and status == "pending"
-    if name == "unassigned":
-        return not ticket.get("assignee_id")
-    if name == "breaching":
-        clock = countdown(ticket, now)
-        return clock is not None and clock["state"] != "ok"
-    return False
+ME = object()  # stands for the signed-in person in VIEW_QUERIES
+# Each queue view is a query of intake's ``queue`` RPC (services/intake/queue.py); the
+# filter form narrows it.  "department" is routing's waiting queue, not one of these.
+VIEW_QUERIES: dict[str, dict] = {
+    "mine": {"assignee": ME, "statuses": ["new", "open", "on_hold"]},
+    "unassigned": {"assignee": "none"},
+    "breaching": {"sla_states": ["soon", "breached"]},
+    "pending": {"assignee": ME, "statuses": ["pending"]},
+    "all": {},
+}
+FILTER_LISTS = {"status": "statuses", "priority": "priorities", "sla": "sla_states",
+                "tag": "tags"}
+PER_PAGE = 50
 
 
-def by_urgency(tickets: list[dict], now: datetime) -> list[dict]:
-    """Soonest deadline first; tickets without a running clock after them, oldest first."""
-    def key(ticket):
-        due = next_due(ticket)
-        return (due is None, due[1] if due else now, ticket.get("created_at") or "")
-    return sorted(tickets, key=key)
+def queue_query(name: str, args: Mapping[str, list[str]], me: str,
+                departments: list[str] | None) -> dict:
+    """The ``queue`` RPC query of a view with the filter form's values (``args``: each
+    parameter's values).  ``departments``: those the person works in (None: all)."""
+    query = {key: me if value is ME else list(value) if isinstance(value, list) else value
+             for key, value in VIEW_QUERIES[name].items()}
+    for param, key in FILTER_LISTS.items():
+        values = [v.strip() for v in args.get(param, []) if v.strip()]
+        if values:
+            query[key] = values
+    chosen = [d for d in args.get("department", []) if d]
+    if chosen:
+        query["departments"] = [d for d in chosen if departments is None or d in departments]
+    elif departments is not None:
+        query["departments"] = list(departments)
+    assignee = next((a for a in args.get("assignee", []) if a), None)
+    if assignee:
+        query["assignee"] = me if assignee == "me" else assignee
+    for param in ("q", "sort", "page"):
+        value = next((v for v in args.get(param, []) if v), None)
+        if value:
+            query["text" if param == "q" else param] = value
+    query["per_page"] = PER_PAGE
+    return query
+
+
+def sort_link(current: str, column: str) -> str:
+    """The sort a column header asks for: its own ascending, or descending if it is on."""
+    return "-" + column if current == column else column
 
 
 def similar_query(ticket: dict, limit: int = 5) -> dict:
@@ -97,24 +119,30 @@ def other_viewers(records: list[dict], me: str) -> list[dict]:
     return sorted(seen.values(), key=lambda v: v["name"])
 
 
-def _stacked_by_day(rows: list[dict], by: str) -> dict:
+def _stacked_by_day(rows: list[dict], by: str, names: Mapping[str, str]) -> dict:
     """Per-day series, one per value of ``by``, zero where a day has none."""
     days = sorted({r["day"] for r in rows})
     groups = sorted({r[by] for r in rows})
     counts = {(r["day"], r[by]): r["tickets"] for r in rows}
     return {"labels": days, "series": [
-        {"label": g, "data": [counts.get((d, g), 0) for d in days]} for g in groups]}
+        {"label": names.get(g, g), "data": [counts.get((d, g), 0) for d in days]}
+        for g in groups]}
 
 
-def chart_data(report: dict, compliance: list[dict]) -> dict:
-    """The series the dashboard's charts draw, from intake's report and SLA compliance."""
+def chart_data(report: dict, compliance: list[dict],
+               names: Mapping[str, str] | None = None) -> dict:
+    """The series the dashboard's charts draw, from intake's report and SLA compliance;
+    ``names`` gives labels for department ids, channels and SLA targets (in the page's
+    language)."""
+    names = names or {}
     return {
-        "volume": _stacked_by_day(report["volume"], "channel"),
+        "volume": _stacked_by_day(report["volume"], "channel", names),
         "volume_by_department": _stacked_by_day(report.get("volume_by_department", []),
-                                                "department"),
-        "departments": {"labels": list(report["by_department"]),
+                                                "department", names),
+        "departments": {"labels": [names.get(d, d) for d in report["by_department"]],
                         "data": list(report["by_department"].values())},
-        "compliance": {"labels": [f"{g['key']} · {g['target']}" for g in compliance],
+        "compliance": {"labels": [f"{names.get(g['key'], g['key'])} · "
+                                  f"{names.get(g['target'], g['target'])}" for g in compliance],
                        "data": [round(100 * g["met_rate"], 1) for g in compliance]},
         "csat": {"labels": list(report["csat"]["by_score"]),
                  "data": list(report["csat"]["by_score"].values())},

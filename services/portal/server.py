@@ -12,7 +12,9 @@ import eventlet.wsgi  # noqa: E402
 from services.common import logs  # noqa: E402
 from services.common.clock import SystemClock  # noqa: E402
 
-from .dependencies import rpc_pool, user_repository  # noqa: E402
+from .dependencies import nameko_config, rpc_pool, user_repository  # noqa: E402
+from .live import LiveFeed  # noqa: E402
+from .live_amqp import EventListener  # noqa: E402
 from .service import create_app  # noqa: E402
 
 
@@ -24,7 +26,9 @@ SERVER_URL_LIMIT = 1024 * 1024
 
 def main() -> None:
     logs.configure("portal")
-    app = create_app(rpc_pool(), user_repository(), SystemClock())
+    live = LiveFeed()
+    EventListener(nameko_config()["AMQP_URI"], live).start()
+    app = create_app(rpc_pool(), user_repository(), SystemClock(), live)
     host = os.environ.get("HELPDESK_PORTAL_HOST", "127.0.0.1")
     port = int(os.environ.get("HELPDESK_PORTAL_PORT", "8080"))
     sock = eventlet.listen((host, port), backlog=1024)

@@ -20,6 +20,7 @@ from services.common.clock import Clock
 from services.intake.schemas import MAX_ATTACHMENT_BYTES
 
 from . import i18n, observability
+from .live import LiveFeed
 from .repository import UserRepository
 from .routes import MODULES
 from .rpc import RpcPool
@@ -55,8 +56,11 @@ def _is_api(path: str) -> bool:
     return path.startswith("/api/") or path == "/healthz"
 
 
-def create_app(rpc: RpcPool, users: UserRepository, clock: Clock) -> Flask:
+def create_app(rpc: RpcPool, users: UserRepository, clock: Clock,
+               live: LiveFeed | None = None) -> Flask:
+    """``live``: the console's event feed (fed from RabbitMQ by server.py; idle without)."""
     app = Flask(__name__)
+    app.extensions["live"] = live or LiveFeed()
     app.request_class = PortalRequest
     app.url_map.converters["int"] = BoundedIntegerConverter
     app.config.update(

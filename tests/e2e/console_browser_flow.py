@@ -126,7 +126,7 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
             agent.select_option("#canned", canned["id"])
             agent.click("#insert-canned")
             expect(agent.locator("#body")).to_have_value(
-                f"Hello {CUSTOMER}, thank you for ticket #{number} (technical).")
+                f"Hello {CUSTOMER}, thank you for ticket #{number} (Technical support).")
             expect(agent.locator("#canned-preview")).to_contain_text("$customer_name")
             agent.screenshot(path=shots / "04-canned-inserted.png", full_page=True)
             agent.click("#send-message")
@@ -139,7 +139,7 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
             agent.screenshot(path=shots / "05-internal-note.png", full_page=True)
 
             agent.click("#status-solved")
-            expect(agent.locator("#ticket-status")).to_have_text("solved")
+            expect(agent.locator("#ticket-status")).to_have_text("Solved")
             agent.screenshot(path=shots / "06-solved.png", full_page=True)
 
             boss.reload()

@@ -102,7 +102,7 @@ def test_agent_takes_answers_notes_and_solves_and_the_dashboard_counts_it(portal
                             {"ticket_id": ticket_id}).status_code == 404
 
     workspace = f"/agent/tickets/{number}"
-    eventually(lambda: f">#{number} " in agent.get(f"{portal}/agent/queue/mine", timeout=20).text)
+    eventually(lambda: f">#{number}<" in agent.get(f"{portal}/agent/queue/mine", timeout=20).text)
     # Another agent opens it too: Anna is warned.
     boris = signed_in(portal, "agent.boris@example.com")
     assert status_of(boris, workspace) == 200

@@ -6,7 +6,8 @@ from services.common.clock import FixedClock
 from services.common.events import TicketState
 from services.intake.domain import (DEFAULT_REOPEN_WINDOW, STAFF, TransitionError,
                                     allowed_targets, is_replay_of, latest_public_reply,
-                                    may_see, new_ticket, plan_transition, ticket_state,
+                                    may_see, new_ticket, plan_transition, scoped_queue,
+                                    ticket_state,
                                     visible_filters)
 
 CLOCK = FixedClock(datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc))
@@ -215,3 +216,12 @@ def test_ticket_lists_are_narrowed_to_what_the_actor_may_see():
     assert visible_filters({"department": "general"}, SCOPED) == {"department": "general"}
     assert visible_filters({}, {"id": "s1", "role": "supervisor"}) == {}
     assert visible_filters({}, {"id": "c1", "role": "customer"}) == {"requester_id": "c1"}
+
+
+def test_a_department_scoped_agent_queues_only_their_departments():
+    scoped = {"id": "a1", "role": "agent", "departments": ["billing", "it"]}
+    assert scoped_queue({"departments": None}, scoped)["departments"] == ["billing", "it"]
+    assert scoped_queue({"departments": ["it", "sales"]}, scoped)["departments"] == ["it"]
+    assert scoped_queue({"departments": ["sales"]}, scoped)["departments"] == []
+    everyone = {"id": "s1", "role": "supervisor"}
+    assert scoped_queue({"departments": None}, everyone) == {"departments": None}

@@ -191,6 +191,17 @@ def test_canned_rendering_is_plain_substitution():
     assert text == "Hi Ann, re #1001 (${agent_name} {{7*7}}) costs $5. -- Bob"
 
 
+def test_canned_department_is_its_display_name_in_the_template_language():
+    t = ticket()
+    names = {"en": "Technical support", "ru": "Техническая поддержка"}
+    assert canned.render("$department", canned.values_for(
+        t, "Bob", canned.display_name(names, "ru"))) == "Техническая поддержка"
+    assert canned.display_name({"en": "Billing"}, "ru") == "Billing"
+    assert canned.display_name(None, "en") is None
+    assert canned.display_name({"en": "  "}, "en") is None
+    assert canned.render("$department", canned.values_for(t, "Bob")) == t["department"]
+
+
 def test_shared_canned_responses_are_managed_by_roles_that_share_personal_by_owner():
     anna, boris = {"id": "anna"}, {"id": "boris"}
     shared = {"scope": "shared", "owner_id": "boris"}

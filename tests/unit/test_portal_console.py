@@ -36,24 +36,32 @@ def test_no_countdown_while_waiting_on_the_customer_or_when_done_or_without_sla(
         assert console.countdown(ticket(**changes), NOW) is None
 
 
-def test_queue_membership():
-    mine = ticket(assignee_id="a1")
-    assert console.in_queue("mine", mine, "a1", NOW)
-    assert not console.in_queue("mine", mine, "a2", NOW)
-    assert console.in_queue("pending", ticket(assignee_id="a1", status="pending"), "a1", NOW)
-    assert not console.in_queue("mine", ticket(assignee_id="a1", status="pending"), "a1", NOW)
-    assert console.in_queue("unassigned", ticket(), "a1", NOW)
-    assert not console.in_queue("unassigned", ticket(status="solved"), "a1", NOW)
-    breaching = ticket(sla={"first_response_due": (NOW + timedelta(minutes=10)).isoformat()})
-    assert console.in_queue("breaching", breaching, "a1", NOW)
-    assert not console.in_queue("breaching", ticket(), "a1", NOW)
+def test_queue_views_become_one_queue_query():
+    assert console.queue_query("mine", {}, "a1", ["technical"]) == {
+        "assignee": "a1", "statuses": ["new", "open", "on_hold"], "departments": ["technical"],
+        "per_page": console.PER_PAGE}
+    assert console.queue_query("unassigned", {}, "a1", None) == {
+        "assignee": "none", "per_page": console.PER_PAGE}
+    narrowed = console.queue_query("all", {
+        "status": ["open", ""], "priority": ["high"], "sla": ["breached"], "tag": [" vpn "],
+        "department": ["billing", "technical"], "assignee": ["me"], "q": ["printer"],
+        "sort": ["-number"], "page": ["2"]}, "a1", ["technical"])
+    assert narrowed == {"statuses": ["open"], "priorities": ["high"], "sla_states": ["breached"],
+                        "tags": ["vpn"], "departments": ["technical"], "assignee": "a1",
+                        "text": "printer", "sort": "-number", "page": "2",
+                        "per_page": console.PER_PAGE}
+    # a department outside one's own gives nothing, not everything
+    assert console.queue_query("all", {"department": ["billing"]}, "a1",
+                               ["technical"])["departments"] == []
+    # the view's own lists are copies: a request cannot change the view for the next one
+    console.queue_query("breaching", {}, "a1", None)["sla_states"].append("ok")
+    assert console.VIEW_QUERIES["breaching"]["sla_states"] == ["soon", "breached"]
 
 
-def test_by_urgency_puts_the_soonest_deadline_first_and_clockless_last():
-    later = ticket(number=1)
-    sooner = ticket(number=2, sla={"first_response_due": (NOW + timedelta(minutes=5)).isoformat()})
-    clockless = ticket(number=3, sla=None)
-    assert [t["number"] for t in console.by_urgency([clockless, later, sooner], NOW)] == [2, 1, 3]
+def test_sort_links_toggle():
+    assert console.sort_link("due", "due") == "-due"
+    assert console.sort_link("-due", "due") == "due"
+    assert console.sort_link("due", "number") == "number"
 
 
 def test_other_viewers_leaves_me_out_and_prefers_replying():

@@ -6,21 +6,23 @@ from __future__ import annotations
 
 import functools
 
-from flask import abort, jsonify, redirect, render_template, request, url_for
+from flask import Response, abort, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from services.intake.schemas import (MessageCreateSchema, StatusChangeSchema, TicketUpdateSchema,
-                                     allowed_targets)
+from services.common.events import STATUSES as STATUS_NAMES
+from services.intake.schemas import (QUEUE_SLA_STATES, MessageCreateSchema, StatusChangeSchema,
+                                     TicketUpdateSchema, allowed_targets)
 from services.routing.schemas import (CAPACITY_OVERRIDERS, AssignRequestSchema,
                                       AvailabilitySchema)
 
 from .. import console
+from ..live import PRESENCE
 from ..web import ApiError, load
 from .pages import priority_choices
 from .routing_admin import reassign_ticket
 
 OPERATIONS: list = []
-FETCH = 100  # tickets per department and status for the queue views (intake's page limit)
 
 
 def staff_page(portal, roles=console.STAFF_ROLES):
@@ -43,7 +45,7 @@ def split_tags(raw: str) -> list[str]:
 def queue_label(name: str) -> str:
     return {"mine": _("Mine"), "department": _("My departments' queue"),
             "unassigned": _("Unassigned"), "breaching": _("Breaching soon"),
-            "pending": _("Pending")}[name]
+            "pending": _("Pending"), "all": _("All open")}[name]
 
 
 def availability_label(status: str) -> str:
@@ -51,18 +53,59 @@ def availability_label(status: str) -> str:
             "vacation": _("On vacation")}.get(status, status)
 
 
+def agent_status_label(status: str) -> str:
+    """Statuses as staff call them (the customer pages say it in their own words)."""
+    return {"new": _("New"), "open": _("Open"), "pending": _("Pending"),
+            "on_hold": _("On hold"), "solved": _("Solved"), "closed": _("Closed")}.get(status,
+                                                                                    status)
+
+
+def sla_label(state: str) -> str:
+    return {"breached": _("Breached"), "soon": _("Due within an hour"), "ok": _("On track"),
+            "none": _("No running clock")}.get(state, state)
+
+
 def priority_label(priority: str) -> str:
     return dict(priority_choices()).get(priority, priority)
+
+
+def department_names(rpc, department: str) -> dict | None:
+    """{"en": name, "ru": name} of a department, for ``${department}`` in canned responses."""
+    found = next((d for d in rpc.call("routing", "list_departments").get("departments", [])
+                  if d["id"] == department), None)
+    if found is None:
+        return None
+    return {"en": found.get("name") or department,
+            "ru": found.get("name_ru") or found.get("name") or department}
+
+
+def render_canned(rpc, canned_id: str, ticket: dict, actor: dict) -> dict:
+    return rpc.call("intake", "render_canned", canned_id[:64], ticket["number"], actor,
+                    department_names(rpc, ticket["department"]))
 
 
 def register(app, portal):
     rpc = portal.rpc
     staff = staff_page(portal)
+    live = app.extensions["live"]
+
+    def department_label(department: str | None) -> str:
+        """A department's display name in the page's language (its id if routing has none)."""
+        if "department_names" not in g:
+            russian = str(get_locale()) == "ru"
+            g.department_names = {
+                d["id"]: (d.get("name_ru") if russian else None) or d.get("name") or d["id"]
+                for d in rpc.call("routing", "list_departments").get("departments", [])}
+        return g.department_names.get(department, department or "—")
+
+    app.extensions["department_label"] = department_label
 
     @app.context_processor
     def console_context():
         return {"queue_label": queue_label, "availability_label": availability_label,
-                "priority_label": priority_label}
+                "priority_label": priority_label, "agent_status_label": agent_status_label,
+                "sla_label": sla_label, "department_label": department_label,
+                "live_since": live.last_id}
 
     def me() -> dict:
         return portal.page_user()
@@ -83,15 +126,19 @@ def register(app, portal):
             return agent["departments"]
         return [d["id"] for d in rpc.call("routing", "list_departments")["departments"]]
 
-    def open_tickets(departments: list[str]) -> list[dict]:
-        """Open tickets of the departments: up to FETCH per department and status."""
-        found = []
-        for department in departments:
-            for status in console.OPEN_STATUSES:
-                found += rpc.call("intake", "list_tickets", {
-                    "department": department, "status": status, "per_page": FETCH},
-                    acting())["tickets"]
-        return found
+    @app.get("/agent/live")
+    @staff
+    def agent_live():
+        """Server-Sent Events: "ticket N changed" for the tickets of the departments this
+        person works in (everything for supervisors and admins); see services/portal/live.py.
+        The browser resumes with Last-Event-ID, a fresh page with ?since=<id it was drawn at>."""
+        scope = (frozenset(departments_of(routing_agent())) if me()["role"] == "agent"
+                 else None)
+        last_id = (request.headers.get("Last-Event-ID") or request.args.get("since") or "")[:64]
+        # eventlet.wsgi would otherwise hold small writes back until 4 KiB have gathered.
+        request.environ["eventlet.minimum_write_chunk_size"] = 0
+        return Response(live.stream(scope, last_id), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @app.get("/agent")
     @staff
@@ -101,22 +148,40 @@ def register(app, portal):
     @app.get("/agent/queue/<name>")
     @staff
     def agent_queue(name: str):
+        """A queue view: one ``intake.queue`` RPC for the page of rows, whatever the filters
+        (plus the person's routing profile); "department" is routing's waiting queue."""
         if name not in console.QUEUES:
             abort(404)
-        agent, now = routing_agent(), portal.clock.now()
+        agent = routing_agent()
         departments = departments_of(agent)
-        waiting, tickets = [], []
+        waiting, found, errors = [], {"tickets": [], "total": 0, "page": 1}, None
+        query = {}
         if name == "department":
             for department in departments:
                 queued = rpc.call("routing", "queue", department)
                 waiting += [dict(q, mode=queued.get("mode")) for q in queued.get("tickets", [])]
         else:
-            tickets = console.by_urgency([t for t in open_tickets(departments)
-                                          if console.in_queue(name, t, me()["_id"], now)], now)
-        return render_template("agent/queue.html", name=name, queues=console.QUEUES,
-                               agent=agent, waiting=waiting, departments=departments,
-                               tickets=[dict(t, clock=console.countdown(t, now))
-                                        for t in tickets])
+            scope = departments if me()["role"] == "agent" else None
+            query = console.queue_query(name, request.args.to_dict(flat=False), me()["_id"],
+                                        scope)
+            result = rpc.call("intake", "queue", query, acting())
+            if result["ok"]:
+                found = result
+            else:
+                errors = result["errors"]
+        now = portal.clock.now()
+        pages = max(1, -(-found["total"] // console.PER_PAGE))
+        return render_template(
+            "agent/queue.html", name=name, queues=console.QUEUES, agent=agent,
+            waiting=waiting, departments=departments, errors=errors, total=found["total"],
+            page=found["page"], pages=pages, sort=query.get("sort", "due"),
+            filters=request.args, sort_link=console.sort_link, statuses=STATUS_NAMES,
+            priorities=priority_choices(), sla_states=QUEUE_SLA_STATES,
+            saved_views=app.extensions["views"].for_user(me()),
+            may_share=me()["role"] in console.SUPERVISOR_ROLES,
+            query_string=request.query_string.decode()[:2000],
+            tickets=[dict(t, clock=console.countdown(t, now)) for t in found["tickets"]]), \
+            400 if errors else 200
 
     @app.post("/agent/queue/take")
     @staff
@@ -153,6 +218,8 @@ def register(app, portal):
         ticket = ticket_or_404(number)
         now = portal.clock.now()
         portal.users.note_viewing(number, me(), "viewing", now, console.VIEWING_TTL)
+        if not request.headers.get("X-Live-Refresh"):  # a person arrived, not a live redraw
+            live.publish(PRESENCE, number, ticket["department"])
         customer = [t for t in rpc.call("intake", "list_tickets", {
             "requester_id": ticket["requester_id"], "per_page": 20}, acting())["tickets"]
             if t["number"] != number]
@@ -166,6 +233,7 @@ def register(app, portal):
             "agent/ticket.html", t=ticket, clock=console.countdown(ticket, now), errors=errors,
             customer_tickets=customer, similar=similar.get("results", []), reuse=reuse,
             canned=canned.get("canned", []), draft=draft, preview=preview,
+            macros=app.extensions["macros"].for_user(me()),
             targets=allowed_targets(ticket["status"], me()["role"]),
             viewers=console.other_viewers(portal.users.viewers(number, now), me()["_id"]),
             agent=routing_agent(), **reassign_context(ticket)), status
@@ -184,7 +252,7 @@ def register(app, portal):
         canned_id = request.args.get("canned")
         if not canned_id:
             return workspace(number)
-        rendered = rpc.call("intake", "render_canned", canned_id[:64], number, acting())
+        rendered = render_canned(rpc, canned_id, ticket_or_404(number), acting())
         if not rendered["ok"]:
             return workspace(number, errors=rendered["errors"], status=rendered["status"])
         template = next((c for c in rpc.call("intake", "list_canned", {}, acting()).get(
@@ -266,9 +334,11 @@ def register(app, portal):
     def agent_presence(number: int):
         """The workspace script's heartbeat: "I am still here (and typing?)"; answers who
         else is.  Same-origin only: CSRF-checked like every form."""
-        ticket_or_404(number)
+        ticket = ticket_or_404(number)
         mode = "replying" if request.form.get("mode") == "replying" else "viewing"
         now = portal.clock.now()
         portal.users.note_viewing(number, me(), mode, now, console.VIEWING_TTL)
+        if request.form.get("announce") == "1":  # started or stopped typing: tell the others
+            live.publish(PRESENCE, number, ticket["department"])
         return jsonify(viewers=console.other_viewers(portal.users.viewers(number, now),
                                                      me()["_id"]))

@@ -27,6 +27,15 @@ def alert_kind_labels() -> dict:
             "incident": _("Incident")}
 
 
+def channel_labels() -> dict:
+    return {"portal": _("Portal"), "email": _("Email"), "api": "API", "chat": _("Chat")}
+
+
+def target_labels() -> dict:
+    return {"first_response": _("First response"), "next_response": _("Next response"),
+            "resolution": _("Resolution")}
+
+
 def register(app, portal):
     rpc = portal.rpc
     supervisors = staff_page(portal, console.SUPERVISOR_ROLES)
@@ -80,7 +89,14 @@ def register(app, portal):
             periods=PERIODS, days=chosen["days"], period=chosen["period"],
             department=query["department"],
             departments=rpc.call("routing", "list_departments")["departments"],
-            charts=console.chart_data(report, groups))
+            charts=console.chart_data(report, groups, chart_names()))
+
+    def chart_names() -> dict:
+        """Chart labels in the page's language: departments, channels, SLA targets."""
+        label = app.extensions["department_label"]
+        found = {d["id"]: label(d["id"])
+                 for d in rpc.call("routing", "list_departments")["departments"]}
+        return dict(found, **channel_labels(), **target_labels())
 
     @app.get("/supervisor/report.csv")
     @supervisors

@@ -20,6 +20,7 @@ from .. import admin_forms as forms
 from ..schemas import reply_of
 from ..uploads import download_response, upload_payload
 from ..web import ApiError, json_body, load, query_args, reply
+from .agent_pages import render_canned as render_filled
 
 STAFF_ROLES = ("agent", "supervisor", "admin")
 # The emailed link proves who rates, not who may read the whole ticket: number and rating only.
@@ -171,7 +172,10 @@ def register(app, portal):
     @app.get("/api/tickets/<int:number>/canned/<canned_id>")
     @portal.requires(*STAFF_ROLES)
     def render_canned(number: int, canned_id: str):
-        return reply(rpc.call("intake", "render_canned", canned_id[:64], number, actor(g.user)))
+        found = rpc.call("intake", "get_ticket", number, actor(g.user))
+        if not found["ok"]:
+            return reply(found)
+        return reply(render_filled(rpc, canned_id, found["ticket"], actor(g.user)))
 
 
     @app.route("/csat/<token>", methods=["GET", "POST"])

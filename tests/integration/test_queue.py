@@ -1,0 +1,93 @@
+"""Intake's ``queue`` RPC against the real Mongo wire server: filters, search, SLA states, sorts
+and paging of a seeded set with known answers, one RPC per page."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from services.intake.service import IntakeService
+from tests.support import running
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+AGENT = {"id": "agent-q", "role": "agent", "name": "Q"}
+
+
+def ticket(n, *, department="technical", status="open", priority="normal", assignee=None,
+           tags=(), subject="Printer jams", first_due=None, resolution_due=None,
+           answered=False):
+    return {
+        "_id": f"q-{n}", "number": 70_000 + n, "subject": subject, "description": "d",
+        "department": department, "category": None, "priority": priority, "language": "en",
+        "tags": list(tags), "channel": "api", "requester_id": "c", "requester_name": "Rita Q",
+        "requester_email": f"rita{n}@example.com", "status": status,
+        "assignee_id": assignee, "assignee_name": None, "created_at": NOW - timedelta(hours=n),
+        "updated_at": NOW, "first_response_at": NOW if answered else None,
+        "solved_at": None, "closed_at": None, "reopened_at": None, "messages": [],
+        "csat": None, "sla": {"policy_id": "p", "first_response_due": first_due,
+                              "resolution_due": resolution_due, "breached": []}}
+
+
+SEED = [
+    ticket(1, first_due=NOW - timedelta(minutes=5), tags=["vpn"]),             # breached
+    ticket(2, first_due=NOW + timedelta(minutes=30), priority="urgent"),       # soon
+    ticket(3, first_due=NOW + timedelta(hours=5), assignee="agent-q"),         # ok
+    ticket(4, answered=True, first_due=NOW - timedelta(hours=1),               # answered: races
+           resolution_due=NOW + timedelta(hours=3), tags=["vpn", "mac"]),      # resolution, ok
+    ticket(5, status="pending", first_due=NOW - timedelta(hours=1)),           # no clock
+    ticket(6, department="billing", subject="Invoice copy", priority="high"),  # no clock
+    ticket(7, status="solved", first_due=NOW - timedelta(hours=1)),            # not open
+]
+
+
+@pytest.fixture(scope="module")
+def queue(config, rpc, db):
+    with running(config, IntakeService):
+        db("intake").tickets.insert_many(SEED)
+
+        def ask(**query):
+            result = rpc.intake.queue(query, AGENT)
+            assert result["ok"], result
+            return [t["number"] - 70_000 for t in result["tickets"]], result["total"]
+        yield ask
+
+
+def test_open_tickets_soonest_deadline_first(queue):
+    assert queue() == ([1, 2, 4, 3, 6, 5], 6)
+
+
+def test_filters(queue):
+    assert queue(departments=["billing"]) == ([6], 1)
+    assert queue(departments=[]) == ([], 0)
+    assert queue(statuses=["pending"]) == ([5], 1)
+    assert queue(priorities=["urgent", "high"], sort="number")[0] == [2, 6]
+    assert queue(assignee="agent-q") == ([3], 1)
+    assert queue(assignee="none", sort="number")[0] == [1, 2, 4, 5, 6]
+    assert queue(tags=["VPN"], sort="number")[0] == [1, 4]
+    assert queue(tags=["vpn", "mac"]) == ([4], 1)
+
+
+def test_sla_states(queue):
+    assert queue(sla_states=["breached"]) == ([1], 1)
+    assert queue(sla_states=["soon", "breached"]) == ([1, 2], 2)
+    assert queue(sla_states=["ok"], sort="number")[0] == [3, 4]
+    assert queue(sla_states=["none"], sort="number")[0] == [5, 6]
+
+
+def test_search_box(queue):
+    assert queue(text="invoice") == ([6], 1)
+    assert queue(text="#70003") == ([3], 1)
+    assert queue(text="rita4@") == ([4], 1)
+    assert queue(text="printer nothing-like-it") == ([], 0)
+
+
+def test_sorts_and_paging(queue):
+    assert queue(sort="number")[0] == [1, 2, 3, 4, 5, 6]
+    assert queue(sort="-number")[0] == [6, 5, 4, 3, 2, 1]
+    assert queue(sort="priority")[0][:2] == [2, 6]
+    assert queue(sort="-due")[0] == [3, 4, 2, 1, 6, 5]  # no clock stays last
+    assert queue(per_page=2, page=2) == ([4, 3], 6)
+
+
+def test_refusals(rpc, queue):
+    refused = rpc.intake.queue({"sort": "price", "statuses": ["gone"]}, AGENT)
+    assert refused["status"] == 400 and {"sort", "statuses"} <= set(refused["errors"])
+    assert rpc.intake.queue({}, {"id": "c", "role": "customer", "name": "C"})["status"] == 403
