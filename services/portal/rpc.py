@@ -60,23 +60,25 @@ class RpcPool:
             self._idle.put((holder, proxy))
 
     def call(self, service: str, method: str, *args, **kwargs):
+        return self._call(None, service, method, *args, **kwargs)
+
+    def call_within(self, budget: float, service: str, method: str, *args):
+        """``call`` that gives up after ``budget`` seconds (shorter than the pool's timeout)
+        with RpcTimeout, like a call that timed out; its client is thrown away as then."""
+        return self._call(budget, service, method, *args)
+
+    def _call(self, budget: float | None, service: str, method: str, *args, **kwargs):
         began, outcome = time.perf_counter(), "error"
         try:
             with self._borrow() as (proxy, context):
                 context[correlation.CONTEXT_KEY] = correlation.current() or correlation.new_id()
-                result = getattr(getattr(proxy, service), method)(*args, **kwargs)
+                with eventlet.Timeout(budget, RpcTimeout(f"{service}.{method}: over {budget} s")):
+                    result = getattr(getattr(proxy, service), method)(*args, **kwargs)
             outcome = "ok"
             return result
         finally:
             RPC_CLIENT_CALLS.labels(service, method, outcome).inc()
             RPC_CLIENT_SECONDS.labels(service, method).observe(time.perf_counter() - began)
-
-    def call_within(self, budget: float, service: str, method: str, *args):
-        """``call`` that gives up after ``budget`` seconds (shorter than the pool's timeout)
-        with RpcTimeout, like a call that timed out; its client is thrown away as then."""
-        with self._borrow() as proxy:
-            with eventlet.Timeout(budget, RpcTimeout(f"{service}.{method}: over {budget} s")):
-                return getattr(getattr(proxy, service), method)(*args)
 
     def close(self) -> None:
         while self._idle.qsize():
