@@ -19,6 +19,7 @@ import requests
 from playwright.sync_api import expect, sync_playwright
 
 from tests.e2e.browser_flow import CHROMIUM, FLAGS
+from tests.e2e.conftest import sign_up
 from tests.e2e.console_browser_flow import PASSWORD, api, sign_in
 
 LIVE_SECONDS = 2.0
@@ -44,9 +45,7 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
     # agent's "Unassigned" view while we watch.
     tokens = {agent_id: token(portal, email) for agent_id, email in TECHNICAL.items()}
     email = f"live-{uuid.uuid4().hex[:8]}@example.com"
-    made = requests.post(f"{portal}/api/auth/signup", timeout=10, json={
-        "email": email, "password": "live-pass-1", "name": "Lev Live", "language": "en"})
-    assert made.status_code == 201, made.text
+    sign_up(portal, email, "live-pass-1", "Lev Live")
     customer_token = token(portal, email, "live-pass-1")
     set_availability(portal, tokens, "away")
     timings, number = {}, None

@@ -35,6 +35,18 @@ def article(item_id: str) -> dict:
             "language": "en", "published": False}
 
 
+def trigger(item_id: str) -> dict:
+    """Switched off: it must not act on the other suites' tickets."""
+    return {"id": item_id, "name": "Matrix trigger", "active": False, "on": ["created"],
+            "conditions": [{"field": "subject", "op": "contains", "value": item_id}],
+            "actions": [{"type": "add_tags", "tags": ["matrix"]}]}
+
+
+def webhook(item_id: str) -> dict:
+    return {"id": item_id, "url": "http://127.0.0.1:9/matrix", "secret": "matrix-secret-0123456",
+            "events": [], "active": False}
+
+
 def unique_tag() -> str:
     return f"matrix-{uuid.uuid4().hex[:8]}"
 
@@ -90,6 +102,12 @@ class World:
             self.as_staff("post", "/api/admin/articles", make_body(item_id))
         else:
             self.as_staff("put", f"/api/{kind}/{item_id}", make_body(item_id))
+        return item_id
+
+    def fresh_automation(self, plural: str, make_body) -> str:
+        """A new (inactive) trigger or webhook, admin-made; its id."""
+        item_id = f"matrix-{uuid.uuid4().hex[:10]}"
+        self.as_staff("put", f"/api/admin/{plural}/{item_id}", make_body(item_id))
         return item_id
 
     def fresh_canned(self) -> str:
@@ -315,6 +333,44 @@ API_ROWS = [
      by_role(401, 403, 403, 403, 200)),
     ("put", "/api/tickets/{number}/assignee", lambda w, r, s: w.reassignment(s),
      by_role(401, 403, 403, 403, 200)),
+    # approved answers: staff only; the shared ticket is not solved (409), has no answer (404)
+    ("get", "/api/tickets/{number}/answer-draft", lambda w, r, s: (
+        f"/api/tickets/{w.ticket}/answer-draft", None), by_role(401, 403, 403, 409)),
+    ("post", "/api/tickets/{number}/answer", lambda w, r, s: (
+        f"/api/tickets/{w.ticket}/answer", {"title": "Matrix", "body": "Matrix answer"}),
+     by_role(401, 403, 403, 409)),
+    ("delete", "/api/tickets/{number}/answer", lambda w, r, s: (
+        f"/api/tickets/{w.ticket}/answer", None), by_role(401, 403, 403, 404)),
+    # automation administration: admins only; the time rules are put back as they are
+    ("get", "/api/admin/time-rules", lambda w, r, s: ("/api/admin/time-rules", None),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("put", "/api/admin/time-rules", lambda w, r, s: (
+        "/api/admin/time-rules", w.as_staff("get", "/api/admin/time-rules")),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("get", "/api/admin/triggers", lambda w, r, s: ("/api/admin/triggers", None),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("put", "/api/admin/triggers/{trigger_id}", lambda w, r, s: (
+        f"/api/admin/triggers/matrix-{uuid.uuid4().hex[:10]}", trigger("matrix")),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("delete", "/api/admin/triggers/{trigger_id}", lambda w, r, s: (
+        f"/api/admin/triggers/{w.fresh_automation('triggers', trigger) if s else 'none'}",
+        None), by_role(401, 403, 403, 403, 403, 204)),
+    ("post", "/api/admin/triggers/dry-run", lambda w, r, s: (
+        "/api/admin/triggers/dry-run", {"trigger": trigger("matrix"), "number": w.ticket}),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("get", "/api/admin/webhooks", lambda w, r, s: ("/api/admin/webhooks", None),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("put", "/api/admin/webhooks/{webhook_id}", lambda w, r, s: (
+        f"/api/admin/webhooks/matrix-{uuid.uuid4().hex[:10]}", webhook("matrix")),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("delete", "/api/admin/webhooks/{webhook_id}", lambda w, r, s: (
+        f"/api/admin/webhooks/{w.fresh_automation('webhooks', webhook) if s else 'none'}",
+        None), by_role(401, 403, 403, 403, 403, 204)),
+    ("get", "/api/admin/webhooks/dead-letters", lambda w, r, s: (
+        "/api/admin/webhooks/dead-letters", None), by_role(401, 403, 403, 403, 403, 200)),
+    ("post", "/api/admin/webhooks/dead-letters/{delivery_id}/replay", lambda w, r, s: (
+        "/api/admin/webhooks/dead-letters/none/replay", None),
+     by_role(401, 403, 403, 403, 403, 404)),
 ]
 
 PAGE_ROWS = [

@@ -56,9 +56,12 @@ def test_availability_queue_and_alerts(portal, agent_token):
     assert requests.put(other, json={"status": "away"}, headers=agent, timeout=10).status_code == 403
     queue = requests.get(f"{portal}/api/routing/queues/technical", headers=agent, timeout=10)
     assert queue.status_code == 200 and queue.json()["mode"] in ("fifo", "differentiated")
+    # Not one of the agent's departments (department-scoped agents): refused before any lookup.
     assert requests.get(f"{portal}/api/routing/queues/nowhere", headers=agent,
-                        timeout=10).status_code == 404
+                        timeout=10).status_code == 403
     assert requests.get(f"{portal}/api/routing/alerts", headers=agent, timeout=10).status_code == 403
     supervisor = token(portal, "supervisor@example.com")
+    assert requests.get(f"{portal}/api/routing/queues/nowhere", headers=supervisor,
+                        timeout=10).status_code == 404
     assert requests.get(f"{portal}/api/routing/alerts", headers=supervisor,
                         timeout=10).status_code == 200
