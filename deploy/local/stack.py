@@ -518,10 +518,12 @@ def rabbit_up(s: Settings) -> None:
     if s.external_amqp_uri:
         return
     refuse_foreign(s, "epmd", {s.epmd_port: "HELPDESK_EPMD_PORT"})
+    env = _rabbit_env(s)
+    _epmd_up(s, env)
     # In the foreground (not -detached): the node stays in the session we spawn, so its PID
     # file is ours from the first instant and TERM to the group shuts it down cleanly.
     start_server(s, "rabbitmq", _rabbit_ports(s), [str(RABBIT_BIN / "rabbitmq-server")],
-                 env=_rabbit_env(s), external="HELPDESK_AMQP_URI")
+                 env=env, external="HELPDESK_AMQP_URI")
 
     def ready() -> bool:
         # The node starts epmd (detached, in its own session) on our epmd port, which was free
@@ -533,6 +535,16 @@ def rabbit_up(s: Settings) -> None:
 
     wait_server(s, "rabbitmq", "RabbitMQ", s.amqp_port, "HELPDESK_AMQP_PORT", 90, ready,
                 external="HELPDESK_AMQP_URI")
+
+
+def _epmd_up(s: Settings, env: dict[str, str]) -> None:
+    """Our epmd, listening before the node starts: a node that starts epmd itself on a busy
+    machine can try to register before it listens and die with ``nodistribution``."""
+    epmd = shutil.which("epmd")
+    if epmd is None or _port_open(s.epmd_port):
+        return  # the node starts its own (older Erlang layouts), or ours runs already
+    subprocess.run([epmd, "-daemon"], env=env, timeout=30, check=False)
+    wait_for("epmd", lambda: _port_open(s.epmd_port), 30)
 
 
 def rabbit_down(s: Settings) -> None:
