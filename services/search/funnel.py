@@ -13,8 +13,6 @@ Per period (by when the visit began) and language, the steps are counted in visi
 typed -> shown -> opened -> solved / not helped -> filed anyway."""
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import datetime, timedelta
 
@@ -124,19 +122,3 @@ def summary(by_language: list[dict]) -> dict:
             "deflected": total["typed"] - total["filed"],
             "deflection_rate": round(1 - total["filed"] / total["typed"], 4)
             if total["typed"] else None}
-
-
-CSV_COLUMNS = ("language", "result", *STEPS)
-
-
-def to_csv(report: dict) -> str:
-    """Per language, then per suggested answer (``result`` = kind:id), one row each."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, restval="")
-    writer.writeheader()
-    for language, row in sorted(report["languages"].items()):
-        writer.writerow(dict(row, language=language, result=""))
-    for row in report["results"]:
-        writer.writerow({"language": "", "result": row["result"],
-                         **{s: row.get(s, "") for s in STEPS}})
-    return out.getvalue()
