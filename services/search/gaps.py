@@ -20,7 +20,7 @@ from datetime import datetime
 
 import numpy as np
 
-from .redact import redact
+from .redact import GREETING_WORDS, SIGN_OFF_WORDS, redact
 
 THRESHOLD = 0.30
 # At most this many items are grouped at once (the newest): each merge scans an n x n matrix,
@@ -122,11 +122,21 @@ class Source:
     vector: np.ndarray
 
 
+# A reply's greeting and sign-off, once the name in them is a placeholder, say nothing an
+# article needs ("Hello [name],", "Здравствуйте!", "Regards, [name]").
+_GREETING_LINE = re.compile(rf"(?i)^\s*{GREETING_WORDS}(?:,?\s*\[name\])?\s*[,!.]?\s*")
+_SIGN_OFF_LINE = re.compile(rf"(?i)\s*{SIGN_OFF_WORDS}\s*[,.!]?\s*(?:\[name\])?\s*[.!]?\s*$")
+
+
+def _tidy(answer: str) -> str:
+    return _SIGN_OFF_LINE.sub("", _GREETING_LINE.sub("", answer)).strip()
+
+
 def source(ticket: dict, approved: dict | None, names: list[str], vector: np.ndarray
            ) -> Source:
     answer = approved["body"] if approved else ticket.get("resolution") or ""
     return Source(ticket["_id"], ticket["language"], redact(ticket["title"], names).text,
-                  redact(answer, names).text, vector)
+                  _tidy(redact(answer, names).text), vector)
 
 
 HEADINGS = {"en": ("Problem", "How we solved it", "Asked as"),

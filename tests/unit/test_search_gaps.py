@@ -70,6 +70,17 @@ def test_a_draft_per_language_from_the_answers_with_personal_data_removed():
     for personal in ("John", "Kate", "415", "4815162", "Иван", "ivan@example.ru"):
         assert personal not in text, text
     assert "Откройте заднюю крышку" in ru["body"] and "принтер мнёт листы" in ru["body"]
+    assert "- Откройте заднюю крышку" in ru["body"]      # the greeting went with the name
+
+
+def test_greetings_and_sign_offs_are_left_out_of_a_draft():
+    vector = np.ones(4, np.float32)
+    tidy = gaps.source(ticket(1, "en", "Printer", "Hello Kate, open the tray. Regards, Anna"),
+                       None, ["Kate", "Anna"], vector)
+    assert tidy.answer == "open the tray."
+    tidy = gaps.source(ticket(2, "ru", "Принтер", "Здравствуйте! Откройте лоток.\nСпасибо"),
+                       None, [], vector)
+    assert tidy.answer == "Откройте лоток."
 
 
 def test_the_same_advice_twice_is_quoted_once():
@@ -143,6 +154,8 @@ def test_summary_counts_all_languages_and_the_deflection_rate():
      ["Deliver to"]),
     ("Адрес: проспект Мира, д. 10, кв. 5, курьер приедет", [], ["Мира", "кв. 5"],
      ["курьер приедет"]),
+    # a sentence after "Hello!" is not a name
+    ("Здравствуйте! Откройте лоток. Hi! Open the tray.", [], [], ["Откройте", "Open the"]),
 ])
 def test_redaction_in_russian_and_english(text, names, gone, kept):
     out = redact(text, names).text
