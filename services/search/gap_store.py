@@ -67,15 +67,22 @@ class GapRepository(Repository):
             projection={"question": 1, "language": 1, "last_at": 1, "vector": 1}
         ).sort("last_at", DESCENDING).limit(limit)
 
-    def uncovered_tickets(self, since: datetime, limit: int) -> list[dict]:
-        """Solved tickets with an answer and vectors that no article is linked to."""
-        linked = {r["_id"] for r in self.db.ticket_articles.find({}, projection={"_id": 1})}
+    def uncovered_tickets(self, since: datetime, limit: int, chunk: int = 500) -> list[dict]:
+        """The newest solved tickets with an answer and vectors that no article is linked to
+        (read in chunks by the ``status, solved_at`` index, links looked up per chunk)."""
         found = self.db.tickets.find(
             {"status": {"$in": list(ANSWERED)}, "solved_at": {"$gte": since},
              "resolution": {"$exists": True}, "vectors": {"$exists": True}},
-            projection={"title": 1, "language": 1, "solved_at": 1, "vectors": 1, "number": 1}
-        ).sort("solved_at", DESCENDING).limit(limit + len(linked))
-        return [t for t in found if t["_id"] not in linked][:limit]
+            projection={"title": 1, "language": 1, "solved_at": 1, "vectors": 1, "number": 1},
+            batch_size=chunk).sort("solved_at", DESCENDING)
+        out: list[dict] = []
+        while len(out) < limit:
+            batch = [t for _, t in zip(range(chunk), found)]
+            linked = self.linked_tickets([t["_id"] for t in batch])
+            out += [t for t in batch if t["_id"] not in linked]
+            if len(batch) < chunk:
+                break
+        return out[:limit]
 
     def tickets(self, numbers: list[int]) -> list[dict]:
         return list(self.db.tickets.find({"number": {"$in": numbers}}, projection={
