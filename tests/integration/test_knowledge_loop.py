@@ -4,7 +4,7 @@ tickets no article covers, a gap becomes draft articles that once published cove
 tickets, and the deflection funnel counts what suggest visits did."""
 import json
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest

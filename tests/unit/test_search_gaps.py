@@ -15,11 +15,14 @@ PRINTER = ["Printer eats paper, jams on every page", "Принтер зажёв�
 INVOICE = ["Where can I download my invoice PDF?", "Как скачать счёт в PDF?"]
 
 
+def language(text: str) -> str:
+    return "ru" if any("а" <= c <= "я" for c in text.lower()) else "en"
+
+
 def items(texts, kind="ticket"):
     vectors = semantic.encode(texts)
-    return [gaps.GapItem(kind, f"{kind}-{i}", t, "ru" if any("а" <= c <= "я" for c in t) else "en",
-                         NOW - timedelta(minutes=i), v) for i, (t, v) in enumerate(zip(texts,
-                                                                                            vectors))]
+    return [gaps.GapItem(kind, f"{kind}-{i}", t, language(t), NOW - timedelta(minutes=i), v)
+            for i, (t, v) in enumerate(zip(texts, vectors))]
 
 
 def test_one_problem_in_two_languages_is_one_gap_and_another_problem_is_another():

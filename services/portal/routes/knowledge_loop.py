@@ -28,8 +28,9 @@ GAP_DAYS = (7, 30, 90)
 
 
 def csv_response(report: dict) -> Response:
-    return Response(console.funnel_csv(report, list(funnel_step_labels())), mimetype="text/csv", headers={
-        "Content-Disposition": "attachment; filename=deflection-funnel.csv"})
+    return Response(console.funnel_csv(report, list(funnel_step_labels())),
+                    mimetype="text/csv", headers={
+                        "Content-Disposition": "attachment; filename=deflection-funnel.csv"})
 
 
 def register(app, portal):
