@@ -3,7 +3,7 @@ like browser_flow.py): five solved tickets on one problem, three in English and 
 are one gap on the supervisor's gaps page; "Draft an article" makes an English draft and its
 Russian translation from their answers (personal data removed); the editor edits the English
 one and publishes both; then a customer typing the problem on the request form is suggested
-the article, in English and in Russian.
+the article, in English and in Russian; those visits show in the dashboard's funnel.
 
 Usage: python -m tests.e2e.gaps_browser_flow PORTAL_URL AGENT_TOKEN SCREENSHOT_DIR"""
 from __future__ import annotations
@@ -127,6 +127,20 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
             editor.wait_for_timeout(1000)
         expect(row).to_have_count(0)
         editor.screenshot(path=shots / "06-gap-covered.png", full_page=True)
+
+        # The two customers' visits (suggest.js's visit id) are in the dashboard's funnel,
+        # drawn without a script error.
+        errors: list[str] = []
+        editor.on("pageerror", lambda exc: errors.append(str(exc)))
+        editor.goto(f"{portal}/supervisor?days=1&lang=en")
+        for language in ("en", "ru"):
+            shown = editor.locator(f'#funnel-table tr[data-language="{language}"] td.shown')
+            assert int(shown.inner_text()) >= 1, language
+        assert editor.evaluate(
+            "Chart.getChart(document.getElementById('chart-funnel')) !== undefined")
+        assert not errors, errors
+        editor.locator("#funnel").scroll_into_view_if_needed()
+        editor.screenshot(path=shots / "07-dashboard-funnel.png", full_page=True)
         browser.close()
 
 

@@ -13,4 +13,4 @@ def test_five_solved_tickets_become_an_article_suggested_in_both_languages(porta
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     assert run_script("tests.e2e.gaps_browser_flow", portal, agent_token, ARTIFACTS) == [
         "01-gap-of-five-tickets", "02-draft-for-review", "03-published",
-        "04-suggested-in-english", "05-suggested-in-russian", "06-gap-covered"]
+        "04-suggested-in-english", "05-suggested-in-russian", "06-gap-covered", "07-dashboard-funnel"]
