@@ -2,6 +2,8 @@
 how long is left on its SLA, and how report figures become chart series.  No I/O here."""
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime, timedelta
 from typing import Mapping
 
@@ -155,6 +157,28 @@ def deflection(summary: list[dict]) -> dict:
     answered = solved + sum(r["not_solved"] for r in summary)
     return {"solved": solved, "answered": answered,
             "rate": round(solved / answered, 4) if answered else None}
+
+
+def funnel_chart(funnel: dict, labels: Mapping[str, str]) -> dict:
+    """The deflection funnel's steps, one bar series per language."""
+    steps = list(labels)
+    return {"labels": [labels[s] for s in steps],
+            "series": [{"label": language, "data": [row[s] for s in steps]}
+                       for language, row in sorted(funnel["languages"].items())]}
+
+
+def funnel_csv(report: dict, steps: list[str]) -> str:
+    """The funnel per language, then per suggested answer (``result`` = kind:id), a row each."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["language", "result", "title", *steps],
+                            restval="")
+    writer.writeheader()
+    for language, row in sorted(report["languages"].items()):
+        writer.writerow({"language": language, **{s: row[s] for s in steps}})
+    for row in report["results"]:
+        writer.writerow({"result": row["result"], "title": row.get("title") or "",
+                         **{s: row[s] for s in steps if s in row}})
+    return out.getvalue()
 
 
 def sla_compliance_rate(compliance: list[dict]) -> float | None:

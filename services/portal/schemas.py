@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 from services.common.events import LANGUAGES
 from services.common.validation import Strict, line, organization, slug, text
 from services.intake.schemas import TicketSchema
+from services.search.schemas import suggest_session
 
 from .domain import ROLES
 
@@ -66,6 +67,7 @@ class FeedbackSchema(Strict):
     kind = fields.Str(required=True, validate=validate.OneOf(("article", "ticket", "answer")))
     id = fields.Str(required=True, validate=validate.Length(min=1, max=64))
     query = text(500, load_default=None, allow_none=True)
+    session = suggest_session(load_default=None, allow_none=True)  # the funnel's visit id
 
 
 class UserView(Schema):

@@ -33,13 +33,13 @@ PATTERNS: list[tuple[str, re.Pattern]] = [  # group 1, if any, is what goes
     ("order", re.compile(r"(?:№|#)\s*[A-ZА-Я]{0,4}-?\d{3,}")),
     ("order", re.compile(r"\b[A-ZА-Я]{1,4}-?\d{5,}\b|\b\d{6,}\b")),
 ]
-GREETING = re.compile(
-    rf"(?i:\b(?:hello|hi|hey|dear|good (?:morning|afternoon|evening)|здравствуйте|"
-    rf"добрый день|добрый вечер|доброе утро|привет|уважаемый|уважаемая))[,!]?\s+({_FULL_NAME})")
-SIGN_OFF = re.compile(
-    rf"(?i:\b(?:regards|best regards|kind regards|best|cheers|thanks|thank you|sincerely|"
-    rf"с уважением|спасибо|всего доброго|до свидания))[,.!]?\s*(?:\n\s*)?({_FULL_NAME})\s*$",
-    re.M)
+GREETING_WORDS = (r"(?:hello|hi|hey|dear|good (?:morning|afternoon|evening)|здравствуйте|"
+                  r"добрый день|добрый вечер|доброе утро|привет|уважаемый|уважаемая)")
+SIGN_OFF_WORDS = (r"(?:regards|best regards|kind regards|best|cheers|thanks|thank you|"
+                  r"sincerely|с уважением|спасибо|всего доброго|до свидания)")
+# A name follows a greeting after a comma or a space ("Hello, John"; "Hello! Open" is not one).
+GREETING = re.compile(rf"(?i:\b{GREETING_WORDS}),?\s+({_FULL_NAME})")
+SIGN_OFF = re.compile(rf"(?i:\b{SIGN_OFF_WORDS})[,.!]?\s*(?:\n\s*)?({_FULL_NAME})\s*$", re.M)
 # Words after a greeting that are not names ("Hello Support", "Добрый день Команда").
 NOT_NAMES = {"support", "team", "there", "all", "everyone", "команда", "поддержка", "коллеги",
              "again", "ещё", "еще", "снова"}

@@ -7,6 +7,7 @@ from services.common.events import LANGUAGES, PRIORITIES, STATUSES
 from services.common.validation import Strict, StrictBool, slug, text
 
 from .domain import SORTS, clean_query
+from .funnel import SESSION
 
 
 class _QueryText(fields.Str):
@@ -23,10 +24,17 @@ def query_text(max_length: int, **kwargs) -> fields.Str:
     return _QueryText(validate=validate.Length(max=max_length), **kwargs)
 
 
+def suggest_session(**kwargs) -> fields.Str:
+    """The random id of one visit to the ticket form (see funnel.py)."""
+    return fields.Str(validate=validate.Regexp(SESSION, error="Not a suggest session id."),
+                      **kwargs)
+
+
 class SuggestQuerySchema(Strict):
     q = query_text(500, required=True)
     language = fields.Str(load_default=None, allow_none=True, validate=validate.OneOf(LANGUAGES))
     limit = fields.Int(load_default=5, validate=validate.Range(min=1, max=20))
+    session = suggest_session(load_default=None, allow_none=True)
 
 
 class SearchQuerySchema(Strict):
@@ -74,6 +82,7 @@ class FeedbackSchema(Strict):
                              validate=validate.OneOf(("ticket", "article", "answer")))
     result_id = fields.Str(required=True, validate=validate.Length(min=1, max=64))
     solved = StrictBool(required=True)
+    session = suggest_session(load_default=None, allow_none=True)
 
 
 class AnswerDraftSchema(Strict):
@@ -115,3 +124,51 @@ class ArticleListSchema(Strict):
     category = slug()
     tag = text(50)
     published = fields.Bool()
+
+
+# ---------------------------------------------------------------------------- knowledge loop
+
+RESULT_KINDS = ("ticket", "article", "answer")
+
+
+class SuggestOpenedSchema(Strict):
+    """A suggested answer opened from the ticket form (the funnel's "opened" step)."""
+    session = suggest_session(required=True)
+    result_kind = fields.Str(required=True, validate=validate.OneOf(RESULT_KINDS))
+    result_id = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+
+
+class SuggestFiledSchema(Strict):
+    """A ticket filed from the form of a suggest visit (the funnel's last step)."""
+    session = suggest_session(required=True)
+    number = fields.Int(required=True, validate=validate.Range(min=1))
+
+
+class FunnelQuerySchema(Strict):
+    since = fields.AwareDateTime(required=True)
+    until = fields.AwareDateTime(required=True)
+    language = fields.Str(load_default=None, allow_none=True, validate=validate.OneOf(LANGUAGES))
+
+    @validates_schema
+    def _ordered(self, data, **kwargs):
+        if data["since"] >= data["until"]:
+            raise ValidationError("Must be after since.", "until")
+
+
+class GapQuerySchema(Strict):
+    days = fields.Int(load_default=30, validate=validate.Range(min=1, max=365))
+    limit = fields.Int(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class GapTicketSchema(Strict):
+    number = fields.Int(required=True, validate=validate.Range(min=1))
+    names = fields.List(text(200), load_default=list, validate=validate.Length(max=50))
+
+
+class GapDraftSchema(Strict):
+    """A gap group turned into draft articles: its solved tickets (with the names each one
+    knows, removed with the other personal data) and its unanswered questions."""
+    tickets = fields.List(fields.Nested(GapTicketSchema), required=True,
+                          validate=validate.Length(min=1, max=200))
+    questions = fields.List(suggest_session(), load_default=list,
+                            validate=validate.Length(max=600))

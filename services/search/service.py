@@ -19,6 +19,7 @@ from services.intake.schemas import ActorSchema
 
 from . import domain
 from .dependencies import Index, SearchStore, VectorsInMemory
+from .knowledge_loop import KnowledgeLoop
 from .retrieval import Retrieval, embed_records, present
 from .schemas import (AnswerApprovalSchema, AnswerDraftSchema, ArticleEditSchema,
                       ArticleListSchema, ArticleSchema, FeedbackSchema, SearchQuerySchema,
@@ -51,7 +52,7 @@ def _indexes_state(event_type: str):
     return on_event(event_type)(keep)
 
 
-class SearchService(OutboxRelay):
+class SearchService(KnowledgeLoop, OutboxRelay):
     name = "search"
 
     store = SearchStore("search")
@@ -117,8 +118,14 @@ class SearchService(OutboxRelay):
         reader's own (all of them for staff): another customer's ticket, never."""
         q = parsed(SuggestQuerySchema(), query)
         retrieval = Retrieval(self.index, self.neighbours)
-        return self._answer(lambda: ok(results=[present(c) for c in retrieval.suggest(
-            q["q"], q["language"], q["limit"], _actor(actor))[0]]), results=[])
+        reader = _actor(actor)
+
+        def run():
+            results = [present(c) for c in retrieval.suggest(
+                q["q"], q["language"], q["limit"], reader)[0]]
+            self.record_question(q, results, reader)  # the funnel and gaps (knowledge_loop)
+            return ok(results=results)
+        return self._answer(run, results=[])
 
     @command
     def search(self, query: dict, actor: dict | None = None) -> dict:
@@ -157,6 +164,7 @@ class SearchService(OutboxRelay):
         actor = _actor(actor)
         self.store.record_feedback(dict(entry, actor_id=actor["id"] if actor else None,
                                         at=self.clock.now()))
+        self.record_feedback_step(entry)
         return ok(recorded=True)
 
     @rpc

@@ -100,3 +100,26 @@ def test_deflection_and_sla_rates():
     assert console.deflection([])["rate"] is None
     assert console.sla_compliance_rate([{"met": 3, "total": 4}, {"met": 1, "total": 4}]) == 0.5
     assert console.sla_compliance_rate([]) is None
+
+
+FUNNEL = {"languages": {"ru": {"typed": 1, "shown": 0, "opened": 0, "solved": 0,
+                               "not_helped": 0, "filed": 1},
+                        "en": {"typed": 4, "shown": 3, "opened": 2, "solved": 1,
+                               "not_helped": 1, "filed": 1}},
+          "results": [{"result": "article:a", "title": "Reset, then sign in", "shown": 3,
+                       "opened": 2, "solved": 1, "not_helped": 1, "filed": 1}]}
+STEPS = ["typed", "shown", "opened", "solved", "not_helped", "filed"]
+
+
+def test_funnel_csv_has_a_row_per_language_then_per_answer():
+    lines = console.funnel_csv(FUNNEL, STEPS).splitlines()
+    assert lines[0] == "language,result,title,typed,shown,opened,solved,not_helped,filed"
+    assert lines[1:3] == ["en,,,4,3,2,1,1,1", "ru,,,1,0,0,0,0,1"]
+    assert lines[3] == ',article:a,"Reset, then sign in",,3,2,1,1,1'
+
+
+def test_funnel_chart_has_a_series_per_language_in_step_order():
+    chart = console.funnel_chart(FUNNEL, {s: s.upper() for s in STEPS})
+    assert chart["labels"] == [s.upper() for s in STEPS]
+    assert chart["series"] == [{"label": "en", "data": [4, 3, 2, 1, 1, 1]},
+                               {"label": "ru", "data": [1, 0, 0, 0, 0, 1]}]

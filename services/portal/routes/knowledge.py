@@ -7,7 +7,7 @@ from flask import jsonify, request
 from nameko.exceptions import RpcTimeout
 
 from services.search.schemas import FeedbackSchema as SuggestionFeedbackSchema
-from services.search.schemas import SearchQuerySchema, SuggestQuerySchema
+from services.search.schemas import SearchQuerySchema, SuggestOpenedSchema, SuggestQuerySchema
 
 from ..schemas import (AcceptedView, ArticlePageView, ArticleQuerySchema, ArticleView,
                        FeedbackSchema, SuggestionsView)
@@ -20,6 +20,8 @@ OPERATIONS = [
      SuggestionFeedbackSchema, None, False),
     ("/api/feedback", "post", "Record that a suggested article or solved ticket answered the "
      "question (\"this solved it\")", FeedbackSchema, AcceptedView, False),
+    ("/api/suggest/opened", "post", "Say that a suggested answer was opened from the ticket "
+     "form (the deflection funnel)", SuggestOpenedSchema, None, False),
     ("/api/search", "get", "Full-text search with filters (customers: own tickets and "
      "published articles; tags comma-separated)", SearchQuerySchema, None, False),
     ("/api/articles", "get", "Published knowledge articles, paged", ArticleQuerySchema,
@@ -69,7 +71,8 @@ def record_solved(portal, data: dict, user: dict | None) -> None:
     """"This solved it": deflection analytics live with the search service."""
     result = portal.rpc.call("search", "record_feedback", {
         "q": data.get("query") or data["id"], "result_kind": data["kind"],
-        "result_id": data["id"], "solved": True}, portal.actor(user) if user else None)
+        "result_id": data["id"], "solved": True, "session": data.get("session")},
+        portal.actor(user) if user else None)
     if not result["ok"]:
         raise ApiError(result["status"], {FEEDBACK_FIELDS.get(name, name): messages
                                           for name, messages in result["errors"].items()})
@@ -92,6 +95,12 @@ def register(app, portal):
     def suggest_feedback():
         body = SuggestionFeedbackSchema().dump(load(SuggestionFeedbackSchema(), json_body()))
         return reply(rpc.call("search", "record_feedback", body, reader(portal)), 201)
+
+    @app.post("/api/suggest/opened")
+    @portal.feedback_limits
+    def suggest_opened():
+        body = SuggestOpenedSchema().dump(load(SuggestOpenedSchema(), json_body()))
+        return reply(rpc.call("search", "record_suggest_opened", body), 202)
 
     @app.post("/api/feedback")
     @portal.feedback_limits

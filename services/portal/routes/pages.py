@@ -1,19 +1,23 @@
 """Server-rendered pages for people (the API serves programs): the home page where a customer
 describes the problem, sees suggestions and files a request; shared page helpers."""
 import html
+import logging
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext as _, ngettext
+from marshmallow import ValidationError
 from markupsafe import Markup, escape
 
 from services.common.validation import SINGLE_LINE_ERROR
 from services.intake.schemas import TicketCreateSchema
+from services.search.schemas import SuggestFiledSchema
 
 from .. import domain
 from ..uploads import attach_files, upload_hint
 from ..web import ApiError, load
 from .tickets import file_ticket
 
+log = logging.getLogger(__name__)
 OPERATIONS: list = []
 TICKET_FIELDS = ("subject", "description", "requester_email", "requester_name", "department",
                  "priority", "language")
@@ -60,6 +64,20 @@ def safe_snippet(snippet: str) -> Markup:
     return Markup(str(text).replace("&lt;mark&gt;", "<mark>").replace("&lt;/mark&gt;", "</mark>"))
 
 
+def funnel_filed(portal, session: str | None, number: int) -> None:
+    """A ticket filed from the form of a suggest visit: best effort, after the ticket is kept
+    (the funnel must never cost a ticket, nor say a kept one failed)."""
+    if not session:
+        return
+    try:
+        filed = SuggestFiledSchema().load({"session": session, "number": number})
+        portal.rpc.call("search", "record_suggest_filed", SuggestFiledSchema().dump(filed))
+    except ValidationError:
+        return  # not a visit id: nothing to record
+    except Exception as exc:  # noqa: BLE001 - search away: the ticket stands regardless
+        log.warning("funnel step 'filed' not recorded for ticket %s: %s", number, exc)
+
+
 def register(app, portal):
     app.add_template_filter(safe_snippet)
 
@@ -94,6 +112,7 @@ def register(app, portal):
         except ApiError as exc:
             return home_page(form, exc.errors, exc.status)
         ticket = result["ticket"]
+        funnel_filed(portal, request.form.get("suggest_session"), ticket["number"])
         # Files go to the ticket once it exists; a refused file never costs the ticket.
         requester = {"id": ticket["requester_id"], "role": "customer",
                      "name": ticket.get("requester_name")}

@@ -36,6 +36,12 @@ def target_labels() -> dict:
             "resolution": _("Resolution")}
 
 
+def funnel_step_labels() -> dict:
+    return {"typed": _("Questions typed"), "shown": _("Suggestions shown"),
+            "opened": _("Opened"), "solved": _("Solved it"), "not_helped": _("Didn't help"),
+            "filed": _("Ticket filed anyway")}
+
+
 def register(app, portal):
     rpc = portal.rpc
     supervisors = staff_page(portal, console.SUPERVISOR_ROLES)
@@ -61,6 +67,8 @@ def register(app, portal):
                 "period": {"first": since.date().isoformat(),
                            "last": (until - timedelta(days=1)).date().isoformat()}}
 
+    app.extensions["dashboard_period"] = filters  # the funnel's CSV (knowledge_loop.py)
+
     @app.get("/supervisor")
     @supervisors
     def supervisor_dashboard():
@@ -79,17 +87,21 @@ def register(app, portal):
         groups = [g for g in compliance.get("groups", [])
                   if not query["department"] or g["key"] == query["department"]]
         deflection = console.deflection(rpc.call("search", "feedback_summary").get("results", []))
+        funnel = rpc.call("search", "deflection_funnel", {"since": query["since"],
+                                                         "until": query["until"]})["funnel"]
         names = {a["id"]: a["name"] for a in rpc.call("routing", "list_agents")["agents"]}
         alerts = [a for a in rpc.call("routing", "list_alerts", ALERTS_SHOWN)["alerts"]
                   if not query["department"] or a.get("department") == query["department"]]
         return render_template(
             "supervisor/dashboard.html", report=report, compliance=groups,
             sla_rate=console.sla_compliance_rate(groups), deflection=deflection,
-            agent_names=names, alerts=alerts, alert_kinds=alert_kind_labels(),
-            periods=PERIODS, days=chosen["days"], period=chosen["period"],
+            funnel=funnel, agent_names=names, alerts=alerts, alert_kinds=alert_kind_labels(),
+            periods=PERIODS, funnel_steps=funnel_step_labels(), days=chosen["days"],
+            period=chosen["period"],
             department=query["department"],
             departments=rpc.call("routing", "list_departments")["departments"],
-            charts=console.chart_data(report, groups, chart_names()))
+            charts=dict(console.chart_data(report, groups, chart_names()),
+                        funnel=console.funnel_chart(funnel, funnel_step_labels())))
 
     def chart_names() -> dict:
         """Chart labels in the page's language: departments, channels, SLA targets."""

@@ -36,6 +36,15 @@
            datasets: [{label: "%", data: data.compliance.data, backgroundColor: palette[1]}]},
     options: {animation: false, indexAxis: "y", scales: {x: {min: 0, max: 100}}}
   });
+  if (data.funnel) {
+    draw("chart-funnel", {
+      type: "bar",
+      data: {labels: data.funnel.labels, datasets: data.funnel.series.map(function (s, i) {
+        return {label: s.label, data: s.data, backgroundColor: palette[i % palette.length]};
+      })},
+      options: {animation: false, scales: {y: {beginAtZero: true, ticks: {precision: 0}}}}
+    });
+  }
   if (data.csat) {
     draw("chart-csat", {
       type: "bar",

@@ -1,6 +1,9 @@
 // Live answers while the customer types: debounced calls to /api/suggest, a "this solved it"
 // and a "didn't help" button on each answer (both recorded), no re-render when the answers
 // did not change (no flicker while typing), and the typed text kept for the Back button.
+// A random visit id (kept in this tab's sessionStorage) goes with every call and with the
+// ticket form, so the deflection funnel can tell what one visit saw, opened, and whether it
+// still filed a ticket (services/search/funnel.py).
 (function () {
   var form = document.getElementById('ticket-form');
   if (!form || !window.fetch) return;
@@ -8,7 +11,23 @@
   var list = box.querySelector('ul');
   var lang = form.dataset.lang;
   var timer = null, seq = 0, lastQuery = '', shown = '', dismissed = {};
-  var KEPT = 'helpdesk-ticket-draft';
+  var KEPT = 'helpdesk-ticket-draft', VISIT = 'helpdesk-suggest-session';
+  var session = visitId();
+  if (form.suggest_session) form.suggest_session.value = session;
+
+  function visitId() {
+    var id = null;
+    try { id = sessionStorage.getItem(VISIT); } catch (e) { /* storage refused */ }
+    if (!id || !/^[A-Za-z0-9_-]{16,64}$/.test(id)) {
+      var bytes = new Uint8Array(16);
+      (window.crypto || window.msCrypto).getRandomValues(bytes);
+      id = Array.prototype.map.call(bytes, function (b) {
+        return ('0' + b.toString(16)).slice(-2);
+      }).join('');
+      try { sessionStorage.setItem(VISIT, id); } catch (e) { /* a new id per page then */ }
+    }
+    return id;
+  }
 
   // Going to an article and back: the browser may drop the typed text; keep it this session.
   try {
@@ -23,7 +42,8 @@
     } catch (e) { /* storage refused */ }
   }
   form.addEventListener('submit', function () {
-    try { sessionStorage.removeItem(KEPT); } catch (e) { /* storage refused */ }
+    // The next question in this tab is another visit.
+    try { sessionStorage.removeItem(KEPT); sessionStorage.removeItem(VISIT); } catch (e) { /* storage refused */ }
   });
 
   // A feedback button: POSTs ``body`` to ``url``; once the server kept it, ``replaced``
@@ -51,7 +71,7 @@
 
   function solvedButton(r) {
     return feedbackButton(form.dataset.solved, 'solved', '/api/feedback', function () {
-      return {kind: r.kind, id: r.id, query: lastQuery.slice(0, 500) || null};
+      return {kind: r.kind, id: r.id, query: lastQuery.slice(0, 500) || null, session: session};
     }, form.dataset.thanks, 'solved-noted');
   }
 
@@ -59,9 +79,18 @@
     return feedbackButton(form.dataset.notHelped, 'not-helped', '/api/suggest/feedback',
       function () {
         return {q: lastQuery.slice(0, 500) || r.title || r.id, result_kind: r.kind,
-                result_id: r.id, solved: false};
+                result_id: r.id, solved: false, session: session};
       }, form.dataset.noted, 'not-helped-noted', li,
       function () { dismissed[r.kind + ':' + r.id] = true; });
+  }
+
+  // "Opened": sent with keepalive, so it survives the page going to the article.
+  function opened(r) {
+    fetch('/api/suggest/opened', {method: 'POST', keepalive: true,
+                                  headers: {'Content-Type': 'application/json'},
+                                  body: JSON.stringify({session: session, result_kind: r.kind,
+                                                        result_id: r.id})})
+      .catch(function () {});
   }
 
   function render(results, current) {
@@ -87,7 +116,10 @@
       kind.textContent = r.kind === 'article' ? form.dataset.labelArticle : form.dataset.labelTicket;
       var title = r.kind === 'article' ? document.createElement('a') : document.createElement('strong');
       title.className = 'title';
-      if (r.kind === 'article') title.href = '/kb/' + encodeURIComponent(r.id);
+      if (r.kind === 'article') {
+        title.href = '/kb/' + encodeURIComponent(r.id);
+        title.addEventListener('click', function () { opened(r); });
+      }
       title.textContent = r.title;
       var snippet = document.createElement('p');
       // Snippets come HTML-escaped from the server with <mark> highlights only.
@@ -104,7 +136,8 @@
     if (text.length < 3) { box.hidden = true; return; }
     var current = ++seq;
     lastQuery = text;
-    fetch('/api/suggest?language=' + lang + '&q=' + encodeURIComponent(text.slice(0, 500)))
+    fetch('/api/suggest?language=' + lang + '&session=' + session +
+          '&q=' + encodeURIComponent(text.slice(0, 500)))
       .then(function (r) { return r.ok ? r.json() : {results: []}; })
       .then(function (body) { render(body.results || [], current); })
       .catch(function () {});
