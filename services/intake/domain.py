@@ -390,29 +390,36 @@ def plan_merge(source: dict, target: dict, actor: dict) -> bool:
     return True
 
 
-def merged_thread(source: dict, target: dict) -> list[dict]:
-    """The survivor's thread after the merge: both threads in time order, the merged
-    ticket's description as its first message; entries from the merged ticket say where they
-    came from (``merged_from``)."""
+def merged_entries(source: dict) -> tuple[list[dict], list[dict]]:
+    """What the merged ticket brings to the survivor: its thread with its description as the
+    first message, and its files; each entry says where it came from (``merged_from``)."""
     opening = {"id": f"merged-{source['_id']}", "author_id": source["requester_id"],
                "author_role": "customer", "author_name": source.get("requester_name"),
                "body": f"{source['subject']}\n\n{source['description']}", "public": True,
                "created_at": source["created_at"]}
-    moved = [dict(m, merged_from=source["number"])
-             for m in [opening, *source.get("messages", [])]]
-    return sorted(target.get("messages", []) + moved, key=lambda m: m["created_at"])
+    return ([dict(m, merged_from=source["number"])
+             for m in [opening, *source.get("messages", [])]],
+            [dict(a, merged_from=source["number"]) for a in source.get("attachments", [])])
 
 
-def merge_changes(source: dict, target: dict, now: datetime) -> tuple[dict, dict]:
-    """The two documents' new fields: (survivor, merged ticket)."""
-    moved_files = [dict(a, merged_from=source["number"]) for a in source.get("attachments", [])]
-    survivor = {"messages": merged_thread(source, target),
-                "attachments": target.get("attachments", []) + moved_files,
-                "merged_from": sorted({*target.get("merged_from", []), source["number"]}),
+def merged_thread(source: dict, target: dict) -> list[dict]:
+    """The survivor's thread after the merge: both threads in time order."""
+    return sorted(target.get("messages", []) + merged_entries(source)[0],
+                  key=lambda m: m["created_at"])
+
+
+def merge_changes(source: dict, target: dict, now: datetime) -> tuple[dict, dict, dict]:
+    """(survivor's new fields, what is pushed onto the survivor's thread and files, the merged
+    ticket's new fields).  The push sorts the thread by time in the same write, so a message
+    that arrives meanwhile is never lost."""
+    messages, files = merged_entries(source)
+    survivor = {"merged_from": sorted({*target.get("merged_from", []), source["number"]}),
                 "updated_at": now}
+    push = {"messages": {"$each": messages, "$sort": {"created_at": 1}},
+            "attachments": {"$each": files}}
     merged = {"status": "closed", "closed_at": now, "merged_into": target["number"],
               "updated_at": now}
-    return survivor, merged
+    return survivor, push, merged
 
 
 def plan_link(ticket: dict, other: dict, actor: dict, linked: bool) -> bool:

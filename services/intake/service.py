@@ -186,10 +186,10 @@ class IntakeService(OutboxRelay):
         if not domain.plan_merge(source, target, actor):
             return ok(ticket=_public_view(target, actor["role"]), merged=False)
         now = self.clock.now()
-        survivor, merged = domain.merge_changes(source, target, now)
-        after_source = dict(source, **merged)
-        source_state = domain.ticket_state(after_source)
-        target_state = domain.ticket_state(dict(target, **survivor))
+        survivor, push, merged = domain.merge_changes(source, target, now)
+        source_state = domain.ticket_state(dict(source, **merged))
+        target_state = domain.ticket_state(dict(
+            target, **survivor, messages=domain.merged_thread(source, target)))
         events = [self._status_event(source, "closed", actor["role"], now, source_state),
                   ev.new_event(ev.TICKET_CLOSED, {
                       "ticket_id": source["_id"], "number": number, "closed_at": now,
@@ -199,11 +199,13 @@ class IntakeService(OutboxRelay):
                       "merged_ticket_id": source["_id"], "merged_number": number,
                       "actor_role": actor["role"], "merged_at": now, "ticket": target_state,
                       "merged_ticket": source_state}, now)]
-        # Both writes are conditional on what was read: a change meanwhile to either
-        # ticket rolls the pair back, and nothing is half-merged.
-        return self._commit_pair([(target, survivor, {"updated_at": target["updated_at"]}),
-                                  (source, merged, {"updated_at": source["updated_at"]})],
-                                 events, actor, target["_id"], merged=True)
+        # Both writes are conditional on what the rules were checked against (statuses, not
+        # merged): if either changed meanwhile the pair is rolled back, nothing half-merged.
+        unmerged = {"merged_into": None}
+        return self._commit_pair(
+            [(target, survivor, dict(unmerged, status=target["status"]), push),
+             (source, merged, dict(unmerged, status=source["status"]), None)],
+            events, actor, target["_id"], merged=True)
 
     @command
     def link_tickets(self, number: int, other: int, linked: bool, actor: dict) -> dict:
@@ -220,7 +222,7 @@ class IntakeService(OutboxRelay):
         for one, two in ((ticket, peer), (peer, ticket)):
             links = domain.with_link(one.get("links", []), two["number"], request["linked"])
             pairs.append((one, {"links": links, "updated_at": now},
-                          {"updated_at": one["updated_at"]}))
+                          {"links": one.get("links")}, None))
             events.append(self._updated_event(
                 one, domain.field_changes(one, {"links": links}), actor["role"], now))
         return self._commit_pair(pairs, events, actor, ticket["_id"], changed=True)
@@ -242,7 +244,7 @@ class IntakeService(OutboxRelay):
             return ok(ticket=_public_view(ticket, actor["role"]))
         return self._commit_and_show(ticket, {"agent_followers": wanted,
                                               "updated_at": self.clock.now()}, [], actor,
-                                     expected={"updated_at": ticket["updated_at"]})
+                                     expected={"agent_followers": ticket.get("agent_followers")})
 
     @command
     def create_follow_up(self, number: int, follow_up: dict, actor: dict) -> dict:
@@ -963,11 +965,11 @@ class IntakeService(OutboxRelay):
         return ok(ticket=_public_view(self.store.by_id(ticket["_id"]), actor["role"]))
 
     def _commit_pair(self, writes, events, actor, shown_id, **answer) -> dict:
-        """Several tickets' conditional writes (``(ticket, changes, expected)``) and their
-        events in one transaction: all or nothing."""
+        """Several tickets' conditional writes (``(ticket, changes, expected, push)``) and
+        their events in one transaction: all or nothing."""
         def write(session):
-            for ticket, changes, expected in writes:
-                if not self._write_changes(session, ticket, changes, actor, expected):
+            for ticket, changes, expected, push in writes:
+                if not self._write_changes(session, ticket, changes, actor, expected, push):
                     raise _ChangedMeanwhile()
             return events
 

@@ -54,19 +54,22 @@ def test_merged_thread_is_in_time_order_and_says_where_entries_came_from():
     b = ticket(2, messages=[{"id": "b1", "body": "in between", "public": True,
                              "created_at": T0 + timedelta(minutes=20)}],
                attachments=[{"id": "f1", "filename": "log.txt"}])
-    survivor, merged = domain.merge_changes(b, a, T0 + timedelta(hours=1))
-    assert [m["id"] for m in survivor["messages"]] == ["merged-id-2", "a1", "b1", "a2"]
-    opening = survivor["messages"][0]
+    thread = domain.merged_thread(b, a)
+    assert [m["id"] for m in thread] == ["merged-id-2", "a1", "b1", "a2"]
+    opening = thread[0]
     assert opening["body"] == "Subject 2\n\nDescription 2" and opening["merged_from"] == 2
     assert opening["author_role"] == "customer" and opening["public"] is True
-    assert "merged_from" not in survivor["messages"][1]
-    assert survivor["messages"][2]["merged_from"] == 2
-    assert survivor["attachments"] == [{"id": "f1", "filename": "log.txt", "merged_from": 2}]
-    assert survivor["merged_from"] == [2]
+    assert "merged_from" not in thread[1] and thread[2]["merged_from"] == 2
+    survivor, push, merged = domain.merge_changes(b, a, T0 + timedelta(hours=1))
+    assert push["messages"]["$sort"] == {"created_at": 1}
+    assert [m["id"] for m in push["messages"]["$each"]] == ["merged-id-2", "b1"]
+    assert push["attachments"] == {"$each": [{"id": "f1", "filename": "log.txt",
+                                              "merged_from": 2}]}
+    assert survivor == {"merged_from": [2], "updated_at": T0 + timedelta(hours=1)}
     assert merged == {"status": "closed", "closed_at": T0 + timedelta(hours=1),
                       "merged_into": 1, "updated_at": T0 + timedelta(hours=1)}
     # a second merge into the same survivor keeps the first one listed
-    again, _ = domain.merge_changes(ticket(3), dict(a, merged_from=[2]), T0)
+    again, _, _ = domain.merge_changes(ticket(3), dict(a, merged_from=[2]), T0)
     assert again["merged_from"] == [2, 3]
 
 
