@@ -217,6 +217,9 @@ class TicketAssignedData(TicketRef):
 class TicketUnassignableData(TicketRef):
     department = fields.Str(required=True)
     reason = fields.Str(required=True)
+    # The agent who held the ticket until now (it moved to a department where it waits):
+    # intake clears its assignee if that is still who it records.
+    previous_agent_id = fields.Str(load_default=None, allow_none=True)
 
 
 class PriorityChangedData(TicketRef):

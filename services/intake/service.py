@@ -666,6 +666,23 @@ class IntakeService(OutboxRelay):
             "assignee_email": d["agent_email"], "assignee_language": d["agent_language"]},
             actor=d.get("assigned_by") or domain.SYSTEM_ACTOR)
 
+    @on_event(ev.TICKET_UNASSIGNABLE)
+    def record_unassigned(self, event):
+        """The ticket left its agent to wait in another department's queue (a department
+        change): nobody holds it now, unless someone newer was recorded meanwhile."""
+        d = event.data
+        if not d["previous_agent_id"]:
+            return
+
+        def write(session):
+            ticket = self.store.by_id(d["ticket_id"], session)
+            if ticket is not None and ticket.get("assignee_id") == d["previous_agent_id"]:
+                self._write_changes(session, ticket, {
+                    "assignee_id": None, "assignee_name": None, "assignee_email": None,
+                    "updated_at": event.occurred_at}, domain.SYSTEM_ACTOR,
+                    expected={"assignee_id": d["previous_agent_id"]})
+        self.store.handle_once("record_unassigned", event.event_id, write)
+
     @on_event(ev.PRIORITY_CHANGED)
     def record_priority_change(self, event):
         d = event.data

@@ -294,7 +294,9 @@ class RoutingService(OutboxRelay):
             known = self.store.ticket(d["ticket_id"], session) or {}
             return self._place({**known, "ticket_id": d["ticket_id"], "number": d["number"],
                                 "department": d["department"], "priority": d["priority"],
-                                "preferred_agent_id": None}, now, session)
+                                "preferred_agent_id": None,
+                                "released_agent_id": current and current["agent_id"]},
+                               now, session)
 
         self.apply(work, event=event, consumer="follow_department")
         if released:
@@ -387,7 +389,8 @@ class RoutingService(OutboxRelay):
             return [ev.new_event(ev.TICKET_UNASSIGNABLE, {
                 "ticket_id": ticket["ticket_id"], "number": ticket["number"],
                 "department": ticket["department"],
-                "reason": "no available agent with the skills and capacity"}, now)]
+                "reason": "no available agent with the skills and capacity",
+                "previous_agent_id": ticket.get("released_agent_id")}, now)]
         return []
 
     def _reassign(self, ticket: dict, current: dict, now, session) -> list[dict]:

@@ -29,7 +29,7 @@ def services(config, rpc, sink):
     cfg = dict(config, SMTP_RELAY_HOST="127.0.0.1", SMTP_RELAY_PORT=sink.port,
                MAIL_FROM="support@desk.test", PORTAL_URL="http://portal.test")
     with running(cfg, IntakeService, RoutingService, SlaService):
-        for dept in ("billing", "technical"):
+        for dept in ("billing", "technical", "legal"):  # nobody works in legal
             assert rpc.routing.upsert_department({"id": dept, "name": dept.title()})["ok"]
         for agent in (ANNA, TOM):
             assert rpc.routing.upsert_agent(agent)["ok"]
@@ -168,6 +168,13 @@ def test_a_department_change_reroutes_and_reclocks(config, rpc, db):
             if e["data"]["number"] == number] == ["anna", "tom"]
     # now Tom's (department-scoped) and no longer Anna's, if she were scoped
     assert rpc.intake.get_ticket(number, SCOPED_TOM)["ok"]
+
+    # Into a department where nobody works: it waits in that queue, held by nobody.
+    assert rpc.intake.update_ticket(number, {"department": "legal"}, SUPERVISOR)["ok"]
+    eventually(lambda: rpc.intake.get_ticket(number, SUPERVISOR)["ticket"][
+        "assignee_id"] is None)
+    assert active_agent(db, ticket["id"]) is None
+    assert db("routing").queue.find_one({"_id": ticket["id"]})["department"] == "legal"
     tap.close()
 
 
