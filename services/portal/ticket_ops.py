@@ -105,8 +105,7 @@ def _known_refusals() -> dict[str, str]:
         "nothing would change": _("Nothing would change."),
         "colleagues can be mentioned in internal notes only":
             _("Colleagues can be mentioned in internal notes only."),
-        "Not a valid integer.": _("Enter a ticket number."),
-        "Not a valid number.": _("Enter a ticket number."),
+        "Must be a whole number": _("Enter a ticket number."),
         "Must be greater than or equal to 1": _("Enter a ticket number."),
     }
 

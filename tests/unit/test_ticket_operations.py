@@ -128,6 +128,12 @@ def test_activity_log_from_the_audit_history():
     assert lines[5]["actor"] == "agent" and lines[0]["at"].startswith("2030-01-15T09:09")
 
 
+def test_typed_ticket_numbers():
+    from services.portal.routes.agent_operations import number_field
+    assert number_field(" #12 ") == 12 and number_field("12") == 12
+    assert number_field("abc") == "abc" and number_field("¹") == "¹" and number_field(None) == ""
+
+
 def test_refusals_are_translated():
     app = Flask(__name__)
     Babel(app)
@@ -135,8 +141,9 @@ def test_refusals_are_translated():
         shown = ticket_ops.refusal_messages({
             "into": ["tickets of different requesters cannot be merged; link them instead"],
             "number": ["this ticket was already merged into #12"], "allowed": ["x"],
-            "other": ["something new"]})
+            "other": ["something new"],
+            "numbers": ["Must be a whole number (not text or a fraction)."]})
     assert shown == {"into": ["Tickets of different requesters cannot be merged; link them "
                               "instead."],
                      "number": ["This ticket was already merged into another one."],
-                     "other": ["something new"]}
+                     "other": ["something new"], "numbers": ["Enter a ticket number."]}

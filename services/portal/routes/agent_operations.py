@@ -37,9 +37,11 @@ def shown_errors(errors: dict) -> dict:
             for field, messages in ticket_ops.refusal_messages(errors).items()}
 
 
-def number_field(raw: str | None) -> str:
-    """A typed ticket number ("#12" or "12") for a schema to check."""
-    return (raw or "").strip().lstrip("#")[:18]
+def number_field(raw: str | None) -> int | str:
+    """A typed ticket number ("#12" or "12") as a number; anything else as typed, for the
+    schema to refuse."""
+    text = (raw or "").strip().lstrip("#")[:18]
+    return int(text) if text.isascii() and text.isdigit() else text
 
 
 def activity_label(kind: str) -> str:
