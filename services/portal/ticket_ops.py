@@ -52,9 +52,11 @@ SHOWN_FIELDS = ("status", "csat", "merged_into", "merged_from", "links", "depart
                 "assignee_id", "priority", "tags", "follow_ups", "agent_followers")
 
 
-def activity(history: list[dict]) -> list[Activity]:
+def activity(history: list[dict], agent_names: dict[str, str] | None = None
+             ) -> list[Activity]:
     """The workspace's activity log, newest first: one line per recorded change of the
-    fields a person follows (intake's audit history), with who and when."""
+    fields a person follows (intake's audit history), with who and when; assignees by name
+    (``agent_names``: id -> name) where known."""
     lines: list[Activity] = []
     for row in history:
         if row["field"] not in SHOWN_FIELDS:
@@ -81,6 +83,8 @@ def activity(history: list[dict]) -> list[Activity]:
                                if f["id"] in after ^ before)
         elif row["field"] == "tags":
             detail = ", ".join(new or [])
+        elif row["field"] == "assignee_id":
+            detail = (agent_names or {}).get(new, new) if new else "—"
         lines.append({"kind": kind, "at": row["at"],
                       "actor": row.get("actor_name") or row.get("actor_role") or "",
                       "detail": "" if detail is None else str(detail)})

@@ -119,13 +119,14 @@ def test_activity_log_from_the_audit_history():
                row("csat", None, {"score": 4}, 3, name=None), row("links", [], [7], 4),
                row("links", [7], [], 5), row("merged_from", [], [9], 6),
                row("department", "billing", "technical", 7), row("description", "a", "b", 8),
-               row("agent_followers", [], [{"id": "anna", "name": "Anna"}], 9)]
-    lines = ticket_ops.activity(history)
+               row("agent_followers", [], [{"id": "anna", "name": "Anna"}], 9),
+               row("assignee_id", None, "agent-tom", 10)]
+    lines = ticket_ops.activity(history, {"agent-tom": "Tom Tech"})
     assert [(line["kind"], line["detail"]) for line in lines] == [
-        ("followed", "Anna"), ("department", "technical"), ("merged_from", "#9"),
+        ("assignee_id", "Tom Tech"), ("followed", "Anna"), ("department", "technical"), ("merged_from", "#9"),
         ("unlinked", "#7"), ("linked", "#7"), ("rated", "4"), ("reopened", "open"),
         ("solved", "solved")]
-    assert lines[5]["actor"] == "agent" and lines[0]["at"].startswith("2030-01-15T09:09")
+    assert lines[6]["actor"] == "agent" and lines[1]["at"].startswith("2030-01-15T09:09")
 
 
 def test_typed_ticket_numbers():
@@ -147,3 +148,23 @@ def test_refusals_are_translated():
                               "instead."],
                      "number": ["This ticket was already merged into another one."],
                      "other": ["something new"], "numbers": ["Enter a ticket number."]}
+
+
+def test_a_mention_is_a_live_item_for_the_mentioned_colleague_only():
+    from services.common import events as ev
+    from services.portal.live import LiveFeed, visible
+
+    feed = LiveFeed()
+    envelope = ev.new_event(ev.MESSAGE_ADDED, {
+        "ticket_id": "t", "number": 7, "message_id": "m", "author_role": "agent",
+        "author_id": "anna", "public": False, "added_at": T0, "mentioned_ids": ["tom"],
+        "ticket": {"subject": "s", "description": "d", "status": "open",
+                   "department": "billing", "priority": "normal", "language": "en",
+                   "requester_id": "c", "created_at": T0, "updated_at": T0}}, T0)
+    changed = feed.publish_event(envelope)
+    assert changed["type"] == "message_added" and changed["people"] is None
+    [_, mention] = feed.since(f"{feed.process}-0")
+    assert (mention["type"], mention["number"], mention["people"]) == ("mention", 7, ["tom"])
+    assert visible(mention, None, "tom") and visible(mention, frozenset({"billing"}), "tom")
+    assert not visible(mention, None, "anna") and not visible(mention, None)
+    assert not visible(mention, frozenset({"technical"}), "tom")

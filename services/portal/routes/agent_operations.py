@@ -88,7 +88,9 @@ def register(app, portal):
         to move to, and whether the viewer follows the ticket."""
         history = rpc.call("intake", "get_history", ticket["number"], acting())
         departments = rpc.call("routing", "list_departments").get("departments", [])
-        return {"activity": ticket_ops.activity(history.get("history", [])),
+        names = {a["id"]: a["name"] for a in rpc.call("routing", "list_agents").get(
+            "agents", [])}
+        return {"activity": ticket_ops.activity(history.get("history", []), names),
                 "activity_label": activity_label,
                 "move_departments": [d["id"] for d in departments],
                 "following": any(f["id"] == me()["_id"]

@@ -138,7 +138,8 @@ def register(app, portal):
         last_id = (request.headers.get("Last-Event-ID") or request.args.get("since") or "")[:64]
         # eventlet.wsgi would otherwise hold small writes back until 4 KiB have gathered.
         request.environ["eventlet.minimum_write_chunk_size"] = 0
-        return Response(live.stream(scope, last_id), mimetype="text/event-stream",
+        return Response(live.stream(scope, last_id, person=me()["_id"]),
+                        mimetype="text/event-stream",
                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @app.get("/agent")
