@@ -73,10 +73,7 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
         agent.screenshot(path=shots / "03-duplicate-points-to-survivor.png", full_page=True)
 
         person = browser.new_context(**desk).new_page()
-        person.goto(f"{portal}/signin?lang=en")
-        person.fill("#email", email)
-        person.fill("#password", "merge-pass-1")
-        person.click("#account-submit")
+        sign_in(person, portal, email, "merge-pass-1")
         person.goto(f"{portal}/my/tickets/{second}")
         expect(person.locator("#merged-into a")).to_have_attribute(
             "href", f"/my/tickets/{first}")
