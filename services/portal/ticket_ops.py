@@ -44,7 +44,8 @@ def find_mentions(text: str, colleagues: list[dict]) -> list[Colleague]:
 class Activity(TypedDict):
     kind: str     # solved, reopened, rated, merged_into, merged_from, linked, unlinked, ...
     at: str
-    actor: str
+    actor: str    # the person's name; "" when none was recorded (see actor_role)
+    actor_role: str
     detail: str
 
 
@@ -85,8 +86,8 @@ def activity(history: list[dict], agent_names: dict[str, str] | None = None
             detail = ", ".join(new or [])
         elif row["field"] == "assignee_id":
             detail = (agent_names or {}).get(new, new) if new else "—"
-        lines.append({"kind": kind, "at": row["at"],
-                      "actor": row.get("actor_name") or row.get("actor_role") or "",
+        lines.append({"kind": kind, "at": row["at"], "actor": row.get("actor_name") or "",
+                      "actor_role": row.get("actor_role") or "system",
                       "detail": "" if detail is None else str(detail)})
     return sorted(lines, key=lambda line: line["at"], reverse=True)
 

@@ -126,7 +126,8 @@ def test_activity_log_from_the_audit_history():
         ("assignee_id", "Tom Tech"), ("followed", "Anna"), ("department", "technical"), ("merged_from", "#9"),
         ("unlinked", "#7"), ("linked", "#7"), ("rated", "4"), ("reopened", "open"),
         ("solved", "solved")]
-    assert lines[6]["actor"] == "agent" and lines[1]["at"].startswith("2030-01-15T09:09")
+    assert (lines[6]["actor"], lines[6]["actor_role"]) == ("", "agent")
+    assert lines[1]["at"].startswith("2030-01-15T09:09")
 
 
 def test_typed_ticket_numbers():

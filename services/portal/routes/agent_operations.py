@@ -55,6 +55,12 @@ def activity_label(kind: str) -> str:
             "unfollowed": _("Stopped following")}.get(kind, kind)
 
 
+def role_label(role: str) -> str:
+    """Who did something when no name was recorded: their role."""
+    return {"system": _("Automatically"), "customer": _("Customer"), "agent": _("Agent"),
+            "supervisor": _("Supervisor"), "admin": _("Administrator")}.get(role, role)
+
+
 def register(app, portal):
     rpc = portal.rpc
     staff = staff_page(portal)
@@ -91,7 +97,7 @@ def register(app, portal):
         names = {a["id"]: a["name"] for a in rpc.call("routing", "list_agents").get(
             "agents", [])}
         return {"activity": ticket_ops.activity(history.get("history", []), names),
-                "activity_label": activity_label,
+                "activity_label": activity_label, "role_label": role_label,
                 "move_departments": [d["id"] for d in departments],
                 "following": any(f["id"] == me()["_id"]
                                  for f in ticket.get("agent_followers", []))}
