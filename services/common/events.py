@@ -42,6 +42,7 @@ SLA_DEADLINES_SET = "sla_deadlines_set"
 SLA_WARNING = "sla_warning"
 SLA_BREACHED = "sla_breached"
 TICKET_RATED = "ticket_rated"
+TICKET_MERGED = "ticket_merged"
 
 EVENT_SOURCE = {
     TICKET_CREATED: "intake", MESSAGE_ADDED: "intake", STATUS_CHANGED: "intake",
@@ -50,7 +51,7 @@ EVENT_SOURCE = {
     TICKET_ASSIGNED: "routing", TICKET_UNASSIGNABLE: "routing", PRIORITY_CHANGED: "routing",
     TICKET_CLASSIFIED: "routing", INCIDENT_DECLARED: "routing",
     SLA_DEADLINES_SET: "sla", SLA_WARNING: "sla", SLA_BREACHED: "sla",
-    TICKET_RATED: "intake",
+    TICKET_RATED: "intake", TICKET_MERGED: "intake",
 }
 
 
@@ -110,8 +111,24 @@ class TicketCreatedData(TicketChange):
 class MessageAddedData(TicketChange):
     message_id = fields.Str(required=True)
     author_role = fields.Str(required=True)
+    author_id = fields.Str(load_default=None, allow_none=True)
     public = fields.Bool(required=True)
     added_at = fields.AwareDateTime(required=True)
+    # Colleagues named with @ in an internal note (the console tells them live).
+    mentioned_ids = fields.List(fields.Str(), load_default=list)
+
+
+class TicketMergedData(TicketChange):
+    """Ticket ``merged_number`` was merged into this one (``number``, the survivor): its
+    thread and files joined the survivor's, ``ticket`` is the survivor's state after that,
+    ``merged_ticket`` the merged one's (closed, also announced by status_changed and
+    ticket_closed so clocks stop and assignments end as for any close)."""
+
+    merged_ticket_id = fields.Str(required=True)
+    merged_number = fields.Int(required=True)
+    merged_ticket = fields.Nested(TicketState, required=True)
+    actor_role = fields.Str(required=True)
+    merged_at = fields.AwareDateTime(required=True)
 
 
 class StatusChangedData(TicketChange):
@@ -200,6 +217,9 @@ class TicketAssignedData(TicketRef):
 class TicketUnassignableData(TicketRef):
     department = fields.Str(required=True)
     reason = fields.Str(required=True)
+    # The agent who held the ticket until now (it moved to a department where it waits):
+    # intake clears its assignee if that is still who it records.
+    previous_agent_id = fields.Str(load_default=None, allow_none=True)
 
 
 class PriorityChangedData(TicketRef):
@@ -275,7 +295,7 @@ EVENT_SCHEMAS: dict[str, type[Schema]] = {
     ATTACHMENT_ADDED: AttachmentAddedData,
     INCIDENT_DECLARED: IncidentDeclaredData,
     SLA_WARNING: SlaAlertData, SLA_BREACHED: SlaAlertData,
-    TICKET_RATED: TicketRatedData,
+    TICKET_RATED: TicketRatedData, TICKET_MERGED: TicketMergedData,
 }
 
 

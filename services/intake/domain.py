@@ -216,7 +216,8 @@ def ticket_state(ticket: dict) -> dict:
 
 EDITABLE_FIELDS = ("priority", "category", "department", "tags", "organization")
 # Field changes recorded in the audit history, whatever caused them.
-AUDITED_FIELDS = EDITABLE_FIELDS + ("status", "assignee_id", "csat", "follow_ups", "followers")
+AUDITED_FIELDS = EDITABLE_FIELDS + ("status", "assignee_id", "csat", "follow_ups", "followers",
+                                    "merged_into", "merged_from", "links", "agent_followers")
 
 
 class EditError(Refusal):
@@ -358,3 +359,79 @@ def csat_token_number(token: str, requester_of, secrets: list[str],
     return number if any(
         hmac.compare_digest(_csat_signature(number, requester_id, expires, secret), signature)
         for secret in secrets) else None
+
+
+# ---------------------------------------------------------------------------- merge and links
+
+def plan_merge(source: dict, target: dict, actor: dict) -> bool:
+    """May ``source`` be merged into ``target`` by ``actor``?  True: do it; False: it already
+    was (a retry, nothing to do); raises a Refusal otherwise.  Rules (docs/console.md,
+    "Ticket operations"): staff only; not into itself; not a ticket merged already (into
+    another one) nor into a merged ticket (merge into its survivor); nothing closed takes
+    part (a closed thread cannot grow; a closed duplicate needs no merge); both of the same
+    requester, because the survivor's replies go to them (link the tickets otherwise)."""
+    if actor["role"] not in STAFF:
+        raise EditError(403, {"_schema": [f"a {actor['role']} cannot merge tickets"]})
+    if source["number"] == target["number"]:
+        raise EditError(409, {"into": ["a ticket cannot be merged into itself"]})
+    if source.get("merged_into") == target["number"]:
+        return False
+    if source.get("merged_into") is not None:
+        raise EditError(409, {"number": [
+            f"this ticket was already merged into #{source['merged_into']}"]})
+    if target.get("merged_into") is not None:
+        raise EditError(409, {"into": [
+            f"that ticket was merged into #{target['merged_into']}; merge into that one"]})
+    if "closed" in (source["status"], target["status"]):
+        raise EditError(409, {"into": ["closed tickets cannot be merged"]})
+    if source["requester_id"] != target["requester_id"]:
+        raise EditError(409, {"into": [
+            "tickets of different requesters cannot be merged; link them instead"]})
+    return True
+
+
+def merged_entries(source: dict) -> tuple[list[dict], list[dict]]:
+    """What the merged ticket brings to the survivor: its thread with its description as the
+    first message, and its files; each entry says where it came from (``merged_from``)."""
+    opening = {"id": f"merged-{source['_id']}", "author_id": source["requester_id"],
+               "author_role": "customer", "author_name": source.get("requester_name"),
+               "body": f"{source['subject']}\n\n{source['description']}", "public": True,
+               "created_at": source["created_at"]}
+    return ([dict(m, merged_from=source["number"])
+             for m in [opening, *source.get("messages", [])]],
+            [dict(a, merged_from=source["number"]) for a in source.get("attachments", [])])
+
+
+def merged_thread(source: dict, target: dict) -> list[dict]:
+    """The survivor's thread after the merge: both threads in time order."""
+    return sorted(target.get("messages", []) + merged_entries(source)[0],
+                  key=lambda m: m["created_at"])
+
+
+def merge_changes(source: dict, target: dict, now: datetime) -> tuple[dict, dict, dict]:
+    """(survivor's new fields, what is pushed onto the survivor's thread and files, the merged
+    ticket's new fields).  The push sorts the thread by time in the same write, so a message
+    that arrives meanwhile is never lost."""
+    messages, files = merged_entries(source)
+    survivor = {"merged_from": sorted({*target.get("merged_from", []), source["number"]}),
+                "updated_at": now}
+    push = {"messages": {"$each": messages, "$sort": {"created_at": 1}},
+            "attachments": {"$each": files}}
+    merged = {"status": "closed", "closed_at": now, "merged_into": target["number"],
+              "updated_at": now}
+    return survivor, push, merged
+
+
+def plan_link(ticket: dict, other: dict, actor: dict, linked: bool) -> bool:
+    """Link (``linked`` True) or unlink two related tickets: True when something changes,
+    False when it already is so (a retry).  Links are symmetrical: both tickets list each
+    other in ``links``."""
+    if actor["role"] not in STAFF:
+        raise EditError(403, {"_schema": [f"a {actor['role']} cannot link tickets"]})
+    if ticket["number"] == other["number"]:
+        raise EditError(409, {"other": ["a ticket cannot be linked to itself"]})
+    return (other["number"] in ticket.get("links", [])) != linked
+
+
+def with_link(links: list[int], number: int, linked: bool) -> list[int]:
+    return sorted({*links, number} if linked else set(links) - {number})

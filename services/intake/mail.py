@@ -180,6 +180,38 @@ TEMPLATES = {
                "\n\nЭто автоматическое уведомление; отвечайте в рабочем месте, а не на это "
                "письмо.\n"),
     },
+    # To the requester: a duplicate request was merged into the one the desk continues.
+    "merged": {
+        "en": ("[#{merged_number}] Merged into #{number}: {subject}",
+               "Hello {name},\n\nYour request #{merged_number} was merged into request "
+               "#{number}, which covers the same question; everything you sent is kept "
+               "there and we continue in it.\n\n{portal_url}/my/tickets/{number}\n"),
+        "ru": ("[#{merged_number}] Объединена с #{number}: {subject}",
+               "Здравствуйте, {name}!\n\nВаша заявка #{merged_number} объединена с заявкой "
+               "#{number} по тому же вопросу; всё, что вы прислали, сохранено там, и мы "
+               "продолжаем работу в ней.\n\n{portal_url}/my/tickets/{number}\n"),
+    },
+    # To staff (see IntakeService.notify_mentioned / notify_followers); not threaded.
+    "mentioned": {
+        "en": ("[#{number}] {author} mentioned you: {subject}",
+               "Hello {name},\n\n{author} mentioned you in an internal note on ticket "
+               "#{number}:\n\n{body}\n\n{portal_url}/agent/tickets/{number}\n\n"
+               "Please answer in the workspace, not by replying to this email.\n"),
+        "ru": ("[#{number}] {author} упомянул(а) вас: {subject}",
+               "Здравствуйте, {name}!\n\n{author} упомянул(а) вас во внутренней заметке к "
+               "заявке #{number}:\n\n{body}\n\n{portal_url}/agent/tickets/{number}\n\n"
+               "Отвечайте в рабочем месте, а не на это письмо.\n"),
+    },
+    "followed": {
+        "en": ("[#{number}] New message from {author}: {subject}",
+               "Hello {name},\n\n{author} wrote on ticket #{number}, which you follow:"
+               "\n\n{body}\n\n{portal_url}/agent/tickets/{number}\n\n"
+               "Please answer in the workspace, not by replying to this email.\n"),
+        "ru": ("[#{number}] Новое сообщение от {author}: {subject}",
+               "Здравствуйте, {name}!\n\n{author} написал(а) в заявке #{number}, за "
+               "которой вы следите:\n\n{body}\n\n{portal_url}/agent/tickets/{number}\n\n"
+               "Отвечайте в рабочем месте, а не на это письмо.\n"),
+    },
 }
 SLA_TARGET_NAMES = {
     "en": {"first_response": "first response", "next_response": "next response",

@@ -70,6 +70,27 @@ class ActorSchema(Strict):
     departments = fields.List(slug(), load_default=None, allow_none=True)
 
 
+class ColleagueSchema(Strict):
+    """A staff member to notify (a mentioned colleague, a follower): the portal resolves
+    them from routing's agent profiles."""
+
+    id = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+    name = line(120, required=True)
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    language = fields.Str(load_default=None, allow_none=True, validate=validate.OneOf(LANGUAGES))
+
+
+class MergeSchema(Strict):
+    into = WholeNumber(required=True, validate=validate.Range(min=1, max=2**31 - 1),
+                       metadata={"description": "the surviving ticket's number"})
+
+
+class LinkSchema(Strict):
+    other = WholeNumber(required=True, validate=validate.Range(min=1, max=2**31 - 1),
+                        metadata={"description": "the related ticket's number"})
+    linked = StrictBool(load_default=True, metadata={"description": "false removes the link"})
+
+
 class RequesterSchema(ActorSchema):
     """Who files a ticket, with their customer account's organization and plan (the portal
     reads them from the account; the request body cannot choose them)."""
@@ -255,6 +276,13 @@ class MessageSchema(Schema):
     body = fields.Str()
     public = fields.Bool()
     created_at = fields.AwareDateTime()
+    merged_from = fields.Int(allow_none=True)  # came with the ticket merged into this one
+    mentions = fields.Pluck("ColleagueView", "id", many=True)  # colleagues named with @
+
+
+class ColleagueView(Schema):
+    id = fields.Str()
+    name = fields.Str()
 
 
 class SlaSchema(Schema):
@@ -280,6 +308,7 @@ class AttachmentView(Schema):
     message_id = fields.Str(allow_none=True)
     uploaded_by = fields.Str()
     created_at = fields.AwareDateTime()
+    merged_from = fields.Int(allow_none=True)
 
 
 class JsonValue(fields.Raw):
@@ -350,6 +379,10 @@ class TicketSchema(Schema):
     messages = fields.List(fields.Nested(MessageSchema))
     followers = fields.List(fields.Str())  # Cc'd people who get the agents' email replies
     bounces = fields.List(fields.Nested(BounceView))  # staff only
+    merged_into = fields.Int(allow_none=True)  # closed by a merge: the surviving ticket
+    merged_from = fields.List(fields.Int())  # tickets merged into this one
+    links = fields.List(fields.Int())  # related tickets (both list each other)
+    agent_followers = fields.List(fields.Nested(ColleagueView))  # staff following it
 
 
 class ReportQuerySchema(Strict):
@@ -369,6 +402,12 @@ class NotificationToggles(Strict):
         "description": "time rule: a pending ticket's silent requester is reminded"})
     sla_warning = StrictBool(load_default=True, metadata={
         "description": "to the assignee: an SLA deadline is near"})
+    merged = StrictBool(load_default=True, metadata={
+        "description": "the request was merged into another one"})
+    mentioned = StrictBool(load_default=True, metadata={
+        "description": "to a colleague named with @ in an internal note"})
+    followed = StrictBool(load_default=True, metadata={
+        "description": "to staff following a ticket: a new message"})
 
 
 class MailSettingsSchema(Strict):

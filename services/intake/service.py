@@ -24,8 +24,9 @@ from . import tags as tag_rules
 from .dependencies import Mailer, Settings, TicketStore, open_ticket_gauges
 from .rollups import day_range
 from .schemas import (ActorSchema, AttachmentUploadSchema, AttachmentView, AuditView,
-                      CannedCreateSchema, CannedQuerySchema, CannedView, CreateTicketCommand,
-                      CsatSchema, InboundEmailSchema, MailSettingsSchema, MessageCreateSchema,
+                      CannedCreateSchema, CannedQuerySchema, CannedView, ColleagueSchema,
+                      CreateTicketCommand, CsatSchema, InboundEmailSchema, LinkSchema,
+                      MailSettingsSchema, MergeSchema, MessageCreateSchema,
                       QueueQuerySchema, ReportQuerySchema, RequesterAccountSchema,
                       StatusChangeSchema, TagQuerySchema, TagRenameSchema, TicketCreateSchema,
                       TicketQuerySchema, TicketSchema, TicketUpdateSchema)
@@ -47,8 +48,13 @@ def _public_view(ticket: dict, role: str) -> dict:
     """Customers never see internal notes (nor their attachments), in any reply."""
     if role not in domain.STAFF:
         ticket = dict(ticket, messages=[m for m in ticket.get("messages", []) if m["public"]],
-                      attachments=att.visible_attachments(ticket, staff=False), bounces=[])
+                      attachments=att.visible_attachments(ticket, staff=False), bounces=[],
+                      links=[], agent_followers=[])
     return TicketSchema().dump(ticket)
+
+
+class _ChangedMeanwhile(Exception):
+    """A conditional write of a multi-ticket change found the ticket changed: roll back."""
 
 
 def _outbound_message_id(settings: dict) -> str:
@@ -103,6 +109,9 @@ class IntakeService(OutboxRelay):
         actor = parsed(ActorSchema(), actor)
         requested = parsed(StatusChangeSchema(), change)["status"]
         ticket = self._visible_ticket(number, actor)
+        if ticket.get("merged_into") is not None:
+            return fail(409, {"status": [
+                f"this ticket was merged into #{ticket['merged_into']}; continue there"]})
         now = self.clock.now()
         try:
             move = domain.plan_transition(ticket["status"], requested, actor["role"],
@@ -132,11 +141,21 @@ class IntakeService(OutboxRelay):
                                      expected={"status": move.old})
 
     @command
-    def add_message(self, number: int, message: dict, actor: dict) -> dict:
+    def add_message(self, number: int, message: dict, actor: dict,
+                    attachments: list | None = None, mentions: list | None = None) -> dict:
+        """A reply or internal note.  ``attachments``: files sent with it (base64, the
+        ticket's attachment rules; the whole message is refused if one is).  ``mentions``:
+        colleagues named with ``@`` in a staff note, as the portal resolved them (id, name,
+        email, language): they are mailed a notice (see notify_mentioned)."""
         actor = parsed(ActorSchema(), actor)
         body = parsed(MessageCreateSchema(), message)
+        mentioned = parsed(ColleagueSchema(many=True), mentions or [])
+        if mentioned and (body["public"] or actor["role"] not in domain.STAFF):
+            return fail(400, {"body": ["colleagues can be mentioned in internal notes only"]})
         ticket = self._visible_ticket(number, actor)
-        changes, push, events, files = self._plan_message(ticket, body, actor, [])
+        changes, push, events, files = self._plan_message(ticket, body, actor,
+                                                          list(attachments or [])[:10],
+                                                          mentioned)
         return self._commit_and_show(ticket, changes, events, actor,
                                      expected={"status": ticket["status"]}, push=push,
                                      files=files)
@@ -153,6 +172,79 @@ class IntakeService(OutboxRelay):
         event = self._updated_event(ticket, diff, actor["role"], now)
         return self._commit_and_show(ticket, dict(new, updated_at=now), [event], actor,
                                      expected={name: ticket.get(name) for name in diff})
+
+    @command
+    def merge_ticket(self, number: int, into: int, actor: dict) -> dict:
+        """Merge ticket ``number`` into ticket ``into`` (the survivor): its thread and files
+        join the survivor's in time order, it is closed with ``merged_into`` and the survivor
+        lists it in ``merged_from``; both documents change in one transaction.  Merging again
+        answers with the survivor (idempotent).  Rules: domain.plan_merge."""
+        actor = parsed(ActorSchema(), actor)
+        into = parsed(MergeSchema(), {"into": into})["into"]
+        source = self._visible_ticket(number, actor)
+        target = self._visible_ticket(into, actor)
+        if not domain.plan_merge(source, target, actor):
+            return ok(ticket=_public_view(target, actor["role"]), merged=False)
+        now = self.clock.now()
+        survivor, push, merged = domain.merge_changes(source, target, now)
+        source_state = domain.ticket_state(dict(source, **merged))
+        target_state = domain.ticket_state(dict(
+            target, **survivor, messages=domain.merged_thread(source, target)))
+        events = [self._status_event(source, "closed", actor["role"], now, source_state),
+                  ev.new_event(ev.TICKET_CLOSED, {
+                      "ticket_id": source["_id"], "number": number, "closed_at": now,
+                      "ticket": source_state}, now),
+                  ev.new_event(ev.TICKET_MERGED, {
+                      "ticket_id": target["_id"], "number": target["number"],
+                      "merged_ticket_id": source["_id"], "merged_number": number,
+                      "actor_role": actor["role"], "merged_at": now, "ticket": target_state,
+                      "merged_ticket": source_state}, now)]
+        # Both writes are conditional on what the rules were checked against (statuses, not
+        # merged): if either changed meanwhile the pair is rolled back, nothing half-merged.
+        unmerged = {"merged_into": None}
+        return self._commit_pair(
+            [(target, survivor, dict(unmerged, status=target["status"]), push),
+             (source, merged, dict(unmerged, status=source["status"]), None)],
+            events, actor, target["_id"], merged=True)
+
+    @command
+    def link_tickets(self, number: int, other: int, linked: bool, actor: dict) -> dict:
+        """Link (or with ``linked`` False unlink) two related tickets; both list each other
+        in ``links``, in one transaction.  Doing it twice changes nothing."""
+        actor = parsed(ActorSchema(), actor)
+        request = parsed(LinkSchema(), {"other": other, "linked": linked})
+        ticket = self._visible_ticket(number, actor)
+        peer = self._visible_ticket(request["other"], actor)
+        if not domain.plan_link(ticket, peer, actor, request["linked"]):
+            return ok(ticket=_public_view(ticket, actor["role"]), changed=False)
+        now = self.clock.now()
+        pairs, events = [], []
+        for one, two in ((ticket, peer), (peer, ticket)):
+            links = domain.with_link(one.get("links", []), two["number"], request["linked"])
+            pairs.append((one, {"links": links, "updated_at": now},
+                          {"links": one.get("links")}, None))
+            events.append(self._updated_event(
+                one, domain.field_changes(one, {"links": links}), actor["role"], now))
+        return self._commit_pair(pairs, events, actor, ticket["_id"], changed=True)
+
+    @command
+    def follow_ticket(self, number: int, follower: dict, following: bool, actor: dict) -> dict:
+        """A colleague follows a ticket (or stops): they are mailed about its new messages
+        (see notify_followers).  ``follower`` is the acting person's own profile (id, name,
+        email, language) as the portal knows it; only staff follow, only themselves."""
+        actor = parsed(ActorSchema(), actor)
+        follower = parsed(ColleagueSchema(), follower)
+        if actor["role"] not in domain.STAFF or follower["id"] != actor["id"]:
+            return fail(403, {"_schema": ["staff follow tickets, each for themselves"]})
+        ticket = self._visible_ticket(number, actor)
+        current = ticket.get("agent_followers", [])
+        others = [f for f in current if f["id"] != actor["id"]]
+        wanted = sorted(others + [follower], key=lambda f: f["id"]) if following else others
+        if [f["id"] for f in wanted] == sorted(f["id"] for f in current):
+            return ok(ticket=_public_view(ticket, actor["role"]))
+        return self._commit_and_show(ticket, {"agent_followers": wanted,
+                                              "updated_at": self.clock.now()}, [], actor,
+                                     expected={"agent_followers": ticket.get("agent_followers")})
 
     @command
     def create_follow_up(self, number: int, follow_up: dict, actor: dict) -> dict:
@@ -383,6 +475,10 @@ class IntakeService(OutboxRelay):
         for number in (token_number, mail.subject_number(m["subject"])):
             if ticket is None and number is not None:
                 ticket = self.store.by_number(number)
+        for _hop in range(5):  # a mail to a merged ticket goes on in its survivor
+            if ticket is None or ticket.get("merged_into") is None:
+                break
+            ticket = self.store.by_number(ticket["merged_into"])
         email_ids = [m["message_id"]] if m["message_id"] else []
         accepted = ticket is not None and trust.reply_accepted(
             ticket, m["from_email"], token_number, m["sender_authenticated"])
@@ -570,6 +666,23 @@ class IntakeService(OutboxRelay):
             "assignee_email": d["agent_email"], "assignee_language": d["agent_language"]},
             actor=d.get("assigned_by") or domain.SYSTEM_ACTOR)
 
+    @on_event(ev.TICKET_UNASSIGNABLE)
+    def record_unassigned(self, event):
+        """The ticket left its agent to wait in another department's queue (a department
+        change): nobody holds it now, unless someone newer was recorded meanwhile."""
+        d = event.data
+        if not d["previous_agent_id"]:
+            return
+
+        def write(session):
+            ticket = self.store.by_id(d["ticket_id"], session)
+            if ticket is not None and ticket.get("assignee_id") == d["previous_agent_id"]:
+                self._write_changes(session, ticket, {
+                    "assignee_id": None, "assignee_name": None, "assignee_email": None,
+                    "updated_at": event.occurred_at}, domain.SYSTEM_ACTOR,
+                    expected={"assignee_id": d["previous_agent_id"]})
+        self.store.handle_once("record_unassigned", event.event_id, write)
+
     @on_event(ev.PRIORITY_CHANGED)
     def record_priority_change(self, event):
         d = event.data
@@ -619,6 +732,54 @@ class IntakeService(OutboxRelay):
     def notify_solved(self, event):
         d = event.data
         self._notify("notify_solved", event.event_id, d["ticket_id"], "solved")
+
+    @on_event(ev.TICKET_MERGED)
+    def notify_merged(self, event):
+        d = event.data
+        self._notify("notify_merged", event.event_id, d["ticket_id"], "merged",
+                     merged_number=d["merged_number"])
+
+    @on_event(ev.MESSAGE_ADDED)
+    def notify_mentioned(self, event):
+        """Colleagues named with @ in an internal note hear about it by mail."""
+        if event.data["mentioned_ids"]:
+            self._notify_staff("notify_mentioned", event, "mentioned",
+                               lambda message, ticket: message.get("mentions", []))
+
+    @on_event(ev.MESSAGE_ADDED)
+    def notify_followers(self, event):
+        """Staff following the ticket hear of every new message but their own (a colleague
+        mentioned in it gets that mail instead)."""
+        self._notify_staff("notify_followers", event, "followed", lambda message, ticket: [
+            f for f in ticket.get("agent_followers", [])
+            if f["id"] != message["author_id"]
+            and f["id"] not in {m["id"] for m in message.get("mentions", [])}])
+
+    def _notify_staff(self, consumer, event, kind, recipients):
+        """One mail per colleague ``recipients(message, ticket)`` names, in their language,
+        not threaded into the customer's conversation; once per event."""
+        if not self.mailer.enabled:
+            return
+        settings = self._mail_settings()
+        ticket = self.store.by_id(event.data["ticket_id"])
+        message = ticket and next((m for m in ticket["messages"]
+                                   if m["id"] == event.data["message_id"]), None)
+        if not settings["notifications"][kind] or message is None:
+            return
+        mails = [mail.compose(kind, mail.language_for(kind, person.get("language"), settings),
+                              to=person["email"], settings=settings,
+                              message_id=_outbound_message_id(settings), references=[],
+                              number=ticket["number"], subject=ticket["subject"],
+                              name=person["name"], body=message["body"],
+                              author=message.get("author_name") or message["author_id"],
+                              portal_url=self.settings.portal_url)
+                 for person in recipients(message, ticket)]
+
+        def send(session):
+            for msg in mails:
+                self.mailer.send(msg)
+        if mails:
+            self.store.handle_once(consumer, event.event_id, send)
 
     @on_event(ev.SLA_WARNING)
     def notify_sla_warning(self, event):
@@ -717,7 +878,7 @@ class IntakeService(OutboxRelay):
             return _replayed(existing, fields, viewer)
         return ok(ticket=_public_view(ticket, viewer["role"]), created=True)
 
-    def _plan_message(self, ticket, body, actor, uploads):
+    def _plan_message(self, ticket, body, actor, uploads, mentioned=()):
         """Changes, pushes, events and files for one thread entry (raises domain.Refusal)."""
         is_staff = actor["role"] in domain.STAFF
         if not body["public"] and not domain.may(actor["role"], "write_internal_note"):
@@ -728,6 +889,8 @@ class IntakeService(OutboxRelay):
         entry = {"id": uuid.uuid4().hex, "author_id": actor["id"], "author_role": actor["role"],
                  "author_name": actor.get("name"), "body": body["body"],
                  "public": body["public"], "created_at": now}
+        if mentioned:
+            entry["mentions"] = list(mentioned)
         pushed_files, files = [], []
         for upload in uploads:
             file_entry, blob = self._plan_attachment(
@@ -749,7 +912,8 @@ class IntakeService(OutboxRelay):
                                          messages=ticket.get("messages", []) + [entry]))
         events = [ev.new_event(ev.MESSAGE_ADDED, {
             "ticket_id": ticket["_id"], "number": ticket["number"], "message_id": entry["id"],
-            "author_role": actor["role"], "public": body["public"], "added_at": now,
+            "author_role": actor["role"], "author_id": actor["id"], "public": body["public"],
+            "added_at": now, "mentioned_ids": [m["id"] for m in mentioned],
             "ticket": state}, now)]
         if opens:
             events.append(self._status_event(ticket, "open", actor["role"], now, state))
@@ -817,6 +981,21 @@ class IntakeService(OutboxRelay):
             return fail(409, {conflict[0]: [conflict[1]]})
         return ok(ticket=_public_view(self.store.by_id(ticket["_id"]), actor["role"]))
 
+    def _commit_pair(self, writes, events, actor, shown_id, **answer) -> dict:
+        """Several tickets' conditional writes (``(ticket, changes, expected, push)``) and
+        their events in one transaction: all or nothing."""
+        def write(session):
+            for ticket, changes, expected, push in writes:
+                if not self._write_changes(session, ticket, changes, actor, expected, push):
+                    raise _ChangedMeanwhile()
+            return events
+
+        try:
+            self.apply(write)
+        except _ChangedMeanwhile:
+            return fail(409, {"_schema": ["a ticket changed meanwhile; reload and retry"]})
+        return ok(ticket=_public_view(self.store.by_id(shown_id), actor["role"]), **answer)
+
     @contextmanager
     def _files_kept_if(self, files, committed):
         """GridFS cannot take part in a transaction: store the files first and delete them
@@ -841,7 +1020,7 @@ class IntakeService(OutboxRelay):
                                     actor, expected={})
         self.store.handle_once(consumer, event.event_id, write)
 
-    def _notify(self, consumer, once_id, ticket_id, kind, message_id=None):
+    def _notify(self, consumer, once_id, ticket_id, kind, message_id=None, **extra):
         """Email the requester; the send and the dedupe marker (``once_id`` per ``consumer``)
         commit together, so a failed send is retried on redelivery and a delivered one is not
         repeated."""
@@ -855,7 +1034,7 @@ class IntakeService(OutboxRelay):
             return
         values = {"number": ticket["number"], "subject": ticket["subject"],
                   "name": ticket.get("requester_name") or ticket["requester_email"],
-                  "portal_url": self.settings.portal_url}
+                  "portal_url": self.settings.portal_url, **extra}
         if kind == "replied":
             message = next((m for m in ticket["messages"] if m["id"] == message_id), None)
             if message is None or not message["public"]:

@@ -25,6 +25,7 @@ KNOWN_TICKETS = 50_000   # ticket number -> department remembered from earlier e
 KEEPALIVE_SECONDS = 15   # a comment line this often: proxies keep the stream, dead ones fail
 RESYNC = "resync"
 PRESENCE = "presence"
+MENTION = "mention"  # a colleague named these people in an internal note
 
 
 class LiveItem(TypedDict):
@@ -32,6 +33,7 @@ class LiveItem(TypedDict):
     type: str               # the event type, "presence" or "resync"
     number: int | None      # the ticket, when the event is about one
     department: str | None  # its department, when known
+    people: list[str] | None  # only for these people (a mention); None: by department
 
 
 def item_from_envelope(envelope: dict) -> tuple[str, int | None, str | None] | None:
@@ -50,10 +52,14 @@ def item_from_envelope(envelope: dict) -> tuple[str, int | None, str | None] | N
     return kind, number, department if isinstance(department, str) else None
 
 
-def visible(item: LiveItem, departments: frozenset[str] | None) -> bool:
+def visible(item: LiveItem, departments: frozenset[str] | None,
+            person: str | None = None) -> bool:
     """Whether a person who sees ``departments`` (None: all of them) is told about ``item``.
     An item of unknown department passes: it carries nothing but a ticket number, and the
-    page then asks the access-checked pages what changed."""
+    page then asks the access-checked pages what changed.  An item for some people (a
+    mention) reaches only them."""
+    if item.get("people") is not None and person not in item["people"]:
+        return False
     if departments is None or item["department"] is None:
         return True
     return item["department"] in departments
@@ -78,7 +84,7 @@ class LiveFeed:
         return f"{self.process}-{self._sequence}"
 
     def publish(self, kind: str, number: int | None = None,
-                department: str | None = None) -> LiveItem:
+                department: str | None = None, people: list[str] | None = None) -> LiveItem:
         if number is not None:
             if department:
                 self._departments[number] = department
@@ -89,7 +95,7 @@ class LiveFeed:
                 department = self._departments.get(number)
         self._sequence += 1
         item = LiveItem(id=f"{self.process}-{self._sequence}", type=kind, number=number,
-                        department=department)
+                        department=department, people=people)
         self._recent.append((self._sequence, item))
         for listener in list(self._listeners):
             listener.put(item)
@@ -97,7 +103,14 @@ class LiveFeed:
 
     def publish_event(self, envelope: dict) -> LiveItem | None:
         found = item_from_envelope(envelope)
-        return self.publish(*found) if found else None
+        if not found:
+            return None
+        item = self.publish(*found)
+        mentioned = envelope["data"].get("mentioned_ids")
+        if found[0] == "message_added" and isinstance(mentioned, list) and mentioned:
+            self.publish(MENTION, found[1], found[2],
+                         people=[p for p in mentioned if isinstance(p, str)])
+        return item
 
     def since(self, last_id: str | None) -> list[LiveItem] | None:
         """What followed ``last_id``; None when that cannot be told (resync)."""
@@ -114,7 +127,8 @@ class LiveFeed:
         return [item for seq, item in self._recent if seq > sequence_]
 
     def stream(self, departments: frozenset[str] | None, last_id: str | None,
-               keepalive: float = KEEPALIVE_SECONDS) -> Iterator[str]:
+               keepalive: float = KEEPALIVE_SECONDS, person: str | None = None
+               ) -> Iterator[str]:
         """The text of one SSE response, for as long as the browser listens."""
         listener: eventlet.queue.LightQueue = eventlet.queue.LightQueue()
         self._listeners.add(listener)  # before the catch-up, so nothing falls in between
@@ -123,12 +137,13 @@ class LiveFeed:
             sent = _sequence_of(self.last_id)
             backlog = self.since(last_id)
             if backlog is None:
-                yield sse(LiveItem(id=self.last_id, type=RESYNC, number=None, department=None))
+                yield sse(LiveItem(id=self.last_id, type=RESYNC, number=None, department=None,
+                                   people=None))
             else:
                 sent = _sequence_of(last_id) if last_id else sent
                 for item in backlog:
                     sent = _sequence_of(item["id"])
-                    if visible(item, departments):
+                    if visible(item, departments, person):
                         yield sse(item)
             while True:
                 try:
@@ -139,7 +154,7 @@ class LiveFeed:
                 if _sequence_of(item["id"]) <= sent:
                     continue  # already sent from the catch-up
                 sent = _sequence_of(item["id"])
-                if visible(item, departments):
+                if visible(item, departments, person):
                     yield sse(item)
         finally:
             self._listeners.discard(listener)

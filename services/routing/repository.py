@@ -129,6 +129,11 @@ class RoutingRepository(Repository):
             "assigned_at": now}}, upsert=True, session=session)
         self._log(ticket_id, agent, "assigned", now, session)
 
+    def move_assignment(self, ticket_id: str, department: str, session) -> None:
+        """The ticket changed department and its agent works there too: it stays theirs."""
+        self.db.assignments.update_one({"_id": ticket_id, "active": True},
+                                       {"$set": {"department": department}}, session=session)
+
     def end_assignment(self, ticket_id: str, now, session) -> dict | None:
         """Deactivate and give the slot back; returns the ended assignment, if any."""
         assignment = self.db.assignments.find_one_and_update(
@@ -184,6 +189,10 @@ class RoutingRepository(Repository):
 
     def ticket(self, ticket_id: str, session=None) -> dict | None:
         return self.db.tickets.find_one({"_id": ticket_id}, session=session)
+
+    def move_ticket(self, ticket_id: str, department: str, session) -> None:
+        self.db.tickets.update_one({"_id": ticket_id}, {"$set": {"department": department}},
+                                   session=session)
 
     def note_reopened(self, ticket_id: str, at, session) -> None:
         """Remember the latest reopening (see ``reopened_after``)."""

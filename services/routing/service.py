@@ -268,6 +268,40 @@ class RoutingService(OutboxRelay):
         if released:
             self._drain_queues([released["department"]], slots=1)
 
+    @on_event(ev.TICKET_UPDATED)
+    def follow_department(self, event):
+        """Staff moved an open ticket to another department: it leaves its agent unless they
+        work there too (their slot is given back) and its old waiting queue, and is placed
+        in the new department like a new arrival (an agent there, or its queue)."""
+        d = event.data
+        if "department" not in d["changes"] or d["ticket"]["status"] in ("solved", "closed"):
+            return
+        now, released = self.clock.now(), []
+
+        def work(session):
+            self.store.move_ticket(d["ticket_id"], d["department"], session)
+            current = self.store.active_assignment(d["ticket_id"], session)
+            if current and current["department"] == d["department"]:
+                return []
+            if current:
+                agent = self.store.agent(current["agent_id"], session) or {}
+                if d["department"] in agent.get("departments", []):
+                    self.store.move_assignment(d["ticket_id"], d["department"], session)
+                    return []
+                self.store.end_assignment(d["ticket_id"], now, session)
+                released.append(current["department"])
+            self.store.dequeue(d["ticket_id"], session)
+            known = self.store.ticket(d["ticket_id"], session) or {}
+            return self._place({**known, "ticket_id": d["ticket_id"], "number": d["number"],
+                                "department": d["department"], "priority": d["priority"],
+                                "preferred_agent_id": None,
+                                "released_agent_id": current and current["agent_id"]},
+                               now, session)
+
+        self.apply(work, event=event, consumer="follow_department")
+        if released:
+            self._drain_queues(released, slots=1)
+
     @on_event(ev.SLA_DEADLINES_SET)
     def note_sla_deadlines(self, event):
         due = domain.earliest_due(event.data)
@@ -355,7 +389,8 @@ class RoutingService(OutboxRelay):
             return [ev.new_event(ev.TICKET_UNASSIGNABLE, {
                 "ticket_id": ticket["ticket_id"], "number": ticket["number"],
                 "department": ticket["department"],
-                "reason": "no available agent with the skills and capacity"}, now)]
+                "reason": "no available agent with the skills and capacity",
+                "previous_agent_id": ticket.get("released_agent_id")}, now)]
         return []
 
     def _reassign(self, ticket: dict, current: dict, now, session) -> list[dict]:

@@ -228,6 +228,7 @@ class SearchService(KnowledgeLoop, OutboxRelay):
     on_ticket_solved = _indexes_state(ev.TICKET_SOLVED)
     on_ticket_closed = _indexes_state(ev.TICKET_CLOSED)
     on_ticket_reopened = _indexes_state(ev.TICKET_REOPENED)
+    on_ticket_merged = _indexes_state(ev.TICKET_MERGED)  # the survivor's combined thread
 
     @on_event(ev.TICKET_ASSIGNED)
     def on_ticket_assigned(self, event):

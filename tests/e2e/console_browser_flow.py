@@ -42,10 +42,10 @@ def file(portal: str, token: str, subject: str) -> int:
         "department": "technical", "language": "en"})["number"]
 
 
-def sign_in(page, portal: str, email: str) -> None:
+def sign_in(page, portal: str, email: str, password: str = PASSWORD) -> None:
     page.goto(f"{portal}/signin?lang=en")
     page.fill("#email", email)
-    page.fill("#password", PASSWORD)
+    page.fill("#password", password)
     page.click("#account-submit")
     expect(page.locator("#signout")).to_be_visible()
 

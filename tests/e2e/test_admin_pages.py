@@ -190,7 +190,9 @@ def test_a_changed_sender_is_used_for_the_next_mail(portal, admin, api, mail_sin
     form = {"sender_address": "not an address", "sender_name": "Acme Desk",
             "reply_to": "", "default_language": "en", "notifications.received": "on",
             "notifications.replied": "on", "notifications.solved": "on",
-            "notifications.reminder": "on", "notifications.sla_warning": "on"}
+            "notifications.reminder": "on", "notifications.sla_warning": "on",
+            "notifications.merged": "on", "notifications.mentioned": "on",
+            "notifications.followed": "on"}
     refused(admin.submit("/admin/email", "/admin/email", form), 400,
             "mail-sender_address", "Not a valid email address")
     assert api("get", "/api/admin/email-settings") == before

@@ -217,6 +217,11 @@ API_ROWS = [
      by_role(401, 403, 403, 200)),
     ("get", "/api/tickets/{number}/history", lambda w, r, s: (
         f"/api/tickets/{w.ticket}/history", None), by_role(401, 403, 403, 200)),
+    # Merging or linking a ticket with itself: staff hear why not; customers may not at all.
+    ("post", "/api/tickets/{number}/merge", lambda w, r, s: (
+        f"/api/tickets/{w.ticket}/merge", {"into": w.ticket}), by_role(401, 403, 403, 409)),
+    ("post", "/api/tickets/{number}/links", lambda w, r, s: (
+        f"/api/tickets/{w.ticket}/links", {"other": w.ticket}), by_role(401, 403, 403, 409)),
     # Follow-ups are for closed tickets: the owner and staff hear "not closed", others 404.
     ("post", "/api/tickets/{number}/follow-up", lambda w, r, s: (
         f"/api/tickets/{w.ticket}/follow-up", {"body": "again"}), by_role(401, 409, 404, 409)),

@@ -85,7 +85,9 @@ def test_mail_settings_checkboxes_become_toggles():
     assert payload == {"sender_address": "desk@acme.test", "sender_name": None,
                        "reply_to": None, "default_language": "en",
                        "notifications": {"received": True, "replied": False, "solved": False,
-                                         "reminder": False, "sla_warning": False}}
+                                         "reminder": False, "sla_warning": False,
+                                         "merged": False, "mentioned": False,
+                                         "followed": False}}
     assert forms.mail_fields(dict(payload, notifications={"received": True, "replied": False,
                                                           "solved": True}))[
         "notifications.replied"] == ""

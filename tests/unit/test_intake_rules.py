@@ -313,13 +313,15 @@ def test_saved_mail_settings_override_the_deployment_defaults():
     defaults = mail.effective_settings(None, "desk@x.test")
     assert defaults["sender_address"] == "desk@x.test" and defaults["reply_to"] is None
     assert defaults["notifications"] == {"received": True, "replied": True, "solved": True,
-                                         "reminder": True, "sla_warning": True}
+                                         "reminder": True, "sla_warning": True,
+                                         "merged": True, "mentioned": True, "followed": True}
     saved = mail.effective_settings({
         "sender_address": "help@acme.test", "sender_name": "Acme Помощь",
         "reply_to": "replies@acme.test", "default_language": "ru",
         "notifications": {"received": False}}, "desk@x.test")
     assert saved["notifications"] == {"received": False, "replied": True, "solved": True,
-                                      "reminder": True, "sla_warning": True}
+                                      "reminder": True, "sla_warning": True, "merged": True,
+                                      "mentioned": True, "followed": True}
     msg = mail.compose("replied", "xx", to="ann@example.com", settings=saved,
                        message_id="<o@acme.test>", references=[], number=7, subject="S",
                        name="Ann", author="Bob", body="Hi")

@@ -18,6 +18,7 @@ from services.routing.schemas import (CAPACITY_OVERRIDERS, AssignRequestSchema,
 
 from .. import console
 from ..live import PRESENCE
+from ..uploads import MAX_FILES_PER_FORM, refusal_reason, upload_payload
 from ..web import ApiError, load
 from .pages import priority_choices
 from .routing_admin import reassign_ticket
@@ -137,7 +138,8 @@ def register(app, portal):
         last_id = (request.headers.get("Last-Event-ID") or request.args.get("since") or "")[:64]
         # eventlet.wsgi would otherwise hold small writes back until 4 KiB have gathered.
         request.environ["eventlet.minimum_write_chunk_size"] = 0
-        return Response(live.stream(scope, last_id), mimetype="text/event-stream",
+        return Response(live.stream(scope, last_id, person=me()["_id"]),
+                        mimetype="text/event-stream",
                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @app.get("/agent")
@@ -236,7 +238,8 @@ def register(app, portal):
             macros=app.extensions["macros"].for_user(me()),
             targets=allowed_targets(ticket["status"], me()["role"]),
             viewers=console.other_viewers(portal.users.viewers(number, now), me()["_id"]),
-            agent=routing_agent(), **reassign_context(ticket)), status
+            agent=routing_agent(), **reassign_context(ticket),
+            **app.extensions["workspace_extras"](ticket)), status
 
     def reassign_context(ticket: dict) -> dict:
         """The assignee picker: agents of the ticket's department with their load."""
@@ -278,10 +281,34 @@ def register(app, portal):
     @app.post("/agent/tickets/<int:number>/message")
     @staff
     def agent_message(number: int):
+        """A reply or internal note, with the files chosen (intake's attachment rules; a
+        refused file refuses the message and keeps the draft) and, in a note, the colleagues
+        it names with @ (they are notified)."""
         body = request.form.get("body") or ""
-        return command(number, MessageCreateSchema(), {
-            "body": body, "public": request.form.get("visibility") != "internal"},
-            "add_message", draft=body)
+        public = request.form.get("visibility") != "internal"
+        files = [f for f in request.files.getlist("files") if f.filename]
+        if len(files) > MAX_FILES_PER_FORM:
+            return workspace(number, {"attachments": [_(
+                "At most %(count)d files at once.", count=MAX_FILES_PER_FORM)]}, 400,
+                draft=body)
+        try:
+            payload = MessageCreateSchema().dump(load(MessageCreateSchema(),
+                                                      {"body": body, "public": public}))
+        except ApiError as exc:
+            return workspace(number, exc.errors, exc.status, draft=body)
+        result = rpc.call("intake", "add_message", number, payload, acting(),
+                          [upload_payload(f, public) for f in files],
+                          app.extensions["mentions_in"](number, body, public))
+        if result["ok"]:
+            return redirect(url_for("agent_ticket", number=number), 303)
+        if result["status"] == 404:
+            abort(404)
+        errors = result["errors"]
+        if isinstance(errors.get("attachments"), dict):  # per refused file, as on customer pages
+            errors = dict(errors, attachments=[
+                f"{name}: {refusal_reason(problems, empty=False)}"
+                for name, problems in errors["attachments"].items()])
+        return workspace(number, errors, result["status"], draft=body)
 
     @app.post("/agent/tickets/<int:number>/answer")
     @staff

@@ -95,6 +95,16 @@
                                  encodeURIComponent(nav.dataset.liveSince || ""));
     source.addEventListener("change", function (e) {
       var item = JSON.parse(e.data);
+      if (item.type === "mention") {  // a colleague named me in an internal note
+        var notice = document.getElementById("mention-notice");
+        if (notice) {
+          var link = notice.querySelector("a");
+          link.href = notice.dataset.href.replace("0", String(item.number));
+          link.textContent = "#" + item.number;
+          notice.hidden = false;
+        }
+        return;
+      }
       if (item.type === "presence") {
         if (ticket !== null && item.number === ticket) { heartbeat(false); }
         return;
