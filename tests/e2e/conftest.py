@@ -27,7 +27,11 @@ SUITE_LIMITS = {"HELPDESK_TICKET_IP_LIMIT": "100000/hour", "HELPDESK_LOGIN_IP_LI
                 # test machine a normal answer may take longer than the production budget, and
                 # the suite checks what is suggested.  test_slow_dependency.py holds /api/suggest
                 # to this budget with search paused.
-                "HELPDESK_SUGGEST_BUDGET_MS": "2000"}
+                "HELPDESK_SUGGEST_BUDGET_MS": "2000",
+                # A failed webhook delivery is a dead letter at once (not after an hour of
+                # back-off), so the dead-letter page can be tested; retries are tested in
+                # tests/integration/test_webhooks.py with an injected clock.
+                "HELPDESK_WEBHOOK_MAX_ATTEMPTS": "1"}
 
 
 def _free_port() -> int:
