@@ -161,6 +161,25 @@ def agent_token(portal):
     return api_token(portal, STAFF["agent"])
 
 
+def admin_api(portal: str):
+    """Admin API calls, to set things up or look at an outcome (not the thing under test):
+    ``call(method, path, body=None, expect=200)`` -> the JSON answer."""
+    token = api_token(portal, STAFF["admin"])
+
+    def call(method: str, path: str, body=None, expect: int = 200):
+        answer = requests.request(method, f"{portal}{path}", json=body, headers=bearer(token),
+                                  timeout=10)
+        assert answer.status_code == expect, answer.text
+        return answer.json() if answer.content else None
+    return call
+
+
+def saved(answer) -> None:
+    """An administration form was accepted: back to its page with "saved"."""
+    assert answer.status_code == 303, answer.text[:2000]
+    assert "saved=" in answer.headers["Location"]
+
+
 def new_customer(portal: str, name: str = "Test Customer", language: str = "en") -> dict:
     """A freshly signed-up customer: {"email", "password", "token", "id"}."""
     email = f"c-{uuid.uuid4().hex[:10]}@example.com"

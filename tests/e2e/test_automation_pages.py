@@ -19,7 +19,7 @@ import requests
 from babel.messages.pofile import read_po
 
 from services.portal import i18n
-from tests.e2e.conftest import STAFF, Browser, api_token, bearer
+from tests.e2e.conftest import STAFF, Browser, admin_api, api_token, bearer, saved
 from tests.integration.webhook_receiver import Receiver
 from tests.support import eventually
 
@@ -42,14 +42,7 @@ def admin_ru(portal) -> Browser:
 
 @pytest.fixture(scope="module")
 def api(portal):
-    token = api_token(portal, STAFF["admin"])
-
-    def call(method: str, path: str, body=None, expect: int = 200):
-        answer = requests.request(method, f"{portal}{path}", json=body, headers=bearer(token),
-                                  timeout=10)
-        assert answer.status_code == expect, answer.text
-        return answer.json() if answer.content else None
-    return call
+    return admin_api(portal)
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +50,6 @@ def receiver():
     server = Receiver()
     yield server
     server.stop()
-
-
-def saved(answer) -> None:
-    assert answer.status_code == 303, answer.text[:2000]
-    assert "saved=" in answer.headers["Location"]
 
 
 def alert(answer, status: int) -> str:
@@ -201,6 +189,21 @@ def test_a_trigger_made_in_the_form_is_listed_dry_run_and_fires(portal, admin, a
         assert [a["type"] for a in stored["actions"]] == ["set_field", "add_tags", "add_note"]
         edit = admin.get(f"{portal}/admin/automation?trigger={trigger_id}", timeout=10).text
         assert f'value="{word}"' in edit and 'value="refund, money"' in edit
+
+        later = unique("later")
+        api("put", f"/api/admin/triggers/{later}", {
+            "name": "Later", "position": 6, "on": ["rated"],
+            "actions": [{"type": "add_tags", "tags": ["later"]}]})
+
+        def order() -> list[str]:
+            return [t["id"] for t in api("get", "/api/admin/triggers")["triggers"]]
+        for direction, step in (("down", 1), ("up", -1)):
+            before = order().index(trigger_id)
+            saved(admin.submit("/admin/automation",
+                               f"/admin/automation/triggers/{trigger_id}/move",
+                               {"direction": direction}, allow_redirects=False))
+            assert order().index(trigger_id) == before + step
+        api("delete", f"/api/admin/triggers/{later}", expect=204)
 
         fired = file_ticket(portal, f"Need a {word} please")
         ticket = eventually(lambda: (t := api("get", f"/api/tickets/{fired}"))[

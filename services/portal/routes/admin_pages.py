@@ -1,9 +1,10 @@
 """Administration, first section: departments, agents (departments, skills, languages,
 capacity) and routing rules (create, edit, reorder, enable/disable, delete) with a dry run.
-The other sections (SLA, content, email) are in admin_*_pages.py and share ``AdminSection``.
+The other sections (SLA, content, email, automation) are in admin_*_pages.py and share
+``AdminSection``.
 
 Every change goes through the owning service's RPC, whose validation messages are shown next
-to the form that was sent (4xx, nothing saved).  Admins change things; supervisors may look
+to the form that was sent, in the reader's language (4xx, nothing saved).  Admins change things; supervisors may look
 and dry-run rules; everyone else gets "not found", as in the rest of the console."""
 from __future__ import annotations
 
