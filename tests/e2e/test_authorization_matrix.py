@@ -35,6 +35,16 @@ def article(item_id: str) -> dict:
             "language": "en", "published": False}
 
 
+def trigger(item_id: str) -> dict:
+    return {"name": "Matrix trigger", "position": 9_000, "active": False, "on": ["rated"],
+            "actions": [{"type": "add_tags", "tags": ["matrix"]}]}
+
+
+def webhook(item_id: str) -> dict:
+    return {"url": "http://127.0.0.1:9/matrix", "secret": "matrix-secret-0123456789",
+            "events": [], "active": False}
+
+
 def unique_tag() -> str:
     return f"matrix-{uuid.uuid4().hex[:8]}"
 
@@ -84,7 +94,8 @@ class World:
         return answer.json()["id"]
 
     def fresh(self, kind: str, make_body) -> str:
-        """A new SLA calendar/policy, routing rule or draft article (admin-made); its id."""
+        """A new SLA calendar/policy, routing rule, trigger, webhook or draft article
+        (admin-made); its id."""
         item_id = f"matrix-{uuid.uuid4().hex[:10]}"
         if kind == "article":
             self.as_staff("post", "/api/admin/articles", make_body(item_id))
@@ -294,6 +305,42 @@ API_ROWS = [
         f"/api/tickets/{w.ticket}/similar", None), by_role(401, 403, 403, 200)),
     ("get", "/api/admin/suggest-feedback", lambda w, r, s: ("/api/admin/suggest-feedback", None),
      by_role(401, 403, 403, 403, 200)),
+    # automation administration (admins only)
+    ("get", "/api/admin/time-rules", lambda w, r, s: ("/api/admin/time-rules", None),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("put", "/api/admin/time-rules", lambda w, r, s: ("/api/admin/time-rules", {
+        "close_solved_after_days": 4, "remind_pending_after_days": 3,
+        "solve_reminded_after_days": 4, "escalate_unassigned_after_minutes": 30}),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("get", "/api/admin/triggers", lambda w, r, s: ("/api/admin/triggers", None),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("put", "/api/admin/triggers/{trigger_id}", lambda w, r, s: (
+        f"/api/admin/triggers/matrix-{uuid.uuid4().hex[:10]}", trigger("")),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("delete", "/api/admin/triggers/{trigger_id}", lambda w, r, s: (
+        f"/api/admin/triggers/{w.fresh('admin/triggers', trigger) if s else 'none'}", None),
+     by_role(401, 403, 403, 403, 403, 204)),
+    ("post", "/api/admin/triggers/dry-run", lambda w, r, s: (
+        "/api/admin/triggers/dry-run", {"trigger": dict(trigger(""), id="matrix"),
+                                        "number": w.ticket}),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("get", "/api/admin/webhooks", lambda w, r, s: ("/api/admin/webhooks", None),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("put", "/api/admin/webhooks/{webhook_id}", lambda w, r, s: (
+        f"/api/admin/webhooks/matrix-{uuid.uuid4().hex[:10]}", webhook("")),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("delete", "/api/admin/webhooks/{webhook_id}", lambda w, r, s: (
+        f"/api/admin/webhooks/{w.fresh('admin/webhooks', webhook) if s else 'none'}", None),
+     by_role(401, 403, 403, 403, 403, 204)),
+    ("get", "/api/admin/webhooks/dead-letters", lambda w, r, s: (
+        "/api/admin/webhooks/dead-letters", None), by_role(401, 403, 403, 403, 403, 200)),
+    # No dead letter to look at: admins are let through to "not found".
+    ("get", "/api/admin/webhooks/dead-letters/{delivery_id}", lambda w, r, s: (
+        "/api/admin/webhooks/dead-letters/none:none", None),
+     by_role(401, 403, 403, 403, 403, 404)),
+    ("post", "/api/admin/webhooks/dead-letters/{delivery_id}/replay", lambda w, r, s: (
+        "/api/admin/webhooks/dead-letters/none:none/replay", None),
+     by_role(401, 403, 403, 403, 403, 404)),
     # routing administration
     ("get", "/api/routing/rules", lambda w, r, s: ("/api/routing/rules", None),
      by_role(401, 403, 403, 200)),
