@@ -124,6 +124,9 @@ def trigger_fields(trigger: dict | None) -> dict:
                        "business_hours.from": hours["from"], "business_hours.to": hours["to"],
                        "business_hours.inside": "inside" if hours.get("inside", True)
                        else "outside"})
+    kinds = [a["type"] if a["type"] != "set_field" else a["field"] for a in t.get("actions", [])]
+    if len(kinds) != len(set(kinds)):  # made through the API: the form shows one of each
+        values["repeated_actions"] = "on"
     for action in t.get("actions", []):
         kind = action["type"]
         if kind == "set_field":

@@ -43,6 +43,12 @@ def test_a_trigger_round_trips_through_the_form_and_passes_the_schema():
         **TRIGGER["business_hours"]}}
 
 
+def test_a_trigger_with_two_actions_of_a_kind_is_flagged():
+    assert "repeated_actions" not in auto.trigger_fields(TRIGGER)
+    twice = dict(TRIGGER, actions=TRIGGER["actions"] + [{"type": "add_note", "body": "Again"}])
+    assert auto.trigger_fields(twice)["repeated_actions"] == "on"
+
+
 def test_a_blank_trigger_form_offers_empty_condition_rows_and_the_defaults():
     fields = auto.trigger_fields(None)
     assert fields["active"] == "on" and fields["on"] == ["created"]
