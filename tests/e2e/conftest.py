@@ -161,6 +161,11 @@ def agent_token(portal):
     return api_token(portal, STAFF["agent"])
 
 
+def unique(prefix: str) -> str:
+    """A fresh id or name for something a test makes on the shared e2e stack."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
 def admin_api(portal: str):
     """Admin API calls, to set things up or look at an outcome (not the thing under test):
     ``call(method, path, body=None, expect=200)`` -> the JSON answer."""

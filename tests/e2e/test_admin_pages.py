@@ -4,22 +4,17 @@ ticket, an edited canned response renders in the workspace, a published article 
 a changed sender sends the mail), an invalid one shows the owning service's messages beside the
 form with a 4xx and changes nothing; supervisors look but cannot change; customers and agents
 get "not found".  Also manual reassignment from the agent workspace."""
-import uuid
 from datetime import datetime, timedelta
 
 import pytest
 import requests
 
 from tests.e2e.conftest import (STAFF, Browser, admin_api, api_token, bearer,
-                               department_scoping, mails_to, new_customer, saved)
+                               department_scoping, mails_to, new_customer, saved, unique)
 from tests.support import eventually
 
 ADMIN_PAGES = ["/admin", "/admin/sla", "/admin/canned", "/admin/articles", "/admin/tags",
                "/admin/email", "/admin/access"]
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")

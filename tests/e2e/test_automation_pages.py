@@ -19,13 +19,9 @@ import requests
 from babel.messages.pofile import read_po
 
 from services.portal import i18n
-from tests.e2e.conftest import STAFF, Browser, admin_api, api_token, bearer, saved
+from tests.e2e.conftest import STAFF, Browser, admin_api, api_token, bearer, saved, unique
 from tests.integration.webhook_receiver import Receiver
 from tests.support import eventually
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")
