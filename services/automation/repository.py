@@ -102,6 +102,9 @@ class AutomationRepository(Repository):
         return list(self.db.deliveries.find({"status": status}, projection={"body": 0})
                     .sort("next_attempt_at", ASCENDING).limit(limit))
 
+    def dead_letter(self, delivery_id: str) -> dict | None:
+        return self.db.deliveries.find_one({"_id": delivery_id, "status": "dead"})
+
     def replay(self, delivery_id: str, changes: dict) -> bool:
         return self.db.deliveries.update_one({"_id": delivery_id, "status": "dead"},
                                              {"$set": changes}).modified_count == 1

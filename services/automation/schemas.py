@@ -56,8 +56,10 @@ class WebhookSchema(Strict):
     id = slug(required=True)
     url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False,
                      validate=validate.Length(max=2000))
-    secret = fields.Str(required=True, load_only=True, validate=validate.Length(min=16, max=200),
-                        metadata={"description": "HMAC-SHA256 key of X-Helpdesk-Signature"})
+    secret = fields.Str(load_only=True, validate=validate.Length(min=16, max=200),
+                        metadata={"description": "HMAC-SHA256 key of X-Helpdesk-Signature; "
+                                                 "required for a new webhook, left out to "
+                                                 "keep an existing one's"})
     events = fields.List(fields.Str(validate=validate.OneOf(TICKET_EVENTS)),
                          load_default=list, validate=validate.Length(max=len(TICKET_EVENTS)))
     active = fields.Bool(load_default=True)
@@ -76,6 +78,12 @@ class DeliveryView(Strict):
     created_at = fields.AwareDateTime()
     next_attempt_at = fields.AwareDateTime(allow_none=True)
     delivered_at = fields.AwareDateTime(allow_none=True)
+
+
+class DeadLetterView(DeliveryView):
+    """A dead letter with the JSON body it kept failing to deliver."""
+
+    body = fields.Str(metadata={"description": "the JSON sent (the same on every attempt)"})
 
 
 TIME = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Use HH:MM (00:00-23:59).")

@@ -21,8 +21,8 @@ from services.common.results import Refusal, fail, not_found, ok, parsed
 from . import time_rules as tr
 from . import triggers as tg
 from . import webhooks as wh
-from .schemas import (DeliveryView, DryRunSchema, DryRunView, TimeRulesSchema, TriggerSchema,
-                       WebhookSchema)
+from .schemas import (DeadLetterView, DeliveryView, DryRunSchema, DryRunView, TimeRulesSchema,
+                       TriggerSchema, WebhookSchema)
 from .repository import AutomationStore, StateChanged
 
 log = logging.getLogger(__name__)
@@ -166,6 +166,11 @@ class AutomationService(OutboxRelay):
         _admin_only(actor, "webhooks")
         hook = parsed(WebhookSchema(), payload)
         doc = {"_id": hook.pop("id"), **hook}
+        if "secret" not in doc:  # an edit that leaves the secret out keeps it
+            current = self.store.webhook(doc["_id"])
+            if current is None:
+                return fail(400, {"secret": ["Required for a new webhook."]})
+            doc["secret"] = current["secret"]
         self.store.upsert_webhook(doc)
         return ok(webhook=_view(WebhookSchema, doc))
 
@@ -180,6 +185,13 @@ class AutomationService(OutboxRelay):
         _admin_only(actor, "webhooks")
         return ok(deliveries=DeliveryView(many=True).dump(
             self.store.deliveries("dead", limit=500)))
+
+    @command
+    def dead_letter(self, delivery_id: str, actor: dict) -> dict:
+        """One dead letter with its body, to inspect before replaying it."""
+        _admin_only(actor, "webhooks")
+        found = self.store.dead_letter(str(delivery_id))
+        return ok(delivery=DeadLetterView().dump(found)) if found else not_found("dead letter")
 
     @command
     def replay_dead_letter(self, delivery_id: str, actor: dict) -> dict:

@@ -27,7 +27,11 @@ SUITE_LIMITS = {"HELPDESK_TICKET_IP_LIMIT": "100000/hour", "HELPDESK_LOGIN_IP_LI
                 # test machine a normal answer may take longer than the production budget, and
                 # the suite checks what is suggested.  test_slow_dependency.py holds /api/suggest
                 # to this budget with search paused.
-                "HELPDESK_SUGGEST_BUDGET_MS": "2000"}
+                "HELPDESK_SUGGEST_BUDGET_MS": "2000",
+                # A failed webhook delivery is a dead letter at once (not after an hour of
+                # back-off), so the dead-letter page can be tested; retries are tested in
+                # tests/integration/test_webhooks.py with an injected clock.
+                "HELPDESK_WEBHOOK_MAX_ATTEMPTS": "1"}
 
 
 def _free_port() -> int:
@@ -155,6 +159,30 @@ def bearer(token: str) -> dict:
 @pytest.fixture(scope="session")
 def agent_token(portal):
     return api_token(portal, STAFF["agent"])
+
+
+def unique(prefix: str) -> str:
+    """A fresh id or name for something a test makes on the shared e2e stack."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def admin_api(portal: str):
+    """Admin API calls, to set things up or look at an outcome (not the thing under test):
+    ``call(method, path, body=None, expect=200)`` -> the JSON answer."""
+    token = api_token(portal, STAFF["admin"])
+
+    def call(method: str, path: str, body=None, expect: int = 200):
+        answer = requests.request(method, f"{portal}{path}", json=body, headers=bearer(token),
+                                  timeout=10)
+        assert answer.status_code == expect, answer.text
+        return answer.json() if answer.content else None
+    return call
+
+
+def saved(answer) -> None:
+    """An administration form was accepted: back to its page with "saved"."""
+    assert answer.status_code == 303, answer.text[:2000]
+    assert "saved=" in answer.headers["Location"]
 
 
 def new_customer(portal: str, name: str = "Test Customer", language: str = "en") -> dict:

@@ -4,22 +4,17 @@ ticket, an edited canned response renders in the workspace, a published article 
 a changed sender sends the mail), an invalid one shows the owning service's messages beside the
 form with a 4xx and changes nothing; supervisors look but cannot change; customers and agents
 get "not found".  Also manual reassignment from the agent workspace."""
-import uuid
 from datetime import datetime, timedelta
 
 import pytest
 import requests
 
-from tests.e2e.conftest import (STAFF, Browser, api_token, bearer, department_scoping, mails_to,
-                               new_customer)
+from tests.e2e.conftest import (STAFF, Browser, admin_api, api_token, bearer,
+                               department_scoping, mails_to, new_customer, saved, unique)
 from tests.support import eventually
 
 ADMIN_PAGES = ["/admin", "/admin/sla", "/admin/canned", "/admin/articles", "/admin/tags",
                "/admin/email", "/admin/access"]
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +24,7 @@ def admin(portal) -> Browser:
 
 @pytest.fixture(scope="module")
 def api(portal):
-    """Admin calls to look at the outcome (not the thing under test)."""
-    token = api_token(portal, STAFF["admin"])
-
-    def call(method: str, path: str, body=None, expect: int = 200):
-        answer = requests.request(method, f"{portal}{path}", json=body, headers=bearer(token),
-                                  timeout=10)
-        assert answer.status_code == expect, answer.text
-        return answer.json() if answer.content else None
-    return call
+    return admin_api(portal)
 
 
 def refused(answer, status: int, field_id: str, fragment: str) -> None:
@@ -53,11 +40,6 @@ def refused(answer, status: int, field_id: str, fragment: str) -> None:
 def solve(api, number: int) -> None:
     """Done with the ticket: its agent's slot is free again for the modules that follow."""
     api("post", f"/api/tickets/{number}/status", {"status": "solved"})
-
-
-def saved(answer) -> None:
-    assert answer.status_code == 303, answer.text[:1000]
-    assert "saved=" in answer.headers["Location"]
 
 
 def test_only_admins_change_supervisors_look_others_find_nothing(portal):

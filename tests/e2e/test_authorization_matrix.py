@@ -36,14 +36,12 @@ def article(item_id: str) -> dict:
 
 
 def trigger(item_id: str) -> dict:
-    """Switched off: it must not act on the other suites' tickets."""
-    return {"id": item_id, "name": "Matrix trigger", "active": False, "on": ["created"],
-            "conditions": [{"field": "subject", "op": "contains", "value": item_id}],
+    return {"name": "Matrix trigger", "position": 9_000, "active": False, "on": ["rated"],
             "actions": [{"type": "add_tags", "tags": ["matrix"]}]}
 
 
 def webhook(item_id: str) -> dict:
-    return {"id": item_id, "url": "http://127.0.0.1:9/matrix", "secret": "matrix-secret-0123456",
+    return {"url": "http://127.0.0.1:9/matrix", "secret": "matrix-secret-0123456789",
             "events": [], "active": False}
 
 
@@ -96,18 +94,13 @@ class World:
         return answer.json()["id"]
 
     def fresh(self, kind: str, make_body) -> str:
-        """A new SLA calendar/policy, routing rule or draft article (admin-made); its id."""
+        """A new SLA calendar/policy, routing rule, trigger, webhook or draft article
+        (admin-made); its id."""
         item_id = f"matrix-{uuid.uuid4().hex[:10]}"
         if kind == "article":
             self.as_staff("post", "/api/admin/articles", make_body(item_id))
         else:
             self.as_staff("put", f"/api/{kind}/{item_id}", make_body(item_id))
-        return item_id
-
-    def fresh_automation(self, plural: str, make_body) -> str:
-        """A new (inactive) trigger or webhook, admin-made; its id."""
-        item_id = f"matrix-{uuid.uuid4().hex[:10]}"
-        self.as_staff("put", f"/api/admin/{plural}/{item_id}", make_body(item_id))
         return item_id
 
     def fresh_canned(self) -> str:
@@ -317,6 +310,42 @@ API_ROWS = [
         f"/api/tickets/{w.ticket}/similar", None), by_role(401, 403, 403, 200)),
     ("get", "/api/admin/suggest-feedback", lambda w, r, s: ("/api/admin/suggest-feedback", None),
      by_role(401, 403, 403, 403, 200)),
+    # automation administration (admins only)
+    ("get", "/api/admin/time-rules", lambda w, r, s: ("/api/admin/time-rules", None),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("put", "/api/admin/time-rules", lambda w, r, s: ("/api/admin/time-rules", {
+        "close_solved_after_days": 4, "remind_pending_after_days": 3,
+        "solve_reminded_after_days": 4, "escalate_unassigned_after_minutes": 30}),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("get", "/api/admin/triggers", lambda w, r, s: ("/api/admin/triggers", None),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("put", "/api/admin/triggers/{trigger_id}", lambda w, r, s: (
+        f"/api/admin/triggers/matrix-{uuid.uuid4().hex[:10]}", trigger("")),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("delete", "/api/admin/triggers/{trigger_id}", lambda w, r, s: (
+        f"/api/admin/triggers/{w.fresh('admin/triggers', trigger) if s else 'none'}", None),
+     by_role(401, 403, 403, 403, 403, 204)),
+    ("post", "/api/admin/triggers/dry-run", lambda w, r, s: (
+        "/api/admin/triggers/dry-run", {"trigger": dict(trigger(""), id="matrix"),
+                                        "number": w.ticket}),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("get", "/api/admin/webhooks", lambda w, r, s: ("/api/admin/webhooks", None),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("put", "/api/admin/webhooks/{webhook_id}", lambda w, r, s: (
+        f"/api/admin/webhooks/matrix-{uuid.uuid4().hex[:10]}", webhook("")),
+     by_role(401, 403, 403, 403, 403, 200)),
+    ("delete", "/api/admin/webhooks/{webhook_id}", lambda w, r, s: (
+        f"/api/admin/webhooks/{w.fresh('admin/webhooks', webhook) if s else 'none'}", None),
+     by_role(401, 403, 403, 403, 403, 204)),
+    ("get", "/api/admin/webhooks/dead-letters", lambda w, r, s: (
+        "/api/admin/webhooks/dead-letters", None), by_role(401, 403, 403, 403, 403, 200)),
+    # No dead letter to look at: admins are let through to "not found".
+    ("get", "/api/admin/webhooks/dead-letters/{delivery_id}", lambda w, r, s: (
+        "/api/admin/webhooks/dead-letters/none:none", None),
+     by_role(401, 403, 403, 403, 403, 404)),
+    ("post", "/api/admin/webhooks/dead-letters/{delivery_id}/replay", lambda w, r, s: (
+        "/api/admin/webhooks/dead-letters/none:none/replay", None),
+     by_role(401, 403, 403, 403, 403, 404)),
     # routing administration
     ("get", "/api/routing/rules", lambda w, r, s: ("/api/routing/rules", None),
      by_role(401, 403, 403, 200)),
@@ -346,36 +375,19 @@ API_ROWS = [
      by_role(401, 403, 403, 409)),
     ("delete", "/api/tickets/{number}/answer", lambda w, r, s: (
         f"/api/tickets/{w.ticket}/answer", None), by_role(401, 403, 403, 404)),
-    # automation administration: admins only; the time rules are put back as they are
-    ("get", "/api/admin/time-rules", lambda w, r, s: ("/api/admin/time-rules", None),
-     by_role(401, 403, 403, 403, 403, 200)),
-    ("put", "/api/admin/time-rules", lambda w, r, s: (
-        "/api/admin/time-rules", w.as_staff("get", "/api/admin/time-rules")),
-     by_role(401, 403, 403, 403, 403, 200)),
-    ("get", "/api/admin/triggers", lambda w, r, s: ("/api/admin/triggers", None),
-     by_role(401, 403, 403, 403, 403, 200)),
-    ("put", "/api/admin/triggers/{trigger_id}", lambda w, r, s: (
-        f"/api/admin/triggers/matrix-{uuid.uuid4().hex[:10]}", trigger("matrix")),
-     by_role(401, 403, 403, 403, 403, 200)),
-    ("delete", "/api/admin/triggers/{trigger_id}", lambda w, r, s: (
-        f"/api/admin/triggers/{w.fresh_automation('triggers', trigger) if s else 'none'}",
-        None), by_role(401, 403, 403, 403, 403, 204)),
-    ("post", "/api/admin/triggers/dry-run", lambda w, r, s: (
-        "/api/admin/triggers/dry-run", {"trigger": trigger("matrix"), "number": w.ticket}),
-     by_role(401, 403, 403, 403, 403, 200)),
-    ("get", "/api/admin/webhooks", lambda w, r, s: ("/api/admin/webhooks", None),
-     by_role(401, 403, 403, 403, 403, 200)),
-    ("put", "/api/admin/webhooks/{webhook_id}", lambda w, r, s: (
-        f"/api/admin/webhooks/matrix-{uuid.uuid4().hex[:10]}", webhook("matrix")),
-     by_role(401, 403, 403, 403, 403, 200)),
-    ("delete", "/api/admin/webhooks/{webhook_id}", lambda w, r, s: (
-        f"/api/admin/webhooks/{w.fresh_automation('webhooks', webhook) if s else 'none'}",
-        None), by_role(401, 403, 403, 403, 403, 204)),
-    ("get", "/api/admin/webhooks/dead-letters", lambda w, r, s: (
-        "/api/admin/webhooks/dead-letters", None), by_role(401, 403, 403, 403, 403, 200)),
-    ("post", "/api/admin/webhooks/dead-letters/{delivery_id}/replay", lambda w, r, s: (
-        "/api/admin/webhooks/dead-letters/none/replay", None),
-     by_role(401, 403, 403, 403, 403, 404)),
+    # the knowledge loop: anyone's form visit may say "opened"; the figures are supervisors'
+    ("post", "/api/suggest/opened", lambda w, r, s: ("/api/suggest/opened", {
+        "session": uuid.uuid4().hex, "result_kind": "article", "result_id": "reset-password"}),
+     by_role(202, 202, 202, 202)),
+    ("get", "/api/admin/funnel", lambda w, r, s: ("/api/admin/funnel", None),
+     by_role(401, 403, 403, 403, 200)),
+    ("get", "/api/admin/funnel.csv", lambda w, r, s: ("/api/admin/funnel.csv", None),
+     by_role(401, 403, 403, 403, 200)),
+    ("get", "/api/admin/gaps", lambda w, r, s: ("/api/admin/gaps", None),
+     by_role(401, 403, 403, 403, 200)),
+    # An empty group: refused after the role check, so no draft article is made here.
+    ("post", "/api/admin/gaps/draft", lambda w, r, s: ("/api/admin/gaps/draft", {"tickets": []}),
+     by_role(401, 403, 403, 403, 400)),
 ]
 
 PAGE_ROWS = [

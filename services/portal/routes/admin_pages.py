@@ -1,9 +1,10 @@
 """Administration, first section: departments, agents (departments, skills, languages,
 capacity) and routing rules (create, edit, reorder, enable/disable, delete) with a dry run.
-The other sections (SLA, content, email) are in admin_*_pages.py and share ``AdminSection``.
+The other sections (SLA, content, email, automation) are in admin_*_pages.py and share
+``AdminSection``.
 
 Every change goes through the owning service's RPC, whose validation messages are shown next
-to the form that was sent (4xx, nothing saved).  Admins change things; supervisors may look
+to the form that was sent, in the reader's language (4xx, nothing saved).  Admins change things; supervisors may look
 and dry-run rules; everyone else gets "not found", as in the rest of the console."""
 from __future__ import annotations
 
@@ -17,18 +18,25 @@ from services.common.results import fail
 
 from .. import admin_forms as forms
 from .. import console
+from ..field_messages import localize
 from .agent_pages import split_tags, staff_page
 
 OPERATIONS: list = []
 AGENT_LISTS = ("departments", "skills", "languages", "categories", "products")
 
 
-def sections() -> list[tuple[str, str]]:
+# Tabs only admins see (their pages answer others "not found").
+ADMIN_ONLY = ("admin_automation", "admin_webhooks")
+
+
+def sections(admin: bool = True) -> list[tuple[str, str]]:
     """(endpoint, label) of the administration tabs, in order (labels in the reader's
     language, so built per request)."""
-    return [("admin_home", _("People and routing")), ("admin_sla", _("SLA")),
+    tabs = [("admin_home", _("People and routing")), ("admin_sla", _("SLA")),
             ("admin_canned", _("Canned responses")), ("admin_articles", _("Knowledge base")),
-            ("admin_tags", _("Tags")), ("admin_email", _("Email")), ("admin_access", _("Access"))]
+            ("admin_tags", _("Tags")), ("admin_email", _("Email")), ("admin_access", _("Access")),
+            ("admin_automation", _("Automation")), ("admin_webhooks", _("Webhooks"))]
+    return [tab for tab in tabs if admin or tab[0] not in ADMIN_ONLY]
 
 
 class AdminSection:
@@ -41,7 +49,8 @@ class AdminSection:
         self.app, self.portal = app, portal
         self.endpoint, self.template, self.context = endpoint, template, context
         self.admins = staff_page(portal, ("admin",))
-        view = staff_page(portal, console.SUPERVISOR_ROLES)(self.show)
+        viewers = ("admin",) if endpoint in ADMIN_ONLY else console.SUPERVISOR_ROLES
+        view = staff_page(portal, viewers)(self.show)
         app.add_url_rule(rule, endpoint, view, methods=["GET"])
 
     def show(self):
@@ -49,11 +58,11 @@ class AdminSection:
 
     def render(self, errors: dict | None = None, status: int = 200,
                form_id: str | None = None, form: dict | None = None, **extra):
-        flat = forms.flatten_errors(errors) if errors else {}
+        flat = forms.flatten_errors(localize(errors)) if errors else {}
+        admin = self.portal.page_user()["role"] == "admin"
         return render_template(
-            self.template, errors=flat, form_id=form_id, sections=sections(),
-            current_section=self.endpoint, saved=request.args.get("saved"),
-            editable=self.portal.page_user()["role"] == "admin",
+            self.template, errors=flat, form_id=form_id, sections=sections(admin),
+            current_section=self.endpoint, saved=request.args.get("saved"), editable=admin,
             **self.context(form_id, form), **extra), status
 
     def answer(self, form_id: str, result: dict, **back):

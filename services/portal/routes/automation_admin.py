@@ -1,13 +1,18 @@
 """Automation administration (admins): time rules, triggers (with a dry run), webhooks and
 their dead letters.  The
 automation service validates every payload itself; the views check that a JSON object was
-sent, put the id from the path into it, and relay the answer."""
+sent, put the id from the path into it, and relay the answer, its field messages in the
+reader's language (field_messages.py)."""
+import functools
+
 from flask import g
 from marshmallow import fields
 
-from services.automation.schemas import (DeliveryView, DryRunSchema, DryRunView,
-                                          TimeRulesSchema, TriggerSchema, WebhookSchema)
+from services.automation.schemas import (DeadLetterView, DeliveryView, DryRunSchema,
+                                          DryRunView, TimeRulesSchema, TriggerSchema,
+                                          WebhookSchema)
 
+from ..field_messages import localize
 from ..schemas import reply_of
 from ..web import ApiError, json_body, load, reply
 
@@ -38,14 +43,29 @@ OPERATIONS = [
     ("/api/admin/webhooks/{webhook_id}", "delete", "Admin: delete a webhook", None, None, True),
     ("/api/admin/webhooks/dead-letters", "get", "Admin: deliveries that kept failing",
      None, DeadLettersView, True),
+    ("/api/admin/webhooks/dead-letters/{delivery_id}", "get", "Admin: one dead letter with "
+     "the JSON body it kept failing to deliver", None, DeadLetterView, True),
     ("/api/admin/webhooks/dead-letters/{delivery_id}/replay", "post", "Admin: send a dead "
      "letter again (a fresh round of attempts)", None, None, True),
 ]
 
 
+def localized(view):
+    """Refusals (the portal's and the automation service's) in the reader's language."""
+    @functools.wraps(view)
+    def translated(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except ApiError as exc:
+            raise ApiError(exc.status, localize(exc.errors)) from None
+    return translated
+
+
 def register(app, portal):
     rpc, actor = portal.rpc, portal.actor
-    admins = portal.requires("admin")
+
+    def admins(view):
+        return localized(portal.requires("admin")(view))
 
     @app.get("/api/admin/time-rules")
     @admins
@@ -73,6 +93,12 @@ def register(app, portal):
     @admins
     def dead_letters():
         return reply(rpc.call("automation", "dead_letters", actor(g.user)))
+
+    @app.get("/api/admin/webhooks/dead-letters/<delivery_id>")
+    @admins
+    def dead_letter(delivery_id: str):
+        return reply(rpc.call("automation", "dead_letter", delivery_id[:200], actor(g.user)),
+                     key="delivery")
 
     @app.post("/api/admin/webhooks/dead-letters/<delivery_id>/replay")
     @admins
