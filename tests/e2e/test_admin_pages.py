@@ -192,7 +192,7 @@ def test_a_changed_sender_is_used_for_the_next_mail(portal, admin, api, mail_sin
             "notifications.replied": "on", "notifications.solved": "on",
             "notifications.reminder": "on", "notifications.sla_warning": "on"}
     refused(admin.submit("/admin/email", "/admin/email", form), 400,
-            "mail-sender_address", "Not a valid email address")
+            "mail-sender_address", "Must be an email address")
     assert api("get", "/api/admin/email-settings") == before
     sender = f"{unique('desk')}@acme.test"
     try:

@@ -17,9 +17,11 @@ from services.common.results import fail
 
 from .. import admin_forms as forms
 from .. import console
+from ..web import paged
 from .agent_pages import split_tags, staff_page
 
 OPERATIONS: list = []
+LIST_PAGE = 25  # rows per page of the longer administration lists (articles, responses)
 AGENT_LISTS = ("departments", "skills", "languages", "categories", "products")
 
 
@@ -76,6 +78,14 @@ class AdminSection:
         return decorator
 
 
+def listing(items: list[dict], per_page: int = LIST_PAGE) -> dict:
+    """One page of a list (``?page=N``, out-of-range pages clamp): rows, page, pages."""
+    pages = max(1, -(-len(items) // per_page))
+    raw = request.args.get("page", "1")
+    page = min(max(int(raw), 1), pages) if raw.isascii() and raw.isdigit() else 1
+    return dict(paged(items, page, per_page, "rows"), pages=pages)
+
+
 def department_choices(departments: list[dict]) -> list[tuple[str, str]]:
     return [(d["id"], f"{d['name']} ({d['id']})") for d in departments]
 
@@ -110,9 +120,11 @@ def register(app, portal):
 
     @section.action("/admin/departments", "department")
     def admin_save_department():
-        current = find(departments(), (request.form.get("id") or "").strip())
-        return rpc.call("routing", "upsert_department",
-                        forms.department_payload(request.form, current))
+        existing = departments()
+        current = find(existing, (request.form.get("id") or "").strip())
+        return rpc.call("routing", "upsert_department", forms.identified(
+            forms.department_payload(request.form, current), "name",
+            [d["id"] for d in existing]))
 
     @section.action("/admin/agents", "agents")
     def admin_save_agent():
@@ -132,7 +144,8 @@ def register(app, portal):
 
     @section.action("/admin/rules", "rule")
     def admin_save_rule():
-        return rpc.call("routing", "save_rule", forms.rule_payload(request.form))
+        return rpc.call("routing", "save_rule", forms.identified(
+            forms.rule_payload(request.form), "name", [r["id"] for r in rules()]))
 
     def existing_rule(rule_id: str) -> dict:
         rule = find(rules(), rule_id)

@@ -44,8 +44,10 @@ def register(app, portal):
 
     @section.action("/admin/sla/policies", "policy")
     def admin_save_policy():
-        current = find(policies(), (request.form.get("id") or "").strip())
-        return rpc.call("sla", "upsert_policy", forms.policy_payload(request.form, current))
+        existing = policies()
+        current = find(existing, (request.form.get("id") or "").strip())
+        return rpc.call("sla", "upsert_policy", forms.identified(
+            forms.policy_payload(request.form, current), "name", [p["id"] for p in existing]))
 
     @section.action("/admin/sla/policies/<policy_id>/delete", "policies")
     def admin_delete_policy(policy_id: str):
@@ -53,7 +55,8 @@ def register(app, portal):
 
     @section.action("/admin/sla/calendars", "calendar")
     def admin_save_calendar():
-        return rpc.call("sla", "upsert_calendar", forms.calendar_payload(request.form))
+        return rpc.call("sla", "upsert_calendar", forms.identified(
+            forms.calendar_payload(request.form), "name", [c["id"] for c in calendars()]))
 
     @section.action("/admin/sla/calendars/<calendar_id>/delete", "calendars")
     def admin_delete_calendar(calendar_id: str):

@@ -1,17 +1,17 @@
 """Server-rendered pages for people (the API serves programs): the home page where a customer
 describes the problem, sees suggestions and files a request; shared page helpers."""
 import html
+from datetime import datetime
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_babel import get_locale, gettext as _, ngettext
+from flask_babel import format_datetime, get_locale, gettext as _, ngettext
 from markupsafe import Markup, escape
 
-from services.common.validation import SINGLE_LINE_ERROR
 from services.intake.schemas import TicketCreateSchema
 
-from .. import domain
+from .. import domain, field_messages
 from ..uploads import attach_files, upload_hint
-from ..web import ApiError, load
+from ..web import ApiError, default_department, load
 from .tickets import file_ticket
 
 OPERATIONS: list = []
@@ -28,14 +28,6 @@ def status_label(status: str) -> str:
 def action_label(action: str) -> str:
     return {"solved": _("My problem is solved"), "closed": _("Close the request"),
             "open": _("Reopen")}.get(action, action)
-
-
-def form_messages(errors: dict) -> dict:
-    """Field messages for a person reading the form: those we know in their language."""
-    known = {SINGLE_LINE_ERROR: _("Write this on one line, without line breaks or control "
-                                  "characters.")}
-    return {field: [known.get(m, m) for m in messages] if isinstance(messages, list) else messages
-            for field, messages in errors.items()}
 
 
 def priority_choices() -> list[tuple[str, str]]:
@@ -60,8 +52,21 @@ def safe_snippet(snippet: str) -> Markup:
     return Markup(str(text).replace("&lt;mark&gt;", "<mark>").replace("&lt;/mark&gt;", "</mark>"))
 
 
+def moment(value: str | datetime | None) -> Markup:
+    """A time for people: ``<time>`` with the machine-readable value, shown in the page's
+    language ("4 дек. 2026 г., 15:07"), UTC."""
+    if not value:
+        return Markup("")
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return Markup('<time datetime="{}">{} UTC</time>').format(
+        when.isoformat(), format_datetime(when, "medium"))
+
+
 def register(app, portal):
     app.add_template_filter(safe_snippet)
+    app.add_template_filter(moment)
+    app.add_template_filter(field_messages.translated, "field_message")
+    app.add_template_global(field_messages.field_label)
 
     @app.context_processor
     def page_context():
@@ -70,9 +75,12 @@ def register(app, portal):
                 "answer_promise": answer_promise, "priorities": priority_choices()}
 
     def home_page(form: dict, errors: dict | None = None, status: int = 200):
-        departments = portal.rpc.call("routing", "list_departments")["departments"]
-        return render_template("home.html", departments=departments, form=form,
-                               errors=errors and form_messages(errors),
+        departments, chosen = domain.customer_departments(
+            portal.rpc.call("routing", "list_departments")["departments"],
+            portal.rpc.call("routing", "list_agents")["agents"], default_department())
+        return render_template("home.html", departments=departments,
+                               form=dict(form, department=form.get("department") or chosen),
+                               errors=errors,
                                upload_hint=upload_hint()), status
 
     @app.get("/")

@@ -1,0 +1,111 @@
+"""The services' validation messages in the reader's language.
+
+The services answer in English (marshmallow's messages and their own); the pages show each
+message beside its input.  Known messages, with their numbers and names kept, are rewritten
+through the catalog; anything else is shown as the service wrote it.  Positions added by
+``admin_forms.flatten_errors`` ("#2: ...") stay in front."""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from flask_babel import gettext as _
+
+Rewrite = Callable[[re.Match], str]
+POSITION = re.compile(r"^(#\d+: )(.*)$", re.S)
+
+
+def _known() -> list[tuple[re.Pattern, Rewrite]]:
+    """(pattern, rewrite) pairs; built once, translated per call (gettext at call time)."""
+    fixed: dict[str, Rewrite] = {
+        "Missing data for required field.": lambda m: _("Required."),
+        "Field may not be null.": lambda m: _("Required."),
+        "Not a valid string.": lambda m: _("Must be text."),
+        "Not a valid integer.": lambda m: _("Must be a whole number."),
+        "Not a valid number.": lambda m: _("Must be a number."),
+        "Not a valid boolean.": lambda m: _("Must be true or false."),
+        "Must be true or false.": lambda m: _("Must be true or false."),
+        "Not a valid list.": lambda m: _("Must be a list."),
+        "Not a valid datetime.": lambda m: _("Must be a date and time."),
+        "Not a valid date.": lambda m: _("Must be a date (YYYY-MM-DD)."),
+        "Not a valid email address.": lambda m: _("Must be an email address."),
+        "Not a valid URL.": lambda m: _("Must be a web address (URL)."),
+        "Unknown field.": lambda m: _("Not a field of this form."),
+        "String does not match expected pattern.": lambda m: _("Not in the expected form."),
+        "Use 1-40 lowercase letters, digits, '-' or '_'.":
+            lambda m: _("Use 1-40 lowercase letters, digits, '-' or '_'."),
+        "Must be one line without control characters.":
+            lambda m: _("Write this on one line, without line breaks or control characters."),
+        "Must be a whole number (not text or a fraction).":
+            lambda m: _("Must be a whole number (not text or a fraction)."),
+        "Must be a fraction of the target between 0 and 1 (e.g. 0.8).":
+            lambda m: _("Must be a fraction of the target between 0 and 1 (e.g. 0.8)."),
+        "an article with this id exists": lambda m: _("An article with this id exists."),
+        "unknown agent": lambda m: _("Unknown agent."),
+        "That rule no longer exists.": lambda m: _("That rule no longer exists."),
+        "the new name is the same as the old one":
+            lambda m: _("The new name is the same as the old one."),
+    }
+    patterns: list[tuple[str, Rewrite]] = [
+        (r"Shorter than minimum length (\d+)\.",
+         lambda m: _("At least %(n)s characters.", n=m[1])),
+        (r"Longer than maximum length (\d+)\.",
+         lambda m: _("At most %(n)s characters.", n=m[1])),
+        (r"Length must be between (\d+) and (\d+)\.",
+         lambda m: _("From %(min)s to %(max)s long.", min=m[1], max=m[2])),
+        (r"Must be greater than or equal to (\S+) and less than or equal to (\S+)\.",
+         lambda m: _("Must be from %(min)s to %(max)s.", min=m[1], max=m[2])),
+        (r"Must be greater than or equal to (\S+)\.",
+         lambda m: _("Must be %(min)s or more.", min=m[1])),
+        (r"Must be less than or equal to (\S+)\.",
+         lambda m: _("Must be %(max)s or less.", max=m[1])),
+        (r"Must be a whole number of minutes from (\S+) to (\S+)\.",
+         lambda m: _("Must be a whole number of minutes from %(min)s to %(max)s.",
+                     min=m[1], max=m[2])),
+        (r"Must be one of: (.*)\.", lambda m: _("Must be one of: %(choices)s.", choices=m[1])),
+        (r"unknown department: (.*)", lambda m: _("Unknown department: %(id)s.", id=m[1])),
+        (r"Unknown time zone (.*?); use an IANA name such as .*",
+         lambda m: _("Unknown time zone %(zone)s; use an IANA name such as Europe/Moscow.",
+                     zone=m[1])),
+        (r"(.*) is not a month and day as MM-DD\.",
+         lambda m: _("%(value)s is not a month and day as MM-DD.", value=m[1])),
+    ]
+    return [(re.compile(re.escape(text) + "$"), rewrite) for text, rewrite in fixed.items()] \
+        + [(re.compile(pattern + "$", re.S), rewrite) for pattern, rewrite in patterns]
+
+
+KNOWN = _known()
+
+
+def translated(message: str) -> str:
+    """One message in the reader's language when it is a known one."""
+    position, text = "", str(message)
+    found = POSITION.match(text)
+    if found:
+        position, text = found[1], found[2]
+    for pattern, rewrite in KNOWN:
+        matched = pattern.match(text)
+        if matched:
+            return position + rewrite(matched)
+    return position + text
+
+
+def translated_errors(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Flat field messages ({"targets.first_response": [...]}) in the reader's language."""
+    return {field: [translated(m) for m in messages] if isinstance(messages, list)
+            else translated(messages) for field, messages in errors.items()}
+
+
+def field_label(field: str) -> str | None:
+    """What a form calls a field, for the list of problems above it; None for a field the
+    reader would not recognise by name (its message is shown alone)."""
+    return {
+        "subject": _("Subject"), "description": _("Details"), "body": _("Message"),
+        "requester_email": _("Your email"), "requester_name": _("Your name"),
+        "email": _("Email"), "password": _("Password"), "name": _("Name"),
+        "title": _("Title"), "department": _("Department"), "priority": _("Priority"),
+        "status": _("Status"), "tags": _("Tags"), "files": _("Files"), "id": _("Id"),
+        "language": _("Language"), "capacity": _("Capacity"), "category": _("Category"),
+        "time_zone": _("Time zone"), "position": _("Position"),
+        "conditions": _("Conditions"), "sort": _("Sort"), "score": _("Score"),
+    }.get(field)
