@@ -67,6 +67,12 @@ def _known() -> list[tuple[re.Pattern, Rewrite]]:
         (r"Unknown time zone (.*?); use an IANA name such as .*",
          lambda m: _("Unknown time zone %(zone)s; use an IANA name such as Europe/Moscow.",
                      zone=m[1])),
+        (r"Line (\d+): write 'field operator value', e\.g\. .*",
+         lambda m: _("Line %(n)s: write 'field operator value', e.g. 'subject contains_any "
+                     "refund, invoice'.", n=m[1])),
+        (r"Write intervals as 09:00-13:00, 14:00-18:00 \(not (.*)\)\.",
+         lambda m: _("Write intervals as 09:00-13:00, 14:00-18:00 (not %(value)s).",
+                     value=m[1])),
         (r"(.*) is not a month and day as MM-DD\.",
          lambda m: _("%(value)s is not a month and day as MM-DD.", value=m[1])),
     ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
-from flask import redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from services.common.results import fail
@@ -18,7 +18,7 @@ from services.common.results import fail
 from .. import admin_forms as forms
 from .. import console
 from ..web import paged
-from .agent_pages import split_tags, staff_page
+from .agent_pages import priority_label, split_tags, staff_page
 
 OPERATIONS: list = []
 LIST_PAGE = 25  # rows per page of the longer administration lists (articles, responses)
@@ -86,6 +86,16 @@ def listing(items: list[dict], per_page: int = LIST_PAGE) -> dict:
     return dict(paged(items, page, per_page, "rows"), pages=pages)
 
 
+def rule_action_label(action: str, value) -> str:
+    """A routing rule's action for the rules table, in the reader's language."""
+    label = current_app.extensions["department_label"]
+    return {"department": lambda: _("Department: %(name)s", name=label(value)),
+            "priority": lambda: _("Priority: %(name)s", name=priority_label(value)),
+            "category": lambda: _("Category: %(name)s", name=value),
+            "add_tags": lambda: _("Add tags: %(tags)s", tags=", ".join(value)),
+            }.get(action, lambda: f"{action}: {value}")()
+
+
 def department_choices(departments: list[dict]) -> list[tuple[str, str]]:
     return [(d["id"], f"{d['name']} ({d['id']})") for d in departments]
 
@@ -109,7 +119,7 @@ def register(app, portal):
             departments=all_departments, rules=all_rules,
             department_choices=department_choices(all_departments),
             agents=rpc.call("routing", "list_agents")["agents"],
-            condition_line=forms.condition_line,
+            condition_line=forms.condition_line, rule_action_label=rule_action_label,
             department=forms.editor(forms.department_fields, "department", form, form_id,
                                     find(all_departments, request.args.get("department"))),
             rule=forms.editor(forms.rule_fields, "rule", form, form_id,

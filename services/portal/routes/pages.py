@@ -30,6 +30,14 @@ def action_label(action: str) -> str:
             "open": _("Reopen")}.get(action, action)
 
 
+def category_label(category: str) -> str:
+    """An article's category for readers: the usual ones by name in the page's language, any
+    other as words ("returns-and-refunds" -> "Returns and refunds")."""
+    return {"account": _("Account"), "billing": _("Billing"), "technical": _("Technical"),
+            "general": _("General")}.get(category) or category.replace("-", " ").replace(
+        "_", " ").capitalize()
+
+
 def priority_choices() -> list[tuple[str, str]]:
     return [("low", _("Low")), ("normal", _("Normal")), ("high", _("High")),
             ("urgent", _("Urgent"))]
@@ -67,6 +75,7 @@ def register(app, portal):
     app.add_template_filter(moment)
     app.add_template_filter(field_messages.translated, "field_message")
     app.add_template_global(field_messages.field_label)
+    app.add_template_global(category_label)
 
     @app.context_processor
     def page_context():
