@@ -39,8 +39,10 @@ class TicketRepository(Repository):
         # sort by number or deadline; the first also counts open tickets by status (metrics).
         self.tickets.create_index([("status", ASCENDING), ("department", ASCENDING),
                                    ("number", DESCENDING)])
-        self.tickets.create_index([("status", ASCENDING), ("sla.first_response_due", ASCENDING)])
-        self.tickets.create_index([("status", ASCENDING), ("sla.resolution_due", ASCENDING)])
+        self.tickets.create_index([("status", ASCENDING), ("sla.first_response_due", ASCENDING),
+                                   ("number", DESCENDING)])
+        self.tickets.create_index([("status", ASCENDING), ("sla.resolution_due", ASCENDING),
+                                   ("number", DESCENDING)])
         self.tickets.create_index("created_at")
         self.tickets.create_index("email_message_ids")
         self.tickets.create_index("tags")
@@ -272,10 +274,37 @@ class TicketRepository(Repository):
                   .sort("number", DESCENDING).skip((page - 1) * per_page).limit(per_page))
         return list(cursor), total
 
-    def queue_page(self, query: dict, now) -> tuple[list[dict], int]:
-        found = next(self.tickets.aggregate(queue_rules.pipeline(query, now)), None) or {}
-        total = found.get("total") or [{"n": 0}]
-        return found.get("rows", []), total[0]["n"]
+    def queue_page(self, query: dict, now) -> dict:
+        """A page of the agents' queue read in index order (see queue.py): rows, has_more,
+        and the total when the page reaches the end."""
+        skip, limit = (query["page"] - 1) * query["per_page"], query["per_page"] + 1
+        sort = query["sort"].lstrip("-")
+        if queue_rules.SORTS[sort] == "next_due":
+            return queue_rules.page_of(query, self._queue_by_due(query, now))
+        if queue_rules.needs_computed(query["sort"]):
+            return queue_rules.page_of(query, list(self.tickets.aggregate(
+                queue_rules.pipeline(query, now))))
+        return queue_rules.page_of(query, list(
+            self.tickets.find(queue_rules.mongo_filter(query, now), queue_rules.HIDDEN)
+            .sort(queue_rules.sort_spec(query["sort"])).skip(skip).limit(limit)))
+
+    def _queue_by_due(self, query: dict, now) -> list[dict]:
+        """The rows from the page's first on: the racing tickets in next-due order (two
+        index walks merged), then, when those run out, the ones without a running clock."""
+        wanted = queue_rules.wanted(query)
+        first, resolution = (
+            list(self.tickets.find(found, queue_rules.HIDDEN).sort(order).limit(wanted))
+            for found, order in queue_rules.due_reads(query, now))
+        racing = queue_rules.merge_racing(first, resolution, query["sort"].startswith("-"),
+                                          wanted)
+        skip = (query["page"] - 1) * query["per_page"]
+        if len(first) + len(resolution) >= wanted:  # the page ends among racing ones
+            return racing[skip:]
+        idle_skip, idle_limit = queue_rules.idle_window(query, len(racing))
+        idle = list(self.tickets.find(queue_rules.idle_filter(query, now), queue_rules.HIDDEN)
+                    .sort([("number", -1)]).skip(idle_skip).limit(idle_limit)) \
+            if idle_limit else []
+        return racing[skip:] + idle
 
     # ---------------------------------------------------------------- report rollups
 

@@ -636,9 +636,10 @@ class IntakeService(OutboxRelay):
         if actor["role"] not in domain.STAFF:
             return fail(403, {"_schema": ["Only staff see the queue."]})
         q = domain.scoped_queue(parsed(QueueQuerySchema(), query), actor)
-        tickets, total = self.store.queue_page(q, self.clock.now())
-        return ok(tickets=[_public_view(t, actor["role"]) for t in tickets], total=total,
-                  page=q["page"], per_page=q["per_page"])
+        found = self.store.queue_page(q, self.clock.now())
+        return ok(tickets=[_public_view(t, actor["role"]) for t in found["rows"]],
+                  total=found["total"], has_more=found["has_more"], page=q["page"],
+                  per_page=q["per_page"])
 
     @command
     def report(self, query: dict) -> dict:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Iterable, Mapping
 
+from slugify import slugify
+
 from services.intake.schemas import NotificationToggles
 from services.routing.schemas import LIST_OPERATORS
 from services.sla.schemas import WEEKDAYS
@@ -95,6 +97,43 @@ def shown(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value)
     return str(value)
+
+
+ID_LENGTH = 40  # services.common.validation.SLUG
+
+
+def new_id(name: str | None, taken: Iterable[str]) -> str:
+    """An id made from a name for someone who did not type one: lowercase ASCII (Russian
+    transliterated: "Счета и оплата" -> "scheta-i-oplata"), words joined by "-", cut at a word
+    boundary, and "-2", "-3" ... appended when another item has it.  "" when the name has
+    nothing to make an id of (the schema then asks for one)."""
+    base = slugify(name or "", max_length=ID_LENGTH - 4, word_boundary=True)
+    if not base:
+        return ""
+    used = set(taken)
+    made, n = base, 1
+    while made in used:
+        n += 1
+        made = f"{base}-{n}"
+    return made
+
+
+def as_slug(raw: str | None) -> str | None:
+    """A category or similar key as people type it ("Account", "Счета") in the lowercase
+    form the schemas take ("account", "scheta"); blank stays None, and what has nothing to
+    make a key of is passed on as typed for the schema to refuse."""
+    text = optional(raw)
+    if text is None:
+        return None
+    return slugify(text, max_length=ID_LENGTH, word_boundary=True) or text
+
+
+def identified(payload: dict, name_field: str, taken: Iterable[str]) -> dict:
+    """The payload with an id made from ``name_field`` when the form left it blank."""
+    if payload.get("id"):
+        return payload
+    made = new_id(payload.get(name_field), taken)
+    return dict(payload, id=made) if made else payload
 
 
 def editor(fields_of: Callable[[dict | None], dict], form_id: str, submitted: Mapping | None,
@@ -286,7 +325,7 @@ def article_payload(form: Mapping, new: bool) -> dict:
     has its own buttons)."""
     payload = {"title": form.get("title", ""), "body": form.get("body", ""),
                "language": form.get("language") or "en",
-               "category": optional(form.get("category")),
+               "category": as_slug(form.get("category")),
                "tags": words(form.get("tags")),
                "translation_of": optional(form.get("translation_of"))}
     if new:

@@ -63,3 +63,16 @@ def humane_duration(minutes: int) -> tuple[str, int]:
     if minutes < 48 * 60:
         return "hours", round(minutes / 60)
     return "days", round(minutes / (24 * 60))
+
+
+def customer_departments(departments: list[dict], agents: list[dict],
+                         preferred: str) -> tuple[list[dict], str | None]:
+    """What the request form offers: only departments with at least one agent (a new one
+    with nobody in it yet would leave its tickets unanswered), and which one is chosen
+    before the customer picks: ``preferred`` (the configured default) when offered, else
+    "general", else the first offered."""
+    staffed = {d for agent in agents for d in agent.get("departments", [])}
+    offered = [d for d in departments if d["id"] in staffed]
+    ids = [d["id"] for d in offered]
+    chosen = next((d for d in (preferred, "general") if d in ids), ids[0] if ids else None)
+    return offered, chosen

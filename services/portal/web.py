@@ -45,6 +45,11 @@ def public_url() -> str:
             or f"http://127.0.0.1:{os.environ.get('HELPDESK_PORTAL_PORT', '8080')}").rstrip("/")
 
 
+def default_department() -> str:
+    """The department the request form has chosen before the customer picks one."""
+    return os.environ.get("HELPDESK_DEFAULT_DEPARTMENT", "").strip() or "general"
+
+
 def allowed_hosts() -> list[str]:
     """Host names the portal answers for (HELPDESK_ALLOWED_HOSTS, comma-separated; a leading
     dot also allows subdomains): by default the public URL's host and the loopback names."""

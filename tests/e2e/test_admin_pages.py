@@ -176,7 +176,7 @@ def test_a_changed_sender_is_used_for_the_next_mail(portal, admin, api, mail_sin
             "notifications.merged": "on", "notifications.mentioned": "on",
             "notifications.followed": "on"}
     refused(admin.submit("/admin/email", "/admin/email", form), 400,
-            "mail-sender_address", "Not a valid email address")
+            "mail-sender_address", "Must be an email address")
     assert api("get", "/api/admin/email-settings") == before
     sender = f"{unique('desk')}@acme.test"
     try:

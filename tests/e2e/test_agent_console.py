@@ -138,7 +138,9 @@ def test_agent_takes_answers_notes_and_solves_and_the_dashboard_counts_it(portal
     csv = supervisor.get(f"{portal}/supervisor/report.csv?days=1", timeout=20)
     assert csv.headers["Content-Type"].startswith("text/csv")
     anna_row = next(line for line in csv.text.splitlines() if line.startswith("agent-anna,"))
-    assert int(anna_row.split(",")[2]) >= 1  # solved
+    assert anna_row.split(",")[1] == "Anna Petrova" and int(anna_row.split(",")[3]) >= 1  # solved
+    figures = dict(line.split(",", 1) for line in csv.text.split("figure,value")[1].split())
+    assert int(figures["solved"]) >= 1 and "backlog" in figures
     for odd in ("¹", "-1", "1e3", "7.5", "x" * 50):  # unknown periods fall back to 30 days
         assert supervisor.get(f"{portal}/supervisor", params={"days": odd},
                               timeout=20).status_code == 200

@@ -71,9 +71,10 @@ def test_search_filters_sort_and_paging(portal):
     assert f"High {word}" not in agent.get(f"{portal}/agent/queue/mine").text
 
     everything = agent.get(f"{portal}/agent/queue/all", params={"sort": "number"}).text
-    total = int(re.search(r'id="queue-count">(\d+)', everything).group(1))
-    assert len(numbers(everything)) == min(total, 50)
-    if total > 50:
+    counted = re.search(r'id="queue-count">(\d+) ', everything)  # exact on the last page
+    assert len(numbers(everything)) == (int(counted.group(1)) if counted else 50)
+    if not counted:
+        assert "More than 50 tickets" in everything
         assert 'id="page-next"' in everything
         second_page = agent.get(f"{portal}/agent/queue/all",
                                 params={"sort": "number", "page": 2}).text

@@ -23,7 +23,8 @@ def test_supervisor_sees_reports_and_csv(portal):
     assert sum(v["tickets"] for v in body["report"]["volume_by_department"]
                if v["day"] == day) >= 1
     csv = requests.get(f"{portal}/api/reports.csv", headers=auth, timeout=10)
-    assert csv.status_code == 200 and csv.text.startswith("agent_id,assigned,solved")
+    assert csv.status_code == 200 and csv.text.startswith("agent_id,agent_name,assigned,solved")
+    assert "\r\nfigure,value\r\n" in csv.text and "\r\nbacklog," in csv.text
 
 
 def test_reports_are_for_supervisors_only(portal):

@@ -99,3 +99,26 @@ def test_editor_shows_what_was_refused_or_the_item():
                         item) == {"id": "typed"}
     assert forms.editor(forms.department_fields, "department", {"id": "typed"}, "rule",
                         item)["name"] == "General"
+
+
+def test_ids_are_made_from_names_transliterating_russian_and_never_reuse_one():
+    assert forms.new_id("Billing & Account", []) == "billing-account"
+    assert forms.new_id("Счета и оплата", []) == "scheta-i-oplata"
+    assert forms.new_id("Счета и оплата", ["scheta-i-oplata", "scheta-i-oplata-2"]) == \
+        "scheta-i-oplata-3"
+    made = forms.new_id("Очень длинное название отдела технической поддержки клиентов", [])
+    assert len(made) <= 40 and not made.endswith("-")
+    assert forms.new_id("!!!", []) == ""
+
+
+def test_a_typed_id_is_kept_and_a_blank_one_is_made_from_the_name():
+    assert forms.identified({"id": "vip", "name": "VIP"}, "name", ["vip"])["id"] == "vip"
+    assert forms.identified({"name": "VIP"}, "name", ["vip"])["id"] == "vip-2"
+    assert "id" not in forms.identified({"name": ""}, "name", [])  # the schema asks for one
+
+
+def test_article_categories_are_taken_as_people_type_them():
+    assert forms.article_payload({"category": "Account"}, new=False)["category"] == "account"
+    assert forms.article_payload({"category": "Счета"}, new=False)["category"] == "scheta"
+    assert forms.article_payload({"category": " "}, new=False).get("category") is None
+    assert forms.article_payload({"category": "???"}, new=False)["category"] == "???"

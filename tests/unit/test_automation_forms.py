@@ -108,7 +108,8 @@ def test_field_messages_read_in_russian_with_their_values_and_unknown_ones_stay(
     assert russian["id"] == ["Используйте от 1 до 40 строчных латинских букв, цифр, «-» или «_»."]
     assert russian["on"] == {0: ["Допустимые значения: created, updated, replied, rated."]}
     assert russian["actions"] == {0: {"value": ["Одно из: low, normal, high, urgent."]}}
-    assert russian["extra"] == ["Неизвестное поле."]
+    assert russian["extra"] == ["В этой форме нет такого поля."]
     assert russian["number"] == ["Something new."]
     with app.test_request_context("/?lang=en"):
-        assert localize(errors) == errors
+        english = localize(errors)
+    assert english["id"] == errors["id"] and english["on"] == errors["on"]

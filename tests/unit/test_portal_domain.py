@@ -103,3 +103,16 @@ def test_message_template_is_up_to_date_with_the_code():
     template = {m.id if isinstance(m.id, str) else m.id[0]
                 for m in read_po((i18n.SOURCE / "messages.pot").open("rb")) if m.id}
     assert found == template
+
+
+def test_customers_are_offered_staffed_departments_with_a_sensible_default():
+    from services.portal.domain import customer_departments
+    departments = [{"id": "accounts"}, {"id": "billing"}, {"id": "general"}, {"id": "new"}]
+    agents = [{"departments": ["billing", "general"]}, {"departments": ["accounts"]}]
+    offered, chosen = customer_departments(departments, agents, "general")
+    assert [d["id"] for d in offered] == ["accounts", "billing", "general"]  # "new": nobody
+    assert chosen == "general"  # not the alphabetically first
+    assert customer_departments(departments, agents, "billing")[1] == "billing"
+    assert customer_departments(departments, agents, "new")[1] == "general"  # not offered
+    assert customer_departments(departments[:2], agents, "general")[1] == "accounts"
+    assert customer_departments(departments, [], "general") == ([], None)

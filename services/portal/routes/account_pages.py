@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from flask import redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext as _
 
-from .. import identity
+from .. import console, identity
 from ..schemas import LoginSchema, ResetConfirmSchema, ResetRequestSchema, SignupSchema
 from ..web import ApiError, load
 
@@ -14,7 +14,14 @@ OPERATIONS: list = []
 UNSAFE_IN_NEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
 
 
-def safe_next(target: str | None) -> str:
+def landing(user: dict) -> str:
+    """Where a person lands after signing in with no ?next=: staff in their console,
+    customers on their requests."""
+    return url_for("agent_home") if user.get("role") in console.STAFF_ROLES else \
+        url_for("my_tickets_page")
+
+
+def safe_next(target: str | None, default: str | None = None) -> str:
     """Only same-site paths: a crafted ?next= must not send people elsewhere after sign-in.
     Browsers drop tabs and line breaks from a URL and read a backslash as a slash, so
     "/<TAB>/evil.example" would become "//evil.example": with any control character or
@@ -23,7 +30,7 @@ def safe_next(target: str | None) -> str:
         parts = urlsplit(target)
         if not (parts.scheme or parts.netloc) and not parts.path.startswith("//"):
             return target
-    return url_for("my_tickets_page")
+    return default or url_for("my_tickets_page")
 
 
 def register(app, portal):
@@ -90,7 +97,7 @@ def register(app, portal):
         except ApiError as exc:
             return form_page("signin", {"email": form.get("email")}, exc.errors, exc.status)
         portal.sign_in(user)
-        return redirect(safe_next(request.args.get("next")), 303)
+        return redirect(safe_next(request.args.get("next"), landing(user)), 303)
 
     @app.post("/signout")
     def signout():

@@ -10,7 +10,7 @@ from flask_babel import get_locale
 from services.intake.schemas import PLACEHOLDERS
 
 from .. import admin_forms as forms
-from .admin_pages import AdminSection, find
+from .admin_pages import AdminSection, find, listing
 
 OPERATIONS: list = []
 TAG_LIST_LIMIT = 50  # intake's suggest_tags maximum: the most used tags
@@ -32,7 +32,7 @@ def register(app, portal):
         templates = shared_canned()
         editing = find(templates, request.args.get("canned") or (form or {}).get("canned_id"))
         language = "ru" if str(get_locale()) == "ru" else "en"
-        return dict(canned=templates, editing=editing,
+        return dict(canned=listing(templates), editing=editing,
                     placeholders=[(name, text[language]) for name, text in PLACEHOLDERS.items()],
                     template=forms.editor(forms.canned_fields, "canned", form, form_id, editing))
 
@@ -56,7 +56,7 @@ def register(app, portal):
         wanted = request.args.get("article") or (form or {}).get("article_id")
         found = rpc.call("search", "get_article", wanted[:64]) if wanted else {"ok": False}
         editing = found["article"] if found["ok"] else None
-        return dict(articles=rpc.call("search", "list_articles", {})["articles"],
+        return dict(articles=listing(rpc.call("search", "list_articles", {})["articles"]),
                     editing=editing,
                     article=forms.editor(forms.article_fields, "article", form, form_id,
                                          editing))
@@ -70,7 +70,9 @@ def register(app, portal):
         if article_id:
             return rpc.call("search", "update_article", article_id[:64],
                             forms.article_payload(request.form, new=False))
-        return rpc.call("search", "create_article", forms.article_payload(request.form, new=True))
+        taken = [a["id"] for a in rpc.call("search", "list_articles", {})["articles"]]
+        return rpc.call("search", "create_article", forms.identified(
+            forms.article_payload(request.form, new=True), "title", taken))
 
     @articles_section.action("/admin/articles/<article_id>/publish", "article-list")
     def admin_publish_article(article_id: str):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
-from flask import redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from services.common.results import fail
@@ -19,9 +19,11 @@ from services.common.results import fail
 from .. import admin_forms as forms
 from .. import console
 from ..field_messages import localize
-from .agent_pages import split_tags, staff_page
+from ..web import paged
+from .agent_pages import priority_label, split_tags, staff_page
 
 OPERATIONS: list = []
+LIST_PAGE = 25  # rows per page of the longer administration lists (articles, responses)
 AGENT_LISTS = ("departments", "skills", "languages", "categories", "products")
 
 
@@ -85,6 +87,24 @@ class AdminSection:
         return decorator
 
 
+def listing(items: list[dict], per_page: int = LIST_PAGE) -> dict:
+    """One page of a list (``?page=N``, out-of-range pages clamp): rows, page, pages."""
+    pages = max(1, -(-len(items) // per_page))
+    raw = request.args.get("page", "1")
+    page = min(max(int(raw), 1), pages) if raw.isascii() and raw.isdigit() else 1
+    return dict(paged(items, page, per_page, "rows"), pages=pages)
+
+
+def rule_action_label(action: str, value) -> str:
+    """A routing rule's action for the rules table, in the reader's language."""
+    label = current_app.extensions["department_label"]
+    return {"department": lambda: _("Department: %(name)s", name=label(value)),
+            "priority": lambda: _("Priority: %(name)s", name=priority_label(value)),
+            "category": lambda: _("Category: %(name)s", name=value),
+            "add_tags": lambda: _("Add tags: %(tags)s", tags=", ".join(value)),
+            }.get(action, lambda: f"{action}: {value}")()
+
+
 def department_choices(departments: list[dict]) -> list[tuple[str, str]]:
     return [(d["id"], f"{d['name']} ({d['id']})") for d in departments]
 
@@ -108,7 +128,7 @@ def register(app, portal):
             departments=all_departments, rules=all_rules,
             department_choices=department_choices(all_departments),
             agents=rpc.call("routing", "list_agents")["agents"],
-            condition_line=forms.condition_line,
+            condition_line=forms.condition_line, rule_action_label=rule_action_label,
             department=forms.editor(forms.department_fields, "department", form, form_id,
                                     find(all_departments, request.args.get("department"))),
             rule=forms.editor(forms.rule_fields, "rule", form, form_id,
@@ -119,9 +139,11 @@ def register(app, portal):
 
     @section.action("/admin/departments", "department")
     def admin_save_department():
-        current = find(departments(), (request.form.get("id") or "").strip())
-        return rpc.call("routing", "upsert_department",
-                        forms.department_payload(request.form, current))
+        existing = departments()
+        current = find(existing, (request.form.get("id") or "").strip())
+        return rpc.call("routing", "upsert_department", forms.identified(
+            forms.department_payload(request.form, current), "name",
+            [d["id"] for d in existing]))
 
     @section.action("/admin/agents", "agents")
     def admin_save_agent():
@@ -141,7 +163,8 @@ def register(app, portal):
 
     @section.action("/admin/rules", "rule")
     def admin_save_rule():
-        return rpc.call("routing", "save_rule", forms.rule_payload(request.form))
+        return rpc.call("routing", "save_rule", forms.identified(
+            forms.rule_payload(request.form), "name", [r["id"] for r in rules()]))
 
     def existing_rule(rule_id: str) -> dict:
         rule = find(rules(), rule_id)

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from zoneinfo import available_timezones
 
+from babel.dates import get_day_names
 from flask import request
+from flask_babel import get_locale
 
 from services.sla.schemas import WEEKDAYS
 
 from .. import admin_forms as forms
 from .admin_pages import AdminSection, department_choices, find
+from .supervisor_pages import target_labels
 
 OPERATIONS: list = []
 # Offered as suggestions only (a datalist): the SLA service decides what is valid.
@@ -31,6 +34,9 @@ def register(app, portal):
         all_policies, all_calendars = policies(), calendars()
         return dict(
             policies=all_policies, calendars=all_calendars, weekdays=WEEKDAYS,
+            weekday_names=dict(zip(WEEKDAYS, get_day_names("abbreviated",
+                                                           locale=get_locale()).values())),
+            target_names=target_labels(),
             time_zones=TIME_ZONES, hours_line=forms.hours_line,
             calendar_choices=[(c["id"], f"{c['name']} ({c['id']})") for c in all_calendars],
             department_choices=department_choices(
@@ -44,8 +50,10 @@ def register(app, portal):
 
     @section.action("/admin/sla/policies", "policy")
     def admin_save_policy():
-        current = find(policies(), (request.form.get("id") or "").strip())
-        return rpc.call("sla", "upsert_policy", forms.policy_payload(request.form, current))
+        existing = policies()
+        current = find(existing, (request.form.get("id") or "").strip())
+        return rpc.call("sla", "upsert_policy", forms.identified(
+            forms.policy_payload(request.form, current), "name", [p["id"] for p in existing]))
 
     @section.action("/admin/sla/policies/<policy_id>/delete", "policies")
     def admin_delete_policy(policy_id: str):
@@ -53,7 +61,8 @@ def register(app, portal):
 
     @section.action("/admin/sla/calendars", "calendar")
     def admin_save_calendar():
-        return rpc.call("sla", "upsert_calendar", forms.calendar_payload(request.form))
+        return rpc.call("sla", "upsert_calendar", forms.identified(
+            forms.calendar_payload(request.form), "name", [c["id"] for c in calendars()]))
 
     @section.action("/admin/sla/calendars/<calendar_id>/delete", "calendars")
     def admin_delete_calendar(calendar_id: str):

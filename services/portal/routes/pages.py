@@ -2,19 +2,19 @@
 describes the problem, sees suggestions and files a request; shared page helpers."""
 import html
 import logging
+from datetime import datetime
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_babel import get_locale, gettext as _, ngettext
+from flask_babel import format_datetime, get_locale, gettext as _, ngettext
 from marshmallow import ValidationError
 from markupsafe import Markup, escape
 
-from services.common.validation import SINGLE_LINE_ERROR
 from services.intake.schemas import TicketCreateSchema
 from services.search.schemas import SuggestFiledSchema
 
-from .. import domain
+from .. import domain, field_messages
 from ..uploads import attach_files, upload_hint
-from ..web import ApiError, load
+from ..web import ApiError, default_department, load
 from .tickets import file_ticket
 
 log = logging.getLogger(__name__)
@@ -34,12 +34,12 @@ def action_label(action: str) -> str:
             "open": _("Reopen")}.get(action, action)
 
 
-def form_messages(errors: dict) -> dict:
-    """Field messages for a person reading the form: those we know in their language."""
-    known = {SINGLE_LINE_ERROR: _("Write this on one line, without line breaks or control "
-                                  "characters.")}
-    return {field: [known.get(m, m) for m in messages] if isinstance(messages, list) else messages
-            for field, messages in errors.items()}
+def category_label(category: str) -> str:
+    """An article's category for readers: the usual ones by name in the page's language, any
+    other as words ("returns-and-refunds" -> "Returns and refunds")."""
+    return {"account": _("Account"), "billing": _("Billing"), "technical": _("Technical"),
+            "general": _("General")}.get(category) or category.replace("-", " ").replace(
+        "_", " ").capitalize()
 
 
 def priority_choices() -> list[tuple[str, str]]:
@@ -78,8 +78,22 @@ def funnel_filed(portal, session: str | None, number: int) -> None:
         log.warning("funnel step 'filed' not recorded for ticket %s: %s", number, exc)
 
 
+def moment(value: str | datetime | None) -> Markup:
+    """A time for people: ``<time>`` with the machine-readable value, shown in the page's
+    language ("4 дек. 2026 г., 15:07"), UTC."""
+    if not value:
+        return Markup("")
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return Markup('<time datetime="{}">{} UTC</time>').format(
+        when.isoformat(), format_datetime(when, "medium"))
+
+
 def register(app, portal):
     app.add_template_filter(safe_snippet)
+    app.add_template_filter(moment)
+    app.add_template_filter(field_messages.translated, "field_message")
+    app.add_template_global(field_messages.field_label)
+    app.add_template_global(category_label)
 
     @app.context_processor
     def page_context():
@@ -88,9 +102,12 @@ def register(app, portal):
                 "answer_promise": answer_promise, "priorities": priority_choices()}
 
     def home_page(form: dict, errors: dict | None = None, status: int = 200):
-        departments = portal.rpc.call("routing", "list_departments")["departments"]
-        return render_template("home.html", departments=departments, form=form,
-                               errors=errors and form_messages(errors),
+        departments, chosen = domain.customer_departments(
+            portal.rpc.call("routing", "list_departments")["departments"],
+            portal.rpc.call("routing", "list_agents")["agents"], default_department())
+        return render_template("home.html", departments=departments,
+                               form=dict(form, department=form.get("department") or chosen),
+                               errors=errors,
                                upload_hint=upload_hint()), status
 
     @app.get("/")

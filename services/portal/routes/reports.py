@@ -15,18 +15,40 @@ OPERATIONS = [
      None, True),
 ]
 SUPERVISORS = ("supervisor", "admin")
-CSV_COLUMNS = ("agent_id", "assigned", "solved", "median_first_response_minutes",
-               "median_resolution_minutes", "csat_score", "csat_average", "csat_rated")
+CSV_COLUMNS = ("agent_id", "agent_name", "assigned", "solved",
+               "median_first_response_minutes", "median_resolution_minutes", "csat_score",
+               "csat_average", "csat_rated")
 
 
-def agents_csv(report: dict) -> Response:
-    """The per-agent table of a report as a CSV download (the API's and the dashboard's)."""
+def headline(report: dict) -> list[tuple[str, object]]:
+    """The dashboard's figures, as (name, value) rows under the per-agent table."""
+    return [(name, report.get(name)) for name in (
+        "created", "solved", "reopened", "backlog", "unassigned", "overdue")] + [
+        ("median_first_response_minutes", report["first_response"]["median_minutes"]),
+        ("median_resolution_minutes", report["resolution"]["median_minutes"]),
+        ("first_contact_resolution_rate", report["first_contact_resolution_rate"]),
+        ("csat_score", report["csat"]["score"]), ("csat_average", report["csat"]["average"]),
+        ("csat_rated", report["csat"]["rated"])]
+
+
+def agents_csv(report: dict, names: dict[str, str]) -> Response:
+    """The per-agent table of a report (agents by name as well as id), then a blank line
+    and the headline figures, as a CSV download (the API's and the dashboard's)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(report["agents"])
+    writer.writerows(dict(row, agent_name=names.get(row["agent_id"], ""))
+                     for row in report["agents"])
+    plain = csv.writer(out)
+    plain.writerow([])
+    plain.writerow(["figure", "value"])
+    plain.writerows(headline(report))
     return Response(out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": "attachment; filename=agents.csv"})
+
+
+def agent_names(rpc) -> dict[str, str]:
+    return {a["id"]: a["name"] for a in rpc.call("routing", "list_agents")["agents"]}
 
 
 def register(app, portal):
@@ -44,4 +66,4 @@ def register(app, portal):
     def report_csv():
         result = fetch()
         reply(result)  # raises the API error when the query was refused
-        return agents_csv(result["report"])
+        return agents_csv(result["report"], agent_names(portal.rpc))

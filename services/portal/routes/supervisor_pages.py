@@ -15,7 +15,7 @@ from services.intake.schemas import ReportQuerySchema
 from .. import console
 from ..web import ApiError, load
 from .agent_pages import staff_page
-from .reports import agents_csv
+from .reports import agent_names, agents_csv
 
 OPERATIONS: list = []
 PERIODS = (1, 7, 30, 90)  # days the period filter offers
@@ -89,7 +89,7 @@ def register(app, portal):
         deflection = console.deflection(rpc.call("search", "feedback_summary").get("results", []))
         funnel = rpc.call("search", "deflection_funnel", {"since": query["since"],
                                                          "until": query["until"]})["funnel"]
-        names = {a["id"]: a["name"] for a in rpc.call("routing", "list_agents")["agents"]}
+        names = agent_names(rpc)
         alerts = [a for a in rpc.call("routing", "list_alerts", ALERTS_SHOWN)["alerts"]
                   if not query["department"] or a.get("department") == query["department"]]
         return render_template(
@@ -113,4 +113,5 @@ def register(app, portal):
     @app.get("/supervisor/report.csv")
     @supervisors
     def supervisor_report_csv():
-        return agents_csv(rpc.call("intake", "report", filters()["query"])["report"])
+        return agents_csv(rpc.call("intake", "report", filters()["query"])["report"],
+                          agent_names(rpc))
