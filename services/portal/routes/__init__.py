@@ -2,13 +2,14 @@
 in ``OPERATIONS`` for the OpenAPI document: (path, method, summary, request schema,
 response schema, needs auth)."""
 from . import (access, account_pages, accounts, admin_content_pages, admin_email_pages,
-               admin_pages, admin_sla_pages, agent_macros, agent_pages, automation_admin,
-               directory, kb_pages, knowledge, knowledge_admin, pages, reports, routing_admin,
-               sla_admin, supervisor_pages, system, ticket_extras, ticket_pages, tickets)
+               admin_pages, admin_sla_pages, agent_macros, agent_pages, article_versions,
+               automation_admin, directory, kb_pages, knowledge, knowledge_admin, pages, reports,
+               routing_admin, sla_admin, supervisor_pages, system, ticket_extras, ticket_pages,
+               tickets)
 
-MODULES = (system, accounts, tickets, ticket_extras, knowledge, knowledge_admin, directory,
-           reports, routing_admin, sla_admin, pages, account_pages, ticket_pages, kb_pages,
-           agent_pages, agent_macros, supervisor_pages, admin_pages, admin_sla_pages,
+MODULES = (system, accounts, tickets, ticket_extras, knowledge, knowledge_admin, article_versions,
+           directory, reports, routing_admin, sla_admin, pages, account_pages, ticket_pages,
+           kb_pages, agent_pages, agent_macros, supervisor_pages, admin_pages, admin_sla_pages,
            admin_content_pages, admin_email_pages, access, automation_admin)
 
 
