@@ -18,22 +18,22 @@ from ..web import ApiError, json_body, load, query_args, reply
 from .agent_pages import staff_page
 
 VERSIONS = "/api/admin/articles/<article_id>/versions"
-VERSION = VERSIONS + "/<int:number>"
+VERSION = VERSIONS + "/<int:version>"
 OPERATIONS = [
     ("/api/admin/articles/{article_id}/versions", "get", "An article's versions, newest first: "
      "author, time, status (pending, scheduled, accepted, rejected), which is current (staff)",
      None, None, True),
-    ("/api/admin/articles/{article_id}/versions/{number}", "get", "One version's whole text "
+    ("/api/admin/articles/{article_id}/versions/{version}", "get", "One version's whole text "
      "(staff)", None, None, True),
-    ("/api/admin/articles/{article_id}/versions/{number}/diff", "get", "What a version changed, "
+    ("/api/admin/articles/{article_id}/versions/{version}/diff", "get", "What a version changed, "
      "field by field and line by line, against `against` (default: the version before) "
      "(staff)", VersionDiffSchema, None, True),
-    ("/api/admin/articles/{article_id}/versions/{number}/restore", "post", "A new version equal "
+    ("/api/admin/articles/{article_id}/versions/{version}/restore", "post", "A new version equal "
      "to this one: an agent's waits for review, an editor's applies now or at publish_at "
      "(staff)", VersionRestoreSchema, None, True),
-    ("/api/admin/articles/{article_id}/versions/{number}/publish", "post", "Publish a version "
+    ("/api/admin/articles/{article_id}/versions/{version}/publish", "post", "Publish a version "
      "now, or at publish_at (editors: supervisors, admins)", VersionPublishSchema, None, True),
-    ("/api/admin/articles/{article_id}/versions/{number}/reject", "post", "Turn down a pending "
+    ("/api/admin/articles/{article_id}/versions/{version}/reject", "post", "Turn down a pending "
      "or scheduled version (editors)", VersionRejectSchema, None, True),
     ("/api/admin/answers/{answer_id}/article", "post", "A draft article from an approved answer "
      "(staff); optional id", AnswerPromotionSchema, None, True),
@@ -116,33 +116,33 @@ def register(app, portal):
 
     @app.get(VERSION)
     @staff
-    def article_version(article_id: str, number: int):
-        return reply(call("get_version", article_id[:64], number), key="version")
+    def article_version(article_id: str, version: int):
+        return reply(call("get_version", article_id[:64], version), key="version")
 
     @app.get(VERSION + "/diff")
     @staff
-    def article_version_diff(article_id: str, number: int):
+    def article_version_diff(article_id: str, version: int):
         query = VersionDiffSchema().dump(query_args(VersionDiffSchema()))
-        return reply(call("diff_versions", article_id[:64], number, query))
+        return reply(call("diff_versions", article_id[:64], version, query))
 
-    def decision(schema, method: str, article_id: str, number: int):
+    def decision(schema, method: str, article_id: str, version: int):
         body = schema.dump(load(schema, json_body() if request.content_length else {}))
-        return reply(call(method, article_id[:64], number, body, acting()))
+        return reply(call(method, article_id[:64], version, body, acting()))
 
     @app.post(VERSION + "/restore")
     @staff
-    def restore_article_version(article_id: str, number: int):
-        return decision(VersionRestoreSchema(), "restore_version", article_id, number)
+    def restore_article_version(article_id: str, version: int):
+        return decision(VersionRestoreSchema(), "restore_version", article_id, version)
 
     @app.post(VERSION + "/publish")
     @staff
-    def publish_article_version(article_id: str, number: int):
-        return decision(VersionPublishSchema(), "publish_version", article_id, number)
+    def publish_article_version(article_id: str, version: int):
+        return decision(VersionPublishSchema(), "publish_version", article_id, version)
 
     @app.post(VERSION + "/reject")
     @staff
-    def reject_article_version(article_id: str, number: int):
-        return decision(VersionRejectSchema(), "reject_version", article_id, number)
+    def reject_article_version(article_id: str, version: int):
+        return decision(VersionRejectSchema(), "reject_version", article_id, version)
 
     @app.post("/api/admin/answers/<answer_id>/article")
     @staff
@@ -206,14 +206,14 @@ def register(app, portal):
         return answered(article_id, call("update_article", article_id[:64], change,
                                          page_actor()), "edit")
 
-    @app.post("/articles/<article_id>/versions/<int:number>/<action>")
+    @app.post("/articles/<article_id>/versions/<int:version>/<action>")
     @staff_page(portal)
-    def article_version_decide(article_id: str, number: int, action: str):
+    def article_version_decide(article_id: str, version: int, action: str):
         methods = {"restore": "restore_version", "publish": "publish_version",
                    "reject": "reject_version"}
         if action not in methods:
             raise ApiError(404, {"_schema": ["not found"]})
         payload = {"note": forms.optional(request.form.get("note"))} if action == "reject" \
             else {"publish_at": form_time(request.form.get("publish_at"))}
-        return answered(article_id, call(methods[action], article_id[:64], number, payload,
+        return answered(article_id, call(methods[action], article_id[:64], version, payload,
                                          page_actor()), action)
