@@ -195,7 +195,8 @@ class SearchService(OutboxRelay):
         article = self._versioned_article(article_id)
         version = self._version(article, number)
         author, now = self._author(actor), self.clock.now()
-        outcome = versions.publish_outcome(author, version, publish_at, now)
+        outcome = versions.publish_outcome(author, version, article.get("version"),
+                                           publish_at, now)
         if outcome.apply:
             self._apply_version(article, version, outcome, now)
         self.store.decide_version(article["_id"], number, (version["status"],),

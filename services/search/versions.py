@@ -97,14 +97,18 @@ def edit_outcome(actor: dict, publish_at: datetime | None, now: datetime) -> Out
     return Outcome(ACCEPTED, apply=True)
 
 
-def publish_outcome(actor: dict, version: Version, publish_at: datetime | None,
-                    now: datetime) -> Outcome:
-    """An editor publishes a version: now, or at ``publish_at`` (the timer does it then)."""
+def publish_outcome(actor: dict, version: Version, current: int | None,
+                    publish_at: datetime | None, now: datetime) -> Outcome:
+    """An editor publishes a version waiting for review (or the article's current text, a
+    draft): now, or at ``publish_at`` (the timer does it then).  An older text comes back
+    by a restore, as a new version."""
     if not is_editor(actor):
         raise Refusal(403, {"_schema": ["Only an editor can publish."]})
     if version["status"] == REJECTED:
         raise Refusal(409, {"_schema": ["This version was rejected; restore it to propose "
                                         "it again."]})
+    if version["status"] not in REVIEWABLE and version["number"] != current:
+        raise Refusal(409, {"_schema": ["An older version comes back by a restore."]})
     if publish_at is not None and publish_at > now:
         return Outcome(SCHEDULED, apply=False)
     return Outcome(ACCEPTED, apply=True, publish=True)

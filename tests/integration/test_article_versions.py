@@ -7,13 +7,9 @@ from datetime import timedelta
 
 import pytest
 from elasticsearch import Elasticsearch, NotFoundError
-from nameko.testing.utils import get_extension
-
-from services.common.clock import FixedClock
-from services.common.nameko_support import ClockProvider
 from services.intake.service import IntakeService
 from services.search.service import SearchService
-from tests.support import eventually, running
+from tests.support import eventually, frozen_clock, running
 
 AGENT = {"id": "agent-7", "role": "agent", "name": "Agent Seven"}
 EDITOR = {"id": "sup-1", "role": "supervisor", "name": "Sam Supervisor"}
@@ -31,12 +27,8 @@ def runner(config):
 
 @pytest.fixture
 def clock(runner):
-    """Search's clock, frozen now and moved by the test."""
-    provider = get_extension(runner.service_map["search"], ClockProvider)
-    original = provider.clock
-    provider.clock = FixedClock(original.now())
-    yield provider.clock
-    provider.clock = original
+    with frozen_clock(runner, "search") as frozen:
+        yield frozen
 
 
 @pytest.fixture(scope="module")

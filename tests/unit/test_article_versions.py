@@ -38,17 +38,22 @@ def test_an_editors_edit_applies_now_or_at_its_time():
     assert v.edit_outcome(v.SYSTEM, None, NOW).apply is True
 
 
-def test_only_editors_publish_and_never_a_rejected_version():
+def test_only_editors_publish_and_never_a_rejected_or_superseded_version():
     with pytest.raises(Refusal) as refused:
-        v.publish_outcome(AGENT, version(), None, NOW)
+        v.publish_outcome(AGENT, version(), 3, None, NOW)
     assert refused.value.status == 403
     with pytest.raises(Refusal) as refused:
-        v.publish_outcome(EDITOR, version(status=v.REJECTED), None, NOW)
+        v.publish_outcome(EDITOR, version(status=v.REJECTED), 3, None, NOW)
     assert refused.value.status == 409
-    assert v.publish_outcome(EDITOR, version(), None, NOW) == \
+    with pytest.raises(Refusal) as refused:  # an older text: restore it instead
+        v.publish_outcome(EDITOR, version(number=2, status=v.ACCEPTED), 3, None, NOW)
+    assert refused.value.status == 409
+    assert v.publish_outcome(EDITOR, version(), 3, None, NOW) == \
         v.Outcome(v.ACCEPTED, apply=True, publish=True)
-    assert v.publish_outcome(EDITOR, version(), NOW + timedelta(days=1), NOW).status == \
+    assert v.publish_outcome(EDITOR, version(), 3, NOW + timedelta(days=1), NOW).status == \
         v.SCHEDULED
+    # the current text of a draft article
+    assert v.publish_outcome(EDITOR, version(number=3, status=v.ACCEPTED), 3, None, NOW).apply
 
 
 def test_reject_needs_an_editor_and_an_undecided_version():

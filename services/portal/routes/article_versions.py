@@ -57,6 +57,8 @@ def search_messages() -> dict[str, str]:
             _("Only a pending or scheduled version can be rejected."),
         "Someone decided on this version meanwhile.":
             _("Someone decided on this version meanwhile."),
+        "An older version comes back by a restore.":
+            _("An older version comes back by a restore."),
         "No such approved answer.":
             _("No such approved answer."),
         "No such version.":
