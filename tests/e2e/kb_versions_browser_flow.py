@@ -2,12 +2,14 @@
 process, like browser_flow.py): an agent proposes an edit of a published article on its
 versions page (customers still read the old text), a supervisor, in Russian, looks at the
 diff, publishes it (customers read the new text) and restores version 1, which makes version
-3 equal to it (customers read the first text again).
+3 equal to it (customers read the first text again).  Then the agent approves a solved
+ticket's answer in the workspace and makes a draft article of it.
 
 Usage: python -m tests.e2e.kb_versions_browser_flow PORTAL_URL AGENT_TOKEN SCREENSHOT_DIR"""
 from __future__ import annotations
 
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -37,6 +39,28 @@ def published_article(portal: str) -> str:
                                   "body": FIRST_BODY, "language": "en", "published": True})
     assert created.status_code == 201, created.text
     return article_id
+
+
+def solved_ticket(portal: str, agent_token: str) -> int:
+    """A ticket filed without an account, answered and solved by the agent, once search has
+    it (the answer draft is ready)."""
+    agent = {"Authorization": f"Bearer {agent_token}"}
+    filed = requests.post(f"{portal}/api/tickets", timeout=10, json={
+        "subject": "Scanner shows error S12", "description": "The scanner stops with S12.",
+        "department": "technical", "requester_email": f"s12-{uuid.uuid4().hex[:6]}@example.com"})
+    assert filed.status_code == 201, filed.text
+    number = filed.json()["number"]
+    for path, body in ((f"/api/tickets/{number}/messages", {"body": "Clean the scanner glass, "
+                                                                    "then calibrate it."}),
+                       (f"/api/tickets/{number}/status", {"status": "solved"})):
+        done = requests.post(portal + path, json=body, headers=agent, timeout=10)
+        assert done.status_code in (200, 201), done.text
+    deadline = time.monotonic() + 30
+    while requests.get(f"{portal}/api/tickets/{number}/answer-draft", headers=agent,
+                       timeout=10).status_code != 200:
+        assert time.monotonic() < deadline, "the solved ticket never reached search"
+        time.sleep(0.5)
+    return number
 
 
 def sign_in(browser, portal: str, email: str, locale: str):
@@ -94,6 +118,17 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
         assert public_body(portal, article_id) == FIRST_BODY
         editor.goto(versions + "?lang=ru&diff=3&against=1")
         expect(editor.locator("#no-changes")).to_be_visible()
+
+        # An approved answer becomes a draft article, opened on its versions page.
+        number = solved_ticket(portal, agent_token)
+        agent.goto(f"{portal}/agent/tickets/{number}?reuse=1#reuse")
+        agent.click("#approve-answer")
+        agent.click("#promote-answer")
+        expect(agent.locator("#article-title")).to_have_text("Scanner shows error S12")
+        expect(agent.locator("#article-state")).to_contain_text("draft")
+        expect(agent.locator("#version-1 .current")).to_be_visible()
+        agent.screenshot(path=shots / "04-draft-article-from-approved-answer.png",
+                         full_page=True)
         browser.close()
     print("article versions browser flow passed")
 

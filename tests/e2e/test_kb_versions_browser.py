@@ -18,7 +18,8 @@ def test_an_edit_is_a_version_that_an_editor_publishes_and_restores_in_chromium(
         portal, agent_token):
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     assert run_script("tests.e2e.kb_versions_browser_flow", portal, agent_token, ARTIFACTS) == [
-        "01-agent-proposed-version-2", "02-diff-in-russian", "03-version-1-restored-as-3"]
+        "01-agent-proposed-version-2", "02-diff-in-russian", "03-version-1-restored-as-3",
+        "04-draft-article-from-approved-answer"]
 
 
 def test_versions_api_review_schedule_and_field_messages(portal, agent_token):

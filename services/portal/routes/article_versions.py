@@ -180,19 +180,30 @@ def register(app, portal):
             editor=portal.page_user()["role"] in ("supervisor", "admin"),
             saved=request.args.get("saved")), status
 
+    def page_actor() -> dict:
+        return portal.actor(portal.page_user())
+
     def answered(article_id: str, result: dict, saved: str):
         if result["ok"]:
             return redirect(url_for("article_versions_page", article_id=article_id,
                                     saved=saved), 303)
         return page(article_id, result["errors"], result["status"], request.form)
 
+    @app.post("/articles/from-answer")
+    @staff_page(portal)
+    def article_from_answer_page():
+        """From the ticket workspace, once an answer is approved: a draft article of it, then
+        its versions page (where it is edited and, by an editor, published)."""
+        made = call("promote_answer", {"answer_id": (request.form.get("answer_id") or "")[:64]},
+                    page_actor())
+        if not made["ok"]:
+            return render_template("agent/refused.html", errors=made["errors"]), made["status"]
+        return redirect(url_for("article_versions_page", article_id=made["article"]["id"]), 303)
+
     @app.get("/articles/<article_id>/versions")
     @staff_page(portal)
     def article_versions_page(article_id: str):
         return page(article_id)
-
-    def page_actor() -> dict:
-        return portal.actor(portal.page_user())
 
     @app.post("/articles/<article_id>/versions")
     @staff_page(portal)
