@@ -223,7 +223,8 @@ class SearchService(OutboxRelay):
         written first, then the version marked: a crash in between publishes it again (the
         same text), never loses it; two replicas write the same text."""
         now = self.clock.now()
-        for version in self.store.due_versions(now):
+        due = self.store.due_versions(now)
+        for version in due:
             article = self.store.article(version["article_id"])
             if article is None:
                 continue
@@ -231,7 +232,8 @@ class SearchService(OutboxRelay):
             self._apply_version(article, version, outcome, now, sync=False)
             self.store.decide_version(version["article_id"], version["number"],
                                       (versions.SCHEDULED,), {"status": versions.ACCEPTED})
-        self._sync(kinds=("articles",))
+        if due:
+            self._sync(kinds=("articles",))
 
     @command
     def promote_answer(self, payload: dict, actor: dict) -> dict:
