@@ -97,6 +97,24 @@ def running(config: dict, *service_classes):
         runner.stop()
 
 
+@contextmanager
+def frozen_clock(runner, service: str):
+    """The running ``service``'s clock (its ClockProvider), frozen now and moved by the test
+    (``clock.at = ...``); the real clock again afterwards."""
+    from nameko.testing.utils import get_extension
+
+    from services.common.clock import FixedClock
+    from services.common.nameko_support import ClockProvider
+
+    provider = get_extension(runner.service_map[service], ClockProvider)
+    original = provider.clock
+    provider.clock = FixedClock(original.now())
+    try:
+        yield provider.clock
+    finally:
+        provider.clock = original
+
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

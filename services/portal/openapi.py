@@ -17,7 +17,7 @@ ERRORS = {"400": "Invalid input: field messages", "401": "Not signed in",
           "414": "URL too long",
           "429": "Too many requests: wait and retry"}
 PATH_PARAMETER = re.compile(r"{(\w+)}")
-INTEGER_PARAMETERS = {"number"}
+INTEGER_PARAMETERS = {"number", "version"}  # ticket numbers, article version numbers
 MAX_TICKET_NUMBER = 10 ** 18 - 1  # the portal's <int:> URL converter takes up to 18 digits
 
 

@@ -116,6 +116,10 @@ class ArticleView(Schema):
     translation_of = fields.Str(allow_none=True)
     translations = fields.List(fields.Nested(TranslationView), metadata={
         "description": "the article in other languages (one article only, not in lists)"})
+    version = fields.Int(allow_none=True, metadata={
+        "description": "the number of the version whose text this is (see the versions API)"})
+    from_answer = fields.Str(allow_none=True, metadata={
+        "description": "the approved answer this article was made from, if any"})
     updated_at = fields.Str()
 
 

@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from services.common.storage import Repository
 
 from .domain import revision
+from .versions import SCHEDULED
 
 COLLECTIONS = {"articles": "articles", "tickets": "tickets", "answers": "answers"}  # kind -> coll.
 # Saves of one document racing each other retry on the revision they read; each retry means
@@ -29,7 +30,57 @@ class SaveConflict(RuntimeError):
     """Concurrent saves of one document kept winning; the caller's event is retried."""
 
 
-class SearchRepository(Repository):
+class VersionRepository:
+    """Article versions (services/search/versions.py): ``article_versions``, one document per
+    version, ``_id`` = ``<article id>@<number>`` so two saves can never take one number."""
+
+    db = None  # the service database (SearchRepository's)
+
+    def ensure_version_indexes(self) -> None:
+        versions = self.db.article_versions
+        versions.create_index([("article_id", ASCENDING), ("number", ASCENDING)], unique=True)
+        # The publishing timer's query: scheduled versions by due time.
+        versions.create_index([("status", ASCENDING), ("publish_at", ASCENDING)])
+        self.db.articles.create_index([("from_answer", ASCENDING)])
+
+    def add_version(self, article_id: str, make) -> dict:
+        """Insert ``make(number)`` under the next free number for the article."""
+        for _ in range(SAVE_ATTEMPTS):
+            last = self.db.article_versions.find_one(
+                {"article_id": article_id}, projection={"number": 1}, sort=[("number", -1)])
+            version = make((last["number"] if last else 0) + 1)
+            try:
+                self.db.article_versions.insert_one(version)
+                return version
+            except DuplicateKeyError:
+                continue  # another edit took that number: take the next one
+        raise SaveConflict(f"article_versions/{article_id}: {SAVE_ATTEMPTS} concurrent edits won")
+
+    def version(self, article_id: str, number: int) -> dict | None:
+        return self.db.article_versions.find_one({"article_id": article_id, "number": number})
+
+    def versions(self, article_id: str) -> list[dict]:
+        return list(self.db.article_versions.find({"article_id": article_id})
+                    .sort("number", -1))
+
+    def decide_version(self, article_id: str, number: int, expected: tuple[str, ...],
+                       changes: dict) -> bool:
+        """Set ``changes`` if the version is still in one of the ``expected`` statuses (two
+        editors, or two timer replicas, never both decide)."""
+        return self.db.article_versions.update_one(
+            {"article_id": article_id, "number": number, "status": {"$in": list(expected)}},
+            {"$set": changes}).modified_count == 1
+
+    def due_versions(self, now: datetime, limit: int = 100) -> list[dict]:
+        return list(self.db.article_versions.find(
+            {"status": SCHEDULED, "publish_at": {"$lte": now}}).sort("publish_at", 1)
+            .limit(limit))
+
+    def article_from_answer(self, answer_id: str) -> dict | None:
+        return self.db.articles.find_one({"from_answer": answer_id}, projection={"_id": 1})
+
+
+class SearchRepository(Repository, VersionRepository):
     def ensure_indexes(self) -> None:
         for collection in COLLECTIONS.values():
             self.db[collection].create_index([("indexed", ASCENDING)])
@@ -39,6 +90,7 @@ class SearchRepository(Repository):
         self.db.tickets.create_index([("answer_ref", ASCENDING)])
         self.db.tickets.create_index([("number", ASCENDING)])
         self.db.feedback.create_index([("result_id", ASCENDING)])
+        self.ensure_version_indexes()
 
     def _save(self, collection: str, doc: dict, now: datetime, newer_than: str | None = None
               ) -> bool:

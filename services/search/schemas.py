@@ -117,6 +117,8 @@ class ArticleEditSchema(Strict):
     category = slug(allow_none=True)
     tags = fields.List(text(50), validate=validate.Length(max=20))
     translation_of = slug(allow_none=True)
+    # Editors only: the edit becomes the article's text at this time instead of now.
+    publish_at = fields.AwareDateTime(allow_none=True)
 
 
 class ArticleListSchema(Strict):
@@ -172,3 +174,31 @@ class GapDraftSchema(Strict):
                           validate=validate.Length(min=1, max=200))
     questions = fields.List(suggest_session(), load_default=list,
                             validate=validate.Length(max=600))
+
+
+# ---------------------------------------------------------------------------- article versions
+
+class VersionPublishSchema(Strict):
+    """An editor publishes a version now, or at ``publish_at`` (a time in the future)."""
+    publish_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class VersionRestoreSchema(VersionPublishSchema):
+    """A restore is an edit back to an old text (an editor may schedule it too)."""
+
+
+class VersionRejectSchema(Strict):
+    note = text(500, load_default=None, allow_none=True)
+
+
+class VersionDiffSchema(Strict):
+    """Compare a version with an older one (default: the one before it)."""
+    against = fields.Int(load_default=None, allow_none=True,
+                         validate=validate.Range(min=1, max=1_000_000))
+
+
+class AnswerPromotionSchema(Strict):
+    """Make a draft article from an approved answer (``id``: the new article's, optional)."""
+    answer_id = fields.Str(required=True, validate=validate.Regexp(
+        r"^answer-[0-9a-f]{32}$", error="No such approved answer."))
+    id = slug(load_default=None, allow_none=True)

@@ -17,13 +17,15 @@ from services.common.results import Refusal, fail, not_found, ok, parsed
 from services.common.validation import SLUG
 from services.intake.schemas import ActorSchema
 
-from . import domain
+from . import domain, versions
 from .dependencies import Index, SearchStore, VectorsInMemory
 from .knowledge_loop import KnowledgeLoop
 from .retrieval import Retrieval, embed_records, present
-from .schemas import (AnswerApprovalSchema, AnswerDraftSchema, ArticleEditSchema,
-                      ArticleListSchema, ArticleSchema, FeedbackSchema, SearchQuerySchema,
-                      SimilarQuerySchema, SuggestQuerySchema)
+from .schemas import (AnswerApprovalSchema, AnswerDraftSchema, AnswerPromotionSchema,
+                      ArticleEditSchema, ArticleListSchema, ArticleSchema, FeedbackSchema,
+                      SearchQuerySchema, SimilarQuerySchema, SuggestQuerySchema,
+                      VersionDiffSchema, VersionPublishSchema, VersionRejectSchema,
+                      VersionRestoreSchema)
 
 log = logging.getLogger(__name__)
 SYNC_BATCH = 500
@@ -65,34 +67,71 @@ class SearchService(KnowledgeLoop, OutboxRelay):
 
     @command
     def upsert_article(self, payload: dict) -> dict:
-        """Create or replace in one call (demo data loading)."""
+        """Create or replace in one call (demo data loading); a new version only when the
+        text changed."""
         article = self._valid_article(payload)
         now = self.clock.now()
         existing = self.store.article(article["_id"])
         article["created_at"] = existing.get("created_at", now) if existing else now
+        if existing and versions.content_of(existing) == versions.content_of(article) \
+                and existing.get("version"):
+            article["version"] = existing["version"]
+        else:
+            article["version"] = self._add_version(
+                article["_id"], article, versions.SYSTEM, now, versions.ACCEPTED)["number"]
         self.store.save_article(dict(article, updated_at=now), now)
         return self._after_article_write(article["_id"])
 
     @command
-    def create_article(self, payload: dict) -> dict:
+    def create_article(self, payload: dict, actor: dict | None = None) -> dict:
+        """Version 1 of a new article.  An agent cannot publish: an article they send as
+        published is kept as a draft whose version 1 waits for an editor."""
         article = self._valid_article(payload)
+        author = self._author(actor)
         now = self.clock.now()
-        if not self.store.insert_article(dict(article, created_at=now, updated_at=now), now):
+        status = versions.ACCEPTED
+        if article["published"] and not versions.is_editor(author):
+            article["published"], status = False, versions.PENDING
+        return self._insert_article(article, author, now, status)
+
+    def _insert_article(self, article: dict, author: dict, now, status: str) -> dict:
+        """A new article and its version 1 (there is no deleting articles, so no versions
+        are left from an earlier one of the same id)."""
+        if not self.store.insert_article(dict(article, version=1, created_at=now,
+                                              updated_at=now), now):
             return fail(409, {"id": ["an article with this id exists"]})
+        self._add_version(article["_id"], article, author, now, status)
         return self._after_article_write(article["_id"], created=True)
 
     @command
-    def update_article(self, article_id: str, changes: dict) -> dict:
+    def update_article(self, article_id: str, changes: dict, actor: dict | None = None
+                       ) -> dict:
+        """Every edit is a new version: an editor's is the article's text at once (or at
+        ``publish_at``), an agent's waits for an editor."""
         edit = parsed(ArticleEditSchema(), changes)
-        return self._change_article(article_id, edit)
+        publish_at = edit.pop("publish_at", None)
+        current = self._versioned_article(article_id)
+        author = self._author(actor)
+        if "translation_of" in edit and edit["translation_of"] != current.get("translation_of"):
+            if not versions.is_editor(author):
+                raise Refusal(403, {"translation_of": [
+                    "Only an editor can change the translation link."]})
+            # The link is the article's, not a version's: it changes at once.
+            current = self._check_translation(dict(current, translation_of=edit["translation_of"]))
+            self.store.save_article(dict(current, updated_at=self.clock.now()), self.clock.now())
+        content = dict(versions.content_of(current), **{k: v for k, v in edit.items()
+                                                        if k in versions.CONTENT})
+        if content["language"] != current["language"]:
+            self._check_translation(dict(current, language=content["language"]))
+        return self._new_text(current, content, author, publish_at)
 
-    @rpc
-    def publish_article(self, article_id: str) -> dict:
-        return self._change_article(article_id, {"published": True})
+    @command
+    def publish_article(self, article_id: str, actor: dict | None = None) -> dict:
+        return self._set_published(article_id, True, actor)
 
-    @rpc
-    def unpublish_article(self, article_id: str) -> dict:
-        return self._change_article(article_id, {"published": False})
+    @command
+    def unpublish_article(self, article_id: str, actor: dict | None = None) -> dict:
+        return self._set_published(article_id, False, actor)
 
     @rpc
     def get_article(self, article_id: str) -> dict:
@@ -109,6 +148,185 @@ class SearchService(KnowledgeLoop, OutboxRelay):
             filters["tags"] = q["tag"]
         return ok(articles=[self._article_view(a, with_translations=False)
                             for a in self.store.articles(filters)])
+
+    # ------------------------------------------------------------------ article versions
+
+    @command
+    def list_versions(self, article_id: str) -> dict:
+        article = self._versioned_article(article_id)
+        return ok(article=self._article_view(article),
+                  versions=[versions.version_view(v, article.get("version"), summary=True)
+                            for v in self.store.versions(article["_id"])])
+
+    @command
+    def get_version(self, article_id: str, number: int) -> dict:
+        article = self._versioned_article(article_id)
+        return ok(version=versions.version_view(self._version(article, number),
+                                                article.get("version")))
+
+    @command
+    def diff_versions(self, article_id: str, number: int, query: dict | None = None) -> dict:
+        """What version ``number`` changed compared with ``against`` (default: the one before;
+        version 1 against nothing)."""
+        q = parsed(VersionDiffSchema(), query)
+        article = self._versioned_article(article_id)
+        newer = self._version(article, number)
+        against = q["against"] if q["against"] is not None else number - 1
+        older = self._version(article, against, field="against") if against >= 1 else {}
+        return ok(number=number, against=against or None,
+                  diff=versions.diff(versions.content_of(older) if older else {},
+                                     versions.content_of(newer)))
+
+    @command
+    def restore_version(self, article_id: str, number: int, payload: dict | None = None,
+                        actor: dict | None = None) -> dict:
+        """A new version equal to an old one (reviewed like any edit)."""
+        publish_at = parsed(VersionRestoreSchema(), payload)["publish_at"]
+        article = self._versioned_article(article_id)
+        old = self._version(article, number)
+        return self._new_text(article, versions.content_of(old), self._author(actor),
+                              publish_at, restored_from=number)
+
+    @command
+    def publish_version(self, article_id: str, number: int, payload: dict | None = None,
+                        actor: dict | None = None) -> dict:
+        """An editor approves a version: the article's published text now, or at
+        ``publish_at``."""
+        publish_at = parsed(VersionPublishSchema(), payload)["publish_at"]
+        article = self._versioned_article(article_id)
+        version = self._version(article, number)
+        author, now = self._author(actor), self.clock.now()
+        outcome = versions.publish_outcome(author, version, article.get("version"),
+                                           publish_at, now)
+        if outcome.apply:
+            self._apply_version(article, version, outcome, now)
+        self.store.decide_version(article["_id"], number, (version["status"],),
+                                  versions.decided(outcome, author, now, publish_at))
+        return self._after_version_write(article["_id"], number)
+
+    @command
+    def reject_version(self, article_id: str, number: int, payload: dict | None = None,
+                       actor: dict | None = None) -> dict:
+        note = parsed(VersionRejectSchema(), payload)["note"]
+        article = self._versioned_article(article_id)
+        version = self._version(article, number)
+        author = self._author(actor)
+        versions.reject_check(author, version)
+        if not self.store.decide_version(article["_id"], number, versions.REVIEWABLE, {
+                "status": versions.REJECTED, "decided_by": author["id"],
+                "decided_at": self.clock.now(), "publish_at": None, "note": note}):
+            return fail(409, {"_schema": ["Someone decided on this version meanwhile."]})
+        return self._after_version_write(article["_id"], number)
+
+    @timer(interval=2.0)
+    def publish_due_versions(self):
+        """Scheduled versions whose time has come become the published text.  The article is
+        written first, then the version marked: a crash in between publishes it again (the
+        same text), never loses it; two replicas write the same text."""
+        now = self.clock.now()
+        due = self.store.due_versions(now)
+        for version in due:
+            article = self.store.article(version["article_id"])
+            if article is None:
+                continue
+            outcome = versions.Outcome(versions.ACCEPTED, apply=True, publish=True)
+            self._apply_version(article, version, outcome, now, sync=False)
+            self.store.decide_version(version["article_id"], version["number"],
+                                      (versions.SCHEDULED,), {"status": versions.ACCEPTED})
+        if due:
+            self._sync(kinds=("articles",))
+
+    @command
+    def promote_answer(self, payload: dict, actor: dict) -> dict:
+        """A draft article from an approved answer (its redacted text), for an editor to
+        finish and publish."""
+        request = parsed(AnswerPromotionSchema(), payload)
+        author = _actor(actor)
+        if not domain.is_staff(author):
+            return fail(403, {"_schema": ["staff only"]})
+        answer = self.store.answer(request["answer_id"])
+        if answer is None or not answer.get("published"):
+            return fail(404, {"answer_id": ["No such approved answer."]})
+        made = self.store.article_from_answer(answer["_id"])
+        if made is not None:
+            return fail(409, {"answer_id": [f"Already an article: {made['_id']}."]})
+        article_id = request["id"] or versions.promoted_article_id(answer["_id"])
+        return self._insert_article(versions.article_from_answer(answer, article_id), author,
+                                    self.clock.now(), versions.ACCEPTED)
+
+    def _author(self, actor: dict | None) -> dict:
+        """Who edits: the caller, or (internal callers with no actor) the system editor.
+        A malformed actor is refused rather than mistaken for the system."""
+        if actor is None:
+            return versions.SYSTEM
+        author = _actor(actor)
+        if not domain.is_staff(author):
+            raise Refusal(403, {"_schema": ["staff only"]})
+        return author
+
+    def _versioned_article(self, article_id) -> dict:
+        """The article, with a version 1 made of its text if it predates versions."""
+        article = self._stored_article(article_id)
+        if article is None:
+            raise Refusal(404, {"_schema": ["article not found"]})
+        if not article.get("version"):
+            now = self.clock.now()
+            first = self._add_version(article["_id"], article, versions.SYSTEM,
+                                      article.get("updated_at") or now, versions.ACCEPTED)
+            article["version"] = first["number"]
+            self.store.save_article(article, now)
+        return article
+
+    def _version(self, article: dict, number, field: str = "number") -> dict:
+        found = self.store.version(article["_id"], number) \
+            if isinstance(number, int) and not isinstance(number, bool) else None
+        if found is None:
+            raise Refusal(404, {field: ["No such version."]})
+        return found
+
+    def _add_version(self, article_id: str, content: dict, author: dict, now,
+                     status: str, **extra) -> dict:
+        return self.store.add_version(article_id, lambda number: versions.new_version(
+            article_id, number, content, author, now, status, **extra))
+
+    def _new_text(self, article: dict, content: dict, author: dict, publish_at,
+                  restored_from: int | None = None) -> dict:
+        now = self.clock.now()
+        outcome = versions.edit_outcome(author, publish_at, now)
+        version = self._add_version(article["_id"], content, author, now, outcome.status,
+                                    publish_at=publish_at if outcome.status ==
+                                    versions.SCHEDULED else None,
+                                    restored_from=restored_from)
+        if outcome.apply:
+            self._apply_version(article, version, outcome, now)
+        return self._after_version_write(article["_id"], version["number"])
+
+    def _apply_version(self, article: dict, version: dict, outcome, now,
+                       sync: bool = True) -> None:
+        self.store.save_article(dict(versions.applied(article, version, outcome),
+                                     updated_at=now), now)
+        if sync:
+            self._sync(kinds=("articles",))
+
+    def _set_published(self, article_id: str, published: bool, actor: dict | None) -> dict:
+        author = self._author(actor)
+        if not versions.is_editor(author):
+            return fail(403, {"_schema": ["Only an editor can publish or unpublish."]})
+        article = self._versioned_article(article_id)
+        now = self.clock.now()
+        if published:  # the article's own text, if it was waiting for review, is approved
+            self.store.decide_version(article["_id"], article["version"], versions.REVIEWABLE,
+                                      versions.decided(versions.Outcome(versions.ACCEPTED,
+                                                                        apply=True),
+                                                       author, now, None))
+        self.store.save_article(dict(article, published=published, updated_at=now), now)
+        return self._after_article_write(article["_id"])
+
+    def _after_version_write(self, article_id: str, number: int) -> dict:
+        article = self.store.article(article_id)
+        return ok(article=self._article_view(article),
+                  version=versions.version_view(self.store.version(article_id, number),
+                                                article.get("version")))
 
     # ------------------------------------------------------------------ queries
 
@@ -333,15 +551,6 @@ class SearchService(KnowledgeLoop, OutboxRelay):
             return None
         return self.store.article(article_id)
 
-    def _change_article(self, article_id: str, changes: dict) -> dict:
-        current = self._stored_article(article_id)
-        if current is None:
-            return not_found("article")
-        article = self._check_translation(dict(current, **changes))
-        now = self.clock.now()
-        self.store.save_article(dict(article, updated_at=now), now)
-        return self._after_article_write(article_id)
-
     def _after_article_write(self, article_id: str, **extra) -> dict:
         self._sync(kinds=("articles",))  # best effort now; the sweep retries if it is away
         return ok(article=self._article_view(self.store.article(article_id)), **extra)
@@ -351,6 +560,7 @@ class SearchService(KnowledgeLoop, OutboxRelay):
                 "language": article["language"], "category": article.get("category"),
                 "tags": article.get("tags", []), "published": article["published"],
                 "translation_of": article.get("translation_of"),
+                "version": article.get("version"), "from_answer": article.get("from_answer"),
                 "updated_at": article["updated_at"].isoformat()}
         if with_translations:
             view["translations"] = [{"id": t["_id"], "language": t["language"],

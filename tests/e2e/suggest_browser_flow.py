@@ -27,6 +27,12 @@ def english_only_article(portal: str, agent_token: str) -> dict:
     created = requests.post(f"{portal}/api/admin/articles", json=article, timeout=10,
                             headers={"Authorization": f"Bearer {agent_token}"})
     assert created.status_code == 201, created.text
+    # An agent's article waits for an editor, who publishes it.
+    editor = requests.post(f"{portal}/api/auth/token", timeout=10, json={
+        "email": "supervisor@example.com", "password": "demo-pass-1"}).json()["token"]
+    published = requests.post(f"{portal}/api/admin/articles/{article['id']}/publish",
+                              timeout=10, headers={"Authorization": f"Bearer {editor}"})
+    assert published.status_code == 200, published.text
     return article
 
 

@@ -300,12 +300,33 @@ API_ROWS = [
     ("patch", "/api/admin/articles/{article_id}", lambda w, r, s: (
         f"/api/admin/articles/{w.fresh('article', article) if s else 'reset-password'}",
         {"title": f"Edited by {r}"}), by_role(401, 403, 403, 200)),
+    # Editors (supervisors, admins) publish; agents propose (article versions).
     ("post", "/api/admin/articles/{article_id}/publish", lambda w, r, s: (
         f"/api/admin/articles/{w.fresh('article', article) if s else 'none'}/publish", None),
-     by_role(401, 403, 403, 200)),
+     by_role(401, 403, 403, 403, 200)),
     ("post", "/api/admin/articles/{article_id}/unpublish", lambda w, r, s: (
         f"/api/admin/articles/{w.fresh('article', article) if s else 'reset-password'}"
-        "/unpublish", None), by_role(401, 403, 403, 200)),
+        "/unpublish", None), by_role(401, 403, 403, 403, 200)),
+    # Article versions: staff read them and propose (restore); editors decide.
+    ("get", "/api/admin/articles/{article_id}/versions", lambda w, r, s: (
+        "/api/admin/articles/reset-password/versions", None), by_role(401, 403, 403, 200)),
+    ("get", "/api/admin/articles/{article_id}/versions/{version}", lambda w, r, s: (
+        "/api/admin/articles/reset-password/versions/1", None), by_role(401, 403, 403, 200)),
+    ("get", "/api/admin/articles/{article_id}/versions/{version}/diff", lambda w, r, s: (
+        "/api/admin/articles/reset-password/versions/1/diff", None),
+     by_role(401, 403, 403, 200)),
+    ("post", "/api/admin/articles/{article_id}/versions/{version}/restore", lambda w, r, s: (
+        f"/api/admin/articles/{w.fresh('article', article) if s else 'reset-password'}"
+        "/versions/1/restore", None), by_role(401, 403, 403, 200)),
+    ("post", "/api/admin/articles/{article_id}/versions/{version}/publish", lambda w, r, s: (
+        f"/api/admin/articles/{w.fresh('article', article) if s else 'reset-password'}"
+        "/versions/1/publish", None), by_role(401, 403, 403, 403, 200)),
+    # Only a pending or scheduled version can be rejected (409 for the demo's, once allowed).
+    ("post", "/api/admin/articles/{article_id}/versions/{version}/reject", lambda w, r, s: (
+        "/api/admin/articles/reset-password/versions/1/reject", None),
+     by_role(401, 403, 403, 403, 409)),
+    ("post", "/api/admin/answers/{answer_id}/article", lambda w, r, s: (
+        f"/api/admin/answers/answer-{'0' * 32}/article", None), by_role(401, 403, 403, 404)),
     ("get", "/api/tickets/{number}/similar", lambda w, r, s: (
         f"/api/tickets/{w.ticket}/similar", None), by_role(401, 403, 403, 200)),
     ("get", "/api/admin/suggest-feedback", lambda w, r, s: ("/api/admin/suggest-feedback", None),
@@ -400,6 +421,8 @@ PAGE_ROWS = [
         f"/my/tickets/{w.file_for_owner() if s else w.ticket}/status", {"status": "solved"}),
      by_role(302, 303, 404, 303)),
     ("get", "/my/tickets", lambda w, r, s: ("/my/tickets", None), by_role(302, 200, 200, 200)),
+    ("get", "/articles/{article_id}/versions", lambda w, r, s: (
+        "/articles/reset-password/versions", None), by_role(302, 404, 404, 200)),
     # On the shared ticket: fresh tickets here would fill the agents' capacity that later
     # suites (the console's "take") need, and four files stay far below intake's per-ticket cap.
     ("post", "/my/tickets/{number}/attachments", lambda w, r, s: (

@@ -76,7 +76,9 @@ def test_staff_write_articles_and_customers_read_published_only(portal):
                          json={"title": ""}, timeout=10)
     assert bad.status_code == 400 and "title" in bad.json()["errors"]
     assert requests.post(f"{portal}/api/admin/articles/{article['id']}/publish", headers=agent,
-                         timeout=10).status_code == 200
+                         timeout=10).status_code == 403  # agents propose, editors publish
+    assert requests.post(f"{portal}/api/admin/articles/{article['id']}/publish", timeout=10,
+                         headers=token(portal, "supervisor@example.com")).status_code == 200
     assert requests.get(f"{portal}/api/articles/{article['id']}", timeout=10).status_code == 200
     eventually(lambda: article["id"] in [r["id"] for r in requests.get(
         f"{portal}/api/suggest", params={"q": "calibrate plotter"}, timeout=10).json()["results"]])

@@ -2,13 +2,9 @@
 (mail to a real SMTP sink, three webhook attempts), and the automation's injectable clock.
 Import ``runner`` and ``clock`` into a test module to use them."""
 import pytest
-from nameko.testing.utils import get_extension
-
 from services.automation.service import AutomationService
-from services.common.clock import FixedClock
-from services.common.nameko_support import ClockProvider
 from services.intake.service import IntakeService
-from tests.support import running
+from tests.support import frozen_clock, running
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +18,5 @@ def runner(config, sink):
 @pytest.fixture
 def clock(runner):
     """The automation's clock, frozen now and moved by the test."""
-    provider = get_extension(runner.service_map["automation"], ClockProvider)
-    original = provider.clock
-    provider.clock = FixedClock(original.now())
-    yield provider.clock
-    provider.clock = original
+    with frozen_clock(runner, "automation") as frozen:
+        yield frozen

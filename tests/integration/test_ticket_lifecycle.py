@@ -8,16 +8,13 @@ from datetime import timedelta
 import pytest
 from pymongo.errors import DuplicateKeyError
 from nameko.standalone.events import event_dispatcher
-from nameko.testing.utils import get_extension
 
 from services.common import events as ev
-from services.common.clock import FixedClock
-from services.common.nameko_support import ClockProvider
 from services.common.storage import service_database
 from services.intake.repository import TicketRepository
 from services.intake import service as intake_service
 from services.intake.service import IntakeService
-from tests.support import EventTap, eventually, running
+from tests.support import EventTap, eventually, frozen_clock, running
 
 CUSTOMER = {"id": "cust-1", "role": "customer", "name": "Ann Customer"}
 STRANGER = {"id": "cust-2", "role": "customer", "name": "Other"}
@@ -35,11 +32,8 @@ def runner(config):
 @pytest.fixture
 def clock(runner):
     """Intake's clock, frozen for one test and restored afterwards."""
-    provider = get_extension(runner.service_map["intake"], ClockProvider)
-    original = provider.clock
-    provider.clock = FixedClock(original.now())
-    yield provider.clock
-    provider.clock = original
+    with frozen_clock(runner, "intake") as frozen:
+        yield frozen
 
 
 def file(rpc, subject="Printer jams", tags=(), key=None, requester=CUSTOMER):

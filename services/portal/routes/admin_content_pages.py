@@ -11,6 +11,7 @@ from services.intake.schemas import PLACEHOLDERS
 
 from .. import admin_forms as forms
 from .admin_pages import AdminSection, find, listing
+from .article_versions import localized
 
 OPERATIONS: list = []
 TAG_LIST_LIMIT = 50  # intake's suggest_tags maximum: the most used tags
@@ -68,17 +69,17 @@ def register(app, portal):
     def admin_save_article():
         article_id = request.form.get("article_id")
         if article_id:
-            return rpc.call("search", "update_article", article_id[:64],
-                            forms.article_payload(request.form, new=False))
+            return localized(rpc.call("search", "update_article", article_id[:64],
+                                      forms.article_payload(request.form, new=False), acting()))
         taken = [a["id"] for a in rpc.call("search", "list_articles", {})["articles"]]
-        return rpc.call("search", "create_article", forms.identified(
-            forms.article_payload(request.form, new=True), "title", taken))
+        return localized(rpc.call("search", "create_article", forms.identified(
+            forms.article_payload(request.form, new=True), "title", taken), acting()))
 
     @articles_section.action("/admin/articles/<article_id>/publish", "article-list")
     def admin_publish_article(article_id: str):
         change = "unpublish_article" if request.form.get("published") == "no" else \
             "publish_article"
-        return rpc.call("search", change, article_id[:64])
+        return localized(rpc.call("search", change, article_id[:64], acting()))
 
     # ------------------------------------------------------------------ tags
 

@@ -325,7 +325,8 @@ def register(app, portal):
         if not approved["ok"]:
             return render_template("agent/refused.html",
                                    errors=approved["errors"]), approved["status"]
-        return redirect(url_for("agent_ticket", number=number, reused=1), 303)
+        return redirect(url_for("agent_ticket", number=number,
+                                reused=approved["answer"]["id"]) + "#reuse", 303)
 
     @app.post("/agent/tickets/<int:number>/status")
     @staff

@@ -8,19 +8,22 @@ from services.search.schemas import (AnswerApprovalSchema, ArticleEditSchema,
 
 from .. import console
 from ..web import json_body, load, query_args, reply
+from .article_versions import localized
 
 ARTICLE = "/api/admin/articles/<article_id>"
 OPERATIONS = [
     ("/api/admin/articles", "get", "All articles, drafts included (staff)", ArticleListSchema,
      None, True),
-    ("/api/admin/articles", "post", "Write an article (staff)", ArticleSchema, None, True),
+    ("/api/admin/articles", "post", "Write an article (staff; an agent's is a draft waiting "
+     "for an editor)", ArticleSchema, None, True),
     ("/api/admin/articles/{article_id}", "get", "One article, draft or not (staff)", None,
      None, True),
-    ("/api/admin/articles/{article_id}", "patch", "Edit an article (staff)", ArticleEditSchema,
-     None, True),
-    ("/api/admin/articles/{article_id}/publish", "post", "Publish an article (staff)", None,
-     None, True),
-    ("/api/admin/articles/{article_id}/unpublish", "post", "Unpublish an article (staff)",
+    ("/api/admin/articles/{article_id}", "patch", "Edit an article: a new version (staff; an "
+     "agent's waits for an editor, an editor's applies now or at publish_at)",
+     ArticleEditSchema, None, True),
+    ("/api/admin/articles/{article_id}/publish", "post", "Publish an article (editors: "
+     "supervisors, admins)", None, None, True),
+    ("/api/admin/articles/{article_id}/unpublish", "post", "Unpublish an article (editors)",
      None, None, True),
     ("/api/tickets/{number}/similar", "get", "Similar solved tickets with their resolutions "
      "(staff)", SimilarLimitSchema, None, True),
@@ -49,7 +52,8 @@ def register(app, portal):
     @staff
     def create_article():
         body = ArticleSchema().dump(load(ArticleSchema(), json_body()))
-        return reply(rpc.call("search", "create_article", body), 201, key="article")
+        return reply(localized(rpc.call("search", "create_article", body, portal.actor(g.user))),
+                     201, key="article")
 
     @app.get(ARTICLE)
     @staff
@@ -60,17 +64,20 @@ def register(app, portal):
     @staff
     def edit_article(article_id: str):
         body = ArticleEditSchema().dump(load(ArticleEditSchema(), json_body()))
-        return reply(rpc.call("search", "update_article", article_id[:64], body), key="article")
+        return reply(localized(rpc.call("search", "update_article", article_id[:64], body,
+                                       portal.actor(g.user))), key="article")
 
     @app.post(ARTICLE + "/publish")
     @staff
     def publish_article(article_id: str):
-        return reply(rpc.call("search", "publish_article", article_id[:64]), key="article")
+        return reply(localized(rpc.call("search", "publish_article", article_id[:64],
+                                       portal.actor(g.user))), key="article")
 
     @app.post(ARTICLE + "/unpublish")
     @staff
     def unpublish_article(article_id: str):
-        return reply(rpc.call("search", "unpublish_article", article_id[:64]), key="article")
+        return reply(localized(rpc.call("search", "unpublish_article", article_id[:64],
+                                       portal.actor(g.user))), key="article")
 
     @app.get("/api/tickets/<int:number>/similar")
     @staff
