@@ -114,7 +114,7 @@ def test_time_rules_are_changed_from_the_form(portal, admin, admin_ru, api):
         english = alert(admin.submit("/admin/automation", "/admin/automation/time-rules",
                                      dict(form, close_solved_after_days="0",
                                           escalate_unassigned_after_minutes="soon")), 400)
-        assert "whole number of days from 1 to 365" in english and "Not a valid integer" in english
+        assert "whole number of days from 1 to 365" in english and "Must be a whole number." in english
         russian = alert(admin_ru.submit("/admin/automation",
                                         "/admin/automation/time-rules?lang=ru",
                                         dict(form, close_solved_after_days="0")), 400)
@@ -146,11 +146,11 @@ def test_a_trigger_made_in_the_form_is_listed_dry_run_and_fires(portal, admin, a
     try:
         refused = alert(admin.submit("/admin/automation", "/admin/automation/triggers",
                                      dict(form, on=[], **{"actions.tags": "two words"})), 400)
-        assert "Length must be between 1 and 4." in refused and "no spaces or commas" in refused
+        assert "From 1 to 4 long." in refused and "no spaces or commas" in refused
         page = admin_ru.submit("/admin/automation", "/admin/automation/triggers?lang=ru",
                             dict(form, on=[], id="Bad Id"))
         russian = alert(page, 400)
-        assert "строчных латинских букв" in russian and "Длина — от 1 до 4." in russian
+        assert "строчных латинских букв" in russian and "Длина от 1 до 4." in russian
         assert 'value="Refunds are urgent"' in page.text  # what was typed is kept
         assert trigger_id not in [t["id"] for t in api("get", "/api/admin/triggers")["triggers"]]
 
@@ -229,7 +229,7 @@ def test_a_dead_letter_is_inspected_and_replayed_from_the_page(portal, admin, ad
         refused = alert(admin.submit("/admin/webhooks", "/admin/webhooks",
                                      {"id": hook_id, "url": "not a url", "secret": "short"}),
                         400)
-        assert "Not a valid URL." in refused and "between 16 and 200" in refused
+        assert "Must be a web address (URL)." in refused and "From 16 to 200 long." in refused
         made = admin.submit("/admin/webhooks", "/admin/webhooks",
                             {"id": hook_id, "url": f"{receiver.url}/down", "active": "on"})
         assert made.status_code == 200 and 'id="webhook-saved"' in made.text, made.text[:2000]
@@ -315,9 +315,9 @@ def test_russian_pages_leave_nothing_in_english(portal, admin_ru, api, receiver)
         assert api_ru.status_code == 400
         assert api_ru.json()["errors"] == {
             "close_solved_after_days": ["Целое число дней от 1 до 365."],
-            "remind_pending_after_days": ["Обязательное поле не заполнено."],
-            "solve_reminded_after_days": ["Обязательное поле не заполнено."],
-            "escalate_unassigned_after_minutes": ["Обязательное поле не заполнено."]}
+            "remind_pending_after_days": ["Обязательное поле."],
+            "solve_reminded_after_days": ["Обязательное поле."],
+            "escalate_unassigned_after_minutes": ["Обязательное поле."]}
     finally:
         api("delete", f"/api/admin/triggers/{trigger_id}", expect=204)
         api("delete", f"/api/admin/webhooks/{hook_id}", expect=204)

@@ -12,7 +12,7 @@ import functools
 from typing import Callable
 
 from flask import current_app, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 
 from services.common.results import fail
 
@@ -106,7 +106,10 @@ def rule_action_label(action: str, value) -> str:
 
 
 def department_choices(departments: list[dict]) -> list[tuple[str, str]]:
-    return [(d["id"], f"{d['name']} ({d['id']})") for d in departments]
+    """(id, display name in the page's language and the id) for a department select."""
+    russian = str(get_locale()) == "ru"
+    return [(d["id"], f"{(d.get('name_ru') if russian else None) or d['name']} ({d['id']})")
+            for d in departments]
 
 
 def find(items: list[dict], item_id: str | None, key: str = "id") -> dict | None:
