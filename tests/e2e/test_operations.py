@@ -61,7 +61,7 @@ def _total(samples: dict, name: str, **labels) -> float:
 
 def test_every_process_exposes_metrics_with_counts(portal, settings, traced):
     ports = stack.metrics_ports(settings)
-    assert set(ports) == {"intake-1", "routing-1", "sla-1", "search-1"}
+    assert set(ports) == {"intake-1", "routing-1", "sla-1", "search-1", "automation-1"}
     scraped = {}
 
     def all_counted():
