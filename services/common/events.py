@@ -6,6 +6,7 @@ Events are facts in the past tense.  Consumers must be idempotent: delivery is a
 """
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -307,10 +308,21 @@ class EnvelopeSchema(Strict):
     data = fields.Dict(required=True)
 
 
+@functools.cache
+def _schema(event_type: str) -> Schema:
+    """One instance per contract and process: building a schema (its fields, nested ones
+    included) cost more than loading a small event, and every consumer of every event did it.
+    A marshmallow schema keeps no state between loads and dumps, so sharing it is safe."""
+    return EVENT_SCHEMAS[event_type]()
+
+
+_ENVELOPE = EnvelopeSchema()
+
+
 def new_event(event_type: str, data: dict[str, Any], occurred_at: datetime | None = None,
               event_id: str | None = None) -> dict[str, Any]:
     """Build a JSON-ready envelope; raises ValidationError if ``data`` breaks the contract."""
-    schema = EVENT_SCHEMAS[event_type]()
+    schema = _schema(event_type)
     unknown = sorted(set(data) - set(schema.fields))
     if unknown:  # dump() would silently drop them; a misspelt field must fail loudly
         raise ValidationError({name: ["Unknown field."] for name in unknown})
@@ -342,8 +354,8 @@ class Event:
 
 
 def parse_event(event_type: str, payload: dict[str, Any]) -> Event:
-    envelope = EnvelopeSchema().load(payload)
+    envelope = _ENVELOPE.load(payload)
     if envelope["event_type"] != event_type:
         raise ValidationError({"event_type": [f"expected {event_type}"]})
-    data = EVENT_SCHEMAS[event_type]().load(envelope["data"])
+    data = _schema(event_type).load(envelope["data"])
     return Event(envelope["event_id"], event_type, envelope["occurred_at"], data)

@@ -13,6 +13,7 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import timer
 
+from . import correlation
 from .clock import SystemClock
 from .events import EVENT_SOURCE, parse_event
 from .observability import CorrelatedEventDispatcher, Observability
@@ -67,9 +68,15 @@ class OutboxRelay:
     dispatch = CorrelatedEventDispatcher()
     observe = Observability()
 
-    def apply(self, work, *, event=None, consumer: str | None = None) -> list[dict]:
+    def apply(self, work, *, event=None, consumer: str | None = None,
+              answer_first: bool = False) -> list[dict]:
         """Run ``work(session) -> [events]`` in one transaction that also stages the events,
-        then publish them.  With ``event``, effects apply once per ``consumer``."""
+        then publish them.  With ``event``, effects apply once per ``consumer``.
+
+        ``answer_first``: publish from a green thread of its own, so the caller answers as
+        soon as the state and its outbox entries are durable (the publish waits for the
+        broker's confirm).  If that publish fails or the process dies first, the sweep
+        publishes the staged events once the writer's claim has expired."""
         staged: list[dict] = []
 
         def txn(session):
@@ -80,8 +87,19 @@ class OutboxRelay:
             self.store.transaction(txn)
         else:
             self.store.handle_once(consumer, event.event_id, txn)
-        self.store.outbox.publish(self.dispatch, staged)
+        if answer_first and staged:
+            eventlet.spawn_n(self._publish_later, correlation.current(), list(staged))
+        else:
+            self.store.outbox.publish(self.dispatch, staged)
         return staged
+
+    def _publish_later(self, correlation_id: str | None, staged: list[dict]) -> None:
+        correlation.bind(correlation_id)
+        try:
+            self.store.outbox.publish(self.dispatch, staged)
+        except Exception:  # the sweep takes them after the claim (outbox.WRITER_CLAIM)
+            log.warning("publishing %d staged events failed; left to the outbox sweep",
+                        len(staged), exc_info=True)
 
     @timer(interval=1.0)
     def relay_outbox(self):

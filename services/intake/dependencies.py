@@ -1,4 +1,3 @@
-import smtplib
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -7,6 +6,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from services.common import correlation
 from services.common.nameko_support import ServiceDatabase
+from services.common.smtp import SmtpConnections
 
 from services.common.clock import SystemClock
 
@@ -67,12 +67,17 @@ class Settings(DependencyProvider):
 
 
 class Mailer(DependencyProvider):
-    """Sends one message over SMTP to the configured relay."""
+    """Sends messages over SMTP to the configured relay, on kept-open connections."""
 
     def setup(self):
         c = self.container.config
         self.host = c.get("SMTP_RELAY_HOST") or None
         self.port = int(c.get("SMTP_RELAY_PORT") or 25)
+        self.connections = SmtpConnections(self.host, self.port) if self.host else None
+
+    def stop(self):
+        if self.connections is not None:
+            self.connections.close()
 
     def get_dependency(self, worker_ctx):
         return self
@@ -82,9 +87,9 @@ class Mailer(DependencyProvider):
         return self.host is not None
 
     def send(self, message) -> None:
+        """Deliver or raise (the event is then redelivered and the mail tried again)."""
         correlation.stamp(message)
-        with smtplib.SMTP(self.host, self.port, timeout=10) as smtp:
-            smtp.send_message(message)
+        self.connections.send(message)
 
 
 def open_ticket_gauges(db) -> list[GaugeMetricFamily]:

@@ -871,7 +871,8 @@ class IntakeService(OutboxRelay):
 
         try:
             with self._files_kept_if(files, lambda: True):
-                self.apply(write)
+                # The customer hears back once the ticket and its events are durable.
+                self.apply(write, answer_first=True)
         except DuplicateKeyError:
             existing = key and self.store.by_idempotency_key(requester["id"], key)
             if not existing:

@@ -1,14 +1,22 @@
 """Outbound mail for account messages (password reset), by plain SMTP."""
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import smtplib
 from email.message import EmailMessage
 
 from services.common import correlation
+from services.common.smtp import SmtpConnections
 
 log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _relay(host: str, port: int) -> SmtpConnections:
+    """The process's kept-open connections to the relay."""
+    return SmtpConnections(host, port)
 
 
 def send_mail(to: str, subject: str, body: str) -> bool:
@@ -28,8 +36,7 @@ def send_mail(to: str, subject: str, body: str) -> bool:
         log.warning("no HELPDESK_SMTP_RELAY_HOST: mail to %s not sent", to)
         return False
     try:
-        with smtplib.SMTP(host, port, timeout=10) as smtp:
-            smtp.send_message(message)
+        _relay(host, port).send(message)
     except (OSError, smtplib.SMTPException) as exc:
         log.warning("could not send mail via %s:%s: %s", host, port, exc)
         return False

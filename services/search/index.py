@@ -48,10 +48,41 @@ class Outage:
         self.suspected = False
 
 
+class SingleFlight:
+    """One run at a time per process, and none wasted: a caller that finds a run in progress
+    leaves a note and returns at once; the running caller goes round again while notes come
+    in (at most ``rounds`` times, then the sweep takes the rest).  Under a burst of ticket
+    events this turns one bulk (and one refresh wait) per event into one per batch: each
+    concurrent handler used to send every pending document again.  Greenthreads switch only
+    on I/O, so the flags need no lock."""
+
+    def __init__(self, rounds: int = 50):
+        self.rounds = rounds
+        self.running = False
+        self.wanted = False
+
+    def run(self, work: Callable[[], None]) -> bool:
+        """Run ``work`` now (True), or note that it is wanted again (False)."""
+        if self.running:
+            self.wanted = True
+            return False
+        self.running = True
+        try:
+            for _ in range(self.rounds):
+                self.wanted = False
+                work()
+                if not self.wanted:
+                    break
+        finally:
+            self.running = False
+        return True
+
+
 class SearchIndex:
     def __init__(self, es: Elasticsearch, prefix: str):
         self.es, self.prefix = es, prefix
         self.outage = Outage()
+        self.ticket_sync = SingleFlight()  # the event path's syncs of ticket copies
         self.ensured = False  # ensure() succeeded once in this process
 
     def alias(self, kind: str) -> str:

@@ -454,7 +454,7 @@ class SearchService(KnowledgeLoop, OutboxRelay):
         d = event.data
         self.store.save_assignment(d["ticket_id"], d["agent_id"], d["assigned_at"],
                                    self.clock.now())
-        self._sync(kinds=("tickets",))
+        self._sync_tickets()
 
     @timer(interval=2.0)
     def sync_index(self):
@@ -474,7 +474,12 @@ class SearchService(KnowledgeLoop, OutboxRelay):
         doc = domain.ticket_document(change["number"], change["ticket"])
         self.store.save_ticket({"_id": ticket_id, "answer_ref": domain.answer_ref(ticket_id),
                                 **doc}, self.clock.now())
-        self._sync(kinds=("tickets",))
+        self._sync_tickets()
+
+    def _sync_tickets(self) -> None:
+        """From an event: the copy is saved (the sweep indexes it if all else fails); the
+        process's one running ticket sync takes it in its next batch, or this handler runs it."""
+        self.index.ticket_sync.run(lambda: self._sync(kinds=("tickets",)))
 
     def _sync(self, sweep: bool = False, kinds: tuple[str, ...] = tuple(domain.TO_DOCUMENT)
               ) -> None:

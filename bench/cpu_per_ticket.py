@@ -1,0 +1,104 @@
+"""CPU per ticket of each process the local stack started, over one burst of filings.
+
+Files tickets over HTTP with the peers' bounded load client (``../shared/peers/load.py``, the
+corpus side_by_side uses) at ``--concurrency`` for ``--seconds``, waits until RabbitMQ's
+queues are empty (routing, SLA, search, automation and the mails done), and divides the CPU
+each process used meanwhile (``/proc/<pid>/stat``, its children included) by the tickets
+filed.  Run against `make run` with raised ticket limits; compare builds by restarting the
+services on each commit in turn on the same stack, in the same minutes:
+
+    .venv/bin/python -m bench.cpu_per_ticket --concurrency 8 --seconds 20
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import click
+import requests
+
+from bench._common import machine_notes
+
+BODY = ('{"subject":"{{subject}}","description":"{{body}}","requester_email":"{{email}}",'
+        '"language":"{{lang}}"}')
+
+
+def _tree(pid: int) -> set[int]:
+    found = {pid}
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            found |= _tree(int(child))
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stack_cpu(pid_dir: Path) -> dict[str, float]:
+    """CPU seconds so far of every process with a PID file in ``pid_dir``."""
+    used = {}
+    for pid_file in pid_dir.glob("*.pid"):
+        try:
+            pid = int(pid_file.read_text().strip())
+        except (OSError, ValueError):
+            continue
+        used[pid_file.stem] = sum(_cpu_seconds(p) for p in _tree(pid))
+    return used
+
+
+def queued(mgmt: str) -> int:
+    reply = requests.get(f"{mgmt}/api/queues", auth=("guest", "guest"), timeout=10)
+    return sum(q.get("messages", 0) for q in reply.json())
+
+
+@click.command()
+@click.option("--portal", default="http://127.0.0.1:8080")
+@click.option("--mgmt", default="http://127.0.0.1:15672", help="RabbitMQ management API")
+@click.option("--state", default=".state/dev", type=click.Path(path_type=Path))
+@click.option("--client", default="/tmp/peers/client-venv/bin/python",
+              help="Python with the peers' load-client requirements")
+@click.option("--peers", default="../shared/peers", type=click.Path(path_type=Path))
+@click.option("--concurrency", default=8, show_default=True)
+@click.option("--seconds", default=20, show_default=True)
+def main(portal, mgmt, state, client, peers, concurrency, seconds):
+    print(f"machine: {machine_notes()}")
+    before = stack_cpu(state / "pids")
+    out = subprocess.run(
+        [client, str(peers / "load.py"), "--url", f"{portal}/api/tickets", "--method", "POST",
+         "--body", BODY, "--concurrency", str(concurrency), "--duration", str(seconds),
+         "--warmup", "1", "--index-offset", str(5_000_000 + int(time.time()) % 100_000 * 10),
+         "--max-requests", "100000", "--header", "Content-Type: application/json"],
+        capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout)
+    ended = time.monotonic()
+    while queued(mgmt) > 0 and time.monotonic() - ended < 600:
+        time.sleep(0.5)
+    drained = time.monotonic() - ended
+    after = stack_cpu(state / "pids")
+    filed = sum(v for k, v in result.get("status_counts", {}).items() if str(k).startswith("2"))
+    per_ticket = {name: (after[name] - before.get(name, 0.0)) * 1000 / max(filed, 1)
+                  for name in after}
+    lat = result.get("latency_ms", {})
+    print(f"c={concurrency}: {result.get('rps')} tickets/s, p50 {lat.get('p50')} ms, "
+          f"p99 {lat.get('p99')} ms, {filed} filed, {result.get('errors')} errors, "
+          f"queues empty {drained:.1f} s after the burst; load average now "
+          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    for name, ms in sorted(per_ticket.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:14} {ms:7.1f} CPU-ms per ticket")
+    print(f"  {'stack total':14} {sum(per_ticket.values()):7.1f}")
+
+
+if __name__ == "__main__":
+    main()
