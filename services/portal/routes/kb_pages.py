@@ -1,10 +1,21 @@
-"""The knowledge base for people: browse, search, read, and say "this solved it"."""
+"""The knowledge base for people: browse, search, read an article or an approved answer, and
+say "this solved it" or "didn't help"."""
 from flask import render_template, request
 from flask_babel import get_locale
 
-from .knowledge import published_article, published_articles, record_solved
+from .knowledge import published_answer, published_article, published_articles, record_solved
 
 OPERATIONS: list = []
+
+# What a reader can open from a suggestion: kind -> how it is loaded (404 unless published).
+READABLE = {"article": published_article, "answer": published_answer}
+
+
+def question() -> str | None:
+    """The question a suggestion was opened from (``q`` on the link, then on the forms), so
+    the page's feedback counts under it."""
+    q = (request.values.get("q") or "").strip()[:500]
+    return q or None
 
 
 def register(app, portal):
@@ -23,18 +34,41 @@ def register(app, portal):
             articles = published_articles(portal, language())
         return render_template("kb.html", q=q, results=results, articles=articles)
 
-    def article_view(article_id: str, thanked: bool = False):
-        article = published_article(portal, article_id)  # a 404 page if not published
-        return render_template("article.html", article=article, thanked=thanked)
+    def reading(kind: str, doc_id: str, outcome: str | None = None):
+        doc = READABLE[kind](portal, doc_id)  # a 404 page if not published
+        return render_template("article.html", article=doc, kind=kind, outcome=outcome,
+                               q=question())
+
+    def feedback(kind: str, doc_id: str, solved: bool):
+        READABLE[kind](portal, doc_id)  # 404 for anything not published
+        record_solved(portal, {"kind": kind, "id": doc_id, "query": question()},
+                      portal.page_user(), solved=solved)
+        return reading(kind, doc_id, outcome="solved" if solved else "not-helped")
 
     @app.get("/kb/<article_id>")
     def article_page(article_id: str):
-        return article_view(article_id)
+        return reading("article", article_id)
 
     @app.post("/kb/<article_id>/solved")
     @portal.feedback_limits
     def article_solved(article_id: str):
-        published_article(portal, article_id)  # 404 for anything not published
-        user = portal.page_user()
-        record_solved(portal, {"kind": "article", "id": article_id, "query": None}, user)
-        return article_view(article_id, thanked=True)
+        return feedback("article", article_id, solved=True)
+
+    @app.post("/kb/<article_id>/not-helped")
+    @portal.feedback_limits
+    def article_not_helped(article_id: str):
+        return feedback("article", article_id, solved=False)
+
+    @app.get("/answers/<answer_id>")
+    def answer_page(answer_id: str):
+        return reading("answer", answer_id)
+
+    @app.post("/answers/<answer_id>/solved")
+    @portal.feedback_limits
+    def answer_solved(answer_id: str):
+        return feedback("answer", answer_id, solved=True)
+
+    @app.post("/answers/<answer_id>/not-helped")
+    @portal.feedback_limits
+    def answer_not_helped(answer_id: str):
+        return feedback("answer", answer_id, solved=False)
