@@ -4,6 +4,7 @@ fused so exact terms still win, one document per translation group shown in the 
 language, and a calibrated confidence below which nothing is suggested."""
 from __future__ import annotations
 
+import ctypes
 import functools
 import json
 import math
@@ -19,6 +20,9 @@ from .index import SearchIndex
 CONFIDENCE_FILE = Path(__file__).with_name("confidence.json")
 SEMANTIC_CANDIDATES = 20
 REFRESH_MARGIN = timedelta(seconds=10)
+# A refresh that brought in at least this many records (the first one, after a restart) gives
+# the memory its reading left behind back to the operating system.
+BULK_REFRESH = 1000
 LEXICAL_CANDIDATES = 20
 # A semantic candidate this far below the best cosine is noise next to it; so is any answer
 # this far below the best fused score.
@@ -113,6 +117,8 @@ class Neighbours:
             self.since[kind] = began - REFRESH_MARGIN
         self.public.settle()
         self.tickets.settle()
+        if changed >= BULK_REFRESH:
+            release_freed_memory()
         return changed
 
     def apply(self, kind: str, record: dict) -> bool:
@@ -155,6 +161,16 @@ class Neighbours:
         if self._languages is None:
             self._languages = {(e.group, e.language): i for i, e in self.public.entries.items()}
         return self._languages.get((entry.group, language), doc_id)
+
+
+def release_freed_memory() -> None:
+    """glibc keeps the heap that reading 100,000 records and their vectors used (pages of
+    freed small blocks) mapped: measured, 56 of the search process's MB after the first
+    load.  ``malloc_trim`` hands it back; elsewhere (no glibc) nothing happens."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 # ---------------------------------------------------------------------------- the pipeline

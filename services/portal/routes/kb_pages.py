@@ -45,30 +45,23 @@ def register(app, portal):
                       portal.page_user(), solved=solved)
         return reading(kind, doc_id, outcome="solved" if solved else "not-helped")
 
-    @app.get("/kb/<article_id>")
-    def article_page(article_id: str):
-        return reading("article", article_id)
+    # The same three routes for each readable kind: /kb/<id> (articles), /answers/<id>.
+    for kind, base in (("article", "/kb"), ("answer", "/answers")):
+        for suffix, method, view in _views(kind, reading, feedback):
+            if method == "POST":
+                view = portal.feedback_limits(view)
+            app.add_url_rule(base + "/<doc_id>" + suffix, view.__name__, view, methods=[method])
 
-    @app.post("/kb/<article_id>/solved")
-    @portal.feedback_limits
-    def article_solved(article_id: str):
-        return feedback("article", article_id, solved=True)
 
-    @app.post("/kb/<article_id>/not-helped")
-    @portal.feedback_limits
-    def article_not_helped(article_id: str):
-        return feedback("article", article_id, solved=False)
+def _views(kind: str, reading, feedback):
+    def page(doc_id: str):
+        return reading(kind, doc_id)
 
-    @app.get("/answers/<answer_id>")
-    def answer_page(answer_id: str):
-        return reading("answer", answer_id)
+    def solved(doc_id: str):
+        return feedback(kind, doc_id, solved=True)
 
-    @app.post("/answers/<answer_id>/solved")
-    @portal.feedback_limits
-    def answer_solved(answer_id: str):
-        return feedback("answer", answer_id, solved=True)
-
-    @app.post("/answers/<answer_id>/not-helped")
-    @portal.feedback_limits
-    def answer_not_helped(answer_id: str):
-        return feedback("answer", answer_id, solved=False)
+    def not_helped(doc_id: str):
+        return feedback(kind, doc_id, solved=False)
+    for view, name in ((page, "page"), (solved, "solved"), (not_helped, "not_helped")):
+        view.__name__ = f"{kind}_{name}"
+    return [("", "GET", page), ("/solved", "POST", solved), ("/not-helped", "POST", not_helped)]
