@@ -59,6 +59,21 @@ def approved_answer(portal: str, agent_token: str) -> dict:
     return approved.json()
 
 
+def ask(page, text: str, card) -> None:
+    """Type ``text`` as the subject until ``card`` shows: on a loaded machine the portal may
+    answer "degraded" (over its suggestion budget), and a reader would type on."""
+    page.fill("#subject", text)
+    for _ in range(5):
+        try:
+            expect(card).to_be_visible(timeout=10_000)
+            return
+        except AssertionError:
+            page.press("#subject", "End")
+            page.keyboard.type(" ")
+            page.keyboard.press("Backspace")
+    expect(card).to_be_visible(timeout=10_000)
+
+
 def every_card_has_a_title_and_a_link(page) -> None:
     cards = page.locator("#suggestions li.suggestion")
     assert cards.count() > 0
@@ -76,10 +91,9 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         page = browser.new_context(locale="ru-RU").new_page()
         page.goto(f"{portal}/?lang=ru")
-        page.fill("#subject", QUESTION)
         link = f'a.title[href^="/kb/{article["id"]}?"]'
         card = page.locator("#suggestions li.suggestion", has=page.locator(link))
-        expect(card).to_be_visible(timeout=20_000)
+        ask(page, QUESTION, card)
         expect(card.locator("a.title")).to_have_text(article["title"])
         every_card_has_a_title_and_a_link(page)
         page.screenshot(path=shots / "01-english-answer-to-russian-question.png", full_page=True)
@@ -103,10 +117,9 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
         page.screenshot(path=shots / "03-didnt-help-recorded.png", full_page=True)
 
         # An approved answer: a card like any other, opening as a page of its own.
-        page.fill("#subject", ANSWER_QUESTION)
         answer_link = f'a.title[href^="/answers/{answer["id"]}?"]'
         card = page.locator("#suggestions li.suggestion", has=page.locator(answer_link))
-        expect(card).to_be_visible(timeout=30_000)
+        ask(page, ANSWER_QUESTION, card)
         expect(card.locator(".kind")).to_have_text("Ответ нашей поддержки")
         every_card_has_a_title_and_a_link(page)
         card.locator("a.title").click()
