@@ -123,6 +123,16 @@ class ArticleView(Schema):
     updated_at = fields.Str()
 
 
+class AnswerView(Schema):
+    """An approved answer: a solved ticket's reply an agent approved for reuse, personal data
+    removed; nothing links it to the ticket or its requester."""
+    id = fields.Str()
+    title = fields.Str()
+    body = fields.Str()
+    language = fields.Str()
+    updated_at = fields.Str()
+
+
 class SuggestionView(Schema):
     kind = fields.Str()
     id = fields.Str()

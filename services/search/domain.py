@@ -94,6 +94,13 @@ def own_tickets(actor: dict) -> dict:
                                 {"term": {"requester_id": actor["id"]}}]}}
 
 
+def suggested_kinds(actor: dict | None) -> tuple[str, ...]:
+    """The indices a reader's suggestions can come from: one not signed in is suggested only
+    published articles and approved answers, so the tickets index (the big one) is not asked
+    at all; customers (their own solved tickets) and staff ask all three."""
+    return ("articles", "tickets", "answers") if actor else ("articles", "answers")
+
+
 # Suggestions: published articles, approved answers and solved tickets, narrowed by
 # ``visible_to``: another customer's ticket is never suggested, in any form.
 SUGGESTABLE = {"bool": {"should": [PUBLIC, ANSWERED_TICKETS], "minimum_should_match": 1}}
@@ -103,6 +110,9 @@ def answer_ref(ticket_id: str) -> str:
     """The id of the approved answer made from a ticket: stable (feedback can name it),
     one-way (it gives nothing away about the ticket)."""
     return "answer-" + hashlib.sha256(f"search-answer:{ticket_id}".encode()).hexdigest()[:32]
+
+
+ANSWER_REF = re.compile(r"answer-[0-9a-f]{32}")
 
 
 # ---------------------------------------------------------------------------- queries
@@ -308,11 +318,16 @@ def answer_document(answer: dict) -> dict:
             "created_at": answer["approved_at"], "updated_at": answer["updated_at"]}
 
 
-def answer_view(answer: dict) -> dict:
+def public_answer_view(answer: dict) -> dict:
+    """An approved answer as anyone may read it: its text, never who approved it or which
+    ticket it came from."""
     return {"id": answer["_id"], "title": answer["title"], "body": answer["body"],
-            "language": answer["language"], "published": answer["published"],
-            "approved_by": answer["approved_by"],
-            "updated_at": answer["updated_at"].isoformat()}
+            "language": answer["language"], "updated_at": answer["updated_at"].isoformat()}
+
+
+def answer_view(answer: dict) -> dict:
+    return dict(public_answer_view(answer), published=answer["published"],
+                approved_by=answer["approved_by"])
 
 
 # index kind -> how its Mongo record becomes an index document

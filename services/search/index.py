@@ -9,6 +9,8 @@ from elasticsearch import Elasticsearch, RequestError, TransportError, helpers
 
 from . import indices
 
+REBUILD_TIMEOUT = 600  # seconds a rebuild's bulk, settings and refresh requests may take
+
 
 @dataclass
 class BulkOutcome:
@@ -160,15 +162,18 @@ class SearchIndex:
         self.es.indices.put_settings(index=name, body=indices.BUILD_SETTINGS)
         actions = (_versioned_action(name, doc_id, rev, doc) for doc_id, rev, doc in documents)
         for ok, item in helpers.parallel_bulk(self.es, actions, thread_count=threads,
-                                              chunk_size=chunk_size, request_timeout=120,
-                                              raise_on_error=False):
+                                              chunk_size=chunk_size, raise_on_error=False,
+                                              request_timeout=REBUILD_TIMEOUT):
             result = item["index"]
             if not ok and not _done(result):
                 # One refused document must not abort the rebuild; it is reported instead.
                 rejected.append((result["_id"], _reason(result.get("error"))))
             progress(1)
-        self.es.indices.put_settings(index=name, body=indices.SERVING_SETTINGS)
-        self.es.indices.refresh(index=name)
+        # Making 100,000 unrefreshed documents searchable can outlast the client's default
+        # timeout on a busy node (measured: over 60 s at load 37): wait for it.
+        self.es.indices.put_settings(index=name, body=indices.SERVING_SETTINGS,
+                                     request_timeout=REBUILD_TIMEOUT)
+        self.es.indices.refresh(index=name, request_timeout=REBUILD_TIMEOUT)
         self.switch_alias(kind, name)
         return name
 

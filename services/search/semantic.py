@@ -12,7 +12,7 @@ import base64
 import hashlib
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -101,67 +101,93 @@ def for_index(blob: bytes | None) -> str | None:
 
 # ---------------------------------------------------------------------------- vector sets
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
-    """What the nearest-neighbour side needs to know of a document, besides its vectors."""
+    """What the nearest-neighbour side needs to know of a public document, besides its
+    vectors (answered tickets need nothing more: they are held without one)."""
     kind: str
     language: str | None
-    requester_id: str | None = None
     group: str | None = None      # an article and its translations share one
     text: str = ""                # its words, for the query vocabulary
 
 
-@dataclass
 class VectorSet:
     """Vectors of many documents as one int8 matrix (one row per passage, scaled per row), so a
-    query is one matrix-vector product: 100,000 rows x 512 = 51 MB."""
-    entries: dict[str, Entry] = field(default_factory=dict)
-    _rows: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    _matrix: np.ndarray | None = None
-    _scales: np.ndarray | None = None
-    _owners: np.ndarray | None = None
-    _ids: list[str] = field(default_factory=list)
+    query is one matrix-vector product: 100,000 rows x 512 = 51 MB.  Per document only its
+    position is kept (no per-document arrays: at 100,000 documents those cost more than the
+    matrix); changes wait in ``_added``/``_removed`` until the next query rebuilds it."""
 
-    def put(self, doc_id: str, entry: Entry, vectors: np.ndarray) -> None:
+    def __init__(self):
+        self.entries: dict[str, Entry] = {}
+        self._added: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._removed: set[str] = set()
+        self._ids: list[str] = []                 # document number -> id
+        self._where: dict[str, int] = {}          # id -> document number
+        self._starts = np.zeros(1, np.int64)      # document number -> its first row
+        self._matrix = np.zeros((0, DIMENSIONS), np.int8)
+        self._scales = np.zeros(0, np.float32)
+        self._owners = np.zeros(0, np.int32)      # row -> document number
+
+    def put(self, doc_id: str, entry: Entry | None, vectors: np.ndarray) -> None:
         peak = np.abs(vectors).max(axis=1, keepdims=True) + 1e-9
-        self._rows[doc_id] = ((vectors / peak * 127).round().astype(np.int8),
-                              (peak[:, 0] / 127).astype(np.float32))
-        self.entries[doc_id] = entry
-        self._matrix = None
+        self._added[doc_id] = ((vectors / peak * 127).round().astype(np.int8),
+                               (peak[:, 0] / 127).astype(np.float32))
+        if doc_id in self._where:
+            self._removed.add(doc_id)
+        if entry is not None:
+            self.entries[doc_id] = entry
 
     def drop(self, doc_id: str) -> None:
-        if self._rows.pop(doc_id, None) is not None:
-            self.entries.pop(doc_id, None)
-            self._matrix = None
+        self._added.pop(doc_id, None)
+        self.entries.pop(doc_id, None)
+        if doc_id in self._where:
+            self._removed.add(doc_id)
+
+    def __contains__(self, doc_id: str) -> bool:
+        return doc_id in self._added or (doc_id in self._where and doc_id not in self._removed)
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._where) - len(self._removed) + sum(
+            1 for i in self._added if i not in self._where or i in self._removed)
 
     def _build(self) -> None:
-        self._ids = list(self._rows)
-        blocks = [self._rows[i] for i in self._ids]
-        self._matrix = (np.concatenate([b[0] for b in blocks]) if blocks
-                        else np.zeros((0, DIMENSIONS), np.int8))
-        self._scales = (np.concatenate([b[1] for b in blocks]) if blocks
-                        else np.zeros(0, np.float32))
-        self._owners = np.repeat(np.arange(len(blocks)), [len(b[1]) for b in blocks])
-        # Each document's rows become views of the matrix: held once, not twice.
-        start = 0
-        for doc_id, (rows, _) in zip(self._ids, blocks):
-            end = start + len(rows)
-            self._rows[doc_id] = (self._matrix[start:end], self._scales[start:end])
-            start = end
+        """Fold pending changes into the matrix: rows of removed or replaced documents out,
+        added documents' rows appended."""
+        gone = self._removed | self._where.keys() & self._added.keys()
+        keep_docs = np.ones(len(self._ids), bool)
+        keep_docs[[self._where[i] for i in gone]] = False
+        keep_rows = keep_docs[self._owners]
+        kept_ids = [i for i, keep in zip(self._ids, keep_docs) if keep]
+        counts = np.diff(self._starts)[keep_docs]
+        added = list(self._added.items())
+        self._matrix = np.concatenate([self._matrix[keep_rows], *(r for _, (r, _) in added)])
+        self._scales = np.concatenate([self._scales[keep_rows], *(s for _, (_, s) in added)])
+        counts = np.concatenate([counts, [len(s) for _, (_, s) in added]]).astype(np.int64)
+        self._ids = kept_ids + [i for i, _ in added]
+        self._where = {doc_id: n for n, doc_id in enumerate(self._ids)}
+        self._starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self._owners = np.repeat(np.arange(len(self._ids), dtype=np.int32), counts)
+        self._added, self._removed = {}, set()
+
+    def settle(self) -> None:
+        """Fold pending changes in now (the sweep calls this, so queries rarely wait for it)."""
+        if self._added or self._removed:
+            self._build()
 
     def cosine(self, doc_id: str, query: np.ndarray) -> float:
-        rows, scales = self._rows[doc_id]
+        if doc_id in self._added:
+            rows, scales = self._added[doc_id]
+        else:
+            n = self._where[doc_id]
+            start, end = self._starts[n], self._starts[n + 1]
+            rows, scales = self._matrix[start:end], self._scales[start:end]
         return float(((rows.astype(np.float32) @ query) * scales).max())
 
     def nearest(self, query: np.ndarray, limit: int, chunk: int = 16384
                 ) -> list[tuple[str, float]]:
         """Documents by their best passage's cosine with ``query``, best first."""
-        if self._matrix is None:
-            self._build()
-        if not len(self._ids):
+        self.settle()
+        if not self._ids:
             return []
         scores = np.empty(len(self._matrix), np.float32)
         for start in range(0, len(self._matrix), chunk):  # bounded float32 scratch

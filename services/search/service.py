@@ -427,6 +427,15 @@ class SearchService(KnowledgeLoop, OutboxRelay):
         self._sync()
         return ok(answer=domain.answer_view(self.store.answer(answer["_id"])))
 
+    @rpc
+    def get_answer(self, answer_id: str) -> dict:
+        """A published approved answer, as anyone may read it (its page)."""
+        found = (self.store.answer(answer_id) if isinstance(answer_id, str)
+                 and domain.ANSWER_REF.fullmatch(answer_id) else None)
+        if not found or not found.get("published"):
+            return not_found("answer")
+        return ok(answer=domain.public_answer_view(found))
+
     def _answered_ticket(self, number: int) -> dict:
         ticket = self.store.ticket_by_number(number)
         if ticket is None:

@@ -197,6 +197,9 @@ API_ROWS = [
     ("get", "/api/articles", lambda w, r, s: ("/api/articles", None), by_role(200, 200, 200, 200)),
     ("get", "/api/articles/{article_id}", lambda w, r, s: (
         "/api/articles/reset-password", None), by_role(200, 200, 200, 200)),
+    # Public like articles; none approved under this (well-formed) id.
+    ("get", "/api/answers/{answer_id}", lambda w, r, s: (
+        f"/api/answers/answer-{'0' * 32}", None), by_role(404, 404, 404, 404)),
     ("post", "/api/feedback", lambda w, r, s: (
         "/api/feedback", {"kind": "article", "id": "reset-password"}),
      by_role(201, 201, 201, 201)),

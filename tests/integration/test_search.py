@@ -237,9 +237,16 @@ def test_another_customers_answer_reaches_the_public_only_approved_and_redacted(
         assert private not in text
     assert found[0]["number"] is None
     assert kinds(None)[0] == "answer"
-    # Withdrawn: gone again.
+    # Its page: the approved text, nothing of the ticket, its requester or its approver.
+    page = rpc.search.get_answer(shown["id"])
+    assert page["ok"] and page["answer"]["body"] == approved["answer"]["body"]
+    assert set(page["answer"]) == {"id", "title", "body", "language", "updated_at"}
+    assert rpc.search.get_answer("answer-" + "0" * 32)["status"] == 404
+    assert rpc.search.get_answer({"$ne": None})["status"] == 404
+    # Withdrawn: gone again, page too.
     assert rpc.search.withdraw_answer(alice["number"])["ok"]
     eventually(lambda: "answer" not in kinds(BOB))
+    assert rpc.search.get_answer(shown["id"])["status"] == 404
     # Only solved tickets with a public answer can become one.
     fresh = file(rpc, ALICE, "Unanswered quokkaprint question", "Nobody answered yet")
     indexed(es, config, fresh["id"])

@@ -3,7 +3,7 @@ understanding (translit, keyboard layout), fusion, confidence, and redaction of 
 import numpy as np
 import pytest
 
-from services.search import retrieval, semantic, understanding
+from services.search import domain, retrieval, semantic, understanding
 from services.search.redact import redact
 
 
@@ -23,6 +23,29 @@ def test_vector_set_finds_the_nearest_document_by_its_best_passage():
     assert found[1][1] == pytest.approx(0.707, abs=0.01)
     vectors.drop("a")
     assert [i for i, _ in vectors.nearest(unit(0, 1), 2)] == ["b"]
+
+
+def test_vector_set_folds_in_replacements_and_removals_between_queries():
+    vectors = semantic.VectorSet()
+    for doc_id, v in (("a", unit(1, 0)), ("b", unit(0, 1)), ("c", unit(1, 1))):
+        vectors.put(doc_id, None, np.stack([v]))
+    vectors.settle()
+    assert len(vectors) == 3 and "a" in vectors and vectors.entries == {}  # tickets: no entry
+    vectors.put("a", None, np.stack([unit(0, 1), unit(0, 0, 1)]))  # replaced: two passages now
+    vectors.drop("b")
+    assert "b" not in vectors and len(vectors) == 2
+    assert vectors.cosine("a", unit(0, 1)) == pytest.approx(1.0, abs=0.01)  # before the rebuild
+    found = dict(vectors.nearest(unit(0, 0, 1), 3))
+    assert set(found) == {"a", "c"} and found["a"] == pytest.approx(1.0, abs=0.01)
+    assert vectors.cosine("c", unit(1, 1)) == pytest.approx(1.0, abs=0.01)  # after it
+    vectors.drop("a")
+    assert [i for i, _ in vectors.nearest(unit(0, 0, 1), 3)] == ["c"]
+
+
+def test_anonymous_suggestions_never_ask_the_tickets_index():
+    assert "tickets" not in domain.suggested_kinds(None)
+    assert "tickets" in domain.suggested_kinds({"id": "c1", "role": "customer"})
+    assert "tickets" in domain.suggested_kinds({"id": "a1", "role": "agent"})
 
 
 def test_packed_vectors_round_trip():

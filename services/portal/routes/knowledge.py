@@ -9,8 +9,8 @@ from nameko.exceptions import RpcTimeout
 from services.search.schemas import FeedbackSchema as SuggestionFeedbackSchema
 from services.search.schemas import SearchQuerySchema, SuggestOpenedSchema, SuggestQuerySchema
 
-from ..schemas import (AcceptedView, ArticlePageView, ArticleQuerySchema, ArticleView,
-                       FeedbackSchema, SuggestionsView)
+from ..schemas import (AcceptedView, AnswerView, ArticlePageView, ArticleQuerySchema,
+                       ArticleView, FeedbackSchema, SuggestionsView)
 from ..web import ApiError, json_body, load, paged, query_args, reply
 
 OPERATIONS = [
@@ -27,6 +27,8 @@ OPERATIONS = [
     ("/api/articles", "get", "Published knowledge articles, paged", ArticleQuerySchema,
      ArticlePageView, False),
     ("/api/articles/{article_id}", "get", "One published article", None, ArticleView, False),
+    ("/api/answers/{answer_id}", "get", "One approved answer (personal data removed)", None,
+     AnswerView, False),
 ]
 
 
@@ -64,14 +66,23 @@ def published_article(portal, article_id: str) -> dict:
                                        if t["published"]])
 
 
+def published_answer(portal, answer_id: str) -> dict:
+    """An approved answer (personal data removed when it was approved); 404 once withdrawn."""
+    result = portal.rpc.call("search", "get_answer", answer_id[:64])
+    if not result["ok"]:
+        raise ApiError(404, {"_schema": ["answer not found"]})
+    return result["answer"]
+
+
 FEEDBACK_FIELDS = {"result_id": "id", "result_kind": "kind"}  # search's names -> this API's
 
 
-def record_solved(portal, data: dict, user: dict | None) -> None:
-    """"This solved it": deflection analytics live with the search service."""
+def record_solved(portal, data: dict, user: dict | None, solved: bool = True) -> None:
+    """"This solved it" (or, ``solved`` false, "didn't help"): deflection analytics live with
+    the search service."""
     result = portal.rpc.call("search", "record_feedback", {
         "q": data.get("query") or data["id"], "result_kind": data["kind"],
-        "result_id": data["id"], "solved": True, "session": data.get("session")},
+        "result_id": data["id"], "solved": solved, "session": data.get("session")},
         portal.actor(user) if user else None)
     if not result["ok"]:
         raise ApiError(result["status"], {FEEDBACK_FIELDS.get(name, name): messages
@@ -122,3 +133,7 @@ def register(app, portal):
     @app.get("/api/articles/<article_id>")
     def get_article(article_id: str):
         return jsonify(published_article(portal, article_id))
+
+    @app.get("/api/answers/<answer_id>")
+    def get_answer(answer_id: str):
+        return jsonify(published_answer(portal, answer_id))

@@ -1,6 +1,7 @@
-// Live answers while the customer types: debounced calls to /api/suggest, a "this solved it"
-// and a "didn't help" button on each answer (both recorded), no re-render when the answers
-// did not change (no flicker while typing), and the typed text kept for the Back button.
+// Live answers while the customer types: debounced calls to /api/suggest; each card has a
+// title linking to the answer's page, a "this solved it" and a "didn't help" button (both
+// recorded); no re-render while the same answers come back, in whatever order (no flicker
+// while typing); the typed text kept for the Back button.
 // A random visit id (kept in this tab's sessionStorage) goes with every call and with the
 // ticket form, so the deflection funnel can tell what one visit saw, opened, and whether it
 // still filed a ticket (services/search/funnel.py).
@@ -93,11 +94,29 @@
       .catch(function () {});
   }
 
+  // Where a card leads: an article or an approved answer as a page of its own (carrying the
+  // question, so "didn't help" there counts under it), a solved request to its ticket page.
+  function link(r) {
+    var q = lastQuery ? '?q=' + encodeURIComponent(lastQuery.slice(0, 500)) : '';
+    if (r.kind === 'article') return '/kb/' + encodeURIComponent(r.id) + q;
+    if (r.kind === 'answer') return '/answers/' + encodeURIComponent(r.id) + q;
+    return form.dataset.ticketBase + encodeURIComponent(r.number);
+  }
+
+  function label(r) {
+    return {article: form.dataset.labelArticle, answer: form.dataset.labelAnswer}[r.kind] ||
+      form.dataset.labelTicket;
+  }
+
+  function key(r) { return r.kind + ':' + r.id; }
+
   function render(results, current) {
     if (current !== seq) return; // an older answer arriving late
-    results = results.filter(function (r) { return !dismissed[r.kind + ':' + r.id]; });
-    var ids = results.map(function (r) { return r.kind + ':' + r.id; }).join(' ');
-    if (ids === shown && !box.hidden) return; // same answers: leave the list as it is
+    results = results.filter(function (r) { return !dismissed[key(r)]; });
+    // The same answers in another order (the scores moved by a letter): leave the list as it
+    // is, so nothing jumps under the reader's pointer while they type.
+    var ids = results.map(key).sort().join(' ');
+    if (ids === shown && !box.hidden) return;
     shown = ids;
     list.textContent = '';
     box.hidden = false;
@@ -111,15 +130,14 @@
     results.forEach(function (r) {
       var li = document.createElement('li');
       li.className = 'suggestion';
+      li.dataset.kind = r.kind;
       var kind = document.createElement('span');
       kind.className = 'kind';
-      kind.textContent = r.kind === 'article' ? form.dataset.labelArticle : form.dataset.labelTicket;
-      var title = r.kind === 'article' ? document.createElement('a') : document.createElement('strong');
+      kind.textContent = label(r);
+      var title = document.createElement('a');
       title.className = 'title';
-      if (r.kind === 'article') {
-        title.href = '/kb/' + encodeURIComponent(r.id);
-        title.addEventListener('click', function () { opened(r); });
-      }
+      title.href = link(r);
+      title.addEventListener('click', function () { opened(r); });
       title.textContent = r.title;
       var snippet = document.createElement('p');
       // Snippets come HTML-escaped from the server with <mark> highlights only.
