@@ -45,6 +45,9 @@ def webhook(item_id: str) -> dict:
             "events": [], "active": False}
 
 
+PERIOD = "since=2026-01-01T00:00:00Z&until=2027-01-01T00:00:00Z"  # a funnel's period
+
+
 def unique_tag() -> str:
     return f"matrix-{uuid.uuid4().hex[:8]}"
 
@@ -403,9 +406,9 @@ API_ROWS = [
     ("post", "/api/suggest/opened", lambda w, r, s: ("/api/suggest/opened", {
         "session": uuid.uuid4().hex, "result_kind": "article", "result_id": "reset-password"}),
      by_role(202, 202, 202, 202)),
-    ("get", "/api/admin/funnel", lambda w, r, s: ("/api/admin/funnel", None),
+    ("get", "/api/admin/funnel", lambda w, r, s: (f"/api/admin/funnel?{PERIOD}", None),
      by_role(401, 403, 403, 403, 200)),
-    ("get", "/api/admin/funnel.csv", lambda w, r, s: ("/api/admin/funnel.csv", None),
+    ("get", "/api/admin/funnel.csv", lambda w, r, s: (f"/api/admin/funnel.csv?{PERIOD}", None),
      by_role(401, 403, 403, 403, 200)),
     ("get", "/api/admin/gaps", lambda w, r, s: ("/api/admin/gaps", None),
      by_role(401, 403, 403, 403, 200)),

@@ -188,7 +188,7 @@ def test_admin_email_settings_are_validated_and_used_by_the_next_notification(
         "reply_to": "inbox@acme.test", "notifications": {"replied": False}}, admin)
     assert saved["ok"] and saved["settings"]["notifications"] == {
         "received": True, "replied": False, "solved": True, "reminder": True,
-        "sla_warning": True}
+        "sla_warning": True, "merged": True, "mentioned": True, "followed": True}
     try:
         send(listener, "Settings check", sender="sue@example.com")
         number = ticket_by_subject(db, "Settings check")["number"]
