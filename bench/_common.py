@@ -4,7 +4,9 @@ from __future__ import annotations
 import os
 import platform
 import statistics
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 
 def machine_notes() -> str:
@@ -31,6 +33,23 @@ def summary_ms(values: list[float]) -> dict[str, float]:
     return {"n": len(values), "p50": percentile(values, 50) * 1000,
             "p95": percentile(values, 95) * 1000, "p99": percentile(values, 99) * 1000,
             "mean": (statistics.fmean(values) * 1000) if values else float("nan")}
+
+
+def sweep_costs(sweep_at: Callable[[datetime], Callable[[], object]], start: datetime,
+                block: int, cycles: int) -> tuple[list[float], list[float]]:
+    """Per-cycle wall time of a timer's sweep over one block of due work: at start+k s (work
+    due), then again at the same instant (nothing left due: the idle cost every replica pays
+    each round).  ``sweep_at(moment)`` gives the sweep of a service whose clock reads it."""
+    busy, idle = [], []
+    for k in range(block * cycles + 1, (block + 1) * cycles + 1):
+        sweep = sweep_at(start + timedelta(seconds=k))
+        started = time.perf_counter()
+        sweep()
+        busy.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        sweep()
+        idle.append(time.perf_counter() - started)
+    return busy, idle
 
 
 def prepare_bench_department(amqp_uri: str, agents: int = 20) -> None:

@@ -22,6 +22,7 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 from datetime import datetime, timedelta, timezone  # noqa: E402
 
+from bench._common import sweep_costs  # noqa: E402
 from services.common.clock import FixedClock  # noqa: E402
 from services.common.events import SLA_BREACHED  # noqa: E402
 from services.common.storage import service_database  # noqa: E402
@@ -77,22 +78,6 @@ def sweeper(repo: SlaRepository, at: datetime) -> SlaService:
     return service
 
 
-def cycle_costs(repo: SlaRepository, block: int, cycles: int) -> tuple[list[float], list[float]]:
-    """Per-cycle wall time over one ``fill`` block: at T0+k s (due clocks to announce), then
-    again at the same instant (nothing left due: the idle cost every replica pays every
-    second)."""
-    busy, idle = [], []
-    for k in range(block * cycles + 1, (block + 1) * cycles + 1):
-        service = sweeper(repo, T0 + timedelta(seconds=k))
-        started = time.perf_counter()
-        service.detect_alerts()
-        busy.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        service.detect_alerts()
-        idle.append(time.perf_counter() - started)
-    return busy, idle
-
-
 def breach_latency(config: dict, repo: SlaRepository, late: int) -> list[float]:
     """Real service, real time: ``late`` clocks due 2..(late+1)/2 s from now among the open
     ones; seconds from each deadline to its sla_breached event arriving on the broker."""
@@ -144,7 +129,8 @@ def main() -> None:
             db = service_database(config["MONGO_URI"], db_prefix, "sla")
             repo = SlaRepository(db)
             rate = fill(repo, open_count, args.due, args.cycles)
-            costs = [cycle_costs(repo, block, args.cycles) for block in range(len(args.due))]
+            costs = [sweep_costs(lambda at: sweeper(repo, at).detect_alerts, T0, block,
+                                 args.cycles) for block in range(len(args.due))]
             started = time.perf_counter()  # what the index spares us: reading every clock
             db.clocks.find_one({"never": "matches"})
             scan = time.perf_counter() - started

@@ -19,7 +19,7 @@ import argparse
 import time
 from datetime import datetime, timedelta, timezone
 
-from bench._common import machine_notes, summary_ms
+from bench._common import machine_notes, summary_ms, sweep_costs
 from services.automation import time_rules as tr
 from services.automation.repository import AutomationRepository, _stored
 from services.automation.service import AutomationService
@@ -80,19 +80,6 @@ def sweeper(repo: AutomationRepository, at: datetime) -> AutomationService:
     return service
 
 
-def cycle_costs(repo, block: int, cycles: int) -> tuple[list[float], list[float]]:
-    busy, idle = [], []
-    for k in range(block * cycles + 1, (block + 1) * cycles + 1):
-        service = sweeper(repo, T0 + timedelta(seconds=k))
-        started = time.perf_counter()
-        service.apply_time_rules()
-        busy.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        service.apply_time_rules()
-        idle.append(time.perf_counter() - started)
-    return busy, idle
-
-
 def fmt(values: list[float]) -> str:
     s = summary_ms(values)
     return f"median {s['p50']:.1f}, p95 {s['p95']:.1f}"
@@ -116,7 +103,8 @@ def main() -> None:
                                       (prefix, args.open)):
             repo = AutomationRepository(service_database(uri, db_prefix, "automation"))
             rate = fill(repo, open_count, args.due, args.cycles)
-            costs = [cycle_costs(repo, block, args.cycles) for block in range(len(args.due))]
+            costs = [sweep_costs(lambda at: sweeper(repo, at).apply_time_rules, T0, block,
+                                 args.cycles) for block in range(len(args.due))]
             started = time.perf_counter()  # what the index spares: reading every ticket
             repo.db.ticket_states.find_one({"never": "matches"})
             scan = time.perf_counter() - started
