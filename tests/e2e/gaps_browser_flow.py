@@ -64,8 +64,9 @@ def suggested(browser, portal: str, language: str, article_id: str, shots: Path,
     page = browser.new_context(locale=f"{language}-{language.upper()}").new_page()
     page.goto(f"{portal}/?lang={language}")
     page.fill("#subject", QUESTIONS[language])
-    card = page.locator("#suggestions li.suggestion",
-                        has=page.locator(f'a.title[href="/kb/{article_id}"]'))
+    # Card links carry the question typed (?q=...).
+    link = f'a.title[href^="/kb/{article_id}?"], a.title[href="/kb/{article_id}"]'
+    card = page.locator("#suggestions li.suggestion", has=page.locator(link))
     expect(card).to_be_visible(timeout=20_000)
     page.screenshot(path=shots / f"{shot}.png", full_page=True)
     page.context.close()
