@@ -20,7 +20,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests.e2e.browser_flow import CHROMIUM, FLAGS
 from tests.e2e.conftest import sign_up
-from tests.e2e.console_browser_flow import PASSWORD, api, sign_in
+from tests.e2e.console_browser_flow import PASSWORD, api, make_room, sign_in
 
 LIVE_SECONDS = 2.0
 TECHNICAL = {"agent-anna": "agent.anna@example.com", "agent-boris": "agent.boris@example.com"}
@@ -48,6 +48,8 @@ def run(portal: str, agent_token: str, shots: Path) -> None:
     sign_up(portal, email, "live-pass-1", "Lev Live")
     customer_token = token(portal, email, "live-pass-1")
     set_availability(portal, tokens, "away")
+    # Earlier suites' tickets may fill Anna up; "assign to me" below needs a free slot.
+    make_room(portal, agent_token, "agent-anna")
     timings, number = {}, None
     try:
         with sync_playwright() as pw:
