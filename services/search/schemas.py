@@ -74,7 +74,7 @@ class SimilarQuerySchema(SimilarLimitSchema):
             raise ValidationError("Give ticket_id, text or both.", "_schema")
 
 
-class FeedbackSchema(Strict):
+class SuggestionFeedbackSchema(Strict):
     """"Did this solve it?" on one suggestion."""
 
     q = query_text(500, required=True)

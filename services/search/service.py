@@ -22,7 +22,7 @@ from .dependencies import Index, SearchStore, VectorsInMemory
 from .knowledge_loop import KnowledgeLoop
 from .retrieval import Retrieval, embed_records, present
 from .schemas import (AnswerApprovalSchema, AnswerDraftSchema, AnswerPromotionSchema,
-                      ArticleEditSchema, ArticleListSchema, ArticleSchema, FeedbackSchema,
+                      ArticleEditSchema, ArticleListSchema, ArticleSchema, SuggestionFeedbackSchema,
                       SearchQuerySchema, SimilarQuerySchema, SuggestQuerySchema,
                       VersionDiffSchema, VersionPublishSchema, VersionRejectSchema,
                       VersionRestoreSchema)
@@ -372,7 +372,7 @@ class SearchService(KnowledgeLoop, OutboxRelay):
 
     @command
     def record_feedback(self, payload: dict, actor: dict | None = None) -> dict:
-        entry = parsed(FeedbackSchema(), payload)
+        entry = parsed(SuggestionFeedbackSchema(), payload)
         # Only suggestions that exist are counted (an article, or a ticket under its id or,
         # as others see it, its answer reference): made-up ids would skew the figures.
         result_id = self.store.suggested_id(entry["result_kind"], entry["result_id"])

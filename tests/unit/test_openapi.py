@@ -54,3 +54,12 @@ def test_authenticated_operations_declare_bearer(spec):
     assert "bearer" in spec["components"]["securitySchemes"]
     assert spec["paths"]["/api/tickets"]["get"]["security"] == [{"bearer": []}]
     assert "security" not in spec["paths"]["/api/tickets"]["post"]
+
+
+def test_no_two_schemas_share_a_component_name():
+    # apispec renames a clash ("Feedback1") with a warning: the docs then name a schema by accident
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        build_spec(operations())

@@ -6,7 +6,7 @@ import os
 from flask import jsonify, request
 from nameko.exceptions import RpcTimeout
 
-from services.search.schemas import FeedbackSchema as SuggestionFeedbackSchema
+from services.search.schemas import SuggestionFeedbackSchema
 from services.search.schemas import SearchQuerySchema, SuggestOpenedSchema, SuggestQuerySchema
 
 from ..schemas import (AcceptedView, AnswerView, ArticlePageView, ArticleQuerySchema,
