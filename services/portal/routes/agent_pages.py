@@ -116,8 +116,7 @@ def register(app, portal):
 
     def routing_agent() -> dict | None:
         """The signed-in person's routing profile (departments, capacity, availability)."""
-        found = rpc.call("routing", "list_agents")
-        return next((a for a in found.get("agents", []) if a["id"] == me()["_id"]), None)
+        return portal.routing_profile(me()["_id"])
 
     def departments_of(agent: dict | None) -> list[str]:
         scope = acting().get("departments")  # a department-scoped agent
