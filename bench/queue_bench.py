@@ -16,7 +16,6 @@ eventlet.monkey_patch()
 
 import argparse  # noqa: E402
 import random  # noqa: E402
-import socket  # noqa: E402
 from datetime import datetime, timedelta, timezone  # noqa: E402
 
 import eventlet.wsgi  # noqa: E402
@@ -32,6 +31,7 @@ from services.intake.service import IntakeService  # noqa: E402
 from services.portal import domain  # noqa: E402
 from services.portal.repository import UserRepository  # noqa: E402
 from services.portal.rpc import RpcPool  # noqa: E402
+from services.portal.server import listen  # noqa: E402
 from services.portal.service import create_app  # noqa: E402
 from services.routing.service import RoutingService  # noqa: E402
 from tests.support import delete_vhost, isolated_config, running  # noqa: E402
@@ -79,7 +79,7 @@ def serve(config: dict) -> tuple[str, requests.Session]:
                              timeout=60), users, SystemClock())
     users.create(email="queue-agent@example.com", name="Queue Agent", role="agent",
                  password_hash=None, user_id=AGENT_ID)
-    sock = eventlet.listen(("127.0.0.1", 0))
+    sock = listen("127.0.0.1", 0)
     port = sock.getsockname()[1]
     eventlet.spawn(eventlet.wsgi.server, sock, app, log_output=False)
     sid, digest = domain.new_token()

@@ -7,13 +7,15 @@ race none.
 
 Speed (BENCHMARKS.md, "Agent console queue"): a page never counts or sorts every matching
 ticket.  It asks for one row more than it shows (so it knows whether there is a next page;
-the total is given only when the page reaches the end), and the default sort by next due is
-an index walk: the tickets racing their first response (by ``sla.first_response_due``) and
-those racing resolution (by ``sla.resolution_due``) are read in deadline order and merged,
-then the tickets without a running clock (by number).  Only the priority sort is computed in
-the database."""
+the total is given only when the page reaches the end).  Intake stores two fields on every
+ticket (``stored_fields``, written by the repository with each change of their inputs):
+``next_due``, so the default sort is one index walk (``next_due, number``) over the racing
+tickets, then the tickets without a running clock (by number); and ``search_text``,
+the searched fields lowercased, so the search box tests one field.  Only the priority sort is
+computed in the database."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 OPEN_STATUSES = ("new", "open", "pending", "on_hold")
@@ -25,46 +27,46 @@ SORTS = {"due": "next_due", "number": "number", "created": "created_at",
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 UNASSIGNED = "none"
 
-# Next due as a Mongo expression; "missing" sorts after every date ($max of dates and null).
-NEXT_DUE = {"$cond": [
-    {"$in": ["$status", ["pending", "solved", "closed"]]}, None,
-    {"$cond": [{"$and": [{"$not": ["$first_response_at"]}, "$sla.first_response_due"]},
-               "$sla.first_response_due", {"$ifNull": ["$sla.resolution_due", None]}]}]}
+NOT_RACING = ("pending", "solved", "closed")  # waiting on the customer, or done
+SEARCHED = ("subject", "description", "requester_name", "requester_email")
+# What the stored fields are computed from: a change to any of these recomputes them.
+STORED_FROM = ("status", "first_response_at", "sla") + SEARCHED
 
 
-def _racing(due_filter: dict) -> dict:
-    """Tickets whose next due matches ``due_filter`` (a condition on a date)."""
-    return {"status": {"$nin": ["pending", "solved", "closed"]}, "$or": [
-        {"first_response_at": None, "sla.first_response_due": due_filter},
-        {"first_response_at": {"$ne": None}, "sla.resolution_due": due_filter},
-    ]}
+def next_due(ticket: dict):
+    """The deadline the ticket races: the first response's until it is given, then the
+    resolution's; none while it waits on the customer or is done."""
+    if ticket.get("status") in NOT_RACING:
+        return None
+    sla = ticket.get("sla") or {}
+    if ticket.get("first_response_at") is None and sla.get("first_response_due") is not None:
+        return sla["first_response_due"]
+    return sla.get("resolution_due")
+
+
+def stored_fields(ticket: dict) -> dict:
+    """The fields the queue reads instead of computing per ticket (from STORED_FROM).
+    Python lowercases every alphabet (Mongo's $toLower folds ASCII only)."""
+    return {"next_due": next_due(ticket),
+            "search_text": "\n".join(str(ticket.get(f) or "") for f in SEARCHED).lower()}
 
 
 def sla_filter(state: str, now: datetime) -> dict:
     if state == "breached":
-        return _racing({"$lte": now})
+        return {"next_due": {"$lte": now}}
     if state == "soon":
-        return _racing({"$gt": now, "$lte": now + SOON})
+        return {"next_due": {"$gt": now, "$lte": now + SOON}}
     if state == "ok":
-        return _racing({"$gt": now + SOON})
-    return {"$nor": [_racing({"$ne": None})]}  # "none": no clock running
-
-
-SEARCHED = ("subject", "description", "requester_name", "requester_email")
-
-
-def _spellings(word: str) -> set[str]:
-    """What to look for in a lowercased field: Mongo's $toLower folds ASCII only, so a word
-    with other letters (Russian) is looked for as written in lower, upper and title case."""
-    lowered = word.lower()
-    return {lowered} if word.isascii() else {lowered, word.upper(), word.capitalize()}
+        return {"next_due": {"$gt": now + SOON}}
+    return {"next_due": None}  # "none": no clock running
 
 
 def text_filter(text: str) -> dict:
     """The search box: "#123" or "123" finds that ticket; words must all appear (any case) in
-    the subject, the description or the requester's name or address.  A substring test on
-    the lowercased fields ($indexOfCP), not a case-insensitive $regex: on the wire server the
-    latter costs ~10x more per ticket (BENCHMARKS.md, "Agent console queue")."""
+    the subject, the description or the requester's name or address: a case-sensitive
+    substring test of the stored lowercased ``search_text`` (on the wire server a
+    case-insensitive $regex costs ~10x more per ticket, $toLower of four fields ~2x;
+    BENCHMARKS.md, "Agent console queue")."""
     text = text.strip()
     number = text.lstrip("#")
     if number.isdigit() and len(number) <= 18:
@@ -72,9 +74,7 @@ def text_filter(text: str) -> dict:
     words = [w for w in text.split() if w][:8]
     if not words:
         return {}
-    return {"$expr": {"$and": [{"$or": [
-        {"$gte": [{"$indexOfCP": [{"$toLower": {"$ifNull": [f"${field}", ""]}}, spelling]}, 0]}
-        for field in SEARCHED for spelling in sorted(_spellings(word))]} for word in words]}}
+    return {"$and": [{"search_text": {"$regex": re.escape(word.lower())}} for word in words]}
 
 
 def mongo_filter(query: dict, now: datetime) -> dict:
@@ -110,7 +110,7 @@ def sort_spec(sort: str) -> list[tuple[str, int]]:
 
 
 def needs_computed(sort: str) -> bool:
-    return SORTS[sort.lstrip("-")] in ("next_due", "priority_rank")
+    return SORTS[sort.lstrip("-")] == "priority_rank"
 
 
 PRIORITY_RANK_EXPR = {"$switch": {"branches": [
@@ -119,75 +119,36 @@ PRIORITY_RANK_EXPR = {"$switch": {"branches": [
 
 
 def pipeline(query: dict, now: datetime) -> list[dict]:
-    """One aggregation: match, computed sort keys, sort, and the page (one row more): for
-    the sorts no index gives (priority)."""
-    sort = query["sort"]
+    """One aggregation: match, the computed priority rank, sort, and the page (one row more):
+    for the sort no index gives (priority)."""
     skip = (query["page"] - 1) * query["per_page"]
-    stages: list[dict] = [{"$match": mongo_filter(query, now)}]
-    if needs_computed(sort):
-        stages.append({"$addFields": {"next_due": NEXT_DUE, "priority_rank": PRIORITY_RANK_EXPR}})
-        if SORTS[sort.lstrip("-")] == "next_due":
-            # No running clock sorts last whichever way: a flag before the date.
-            stages.append({"$addFields": {"no_due": {"$cond": [{"$not": ["$next_due"]}, 1, 0]}}})
-            stages.append({"$sort": dict([("no_due", 1)] + sort_spec(sort))})
-        else:
-            stages.append({"$sort": dict(sort_spec(sort))})
-    else:
-        stages.append({"$sort": dict(sort_spec(sort))})
-    stages += [{"$skip": skip}, {"$limit": query["per_page"] + 1},
-               {"$project": {"messages": 0, "attachments": 0, "next_due": 0,
-                             "priority_rank": 0, "no_due": 0}}]
-    return stages
+    return [{"$match": mongo_filter(query, now)},
+            {"$addFields": {"priority_rank": PRIORITY_RANK_EXPR}},
+            {"$sort": dict(sort_spec(query["sort"]))},
+            {"$skip": skip}, {"$limit": query["per_page"] + 1},
+            {"$project": {"messages": 0, "attachments": 0, "priority_rank": 0}}]
 
 
 # ------------------------------------------------------------------ the page, read in index order
 
-NOT_RACING = ["pending", "solved", "closed"]
-HIDDEN = {"messages": 0, "attachments": 0}  # never on a queue row
-# As NEXT_DUE: racing the first response (its deadline set, none given yet), else resolution.
-RACING_FIRST = {"status": {"$nin": NOT_RACING}, "first_response_at": None,
-                "sla.first_response_due": {"$ne": None}}
-RACING_RESOLUTION = {"status": {"$nin": NOT_RACING}, "sla.resolution_due": {"$ne": None},
-                     "$or": [{"first_response_at": {"$ne": None}},
-                             {"sla.first_response_due": None}]}
+HIDDEN = {"messages": 0, "attachments": 0, "search_text": 0}  # never on a queue row
 
 
-def wanted(query: dict) -> int:
-    """Rows to read from the start: up to the end of the page, and one more."""
-    return (query["page"] - 1) * query["per_page"] + query["per_page"] + 1
+def races(query: dict) -> bool:
+    """Whether the query's statuses include one with a running clock (pending: none)."""
+    return any(s not in NOT_RACING for s in query.get("statuses") or OPEN_STATUSES)
 
 
-def due_reads(query: dict, now: datetime) -> list[tuple[dict, list[tuple[str, int]]]]:
-    """(filter, sort) of the two deadline-ordered reads behind the "due" sort, each limited
-    to ``wanted(query)``; ties by number, newest first, as sort_spec."""
-    base = mongo_filter(query, now)
-    direction = -1 if query["sort"].startswith("-") else 1
-    return [({"$and": [base, racing]}, [(field, direction), ("number", -1)])
-            for racing, field in ((RACING_FIRST, "sla.first_response_due"),
-                                  (RACING_RESOLUTION, "sla.resolution_due"))]
+def racing_read(query: dict, now: datetime) -> tuple[dict, list[tuple[str, int]]]:
+    """(filter, sort) of the deadline-ordered read behind the "due" sort: the tickets with a
+    running clock, ties by number, newest first, as sort_spec."""
+    return ({"$and": [mongo_filter(query, now), {"next_due": {"$ne": None}}]},
+            sort_spec(query["sort"]))
 
 
 def idle_filter(query: dict, now: datetime) -> dict:
     """The tickets without a running clock: after every racing one, by number."""
-    return {"$and": [mongo_filter(query, now), {"$nor": [RACING_FIRST, RACING_RESOLUTION]}]}
-
-
-def next_due(ticket: dict):
-    sla = ticket.get("sla") or {}
-    if ticket.get("first_response_at") is None and sla.get("first_response_due") is not None:
-        return sla["first_response_due"]
-    return sla.get("resolution_due")
-
-
-def merge_racing(first: list[dict], resolution: list[dict], descending: bool,
-                 limit: int) -> list[dict]:
-    """The two deadline-ordered reads as one list in next-due order (ties: newest first)."""
-    both = first + resolution
-    if descending:
-        both.sort(key=lambda t: (next_due(t), t["number"]), reverse=True)
-    else:
-        both.sort(key=lambda t: (next_due(t), -t["number"]))
-    return both[:limit]
+    return {"$and": [mongo_filter(query, now), {"next_due": None}]}
 
 
 def page_of(query: dict, rows: list[dict]) -> dict:

@@ -22,6 +22,18 @@ IDEMPOTENCY_INDEX = "requester_idempotency_key_v2"
 # whose filter was ``$exists`` (a compound partial index with that filter makes the Rust wire
 # server answer an equality query on ``idempotency_key`` alone with nothing).
 LEGACY_IDEMPOTENCY_INDEXES = ("idempotency_key_1", "requester_idempotency_key")
+# The queue's deadline indexes before the stored next due (one walk instead of two).
+LEGACY_QUEUE_INDEXES = ("status_1_sla.first_response_due_1_number_-1",
+                        "status_1_sla.resolution_due_1_number_-1")
+# What queue.stored_fields reads (STORED_FROM: "sla" is a sub-document, read in part).
+QUEUE_INPUTS = [f for f in queue_rules.STORED_FROM if f != "sla"] + [
+    "sla.first_response_due", "sla.resolution_due"]
+FILL_BATCH = 500
+# The queue's walk in next-due order.  Not led by status: only racing tickets have a next due
+# (none of the solved and closed), and on the wire server a status prefix makes the walk a
+# merge of one scan per status, ~30% slower; hinted, since choosing a plan costs the wire
+# server ~20 ms a query (BENCHMARKS.md, "Agent console queue").
+DUE_INDEX = [("next_due", ASCENDING), ("number", DESCENDING)]
 
 
 class TicketRepository(Repository):
@@ -36,13 +48,13 @@ class TicketRepository(Repository):
         self.tickets.create_index([("requester_id", ASCENDING), ("created_at", DESCENDING)])
         self.tickets.create_index([("department", ASCENDING), ("status", ASCENDING)])
         # The agents' queue (queue.py): its views filter by status within departments and
-        # sort by number or deadline; the first also counts open tickets by status (metrics).
+        # sort by number or the stored next due (DUE_INDEX); the first also counts open
+        # tickets by status (metrics).
         self.tickets.create_index([("status", ASCENDING), ("department", ASCENDING),
                                    ("number", DESCENDING)])
-        self.tickets.create_index([("status", ASCENDING), ("sla.first_response_due", ASCENDING),
-                                   ("number", DESCENDING)])
-        self.tickets.create_index([("status", ASCENDING), ("sla.resolution_due", ASCENDING),
-                                   ("number", DESCENDING)])
+        self.tickets.create_index(DUE_INDEX)
+        self._drop_indexes(LEGACY_QUEUE_INDEXES)
+        self.fill_queue_fields()
         self.tickets.create_index("created_at")
         self.tickets.create_index("email_message_ids")
         self.tickets.create_index("tags")
@@ -69,8 +81,11 @@ class TicketRepository(Repository):
             [("requester_id", ASCENDING), ("idempotency_key", ASCENDING)], unique=True,
             name=IDEMPOTENCY_INDEX,
             partialFilterExpression={"idempotency_key": {"$type": "string"}})
+        self._drop_indexes(LEGACY_IDEMPOTENCY_INDEXES)
+
+    def _drop_indexes(self, names: tuple[str, ...]) -> None:
         existing = self.tickets.index_information()
-        for legacy in LEGACY_IDEMPOTENCY_INDEXES:
+        for legacy in names:
             if legacy in existing:
                 try:
                     self.tickets.drop_index(legacy)
@@ -88,7 +103,7 @@ class TicketRepository(Repository):
         if ticket.get("idempotency_key") is None:
             ticket = {k: v for k, v in ticket.items()
                       if k not in ("idempotency_key", "idempotency_digest")}
-        self.tickets.insert_one(ticket, session=session)
+        self.tickets.insert_one({**ticket, **queue_rules.stored_fields(ticket)}, session=session)
         self._roll_up(None, ticket, session)
 
     def add_breach(self, ticket_id: str, target: str, session) -> None:
@@ -105,15 +120,17 @@ class TicketRepository(Repository):
         """Keep the newest deadlines SLA announced (by its clock version: an older
         announcement delivered late is ignored); breaches already recorded stay."""
         fresh = dict(deadlines, version=version)
-        if self.tickets.update_one({"_id": ticket_id, "sla": None},
-                                   {"$set": {"sla": dict(fresh, breached=[])}},
-                                   session=session).matched_count:
-            return
-        self.tickets.update_one(
-            {"_id": ticket_id, "$or": [{"sla.version": {"$lt": version}},
-                                       {"sla.version": {"$exists": False}}]},
-            {"$set": {f"sla.{k}": v for k, v in fresh.items()}},
-            session=session)
+        after = self.tickets.find_one_and_update(
+            {"_id": ticket_id, "sla": None}, {"$set": {"sla": dict(fresh, breached=[])}},
+            projection=QUEUE_INPUTS, session=session, return_document=ReturnDocument.AFTER)
+        if after is None:
+            after = self.tickets.find_one_and_update(
+                {"_id": ticket_id, "$or": [{"sla.version": {"$lt": version}},
+                                           {"sla.version": {"$exists": False}}]},
+                {"$set": {f"sla.{k}": v for k, v in fresh.items()}},
+                projection=QUEUE_INPUTS, session=session, return_document=ReturnDocument.AFTER)
+        if after is not None:
+            self._store_queue_fields(after, session)
 
     def by_idempotency_key(self, requester_id: str, key: str) -> dict | None:
         """The ticket this requester already filed with this key (keys are per requester)."""
@@ -135,13 +152,40 @@ class TicketRepository(Repository):
         update = {"$set": changes}
         if push:
             update["$push"] = push
+        requeued = not changes.keys().isdisjoint(queue_rules.STORED_FROM)
         before = self.tickets.find_one_and_update(
-            query, update, projection=list(rollups.FIELDS), session=session,
-            return_document=ReturnDocument.BEFORE)
+            query, update, projection=list(rollups.FIELDS) + (QUEUE_INPUTS if requeued else []),
+            session=session, return_document=ReturnDocument.BEFORE)
         if before is None:
             return False
-        self._roll_up(before, rollups.applied(before, changes, push), session)
+        after = rollups.applied(before, changes, push)
+        self._roll_up(before, after, session)
+        if requeued:
+            self._store_queue_fields(after, session)
         return True
+
+    def _store_queue_fields(self, ticket: dict, session) -> None:
+        """The queue's stored fields (queue.stored_fields) after a change of their inputs, in
+        the change's transaction (``ticket``: the inputs as the change left them)."""
+        self.tickets.update_one({"_id": ticket["_id"]},
+                                {"$set": queue_rules.stored_fields(ticket)}, session=session)
+
+    def fill_queue_fields(self) -> int:
+        """Give the queue's stored fields to tickets written without them (by a version
+        before them, or straight into the database); at start-up, so an upgraded database's
+        queue is complete.  A ticket changed meanwhile by this version already has them
+        (the filter skips it).  Returns how many were filled."""
+        missing = {"search_text": {"$exists": False}}
+        filled, batch = 0, []
+        for ticket in self.tickets.find(missing, projection=QUEUE_INPUTS):
+            batch.append(UpdateOne({"_id": ticket["_id"], **missing},
+                                   {"$set": queue_rules.stored_fields(ticket)}))
+            if len(batch) == FILL_BATCH:
+                filled += self.tickets.bulk_write(batch, ordered=False).modified_count
+                batch = []
+        if batch:
+            filled += self.tickets.bulk_write(batch, ordered=False).modified_count
+        return filled
 
     # ---------------------------------------------------------------- audit history
 
@@ -280,7 +324,7 @@ class TicketRepository(Repository):
         skip, limit = (query["page"] - 1) * query["per_page"], query["per_page"] + 1
         sort = query["sort"].lstrip("-")
         if queue_rules.SORTS[sort] == "next_due":
-            return queue_rules.page_of(query, self._queue_by_due(query, now))
+            return queue_rules.page_of(query, self._queue_by_due(query, now, skip, limit))
         if queue_rules.needs_computed(query["sort"]):
             return queue_rules.page_of(query, list(self.tickets.aggregate(
                 queue_rules.pipeline(query, now))))
@@ -288,23 +332,24 @@ class TicketRepository(Repository):
             self.tickets.find(queue_rules.mongo_filter(query, now), queue_rules.HIDDEN)
             .sort(queue_rules.sort_spec(query["sort"])).skip(skip).limit(limit)))
 
-    def _queue_by_due(self, query: dict, now) -> list[dict]:
-        """The rows from the page's first on: the racing tickets in next-due order (two
-        index walks merged), then, when those run out, the ones without a running clock."""
-        wanted = queue_rules.wanted(query)
-        first, resolution = (
-            list(self.tickets.find(found, queue_rules.HIDDEN).sort(order).limit(wanted))
-            for found, order in queue_rules.due_reads(query, now))
-        racing = queue_rules.merge_racing(first, resolution, query["sort"].startswith("-"),
-                                          wanted)
-        skip = (query["page"] - 1) * query["per_page"]
-        if len(first) + len(resolution) >= wanted:  # the page ends among racing ones
-            return racing[skip:]
-        idle_skip, idle_limit = queue_rules.idle_window(query, len(racing))
+    def _queue_by_due(self, query: dict, now, skip: int, limit: int) -> list[dict]:
+        """The rows from the page's first on: the racing tickets in next-due order (one index
+        walk), then, when those run out, the ones without a running clock."""
+        racing, racing_count = [], 0
+        if queue_rules.races(query):
+            found, order = queue_rules.racing_read(query, now)
+            racing = list(self.tickets.find(found, queue_rules.HIDDEN).sort(order)
+                          .hint(DUE_INDEX).skip(skip).limit(limit))
+            if len(racing) == limit:  # the page ends among racing ones
+                return racing
+            # Their count places the idle ones (counted only when the page starts past them).
+            racing_count = skip + len(racing) if racing or not skip else \
+                self.tickets.count_documents(found, hint=DUE_INDEX)
+        idle_skip, idle_limit = queue_rules.idle_window(query, racing_count)
         idle = list(self.tickets.find(queue_rules.idle_filter(query, now), queue_rules.HIDDEN)
                     .sort([("number", -1)]).skip(idle_skip).limit(idle_limit)) \
             if idle_limit else []
-        return racing[skip:] + idle
+        return racing + idle
 
     # ---------------------------------------------------------------- report rollups
 

@@ -44,13 +44,18 @@ def _replayed(existing: dict, fields: dict, viewer: dict) -> dict:
     return ok(ticket=_public_view(existing, viewer["role"]), created=False)
 
 
+# One instance for every dump: making a schema deep-copies its fields, which cost more than
+# the dump itself (a queue page's 50 rows: ~25 ms; BENCHMARKS.md, "Agent console queue").
+TICKET_VIEW = TicketSchema()
+
+
 def _public_view(ticket: dict, role: str) -> dict:
     """Customers never see internal notes (nor their attachments), in any reply."""
     if role not in domain.STAFF:
         ticket = dict(ticket, messages=[m for m in ticket.get("messages", []) if m["public"]],
                       attachments=att.visible_attachments(ticket, staff=False), bounces=[],
                       links=[], agent_followers=[])
-    return TicketSchema().dump(ticket)
+    return TICKET_VIEW.dump(ticket)
 
 
 class _ChangedMeanwhile(Exception):

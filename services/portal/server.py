@@ -6,6 +6,7 @@ eventlet.monkey_patch()
 
 import logging  # noqa: E402
 import os  # noqa: E402
+import socket  # noqa: E402
 
 import eventlet.wsgi  # noqa: E402
 
@@ -24,6 +25,16 @@ from .service import create_app  # noqa: E402
 SERVER_URL_LIMIT = 1024 * 1024
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The portal's listening socket, with TCP_NODELAY (Linux gives it to every accepted
+    connection): eventlet writes a page's headers and body apart, and Nagle's algorithm then
+    held the body's last segment until the browser's delayed ACK, ~40 ms a page
+    (BENCHMARKS.md, "Agent console queue")."""
+    sock = eventlet.listen((host, port), backlog=1024)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 def main() -> None:
     logs.configure("portal")
     live = LiveFeed()
@@ -31,7 +42,7 @@ def main() -> None:
     app = create_app(rpc_pool(), user_repository(), SystemClock(), live)
     host = os.environ.get("HELPDESK_PORTAL_HOST", "127.0.0.1")
     port = int(os.environ.get("HELPDESK_PORTAL_PORT", "8080"))
-    sock = eventlet.listen((host, port), backlog=1024)
+    sock = listen(host, port)
     logging.getLogger(__name__).info("portal listening on http://%s:%d/", host, port)
     # Requests are logged (JSON, with their correlation id) by services/portal/observability.py;
     # eventlet's own log only reports server errors, through the same JSON handler.

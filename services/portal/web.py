@@ -260,13 +260,16 @@ class Portal:
         actor = {"id": user["_id"], "role": user["role"], "name": user["name"]}
         if user["role"] == "agent" and self._cached("access", self.users.access_settings)[
                 "department_scoped_agents"]:
-            actor["departments"] = self._cached(f"departments:{user['_id']}",
-                                                lambda: self._agent_departments(user["_id"]))
+            actor["departments"] = (self.routing_profile(user["_id"]) or {}).get(
+                "departments", [])
         return actor
 
-    def _agent_departments(self, agent_id: str) -> list[str]:
-        found = self.rpc.call("routing", "get_agent", agent_id)
-        return found["agent"]["departments"] if found["ok"] else []
+    def routing_profile(self, person_id: str) -> dict | None:
+        """The person's routing profile (departments, capacity, availability), or None:
+        asked of routing once per request."""
+        found = self._cached(f"agent:{person_id}",
+                             lambda: self.rpc.call("routing", "get_agent", person_id))
+        return found["agent"] if found["ok"] else None
 
     @staticmethod
     def _cached(key: str, load: Callable[[], Any]) -> Any:

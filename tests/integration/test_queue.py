@@ -4,6 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from services.intake import queue as rules
+from services.intake.repository import DUE_INDEX, TicketRepository
 from services.intake.service import IntakeService
 from tests.support import running
 
@@ -42,6 +44,9 @@ SEED = [
 def queue(config, rpc, db):
     with running(config, IntakeService):
         db("intake").tickets.insert_many(SEED)
+        # Written straight into the database, as by a version before the stored fields: the
+        # start-up fill gives them (the service started before these were written).
+        assert TicketRepository(db("intake")).fill_queue_fields() == len(SEED)
 
         def ask(**query):
             result = rpc.intake.queue(query, AGENT)
@@ -90,25 +95,32 @@ def test_sorts_and_paging(queue):
     assert queue(per_page=5, page=2) == ([5], 6)
 
 
-def test_pages_by_deadline_read_in_index_order_match_a_full_sort(queue, rpc, db):
-    """The "due" sort reads two deadline-ordered index walks and the idle tickets, never
-    sorting every ticket: page after page it gives exactly what sorting all of them by
-    next due (the computed field of queue.pipeline) gives, both directions."""
-    import random
+def full_sort(tickets: list[dict], descending: bool) -> list[int]:
+    """Every ticket by next due (no running clock last, by number), ties newest first."""
+    racing = sorted((t for t in tickets if rules.next_due(t) is not None),
+                    key=lambda t: (rules.next_due(t), t["number"] if descending else -t["number"]),
+                    reverse=descending)
+    idle = sorted((t for t in tickets if rules.next_due(t) is None), key=lambda t: -t["number"])
+    return [t["number"] for t in racing + idle]
 
-    from services.intake import queue as rules
+
+def test_pages_by_deadline_read_in_index_order_match_a_full_sort(queue, rpc, db):
+    """The "due" sort reads the stored next due in index order and then the idle tickets,
+    never sorting every ticket: page after page it gives exactly what sorting all of them by
+    next due (computed here from the SLA deadlines) gives, both directions."""
+    import random
     rng = random.Random(14)
     many = [ticket(100 + n, department="billing", status=rng.choice(
                 ["new", "open", "pending", "on_hold"]), answered=rng.random() < 0.4,
                    first_due=rng.choice([None, NOW + timedelta(minutes=rng.randrange(-90, 300))]),
                    resolution_due=rng.choice([None, NOW + timedelta(minutes=rng.randrange(0, 900))]))
             for n in range(137)]
-    scope = {"departments": ["billing"], "statuses": [], "priorities": [], "assignee": None,
-             "tags": [], "sla_states": [], "text": ""}
     db("intake").tickets.insert_many(many)
+    TicketRepository(db("intake")).fill_queue_fields()
+    billing = [t for t in SEED + many if t["department"] == "billing"
+               and t["status"] in rules.OPEN_STATUSES]
     for sort in ("due", "-due"):
-        everything = [t["number"] for t in db("intake").tickets.aggregate(
-            rules.pipeline(dict(scope, sort=sort, page=1, per_page=1000), NOW))]
+        everything = full_sort(billing, sort.startswith("-"))
         paged, page = [], 1
         while True:
             found = rpc.intake.queue({"departments": ["billing"], "sort": sort,
@@ -122,6 +134,57 @@ def test_pages_by_deadline_read_in_index_order_match_a_full_sort(queue, rpc, db)
         assert paged == everything and len(paged) == 138, sort  # and the seed's one
 
 
+def plan_stages(plan: dict) -> list[dict]:
+    stages = [plan]
+    for key in ("inputStage", "inputStages"):
+        found = plan.get(key)
+        for child in ([found] if isinstance(found, dict) else found or []):
+            stages += plan_stages(child)
+    return stages
+
+
+def test_the_default_view_walks_the_next_due_index(queue, db):
+    """Soonest deadline first is one walk of the next-due index in its order (no sort of every
+    ticket, no scan of the tickets without a clock); "breached" bounds the walk at now."""
+    now = datetime.now(timezone.utc)
+    query = {"departments": ["billing", "technical"], "sort": "due", "page": 1, "per_page": 50}
+    for sla in (None, "breached"):
+        found, order = rules.racing_read(dict(query, sla_states=[sla] if sla else []), now)
+        plan = db("intake").tickets.find(found).sort(order).hint(DUE_INDEX).limit(51).explain()
+        stages = plan_stages(plan["queryPlanner"]["winningPlan"])
+        scans = [s for s in stages if s["stage"] == "IXSCAN"]
+        assert [s["indexName"] for s in scans] == ["next_due_1_number_-1"], plan
+        assert not {"SORT", "COLLSCAN"} & {s["stage"] for s in stages}, plan
+        walked = scans[0]["indexBounds"]["next_due"]
+        assert "null]" not in " ".join(walked) and "[null" not in " ".join(walked), walked
+        if sla:
+            assert "MaxKey" not in " ".join(walked), walked
+
+
+def test_changes_keep_the_stored_fields(db):
+    """Intake's writes recompute next due and the search text from what they change: the
+    first response moves the clock to resolution, pending stops it, SLA's new deadlines and a
+    new subject are seen at once."""
+    repo = TicketRepository(db("intake"))
+    fresh = ticket(9, department="stored", subject="Old words",
+                   first_due=NOW + timedelta(hours=1), resolution_due=NOW + timedelta(hours=8))
+    repo.insert(fresh, None)
+
+    def stored():
+        return db("intake").tickets.find_one({"_id": "q-9"}, {"next_due": 1, "search_text": 1})
+
+    assert stored()["next_due"] == NOW + timedelta(hours=1)
+    assert "old words" in stored()["search_text"] and "rita9@example.com" in stored()["search_text"]
+    repo.update("q-9", {"first_response_at": NOW, "subject": "Новые Слова"}, None)
+    assert stored()["next_due"] == NOW + timedelta(hours=8)
+    assert "новые слова" in stored()["search_text"] and "old" not in stored()["search_text"]
+    repo.record_sla_deadlines("q-9", {"policy_id": "p", "first_response_due": None,
+                                      "resolution_due": NOW + timedelta(hours=2)}, 5, None)
+    assert stored()["next_due"] == NOW + timedelta(hours=2)
+    repo.update("q-9", {"status": "pending"}, None)
+    assert stored()["next_due"] is None
+    repo.update("q-9", {"updated_at": NOW}, None)  # not an input: left as it was
+    assert stored()["next_due"] is None and "новые" in stored()["search_text"]
 
 
 def test_refusals(rpc, queue):
@@ -133,6 +196,7 @@ def test_refusals(rpc, queue):
 def test_search_box_in_russian_any_common_case(queue, db):
     """Last: its ticket is in a department of its own but every view without one sees it."""
     db("intake").tickets.insert_one(ticket(8, department="ru-desk", subject="Не работает ПРИНТЕР"))
+    TicketRepository(db("intake")).fill_queue_fields()
     for typed in ("принтер", "Принтер", "ПРИНТЕР", "не работает"):
         assert queue(departments=["ru-desk"], text=typed) == ([8], 1), typed
     assert queue(departments=["ru-desk"], text="сканер") == ([], 0)
