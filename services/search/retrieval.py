@@ -228,7 +228,7 @@ class Retrieval:
                 abstain: bool = True) -> tuple[list[Candidate], float]:
         known = self.neighbours.known()
         text = understanding.understood(text, known)
-        query = semantic.encode([text])[0]
+        query = semantic.encode_query(text)
         near = self.neighbours.public.nearest(query, SEMANTIC_CANDIDATES)
         if domain.is_staff(actor):
             near += self.neighbours.tickets.nearest(query, SEMANTIC_CANDIDATES)

@@ -53,6 +53,13 @@ def test_packed_vectors_round_trip():
     assert np.allclose(semantic.unpack(semantic.pack(v)), v, atol=1e-3)
 
 
+def test_a_repeated_query_is_encoded_once_and_its_vector_is_shared_read_only():
+    first = semantic.encode_query("vpn keeps dropping")
+    assert semantic.encode_query("vpn keeps dropping") is first
+    assert not first.flags.writeable
+    assert np.allclose(first, semantic.encode(["vpn keeps dropping"])[0], atol=1e-5)
+
+
 def test_encoding_in_worker_processes_gives_the_same_vectors_in_the_same_order():
     tickets = [{"_id": f"t{i}", "kind": "ticket", "title": f"Printer {i}", "body": "jams",
                 "resolution": "Open tray two", "status": "solved"} for i in range(6)]
