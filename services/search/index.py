@@ -140,7 +140,11 @@ class SearchIndex:
         index = ",".join(self.alias(k) for k in kinds)
         lines: list[dict] = []
         for body in bodies:
-            lines += [{"index": index, "search_type": "dfs_query_then_fetch"}, body]
+            # Term statistics across shards matter for scores only: a search by filters alone
+            # (semantic candidates by id) skips that extra round.
+            scored = body["query"].get("bool", {}).keys() - {"filter"}
+            lines += [{"index": index, "search_type": "dfs_query_then_fetch" if scored
+                       else "query_then_fetch"}, body]
         answers = self.es.msearch(body=lines, request_timeout=2)["responses"]
         for answer in answers:
             if "error" in answer:

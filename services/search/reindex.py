@@ -20,12 +20,13 @@ from services.common.storage import service_database
 from . import domain, indices
 from .index import SearchIndex
 from .repository import SearchRepository
-from .retrieval import embed_records
+from .retrieval import embed_batches
 
 ENCODE_BATCH = 256
 
 def rebuild(repo: SearchRepository, index: SearchIndex, kind: str, *, keep_old: bool = False,
-            threads: int = 2, show_progress: bool = True, reencode: bool = False) -> dict:
+            threads: int = 2, show_progress: bool = True, reencode: bool = False,
+            encoders: int = 1) -> dict:
     """One kind: load everything, switch the alias, re-flag what changed meanwhile."""
     started = datetime.now(timezone.utc)
     build = started.strftime("%Y%m%d%H%M%S%f")
@@ -34,10 +35,11 @@ def rebuild(repo: SearchRepository, index: SearchIndex, kind: str, *, keep_old: 
     encoded_count = [0]
 
     def documents():
-        for batch in _batches(repo.everything(kind), ENCODE_BATCH):
-            # Vectors are made as documents are saved (the sweep); only a record whose text
-            # changed since, or that never had them, is encoded here, in batches.
-            encoded = embed_records(kind, batch, everything=reencode)
+        # Vectors are made as documents are saved (the sweep); only a record whose text
+        # changed since, or that never had them, is encoded here, in batches (``encoders``
+        # processes when there are many: the command uses one per core).
+        for batch, encoded in embed_batches(kind, _batches(repo.everything(kind), ENCODE_BATCH),
+                                            everything=reencode, workers=encoders):
             repo.set_vectors(kind, encoded)
             encoded_count[0] += len(encoded)
             for d in batch:
@@ -88,7 +90,9 @@ def _previous(index: SearchIndex, kind: str) -> list[str]:
 @click.option("--reencode", is_flag=True,
               help="Encode every document's vectors again (after a model change); by default "
                    "only those whose text changed or that have none.")
-def main(kind: str, keep_old: bool, threads: int, reencode: bool) -> None:
+@click.option("--encoders", type=click.IntRange(1, 16), default=os.cpu_count() or 1,
+              show_default="one per core", help="Processes encoding vectors in parallel.")
+def main(kind: str, keep_old: bool, threads: int, reencode: bool, encoders: int) -> None:
     """Rebuild search indices from Mongo and switch their aliases atomically."""
     env = os.environ
     db = service_database(env.get("HELPDESK_MONGO_URI", "mongodb://127.0.0.1:27017/"
@@ -98,7 +102,7 @@ def main(kind: str, keep_old: bool, threads: int, reencode: bool) -> None:
                                       timeout=60), env.get("HELPDESK_ES_INDEX_PREFIX", "helpdesk"))
     for each in (indices.KINDS if kind == "all" else (kind,)):
         report = rebuild(SearchRepository(db), index, each, keep_old=keep_old, threads=threads,
-                         reencode=reencode)
+                         reencode=reencode, encoders=encoders)
         click.echo(f"{report['kind']}: {report['documents']} documents into {report['index']} "
                    f"in {report['seconds']} s; alias switched; dropped {report['dropped'] or 'none'}; "
                    f"{report['requeued']} changed meanwhile, left to the sweep; "

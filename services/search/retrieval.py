@@ -8,9 +8,13 @@ import ctypes
 import functools
 import json
 import math
+import multiprocessing
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -43,19 +47,59 @@ def embed_records(kind: str, records: list[dict], everything: bool = False
     """Encode the records whose text changed since their vectors were made (``everything``:
     all of them, after a model change), in one batch; the records get their new vectors too,
     so the index copy carries them."""
+    todo = _stale(kind, records, everything)
+    return _store(todo, _packed([texts for _, _, texts in todo]))
+
+
+def embed_batches(kind: str, batches: Iterable[list[dict]], everything: bool = False,
+                  workers: int = 1) -> Iterator[tuple[list[dict], list[tuple[str, bytes, str]]]]:
+    """``embed_records`` over many batches, yielding ``(batch, encoded)`` in order.  With
+    ``workers`` > 1 the encoding runs in that many processes, a few batches ahead of the
+    consumer: one encoder thread is the bottleneck of a rebuild that re-encodes (the model is
+    pinned to one BLAS thread), and the consumer's bulk indexing overlaps with it."""
+    if workers <= 1:
+        for batch in batches:
+            yield batch, embed_records(kind, batch, everything)
+        return
+    ahead: deque = deque()
+    # spawn, not fork: the caller may run threads (the bulk indexer's) holding locks.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")
+                             ) as pool:
+        for batch in batches:
+            todo = _stale(kind, batch, everything)
+            ahead.append((batch, todo, pool.submit(_packed, [texts for _, _, texts in todo])))
+            if len(ahead) > 2 * workers:
+                batch, todo, packed = ahead.popleft()
+                yield batch, _store(todo, packed.result())
+        while ahead:
+            batch, todo, packed = ahead.popleft()
+            yield batch, _store(todo, packed.result())
+
+
+def _stale(kind: str, records: list[dict], everything: bool) -> list[tuple[dict, str, list[str]]]:
     todo = []
     for record in records:
         key = semantic.vectors_key(domain.TO_DOCUMENT[kind](record))
         if key and (everything or record.get("vectors_key") != key):
             todo.append((record, key, semantic.passages(domain.TO_DOCUMENT[kind](record))))
-    vectors = semantic.encode([p for _, _, texts in todo for p in texts])
+    return todo
+
+
+def _packed(passages: list[list[str]]) -> list[bytes]:
+    """Each record's passages encoded (in one batch) and packed."""
+    vectors = semantic.encode([p for texts in passages for p in texts])
     out, start = [], 0
-    for record, key, texts in todo:
-        blob = semantic.pack(vectors[start:start + len(texts)])
+    for texts in passages:
+        out.append(semantic.pack(vectors[start:start + len(texts)]))
         start += len(texts)
-        record.update(vectors=blob, vectors_key=key)
-        out.append((record["_id"], blob, key))
     return out
+
+
+def _store(todo: list[tuple[dict, str, list[str]]], packed: list[bytes]
+           ) -> list[tuple[str, bytes, str]]:
+    for (record, key, _), blob in zip(todo, packed):
+        record.update(vectors=blob, vectors_key=key)
+    return [(record["_id"], blob, key) for (record, key, _), blob in zip(todo, packed)]
 
 
 def present(candidate: Candidate) -> dict:
@@ -184,7 +228,7 @@ class Retrieval:
                 abstain: bool = True) -> tuple[list[Candidate], float]:
         known = self.neighbours.known()
         text = understanding.understood(text, known)
-        query = semantic.encode([text])[0]
+        query = semantic.encode_query(text)
         near = self.neighbours.public.nearest(query, SEMANTIC_CANDIDATES)
         if domain.is_staff(actor):
             near += self.neighbours.tickets.nearest(query, SEMANTIC_CANDIDATES)

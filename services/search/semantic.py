@@ -9,6 +9,7 @@ found here, by one matrix product over int8 rows (docs/search.md: why, and what 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import threading
@@ -20,6 +21,9 @@ DIMENSIONS = 512
 # An article longer than this many words is encoded per section as well (title + section).
 SECTION_WORDS = 80
 MAX_PASSAGES = 12
+# Query vectors kept (2 KB each): a reader who pauses, or deletes back to what they typed
+# before, and popular questions are not encoded again.
+QUERY_CACHE = 2048
 
 _model = None
 _model_lock = threading.Lock()
@@ -42,6 +46,14 @@ def encode(texts: list[str]) -> np.ndarray:
     if not texts:
         return np.zeros((0, DIMENSIONS), np.float32)
     return np.asarray(encoder().encode(list(texts)), dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=QUERY_CACHE)
+def encode_query(text: str) -> np.ndarray:
+    """One query's vector (shared between callers, so read-only)."""
+    vector = encode([text])[0]
+    vector.setflags(write=False)
+    return vector
 
 
 # ---------------------------------------------------------------------------- what is encoded

@@ -32,6 +32,9 @@ SYNC_BATCH = 500
 SYNC_ROUNDS = 20
 ARTICLE_ID = re.compile(SLUG.regex.pattern)
 
+# Built once: asked at every keystroke (a schema costs ~0.1 ms to construct).
+SUGGEST_QUERY = SuggestQuerySchema()
+
 
 def _actor(actor: dict | None) -> dict | None:
     """Unknown or malformed callers are treated as anonymous: the narrowest visibility."""
@@ -334,7 +337,7 @@ class SearchService(KnowledgeLoop, OutboxRelay):
     def suggest(self, query: dict, actor: dict | None = None) -> dict:
         """Published articles and approved answers; solved tickets too, but only the
         reader's own (all of them for staff): another customer's ticket, never."""
-        q = parsed(SuggestQuerySchema(), query)
+        q = parsed(SUGGEST_QUERY, query)
         retrieval = Retrieval(self.index, self.neighbours)
         reader = _actor(actor)
 

@@ -53,6 +53,28 @@ def test_packed_vectors_round_trip():
     assert np.allclose(semantic.unpack(semantic.pack(v)), v, atol=1e-3)
 
 
+def test_a_repeated_query_is_encoded_once_and_its_vector_is_shared_read_only():
+    first = semantic.encode_query("vpn keeps dropping")
+    assert semantic.encode_query("vpn keeps dropping") is first
+    assert not first.flags.writeable
+    assert np.allclose(first, semantic.encode(["vpn keeps dropping"])[0], atol=1e-5)
+
+
+def test_encoding_in_worker_processes_gives_the_same_vectors_in_the_same_order():
+    tickets = [{"_id": f"t{i}", "kind": "ticket", "title": f"Printer {i}", "body": "jams",
+                "resolution": "Open tray two", "status": "solved"} for i in range(6)]
+    batches = lambda: [[dict(t) for t in tickets[:4]], [dict(t) for t in tickets[4:]]]  # noqa: E731
+    alone = [encoded for _, encoded in retrieval.embed_batches("tickets", batches())]
+    copies = batches()
+    pooled = list(retrieval.embed_batches("tickets", copies, workers=2))
+    assert [batch for batch, _ in pooled] == copies
+    assert [[i for i, _, _ in e] for _, e in pooled] == [[i for i, _, _ in e] for e in alone]
+    for (_, got), want in zip(pooled, alone):
+        for (_, blob, key), (_, expected, expected_key) in zip(got, want):
+            assert key == expected_key
+            assert np.allclose(semantic.unpack(blob), semantic.unpack(expected), atol=1e-3)
+
+
 def test_long_articles_are_encoded_per_section_and_tickets_once_answered():
     long_body = " ".join(f"Step {i} explains something useful here." for i in range(60))
     article = {"kind": "article", "title": "Guide", "body": long_body}

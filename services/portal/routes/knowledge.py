@@ -36,6 +36,10 @@ OPERATIONS = [
 SUGGEST_BUDGET = int(os.environ.get("HELPDESK_SUGGEST_BUDGET_MS") or "300") / 1000
 
 
+# One instance for every keystroke's request (constructing one costs ~0.1 ms).
+SUGGEST_QUERY = SuggestQuerySchema()
+
+
 def search_args() -> dict:
     """Query string for SearchQuerySchema: ``tags`` may repeat or be comma-separated."""
     args = {k: v for k, v in request.args.items() if k != "tags"}
@@ -94,7 +98,7 @@ def register(app, portal):
 
     @app.get("/api/suggest")
     def suggest():
-        query = query_args(SuggestQuerySchema())
+        query = query_args(SUGGEST_QUERY)
         try:  # suggestions while typing: late ones are worth nothing
             found = rpc.call_within(SUGGEST_BUDGET, "search", "suggest", query, reader(portal))
         except RpcTimeout:
