@@ -8,8 +8,10 @@
    ``reencode``: every answered ticket encoded again from scratch (as ``python -m
    services.search.reindex --reencode`` does), so the figure includes the embeddings;
 3. starts the search service and the portal as separate processes on that data and measures
-   ``GET /api/suggest`` over HTTP (query encoding included): p50/p95/p99, sequentially and with
-   concurrent clients, and the search service's RSS once its vectors are loaded.
+   ``GET /api/suggest`` over HTTP: p50/p95/p99, sequentially and with four concurrent clients,
+   twice: with repeated texts (as while typing: the query vectors come from the service's
+   cache) and "cold", every text new (each request encodes its query), and the search
+   service's RSS once its vectors are loaded.
 
     eval "$(deploy/local/stack env --profile test)"
     .venv/bin/python -m bench.search_bench --tickets 100000 --requests 1000
@@ -143,10 +145,16 @@ def wait_http(url: str, timeout: float = 90) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
-def suggest_latency(portal: str, total: int, clients: int) -> dict:
+def suggest_latency(portal: str, total: int, clients: int, cold: bool = False) -> dict:
+    """``cold``: every text is new (a query with a number never sent before, like an order
+    number), so each request encodes its vector; otherwise the texts repeat, as while typing,
+    and the service's query-vector cache answers after the warm-up."""
+    run = uuid.uuid4().int % 10**6
+
     def one(i: int) -> float:
         session = sessions[i % clients]
         q = QUERIES[i % len(QUERIES)]
+        q = f"{q} {run}{i}" if cold else q
         began = time.perf_counter()
         reply = session.get(f"{portal}/api/suggest", params={"q": q}, timeout=10)
         elapsed = time.perf_counter() - began
@@ -241,6 +249,8 @@ def main(tickets: int, total: int, portal_port: int, keep: bool, reuse: str | No
         report["search_rss_mb_at_rest"] = settled_rss(procs[0].pid)
         report["suggest_http_sequential"] = suggest_latency(portal, total, clients=1)
         report["suggest_http_4_clients"] = suggest_latency(portal, total, clients=4)
+        report["suggest_http_sequential_cold"] = suggest_latency(portal, total, 1, cold=True)
+        report["suggest_http_4_clients_cold"] = suggest_latency(portal, total, 4, cold=True)
         report["search_rss_mb_after"] = rss_mb(procs[0].pid)
     finally:
         for proc in procs:
