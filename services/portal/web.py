@@ -139,6 +139,14 @@ def created(response) -> bool:
     return response.status_code in (200, 201, 303)
 
 
+def per_request(key: str, load: Callable[[], Any]) -> Any:
+    """``load()`` once per request under ``key`` (an RPC answer, a page's label table)."""
+    cache = g.setdefault("portal_cache", {})
+    if key not in cache:
+        cache[key] = load()
+    return cache[key]
+
+
 class Portal:
     """Shared collaborators of the views, built once per process."""
 
@@ -258,7 +266,7 @@ class Portal:
         desk's access setting) an agent also carries the departments routing gives them:
         none without a routing profile.  Looked up once per request."""
         actor = {"id": user["_id"], "role": user["role"], "name": user["name"]}
-        if user["role"] == "agent" and self._cached("access", self.users.access_settings)[
+        if user["role"] == "agent" and per_request("access", self.users.access_settings)[
                 "department_scoped_agents"]:
             actor["departments"] = (self.routing_profile(user["_id"]) or {}).get(
                 "departments", [])
@@ -267,13 +275,7 @@ class Portal:
     def routing_profile(self, person_id: str) -> dict | None:
         """The person's routing profile (departments, capacity, availability), or None:
         asked of routing once per request."""
-        found = self._cached(f"agent:{person_id}",
+        found = per_request(f"agent:{person_id}",
                              lambda: self.rpc.call("routing", "get_agent", person_id))
         return found["agent"] if found["ok"] else None
 
-    @staticmethod
-    def _cached(key: str, load: Callable[[], Any]) -> Any:
-        cache = g.setdefault("portal_cache", {})
-        if key not in cache:
-            cache[key] = load()
-        return cache[key]

@@ -62,6 +62,11 @@ def embed_batches(kind: str, batches: Iterable[list[dict]], everything: bool = F
             yield batch, embed_records(kind, batch, everything)
         return
     ahead: deque = deque()
+
+    def oldest():
+        batch, todo, packed = ahead.popleft()
+        return batch, _store(todo, packed.result())
+
     # spawn, not fork: the caller may run threads (the bulk indexer's) holding locks.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")
                              ) as pool:
@@ -69,11 +74,9 @@ def embed_batches(kind: str, batches: Iterable[list[dict]], everything: bool = F
             todo = _stale(kind, batch, everything)
             ahead.append((batch, todo, pool.submit(_packed, [texts for _, _, texts in todo])))
             if len(ahead) > 2 * workers:
-                batch, todo, packed = ahead.popleft()
-                yield batch, _store(todo, packed.result())
+                yield oldest()
         while ahead:
-            batch, todo, packed = ahead.popleft()
-            yield batch, _store(todo, packed.result())
+            yield oldest()
 
 
 def _stale(kind: str, records: list[dict], everything: bool) -> list[tuple[dict, str, list[str]]]:
@@ -97,9 +100,11 @@ def _packed(passages: list[list[str]]) -> list[bytes]:
 
 def _store(todo: list[tuple[dict, str, list[str]]], packed: list[bytes]
            ) -> list[tuple[str, bytes, str]]:
+    out = []
     for (record, key, _), blob in zip(todo, packed):
         record.update(vectors=blob, vectors_key=key)
-    return [(record["_id"], blob, key) for (record, key, _), blob in zip(todo, packed)]
+        out.append((record["_id"], blob, key))
+    return out
 
 
 def present(candidate: Candidate) -> dict:

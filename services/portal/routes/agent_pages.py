@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 
-from flask import Response, abort, g, jsonify, redirect, render_template, request, url_for
+from flask import Response, abort, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -19,7 +19,7 @@ from services.routing.schemas import (CAPACITY_OVERRIDERS, AssignRequestSchema,
 from .. import console
 from ..live import PRESENCE
 from ..uploads import MAX_FILES_PER_FORM, refusal_reason, upload_payload
-from ..web import ApiError, load
+from ..web import ApiError, load, per_request
 from .pages import priority_choices
 from .routing_admin import reassign_ticket
 
@@ -54,30 +54,21 @@ def availability_label(status: str) -> str:
             "vacation": _("On vacation")}.get(status, status)
 
 
-def per_request(kind: str, build) -> dict:
-    """A dictionary of labels built once per request, in the page's language: a queue page
-    labels 50 rows, and building every label per row was ~900 translations a page."""
-    built = g.setdefault("console_labels", {})
-    if kind not in built:
-        built[kind] = build()
-    return built[kind]
-
-
 def agent_status_label(status: str) -> str:
     """Statuses as staff call them (the customer pages say it in their own words)."""
-    return per_request("status", lambda: {
+    return per_request("labels:status", lambda: {
         "new": _("New"), "open": _("Open"), "pending": _("Pending"), "on_hold": _("On hold"),
         "solved": _("Solved"), "closed": _("Closed")}).get(status, status)
 
 
 def sla_label(state: str) -> str:
-    return per_request("sla", lambda: {
+    return per_request("labels:sla", lambda: {
         "breached": _("Breached"), "soon": _("Due within an hour"), "ok": _("On track"),
         "none": _("No running clock")}).get(state, state)
 
 
 def priority_label(priority: str) -> str:
-    return per_request("priority", lambda: dict(priority_choices())).get(priority, priority)
+    return per_request("labels:priority", lambda: dict(priority_choices())).get(priority, priority)
 
 
 def department_names(rpc, department: str) -> dict | None:
@@ -102,12 +93,11 @@ def register(app, portal):
 
     def department_label(department: str | None) -> str:
         """A department's display name in the page's language (its id if routing has none)."""
-        if "department_names" not in g:
+        def names() -> dict:
             russian = str(get_locale()) == "ru"
-            g.department_names = {
-                d["id"]: (d.get("name_ru") if russian else None) or d.get("name") or d["id"]
-                for d in rpc.call("routing", "list_departments").get("departments", [])}
-        return g.department_names.get(department, department or "—")
+            return {d["id"]: (d.get("name_ru") if russian else None) or d.get("name") or d["id"]
+                    for d in rpc.call("routing", "list_departments").get("departments", [])}
+        return per_request("labels:department", names).get(department, department or "—")
 
     app.extensions["department_label"] = department_label
 
