@@ -19,8 +19,10 @@ from pathlib import Path
 
 import click
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench._common import machine_notes
+from deploy.local.stack import Settings, health_urls
 
 BODY = ('{"subject":"{{subject}}","description":"{{body}}","requester_email":"{{email}}",'
         '"language":"{{lang}}"}')
@@ -58,6 +60,23 @@ def stack_cpu(pid_dir: Path) -> dict[str, float]:
     return used
 
 
+def mongo_commands(profile: str) -> dict[tuple[str, str, str], float]:
+    """``{(process, command, collection): count}`` from every process's /metrics."""
+    counts: dict[tuple[str, str, str], float] = {}
+    for name, ready_url in health_urls(Settings.from_env(profile)).items():
+        try:
+            text = requests.get(ready_url.replace("/readyz", "/metrics"), timeout=5).text
+        except requests.RequestException:
+            continue
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "helpdesk_mongo_commands_total":
+                    key = (name.rsplit("-", 1)[0], sample.labels["command"],
+                           sample.labels["collection"])
+                    counts[key] = counts.get(key, 0.0) + sample.value
+    return counts
+
+
 def queued(mgmt: str) -> int:
     reply = requests.get(f"{mgmt}/api/queues", auth=("guest", "guest"), timeout=10)
     return sum(q.get("messages", 0) for q in reply.json())
@@ -72,8 +91,11 @@ def queued(mgmt: str) -> int:
 @click.option("--peers", default="../shared/peers", type=click.Path(path_type=Path))
 @click.option("--concurrency", default=8, show_default=True)
 @click.option("--seconds", default=20, show_default=True)
-def main(portal, mgmt, state, client, peers, concurrency, seconds):
+@click.option("--profile", default="dev", show_default=True,
+              help="stack profile whose processes' /metrics count Mongo commands")
+def main(portal, mgmt, state, client, peers, concurrency, seconds, profile):
     print(f"machine: {machine_notes()}")
+    commands_before = mongo_commands(profile)
     before = stack_cpu(state / "pids")
     out = subprocess.run(
         [client, str(peers / "load.py"), "--url", f"{portal}/api/tickets", "--method", "POST",
@@ -98,6 +120,12 @@ def main(portal, mgmt, state, client, peers, concurrency, seconds):
     for name, ms in sorted(per_ticket.items(), key=lambda kv: -kv[1]):
         print(f"  {name:14} {ms:7.1f} CPU-ms per ticket")
     print(f"  {'stack total':14} {sum(per_ticket.values()):7.1f}")
+    commands = {key: (count - commands_before.get(key, 0.0)) / max(filed, 1)
+                for key, count in mongo_commands(profile).items()}
+    print(f"Mongo commands per ticket: {sum(commands.values()):.1f}")
+    for (service, command, collection), n in sorted(commands.items(), key=lambda kv: -kv[1]):
+        if n >= 0.05:
+            print(f"  {service:10} {command:18} {collection:22} {n:6.2f}")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,10 @@ RPC_CLIENT_SECONDS = Histogram(
 HTTP_REQUESTS = Counter(
     "helpdesk_http_requests", "Portal HTTP requests by route pattern, method and status",
     ["route", "method", "status"])
+MONGO_COMMANDS = Counter(
+    "helpdesk_mongo_commands", "Commands this process sent to MongoDB by database, command and "
+    "collection (a transaction's commit and abort are commands too)",
+    ["database", "command", "collection"])
 HTTP_SECONDS = Histogram(
     "helpdesk_http_request_seconds", "Portal HTTP request time by route pattern",
     ["route", "method"], buckets=LATENCY_BUCKETS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+from contextlib import nullcontext
 
 import eventlet
 from marshmallow import ValidationError
@@ -16,6 +17,7 @@ from nameko.timer import timer
 from . import correlation
 from .clock import SystemClock
 from .events import EVENT_SOURCE, parse_event
+from .keyed_lock import KeyedLock
 from .observability import CorrelatedEventDispatcher, Observability
 from .outbox import Outbox
 from .results import Refusal, fail
@@ -111,9 +113,14 @@ class OutboxRelay:
         return {"service": self.name, "ok": True}
 
 
+# Events about one ticket are handled one at a time per process (see keyed_lock).
+_TICKET_TURNS = KeyedLock()
+
+
 def on_event(event_type: str):
     """``@on_event("ticket_created")``: subscribe (shared queue across replicas), parse the
-    envelope against its contract, and requeue on unexpected errors so nothing is lost."""
+    envelope against its contract, take the ticket's turn, and requeue on unexpected errors so
+    nothing is lost."""
     source = EVENT_SOURCE[event_type]
 
     def decorator(fn):
@@ -127,7 +134,9 @@ def on_event(event_type: str):
                           exc.messages, payload)
                 return None
             try:
-                return fn(self, event)
+                ticket_id = event.data.get("ticket_id")
+                with _TICKET_TURNS.holding(ticket_id) if ticket_id else nullcontext():
+                    return fn(self, event)
             except Exception:
                 log.exception("%s handler failed; message will be redelivered", event_type)
                 eventlet.sleep(0.5)  # back off so a dead dependency does not spin the queue

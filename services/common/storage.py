@@ -5,12 +5,31 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-from pymongo import MongoClient
+from pymongo import MongoClient, monitoring
 from pymongo.client_session import ClientSession
 from pymongo.errors import DuplicateKeyError
 
+from .metrics import MONGO_COMMANDS
+
 _clients: dict[str, MongoClient] = {}
 _lock = threading.Lock()
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Counts every command a process sends (``helpdesk_mongo_commands``): what each service
+    asks of the database per ticket is the first thing to know when it is the bottleneck."""
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        name = event.command_name
+        target = event.command.get(name)
+        MONGO_COMMANDS.labels(event.database_name, name,
+                              target if isinstance(target, str) else "").inc()
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
 
 
 def mongo_client(uri: str) -> MongoClient:
@@ -18,7 +37,8 @@ def mongo_client(uri: str) -> MongoClient:
         client = _clients.get(uri)
         if client is None:
             client = _clients[uri] = MongoClient(uri, tz_aware=True, connect=False,
-                                                 serverSelectionTimeoutMS=5000)
+                                                 serverSelectionTimeoutMS=5000,
+                                                 event_listeners=[CommandCounter()])
         return client
 
 

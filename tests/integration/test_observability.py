@@ -8,6 +8,8 @@ import requests
 from kombu import Connection, Exchange, Producer, Queue
 from prometheus_client.parser import text_string_to_metric_families
 
+from prometheus_client import REGISTRY
+
 from services.common.metrics import ScrapeCollector
 from services.intake.dependencies import open_ticket_gauges
 from services.routing.service import RoutingService
@@ -55,6 +57,20 @@ def test_open_tickets_are_counted_by_status(db):
     values = _values(open_ticket_gauges(db("intake")))
     assert {dict(k[1])["status"]: v for k, v in values.items()} == {
         "new": 2, "open": 0, "pending": 1, "on_hold": 1}
+
+
+def test_every_command_sent_to_mongo_is_counted_by_database_command_and_collection(config, db):
+    database = db("routing")
+
+    def sent(command: str) -> float:
+        return REGISTRY.get_sample_value("helpdesk_mongo_commands_total", {
+            "database": database.name, "command": command, "collection": "rules"}) or 0.0
+
+    finds, inserts = sent("find"), sent("insert")
+    database.rules.insert_one({"_id": uuid.uuid4().hex})
+    database.rules.find_one({})
+    database.rules.find_one({})
+    assert (sent("find") - finds, sent("insert") - inserts) == (2, 1)
 
 
 def test_sla_targets_at_risk_are_warned_running_and_not_breached(db):
