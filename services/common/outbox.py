@@ -3,12 +3,17 @@ caused them, then relayed to RabbitMQ.  If the process dies between commit and p
 periodic relay (any replica) publishes them later: at-least-once, never lost."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
+import eventlet
 from pymongo.client_session import ClientSession
+from pymongo.errors import PyMongoError
 
 from . import correlation
+
+log = logging.getLogger(__name__)
 
 # The writer holds a fresh event for this long; if it dies before publishing, the sweep
 # (any replica) takes over.  A slow publish past it means a duplicate, which consumers absorb.
@@ -16,6 +21,37 @@ WRITER_CLAIM = timedelta(seconds=5)
 SWEEP_CLAIM = timedelta(seconds=30)
 
 Dispatch = Callable[[str, dict[str, Any]], None]
+# Published events leave the outbox in one delete per collection this long after the first of
+# them, instead of one delete per transaction: a ticket's events come from several handlers
+# within milliseconds.  Well inside WRITER_CLAIM, so the sweep never sees them meanwhile.
+FORGET_AFTER = 0.5
+
+
+class _Published:
+    """Ids of published events waiting for their delete, per outbox collection (per process).
+    Should the delete fail or the process die first, the rows' claims lapse and the sweep
+    sends them again: a repeat that consumers already ignore (at-least-once delivery)."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, tuple[Any, list]] = {}
+
+    def forget(self, collection, ids: list) -> None:
+        waiting = self._waiting.get(collection.full_name)
+        if waiting is None:
+            waiting = self._waiting[collection.full_name] = (collection, [])
+            eventlet.spawn_after(FORGET_AFTER, self._delete, collection.full_name)
+        waiting[1].extend(ids)
+
+    def _delete(self, name: str) -> None:
+        collection, ids = self._waiting.pop(name)
+        try:
+            collection.delete_many({"_id": {"$in": ids}})
+        except PyMongoError:
+            log.warning("removing %d published events from %s failed; the sweep sends them "
+                        "again", len(ids), name, exc_info=True)
+
+
+_PUBLISHED = _Published()
 
 
 class Outbox:
@@ -40,7 +76,7 @@ class Outbox:
         for doc in docs:
             dispatch(doc["event_type"], doc["payload"])
         if docs:
-            self.collection.delete_many({"_id": {"$in": [d["_id"] for d in docs]}})
+            _PUBLISHED.forget(self.collection, [d["_id"] for d in docs])
 
     def sweep(self, dispatch: Dispatch, now: datetime, limit: int = 500) -> int:
         """Publish what a dead (or slow) writer left behind."""
