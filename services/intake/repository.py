@@ -29,6 +29,8 @@ LEGACY_QUEUE_INDEXES = ("status_1_sla.first_response_due_1_number_-1",
 QUEUE_INPUTS = [f for f in queue_rules.STORED_FROM if f != "sla"] + [
     "sla.first_response_due", "sla.resolution_due"]
 FILL_BATCH = 500
+# A deadline write is retried when the ticket changed between its read and its write.
+SLA_WRITE_ATTEMPTS = 5
 # The queue's walk in next-due order.  Not led by status: only racing tickets have a next due
 # (none of the solved and closed), and on the wire server a status prefix makes the walk a
 # merge of one scan per status, ~30% slower; hinted, since choosing a plan costs the wire
@@ -115,22 +117,32 @@ class TicketRepository(Repository):
         if before is not None:
             self._roll_up(before, rollups.with_breach(before, target), session)
 
-    def record_sla_deadlines(self, ticket_id: str, deadlines: dict, version: int,
-                             session) -> None:
+    def record_sla_deadlines(self, ticket_id: str, deadlines: dict, version: int) -> None:
         """Keep the newest deadlines SLA announced (by its clock version: an older
-        announcement delivered late is ignored); breaches already recorded stay."""
+        announcement delivered late, or a redelivery, changes nothing); breaches already
+        recorded stay.  One conditional write with the queue's next due, no transaction: the
+        write applies only if the ticket's queue inputs are still as read, else it is read
+        again."""
         fresh = dict(deadlines, version=version)
-        after = self.tickets.find_one_and_update(
-            {"_id": ticket_id, "sla": None}, {"$set": {"sla": dict(fresh, breached=[])}},
-            projection=QUEUE_INPUTS, session=session, return_document=ReturnDocument.AFTER)
-        if after is None:
-            after = self.tickets.find_one_and_update(
-                {"_id": ticket_id, "$or": [{"sla.version": {"$lt": version}},
-                                           {"sla.version": {"$exists": False}}]},
-                {"$set": {f"sla.{k}": v for k, v in fresh.items()}},
-                projection=QUEUE_INPUTS, session=session, return_document=ReturnDocument.AFTER)
-        if after is not None:
-            self._store_queue_fields(after, session)
+        for _ in range(SLA_WRITE_ATTEMPTS):
+            ticket = self.tickets.find_one({"_id": ticket_id}, projection=QUEUE_INPUTS + [
+                "sla.version"])
+            if ticket is None:
+                return
+            sla = ticket.get("sla")
+            if sla is not None and sla.get("version") is not None and sla["version"] >= version:
+                return
+            changes = {"sla": dict(fresh, breached=[])} if sla is None else {
+                f"sla.{k}": v for k, v in fresh.items()}
+            after = dict(ticket, sla=dict(sla or {}, **fresh))
+            as_read = {"status": ticket.get("status"),
+                       "first_response_at": ticket.get("first_response_at")}
+            as_read.update({"sla": None} if sla is None else {"sla.version": sla.get("version")})
+            if self.tickets.update_one({"_id": ticket_id, **as_read}, {"$set": {
+                    **changes, "next_due": queue_rules.next_due(after)}}).matched_count:
+                return
+        raise RuntimeError(f"ticket {ticket_id} kept changing while its deadlines were "
+                           "recorded; the event will be redelivered")
 
     def by_idempotency_key(self, requester_id: str, key: str) -> dict | None:
         """The ticket this requester already filed with this key (keys are per requester)."""

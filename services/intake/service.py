@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import sys
 import uuid
 from contextlib import contextmanager
@@ -62,10 +63,14 @@ class _ChangedMeanwhile(Exception):
     """A conditional write of a multi-ticket change found the ticket changed: roll back."""
 
 
-def _outbound_message_id(settings: dict) -> str:
-    """A fresh Message-ID for a mail the desk sends, in the sender address's domain."""
+def _outbound_message_id(settings: dict, once_id: str | None = None) -> str:
+    """A Message-ID for a mail the desk sends, in the sender address's domain: fresh, or
+    derived from ``once_id`` so that every attempt at one notification carries the same id
+    (which, recorded on the ticket, tells that it was sent)."""
     domain_part = settings["sender_address"].rpartition("@")[2] or "helpdesk.localhost"
-    return f"<{uuid.uuid4().hex}@{domain_part}>"
+    unique = uuid.uuid4().hex if once_id is None else \
+        hashlib.sha256(once_id.encode()).hexdigest()[:32]
+    return f"<{unique}@{domain_part}>"
 
 
 class IntakeService(OutboxRelay):
@@ -710,8 +715,8 @@ class IntakeService(OutboxRelay):
     def record_sla(self, event):
         d = event.data
         deadlines = {k: d[k] for k in ("policy_id", "first_response_due", "resolution_due")}
-        self.store.handle_once("record_sla", event.event_id, lambda s: (
-            self.store.record_sla_deadlines(d["ticket_id"], deadlines, d["version"], s)))
+        # Versioned: a redelivery or an older announcement delivered late changes nothing.
+        self.store.record_sla_deadlines(d["ticket_id"], deadlines, d["version"])
 
     @on_event(ev.SLA_BREACHED)
     def record_breach(self, event):
@@ -1028,9 +1033,11 @@ class IntakeService(OutboxRelay):
         self.store.handle_once(consumer, event.event_id, write)
 
     def _notify(self, consumer, once_id, ticket_id, kind, message_id=None, **extra):
-        """Email the requester; the send and the dedupe marker (``once_id`` per ``consumer``)
-        commit together, so a failed send is retried on redelivery and a delivered one is not
-        repeated."""
+        """Email the requester once per ``once_id`` and ``consumer``: the mail's Message-ID is
+        derived from them and recorded on the ticket after the send, so a failed send is
+        retried on redelivery and a recorded one is not repeated (a crash between the send and
+        the record sends it again, with the same Message-ID).  No transaction spans the SMTP
+        send: it would hold the new ticket while routing's and SLA's outcomes arrive."""
         if not self.mailer.enabled:
             return
         settings = self._mail_settings()
@@ -1051,20 +1058,18 @@ class IntakeService(OutboxRelay):
             token = domain.csat_token(ticket["number"], ticket["requester_id"],
                                       self._csat_secrets()[0], self.clock.now())
             values["csat_url"] = f"{self.settings.portal_url}/csat/{token}"
-        outbound_id = _outbound_message_id(settings)
+        outbound_id = _outbound_message_id(settings, f"{consumer}:{once_id}")
+        if outbound_id in ticket.get("email_message_ids", []):
+            return
         msg = mail.compose(kind, ticket["language"], to=ticket["requester_email"],
                            settings=dict(settings, reply_to=self._reply_address(
                                settings, ticket["number"])), message_id=outbound_id,
                            references=ticket.get("email_message_ids", []),
                            cc=ticket.get("followers", []) if kind == "replied" else [],
                            **values)
-
-        def write(session):
-            self.store.tickets.update_one({"_id": ticket["_id"]},
-                                          {"$push": {"email_message_ids": outbound_id}},
-                                          session=session)
-            self.mailer.send(msg)
-        self.store.handle_once(consumer, once_id, write)
+        self.mailer.send(msg)
+        self.store.tickets.update_one({"_id": ticket["_id"]},
+                                      {"$addToSet": {"email_message_ids": outbound_id}})
 
     def _mail_token_secret(self) -> str:
         return self.settings.mail_token_secret or self.store.mail_token_secret()

@@ -179,12 +179,36 @@ def test_changes_keep_the_stored_fields(db):
     assert stored()["next_due"] == NOW + timedelta(hours=8)
     assert "новые слова" in stored()["search_text"] and "old" not in stored()["search_text"]
     repo.record_sla_deadlines("q-9", {"policy_id": "p", "first_response_due": None,
-                                      "resolution_due": NOW + timedelta(hours=2)}, 5, None)
+                                      "resolution_due": NOW + timedelta(hours=2)}, 5)
     assert stored()["next_due"] == NOW + timedelta(hours=2)
     repo.update("q-9", {"status": "pending"}, None)
     assert stored()["next_due"] is None
     repo.update("q-9", {"updated_at": NOW}, None)  # not an input: left as it was
     assert stored()["next_due"] is None and "новые" in stored()["search_text"]
+
+
+def test_deadlines_are_kept_by_version_with_their_breaches(db):
+    """SLA's announcements: the newest version wins, a redelivery or a late older one changes
+    nothing, a recorded breach stays, and the queue's next due follows in the same write."""
+    repo = TicketRepository(db("intake"))
+    repo.insert(dict(ticket(10, department="versions"), sla=None), None)  # none announced yet
+    stored = lambda: db("intake").tickets.find_one({"_id": "q-10"}, {"sla": 1, "next_due": 1})
+
+    def announce(version, hours):
+        repo.record_sla_deadlines("q-10", {"policy_id": "p", "first_response_due": None,
+                                           "resolution_due": NOW + timedelta(hours=hours)},
+                                  version)
+
+    announce(5, 2)
+    repo.add_breach("q-10", "resolution", None)
+    announce(5, 9)  # the same announcement again
+    announce(4, 9)  # an older one, late
+    assert stored()["next_due"] == NOW + timedelta(hours=2)
+    assert stored()["sla"]["version"] == 5
+    announce(6, 3)
+    assert stored()["next_due"] == NOW + timedelta(hours=3)
+    assert stored()["sla"]["resolution_due"] == NOW + timedelta(hours=3)
+    assert stored()["sla"]["breached"] == ["resolution"]
 
 
 def test_refusals(rpc, queue):

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from elasticsearch import Elasticsearch
 from nameko.standalone.events import event_dispatcher
+from prometheus_client import REGISTRY
 
 from services.common import events as ev
 from services.intake.service import IntakeService
@@ -228,6 +229,12 @@ def test_a_pause_moves_the_deadline_in_intake_and_in_routings_queue(rpc):
     assert datetime.fromisoformat(queue()[first["id"]]) == datetime.fromisoformat(moved)
 
 
+def _handled(service: str, handler: str) -> float:
+    """Events this process's ``service`` handled with ``handler`` (its entrypoint counter)."""
+    return REGISTRY.get_sample_value("helpdesk_entrypoint_calls_total", {
+        "service": service, "entrypoint": handler, "kind": "event", "outcome": "ok"}) or 0.0
+
+
 def test_an_older_deadline_announcement_delivered_late_is_ignored(rpc, config, db):
     """The outbox may re-send an old sla_deadlines_set after a newer one: intake and routing
     keep the deadline with the highest clock version."""
@@ -257,7 +264,8 @@ def test_an_older_deadline_announcement_delivered_late_is_ignored(rpc, config, d
 
     announce(1000, newest_due)
     eventually(lambda: seen() == (newest_due, newest_due))
+    recorded = _handled("intake", "record_sla")
     stale = announce(999, newest_due - timedelta(days=365))
-    eventually(lambda: db("intake").processed_events.find_one({"_id": f"record_sla:{stale}"})
+    eventually(lambda: _handled("intake", "record_sla") == recorded + 1
                and db("routing").processed_events.find_one({"_id": f"sla_deadlines:{stale}"}))
     assert seen() == (newest_due, newest_due)
