@@ -160,7 +160,8 @@ class RoutingRepository(Repository):
             "number": ticket["number"], "department": ticket["department"],
             "priority": ticket["priority"], "preferred_agent_id": ticket.get("preferred_agent_id"),
             "category": ticket.get("category"), "language": ticket.get("language"),
-            "product": ticket.get("product"), "sla_due": ticket.get("sla_due"), "queued_at": now}
+            "product": ticket.get("product"), "sla_due": ticket.get("sla_due"),
+            "sla_version": ticket.get("sla_version"), "queued_at": now}
         waiting.update(_queue_sort_fields(waiting))
         result = self.db.queue.update_one({"_id": ticket["ticket_id"]},
                                           {"$setOnInsert": waiting}, upsert=True, session=session)
@@ -219,19 +220,20 @@ class RoutingRepository(Repository):
                                    session=session)
         self._sync_queue(ticket_id, changes, session)
 
-    def set_sla_due(self, ticket_id: str, due, version: int, session) -> None:
-        """The newest SLA deadline (by SLA's clock version: an older announcement delivered
-        late is ignored) on routing's copy of the ticket and on its queue entry."""
+    def set_sla_due(self, ticket_id: str, due, version: int) -> None:
+        """The newest SLA deadline (by SLA's clock version: a redelivery or an older
+        announcement delivered late changes nothing) on routing's copy of the ticket and on
+        its queue entry.  Two writes each guarded by the version, so no transaction is needed:
+        after a crash between them the redelivered event completes the second."""
         changes = {"sla_due": due, "sla_version": version}
-        newer = {"_id": ticket_id, "$or": [{"sla_version": {"$lt": version}},
-                                           {"sla_version": {"$exists": False}}]}
-        if not self.db.tickets.update_one(newer, {"$set": changes},
-                                          session=session).matched_count:
+        older = {"$or": [{"sla_version": {"$lt": version}}, {"sla_version": None}]}
+        if not self.db.tickets.update_one({"_id": ticket_id, **older},
+                                          {"$set": changes}).matched_count:
             # Either a newer deadline is kept, or it overtook the ticket's creation.
-            if self.db.tickets.update_one({"_id": ticket_id}, {"$setOnInsert": changes},
-                                          upsert=True, session=session).upserted_id is None:
-                return
-        self._sync_queue(ticket_id, changes, session)
+            self.db.tickets.update_one({"_id": ticket_id}, {"$setOnInsert": changes},
+                                       upsert=True)
+        self.db.queue.update_one({"_id": ticket_id, **older},
+                                 {"$set": {**changes, **_queue_sort_fields(changes)}})
 
     def _sync_queue(self, ticket_id: str, changes: dict, session) -> None:
         """The queue entry (if waiting) follows the fields it is ordered by."""

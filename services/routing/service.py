@@ -304,10 +304,8 @@ class RoutingService(OutboxRelay):
 
     @on_event(ev.SLA_DEADLINES_SET)
     def note_sla_deadlines(self, event):
-        due = domain.earliest_due(event.data)
-        self.store.handle_once("sla_deadlines", event.event_id, lambda session: (
-            self.store.set_sla_due(event.data["ticket_id"], due, event.data["version"],
-                                   session)))
+        self.store.set_sla_due(event.data["ticket_id"], domain.earliest_due(event.data),
+                               event.data["version"])
 
     @on_event(ev.SLA_WARNING)
     def escalate_warning(self, event):

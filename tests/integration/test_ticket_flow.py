@@ -264,8 +264,8 @@ def test_an_older_deadline_announcement_delivered_late_is_ignored(rpc, config, d
 
     announce(1000, newest_due)
     eventually(lambda: seen() == (newest_due, newest_due))
-    recorded = _handled("intake", "record_sla")
-    stale = announce(999, newest_due - timedelta(days=365))
+    recorded, noted = _handled("intake", "record_sla"), _handled("routing", "note_sla_deadlines")
+    announce(999, newest_due - timedelta(days=365))
     eventually(lambda: _handled("intake", "record_sla") == recorded + 1
-               and db("routing").processed_events.find_one({"_id": f"sla_deadlines:{stale}"}))
+               and _handled("routing", "note_sla_deadlines") == noted + 1)
     assert seen() == (newest_due, newest_due)
