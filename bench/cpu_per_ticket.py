@@ -60,9 +60,11 @@ def stack_cpu(pid_dir: Path) -> dict[str, float]:
     return used
 
 
-def mongo_commands(profile: str) -> dict[tuple[str, str, str], float]:
-    """``{(process, command, collection): count}`` from every process's /metrics."""
-    counts: dict[tuple[str, str, str], float] = {}
+def mongo_commands(profile: str) -> dict[tuple[str, str, str], tuple[float, float]]:
+    """``{(process, command, collection): (commands, seconds)}`` from every process's
+    /metrics (the seconds are the client's wait for the reply)."""
+    found: dict[tuple[str, str, str], tuple[float, float]] = {}
+    wanted = {"helpdesk_mongo_commands_total": 0, "helpdesk_mongo_command_seconds_total": 1}
     for name, ready_url in health_urls(Settings.from_env(profile)).items():
         try:
             text = requests.get(ready_url.replace("/readyz", "/metrics"), timeout=5).text
@@ -70,11 +72,13 @@ def mongo_commands(profile: str) -> dict[tuple[str, str, str], float]:
             continue
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
-                if sample.name == "helpdesk_mongo_commands_total":
+                if sample.name in wanted:
                     key = (name.rsplit("-", 1)[0], sample.labels["command"],
                            sample.labels["collection"])
-                    counts[key] = counts.get(key, 0.0) + sample.value
-    return counts
+                    sums = list(found.get(key, (0.0, 0.0)))
+                    sums[wanted[sample.name]] += sample.value
+                    found[key] = (sums[0], sums[1])
+    return found
 
 
 def queued(mgmt: str) -> int:
@@ -120,13 +124,17 @@ def main(portal, mgmt, state, client, peers, concurrency, seconds, profile):
     for name, ms in sorted(per_ticket.items(), key=lambda kv: -kv[1]):
         print(f"  {name:14} {ms:7.1f} CPU-ms per ticket")
     print(f"  {'stack total':14} {sum(per_ticket.values()):7.1f}")
-    commands = {key: (count - commands_before.get(key, 0.0)) / max(filed, 1)
-                for key, count in mongo_commands(profile).items()}
-    print(f"Mongo commands per ticket: {sum(commands.values()):.1f}")
-    for (service, command, collection), n in sorted(commands.items(), key=lambda kv: -kv[1]):
+    per_ticket_commands = {
+        key: tuple((now - then) / max(filed, 1)
+                   for now, then in zip(sums, commands_before.get(key, (0.0, 0.0))))
+        for key, sums in mongo_commands(profile).items()}
+    print(f"Mongo commands per ticket: {sum(n for n, _ in per_ticket_commands.values()):.1f}, "
+          f"waited for {sum(t for _, t in per_ticket_commands.values()) * 1000:.1f} ms")
+    for (service, command, collection), (n, seconds) in sorted(
+            per_ticket_commands.items(), key=lambda kv: -kv[1][1]):
         if n >= 0.05:
-            print(f"  {service:10} {command:18} {collection:22} {n:6.2f}")
-
+            print(f"  {service:10} {command:18} {collection:22} {n:6.2f} "
+                  f"{seconds * 1000:7.2f} ms")
 
 if __name__ == "__main__":
     main()

@@ -41,6 +41,10 @@ MONGO_COMMANDS = Counter(
     "helpdesk_mongo_commands", "Commands this process sent to MongoDB by database, command and "
     "collection (a transaction's commit and abort are commands too)",
     ["database", "command", "collection"])
+MONGO_COMMAND_SECONDS = Counter(
+    "helpdesk_mongo_command_seconds", "Time from sending a MongoDB command to its reply, summed, "
+    "by database, command and collection (divide by helpdesk_mongo_commands for the mean)",
+    ["database", "command", "collection"])
 HTTP_SECONDS = Histogram(
     "helpdesk_http_request_seconds", "Portal HTTP request time by route pattern",
     ["route", "method"], buckets=LATENCY_BUCKETS)

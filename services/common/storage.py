@@ -9,27 +9,37 @@ from pymongo import MongoClient, monitoring
 from pymongo.client_session import ClientSession
 from pymongo.errors import DuplicateKeyError
 
-from .metrics import MONGO_COMMANDS
+from .metrics import MONGO_COMMAND_SECONDS, MONGO_COMMANDS
 
 _clients: dict[str, MongoClient] = {}
 _lock = threading.Lock()
 
 
 class CommandCounter(monitoring.CommandListener):
-    """Counts every command a process sends (``helpdesk_mongo_commands``): what each service
-    asks of the database per ticket is the first thing to know when it is the bottleneck."""
+    """Counts every command a process sends and the time it took (``helpdesk_mongo_commands``,
+    ``helpdesk_mongo_command_seconds``): what each service asks of the database per ticket is
+    the first thing to know when the database is the bottleneck."""
+
+    def __init__(self) -> None:
+        self._labels: dict[int, tuple[str, str, str]] = {}
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         name = event.command_name
         target = event.command.get(name)
-        MONGO_COMMANDS.labels(event.database_name, name,
-                              target if isinstance(target, str) else "").inc()
+        labels = (event.database_name, name, target if isinstance(target, str) else "")
+        MONGO_COMMANDS.labels(*labels).inc()
+        self._labels[event.request_id] = labels
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
+        self._took(event)
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+        self._took(event)
+
+    def _took(self, event) -> None:
+        labels = self._labels.pop(event.request_id, None)
+        if labels is not None:
+            MONGO_COMMAND_SECONDS.labels(*labels).inc(event.duration_micros / 1e6)
 
 
 def mongo_client(uri: str) -> MongoClient:

@@ -62,15 +62,17 @@ def test_open_tickets_are_counted_by_status(db):
 def test_every_command_sent_to_mongo_is_counted_by_database_command_and_collection(config, db):
     database = db("routing")
 
-    def sent(command: str) -> float:
-        return REGISTRY.get_sample_value("helpdesk_mongo_commands_total", {
+    def sent(command: str, metric: str = "helpdesk_mongo_commands_total") -> float:
+        return REGISTRY.get_sample_value(metric, {
             "database": database.name, "command": command, "collection": "rules"}) or 0.0
 
     finds, inserts = sent("find"), sent("insert")
+    waited = sent("find", "helpdesk_mongo_command_seconds_total")
     database.rules.insert_one({"_id": uuid.uuid4().hex})
     database.rules.find_one({})
     database.rules.find_one({})
     assert (sent("find") - finds, sent("insert") - inserts) == (2, 1)
+    assert sent("find", "helpdesk_mongo_command_seconds_total") > waited
 
 
 def test_sla_targets_at_risk_are_warned_running_and_not_breached(db):
