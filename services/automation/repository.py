@@ -7,15 +7,15 @@ from datetime import datetime
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
-from services.common.cache import RecentReads
+from services.common.cache import SETTINGS_TTL, RecentReads
 from services.common.nameko_support import ServiceDatabase
 from services.common.storage import Repository
 
 from . import time_rules as tr
 
 # Triggers and webhook subscriptions are read on every ticket event and change only by an
-# admin's hand: kept 2 s per process (an admin's change reaches other replicas within that).
-_RECENT = RecentReads(ttl=2.0)
+# admin's hand: the event handlers use reads kept per process, the admin's RPCs read afresh.
+_RECENT = RecentReads(SETTINGS_TTL)
 
 
 class StateChanged(Exception):
@@ -84,7 +84,7 @@ class AutomationRepository(Repository):
         return deleted
 
     def subscribed(self, event_type: str) -> list[dict]:
-        """Read per ticket event: kept for a moment (see ``_RECENT``)."""
+        """Read per ticket event: as read within the last SETTINGS_TTL in this process."""
         return _RECENT.get(self.db.name, ("subscribed", event_type), lambda: list(
             self.db.webhooks.find({"events": event_type, "active": True})))
 
@@ -127,9 +127,11 @@ class AutomationRepository(Repository):
         _RECENT.forget(self.db.name)
 
     def triggers(self) -> list[dict]:
-        """Read per ticket event: kept for a moment (see ``_RECENT``)."""
-        return _RECENT.get(self.db.name, "triggers", lambda: list(
-            self.db.triggers.find().sort([("position", ASCENDING), ("_id", ASCENDING)])))
+        return list(self.db.triggers.find().sort([("position", ASCENDING), ("_id", ASCENDING)]))
+
+    def recent_triggers(self) -> list[dict]:
+        """``triggers`` as read within the last SETTINGS_TTL in this process."""
+        return _RECENT.get(self.db.name, "triggers", self.triggers)
 
     def delete_trigger(self, trigger_id: str) -> bool:
         deleted = self.db.triggers.delete_one({"_id": trigger_id}).deleted_count == 1
