@@ -7,10 +7,15 @@ from datetime import datetime
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
+from services.common.cache import SETTINGS_TTL, RecentReads
 from services.common.nameko_support import ServiceDatabase
 from services.common.storage import Repository
 
 from . import time_rules as tr
+
+# Triggers and webhook subscriptions are read on every ticket event and change only by an
+# admin's hand: the event handlers use reads kept per process, the admin's RPCs read afresh.
+_RECENT = RecentReads(SETTINGS_TTL)
 
 
 class StateChanged(Exception):
@@ -65,6 +70,7 @@ class AutomationRepository(Repository):
 
     def upsert_webhook(self, webhook: dict) -> None:
         self.db.webhooks.replace_one({"_id": webhook["_id"]}, webhook, upsert=True)
+        _RECENT.forget(self.db.name)
 
     def webhooks(self) -> list[dict]:
         return list(self.db.webhooks.find().sort("_id", ASCENDING))
@@ -73,10 +79,14 @@ class AutomationRepository(Repository):
         return self.db.webhooks.find_one({"_id": webhook_id})
 
     def delete_webhook(self, webhook_id: str) -> bool:
-        return self.db.webhooks.delete_one({"_id": webhook_id}).deleted_count == 1
+        deleted = self.db.webhooks.delete_one({"_id": webhook_id}).deleted_count == 1
+        _RECENT.forget(self.db.name)
+        return deleted
 
     def subscribed(self, event_type: str) -> list[dict]:
-        return list(self.db.webhooks.find({"events": event_type, "active": True}))
+        """Read per ticket event: as read within the last SETTINGS_TTL in this process."""
+        return _RECENT.get(self.db.name, ("subscribed", event_type), lambda: list(
+            self.db.webhooks.find({"events": event_type, "active": True})))
 
     def enqueue(self, deliveries: list[dict], session) -> None:
         if deliveries:
@@ -114,12 +124,19 @@ class AutomationRepository(Repository):
 
     def upsert_trigger(self, trigger: dict) -> None:
         self.db.triggers.replace_one({"_id": trigger["_id"]}, trigger, upsert=True)
+        _RECENT.forget(self.db.name)
 
     def triggers(self) -> list[dict]:
         return list(self.db.triggers.find().sort([("position", ASCENDING), ("_id", ASCENDING)]))
 
+    def recent_triggers(self) -> list[dict]:
+        """``triggers`` as read within the last SETTINGS_TTL in this process."""
+        return _RECENT.get(self.db.name, "triggers", self.triggers)
+
     def delete_trigger(self, trigger_id: str) -> bool:
-        return self.db.triggers.delete_one({"_id": trigger_id}).deleted_count == 1
+        deleted = self.db.triggers.delete_one({"_id": trigger_id}).deleted_count == 1
+        _RECENT.forget(self.db.name)
+        return deleted
 
     def claim_firing(self, trigger_id: str, event_id: str) -> bool:
         """At most once per (trigger, event): the marker is written before the actions run."""

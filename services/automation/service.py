@@ -343,7 +343,7 @@ class AutomationService(OutboxRelay):
         """The active triggers listening to this moment, in order, each on the ticket as the
         previous ones left it."""
         moment = tg.MOMENTS[event.event_type]
-        triggers = [t for t in tg.ordered(self.store.triggers()) if moment in t["on"]]
+        triggers = [t for t in tg.ordered(self.store.recent_triggers()) if moment in t["on"]]
         if not triggers:
             return
         d = event.data

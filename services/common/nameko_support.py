@@ -113,7 +113,10 @@ class OutboxRelay:
         return {"service": self.name, "ok": True}
 
 
-# Events about one ticket are handled one at a time per process (see keyed_lock).
+# Events about one ticket are handled one at a time per service in a process (see
+# keyed_lock).  Per service: where several run in one process (the integration tests), one
+# service's handler may wait for another's on the same ticket (automation's assign trigger
+# waits for routing to take the ticket in), which a shared turn would make wait for itself.
 _TICKET_TURNS = KeyedLock()
 
 
@@ -135,7 +138,8 @@ def on_event(event_type: str):
                 return None
             try:
                 ticket_id = event.data.get("ticket_id")
-                with _TICKET_TURNS.holding(ticket_id) if ticket_id else nullcontext():
+                key = (self.name, ticket_id)
+                with _TICKET_TURNS.holding(key) if ticket_id else nullcontext():
                     return fn(self, event)
             except Exception:
                 log.exception("%s handler failed; message will be redelivered", event_type)

@@ -2,6 +2,7 @@
 history, the tag dictionary, canned responses and attachments (GridFS)."""
 from __future__ import annotations
 
+import math
 import random
 import secrets
 from datetime import datetime
@@ -10,6 +11,7 @@ import gridfs
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
+from services.common.cache import SETTINGS_TTL, RecentReads
 from services.common.storage import Repository
 
 from . import queue as queue_rules
@@ -36,6 +38,12 @@ SLA_WRITE_ATTEMPTS = 5
 # merge of one scan per status, ~30% slower; hinted, since choosing a plan costs the wire
 # server ~20 ms a query (BENCHMARKS.md, "Agent console queue").
 DUE_INDEX = [("next_due", ASCENDING), ("number", DESCENDING)]
+# The mail settings and the CSAT signing secret are read for every notification and change
+# only by an admin's hand (or a rotation): mail uses reads kept per process, the admin's RPCs
+# and the CSAT link check read afresh.  The reply-address secret never changes once made:
+# kept for the process's life.
+_RECENT = RecentReads(SETTINGS_TTL)
+_FOR_LIFE = RecentReads(math.inf)
 
 
 class TicketRepository(Repository):
@@ -264,8 +272,13 @@ class TicketRepository(Repository):
         """What an admin saved (None: the deployment's defaults apply)."""
         return self.db.settings.find_one({"_id": "mail"}, projection={"_id": 0})
 
+    def recent_mail_settings(self) -> dict | None:
+        """``mail_settings`` as read within the last SETTINGS_TTL in this process."""
+        return _RECENT.get(self.db.name, "mail", self.mail_settings)
+
     def save_mail_settings(self, settings: dict) -> None:
         self.db.settings.replace_one({"_id": "mail"}, settings, upsert=True)
+        _RECENT.forget(self.db.name)
 
     # ---------------------------------------------------------------- CSAT link secrets
     # Made at first start and kept here (as the portal keeps its session secret), unless the
@@ -278,6 +291,11 @@ class TicketRepository(Repository):
         return [doc["current"], *(p["value"] for p in doc["previous"]
                                   if p["retired_at"] > now - CSAT_LINK_VALIDITY)]
 
+    def recent_csat_signing_secret(self) -> str:
+        """The signing secret as read within the last SETTINGS_TTL in this process: after a
+        rotation elsewhere, links are signed with the retired one (still accepted) that long."""
+        return _RECENT.get(self.db.name, "csat", self._csat_doc)["current"]
+
     def rotate_csat_secret(self, now: datetime) -> None:
         """A new signing secret; the old one is still accepted for CSAT_LINK_VALIDITY (links
         it signed expire by then); retired ones older than that are dropped.  Conditional on
@@ -287,11 +305,13 @@ class TicketRepository(Repository):
         self.db.settings.update_one({"_id": "csat", "current": doc["current"]}, {"$set": {
             "current": secrets.token_urlsafe(48),
             "previous": [*kept, {"value": doc["current"], "retired_at": now}]}})
+        _RECENT.forget(self.db.name)
 
     def mail_token_secret(self) -> str:
         """Signs the per-ticket reply addresses (HELPDESK_MAIL_TOKEN_SECRET unset): made at first
-        start and kept like the CSAT one."""
-        return self._kept_secret("mail-token")["current"]
+        start and kept like the CSAT one, never changed."""
+        return _FOR_LIFE.get(self.db.name, "mail-token",
+                             lambda: self._kept_secret("mail-token"))["current"]
 
     def _csat_doc(self) -> dict:
         return self._kept_secret("csat")

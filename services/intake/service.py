@@ -453,7 +453,7 @@ class IntakeService(OutboxRelay):
 
     @command
     def get_mail_settings(self) -> dict:
-        return ok(settings=MailSettingsSchema().dump(self._mail_settings()))
+        return ok(settings=MailSettingsSchema().dump(self._mail_settings(afresh=True)))
 
     @command
     def update_mail_settings(self, payload: dict, actor: dict) -> dict:
@@ -463,7 +463,7 @@ class IntakeService(OutboxRelay):
             return fail(403, {"_schema": [f"a {actor['role']} cannot change email settings"]})
         settings = parsed(MailSettingsSchema(), payload)
         self.store.save_mail_settings(settings)
-        return ok(settings=MailSettingsSchema().dump(self._mail_settings()))
+        return ok(settings=MailSettingsSchema().dump(self._mail_settings(afresh=True)))
 
     # ------------------------------------------------------------------ email channel
 
@@ -806,8 +806,11 @@ class IntakeService(OutboxRelay):
 
     # ------------------------------------------------------------------ helpers
 
-    def _mail_settings(self) -> dict:
-        return mail.effective_settings(self.store.mail_settings(), self.settings.mail_from)
+    def _mail_settings(self, afresh: bool = False) -> dict:
+        """What mail is sent with: as read recently in this process (once per notification);
+        ``afresh`` for the admin's pages, which may follow a change on another replica."""
+        saved = self.store.mail_settings() if afresh else self.store.recent_mail_settings()
+        return mail.effective_settings(saved, self.settings.mail_from)
 
     def _checked_canned(self, template: dict, actor: dict, owner_id: str | None = None) -> dict:
         """A valid template this actor may save with its scope (raises a Refusal)."""
@@ -1056,7 +1059,7 @@ class IntakeService(OutboxRelay):
             values.update(author=message.get("author_name") or "Support", body=message["body"])
         if kind == "solved":
             token = domain.csat_token(ticket["number"], ticket["requester_id"],
-                                      self._csat_secrets()[0], self.clock.now())
+                                      self._csat_signing_secret(), self.clock.now())
             values["csat_url"] = f"{self.settings.portal_url}/csat/{token}"
         outbound_id = _outbound_message_id(settings, f"{consumer}:{once_id}")
         if outbound_id in ticket.get("email_message_ids", []):
@@ -1075,10 +1078,14 @@ class IntakeService(OutboxRelay):
         return self.settings.mail_token_secret or self.store.mail_token_secret()
 
     def _csat_secrets(self) -> list[str]:
-        """The secret that signs CSAT links, then the retired ones still accepted."""
+        """The secret that signs CSAT links, then the retired ones still accepted (read
+        afresh: a link signed by another replica right after a rotation checks out)."""
         if self.settings.csat_secret:
             return [self.settings.csat_secret, *self.settings.csat_previous_secrets]
         return self.store.csat_secrets(self.clock.now())
+
+    def _csat_signing_secret(self) -> str:
+        return self.settings.csat_secret or self.store.recent_csat_signing_secret()
 
     def _sla_warning_mail(self, warning: dict):
         """The mail to the ticket's assignee about an SLA warning, or None (mail off, this kind

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import OperationFailure
 
+from services.common.cache import SETTINGS_TTL, RecentReads
 from services.common.storage import Repository
 
 from .domain import FAR_FUTURE, INCIDENT_CANDIDATES, priority_rank
@@ -18,6 +19,10 @@ QUEUE_LIMIT = 1000
 # window costs every alike ticket of a flood (307 ms at 7,000) even with the cap; the newest
 # minute (33 ms there) usually fills the cap by itself.
 RECENT_SLICES = (timedelta(minutes=1), timedelta(minutes=5))
+# Rules and department settings are read for every routed ticket and change only by an
+# admin's hand: the event handlers use reads kept per process (recent_*), the admin's RPCs
+# read afresh.
+_RECENT = RecentReads(SETTINGS_TTL)
 # What deciding and linking an incident reads of each candidate.
 INCIDENT_CANDIDATE_FIELDS = ("number", "department", "priority", "created_at", "fingerprint",
                              "incident_id")
@@ -60,9 +65,15 @@ class RoutingRepository(Repository):
     def upsert_department(self, department: dict) -> None:
         self.db.departments.update_one({"_id": department["id"]}, {"$set": {
             k: v for k, v in department.items() if k != "id"}}, upsert=True)
+        _RECENT.forget(self.db.name)
 
     def department(self, department_id: str, session=None) -> dict | None:
         return self.db.departments.find_one({"_id": department_id}, session=session)
+
+    def recent_department(self, department_id: str) -> dict | None:
+        """``department`` as read within the last SETTINGS_TTL in this process."""
+        return _RECENT.get(self.db.name, ("department", department_id),
+                           lambda: self.department(department_id))
 
     def department_exists(self, department_id: str) -> bool:
         return self.db.departments.count_documents({"_id": department_id}, limit=1) == 1
@@ -270,12 +281,19 @@ class RoutingRepository(Repository):
         return [dict(r, id=r["_id"]) for r in self.db.rules.find().sort([("position", 1),
                                                                          ("_id", 1)])]
 
+    def recent_rules(self) -> list[dict]:
+        """``rules`` as read within the last SETTINGS_TTL in this process."""
+        return _RECENT.get(self.db.name, "rules", self.rules)
+
     def save_rule(self, rule: dict) -> None:
         self.db.rules.replace_one({"_id": rule["id"]},
                                   {k: v for k, v in rule.items() if k != "id"}, upsert=True)
+        _RECENT.forget(self.db.name)
 
     def delete_rule(self, rule_id: str) -> bool:
-        return self.db.rules.delete_one({"_id": rule_id}).deleted_count == 1
+        deleted = self.db.rules.delete_one({"_id": rule_id}).deleted_count == 1
+        _RECENT.forget(self.db.name)
+        return deleted
 
     # ------------------------------------------------------------------ alerts
 

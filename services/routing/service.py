@@ -207,7 +207,7 @@ class RoutingService(OutboxRelay):
 
         def classify_and_place(session):
             arrived = event.data
-            outcome = domain.evaluate_rules(self.store.rules(), arrived)
+            outcome = domain.evaluate_rules(self.store.recent_rules(), arrived)
             ticket = outcome["ticket"]
             remembered[:] = [self.store.remember_ticket(self._routing_copy(ticket), session)]
             # A follow-up prefers the agent of the ticket it continues.
@@ -222,7 +222,7 @@ class RoutingService(OutboxRelay):
         self.apply(classify_and_place, event=event, consumer="route_new_ticket")
         if not remembered:
             return
-        settings = self.store.department(remembered[0]["department"]) or {}
+        settings = self.store.recent_department(remembered[0]["department"]) or {}
         if not domain.detects_incidents(settings) or not self._incident_in_sight(
                 self._cluster(remembered[0], now, settings=settings)):
             return  # the common case: too few alike, so no second transaction
@@ -330,7 +330,7 @@ class RoutingService(OutboxRelay):
             agents = self.store.agents(department)
             if not domain.rank_candidates(agents, department, now=now):
                 continue  # nobody free: queue_can_move would say no without the queue
-            mode = (self.store.department(department) or {}).get("queue_mode", "fifo")
+            mode = (self.store.recent_department(department) or {}).get("queue_mode", "fifo")
             if domain.queue_can_move(self.store.queued(department, mode), agents, department,
                                      now):
                 self._drain_queue(department, QUEUE_DRAIN_BATCH, mode)
@@ -510,7 +510,7 @@ class RoutingService(OutboxRelay):
         same head: tickets another replica took are skipped and the head is read again.
         ``mode`` is the department's queue mode when the caller has read it already."""
         if mode is None:
-            mode = (self.store.department(department) or {}).get("queue_mode", "fifo")
+            mode = (self.store.recent_department(department) or {}).get("queue_mode", "fifo")
         window = min(QUEUE_DRAIN_BATCH, slots * 5)
         while slots > 0:
             head = self.store.queued(department, mode, window)

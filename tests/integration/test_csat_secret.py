@@ -43,7 +43,8 @@ def test_made_at_first_start_kept_and_rotated_without_breaking_mailed_links(conf
         assert rotated.returncode == 0, rotated.stderr
         new = settings.find_one({"_id": "csat"})["current"]
         assert new != made
-        # The running service signs with the new one at once; the link mailed before works.
+        # The running service accepts links signed with the new one at once (it checks
+        # against the secrets read afresh); the link mailed before works.
         assert rpc.intake.submit_csat_by_token(links[1], {"score": 4})["ok"]
         fresh = solved_ticket(rpc)
         assert rpc.intake.submit_csat_by_token(
