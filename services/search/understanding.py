@@ -5,6 +5,9 @@ it would wreck queries that were fine."""
 from __future__ import annotations
 
 import re
+from collections import Counter
+
+import numpy as np
 
 _EN = "`qwertyuiop[]asdfghjkl;'zxcvbnm,.~QWERTYUIOP{}ASDFGHJKL:\"ZXCVBNM<>"
 _RU = "ёйцукенгшщзхъфывапролджэячсмитьбюЁЙЦУКЕНГШЩЗХЪФЫВАПРОЛДЖЭЯЧСМИТЬБЮ"
@@ -65,3 +68,86 @@ def understood(text: str, known: set[str]) -> str:
         if fit >= 0.5 and fit > share + 0.2:
             best, share = variant, fit
     return best
+
+
+# ---------------------------------------------------------------------------- typos
+
+def max_edits(word: str) -> int:
+    """Elasticsearch's ``fuzziness: AUTO``: none for 1-2 letters, one for 3-5, two for more."""
+    return 0 if len(word) < 3 else 1 if len(word) < 6 else 2
+
+
+def _deletes(word: str, edits: int) -> set[str]:
+    """``word`` with up to ``edits`` letters removed, never the first (``prefix_length`` 1)."""
+    found, layer = {word}, {word}
+    for _ in range(edits):
+        layer = {w[:i] + w[i + 1:] for w in layer for i in range(1, len(w))}
+        found |= layer
+    return found
+
+
+def _distance(a: str, b: str, limit: int) -> int:
+    """Optimal-string-alignment distance (a swap of neighbours is one edit, as in
+    Elasticsearch's fuzzy queries); anything over ``limit`` is reported as ``limit + 1``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    before, row = None, list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            current[j] = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + (ca != cb))
+            if before is not None and i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], before[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        before, row = row, current
+    return min(row[-1], limit + 1)
+
+
+class Speller:
+    """The knowledge base's words, for correcting a reader's typos before the query, so that
+    Elasticsearch is asked for exact words instead of running a fuzzy clause (most of a
+    suggestion's CPU).  A word it does not know as written is replaced by the nearest known
+    one within ``max_edits`` that starts with the same letter, as the fuzzy clause would
+    have matched it (the most frequent on a tie); codes with digits and short words are left
+    alone.  Symmetric deletes (SymSpell), kept as sorted 64-bit hashes plus word numbers:
+    ~12 bytes per delete, ~0.4 MB for the bench's knowledge base of 40 articles."""
+
+    def __init__(self, texts):
+        counts = Counter(w for text in texts for w in words(text)
+                         if max_edits(w) and not any(c.isdigit() for c in w))
+        self.words = sorted(counts, key=lambda w: (-counts[w], w))  # a tie goes to the first
+        self.known = {w: n for n, w in enumerate(self.words)}
+        pairs = [(hash(d), n) for n, w in enumerate(self.words) for d in _deletes(w, max_edits(w))]
+        pairs.sort()
+        self._hashes = np.array([h for h, _ in pairs], dtype=np.int64)
+        self._ids = np.array([n for _, n in pairs], dtype=np.int32)
+
+    def nearest(self, word: str) -> str | None:
+        """The known word ``word`` was meant to be, or None if none is near enough."""
+        limit = max_edits(word)
+        keys = np.array([hash(d) for d in _deletes(word, limit)], dtype=np.int64)
+        left = np.searchsorted(self._hashes, keys, "left")
+        right = np.searchsorted(self._hashes, keys, "right")
+        ids = {int(n) for a, b in zip(left, right) for n in self._ids[a:b]}
+        best = None
+        for n in sorted(ids):
+            edits = _distance(word, self.words[n], limit)
+            if edits <= limit and (best is None or edits < best[0]):
+                best = (edits, n)
+        return self.words[best[1]] if best else None
+
+    def correct(self, text: str) -> tuple[str, bool]:
+        """``text`` with its typos corrected, and whether every word it could have corrected
+        is now known (if not, a fuzzy query may still find something the vocabulary lacks)."""
+        unresolved = False
+
+        def fix(match: re.Match) -> str:
+            nonlocal unresolved
+            word = match.group(0).lower()
+            if word in self.known or not max_edits(word) or any(c.isdigit() for c in word):
+                return match.group(0)
+            meant = self.nearest(word)
+            unresolved = unresolved or meant is None
+            return meant or match.group(0)
+        return WORD.sub(fix, text), not unresolved
