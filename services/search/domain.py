@@ -121,8 +121,8 @@ def _matches_text(text: str, names: tuple[str, ...] = LANG_FIELDS,
                   spelled: str | None = None) -> dict:
     """Morphology (language sub-fields) plus typo tolerance on plain words, over the fields
     ``names``: ``spelled``, the text with its typos already corrected against the knowledge
-    base (understanding.Speller), matched exactly; without it, a fuzzy match of ``text`` (~5x
-    Elasticsearch's CPU of the rest of the query).  A long text (a ticket's subject and
+    base (understanding.Speller), matched exactly; without it, a fuzzy match of ``text``
+    (~3/4 of Elasticsearch's CPU for a suggestion, BENCHMARKS.md).  A long text (a ticket's subject and
     description) is matched without stop words, so the share of words that must match counts
     words that carry meaning."""
     long = len(text.split()) > LONG_QUERY_WORDS
