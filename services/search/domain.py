@@ -117,10 +117,14 @@ ANSWER_REF = re.compile(r"answer-[0-9a-f]{32}")
 
 # ---------------------------------------------------------------------------- queries
 
-def _matches_text(text: str, names: tuple[str, ...] = LANG_FIELDS) -> dict:
-    """Morphology (language sub-fields) plus typo tolerance (fuzzy match on plain words), over
-    the fields ``names``.  A long text (a ticket's subject and description) is matched without
-    stop words, so the share of words that must match counts words that carry meaning."""
+def _matches_text(text: str, names: tuple[str, ...] = LANG_FIELDS,
+                  spelled: str | None = None) -> dict:
+    """Morphology (language sub-fields) plus typo tolerance on plain words, over the fields
+    ``names``: ``spelled``, the text with its typos already corrected against the knowledge
+    base (understanding.Speller), matched exactly; without it, a fuzzy match of ``text``
+    (~3/4 of Elasticsearch's CPU for a suggestion, BENCHMARKS.md).  A long text (a ticket's subject and
+    description) is matched without stop words, so the share of words that must match counts
+    words that carry meaning."""
     long = len(text.split()) > LONG_QUERY_WORDS
 
     def words(clause: dict, variant: str | None) -> dict:
@@ -132,7 +136,9 @@ def _matches_text(text: str, names: tuple[str, ...] = LANG_FIELDS) -> dict:
         *(words({"query": text, "type": "most_fields",
                  "fields": text_field(variant=variant, names=names),
                  "minimum_should_match": MUST_MATCH}, variant) for variant in QUERY_ANALYZERS),
-        words({"query": text, "fields": fuzzy_fields, "fuzziness": "AUTO", "prefix_length": 1,
+        words({"query": spelled, "fields": fuzzy_fields, "minimum_should_match": MUST_MATCH}
+              if spelled is not None else
+              {"query": text, "fields": fuzzy_fields, "fuzziness": "AUTO", "prefix_length": 1,
                "minimum_should_match": MUST_MATCH}, None),
     ], "minimum_should_match": 1}}
 
@@ -146,13 +152,14 @@ SHOWN_FIELDS = ["kind", "number", "title", "body", "resolution", "language", "ar
 
 
 def suggest_query(text: str, language: str | None, limit: int,
-                  actor: dict | None = None) -> dict:
+                  actor: dict | None = None, spelled: str | None = None) -> dict:
+    """``spelled``: see ``_matches_text``."""
     # The reader's language only breaks ties; it never makes a document match on its own.
     prefer_language = [{"term": {"language": {"value": language, "boost": 0.5}}}] if language else []
     return {
         "size": limit,
         "query": {"bool": {
-            "must": [_matches_text(text)],
+            "must": [_matches_text(text, spelled=spelled)],
             "should": prefer_language,
             "filter": [SUGGESTABLE, visible_to(actor)],
         }},

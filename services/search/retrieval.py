@@ -151,6 +151,7 @@ class Neighbours:
     tickets: semantic.VectorSet = field(default_factory=semantic.VectorSet)
     since: dict[str, datetime] = field(default_factory=dict)
     _known: set[str] | None = None
+    _speller: understanding.Speller | None = None
     _languages: dict[tuple[str, str | None], str] | None = None  # (group, language) -> id
     _state: dict[str, int] = field(default_factory=dict)  # id -> hash of what was applied
 
@@ -192,7 +193,7 @@ class Neighbours:
             ) if target is self.public else None
             target.put(record["_id"], entry, semantic.unpack(record["vectors"]))
         if target is self.public:
-            self._known = self._languages = None
+            self._known = self._languages = self._speller = None
         return True
 
     def known(self) -> set[str]:
@@ -201,6 +202,12 @@ class Neighbours:
         if self._known is None:
             self._known = understanding.vocabulary(e.text for e in self.public.entries.values())
         return self._known
+
+    def speller(self) -> understanding.Speller:
+        """Typo correction against the same words as ``known``."""
+        if self._speller is None:
+            self._speller = understanding.Speller(e.text for e in self.public.entries.values())
+        return self._speller
 
     def in_language(self, doc_id: str, language: str | None) -> str:
         """The translation of a public article in ``language``, if there is one."""
@@ -243,11 +250,12 @@ class Retrieval:
         # the reader's visibility filter.
         wanted = list(dict.fromkeys([i for i, _ in near] + [
             self.neighbours.in_language(i, language) for i, _ in near]))
-        searches = [domain.suggest_query(text, language, LEXICAL_CANDIDATES, actor)]
+        kinds = domain.suggested_kinds(actor)
+        searches = [domain.suggest_query(text, language, LEXICAL_CANDIDATES, actor,
+                                         spelled=self._spelled(text, kinds))]
         if wanted:
             searches.append(domain.fetch_query(wanted, actor))
-        lexical_hits, fetched = (self.index.msearch(searches, kinds=domain.suggested_kinds(actor))
-                                 + [[]])[:2]
+        lexical_hits, fetched = (self.index.msearch(searches, kinds=kinds) + [[]])[:2]
         candidates = self._candidates(lexical_hits, fetched, near, query)
         ranked = fuse(candidates, self.model["lexical_weight"])
         ranked = [c for c in ranked if c.fused >= ranked[0].fused - FUSED_BAND] if ranked else []
@@ -259,6 +267,14 @@ class Retrieval:
         if abstain and sure < self.model["threshold"]:
             return [], sure
         return ranked, sure
+
+    def _spelled(self, text: str, kinds: tuple[str, ...]) -> str | None:
+        """``text`` with its typos corrected, for an exact query instead of a fuzzy one;
+        None (fuzzy as before) when a word stays unknown and tickets are searched too: their
+        words are not in the vocabulary (it is the knowledge base's only), so only a fuzzy
+        query can still find a misspelt one there."""
+        spelled, resolved = self.neighbours.speller().correct(text)
+        return spelled if resolved or "tickets" not in kinds else None
 
     def similar(self, text: str, exclude_id: str | None, limit: int,
                 reader: dict) -> list[Candidate]:

@@ -38,6 +38,14 @@ def test_suggest_query_structure():
     assert q["highlight"]["encoder"] == "html"
 
 
+def test_a_spelled_query_is_matched_exactly_with_no_fuzzy_clause():
+    clauses = text_clauses(suggest_query("reset pasword", "en", 5, spelled="reset password"))
+    assert not any("fuzziness" in c for c in clauses)
+    typo = [c for c in clauses if c["fields"] == ["title^2", "body", "resolution"]]
+    assert [c["query"] for c in typo] == ["reset password"]  # the typo clause, corrected
+    assert {c["query"] for c in clauses if c not in typo} == {"reset pasword"}  # as typed
+
+
 def fields_searched_in(way: dict) -> set[str]:
     return {f.split("^")[0].split(".")[0] for c in text_clauses(way) for f in c["fields"]}
 

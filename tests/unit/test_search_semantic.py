@@ -103,6 +103,61 @@ def test_converted_only_when_the_knowledge_base_knows_it_better(typed, meant):
     assert understanding.understood(typed, KNOWN) == meant
 
 
+SPELLER = understanding.Speller([
+    "Как сбросить пароль", "Если вы забыли пароль, откройте ссылку", "Где скачать счёт",
+    "Двухфакторная аутентификация", "Reset your password", "Download invoices",
+    "Refund policy", "API error 429: too many requests", "Set up the printer"])
+
+
+@pytest.mark.parametrize("typed, meant", [
+    ("reset pasword", "reset password"),                # a letter missing
+    ("dowload invoices", "download invoices"),
+    ("refnud", "refund"),                               # two letters swapped: one edit
+    ("the pritner", "the printer"),
+    ("сбросить паорль", "сбросить пароль"),             # Russian, swapped
+    ("двухфакторная аутентификацыя", "двухфакторная аутентификация"),  # Russian, wrong letter
+    ("Reset Pasword", "Reset password"),                # only the misspelt word is rewritten
+])
+def test_typos_are_corrected_to_the_knowledge_bases_words(typed, meant):
+    assert SPELLER.correct(typed) == (meant, True)
+
+
+@pytest.mark.parametrize("typed, resolved", [
+    ("error 429", True),          # a code: never "corrected" (428 is one edit away)
+    ("error 428", True),
+    ("api up", True),             # 1-2 letters: no edits allowed ("up" is not "us")
+    ("apy", True),                # 3-5 letters: one edit ("apy" -> "api")
+    ("qwzx plorf", False),        # nothing near enough: left alone, reported unresolved
+    ("efund", False),             # the first letter is never changed (prefix_length 1)
+    ("passwrdd", True),           # 6+ letters: two edits
+    ("pswrd", False),             # ... but not three
+])
+def test_codes_short_words_and_far_words_are_left_alone(typed, resolved):
+    spelled, ok = SPELLER.correct(typed)
+    assert ok == resolved
+    if typed not in ("apy", "passwrdd"):
+        assert spelled == typed
+    else:
+        assert spelled == {"apy": "api", "passwrdd": "password"}[typed]
+
+
+def test_a_known_word_is_never_corrected_into_a_more_frequent_neighbour():
+    speller = understanding.Speller(["sign in", "sing", "sign sign sign"])
+    assert speller.correct("sing") == ("sing", True)
+    assert speller.nearest("sinn") == "sign"  # a tie (sign, sing) goes to the more frequent
+
+
+def test_the_speller_follows_the_knowledge_base():
+    neighbours = retrieval.Neighbours()
+    neighbours.apply("articles", {"_id": "a", "title": "Quokka printer", "body": "Jams",
+                                  "language": "en", "published": True, "updated_at": None,
+                                  "vectors": semantic.pack(np.stack([unit(1)]))})
+    assert neighbours.speller().nearest("qokka") == "quokka"
+    neighbours.apply("articles", {"_id": "a", "title": "Quokka printer", "body": "Jams",
+                                  "language": "en", "published": False, "updated_at": None})
+    assert neighbours.speller().nearest("qokka") is None
+
+
 def test_exact_terms_win_over_mere_similarity():
     exact = retrieval.Candidate("api-429", lexical=1.0, cosine=0.35)
     similar = retrieval.Candidate("slow-pages", lexical=0.0, cosine=0.5)
