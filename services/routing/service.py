@@ -222,6 +222,7 @@ class RoutingService(OutboxRelay):
         self.apply(classify_and_place, event=event, consumer="route_new_ticket")
         if not remembered:
             return
+        self.store.note_alike(remembered[0])
         settings = self.store.recent_department(remembered[0]["department"]) or {}
         if not domain.detects_incidents(settings) or not self._incident_in_sight(
                 self._cluster(remembered[0], now, settings=settings)):
@@ -299,6 +300,9 @@ class RoutingService(OutboxRelay):
                                now, session)
 
         self.apply(work, event=event, consumer="follow_department")
+        moved = self.store.ticket(d["ticket_id"])
+        if moved is not None:  # alike to its new department's tickets from now on
+            self.store.note_alike(moved)
         if released:
             self._drain_queues(released, slots=1)
 
@@ -416,7 +420,7 @@ class RoutingService(OutboxRelay):
                               domain.DEFAULT_INCIDENT_SETTINGS["incident_window_minutes"])
         recent = [t for t in self.store.recent_tickets(
             ticket["department"], now - timedelta(minutes=window), ticket.get("bands", []),
-            now, session) if t["_id"] != ticket["_id"]]
+            session) if t["_id"] != ticket["_id"]]
         return domain.recurring_cluster(ticket, recent, settings, now)
 
     @staticmethod
