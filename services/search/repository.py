@@ -169,7 +169,7 @@ class SearchRepository(Repository, VersionRepository):
         assignment = {"agent_id": agent_id, "assigned_at": at}
         try:
             self.db.assignments.update_one(
-                {"_id": ticket_id, "$or": [{"assigned_at": None}, {"assigned_at": {"$lt": at}}]},
+                {"_id": ticket_id, "assigned_at": {"$not": {"$gte": at}}},  # older, or none
                 {"$set": assignment}, upsert=True)
         except DuplicateKeyError:
             pass  # a later assignment is kept already
@@ -180,9 +180,11 @@ class SearchRepository(Repository, VersionRepository):
         and names an assignee (intake records routing's assignments, so that one is newer).
         A copy not saved yet matches nothing: the save does this again."""
         at = assignment["assigned_at"]
+        # The ``$or`` inside an ``$and`` with the _id: at the top level the wire server would
+        # plan its branches on their own, each a scan of the collection.
         self.db.tickets.update_one(
-            {"_id": ticket_id, "assignee_id": {"$ne": assignment["agent_id"]},
-             "$or": [{"assignee_id": None}, {"updated_at": {"$lte": at}}]},
+            {"$and": [{"_id": ticket_id, "assignee_id": {"$ne": assignment["agent_id"]}},
+                      {"$or": [{"assignee_id": None}, {"updated_at": {"$lte": at}}]}]},
             {"$set": {"assignee_id": assignment["agent_id"], "indexed": False,
                       "saved_at": now}, "$inc": {"rev": 1}})
 
