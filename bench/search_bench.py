@@ -255,7 +255,12 @@ def main(tickets: int, total: int, portal_port: int, keep: bool, reuse: str | No
     finally:
         for proc in procs:
             proc.terminate()
-            proc.wait(timeout=20)
+        for proc in procs:  # every one, even if one hangs (a nameko retrying a lost broker)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
         delete_vhost(vhost)
         if not keep:
             es.indices.delete(index=f"{prefix}-*", ignore=404)
