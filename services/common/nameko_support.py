@@ -120,10 +120,12 @@ class OutboxRelay:
 _TICKET_TURNS = KeyedLock()
 
 
-def on_event(event_type: str):
+def on_event(event_type: str, take_turns: bool = True):
     """``@on_event("ticket_created")``: subscribe (shared queue across replicas), parse the
     envelope against its contract, take the ticket's turn, and requeue on unexpected errors so
-    nothing is lost."""
+    nothing is lost.  ``take_turns=False`` for handlers without transactions to collide that
+    may wait on something slow (search's index writes: with Elasticsearch hung, a turn held
+    through each 5 s timeout would queue the ticket's other events behind it)."""
     source = EVENT_SOURCE[event_type]
 
     def decorator(fn):
@@ -139,7 +141,7 @@ def on_event(event_type: str):
             try:
                 ticket_id = event.data.get("ticket_id")
                 key = (self.name, ticket_id)
-                with _TICKET_TURNS.holding(key) if ticket_id else nullcontext():
+                with _TICKET_TURNS.holding(key) if ticket_id and take_turns else nullcontext():
                     return fn(self, event)
             except Exception:
                 log.exception("%s handler failed; message will be redelivered", event_type)

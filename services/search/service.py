@@ -54,7 +54,7 @@ def _indexes_state(event_type: str):
         if event.data.get("public", True):  # an internal note changes nothing searchable
             self._save_ticket(event.data)
     keep.__name__ = f"index_on_{event_type}"
-    return on_event(event_type)(keep)
+    return on_event(event_type, take_turns=False)(keep)
 
 
 class SearchService(KnowledgeLoop, OutboxRelay):
@@ -460,7 +460,7 @@ class SearchService(KnowledgeLoop, OutboxRelay):
     on_ticket_reopened = _indexes_state(ev.TICKET_REOPENED)
     on_ticket_merged = _indexes_state(ev.TICKET_MERGED)  # the survivor's combined thread
 
-    @on_event(ev.TICKET_ASSIGNED)
+    @on_event(ev.TICKET_ASSIGNED, take_turns=False)
     def on_ticket_assigned(self, event):
         """Routing's assignment reaches search before intake's next event about the ticket."""
         d = event.data
