@@ -15,8 +15,9 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from . import correlation
+from .batches import EventBatchHandler
 from .clock import SystemClock
-from .events import EVENT_SOURCE, parse_event
+from .events import EVENT_SOURCE, Event, parse_event
 from .keyed_lock import KeyedLock
 from .observability import CorrelatedEventDispatcher, Observability
 from .outbox import Outbox
@@ -120,6 +121,21 @@ class OutboxRelay:
 _TICKET_TURNS = KeyedLock()
 
 
+def _parsed(event_type: str, payload) -> Event | None:
+    """The event, or None for a message that breaks the contract: it will never succeed, so
+    it is logged and dropped."""
+    try:
+        return parse_event(event_type, payload)
+    except ValidationError as exc:
+        log.error("dropping invalid %s event: %s payload=%r", event_type, exc.messages, payload)
+        return None
+
+
+def _redelivered_later(event_type: str) -> None:
+    log.exception("%s handler failed; message will be redelivered", event_type)
+    eventlet.sleep(0.5)  # back off so a dead dependency does not spin the queue
+
+
 def on_event(event_type: str, take_turns: bool = True):
     """``@on_event("ticket_created")``: subscribe (shared queue across replicas), parse the
     envelope against its contract, take the ticket's turn, and requeue on unexpected errors so
@@ -131,12 +147,8 @@ def on_event(event_type: str, take_turns: bool = True):
     def decorator(fn):
         @functools.wraps(fn)
         def handler(self, payload):
-            try:
-                event = parse_event(event_type, payload)
-            except ValidationError as exc:
-                # A message that breaks the contract will never succeed: log it, drop it.
-                log.error("dropping invalid %s event: %s payload=%r", event_type,
-                          exc.messages, payload)
+            event = _parsed(event_type, payload)
+            if event is None:
                 return None
             try:
                 ticket_id = event.data.get("ticket_id")
@@ -144,11 +156,49 @@ def on_event(event_type: str, take_turns: bool = True):
                 with _TICKET_TURNS.holding(key) if ticket_id and take_turns else nullcontext():
                     return fn(self, event)
             except Exception:
-                log.exception("%s handler failed; message will be redelivered", event_type)
-                eventlet.sleep(0.5)  # back off so a dead dependency does not spin the queue
+                _redelivered_later(event_type)
                 raise
 
         return event_handler(source, event_type, requeue_on_error=True)(handler)
+
+    return decorator
+
+
+def on_events(event_type: str):
+    """``@on_events("ticket_created")``: as ``on_event``, for a handler that takes a list of
+    events (those waiting together, see EventBatchHandler) and does their work in bulk; it
+    takes no turns, so its writes must be guarded (versions, conditions) rather than
+    serialised.  When the batch fails, each event is tried alone: one bad event holds back
+    only itself."""
+    source = EVENT_SOURCE[event_type]
+
+    def decorator(fn):
+        @functools.wraps(fn)
+        def handler(self, payloads, correlation_ids):
+            events = {position: event for position, payload in enumerate(payloads)
+                      if (event := _parsed(event_type, payload)) is not None}
+            if not events:
+                return []
+            try:
+                fn(self, list(events.values()))
+                return []
+            except Exception:
+                if len(events) == 1:
+                    _redelivered_later(event_type)
+                    return list(events)
+                log.warning("a batch of %d %s events failed; trying each alone", len(events),
+                            event_type, exc_info=True)
+            failed = []
+            for position, event in events.items():
+                correlation.bind(correlation_ids[position], ticket=event.data.get("number"))
+                try:
+                    fn(self, [event])
+                except Exception:
+                    _redelivered_later(event_type)
+                    failed.append(position)
+            return failed
+
+        return EventBatchHandler.decorator(source, event_type, requeue_on_error=True)(handler)
 
     return decorator
 

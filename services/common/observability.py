@@ -26,6 +26,7 @@ from prometheus_client import REGISTRY, make_wsgi_app
 from pymongo.database import Database
 
 from . import correlation, health, logs
+from .batches import EventBatchHandler
 from .metrics import (ENTRYPOINT_CALLS, ENTRYPOINT_SECONDS, EVENT_LAG_SECONDS, BusinessGauges,
                       ScrapeCollector)
 
@@ -84,6 +85,13 @@ def queues_of(container) -> list[str]:
         elif isinstance(entrypoint, Rpc):
             names.add(entrypoint.rpc_consumer.queue.name)
     return sorted(names)
+
+
+def _event_payloads(worker_ctx) -> list:
+    """The envelopes an event worker was given: one, or a batch's."""
+    if isinstance(worker_ctx.entrypoint, EventBatchHandler):
+        return list(worker_ctx.args[0])
+    return [worker_ctx.args[0]]
 
 
 class CorrelatedEventDispatcher(EventDispatcher):
@@ -175,10 +183,12 @@ class Observability(DependencyProvider):
         correlation.bind(cid, ticket=correlation.ticket_in(arguments),
                          service=self.container.service_name)
         if kind == "event" and worker_ctx.args:
-            lag = event_lag(worker_ctx.args[0], datetime.now(timezone.utc))
-            if lag is not None:
-                EVENT_LAG_SECONDS.labels(self.container.service_name,
-                                         entrypoint.event_type).observe(lag)
+            now = datetime.now(timezone.utc)
+            for payload in _event_payloads(worker_ctx):
+                lag = event_lag(payload, now)
+                if lag is not None:
+                    EVENT_LAG_SECONDS.labels(self.container.service_name,
+                                             entrypoint.event_type).observe(lag)
         self.started[id(worker_ctx)] = time.perf_counter()
 
     def _signature(self, method_name: str) -> inspect.Signature:
@@ -204,8 +214,16 @@ class Observability(DependencyProvider):
             ticket = result.get("ticket")
             if isinstance(ticket, dict):
                 correlation.note_ticket(ticket.get("number"))
-        log.log(logging.DEBUG if kind == "timer" else logging.INFO, "%s %s %s in %.1f ms",
-                kind, name, outcome, elapsed * 1000)
+        level = logging.DEBUG if kind == "timer" else logging.INFO
+        if not isinstance(entrypoint, EventBatchHandler):
+            log.log(level, "%s %s %s in %.1f ms", kind, name, outcome, elapsed * 1000)
+            return
+        # A line per event, under its own correlation id: a ticket's trace stays whole.
+        payloads, correlation_ids = worker_ctx.args
+        for payload, cid in zip(payloads, correlation_ids):
+            correlation.bind(cid, ticket=correlation.ticket_in({"event": payload}))
+            log.log(level, "%s %s %s in %.1f ms (one of %d)", kind, name, outcome,
+                    elapsed * 1000, len(payloads))
 
     def worker_teardown(self, worker_ctx):
         self.started.pop(id(worker_ctx), None)

@@ -125,32 +125,38 @@ class TicketRepository(Repository):
         if before is not None:
             self._roll_up(before, rollups.with_breach(before, target), session)
 
-    def record_sla_deadlines(self, ticket_id: str, deadlines: dict, version: int) -> None:
-        """Keep the newest deadlines SLA announced (by its clock version: an older
-        announcement delivered late, or a redelivery, changes nothing); breaches already
-        recorded stay.  One conditional write with the queue's next due, no transaction: the
-        write applies only if the ticket's queue inputs are still as read, else it is read
-        again."""
-        fresh = dict(deadlines, version=version)
+    def record_sla_deadlines(self, announced: list[tuple[str, dict, int]]) -> None:
+        """Keep the newest deadlines SLA announced, ``(ticket id, deadlines, clock version)``
+        each: an older announcement delivered late, or a redelivery, changes nothing; breaches
+        already recorded stay.  One read and one bulk of conditional writes, each with the
+        queue's next due and no transaction: a write applies only if its ticket's queue inputs
+        are still as read, else the tickets are read again."""
+        newest: dict[str, tuple[dict, int]] = {}
+        for ticket_id, deadlines, version in announced:
+            if version > newest.get(ticket_id, ({}, -1))[1]:
+                newest[ticket_id] = (dict(deadlines, version=version), version)
         for _ in range(SLA_WRITE_ATTEMPTS):
-            ticket = self.tickets.find_one({"_id": ticket_id}, projection=QUEUE_INPUTS + [
-                "sla.version"])
-            if ticket is None:
+            writes = []
+            for ticket in self.tickets.find({"_id": {"$in": list(newest)}},
+                                            projection=QUEUE_INPUTS + ["sla.version"]):
+                fresh, version = newest[ticket["_id"]]
+                sla = ticket.get("sla")
+                if (sla or {}).get("version", -1) >= version:
+                    continue  # kept already (by an earlier round, or a newer announcement)
+                changes = {"sla": dict(fresh, breached=[])} if sla is None else {
+                    f"sla.{k}": v for k, v in fresh.items()}
+                as_read = {"status": ticket.get("status"),
+                           "first_response_at": ticket.get("first_response_at")}
+                as_read.update({"sla": None} if sla is None else {
+                    "sla.version": sla.get("version")})
+                writes.append(UpdateOne({"_id": ticket["_id"], **as_read}, {"$set": {
+                    **changes, "next_due": queue_rules.next_due(
+                        dict(ticket, sla=dict(sla or {}, **fresh)))}}))
+            if not writes or self.tickets.bulk_write(
+                    writes, ordered=False).matched_count == len(writes):
                 return
-            sla = ticket.get("sla")
-            if sla is not None and sla.get("version") is not None and sla["version"] >= version:
-                return
-            changes = {"sla": dict(fresh, breached=[])} if sla is None else {
-                f"sla.{k}": v for k, v in fresh.items()}
-            after = dict(ticket, sla=dict(sla or {}, **fresh))
-            as_read = {"status": ticket.get("status"),
-                       "first_response_at": ticket.get("first_response_at")}
-            as_read.update({"sla": None} if sla is None else {"sla.version": sla.get("version")})
-            if self.tickets.update_one({"_id": ticket_id, **as_read}, {"$set": {
-                    **changes, "next_due": queue_rules.next_due(after)}}).matched_count:
-                return
-        raise RuntimeError(f"ticket {ticket_id} kept changing while its deadlines were "
-                           "recorded; the event will be redelivered")
+        raise RuntimeError(f"tickets {sorted(newest)} kept changing while their deadlines were "
+                           "recorded; the events will be redelivered")
 
     def by_idempotency_key(self, requester_id: str, key: str) -> dict | None:
         """The ticket this requester already filed with this key (keys are per requester)."""

@@ -13,7 +13,8 @@ from pymongo.errors import DuplicateKeyError
 
 from services.automation.schemas import TriggerMailSchema
 from services.common import events as ev
-from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
+from services.common.nameko_support import (ClockProvider, OutboxRelay, command, on_event,
+                                            on_events)
 from services.common.observability import Observability
 from services.common.results import fail, not_found, ok, parsed
 from services.common.validation import flatten_line
@@ -34,6 +35,7 @@ from .schemas import (ActorSchema, AttachmentUploadSchema, AttachmentView, Audit
 
 DEFAULT_REPORT_PERIOD = timedelta(days=30)
 RENAME_BATCH = 200  # tickets retagged (and events staged) per transaction
+SLA_DEADLINE_FIELDS = ("policy_id", "first_response_due", "resolution_due")
 
 
 def _replayed(existing: dict, fields: dict, viewer: dict) -> dict:
@@ -711,12 +713,12 @@ class IntakeService(OutboxRelay):
             "department": d["department"], "category": d["category"],
             "priority": d["priority"], "tags": tags})
 
-    @on_event(ev.SLA_DEADLINES_SET)
-    def record_sla(self, event):
-        d = event.data
-        deadlines = {k: d[k] for k in ("policy_id", "first_response_due", "resolution_due")}
+    @on_events(ev.SLA_DEADLINES_SET)
+    def record_sla(self, events):
         # Versioned: a redelivery or an older announcement delivered late changes nothing.
-        self.store.record_sla_deadlines(d["ticket_id"], deadlines, d["version"])
+        self.store.record_sla_deadlines([
+            (e.data["ticket_id"], {k: e.data[k] for k in SLA_DEADLINE_FIELDS}, e.data["version"])
+            for e in events])
 
     @on_event(ev.SLA_BREACHED)
     def record_breach(self, event):
@@ -848,8 +850,8 @@ class IntakeService(OutboxRelay):
                 attachments: list | None = None, viewer: dict | None = None,
                 follow_up_of: dict | None = None, verified: bool = True) -> dict:
         viewer = viewer or requester
-        if key and (existing := self.store.by_idempotency_key(requester["id"], key)):
-            return _replayed(existing, fields, viewer)
+        # A retry under the same key is told by the unique index when the ticket is written
+        # (below), not by a read before it: almost every filing is a first one.
         now = self.clock.now()
         ticket = domain.new_ticket(
             ticket_id=uuid.uuid4().hex, number=self.store.next_number(), fields=fields,

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 from pymongo import ASCENDING, UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.common.storage import Repository
 
@@ -22,6 +22,7 @@ COLLECTIONS = {"articles": "articles", "tickets": "tickets", "answers": "answers
 SAVE_ATTEMPTS = 20
 # The sweep sets aside a revision Elasticsearch refused (until the next save gives it another).
 REJECTED = "rejected"
+DUPLICATE_KEY = 11000
 # Kept from one revision to the next (re-encoded only when the text changes).
 CARRIED = ("vectors", "vectors_key")
 
@@ -157,10 +158,38 @@ class SearchRepository(Repository, VersionRepository):
         never replaces a newer one (an equal one is saved again).  Routing's assignment may be
         newer than the state (intake records it later): it is applied again afterwards."""
         saved = self._save("tickets", doc, now, newer_than="updated_at")
-        assignment = self.db.assignments.find_one({"_id": doc["_id"]})
-        if assignment is not None:
-            self._assign_copy(doc["_id"], assignment, now)
+        self._assign_copies([doc["_id"]], now)
         return saved
+
+    def save_tickets(self, docs: list[dict], now: datetime) -> None:
+        """``save_ticket`` for a batch of events: copies not stored yet (new tickets) go in
+        one insert and one read finds routing's assignments for all; a copy already stored
+        (or whose first save another one raced) is saved on its own, as ``save_ticket`` does."""
+        newest: dict[str, dict] = {}
+        for doc in docs:  # several views of one ticket in a batch: the newest counts
+            kept = newest.get(doc["_id"])
+            if kept is None or not _later(kept["updated_at"], doc["updated_at"]):
+                newest[doc["_id"]] = doc
+        stored = {c["_id"] for c in self.db.tickets.find({"_id": {"$in": list(newest)}},
+                                                          projection={"_id": 1})}
+        again = [doc for ticket_id, doc in newest.items() if ticket_id in stored]
+        first = [dict(doc, indexed=False, rev=1, saved_at=now)
+                 for ticket_id, doc in newest.items() if ticket_id not in stored]
+        if first:
+            try:
+                self.db.tickets.insert_many(first, ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details["writeErrors"]
+                if any(e["code"] != DUPLICATE_KEY for e in errors):
+                    raise
+                again += [newest[first[e["index"]]["_id"]] for e in errors]
+        for doc in again:
+            self._save("tickets", doc, now, newer_than="updated_at")
+        self._assign_copies(list(newest), now)
+
+    def _assign_copies(self, ticket_ids: list[str], now: datetime) -> None:
+        for assignment in self.db.assignments.find({"_id": {"$in": ticket_ids}}):
+            self._assign_copy(assignment["_id"], assignment, now)
 
     def save_assignment(self, ticket_id: str, agent_id: str, at: datetime,
                         now: datetime) -> None:

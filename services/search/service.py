@@ -11,7 +11,8 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from services.common import events as ev
-from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
+from services.common.nameko_support import (ClockProvider, OutboxRelay, command, on_event,
+                                            on_events)
 from services.common.observability import Observability
 from services.common.results import Refusal, fail, not_found, ok, parsed
 from services.common.validation import SLUG
@@ -47,14 +48,14 @@ def _actor(actor: dict | None) -> dict | None:
 
 
 def _indexes_state(event_type: str):
-    """An event handler that keeps the ticket state an intake event carries (the newest by
+    """An event handler that keeps the ticket states intake events carry (the newest by
     ``updated_at`` wins), so redelivery and reordering are harmless, and intake is never
-    called back."""
-    def keep(self, event):
-        if event.data.get("public", True):  # an internal note changes nothing searchable
-            self._save_ticket(event.data)
+    called back; the events waiting together are saved together."""
+    def keep(self, events):
+        # An internal note changes nothing searchable.
+        self._save_tickets([e.data for e in events if e.data.get("public", True)])
     keep.__name__ = f"index_on_{event_type}"
-    return on_event(event_type, take_turns=False)(keep)
+    return on_events(event_type)(keep)
 
 
 class SearchService(KnowledgeLoop, OutboxRelay):
@@ -481,11 +482,13 @@ class SearchService(KnowledgeLoop, OutboxRelay):
 
     # ------------------------------------------------------------------ internals
 
-    def _save_ticket(self, change: dict) -> None:
-        ticket_id = change["ticket_id"]
-        doc = domain.ticket_document(change["number"], change["ticket"])
-        self.store.save_ticket({"_id": ticket_id, "answer_ref": domain.answer_ref(ticket_id),
-                                **doc}, self.clock.now())
+    def _save_tickets(self, changes: list[dict]) -> None:
+        if not changes:
+            return
+        self.store.save_tickets([
+            {"_id": c["ticket_id"], "answer_ref": domain.answer_ref(c["ticket_id"]),
+             **domain.ticket_document(c["number"], c["ticket"])} for c in changes],
+            self.clock.now())
         self._sync_tickets()
 
     def _sync_tickets(self) -> None:

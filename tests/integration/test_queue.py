@@ -178,8 +178,8 @@ def test_changes_keep_the_stored_fields(db):
     repo.update("q-9", {"first_response_at": NOW, "subject": "Новые Слова"}, None)
     assert stored()["next_due"] == NOW + timedelta(hours=8)
     assert "новые слова" in stored()["search_text"] and "old" not in stored()["search_text"]
-    repo.record_sla_deadlines("q-9", {"policy_id": "p", "first_response_due": None,
-                                      "resolution_due": NOW + timedelta(hours=2)}, 5)
+    repo.record_sla_deadlines([("q-9", {"policy_id": "p", "first_response_due": None,
+                                        "resolution_due": NOW + timedelta(hours=2)}, 5)])
     assert stored()["next_due"] == NOW + timedelta(hours=2)
     repo.update("q-9", {"status": "pending"}, None)
     assert stored()["next_due"] is None
@@ -195,9 +195,9 @@ def test_deadlines_are_kept_by_version_with_their_breaches(db):
     stored = lambda: db("intake").tickets.find_one({"_id": "q-10"}, {"sla": 1, "next_due": 1})
 
     def announce(version, hours):
-        repo.record_sla_deadlines("q-10", {"policy_id": "p", "first_response_due": None,
-                                           "resolution_due": NOW + timedelta(hours=hours)},
-                                  version)
+        repo.record_sla_deadlines([("q-10", {"policy_id": "p", "first_response_due": None,
+                                             "resolution_due": NOW + timedelta(hours=hours)},
+                                    version)])
 
     announce(5, 2)
     repo.add_breach("q-10", "resolution", None)

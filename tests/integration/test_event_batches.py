@@ -1,0 +1,50 @@
+"""A burst of events reaches a batch handler on the real broker in batches; every message is
+acknowledged once its event is done, and one that keeps failing holds back only itself."""
+from collections import Counter
+from datetime import datetime, timezone
+
+from nameko.standalone.events import event_dispatcher
+
+from services.common import events as ev
+from services.common.nameko_support import on_events
+from tests.support import eventually, queues_drained, running
+
+NOW = datetime(2026, 12, 5, 9, 0, tzinfo=timezone.utc)
+FLAKY = "flaky-1"
+BATCHES: list[list[str]] = []
+TRIES: Counter = Counter()
+DONE: set[str] = set()
+
+
+class Recorder:
+    name = "batchprobe"
+
+    @on_events(ev.SLA_DEADLINES_SET)
+    def record(self, events):
+        ids = [e.data["ticket_id"] for e in events]
+        BATCHES.append(ids)
+        TRIES.update(ids)
+        if FLAKY in ids and TRIES[FLAKY] <= 2:  # fails in its batch and alone; then works
+            raise RuntimeError("a write failed")
+        DONE.update(ids)
+
+
+def test_a_burst_is_taken_in_batches_and_a_failure_comes_back_alone(config):
+    dispatch = event_dispatcher({"AMQP_URI": config["AMQP_URI"], "serializer": "json"})
+    ids = [f"t{i}" for i in range(40)] + [FLAKY]
+    with running(config, Recorder):
+        pass  # its queue exists now: what is published meanwhile waits there, as in a burst
+    for ticket_id in ids:
+        dispatch("sla", ev.SLA_DEADLINES_SET, ev.new_event(ev.SLA_DEADLINES_SET, {
+            "ticket_id": ticket_id, "number": 1, "policy_id": "p", "version": 1,
+            "first_response_due": NOW, "resolution_due": NOW}, NOW))
+    with running(config, Recorder):
+        eventually(lambda: DONE >= set(ids), timeout=20)
+        eventually(lambda: queues_drained(config["_vhost"], "batchprobe"), timeout=15)
+    assert max(len(batch) for batch in BATCHES) > 1, BATCHES  # gathered, not one by one
+    # Redelivered and done alone, after a failed try in its batch (or alone, if it came so).
+    assert BATCHES[-1] == [FLAKY] or [FLAKY] in BATCHES[BATCHES.index([FLAKY]) + 1:]
+    assert TRIES[FLAKY] == 3
+    # The others were done in their batch (and again alone only when the flaky one's batch
+    # was tried event by event): nothing else was redelivered.
+    assert all(TRIES[i] <= 2 for i in ids if i != FLAKY)

@@ -1,0 +1,85 @@
+"""Event handlers that take the events waiting together: what the worker is given, what it
+answers, and which messages are acknowledged or requeued, without a broker."""
+from datetime import datetime, timezone
+
+import pytest
+
+from services.common import events as ev
+from services.common.batches import EventBatchHandler
+from services.common.nameko_support import on_events
+
+NOW = datetime(2026, 12, 5, 9, 0, tzinfo=timezone.utc)
+
+
+def _deadlines(ticket_id: str, version: int = 1) -> dict:
+    return ev.new_event(ev.SLA_DEADLINES_SET, {
+        "ticket_id": ticket_id, "number": 7, "policy_id": "p", "version": version,
+        "first_response_due": NOW, "resolution_due": NOW}, NOW)
+
+
+class Handled:
+    """A service whose handler records each call's ticket ids and fails on "bad" ones."""
+
+    def __init__(self):
+        self.calls = []
+
+    @on_events(ev.SLA_DEADLINES_SET)
+    def record(self, events):
+        self.calls.append([e.data["ticket_id"] for e in events])
+        if any(e.data["ticket_id"].startswith("bad") for e in events):
+            raise RuntimeError("cannot write")
+
+
+def test_the_events_waiting_together_are_handled_in_one_call():
+    service = Handled()
+    failed = service.record([_deadlines("t1"), _deadlines("t2"), _deadlines("t3")],
+                            ["c1", "c2", "c3"])
+    assert failed == [] and service.calls == [["t1", "t2", "t3"]]
+
+
+def test_a_failing_batch_is_tried_event_by_event_and_only_the_bad_one_comes_back(monkeypatch):
+    monkeypatch.setattr("services.common.nameko_support.eventlet.sleep", lambda _s: None)
+    service = Handled()
+    failed = service.record([_deadlines("t1"), _deadlines("bad2"), _deadlines("t3")],
+                            ["c1", "c2", "c3"])
+    assert failed == [1]
+    assert service.calls == [["t1", "bad2", "t3"], ["t1"], ["bad2"], ["t3"]]
+
+
+def test_a_lone_failing_event_comes_back_without_a_second_try(monkeypatch):
+    monkeypatch.setattr("services.common.nameko_support.eventlet.sleep", lambda _s: None)
+    service = Handled()
+    assert service.record([_deadlines("bad1")], ["c1"]) == [0]
+    assert service.calls == [["bad1"]]
+
+
+def test_a_message_that_breaks_the_contract_is_dropped_not_retried():
+    service = Handled()
+    broken = dict(_deadlines("t2"), data={"ticket_id": "t2"})  # required fields missing
+    assert service.record([_deadlines("t1"), broken], ["c1", "c2"]) == []
+    assert service.calls == [["t1"]]
+    assert Handled().record([broken], ["c1"]) == []  # nothing left: the handler is not called
+
+
+class _Consumer:
+    def __init__(self):
+        self.acked, self.requeued = [], []
+
+    def ack_message(self, message):
+        self.acked.append(message)
+
+    def requeue_message(self, message):
+        self.requeued.append(message)
+
+
+@pytest.mark.parametrize("result, exc_info, acked, requeued", [
+    ([], None, ["m0", "m1", "m2"], []),
+    ([1], None, ["m0", "m2"], ["m1"]),
+    (None, (RuntimeError, RuntimeError("x"), None), [], ["m0", "m1", "m2"]),
+])
+def test_the_workers_answer_decides_each_message(result, exc_info, acked, requeued):
+    entrypoint = EventBatchHandler("sla", ev.SLA_DEADLINES_SET, requeue_on_error=True)
+    consumer = _Consumer()
+    entrypoint.queue_consumer = consumer
+    entrypoint.handle_batch_result(["m0", "m1", "m2"], None, result, exc_info)
+    assert (consumer.acked, consumer.requeued) == (acked, requeued)
