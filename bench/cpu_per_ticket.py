@@ -81,9 +81,24 @@ def mongo_commands(profile: str) -> dict[tuple[str, str, str], tuple[float, floa
     return found
 
 
+BROKER_COUNTS = ("publish", "deliver_get", "ack", "disk_writes")
+
+
+def broker_counts(mgmt: str) -> dict[str, int]:
+    """RabbitMQ's running totals of messages published, delivered, acknowledged and written
+    to disk (management API overview)."""
+    stats = requests.get(f"{mgmt}/api/overview", auth=("guest", "guest"),
+                         timeout=10).json().get("message_stats", {})
+    return {name: stats.get(name, 0) for name in BROKER_COUNTS}
+
+
 def queued(mgmt: str) -> int:
     reply = requests.get(f"{mgmt}/api/queues", auth=("guest", "guest"), timeout=10)
     return sum(q.get("messages", 0) for q in reply.json())
+
+
+def filed_of(result: dict) -> int:
+    return sum(v for k, v in result.get("status_counts", {}).items() if str(k).startswith("2"))
 
 
 @click.command()
@@ -100,6 +115,7 @@ def queued(mgmt: str) -> int:
 def main(portal, mgmt, state, client, peers, concurrency, seconds, profile):
     print(f"machine: {machine_notes()}")
     commands_before = mongo_commands(profile)
+    broker_before = broker_counts(mgmt)
     before = stack_cpu(state / "pids")
     out = subprocess.run(
         [client, str(peers / "load.py"), "--url", f"{portal}/api/tickets", "--method", "POST",
@@ -113,7 +129,11 @@ def main(portal, mgmt, state, client, peers, concurrency, seconds, profile):
         time.sleep(0.5)
     drained = time.monotonic() - ended
     after = stack_cpu(state / "pids")
-    filed = sum(v for k, v in result.get("status_counts", {}).items() if str(k).startswith("2"))
+    # The overview's totals lag the queues by a statistics interval (5 s by default).
+    time.sleep(5.5)
+    broker = {name: (count - broker_before[name]) / max(1, filed_of(result))
+              for name, count in broker_counts(mgmt).items()}
+    filed = filed_of(result)
     per_ticket = {name: (after[name] - before.get(name, 0.0)) * 1000 / max(filed, 1)
                   for name in after}
     lat = result.get("latency_ms", {})
@@ -124,6 +144,8 @@ def main(portal, mgmt, state, client, peers, concurrency, seconds, profile):
     for name, ms in sorted(per_ticket.items(), key=lambda kv: -kv[1]):
         print(f"  {name:14} {ms:7.1f} CPU-ms per ticket")
     print(f"  {'stack total':14} {sum(per_ticket.values()):7.1f}")
+    print("RabbitMQ messages per ticket: " + ", ".join(
+        f"{name} {count:.1f}" for name, count in broker.items()))
     per_ticket_commands = {
         key: tuple((now - then) / max(filed, 1)
                    for now, then in zip(sums, commands_before.get(key, (0.0, 0.0))))
