@@ -15,6 +15,13 @@ from . import correlation
 
 _process_service: str | None = None
 
+# The lines carry none of thread, process or source position: skip finding them for every
+# record (the logging HOWTO's "Optimization"; under eventlet the thread lookup is costly).
+logging.logThreads = False
+logging.logProcesses = False
+logging.logMultiprocessing = False
+logging._srcfile = None
+
 
 def set_process_service(name: str) -> None:
     """The service this process runs (when a log line comes from outside any worker)."""
