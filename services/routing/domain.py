@@ -7,7 +7,7 @@ import hashlib
 import random
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from services.common.events import PRIORITIES
 from services.common.validation import organization_key
@@ -301,19 +301,31 @@ def detects_incidents(settings: dict) -> bool:
     return settings.get("incident_detection", True)
 
 
+def incident_settings(settings: dict) -> dict:
+    """A department's incident settings with the defaults for what it leaves unset."""
+    return {**DEFAULT_INCIDENT_SETTINGS, **{k: v for k, v in settings.items()
+                                            if k in DEFAULT_INCIDENT_SETTINGS and v}}
+
+
+def similar_to(new: dict, settings: dict) -> Callable[[dict], bool]:
+    """Whether a recent ticket's fingerprint is close enough to ``new``'s to count towards an
+    incident in this department."""
+    needed = incident_settings(settings)["incident_similarity"]
+    mine = set(new["fingerprint"])
+    return lambda t: similarity(t["fingerprint"], mine) >= needed
+
+
 def recurring_cluster(new: dict, recent: list[dict], settings: dict, now: datetime) -> dict:
     """Which recent tickets (same department, inside the window) are similar to ``new``.
 
     Returns ``{"incident_id": existing or None, "members": [...]}``; ``declare`` is true when a
     new incident should be declared (threshold reached and none exists yet)."""
-    settings = {**DEFAULT_INCIDENT_SETTINGS, **{k: v for k, v in settings.items()
-                                               if k in DEFAULT_INCIDENT_SETTINGS and v}}
+    settings = incident_settings(settings)
     since = now - timedelta(minutes=settings["incident_window_minutes"])
+    alike = similar_to(new, settings)
     members = [t for t in recent
                if t["_id"] != new["_id"] and t["department"] == new["department"]
-               and t["created_at"] >= since
-               and similarity(t["fingerprint"], new["fingerprint"])
-               >= settings["incident_similarity"]]
+               and t["created_at"] >= since and alike(t)]
     existing = next((t["incident_id"] for t in members if t.get("incident_id")), None)
     declare = existing is None and len(members) + 1 >= settings["incident_threshold"]
     return {"incident_id": existing, "members": members, "declare": declare}

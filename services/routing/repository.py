@@ -3,8 +3,11 @@ waiting queue, routing rules, the recent tickets used for incidents, and supervi
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from collections import OrderedDict
+from datetime import datetime, timedelta, timezone
+from typing import Callable
 
+from bson.binary import Binary
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import OperationFailure
 
@@ -22,19 +25,75 @@ QUEUE_LIMIT = 1000
 # among them.  A list untouched for longer than the longest incident window holds nothing a
 # window can see, so it expires.
 ALIKE_KEPT_FOR = timedelta(days=7, hours=1)
+# A list entry is one binary value: when the ticket was filed (milliseconds since the epoch, 8
+# bytes big-endian), then its id.  The server orders such values byte by byte, i.e. by time,
+# and rewrites a list of them for well under half the cost of {id, at} documents (a ticket's 24
+# full lists: 3.0 against 7.5 ms of server CPU; BENCHMARKS.md).  Lists an earlier version kept
+# as documents ("recent") are converted the first time they are read.
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MILLISECOND = timedelta(milliseconds=1)
 # Indexes of earlier versions: by any shared word, then by the band lists themselves.
 OUTDATED_TICKET_INDEXES = ("fingerprint_1", "department_1_bands_1_created_at_-1")
 # Rules and department settings are read for every routed ticket and change only by an
 # admin's hand: the event handlers use reads kept per process (recent_*), the admin's RPCs
 # read afresh.
 _RECENT = RecentReads(SETTINGS_TTL)
-# What deciding and linking an incident reads of each candidate.
-INCIDENT_CANDIDATE_FIELDS = ("number", "department", "priority", "created_at", "fingerprint",
-                             "incident_id")
+# What deciding and linking an incident reads of each candidate: what a ticket's copy keeps
+# from its filing on (kept per process, FILED), and what may change (read each time, and only
+# for candidates alike enough to matter).
+FILED_FIELDS = ("number", "created_at", "fingerprint")
+CHANGING_FIELDS = ("department", "priority", "incident_id")
+# Candidates' filed fields kept per process, newest used last out: a flood's candidates are the
+# same few hundred tickets for every arrival, and reading 200 of them by id cost the wire
+# server 13.7 ms (5.3 ms without their fingerprints).  ~4.5 KB each.
+FILED_KEPT = 2000
 # Mirrors domain.queue_order so the database hands back the head of a long queue in order.
 QUEUE_SORT = {"fifo": [("queued_at", ASCENDING), ("_id", ASCENDING)],
               "differentiated": [("priority_rank", DESCENDING), ("sla_sort", ASCENDING),
                                  ("queued_at", ASCENDING), ("_id", ASCENDING)]}
+
+
+def _millis(moment: datetime) -> bytes:
+    """A list entry's time prefix: byte order is time order."""
+    return ((moment - EPOCH) // MILLISECOND).to_bytes(8, "big")
+
+
+def _alike_entry(ticket_id: str, created_at: datetime) -> Binary:
+    return Binary(_millis(created_at) + ticket_id.encode())
+
+
+class FiledCopies:
+    """The filed fields (FILED_FIELDS) of recently read candidates, per database, at most
+    ``size``; they never change once a ticket is filed, so they need no expiry."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._kept: OrderedDict[tuple[str, str], dict] = OrderedDict()
+
+    def known(self, db_name: str, ticket_ids: list[str]) -> dict[str, dict]:
+        found = {}
+        for ticket_id in ticket_ids:
+            copy = self._kept.get((db_name, ticket_id))
+            if copy is not None:
+                self._kept.move_to_end((db_name, ticket_id))
+                found[ticket_id] = copy
+        return found
+
+    def keep(self, db_name: str, copy: dict) -> dict:
+        kept = {"_id": copy["_id"], "number": copy["number"], "created_at": copy["created_at"],
+                "fingerprint": frozenset(copy["fingerprint"])}
+        self._kept[(db_name, copy["_id"])] = kept
+        if len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+        return kept
+
+
+_FILED = FiledCopies(FILED_KEPT)
+
+
+def _newest_kept(entries: list[Binary]) -> dict:
+    """``$push`` modifiers keeping a list in time order, its newest INCIDENT_CANDIDATES only."""
+    return {"$each": entries, "$sort": 1, "$slice": -INCIDENT_CANDIDATES}
 
 
 def _queue_sort_fields(changes: dict) -> dict:
@@ -264,35 +323,58 @@ class RoutingRepository(Repository):
         (see ALIKE_KEPT_FOR).  Outside any transaction: alike tickets arriving together share
         these documents, and would abort each other's transactions.  A repeat (redelivery)
         lists it twice, which ``recent_tickets`` reads as once."""
-        entry = {"id": ticket["_id"], "at": ticket["created_at"]}
+        entry = _alike_entry(ticket["_id"], ticket["created_at"])
         writes = [UpdateOne({"_id": f"{ticket['department']}|{band}"}, {
-            "$push": {"recent": {"$each": [entry], "$sort": {"at": ASCENDING},
-                                 "$slice": -INCIDENT_CANDIDATES}},
+            "$push": {"entries": _newest_kept([entry])},
             "$currentDate": {"touched_at": True}}, upsert=True)
             for band in ticket.get("bands", [])]
         if writes:
             self.db.alike.bulk_write(writes, ordered=False)
 
-    def recent_tickets(self, department: str, since, bands: list[str],
-                       session=None) -> list[dict]:
+    def recent_tickets(self, department: str, since, bands: list[str], session=None,
+                       alike: Callable[[dict], bool] = lambda ticket: True) -> list[dict]:
         """The newest tickets of the window that share a signature band with ``bands`` (see
-        domain.signature_bands), newest first, capped: in a flood of alike tickets the newest
-        ones already carry the incident.  Two reads by id, whatever the number of tickets."""
+        domain.signature_bands) and are ``alike`` (judged on their filed fields), newest
+        first, capped: in a flood of alike tickets the newest ones already carry the incident.
+        Reads by id: the lists, the filed fields this process does not know yet, and the
+        changing fields of the alike ones."""
         if not bands:
             return []
-        created: dict[str, object] = {}
+        since_key = _millis(since)
+        filed_at: dict[str, bytes] = {}
         for listed in self.db.alike.find(
                 {"_id": {"$in": [f"{department}|{band}" for band in bands]}}, session=session):
-            created.update((e["id"], e["at"]) for e in listed["recent"] if e["at"] >= since)
-        newest = sorted(created, key=created.__getitem__, reverse=True)[:INCIDENT_CANDIDATES]
-        if not newest:
+            entries = list(listed.get("entries", []))
+            if "recent" in listed:
+                entries += [_alike_entry(e["id"], e["at"]) for e in listed["recent"]]
+                self._convert_alike(listed)
+            filed_at.update((bytes(e[8:]).decode(), bytes(e[:8])) for e in entries
+                            if e[:8] >= since_key)
+        newest = sorted(filed_at, key=filed_at.__getitem__, reverse=True)[:INCIDENT_CANDIDATES]
+        filed = _FILED.known(self.db.name, newest)
+        missing = [ticket_id for ticket_id in newest if ticket_id not in filed]
+        if missing:
+            for copy in self.db.tickets.find({"_id": {"$in": missing}}, FILED_FIELDS,
+                                             session=session):
+                filed[copy["_id"]] = _FILED.keep(self.db.name, copy)
+        wanted = [ticket_id for ticket_id in newest
+                  if ticket_id in filed and alike(filed[ticket_id])]
+        if not wanted:
             return []
         # By id alone (a moved ticket is left out here): with the department in the filter
         # the wire server would weigh its department index too.
-        found = [t for t in self.db.tickets.find({"_id": {"$in": newest}},
-                                                 INCIDENT_CANDIDATE_FIELDS, session=session)
-                 if t["department"] == department]
+        found = [dict(filed[t["_id"]], **t) for t in self.db.tickets.find(
+            {"_id": {"$in": wanted}}, CHANGING_FIELDS, session=session)
+            if t["department"] == department]
         return sorted(found, key=lambda t: t["created_at"], reverse=True)
+
+    def _convert_alike(self, listed: dict) -> None:
+        """A list an earlier version kept as documents, in today's form (once: a concurrent
+        conversion finds nothing left to convert)."""
+        self.db.alike.update_one({"_id": listed["_id"], "recent": {"$exists": True}}, {
+            "$push": {"entries": _newest_kept([_alike_entry(e["id"], e["at"])
+                                               for e in listed["recent"]])},
+            "$unset": {"recent": ""}})
 
     # ------------------------------------------------------------------ rules
 

@@ -420,7 +420,7 @@ class RoutingService(OutboxRelay):
                               domain.DEFAULT_INCIDENT_SETTINGS["incident_window_minutes"])
         recent = [t for t in self.store.recent_tickets(
             ticket["department"], now - timedelta(minutes=window), ticket.get("bands", []),
-            session) if t["_id"] != ticket["_id"]]
+            session, alike=domain.similar_to(ticket, settings)) if t["_id"] != ticket["_id"]]
         return domain.recurring_cluster(ticket, recent, settings, now)
 
     @staticmethod

@@ -44,10 +44,49 @@ def test_band_lists_give_what_one_query_over_the_window_gives(config, db, monkey
     assert capped == whole_window(4)
     for doc in docs:
         store.note_alike(doc)  # every list now keeps only its four newest
-    assert all(len(listed["recent"]) == 4 for listed in store.db.alike.find(
+    assert all(len(listed["entries"]) == 4 for listed in store.db.alike.find(
         {"_id": {"$in": [f"{department}|{band}" for band in "abc"]}}))
     assert [d["_id"] for d in store.recent_tickets(department, since, ["a", "c"])] == capped
     # a ticket moved to another department is no longer its old department's
     store.db.tickets.update_one({"_id": capped[0]}, {"$set": {"department": "elsewhere"}})
     assert capped[0] not in [d["_id"] for d in store.recent_tickets(department, since,
                                                                   ["a", "c"])]
+
+
+def test_a_list_an_earlier_version_kept_is_read_and_converted_once(config, db):
+    """Lists kept as {id, at} documents before the compact entries still count, and are
+    rewritten in the compact form the first time they are read."""
+    store = RoutingRepository(db("routing"))
+    department = f"old-{uuid.uuid4().hex[:8]}"
+    old, new = alike(department, 3, ["a"]), alike(department, 1, ["a"])
+    store.db.tickets.insert_many([old, new])
+    store.db.alike.insert_one({"_id": f"{department}|a", "touched_at": NOW,
+                               "recent": [{"id": old["_id"], "at": old["created_at"]}]})
+    store.note_alike(new)
+    since = NOW - timedelta(minutes=30)
+    assert [d["_id"] for d in store.recent_tickets(department, since, ["a"])] == [
+        new["_id"], old["_id"]]
+    listed = store.db.alike.find_one({"_id": f"{department}|a"})
+    assert "recent" not in listed and len(listed["entries"]) == 2
+    assert [d["_id"] for d in store.recent_tickets(department, since, ["a"])] == [
+        new["_id"], old["_id"]]
+
+
+def test_what_can_change_is_read_afresh_and_only_alike_candidates_are_read(config, db):
+    """Filed fields (number, time, fingerprint) are kept per process; department, priority and
+    incident are read every time, for the candidates the filter keeps."""
+    store = RoutingRepository(db("routing"))
+    department = f"fresh-{uuid.uuid4().hex[:8]}"
+    near, far = alike(department, 2, ["a"]), dict(alike(department, 1, ["a"]), fingerprint=[9])
+    store.db.tickets.insert_many([near, far])
+    store.note_alike(near)
+    store.note_alike(far)
+    since = NOW - timedelta(minutes=30)
+    shares_one = lambda t: 1 in t["fingerprint"]  # noqa: E731
+    first = store.recent_tickets(department, since, ["a"], alike=shares_one)
+    assert [(d["_id"], d.get("incident_id")) for d in first] == [(near["_id"], None)]
+    store.db.tickets.update_one({"_id": near["_id"]}, {"$set": {"incident_id": "inc-7",
+                                                                "priority": "high"}})
+    again = store.recent_tickets(department, since, ["a"], alike=shares_one)
+    assert [(d["_id"], d["incident_id"], d["priority"]) for d in again] == [
+        (near["_id"], "inc-7", "high")]
