@@ -16,6 +16,7 @@ from nameko.timer import timer
 from services.common import events as ev
 from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
 from services.common.observability import Observability
+from services.common.retired_queues import RetiredQueues, handler_queue
 from services.common.results import Refusal, fail, not_found, ok, parsed
 
 from . import time_rules as tr
@@ -42,6 +43,20 @@ def _admin_only(actor: dict | None, what: str) -> None:
         raise Refusal(403, {"_schema": [f"only an admin changes {what}"]})
 
 
+# Handlers of earlier versions, one per part of an event's work, and the handler of the same
+# event that does every part now.
+RETIRED_HANDLERS = {
+    (ev.TICKET_CREATED, "webhook_created"): "follow_creation",
+    (ev.TICKET_CREATED, "triggers_on_created"): "follow_creation",
+    (ev.STATUS_CHANGED, "webhook_status"): "follow_status",
+    (ev.STATUS_CHANGED, "triggers_on_status"): "follow_status",
+    (ev.TICKET_ASSIGNED, "webhook_assigned"): "follow_assignment",
+    (ev.MESSAGE_ADDED, "webhook_message"): "triggers_on_reply",
+    (ev.TICKET_UPDATED, "webhook_updated"): "triggers_on_updated",
+    (ev.TICKET_RATED, "webhook_rated"): "triggers_on_rating",
+}
+
+
 class AutomationService(OutboxRelay):
     name = "automation"
 
@@ -51,6 +66,9 @@ class AutomationService(OutboxRelay):
     routing = RpcProxy("routing")
     config = Config()
     observe = Observability()
+    retired = RetiredQueues({
+        handler_queue("automation", event_type, old): handler_queue("automation", event_type, now)
+        for (event_type, old), now in RETIRED_HANDLERS.items()})
 
     # ------------------------------------------------------------------ admin
 
@@ -73,23 +91,34 @@ class AutomationService(OutboxRelay):
 
     # ------------------------------------------------------------------ following tickets
 
+    # One consumer per event type does every part (time-rule state, webhook deliveries,
+    # triggers): one delivery and one worker per event instead of one per part.  Each part
+    # is idempotent on its own (markers per part, trigger firings claimed per event), so a
+    # redelivery after a part failed repeats nothing already done.  The method names are those
+    # of the handlers whose queues carried on (RETIRED_QUEUES lists the others).
+
     @on_event(ev.TICKET_CREATED)
     def follow_creation(self, event):
         d = event.data
         self._evolve(event, "follow_creation", d["ticket_id"], d["number"], lambda s: (
             tr.status_changed(s, "new", d["created_at"]) if s["status"] is None else s))
+        self._enqueue(event)
+        self._run_triggers(event)
 
     @on_event(ev.STATUS_CHANGED)
     def follow_status(self, event):
         d = event.data
         self._evolve(event, "follow_status", d["ticket_id"], d["number"],
                      lambda s: tr.status_changed(s, d["new_status"], d["changed_at"]))
+        self._enqueue(event)
+        self._run_triggers(event)
 
     @on_event(ev.TICKET_ASSIGNED)
     def follow_assignment(self, event):
         d = event.data
         self._evolve(event, "follow_assignment", d["ticket_id"], d["number"],
                      lambda s: tr.assigned(s, d["agent_id"]))
+        self._enqueue(event)
 
     def _evolve(self, event, consumer: str, ticket_id: str, number: int, rule) -> None:
         """Apply ``rule(state) -> state`` once per event; a concurrent writer makes it read
@@ -215,18 +244,6 @@ class AutomationService(OutboxRelay):
         self.store.handle_once("webhooks", event.event_id,
                                lambda session: self.store.enqueue(deliveries, session))
 
-    @on_event(ev.TICKET_CREATED)
-    def webhook_created(self, event):
-        self._enqueue(event)
-
-    @on_event(ev.MESSAGE_ADDED)
-    def webhook_message(self, event):
-        self._enqueue(event)
-
-    @on_event(ev.STATUS_CHANGED)
-    def webhook_status(self, event):
-        self._enqueue(event)
-
     @on_event(ev.TICKET_SOLVED)
     def webhook_solved(self, event):
         self._enqueue(event)
@@ -237,18 +254,6 @@ class AutomationService(OutboxRelay):
 
     @on_event(ev.TICKET_REOPENED)
     def webhook_reopened(self, event):
-        self._enqueue(event)
-
-    @on_event(ev.TICKET_UPDATED)
-    def webhook_updated(self, event):
-        self._enqueue(event)
-
-    @on_event(ev.TICKET_RATED)
-    def webhook_rated(self, event):
-        self._enqueue(event)
-
-    @on_event(ev.TICKET_ASSIGNED)
-    def webhook_assigned(self, event):
         self._enqueue(event)
 
     # ------------------------------------------------------------------ webhooks: sending
@@ -318,25 +323,20 @@ class AutomationService(OutboxRelay):
 
     # ------------------------------------------------------------------ triggers: events
 
-    @on_event(ev.TICKET_CREATED)
-    def triggers_on_created(self, event):
-        self._run_triggers(event)
-
     @on_event(ev.TICKET_UPDATED)
     def triggers_on_updated(self, event):
-        self._run_triggers(event)
-
-    @on_event(ev.STATUS_CHANGED)
-    def triggers_on_status(self, event):
+        self._enqueue(event)
         self._run_triggers(event)
 
     @on_event(ev.MESSAGE_ADDED)
     def triggers_on_reply(self, event):
+        self._enqueue(event)
         if event.data["author_role"] != "system":  # the triggers' own notes start nothing
             self._run_triggers(event)
 
     @on_event(ev.TICKET_RATED)
     def triggers_on_rating(self, event):
+        self._enqueue(event)
         self._run_triggers(event)
 
     def _run_triggers(self, event) -> None:
