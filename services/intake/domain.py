@@ -305,6 +305,11 @@ def plan_follow_up(old: dict, actor: dict) -> dict:
 # A mailed rating link works this long; a secret retired by rotation is still accepted this
 # long after, so no link mailed before a rotation breaks within its validity.
 CSAT_LINK_VALIDITY = timedelta(days=30)
+# Links mailed to a requester, by purpose: rating a solved ticket, and confirming that the
+# sender of a ticket filed without signing in owns the address (as long as a closed ticket can
+# be reopened).
+CSAT_LINK, CONFIRM_LINK = "csat", "confirm"
+LINK_VALIDITY = {CSAT_LINK: CSAT_LINK_VALIDITY, CONFIRM_LINK: timedelta(days=14)}
 # Secrets that must never sign links: this project's old public default, and the like.
 KNOWN_DEFAULT_SECRETS = frozenset({"change-me-csat-secret", "change-me-mail-token-secret",
                                    "change-me", "secret", "changeme"})
@@ -329,23 +334,24 @@ def _day(moment: datetime) -> int:
     return int(moment.timestamp() // 86400)
 
 
-def _csat_signature(number: int, requester_id: str, expires: int, secret: str) -> str:
-    return hmac.new(secret.encode(), f"csat:{number}:{requester_id}:{expires}".encode(),
+def _signature(purpose: str, number: int, requester_id: str, expires: int, secret: str) -> str:
+    return hmac.new(secret.encode(), f"{purpose}:{number}:{requester_id}:{expires}".encode(),
                     hashlib.sha256).hexdigest()[:32]
 
 
-def csat_token(number: int, requester_id: str, secret: str, now: datetime) -> str:
-    """A link token that lets the requester rate one ticket from an email without signing in,
-    until CSAT_LINK_VALIDITY from ``now`` (the expiry day is in the token, signed)."""
-    expires = _day(now + CSAT_LINK_VALIDITY)
-    return f"{number}.{expires}.{_csat_signature(number, requester_id, expires, secret)}"
+def link_token(purpose: str, number: int, requester_id: str, secret: str,
+               now: datetime) -> str:
+    """A token that stands in for the requester's sign-in for one ``purpose`` (LINK_VALIDITY)
+    on one ticket, until the expiry day it carries, signed."""
+    expires = _day(now + LINK_VALIDITY[purpose])
+    return f"{number}.{expires}.{_signature(purpose, number, requester_id, expires, secret)}"
 
 
-def csat_token_number(token: str, requester_of, secrets: list[str],
+def link_token_number(purpose: str, token: str, requester_of, secrets: list[str],
                       now: datetime) -> int | None:
-    """The ticket number a token is for, or None if it is forged or expired; ``secrets`` are
-    the current one and those retired within CSAT_LINK_VALIDITY; ``requester_of(number)``
-    looks the requester up (None for an unknown ticket)."""
+    """The ticket number a token is for, or None if it is forged, expired or for another
+    purpose; ``secrets`` are the current one and those retired within the validity;
+    ``requester_of(number)`` looks the requester up (None for an unknown ticket)."""
     number_text, expires_text, signature = (token.split(".") + ["", ""])[:3]
     # ASCII digits only: str.isdigit() also accepts "¹", which int() refuses (found by the fuzzer).
     if not all(t.isascii() and t.isdigit() and len(t) <= 9 for t in (number_text, expires_text)):
@@ -357,8 +363,18 @@ def csat_token_number(token: str, requester_of, secrets: list[str],
     if requester_id is None:
         return None
     return number if any(
-        hmac.compare_digest(_csat_signature(number, requester_id, expires, secret), signature)
+        hmac.compare_digest(_signature(purpose, number, requester_id, expires, secret),
+                            signature)
         for secret in secrets) else None
+
+
+def csat_token(number: int, requester_id: str, secret: str, now: datetime) -> str:
+    """The rating link's token: the requester rates one ticket without signing in."""
+    return link_token(CSAT_LINK, number, requester_id, secret, now)
+
+
+def csat_token_number(token: str, requester_of, secrets: list[str], now: datetime) -> int | None:
+    return link_token_number(CSAT_LINK, token, requester_of, secrets, now)
 
 
 # ---------------------------------------------------------------------------- merge and links

@@ -129,6 +129,32 @@ TEMPLATES = {
                "Здравствуйте, {name}!\n\nСпасибо за обращение. Номер вашей заявки #{number}; "
                "чтобы дополнить её, ответьте на это письмо.\n\n{portal_url}/my/tickets/{number}\n"),
     },
+    # Filed without signing in: the acknowledgement carries the link that confirms the sender
+    # owns the address (alone, "confirm_sender", when an admin switched "received" off).
+    "received_unconfirmed": {
+        "en": ("[#{number}] We received your request: {subject}",
+               "Hello {name},\n\nThank you for writing. Your request has number #{number}; "
+               "reply to this email to add to it.\n\n{portal_url}/my/tickets/{number}\n\n"
+               "It was sent from this address without signing in. If you sent it, open this "
+               "link to confirm:\n{confirm_url}\n\nIf it was not you, ignore this message.\n"),
+        "ru": ("[#{number}] Ваша заявка принята: {subject}",
+               "Здравствуйте, {name}!\n\nСпасибо за обращение. Номер вашей заявки #{number}; "
+               "чтобы дополнить её, ответьте на это письмо.\n\n{portal_url}/my/tickets/{number}"
+               "\n\nОна отправлена с этого адреса без входа в систему. Если это были вы, "
+               "подтвердите по ссылке:\n{confirm_url}\n\nЕсли это были не вы, просто "
+               "не обращайте внимания на это письмо.\n"),
+    },
+    "confirm_sender": {
+        "en": ("[#{number}] Confirm your request: {subject}",
+               "Hello {name},\n\nWe have received request #{number}, sent from this address "
+               "without signing in.\n\nIf you sent it, open this link to confirm:\n"
+               "{confirm_url}\n\nIf it was not you, ignore this message.\n"),
+        "ru": ("[#{number}] Подтвердите обращение: {subject}",
+               "Здравствуйте, {name}!\n\nМы получили обращение №{number}, отправленное с "
+               "этого адреса без входа в систему.\n\nЕсли его отправили вы, откройте ссылку, "
+               "чтобы подтвердить:\n{confirm_url}\n\nЕсли это были не вы, просто не "
+               "обращайте внимания на это письмо.\n"),
+    },
     "replied": {
         "en": ("[#{number}] New reply: {subject}",
                "Hello {name},\n\n{author} replied to your request #{number}:\n\n{body}\n\n"
@@ -242,13 +268,18 @@ def sla_warning_values(ticket: dict, warning: dict, language: str, portal_url: s
             "deadline": f"{due:%Y-%m-%d %H:%M} UTC", "portal_url": portal_url}
 
 
+# Forms of the "received" notice (a sender not signed in), not switched on their own.
+RECEIVED_FORMS = ("received_unconfirmed", "confirm_sender")
+NOTIFICATIONS = tuple(kind for kind in TEMPLATES if kind not in RECEIVED_FORMS)
+
+
 def effective_settings(saved: dict | None, default_sender: str) -> dict:
     """The admin's saved email settings over the deployment's defaults (HELPDESK_MAIL_FROM,
     every notification on, English), so a partial or missing document still works."""
     settings = {"sender_address": default_sender, "sender_name": None, "reply_to": None,
                 "default_language": "en", **(saved or {})}
     chosen = (saved or {}).get("notifications") or {}
-    settings["notifications"] = {kind: bool(chosen.get(kind, True)) for kind in TEMPLATES}
+    settings["notifications"] = {kind: bool(chosen.get(kind, True)) for kind in NOTIFICATIONS}
     return settings
 
 

@@ -291,17 +291,27 @@ class IntakeService(OutboxRelay):
     @command
     def submit_csat_by_token(self, token: str, rating: dict) -> dict:
         """The email link: the signed token stands in for the requester's sign-in."""
-        def requester_of(number):
-            found = self.store.by_number(number)
-            return found and found["requester_id"]
-
-        number = domain.csat_token_number(str(token)[:80], requester_of, self._csat_secrets(),
-                                          self.clock.now())
+        number = domain.csat_token_number(str(token)[:80], self._requester_of,
+                                          self._link_secrets(), self.clock.now())
         if number is None:
             return fail(404, {"token": ["This rating link is not valid."]})
-        requester = self.store.by_number(number)
-        return self.submit_csat(number, rating, {"id": requester["requester_id"],
+        return self.submit_csat(number, rating, {"id": self._requester_of(number),
                                                  "role": "customer"})
+
+    @command
+    def confirmed_sender(self, token: str) -> dict:
+        """The ticket and requester a confirm link (mailed with the acknowledgement of a
+        ticket filed without signing in) names; the portal then calls verify_requester."""
+        number = domain.link_token_number(domain.CONFIRM_LINK, str(token)[:80],
+                                          self._requester_of, self._link_secrets(),
+                                          self.clock.now())
+        if number is None:
+            return fail(404, {"token": ["This link is invalid or expired."]})
+        return ok(number=number, requester_id=self._requester_of(number))
+
+    def _requester_of(self, number: int) -> str | None:
+        found = self.store.by_number(number)
+        return found and found["requester_id"]
 
     @command
     def add_attachment(self, number: int, upload: dict, actor: dict) -> dict:
@@ -1046,7 +1056,8 @@ class IntakeService(OutboxRelay):
         if not self.mailer.enabled:
             return
         settings = self._mail_settings()
-        if not settings["notifications"][kind]:
+        wanted = settings["notifications"][kind]
+        if not wanted and kind != "received":
             return
         ticket = self.store.by_id(ticket_id)
         if ticket is None or not ticket.get("requester_email"):
@@ -1054,6 +1065,16 @@ class IntakeService(OutboxRelay):
         values = {"number": ticket["number"], "subject": ticket["subject"],
                   "name": ticket.get("requester_name") or ticket["requester_email"],
                   "portal_url": self.settings.portal_url, **extra}
+        if kind == "received" and ticket.get("requester_verified") is False:
+            # Filed without signing in: the one acknowledgement carries the confirm link; the
+            # sender must be able to confirm even when the received notice is switched off.
+            kind = "received_unconfirmed" if wanted else "confirm_sender"
+            token = domain.link_token(domain.CONFIRM_LINK, ticket["number"],
+                                      ticket["requester_id"], self._link_signing_secret(),
+                                      self.clock.now())
+            values["confirm_url"] = f"{self.settings.portal_url}/tickets/confirm/{token}"
+        elif not wanted:
+            return
         if kind == "replied":
             message = next((m for m in ticket["messages"] if m["id"] == message_id), None)
             if message is None or not message["public"]:
@@ -1061,7 +1082,7 @@ class IntakeService(OutboxRelay):
             values.update(author=message.get("author_name") or "Support", body=message["body"])
         if kind == "solved":
             token = domain.csat_token(ticket["number"], ticket["requester_id"],
-                                      self._csat_signing_secret(), self.clock.now())
+                                      self._link_signing_secret(), self.clock.now())
             values["csat_url"] = f"{self.settings.portal_url}/csat/{token}"
         outbound_id = _outbound_message_id(settings, f"{consumer}:{once_id}")
         if outbound_id in ticket.get("email_message_ids", []):
@@ -1079,14 +1100,15 @@ class IntakeService(OutboxRelay):
     def _mail_token_secret(self) -> str:
         return self.settings.mail_token_secret or self.store.mail_token_secret()
 
-    def _csat_secrets(self) -> list[str]:
-        """The secret that signs CSAT links, then the retired ones still accepted (read
-        afresh: a link signed by another replica right after a rotation checks out)."""
+    def _link_secrets(self) -> list[str]:
+        """The secret that signs the requester's links (CSAT, confirm), then the retired ones
+        still accepted (read afresh: a link signed by another replica right after a rotation
+        checks out)."""
         if self.settings.csat_secret:
             return [self.settings.csat_secret, *self.settings.csat_previous_secrets]
         return self.store.csat_secrets(self.clock.now())
 
-    def _csat_signing_secret(self) -> str:
+    def _link_signing_secret(self) -> str:
         return self.settings.csat_secret or self.store.recent_csat_signing_secret()
 
     def _sla_warning_mail(self, warning: dict):

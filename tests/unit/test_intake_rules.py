@@ -418,3 +418,36 @@ def test_public_or_short_csat_secrets_are_refused():
         with pytest.raises(domain.UnsafeSecret, match="HELPDESK_CSAT_SECRET"):
             domain.check_secrets([secret], "HELPDESK_CSAT_SECRET")
     domain.check_secrets(["a-long-random-secret-from-the-vault"], "HELPDESK_CSAT_SECRET")
+
+
+def test_a_link_token_serves_only_its_purpose():
+    now = datetime(2026, 12, 5, tzinfo=timezone.utc)
+    owners = {1001: "c1"}.get
+    confirm = domain.link_token(domain.CONFIRM_LINK, 1001, "c1", "secret", now)
+    assert domain.link_token_number(domain.CONFIRM_LINK, confirm, owners, ["secret"],
+                                    now) == 1001
+    assert domain.csat_token_number(confirm, owners, ["secret"], now) is None
+    rating = domain.csat_token(1001, "c1", "secret", now)
+    assert domain.link_token_number(domain.CONFIRM_LINK, rating, owners, ["secret"],
+                                    now) is None
+    # Good for 14 days (as long as a closed ticket can be reopened), not 30.
+    assert domain.link_token_number(domain.CONFIRM_LINK, confirm, owners, ["secret"],
+                                    now + timedelta(days=13)) == 1001
+    assert domain.link_token_number(domain.CONFIRM_LINK, confirm, owners, ["secret"],
+                                    now + timedelta(days=16)) is None
+
+
+@pytest.mark.parametrize("kind, language, says", [
+    ("received_unconfirmed", "en", "We received your request"),
+    ("received_unconfirmed", "ru", "Ваша заявка принята"),
+    ("confirm_sender", "en", "Confirm your request"),
+    ("confirm_sender", "ru", "Подтвердите обращение")])
+def test_an_unconfirmed_senders_mail_carries_the_confirm_link(kind, language, says):
+    msg = mail.compose(kind, language, to="ann@example.com",
+                       settings=mail.effective_settings(None, "desk@x"), message_id="<o@x>",
+                       references=[], number=7, subject="S", name="Ann",
+                       portal_url="http://p", confirm_url="http://p/tickets/confirm/7.1.abc")
+    assert says in msg["Subject"] and "[#7]" in msg["Subject"]
+    assert "http://p/tickets/confirm/7.1.abc" in msg.get_content()
+    # forms of "received", not notifications an admin switches on their own
+    assert kind not in mail.effective_settings(None, "desk@x")["notifications"]

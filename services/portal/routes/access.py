@@ -46,7 +46,7 @@ def register(app, portal):
             return render_template("message.html", status=400, reason="confirm_invalid"), 400
 
         try:
-            number, requester_id = confirmed_sender(token)
+            number, requester_id = confirmed_sender(portal.rpc, token)
         except ApiError:
             return invalid()
         if request.method == "GET":

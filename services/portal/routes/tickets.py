@@ -10,7 +10,6 @@ from services.intake.schemas import (MessageCreateSchema, StatusChangeSchema, Ti
                                      TicketQuerySchema, TicketSchema)
 
 from ..schemas import TicketPageView
-from ..verification import send_confirm_link
 from ..web import ApiError, json_body, load, query_args, reply
 
 OPERATIONS = [
@@ -64,8 +63,7 @@ def file_ticket(portal, data: dict, user: dict | None, channel: str) -> dict:
         raise ApiError(result["status"], result["errors"])
     if not anonymous:
         return dict(result, answer=result["ticket"])
-    if result["created"]:
-        send_confirm_link(result["ticket"], data["language"])
+    # Intake's acknowledgement mail carries the link that confirms the address.
     return dict(result, answer=dict(sent, number=result["ticket"]["number"]))
 
 
