@@ -7,15 +7,14 @@ from datetime import datetime
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
-from services.common.cache import SETTINGS_TTL, RecentReads
 from services.common.nameko_support import ServiceDatabase
 from services.common.storage import Repository
 
 from . import time_rules as tr
 
 # Triggers and webhook subscriptions are read on every ticket event and change only by an
-# admin's hand: the event handlers use reads kept per process, the admin's RPCs read afresh.
-_RECENT = RecentReads(SETTINGS_TTL)
+# admin's hand: the event handlers use reads kept per process (Repository.recent_setting), the
+# admin's RPCs read afresh.
 
 
 class StateChanged(Exception):
@@ -70,7 +69,7 @@ class AutomationRepository(Repository):
 
     def upsert_webhook(self, webhook: dict) -> None:
         self.db.webhooks.replace_one({"_id": webhook["_id"]}, webhook, upsert=True)
-        _RECENT.forget(self.db.name)
+        self.settings_changed()
 
     def webhooks(self) -> list[dict]:
         return list(self.db.webhooks.find().sort("_id", ASCENDING))
@@ -79,13 +78,12 @@ class AutomationRepository(Repository):
         return self.db.webhooks.find_one({"_id": webhook_id})
 
     def delete_webhook(self, webhook_id: str) -> bool:
-        deleted = self.db.webhooks.delete_one({"_id": webhook_id}).deleted_count == 1
-        _RECENT.forget(self.db.name)
-        return deleted
+        return self.settings_changed(
+            self.db.webhooks.delete_one({"_id": webhook_id}).deleted_count == 1)
 
     def subscribed(self, event_type: str) -> list[dict]:
         """Read per ticket event: as read within the last SETTINGS_TTL in this process."""
-        return _RECENT.get(self.db.name, ("subscribed", event_type), lambda: list(
+        return self.recent_setting(("subscribed", event_type), lambda: list(
             self.db.webhooks.find({"events": event_type, "active": True})))
 
     def enqueue(self, deliveries: list[dict], session) -> None:
@@ -124,19 +122,18 @@ class AutomationRepository(Repository):
 
     def upsert_trigger(self, trigger: dict) -> None:
         self.db.triggers.replace_one({"_id": trigger["_id"]}, trigger, upsert=True)
-        _RECENT.forget(self.db.name)
+        self.settings_changed()
 
     def triggers(self) -> list[dict]:
         return list(self.db.triggers.find().sort([("position", ASCENDING), ("_id", ASCENDING)]))
 
     def recent_triggers(self) -> list[dict]:
         """``triggers`` as read within the last SETTINGS_TTL in this process."""
-        return _RECENT.get(self.db.name, "triggers", self.triggers)
+        return self.recent_setting("triggers", self.triggers)
 
     def delete_trigger(self, trigger_id: str) -> bool:
-        deleted = self.db.triggers.delete_one({"_id": trigger_id}).deleted_count == 1
-        _RECENT.forget(self.db.name)
-        return deleted
+        return self.settings_changed(
+            self.db.triggers.delete_one({"_id": trigger_id}).deleted_count == 1)
 
     def claim_firing(self, trigger_id: str, event_id: str) -> bool:
         """At most once per (trigger, event): the marker is written before the actions run."""

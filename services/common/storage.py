@@ -9,7 +9,12 @@ from pymongo import MongoClient, monitoring
 from pymongo.client_session import ClientSession
 from pymongo.errors import DuplicateKeyError
 
+from .cache import SETTINGS_TTL, RecentReads
 from .metrics import MONGO_COMMAND_SECONDS, MONGO_COMMANDS
+
+# Settings only an admin changes, as read lately in this process (services/common/cache.py);
+# keyed by database, so a write forgets only its own service's.
+_RECENT_SETTINGS = RecentReads(SETTINGS_TTL)
 
 _clients: dict[str, MongoClient] = {}
 _lock = threading.Lock()
@@ -102,3 +107,13 @@ class Repository:
 
     def handle_once(self, consumer: str, event_id: str, work) -> bool:
         return handle_once(self.db, consumer, event_id, work)
+
+    def recent_setting(self, key, load: Callable[[], Any]) -> Any:
+        """``load()`` as read within the last SETTINGS_TTL in this process."""
+        return _RECENT_SETTINGS.get(self.db.name, key, load)
+
+    def settings_changed(self, result: Any = None) -> Any:
+        """After writing settings: this process reads them afresh (others within
+        SETTINGS_TTL).  Returns ``result``, so a write's answer passes through."""
+        _RECENT_SETTINGS.forget(self.db.name)
+        return result

@@ -10,7 +10,7 @@ import gridfs
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from services.common.cache import SETTINGS_TTL, RecentReads
+from services.common.cache import RecentReads
 from services.common.storage import Repository
 
 from . import queue as queue_rules
@@ -41,7 +41,6 @@ DUE_INDEX = [("next_due", ASCENDING), ("number", DESCENDING)]
 # only by an admin's hand (or a rotation): mail uses reads kept per process, the admin's RPCs
 # and the CSAT link check read afresh.  The reply-address secret never changes once made:
 # kept for the process's life.
-_RECENT = RecentReads(SETTINGS_TTL)
 _FOR_LIFE = RecentReads(math.inf)
 
 
@@ -279,11 +278,11 @@ class TicketRepository(Repository):
 
     def recent_mail_settings(self) -> dict | None:
         """``mail_settings`` as read within the last SETTINGS_TTL in this process."""
-        return _RECENT.get(self.db.name, "mail", self.mail_settings)
+        return self.recent_setting("mail", self.mail_settings)
 
     def save_mail_settings(self, settings: dict) -> None:
         self.db.settings.replace_one({"_id": "mail"}, settings, upsert=True)
-        _RECENT.forget(self.db.name)
+        self.settings_changed()
 
     # ---------------------------------------------------------------- CSAT link secrets
     # Made at first start and kept here (as the portal keeps its session secret), unless the
@@ -299,7 +298,7 @@ class TicketRepository(Repository):
     def recent_csat_signing_secret(self) -> str:
         """The signing secret as read within the last SETTINGS_TTL in this process: after a
         rotation elsewhere, links are signed with the retired one (still accepted) that long."""
-        return _RECENT.get(self.db.name, "csat", self._csat_doc)["current"]
+        return self.recent_setting("csat", self._csat_doc)["current"]
 
     def rotate_csat_secret(self, now: datetime) -> None:
         """A new signing secret; the old one is still accepted for CSAT_LINK_VALIDITY (links
@@ -310,7 +309,7 @@ class TicketRepository(Repository):
         self.db.settings.update_one({"_id": "csat", "current": doc["current"]}, {"$set": {
             "current": secrets.token_urlsafe(48),
             "previous": [*kept, {"value": doc["current"], "retired_at": now}]}})
-        _RECENT.forget(self.db.name)
+        self.settings_changed()
 
     def mail_token_secret(self) -> str:
         """Signs the per-ticket reply addresses (HELPDESK_MAIL_TOKEN_SECRET unset): made at first

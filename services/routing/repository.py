@@ -11,7 +11,6 @@ from bson.binary import Binary
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import OperationFailure
 
-from services.common.cache import SETTINGS_TTL, RecentReads
 from services.common.storage import Repository
 
 from .domain import FAR_FUTURE, INCIDENT_CANDIDATES, priority_rank
@@ -37,7 +36,6 @@ OUTDATED_TICKET_INDEXES = ("fingerprint_1", "department_1_bands_1_created_at_-1"
 # Rules and department settings are read for every routed ticket and change only by an
 # admin's hand: the event handlers use reads kept per process (recent_*), the admin's RPCs
 # read afresh.
-_RECENT = RecentReads(SETTINGS_TTL)
 # What deciding and linking an incident reads of each candidate: what a ticket's copy keeps
 # from its filing on (kept per process, FILED), and what may change (read each time, and only
 # for candidates alike enough to matter).
@@ -129,14 +127,14 @@ class RoutingRepository(Repository):
     def upsert_department(self, department: dict) -> None:
         self.db.departments.update_one({"_id": department["id"]}, {"$set": {
             k: v for k, v in department.items() if k != "id"}}, upsert=True)
-        _RECENT.forget(self.db.name)
+        self.settings_changed()
 
     def department(self, department_id: str, session=None) -> dict | None:
         return self.db.departments.find_one({"_id": department_id}, session=session)
 
     def recent_department(self, department_id: str) -> dict | None:
         """``department`` as read within the last SETTINGS_TTL in this process."""
-        return _RECENT.get(self.db.name, ("department", department_id),
+        return self.recent_setting(("department", department_id),
                            lambda: self.department(department_id))
 
     def department_exists(self, department_id: str) -> bool:
@@ -384,17 +382,16 @@ class RoutingRepository(Repository):
 
     def recent_rules(self) -> list[dict]:
         """``rules`` as read within the last SETTINGS_TTL in this process."""
-        return _RECENT.get(self.db.name, "rules", self.rules)
+        return self.recent_setting("rules", self.rules)
 
     def save_rule(self, rule: dict) -> None:
         self.db.rules.replace_one({"_id": rule["id"]},
                                   {k: v for k, v in rule.items() if k != "id"}, upsert=True)
-        _RECENT.forget(self.db.name)
+        self.settings_changed()
 
     def delete_rule(self, rule_id: str) -> bool:
-        deleted = self.db.rules.delete_one({"_id": rule_id}).deleted_count == 1
-        _RECENT.forget(self.db.name)
-        return deleted
+        return self.settings_changed(
+            self.db.rules.delete_one({"_id": rule_id}).deleted_count == 1)
 
     # ------------------------------------------------------------------ alerts
 

@@ -6,7 +6,6 @@ from datetime import datetime
 
 from pymongo import ASCENDING
 
-from services.common.cache import SETTINGS_TTL, RecentReads
 from services.common.storage import Repository
 
 from . import calendar as cal
@@ -15,7 +14,6 @@ from . import domain
 # Policies and calendars are read for every ticket event that starts or re-selects a clock
 # and change only by an admin's hand: those reads are kept per process; the admin's RPCs
 # read afresh.
-_RECENT = RecentReads(SETTINGS_TTL)
 
 class ClockChanged(Exception):
     """Someone else updated the clock first (another event or replica): read it again."""
@@ -35,7 +33,7 @@ class SlaRepository(Repository):
     def upsert_calendar(self, calendar: dict) -> None:
         doc = {k: v for k, v in calendar.items() if k != "id"}
         self.db.calendars.replace_one({"_id": calendar["id"]}, doc, upsert=True)
-        _RECENT.forget(self.db.name)
+        self.settings_changed()
 
     def calendars(self) -> list[dict]:
         return list(self.db.calendars.find().sort("_id"))
@@ -46,7 +44,7 @@ class SlaRepository(Repository):
     def business_calendar(self, calendar_id: str | None) -> cal.BusinessCalendar:
         """As read within the last SETTINGS_TTL in this process.  A policy whose calendar was
         deleted meanwhile falls back to round-the-clock."""
-        return cal.from_spec(_RECENT.get(self.db.name, ("calendar", calendar_id),
+        return cal.from_spec(self.recent_setting(("calendar", calendar_id),
                                          lambda: self.calendar_spec(calendar_id)))
 
     def calendar_in_use(self, calendar_id: str) -> list[str]:
@@ -54,30 +52,28 @@ class SlaRepository(Repository):
                                                         projection={"_id": 1})]
 
     def delete_calendar(self, calendar_id: str) -> bool:
-        deleted = self.db.calendars.delete_one({"_id": calendar_id}).deleted_count == 1
-        _RECENT.forget(self.db.name)
-        return deleted
+        return self.settings_changed(
+            self.db.calendars.delete_one({"_id": calendar_id}).deleted_count == 1)
 
     # ------------------------------------------------------------------ policies
 
     def upsert_policy(self, policy: dict) -> None:
         doc = {k: v for k, v in policy.items() if k != "id"}
         self.db.policies.replace_one({"_id": policy["id"]}, doc, upsert=True)
-        _RECENT.forget(self.db.name)
+        self.settings_changed()
 
     def policies(self) -> list[dict]:
         return list(self.db.policies.find().sort("_id"))
 
     def delete_policy(self, policy_id: str) -> bool:
-        deleted = self.db.policies.delete_one({"_id": policy_id}).deleted_count == 1
-        _RECENT.forget(self.db.name)
-        return deleted
+        return self.settings_changed(
+            self.db.policies.delete_one({"_id": policy_id}).deleted_count == 1)
 
     def policy_for(self, ticket: dict) -> dict:
         """Among the policies of the ticket's priority as read within the last SETTINGS_TTL in
         this process."""
         priority = ticket["priority"]
-        return domain.select_policy(_RECENT.get(self.db.name, ("policies", priority), lambda: list(
+        return domain.select_policy(self.recent_setting(("policies", priority), lambda: list(
             self.db.policies.find({"priority": priority}))), ticket)
 
     # ------------------------------------------------------------------ clocks
