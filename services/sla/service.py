@@ -105,10 +105,11 @@ class SlaService(OutboxRelay):
 
         def work(session):
             if not self.store.insert_clock(clock, session):
-                return []
+                return []  # a redelivery: the clock, and its announcement, exist already
             return [self._deadlines_event(clock, clock["version"])]
 
-        self.apply(work, event=event, consumer="start_clock")
+        # No once-per-event marker: inserting the clock only if absent is idempotent itself.
+        self.apply(work)
 
     @on_event(ev.MESSAGE_ADDED)
     def count_message(self, event):
