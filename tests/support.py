@@ -57,6 +57,11 @@ def delete_vhost(name: str) -> None:
     requests.delete(url, auth=auth, timeout=10)
 
 
+def queue_exists(vhost: str, name: str) -> bool:
+    url, auth = _mgmt(f"/api/queues/{urllib.parse.quote(vhost, safe='')}/{name}")
+    return requests.get(url, auth=auth, timeout=10).status_code == 200
+
+
 def queues_drained(vhost: str, consumer: str) -> bool:
     """True when every queue of ``consumer`` (a service name) in ``vhost`` is empty and has
     nothing unacknowledged: all delivered messages, duplicates included, were handled."""
