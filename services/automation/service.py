@@ -100,8 +100,12 @@ class AutomationService(OutboxRelay):
     @on_event(ev.TICKET_CREATED)
     def follow_creation(self, event):
         d = event.data
-        self._evolve(event, "follow_creation", d["ticket_id"], d["number"], lambda s: (
-            tr.status_changed(s, "new", d["created_at"]) if s["status"] is None else s))
+        try:  # nearly always the ticket's first event here: one insert, no marker needed
+            self.store.save_state(
+                tr.status_changed(tr.blank(d["ticket_id"], d["number"]), "new", d["created_at"]))
+        except StateChanged:  # a later event (or this one, redelivered) came first
+            self._evolve(event, "follow_creation", d["ticket_id"], d["number"], lambda s: (
+                tr.status_changed(s, "new", d["created_at"]) if s["status"] is None else s))
         self._enqueue(event)
         self._run_triggers(event)
 
