@@ -854,7 +854,7 @@ def demo_mailbox(s: Settings) -> Path | None:
     mail_dir = s.state_dir / "mail"
     start_server(s, "mailbox", {port: "HELPDESK_DEMO_MAIL_PORT"},
                  [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
-                  "-c", "aiosmtpd.handlers.Mailbox", str(mail_dir)],
+                  "-c", "deploy.local.maildir_sink.RawMaildir", str(mail_dir)],
                  external="HELPDESK_SMTP_RELAY_HOST")
     wait_server(s, "mailbox", "demo mailbox", port, "HELPDESK_DEMO_MAIL_PORT", 15,
                 external="HELPDESK_SMTP_RELAY_HOST")

@@ -1,4 +1,4 @@
-"""The suite's outbound mail relay: aiosmtpd's Maildir handler, which a test can make slow (as a
+"""The suite's outbound mail relay: the demo's Maildir handler, which a test can make slow (as a
 distant relay is) to see that nothing a caller waits for depends on sending mail.
 
     python -m aiosmtpd -n -l 127.0.0.1:PORT -c tests.e2e.mail_relay.SlowableMailbox MAILDIR
@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from aiosmtpd.handlers import Mailbox
+from deploy.local.maildir_sink import RawMaildir
 
 
 def delay_file(maildir: Path) -> Path:
     return maildir.with_name(maildir.name + ".delay")
 
 
-class SlowableMailbox(Mailbox):
+class SlowableMailbox(RawMaildir):
     async def handle_DATA(self, server, session, envelope):
         slow = delay_file(Path(self.mail_dir))
         if slow.exists():
