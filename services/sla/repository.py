@@ -78,7 +78,7 @@ class SlaRepository(Repository):
 
     # ------------------------------------------------------------------ clocks
 
-    def insert_clock(self, clock: dict, session) -> bool:
+    def insert_clock(self, clock: dict, session=None) -> bool:
         result = self.db.clocks.update_one({"_id": clock["_id"]},
                                            {"$setOnInsert": _stored(clock)},
                                            upsert=True, session=session)

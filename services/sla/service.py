@@ -103,13 +103,13 @@ class SlaService(OutboxRelay):
         policy = self.store.policy_for(d)
         clock = domain.new_clock(d, policy, self.store.business_calendar(policy.get("calendar_id")))
 
-        def work(session):
-            if not self.store.insert_clock(clock, session):
-                return []  # a redelivery: the clock, and its announcement, exist already
-            return [self._deadlines_event(clock, clock["version"])]
-
-        # No once-per-event marker: inserting the clock only if absent is idempotent itself.
-        self.apply(work)
+        # One write, no transaction or outbox: the clock is inserted only if absent, and its
+        # deadlines are announced before the event is acknowledged.  Should this process die
+        # in between, the redelivery finds the clock and announces it again (consumers keep
+        # the newest version only).
+        if not self.store.insert_clock(clock):
+            clock = self.store.clock(d["ticket_id"])
+        self.dispatch(ev.SLA_DEADLINES_SET, self._deadlines_event(clock, clock["version"]))
 
     @on_event(ev.MESSAGE_ADDED)
     def count_message(self, event):
