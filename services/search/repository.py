@@ -161,17 +161,20 @@ class SearchRepository(Repository, VersionRepository):
         self._assign_copies([doc["_id"]], now)
         return saved
 
-    def save_tickets(self, docs: list[dict], now: datetime) -> None:
+    def save_tickets(self, docs: list[dict], now: datetime, first_sight: bool = False) -> None:
         """``save_ticket`` for a batch of events: copies not stored yet (new tickets) go in
         one insert and one read finds routing's assignments for all; a copy already stored
-        (or whose first save another one raced) is saved on its own, as ``save_ticket`` does."""
+        (or whose first save another one raced) is saved on its own, as ``save_ticket`` does.
+        ``first_sight``: the tickets are most likely new (their creation), so no read first
+        finds which copies exist: the insert's duplicate key errors tell."""
         newest: dict[str, dict] = {}
         for doc in docs:  # several views of one ticket in a batch: the newest counts
             kept = newest.get(doc["_id"])
             if kept is None or not _later(kept["updated_at"], doc["updated_at"]):
                 newest[doc["_id"]] = doc
-        stored = {c["_id"] for c in self.db.tickets.find({"_id": {"$in": list(newest)}},
-                                                          projection={"_id": 1})}
+        stored = set() if first_sight else {
+            c["_id"] for c in self.db.tickets.find({"_id": {"$in": list(newest)}},
+                                                   projection={"_id": 1})}
         again = [doc for ticket_id, doc in newest.items() if ticket_id in stored]
         first = [dict(doc, indexed=False, rev=1, saved_at=now)
                  for ticket_id, doc in newest.items() if ticket_id not in stored]

@@ -53,7 +53,8 @@ def _indexes_state(event_type: str):
     called back; the events waiting together are saved together."""
     def keep(self, events):
         # An internal note changes nothing searchable.
-        self._save_tickets([e.data for e in events if e.data.get("public", True)])
+        self._save_tickets([e.data for e in events if e.data.get("public", True)],
+                           first_sight=event_type == ev.TICKET_CREATED)
     keep.__name__ = f"index_on_{event_type}"
     return on_events(event_type)(keep)
 
@@ -482,13 +483,13 @@ class SearchService(KnowledgeLoop, OutboxRelay):
 
     # ------------------------------------------------------------------ internals
 
-    def _save_tickets(self, changes: list[dict]) -> None:
+    def _save_tickets(self, changes: list[dict], first_sight: bool) -> None:
         if not changes:
             return
         self.store.save_tickets([
             {"_id": c["ticket_id"], "answer_ref": domain.answer_ref(c["ticket_id"]),
              **domain.ticket_document(c["number"], c["ticket"])} for c in changes],
-            self.clock.now())
+            self.clock.now(), first_sight)
         self._sync_tickets()
 
     def _sync_tickets(self) -> None:

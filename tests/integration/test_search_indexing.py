@@ -145,6 +145,21 @@ def test_two_first_saves_at_once_keep_the_newest_view(db, winner):
     assert stored["rev"] == (2 if winner == "older" else 1) and stored["indexed"] is False
 
 
+def test_creations_saved_unread_still_respect_copies_already_there(db, repo):
+    """Creations are inserted without reading first; a copy that exists (a redelivered
+    creation, or a later event saved first) is compared by ``updated_at`` as any save is."""
+    stale_there = ticket("seen-older", "new", NOW)
+    newer_there = ticket("seen-newer", "solved", NOW + timedelta(minutes=5))
+    repo.save_tickets([stale_there, newer_there], NOW)
+    repo.save_tickets([ticket("seen-older", "open", NOW + timedelta(minutes=1)),
+                       ticket("seen-newer", "new", NOW), ticket("seen-none", "new", NOW)],
+                      NOW, first_sight=True)
+    stored = {d["_id"]: d for d in db("search").tickets.find(
+        {"_id": {"$in": ["seen-older", "seen-newer", "seen-none"]}})}
+    assert {k: (d["status"], d["rev"]) for k, d in stored.items()} == {
+        "seen-older": ("open", 2), "seen-newer": ("solved", 1), "seen-none": ("new", 1)}
+
+
 # ---------------------------------------------------------------- a document Elasticsearch refuses
 
 def test_a_refused_document_is_set_aside_and_the_rest_still_indexed(config, rpc, es, repo):
