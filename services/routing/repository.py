@@ -338,17 +338,22 @@ class RoutingRepository(Repository):
         changing fields of the alike ones."""
         if not bands:
             return []
-        since_key = _millis(since)
-        filed_at: dict[str, bytes] = {}
+        # A ticket sits in several of the lists with the same entry: one set of raw entries
+        # drops the repeats at C speed, and only the newest are decoded.
+        entries: set[bytes] = set()
         for listed in self.db.alike.find(
                 {"_id": {"$in": [f"{department}|{band}" for band in bands]}}, session=session):
-            entries = list(listed.get("entries", []))
+            entries.update(listed.get("entries", []))
             if "recent" in listed:
-                entries += [_alike_entry(e["id"], e["at"]) for e in listed["recent"]]
+                entries.update(bytes(_alike_entry(e["id"], e["at"])) for e in listed["recent"])
                 self._convert_alike(listed)
-            filed_at.update((bytes(e[8:]).decode(), bytes(e[:8])) for e in entries
-                            if e[:8] >= since_key)
-        newest = sorted(filed_at, key=filed_at.__getitem__, reverse=True)[:INCIDENT_CANDIDATES]
+        since_key = _millis(since)  # an entry sorts after it exactly when filed since
+        newest_ids: dict[str, None] = {}  # ordered, newest first
+        for entry in sorted(entries, reverse=True):
+            if entry < since_key or len(newest_ids) == INCIDENT_CANDIDATES:
+                break
+            newest_ids.setdefault(entry[8:].decode())
+        newest = list(newest_ids)
         filed = _FILED.known(self.db.name, newest)
         missing = [ticket_id for ticket_id in newest if ticket_id not in filed]
         if missing:

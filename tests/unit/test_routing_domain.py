@@ -365,6 +365,22 @@ def test_alike_tickets_share_a_signature_band_and_others_do_not():
     assert signature_bands([]) == []
 
 
+def test_minhashes_are_the_big_integer_values_stored_keys_were_made_from():
+    """The 64-bit arithmetic gives exactly the earlier big-integer MinHash (band keys stored
+    by a previous version must still match new ones), edge values included."""
+    import random
+    from services.routing.domain import _MERSENNE, _MINHASH, _minhashes, signature_bands
+    rng = random.Random(3)
+    for size in (1, 2, 9, 60):
+        for _ in range(30):
+            hashes = [rng.getrandbits(64) for _ in range(size)]
+            hashes += rng.sample([0, 1, _MERSENNE - 1, _MERSENNE, _MERSENNE + 1, 2**64 - 1], 2)
+            assert _minhashes(hashes) == [min((a * h + b) % _MERSENNE for h in hashes)
+                                          for a, b in _MINHASH]
+    # A band key of "VPN не подключается" as the previous version stored it.
+    assert signature_bands(fingerprint("VPN не подключается", ""))[0] == "0-18c5623e36f1"
+
+
 def test_signature_bands_find_most_pairs_at_the_default_threshold():
     """Empirically, over generated pairs of Jaccard similarity >= 0.5 (recall), and that pairs
     below 0.2 rarely become candidates (what is read)."""
