@@ -320,7 +320,9 @@ class RoutingRepository(Repository):
         """List the ticket among the newest of each of its signature bands in its department
         (see ALIKE_KEPT_FOR).  Outside any transaction: alike tickets arriving together share
         these documents, and would abort each other's transactions.  A repeat (redelivery)
-        lists it twice, which ``recent_tickets`` reads as once."""
+        lists it twice, which ``recent_tickets`` reads as once.  Its filed fields are kept
+        here as well: the next alike arrivals find it among their candidates."""
+        _FILED.keep(self.db.name, ticket)
         entry = _alike_entry(ticket["_id"], ticket["created_at"])
         writes = [UpdateOne({"_id": f"{ticket['department']}|{band}"}, {
             "$push": {"entries": _newest_kept([entry])},
