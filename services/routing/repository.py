@@ -9,7 +9,7 @@ from typing import Callable
 
 from bson.binary import Binary
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
-from pymongo.errors import OperationFailure
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.common.storage import Repository
 
@@ -301,11 +301,14 @@ class RoutingRepository(Repository):
         # Older or none.  Not an ``$or``: beside an _id the wire server plans each of its
         # branches on its own, a scan of the collection (BENCHMARKS.md).
         older = {"sla_version": {"$not": {"$gte": version}}}
-        if not self.db.tickets.update_one({"_id": ticket_id, **older},
-                                          {"$set": changes}).matched_count:
-            # Either a newer deadline is kept, or it overtook the ticket's creation.
-            self.db.tickets.update_one({"_id": ticket_id}, {"$setOnInsert": changes},
-                                       upsert=True)
+        try:
+            if self.db.tickets.update_one({"_id": ticket_id, **older}, {"$set": changes},
+                                          upsert=True).upserted_id is not None:
+                # The deadline overtook the ticket's creation (SLA is the quicker of the two
+                # under load): the creation finds it on the copy, and no entry waits yet.
+                return
+        except DuplicateKeyError:
+            pass  # this or a newer deadline is kept; the queue entry may still lag (a crash)
         self.db.queue.update_one({"_id": ticket_id, **older},
                                  {"$set": {**changes, **_queue_sort_fields(changes)}})
 

@@ -214,7 +214,9 @@ class RoutingService(OutboxRelay):
             return (self._classification_events(arrived, outcome, now)
                     + self._place(dict(ticket,
                                        preferred_agent_id=arrived.get("previous_assignee_id"),
-                                       sla_due=remembered[0].get("sla_due")), now, session))
+                                       sla_due=remembered[0].get("sla_due"),
+                                       sla_version=remembered[0].get("sla_version")),
+                                  now, session))
 
         def detect_recurring(session):
             return self._detect_recurring(event.data["ticket_id"], now, session)

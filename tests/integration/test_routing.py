@@ -163,6 +163,38 @@ def test_differentiated_queue_order_and_sla_escalation(rpc, db, publish, tap):
     assert loads == {"ops-1": 1, "ops-2": 3}
 
 
+def test_the_newest_deadline_orders_the_queue_whichever_arrives_first(rpc, db, publish, config):
+    """Under load SLA's deadline often overtakes the ticket's creation at routing."""
+    assert rpc.routing.upsert_department({"id": "dues", "name": "Dues"})["ok"]
+    created = ticket_created(40, "dues", "deadline first")
+    ticket_id, now = created["data"]["ticket_id"], datetime.now(timezone.utc)
+
+    def deadlines(hours, version):
+        return ev.new_event(ev.SLA_DEADLINES_SET, {
+            "ticket_id": ticket_id, "number": 40, "policy_id": "p", "version": version,
+            "first_response_due": now + timedelta(hours=hours),
+            "resolution_due": now + timedelta(hours=24)})
+
+    def queued_due():
+        entry = db("routing").queue.find_one({"_id": ticket_id}) or {}
+        return entry.get("sla_version"), entry.get("sla_due")
+
+    publish(deadlines(2, version=1))
+    eventually(lambda: (db("routing").tickets.find_one({"_id": ticket_id}) or {})
+               .get("sla_version") == 1)
+    publish(created)
+    eventually(lambda: db("routing").queue.find_one({"_id": ticket_id}))
+    version, due = queued_due()
+    assert version == 1 and abs(due - (now + timedelta(hours=2))) < timedelta(seconds=1)
+    publish(deadlines(1, version=3))
+    eventually(lambda: queued_due()[0] == 3)
+    publish(deadlines(5, version=2))  # older, delivered late
+    publish(deadlines(1, version=3))  # a redelivery
+    eventually(lambda: queues_drained(config["_vhost"], "routing"))
+    assert queued_due()[0] == 3
+    assert db("routing").tickets.find_one({"_id": ticket_id})["sla_version"] == 3
+
+
 def test_similar_tickets_become_an_incident(rpc, db, publish, tap):
     assert rpc.routing.upsert_department({"id": "net", "name": "Network",
                                           "incident_threshold": 3,
