@@ -43,6 +43,18 @@ class UserRepository(Repository):
             return None
         return user
 
+    def requester(self, *, email: str, name: str, language: str) -> dict:
+        """The account of an address filing without signing in: the one it has, or a new
+        customer record without a password.  One command either way (the unique email index
+        settles two first filings at once: the loser reads the winner's record)."""
+        email = email.strip().lower()
+        try:
+            return self.db.users.find_one_and_update({"email": email}, {"$setOnInsert": {
+                "_id": uuid.uuid4().hex, "name": name, "role": "customer", "password_hash": None,
+                "language": language}}, upsert=True, return_document=ReturnDocument.AFTER)
+        except DuplicateKeyError:
+            return self.by_email(email)
+
     def claim(self, *, email: str, name: str, password_hash: str,
               language: str) -> dict | None:
         """The account of an address that filed requests before without one (no password yet),

@@ -2,6 +2,8 @@
 with every ticket the customer files (never from the request body): a routing rule on the plan
 fires and the SLA policy for the organization is chosen.  The portal runs in this process
 (Flask test client) against intake, routing and sla on the real broker and Mongo server."""
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from services.common.clock import SystemClock
@@ -85,3 +87,27 @@ def test_account_organization_and_plan_select_the_routing_rule_and_sla_policy(po
     ticket = eventually(lambda: (t := rpc.intake.get_ticket(number, STAFF)["ticket"])["sla"]
                         and "gold-plan" in t["tags"] and t, timeout=20)
     assert ticket["sla"]["policy_id"] == "acme-normal"
+
+
+def test_an_address_filing_without_signing_in_has_one_customer_record(portal):
+    client, users = portal
+    with ThreadPoolExecutor(8) as pool:  # several first filings at once
+        found = list(pool.map(lambda _: users.requester(
+            email=" New.Person@Example.com", name="New", language="ru"), range(8)))
+    assert len({user["_id"] for user in found}) == 1
+    kept = users.by_email("new.person@example.com")
+    assert (kept["role"], kept["password_hash"], kept["name"], kept["language"]) == (
+        "customer", None, "New", "ru")
+    # Later filings under another name or language leave the record as it is.
+    assert users.requester(email="new.person@example.com", name="Other", language="en") == kept
+
+    filed = client.post("/api/tickets", json={
+        "subject": "Printer", "description": "Jammed", "requester_email": "new.person@example.com",
+        "requester_name": "Someone else"})
+    assert filed.status_code == 201, filed.get_json()
+    assert users.db.users.count_documents({"email": "new.person@example.com"}) == 1
+    # A staff address cannot file without signing in.
+    users.create(email="agent@example.com", name="Agent", role="agent", password_hash=None)
+    refused = client.post("/api/tickets", json={
+        "subject": "Printer", "description": "Jammed", "requester_email": "agent@example.com"})
+    assert refused.status_code == 401

@@ -39,10 +39,8 @@ def file_ticket(portal, data: dict, user: dict | None, channel: str) -> dict:
         if not data.get("requester_email"):
             raise ApiError(400, {"requester_email": ["Required when not signed in."]})
         email = data["requester_email"]
-        user = users.by_email(email) or users.create(
-            email=email, name=data.get("requester_name") or email.split("@")[0],
-            role="customer", password_hash=None, language=data["language"]
-        ) or users.by_email(email)  # created concurrently by another request
+        user = users.requester(email=email, language=data["language"],
+                               name=data.get("requester_name") or email.split("@")[0])
         if user["role"] != "customer":
             raise ApiError(401, {"_schema": ["Staff must sign in to file tickets."]})
     else:
