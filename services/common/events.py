@@ -7,6 +7,7 @@ Events are facts in the past tense.  Consumers must be idempotent: delivery is a
 from __future__ import annotations
 
 import functools
+import json
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -36,6 +37,7 @@ TICKET_UPDATED = "ticket_updated"
 ATTACHMENT_ADDED = "attachment_added"
 TICKET_ASSIGNED = "ticket_assigned"
 TICKET_UNASSIGNABLE = "ticket_unassignable"
+TICKET_RELEASED = "ticket_released"
 PRIORITY_CHANGED = "priority_changed"
 TICKET_CLASSIFIED = "ticket_classified"
 INCIDENT_DECLARED = "incident_declared"
@@ -49,7 +51,8 @@ EVENT_SOURCE = {
     TICKET_CREATED: "intake", MESSAGE_ADDED: "intake", STATUS_CHANGED: "intake",
     TICKET_SOLVED: "intake", TICKET_CLOSED: "intake", TICKET_REOPENED: "intake",
     TICKET_UPDATED: "intake", ATTACHMENT_ADDED: "intake",
-    TICKET_ASSIGNED: "routing", TICKET_UNASSIGNABLE: "routing", PRIORITY_CHANGED: "routing",
+    TICKET_ASSIGNED: "routing", TICKET_UNASSIGNABLE: "routing", TICKET_RELEASED: "routing",
+    PRIORITY_CHANGED: "routing",
     TICKET_CLASSIFIED: "routing", INCIDENT_DECLARED: "routing",
     SLA_DEADLINES_SET: "sla", SLA_WARNING: "sla", SLA_BREACHED: "sla",
     TICKET_RATED: "intake", TICKET_MERGED: "intake",
@@ -218,9 +221,15 @@ class TicketAssignedData(TicketRef):
 class TicketUnassignableData(TicketRef):
     department = fields.Str(required=True)
     reason = fields.Str(required=True)
-    # The agent who held the ticket until now (it moved to a department where it waits):
-    # intake clears its assignee if that is still who it records.
-    previous_agent_id = fields.Str(load_default=None, allow_none=True)
+
+
+class TicketReleasedData(TicketRef):
+    """The ticket left its agent (it moved to a department where it waits): intake clears its
+    assignee if that is still who it records.  Its own event, not a field of
+    ``ticket_unassignable``: every new ticket that waits is announced, and only these few
+    concern intake."""
+    department = fields.Str(required=True)
+    previous_agent_id = fields.Str(required=True)
 
 
 class PriorityChangedData(TicketRef):
@@ -291,6 +300,7 @@ EVENT_SCHEMAS: dict[str, type[Schema]] = {
     STATUS_CHANGED: StatusChangedData, TICKET_SOLVED: TicketSolvedData,
     TICKET_CLOSED: TicketClosedData, TICKET_REOPENED: TicketReopenedData,
     TICKET_ASSIGNED: TicketAssignedData, TICKET_UNASSIGNABLE: TicketUnassignableData,
+    TICKET_RELEASED: TicketReleasedData,
     PRIORITY_CHANGED: PriorityChangedData, SLA_DEADLINES_SET: SlaDeadlinesSetData,
     TICKET_UPDATED: TicketUpdatedData, TICKET_CLASSIFIED: TicketClassifiedData,
     ATTACHMENT_ADDED: AttachmentAddedData,
@@ -340,6 +350,24 @@ def _aware(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValidationError({"occurred_at": ["Must carry a time zone."]})
     return moment
+
+
+def released_of_unassignable(body: bytes) -> bytes | None:
+    """An earlier version's ``ticket_unassignable`` envelope that named the agent who held the
+    ticket (``previous_agent_id``) as the ``ticket_released`` that says so now; None for any
+    other (the ticket simply waits: no business of intake's)."""
+    try:
+        envelope = json.loads(body)
+        data = envelope["data"]
+        if envelope["event_type"] != TICKET_UNASSIGNABLE or not data.get("previous_agent_id"):
+            return None
+        return json.dumps(new_event(
+            TICKET_RELEASED, {k: data[k] for k in ("ticket_id", "number", "department",
+                                                   "previous_agent_id")},
+            datetime.fromisoformat(envelope["occurred_at"]), event_id=envelope["event_id"])
+        ).encode()
+    except (ValueError, KeyError, TypeError):  # ValidationError is a ValueError
+        return None  # broken: its handler would have dropped it too
 
 
 class Event:

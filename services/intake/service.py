@@ -17,6 +17,7 @@ from services.common.nameko_support import (ClockProvider, OutboxRelay, command,
                                             on_events)
 from services.common.observability import Observability
 from services.common.results import fail, not_found, ok, parsed
+from services.common.retired_queues import RetiredQueues, handler_queue
 from services.common.validation import flatten_line
 
 from . import attachments as att
@@ -83,6 +84,12 @@ class IntakeService(OutboxRelay):
     settings = Settings()
     mailer = Mailer()
     observe = Observability(business=open_ticket_gauges)
+    # Releases came as ticket_unassignable until intake stopped hearing every waiting ticket.
+    retired = RetiredQueues(
+        {handler_queue("intake", ev.TICKET_UNASSIGNABLE, "record_unassigned"):
+         handler_queue("intake", ev.TICKET_RELEASED, "record_unassigned")},
+        {handler_queue("intake", ev.TICKET_UNASSIGNABLE, "record_unassigned"):
+         ev.released_of_unassignable})
 
     # ------------------------------------------------------------------ commands
 
@@ -689,13 +696,11 @@ class IntakeService(OutboxRelay):
             "assignee_email": d["agent_email"], "assignee_language": d["agent_language"]},
             actor=d.get("assigned_by") or domain.SYSTEM_ACTOR)
 
-    @on_event(ev.TICKET_UNASSIGNABLE)
+    @on_event(ev.TICKET_RELEASED)
     def record_unassigned(self, event):
         """The ticket left its agent to wait in another department's queue (a department
         change): nobody holds it now, unless someone newer was recorded meanwhile."""
         d = event.data
-        if not d["previous_agent_id"]:
-            return
 
         def write(session):
             ticket = self.store.by_id(d["ticket_id"], session)

@@ -389,13 +389,16 @@ class RoutingService(OutboxRelay):
             given = self._give(ticket, taken, now, session)
             self.store.dequeue(ticket["ticket_id"], session)
             return given
-        if self.store.enqueue(ticket, now, session):
-            return [ev.new_event(ev.TICKET_UNASSIGNABLE, {
-                "ticket_id": ticket["ticket_id"], "number": ticket["number"],
-                "department": ticket["department"],
-                "reason": "no available agent with the skills and capacity",
-                "previous_agent_id": ticket.get("released_agent_id")}, now)]
-        return []
+        if not self.store.enqueue(ticket, now, session):
+            return []
+        where = {"ticket_id": ticket["ticket_id"], "number": ticket["number"],
+                 "department": ticket["department"]}
+        waits = [ev.new_event(ev.TICKET_UNASSIGNABLE, dict(
+            where, reason="no available agent with the skills and capacity"), now)]
+        if ticket.get("released_agent_id"):
+            waits.append(ev.new_event(ev.TICKET_RELEASED, dict(
+                where, previous_agent_id=ticket["released_agent_id"]), now))
+        return waits
 
     def _reassign(self, ticket: dict, current: dict, now, session) -> list[dict]:
         """Move to another agent; the new slot is taken first, so when nobody else can take
