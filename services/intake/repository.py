@@ -128,11 +128,14 @@ class TicketRepository(Repository):
         each: an older announcement delivered late, or a redelivery, changes nothing; breaches
         already recorded stay.  One read and one bulk of conditional writes, each with the
         queue's next due and no transaction: a write applies only if its ticket's queue inputs
-        are still as read, else the tickets are read again."""
+        are still as read, else the tickets are read again.  Nearly always these are the first
+        deadlines of tickets just filed: those are written without the read first."""
         newest: dict[str, tuple[dict, int]] = {}
         for ticket_id, deadlines, version in announced:
             if version > newest.get(ticket_id, ({}, -1))[1]:
                 newest[ticket_id] = (dict(deadlines, version=version), version)
+        if self._first_deadlines_kept(newest):
+            return
         for _ in range(SLA_WRITE_ATTEMPTS):
             writes = []
             for ticket in self.tickets.find({"_id": {"$in": list(newest)}},
@@ -155,6 +158,17 @@ class TicketRepository(Repository):
                 return
         raise RuntimeError(f"tickets {sorted(newest)} kept changing while their deadlines were "
                            "recorded; the events will be redelivered")
+
+    def _first_deadlines_kept(self, newest: dict[str, tuple[dict, int]]) -> bool:
+        """Each ticket's deadlines written as its first, racing its first response (a ticket
+        as filed); True when every write applied.  The others are left to the read that
+        follows, which finds these kept already."""
+        writes = [UpdateOne(
+            {"_id": ticket_id, "sla": None, "first_response_at": None,
+             "status": {"$nin": list(queue_rules.NOT_RACING)}},
+            {"$set": {"sla": dict(fresh, breached=[]), "next_due": queue_rules.next_due(
+                {"status": "new", "sla": fresh})}}) for ticket_id, (fresh, _) in newest.items()]
+        return self.tickets.bulk_write(writes, ordered=False).matched_count == len(writes)
 
     def by_idempotency_key(self, requester_id: str, key: str) -> dict | None:
         """The ticket this requester already filed with this key (keys are per requester)."""

@@ -211,6 +211,23 @@ def test_deadlines_are_kept_by_version_with_their_breaches(db):
     assert stored()["sla"]["breached"] == ["resolution"]
 
 
+def test_first_deadlines_follow_what_the_ticket_became_before_they_arrived(db):
+    """A ticket's first deadlines are written without a read when it is still as filed; one
+    answered or put on hold before they arrived races its resolution, or nothing."""
+    repo = TicketRepository(db("intake"))
+    for n, changes in ((11, None), (12, {"first_response_at": NOW}), (13, {"status": "pending"})):
+        repo.insert(dict(ticket(n, department="first", status="new"), sla=None), None)
+        if changes:
+            repo.update(f"q-{n}", changes, None)
+    deadlines = {"policy_id": "p", "first_response_due": NOW + timedelta(hours=1),
+                 "resolution_due": NOW + timedelta(hours=8)}
+    repo.record_sla_deadlines([(f"q-{n}", deadlines, 1) for n in (11, 12, 13)])
+    stored = {t["_id"]: t for t in db("intake").tickets.find({"department": "first"})}
+    assert [stored[f"q-{n}"]["next_due"] for n in (11, 12, 13)] == [
+        NOW + timedelta(hours=1), NOW + timedelta(hours=8), None]
+    assert all(t["sla"] == dict(deadlines, version=1, breached=[]) for t in stored.values())
+
+
 def test_refusals(rpc, queue):
     refused = rpc.intake.queue({"sort": "price", "statuses": ["gone"]}, AGENT)
     assert refused["status"] == 400 and {"sort", "statuses"} <= set(refused["errors"])
