@@ -13,6 +13,7 @@ from services.intake import attachments as att
 from services.intake import canned, domain, mail, tags
 from services.intake.domain import ROLES, TransitionError, plan_transition
 from services.intake.schemas import CsatSchema
+from tests.unit.outbound import as_received
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed")
@@ -285,10 +286,10 @@ def test_malformed_mail_is_refused():
 def test_subject_number_and_outbound_templates():
     assert mail.subject_number("Re: [#1234] Printer") == 1234
     assert mail.subject_number("Printer #1234") is None
-    msg = mail.compose("solved", "ru", to="ann@example.com",
+    msg = as_received(mail.compose("solved", "ru", to="ann@example.com",
                        settings=mail.effective_settings(None, "desk@x"), message_id="<o@x>",
                        references=["<m1@example.com>"], number=7, subject="S", name="Ann",
-                       csat_url="http://p/csat/tok")
+                       csat_url="http://p/csat/tok"))
     assert msg["Subject"] == "[#7] Решено: S" and msg["In-Reply-To"] == "<m1@example.com>"
     # One link per score: opening one preselects it on the rating page.
     assert all(f"http://p/csat/tok?score={s}" in msg.get_content() for s in range(1, 6))
@@ -298,10 +299,10 @@ def test_line_breaks_in_stored_values_cannot_break_or_add_headers():
     """A subject stored before subjects had to be one line must still be mailable: the
     email package refuses a header with a line break, and the event would be redelivered
     forever."""
-    msg = mail.compose("received", "en", to="ann@example.com",
+    msg = as_received(mail.compose("received", "en", to="ann@example.com",
                        settings=mail.effective_settings(None, "desk@x"), message_id="<o@x>",
                        references=[], number=7, subject="Help\r\nBcc: spy@evil.test\n",
-                       name="Ann\r\nX: y", portal_url="http://p")
+                       name="Ann\r\nX: y", portal_url="http://p"))
     assert msg["Subject"] == "[#7] We received your request: Help Bcc: spy@evil.test"
     assert msg["Bcc"] is None and msg["X"] is None
     assert "\n" not in str(msg["Subject"])
@@ -322,9 +323,9 @@ def test_saved_mail_settings_override_the_deployment_defaults():
     assert saved["notifications"] == {"received": False, "replied": True, "solved": True,
                                       "reminder": True, "sla_warning": True, "merged": True,
                                       "mentioned": True, "followed": True}
-    msg = mail.compose("replied", "xx", to="ann@example.com", settings=saved,
+    msg = as_received(mail.compose("replied", "xx", to="ann@example.com", settings=saved,
                        message_id="<o@acme.test>", references=[], number=7, subject="S",
-                       name="Ann", author="Bob", body="Hi")
+                       name="Ann", author="Bob", body="Hi"))
     assert "help@acme.test" in msg["From"] and "Acme" in str(msg["From"])
     assert msg["Reply-To"] == "replies@acme.test"
     assert msg["Subject"] == "[#7] Новый ответ: S"  # no "xx" template: the default language
@@ -344,9 +345,9 @@ def test_sla_warning_mail_names_ticket_target_deadline_and_workspace(language, t
     due = datetime(2024, 5, 1, 15, 30, tzinfo=timezone(timedelta(hours=3)))
     values = mail.sla_warning_values(WARNED, {"target": target, "due_at": due}, language,
                                      "http://portal.test")
-    msg = mail.compose("sla_warning", language, to="anna@desk.test",
+    msg = as_received(mail.compose("sla_warning", language, to="anna@desk.test",
                        settings=mail.effective_settings(None, "desk@x"), message_id="<w@x>",
-                       references=[], **values)
+                       references=[], **values))
     text = msg["Subject"] + "\n" + msg.get_content()
     assert "[#7]" in msg["Subject"] and says in msg["Subject"]
     assert "2024-05-01 12:30 UTC" in msg["Subject"]  # the deadline, in UTC
@@ -443,10 +444,10 @@ def test_a_link_token_serves_only_its_purpose():
     ("confirm_sender", "en", "Confirm your request"),
     ("confirm_sender", "ru", "Подтвердите обращение")])
 def test_an_unconfirmed_senders_mail_carries_the_confirm_link(kind, language, says):
-    msg = mail.compose(kind, language, to="ann@example.com",
+    msg = as_received(mail.compose(kind, language, to="ann@example.com",
                        settings=mail.effective_settings(None, "desk@x"), message_id="<o@x>",
                        references=[], number=7, subject="S", name="Ann",
-                       portal_url="http://p", confirm_url="http://p/tickets/confirm/7.1.abc")
+                       portal_url="http://p", confirm_url="http://p/tickets/confirm/7.1.abc"))
     assert says in msg["Subject"] and "[#7]" in msg["Subject"]
     assert "http://p/tickets/confirm/7.1.abc" in msg.get_content()
     # forms of "received", not notifications an admin switches on their own

@@ -6,6 +6,7 @@ import pytest
 
 from services.intake import mail
 from services.intake import mail_trust as trust
+from tests.unit.outbound import as_received
 
 SECRET = "s3cret"
 TRUSTED = trust.trusted_ids("mx.desk.test, MX2.desk.test")
@@ -142,8 +143,8 @@ def test_an_ordinary_mail_is_no_bounce_and_carries_its_tokens_and_cc():
 def test_agent_replies_copy_the_followers_and_answer_to_the_ticket_address():
     settings = mail.effective_settings(None, "support@desk.test")
     reply_to = trust.reply_address("support@desk.test", 7, SECRET)
-    msg = mail.compose("replied", "en", to="ann@example.com",
+    msg = as_received(mail.compose("replied", "en", to="ann@example.com",
                        settings=dict(settings, reply_to=reply_to), message_id="<o@x>",
                        references=[], cc=["bob@example.com"], number=7, subject="S",
-                       name="Ann", author="Bob", body="Hi")
+                       name="Ann", author="Bob", body="Hi"))
     assert msg["Cc"] == "bob@example.com" and msg["Reply-To"] == reply_to
