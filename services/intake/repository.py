@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import math
 import secrets
+import time
+from collections import deque
 from datetime import datetime
+from typing import Callable
 
 import gridfs
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.common.cache import RecentReads
+from services.common.keyed_lock import KeyedLock
 from services.common.storage import Repository
 
 from . import queue as queue_rules
@@ -42,6 +46,41 @@ DUE_INDEX = [("next_due", ASCENDING), ("number", DESCENDING)]
 # and the CSAT link check read afresh.  The reply-address secret never changes once made:
 # kept for the process's life.
 _FOR_LIFE = RecentReads(math.inf)
+
+
+class NumberBlocks:
+    """Ticket numbers handed out from blocks, each taken from the shared counter with one
+    increment.  A block is as large as this process's filings of the last second, at most
+    ``most``: one while filings are sparse, so numbers stay consecutive and, across replicas,
+    in filing order; under load one counter write serves a block instead of every filing.
+    Numbers are never reused: a process that stops skips the rest of its block (a gap, like
+    a failed filing's)."""
+
+    def __init__(self, most: int = 32, clock: Callable[[], float] = time.monotonic):
+        self.most = most
+        self._clock = clock
+        self._turns = KeyedLock()
+        self._free: dict[str, tuple[int, int]] = {}  # per database: next number, block's last
+        self._asked: dict[str, deque[float]] = {}  # per database: times of the last second
+
+    def next(self, db_name: str, reserve: Callable[[int], int]) -> int:
+        """The next number; ``reserve(count)`` takes a block, returning its last number."""
+        with self._turns.holding(db_name):
+            now = self._clock()
+            asked = self._asked.setdefault(db_name, deque())
+            asked.append(now)
+            while asked[0] <= now - 1.0:
+                asked.popleft()
+            following, last = self._free.get(db_name, (1, 0))
+            if following > last:
+                size = min(self.most, len(asked))
+                last = reserve(size)
+                following = last - size + 1
+            self._free[db_name] = (following + 1, last)
+            return following
+
+
+_NUMBERS = NumberBlocks()
 
 
 class TicketRepository(Repository):
@@ -103,9 +142,13 @@ class TicketRepository(Repository):
     def next_number(self) -> int:
         # Outside the creating transaction on purpose: a shared counter inside every
         # transaction would serialise all intake.  A failed create leaves a gap, not a clash.
-        doc = self.db.counters.find_one_and_update(
-            {"_id": "ticket_number"}, {"$inc": {"value": 1}}, return_document=ReturnDocument.AFTER)
-        return doc["value"]
+        return _NUMBERS.next(self.db.name, self._reserve_numbers)
+
+    def _reserve_numbers(self, count: int) -> int:
+        """The last of ``count`` numbers taken from the shared counter."""
+        return self.db.counters.find_one_and_update(
+            {"_id": "ticket_number"}, {"$inc": {"value": count}},
+            return_document=ReturnDocument.AFTER)["value"]
 
     def insert(self, ticket: dict, session) -> None:
         if ticket.get("idempotency_key") is None:

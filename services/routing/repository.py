@@ -248,10 +248,12 @@ class RoutingRepository(Repository):
     def queue_entry(self, ticket_id: str, session=None) -> dict | None:
         return self.db.queue.find_one({"_id": ticket_id}, session=session)
 
-    def queued_departments(self) -> list[str]:
-        """Departments with at least one waiting ticket (served by the queue's department
-        index: the cost follows the queue, not the number of tickets ever routed)."""
-        return sorted(self.db.queue.distinct("department"))
+    def recent_department_ids(self) -> list[str]:
+        """Every department's id, as read within the last SETTINGS_TTL in this process (a
+        handful: cheaper than asking the queue which departments it holds, which costs the
+        wire server a walk of the whole queue)."""
+        return self.recent_setting("department_ids", lambda: sorted(
+            d["_id"] for d in self.db.departments.find(projection={"_id": 1})))
 
     def queued(self, department: str, mode: str = "fifo", limit: int = QUEUE_LIMIT) -> list[dict]:
         return list(self.db.queue.find({"department": department})

@@ -327,12 +327,13 @@ class RoutingService(OutboxRelay):
         handlers drain on the spot, but a wake-up can be lost: a new ticket's transaction may
         see everyone full in its snapshot and queue the ticket while a solve commits a freed
         slot and drains before that queue entry is visible; a replica may die between a solve
-        and its drain; and nothing happens when a ``vacation_until`` passes.  Cheap: only
-        departments with waiting tickets are looked at, and only those where some waiting
-        ticket has an available agent with room and its skills are drained.  Every replica
+        and its drain; and nothing happens when a ``vacation_until`` passes.  Cheap whatever
+        the backlog: a department's queue is read only when one of its agents has room, and
+        drained only where some waiting ticket has an available agent with its skills (agents
+        work only in departments that exist, so no other queue could move).  Every replica
         runs it; the atomic slot and queue claims keep concurrent drains safe."""
         now = self.clock.now()
-        for department in self.store.queued_departments():
+        for department in self.store.recent_department_ids():
             agents = self.store.agents(department)
             if not domain.rank_candidates(agents, department, now=now):
                 continue  # nobody free: queue_can_move would say no without the queue
