@@ -23,8 +23,11 @@ from .observability import CorrelatedEventDispatcher, Observability
 from .outbox import Outbox
 from .results import Refusal, fail
 from .storage import service_database
+from .transient_rpc import use_transient_rpc
 
 log = logging.getLogger(__name__)
+
+use_transient_rpc()  # every service and its RPC clients (see transient_rpc)
 
 
 class ServiceDatabase(DependencyProvider):

@@ -13,6 +13,9 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.common import correlation
 from services.common.metrics import RPC_CLIENT_CALLS, RPC_CLIENT_SECONDS
+from services.common.transient_rpc import use_transient_rpc
+
+use_transient_rpc()  # see transient_rpc
 
 
 class RpcPool:

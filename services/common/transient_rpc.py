@@ -1,0 +1,22 @@
+"""RPC requests and replies travel as transient messages; events stay persistent.
+
+A caller waits for its reply a few seconds at most (the portal then asks once more under the
+same idempotency key), and its reply queue is gone after a broker restart anyway, so writing
+requests and replies to the broker's disk keeps nothing anyone could use, for about twice the
+broker's CPU per message (a publish confirmed and consumed: ~0.25 against ~0.5 ms here).
+nameko's RPC client and responder build their publisher from ``publisher_cls``: both get one
+whose delivery mode is transient.  Events go through nameko's event dispatcher, untouched."""
+from __future__ import annotations
+
+from nameko.amqp.publish import Publisher
+from nameko.constants import NON_PERSISTENT
+from nameko.rpc import MethodProxy, Responder
+
+
+class TransientPublisher(Publisher):
+    delivery_mode = NON_PERSISTENT
+
+
+def use_transient_rpc() -> None:
+    MethodProxy.publisher_cls = TransientPublisher
+    Responder.publisher_cls = TransientPublisher
