@@ -6,7 +6,6 @@ Events are facts in the past tense.  Consumers must be idempotent: delivery is a
 """
 from __future__ import annotations
 
-import functools
 import json
 import uuid
 from datetime import datetime, timezone
@@ -14,7 +13,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from .validation import Strict, WholeNumber
+from .validation import Strict, WholeNumber, shared
 
 SCHEMA_VERSION = 1
 
@@ -318,12 +317,8 @@ class EnvelopeSchema(Strict):
     data = fields.Dict(required=True)
 
 
-@functools.cache
 def _schema(event_type: str) -> Schema:
-    """One instance per contract and process: building a schema (its fields, nested ones
-    included) cost more than loading a small event, and every consumer of every event did it.
-    A marshmallow schema keeps no state between loads and dumps, so sharing it is safe."""
-    return EVENT_SCHEMAS[event_type]()
+    return shared(EVENT_SCHEMAS[event_type])
 
 
 _ENVELOPE = EnvelopeSchema()

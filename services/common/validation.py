@@ -1,10 +1,20 @@
 """Field rules reused by several payload schemas."""
 from __future__ import annotations
 
+import functools
 import numbers
 import re
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+
+@functools.cache
+def shared(schema_class: type[Schema]) -> Schema:
+    """One instance of a schema per process: building one (its fields, nested ones included)
+    costs more than loading a small payload, and was done for every request and event.  A
+    marshmallow schema keeps no state between loads and dumps, so sharing it is safe (its
+    messages are fixed English; the portal translates them after loading)."""
+    return schema_class()
 
 class Strict(Schema):
     """Unknown fields are an error, not silently dropped."""

@@ -18,7 +18,7 @@ from services.common.nameko_support import (ClockProvider, OutboxRelay, command,
 from services.common.observability import Observability
 from services.common.results import fail, not_found, ok, parsed
 from services.common.retired_queues import RetiredQueues, handler_queue
-from services.common.validation import flatten_line
+from services.common.validation import flatten_line, shared
 
 from . import attachments as att
 from . import canned, domain, mail
@@ -95,7 +95,7 @@ class IntakeService(OutboxRelay):
 
     @command
     def create_ticket(self, command: dict) -> dict:
-        cmd = parsed(CreateTicketCommand(), command)
+        cmd = parsed(shared(CreateTicketCommand), command)
         requester = cmd["requester"]
         fields = dict(cmd["ticket"], organization=requester.pop("organization"),
                       plan=requester.pop("plan"))

@@ -15,6 +15,8 @@ TOKEN_LIFETIME = timedelta(days=30)
 SESSION_LIFETIME = timedelta(days=14)
 # Agents read and write only tickets of their own departments (supervisors and admins: all).
 ACCESS_DEFAULTS = {"department_scoped_agents": True}
+# First filings from one address at once: each asks for the record until one has made it.
+REQUESTER_ATTEMPTS = 5
 
 
 class UserRepository(Repository):
@@ -45,15 +47,21 @@ class UserRepository(Repository):
 
     def requester(self, *, email: str, name: str, language: str) -> dict:
         """The account of an address filing without signing in: the one it has, or a new
-        customer record without a password.  One command either way (the unique email index
-        settles two first filings at once: the loser reads the winner's record)."""
+        customer record without a password.  One command either way.  Of two first filings
+        at once the unique email index lets one insert; the other asks again and finds that
+        record (on the wire server it may briefly find nothing at all: asked again too)."""
         email = email.strip().lower()
-        try:
-            return self.db.users.find_one_and_update({"email": email}, {"$setOnInsert": {
-                "_id": uuid.uuid4().hex, "name": name, "role": "customer", "password_hash": None,
-                "language": language}}, upsert=True, return_document=ReturnDocument.AFTER)
-        except DuplicateKeyError:
-            return self.by_email(email)
+        for _ in range(REQUESTER_ATTEMPTS):
+            try:
+                found = self.db.users.find_one_and_update({"email": email}, {"$setOnInsert": {
+                    "_id": uuid.uuid4().hex, "name": name, "role": "customer",
+                    "password_hash": None, "language": language}}, upsert=True,
+                    return_document=ReturnDocument.AFTER)
+            except DuplicateKeyError:
+                found = None
+            if found is not None:
+                return found
+        raise RuntimeError(f"no account could be found or made for {email}")
 
     def claim(self, *, email: str, name: str, password_hash: str,
               language: str) -> dict | None:

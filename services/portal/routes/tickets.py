@@ -4,7 +4,7 @@ from flask import g, jsonify, request
 from flask_babel import gettext as _
 from nameko.exceptions import RpcTimeout
 
-from services.common.validation import flatten_line
+from services.common.validation import flatten_line, shared
 
 from services.intake.schemas import (MessageCreateSchema, StatusChangeSchema, TicketCreateSchema,
                                      TicketQuerySchema, TicketSchema)
@@ -33,7 +33,7 @@ def file_ticket(portal, data: dict, user: dict | None, channel: str) -> dict:
     result's ``answer`` is what the caller may be shown: someone not signed in gets back only
     what they sent plus the ticket number, nothing of any account behind that address."""
     users = portal.users
-    sent = TicketCreateSchema().dump(data)
+    sent = shared(TicketCreateSchema).dump(data)
     anonymous = user is None
     if anonymous:
         if not data.get("requester_email"):
@@ -53,7 +53,7 @@ def file_ticket(portal, data: dict, user: dict | None, channel: str) -> dict:
     requester = dict(portal.actor(user), organization=None if anonymous else
                      user.get("organization"), plan=None if anonymous else user.get("plan"))
     result = resolved_filing(portal, {
-        "ticket": TicketCreateSchema().dump(data), "requester": requester, "channel": channel,
+        "ticket": shared(TicketCreateSchema).dump(data), "requester": requester, "channel": channel,
         "verified": not anonymous,
         # Always a key, so a filing whose answer was lost can be asked about again.
         "idempotency_key": request.headers.get("Idempotency-Key") or f"portal-{uuid.uuid4().hex}"})
@@ -87,7 +87,7 @@ def register(app, portal):
     @app.post("/api/tickets")
     @portal.ticket_limits
     def create_ticket():
-        data = load(TicketCreateSchema(), json_body())
+        data = load(shared(TicketCreateSchema), json_body())
         result = file_ticket(portal, data, portal.authenticate(), "api")
         return jsonify(result["answer"]), 201 if result["created"] else 200
 
