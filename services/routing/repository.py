@@ -338,9 +338,12 @@ class RoutingRepository(Repository):
         here as well: the next alike arrivals find it among their candidates."""
         _FILED.keep(self.db.name, ticket)
         entry = _alike_entry(ticket["_id"], ticket["created_at"])
+        # To the hour (ALIKE_KEPT_FOR has the hour to spare): the expiry index's entry of a busy
+        # list then changes once an hour rather than with every ticket.
+        hour = ticket["created_at"].replace(minute=0, second=0, microsecond=0)
         writes = [UpdateOne({"_id": f"{ticket['department']}|{band}"}, {
             "$push": {"entries": _newest_kept([entry])},
-            "$currentDate": {"touched_at": True}}, upsert=True)
+            "$max": {"touched_at": hour}}, upsert=True)
             for band in ticket.get("bands", [])]
         if writes:
             self.db.alike.bulk_write(writes, ordered=False)

@@ -30,6 +30,9 @@ def test_band_lists_give_what_one_query_over_the_window_gives(config, db, monkey
         store.note_alike(doc)
     store.note_alike(docs[0])  # a redelivery lists it twice: still read once
     since = NOW - timedelta(minutes=30)
+    # A list expires a week after its newest ticket's hour (its expiry index moves hourly).
+    assert store.db.alike.find_one({"_id": f"{department}|a"})["touched_at"] == NOW - \
+        timedelta(hours=1)  # its newest (0.5 minutes ago) was filed in the hour before NOW
 
     def whole_window(limit):
         return [d["_id"] for d in store.db.tickets.find(
