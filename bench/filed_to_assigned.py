@@ -41,7 +41,8 @@ def listen(amqp_uri: str, seen: dict, stop: threading.Event) -> threading.Thread
 
             def on_message(body, message):
                 payload = json.loads(body) if isinstance(body, (str, bytes)) else body
-                seen.setdefault(payload["data"]["ticket_id"], {})[payload["event_type"]] = \
+                # By number: an anonymous filing's answer names no ticket id (requester privacy).
+                seen.setdefault(payload["data"]["number"], {})[payload["event_type"]] = \
                     time.monotonic()
                 message.ack()
 
@@ -68,8 +69,8 @@ def listen(amqp_uri: str, seen: dict, stop: threading.Event) -> threading.Thread
 def main(url: str, amqp: str, rate: int, seconds: int) -> None:
     print(f"machine: {machine_notes()}")
     prepare_bench_department(amqp, agents=20)
-    seen: dict[str, dict[str, float]] = {}
-    sent: dict[str, float] = {}
+    seen: dict[int, dict[str, float]] = {}
+    sent: dict[int, float] = {}
     stop = threading.Event()
     listener = listen(amqp, seen, stop)
     time.sleep(1.0)  # queue bound before the first ticket
@@ -85,7 +86,7 @@ def main(url: str, amqp: str, rate: int, seconds: int) -> None:
         if reply.status_code != 201:
             failures += 1
             return
-        sent[reply.json()["id"]] = started
+        sent[reply.json()["number"]] = started
 
     total = rate * seconds
     begin = time.monotonic()
