@@ -76,6 +76,10 @@ def _outbound_message_id(settings: dict, once_id: str | None = None) -> str:
     return f"<{unique}@{domain_part}>"
 
 
+# Releases came as ticket_unassignable until intake stopped hearing every waiting ticket.
+_RELEASES_BEFORE = handler_queue("intake", ev.TICKET_UNASSIGNABLE, "record_unassigned")
+
+
 class IntakeService(OutboxRelay):
     name = "intake"
 
@@ -84,12 +88,9 @@ class IntakeService(OutboxRelay):
     settings = Settings()
     mailer = Mailer()
     observe = Observability(business=open_ticket_gauges)
-    # Releases came as ticket_unassignable until intake stopped hearing every waiting ticket.
-    retired = RetiredQueues(
-        {handler_queue("intake", ev.TICKET_UNASSIGNABLE, "record_unassigned"):
-         handler_queue("intake", ev.TICKET_RELEASED, "record_unassigned")},
-        {handler_queue("intake", ev.TICKET_UNASSIGNABLE, "record_unassigned"):
-         ev.released_of_unassignable})
+    retired = RetiredQueues({_RELEASES_BEFORE: handler_queue("intake", ev.TICKET_RELEASED,
+                                                             "record_unassigned")},
+                            {_RELEASES_BEFORE: ev.released_of_unassignable})
 
     # ------------------------------------------------------------------ commands
 

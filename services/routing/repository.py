@@ -64,8 +64,8 @@ def _alike_entry(ticket_id: str, created_at: datetime) -> Binary:
     return Binary(_millis(created_at) + ticket_id.encode())
 
 
-def _shared(term):
-    """One copy of a fingerprint term per process (interned), whichever tickets hold it."""
+def _interned(term):
+    """One copy of a fingerprint term per process, whichever tickets hold it."""
     return sys.intern(term) if isinstance(term, str) else term
 
 
@@ -88,7 +88,7 @@ class FiledCopies:
 
     def keep(self, db_name: str, copy: dict) -> dict:
         kept = {"_id": copy["_id"], "number": copy["number"], "created_at": copy["created_at"],
-                "fingerprint": frozenset(_shared(term) for term in copy["fingerprint"])}
+                "fingerprint": frozenset(_interned(term) for term in copy["fingerprint"])}
         self._kept[(db_name, copy["_id"])] = kept
         if len(self._kept) > self.size:
             self._kept.popitem(last=False)
@@ -261,8 +261,8 @@ class RoutingRepository(Repository):
         """Every department's id, as read within the last SETTINGS_TTL in this process (a
         handful: cheaper than asking the queue which departments it holds, which costs the
         wire server a walk of the whole queue)."""
-        return self.recent_setting("department_ids", lambda: sorted(
-            d["_id"] for d in self.db.departments.find(projection={"_id": 1})))
+        return self.recent_setting("department_ids",
+                                   lambda: [d["_id"] for d in self.departments()])
 
     def queued(self, department: str, mode: str = "fifo", limit: int = QUEUE_LIMIT) -> list[dict]:
         return list(self.db.queue.find({"department": department})

@@ -9,6 +9,7 @@ from flask_babel import format_datetime, get_locale, gettext as _, ngettext
 from marshmallow import ValidationError
 from markupsafe import Markup, escape
 
+from services.common.validation import shared
 from services.intake.schemas import TicketCreateSchema
 from services.search.schemas import SuggestFiledSchema
 
@@ -124,7 +125,7 @@ def register(app, portal):
         if user:
             form["requester_email"] = form["requester_name"] = None
         try:
-            data = load(TicketCreateSchema(), {k: v for k, v in form.items() if v is not None})
+            data = load(shared(TicketCreateSchema), {k: v for k, v in form.items() if v is not None})
             result = file_ticket(portal, data, user, "portal")
         except ApiError as exc:
             return home_page(form, exc.errors, exc.status)
