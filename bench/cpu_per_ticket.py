@@ -22,6 +22,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench._common import machine_notes
+from deploy.local import stack
 from deploy.local.stack import Settings, health_urls
 
 BODY = ('{"subject":"{{subject}}","description":"{{body}}","requester_email":"{{email}}",'
@@ -52,11 +53,9 @@ def stack_cpu(pid_dir: Path) -> dict[str, float]:
     """CPU seconds so far of every process with a PID file in ``pid_dir``."""
     used = {}
     for pid_file in pid_dir.glob("*.pid"):
-        try:
-            pid = int(pid_file.read_text().strip())
-        except (OSError, ValueError):
-            continue
-        used[pid_file.stem] = sum(_cpu_seconds(p) for p in _tree(pid))
+        pid = stack._recorded_pid(pid_file)
+        if pid is not None:
+            used[pid_file.stem] = sum(_cpu_seconds(p) for p in _tree(pid))
     return used
 
 

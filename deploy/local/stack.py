@@ -232,27 +232,47 @@ def _started_at(stat: list[str] | None) -> float | None:
         return None
 
 
+def _pid_record(path: Path) -> tuple[int, str | None] | None:
+    """``(pid, start)`` written in a PID file (``start``: the process's start in clock ticks
+    since boot, None in a file that records only the number), or None if missing or
+    unreadable."""
+    try:
+        fields = path.read_text().split()
+        return int(fields[0]), (fields[1] if len(fields) > 1 else None)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _pid_in(path: Path) -> int | None:
     """The number written in a PID file, or None if it is missing or unreadable."""
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
+    record = _pid_record(path)
+    return record and record[0]
+
+
+def _record_pid(path: Path, pid: int) -> None:
+    """Write ``pid`` with its start in ticks since boot: unlike wall-clock times, those do
+    not move when the clock is stepped (a VM restored from a snapshot), so a later check
+    cannot mistake our own process for a reused number."""
+    stat = _proc_stat(pid)
+    path.write_text(f"{pid} {stat[19]}" if stat else str(pid))
 
 
 def _recorded_pid(pid_file: Path) -> int | None:
     """The PID in ``pid_file`` if that process is still the one recorded: a process started
     after the file was written only reuses the number (e.g. after a reboot)."""
-    pid = _pid_in(pid_file)
-    if pid is None:
+    record = _pid_record(pid_file)
+    if record is None or not _alive(record[0]):
         return None
+    pid, start = record
+    stat = _proc_stat(pid)
+    if start is not None:
+        return pid if stat is not None and stat[19] == start else None
+    # Recorded by an older version: only the number, judged by the file's time.
     try:
         written = pid_file.stat().st_mtime
     except OSError:
         return None
-    if not _alive(pid):
-        return None
-    started = _started_at(_proc_stat(pid))
+    started = _started_at(stat)
     return pid if started is None or started <= written + 1.0 else None
 
 
@@ -268,7 +288,7 @@ def spawn(s: Settings, name: str, argv: list[str], env: dict[str, str] | None = 
     log = open(s.path("logs", f"{name}.log"), "ab")
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             env=env or s.service_env(), cwd=ROOT, start_new_session=True)
-    _pid_file(s, name).write_text(str(proc.pid))
+    _record_pid(_pid_file(s, name), proc.pid)
     return proc.pid
 
 
@@ -533,7 +553,7 @@ def rabbit_up(s: Settings) -> None:
         # (checked above): record it as ours, to stop it by PID later.
         if not read_pid(s, "epmd"):
             for pid in _epmd_pids(s):
-                _pid_file(s, "epmd").write_text(str(pid))
+                _record_pid(_pid_file(s, "epmd"), pid)
         return _http_ok(f"{s.rabbit_mgmt_url}/api/overview")
 
     wait_server(s, "rabbitmq", "RabbitMQ", s.amqp_port, "HELPDESK_AMQP_PORT", 90, ready,

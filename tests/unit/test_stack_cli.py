@@ -112,6 +112,26 @@ def test_a_pid_file_older_than_its_process_names_someone_else(settings):
     assert not stack.terminate(settings, "mongo")  # and stop leaves it alone
 
 
+def test_a_spawned_process_stays_ours_when_the_wall_clock_jumps(settings):
+    """A VM restored from a snapshot steps its clock: the boot time the kernel reports moves
+    and every process seems to have started after its PID file was written.  The start
+    recorded in ticks since boot does not move, so stop still finds the process."""
+    import os
+
+    pid = stack.spawn(settings, "mongo", ["sleep", "60"])
+    try:
+        pid_file = stack._pid_file(settings, "mongo")
+        os.utime(pid_file, (1_000_000, 1_000_000))  # as if written long before it started
+        assert stack.read_pid(settings, "mongo") == pid
+        pid_file.write_text(f"{pid} 1")  # the number reused by a process started later
+        assert stack.read_pid(settings, "mongo") is None
+        stack._record_pid(pid_file, pid)
+        assert stack.terminate(settings, "mongo") and not stack._alive(pid)
+    finally:
+        if stack._alive(pid):
+            os.killpg(pid, 9)
+
+
 def test_the_stacks_own_exported_uris_are_not_external_servers(settings, monkeypatch):
     """`eval "$(stack env)"` exports the local URIs; stop and start must still treat the
     servers as the stack's own (an external URI would skip them)."""
