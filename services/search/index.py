@@ -52,29 +52,35 @@ class Outage:
 
 class SingleFlight:
     """One run at a time per process, and none wasted: a caller that finds a run in progress
-    leaves a note and returns at once; the running caller goes round again while notes come
-    in (at most ``rounds`` times, then the sweep takes the rest).  Under a burst of ticket
-    events this turns one bulk (and one refresh wait) per event into one per batch: each
-    concurrent handler used to send every pending document again.  Greenthreads switch only
-    on I/O, so the flags need no lock."""
+    leaves its work as a note and returns at once; the running caller goes round again with
+    the noted work while notes come in (at most ``rounds`` times, then the sweep takes the
+    rest).  Under a burst of ticket events this turns one bulk (and one refresh wait) per
+    event into one per batch: each concurrent handler used to send every pending document
+    again.  A note of work that ``covers_all`` (the sweep) is not replaced by a narrower one,
+    and the sweep never runs beside another sync: two runs at once would read the same
+    pending documents and index each twice.  Greenthreads switch only on I/O, so the flags
+    need no lock."""
 
     def __init__(self, rounds: int = 50):
         self.rounds = rounds
         self.running = False
-        self.wanted = False
+        self.wanted: Callable[[], None] | None = None
+        self._wanted_covers_all = False
 
-    def run(self, work: Callable[[], None]) -> bool:
-        """Run ``work`` now (True), or note that it is wanted again (False)."""
+    def run(self, work: Callable[[], None], covers_all: bool = False) -> bool:
+        """Run ``work`` now (True), or note that it is wanted next (False)."""
         if self.running:
-            self.wanted = True
+            if covers_all or not self._wanted_covers_all:
+                self.wanted, self._wanted_covers_all = work, covers_all
             return False
         self.running = True
         try:
             for _ in range(self.rounds):
-                self.wanted = False
+                self.wanted, self._wanted_covers_all = None, False
                 work()
-                if not self.wanted:
+                if self.wanted is None:
                     break
+                work = self.wanted
         finally:
             self.running = False
         return True
@@ -84,7 +90,7 @@ class SearchIndex:
     def __init__(self, es: Elasticsearch, prefix: str):
         self.es, self.prefix = es, prefix
         self.outage = Outage()
-        self.ticket_sync = SingleFlight()  # the event path's syncs of ticket copies
+        self.syncs = SingleFlight()  # the event path's syncs of ticket copies and the sweep
         self.ensured = False  # ensure() succeeded once in this process
 
     def alias(self, kind: str) -> str:

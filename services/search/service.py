@@ -472,7 +472,7 @@ class SearchService(KnowledgeLoop, OutboxRelay):
 
     @timer(interval=2.0)
     def sync_index(self):
-        self._sync(sweep=True)
+        self.index.syncs.run(lambda: self._sync(sweep=True), covers_all=True)
 
     @rpc
     def index_status(self) -> dict:
@@ -495,7 +495,7 @@ class SearchService(KnowledgeLoop, OutboxRelay):
     def _sync_tickets(self) -> None:
         """From an event: the copy is saved (the sweep indexes it if all else fails); the
         process's one running ticket sync takes it in its next batch, or this handler runs it."""
-        self.index.ticket_sync.run(lambda: self._sync(kinds=("tickets",)))
+        self.index.syncs.run(lambda: self._sync(kinds=("tickets",)))
 
     def _sync(self, sweep: bool = False, kinds: tuple[str, ...] = tuple(domain.TO_DOCUMENT)
               ) -> None:

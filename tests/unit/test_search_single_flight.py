@@ -1,4 +1,5 @@
-"""The event path's ticket sync: one run per process at a time, and every request served."""
+"""The index syncs (event path and sweep): one run per process at a time, and every request
+served."""
 import eventlet
 
 from services.search.index import SingleFlight
@@ -37,7 +38,7 @@ def test_rounds_are_bounded_and_a_failure_frees_the_flight():
 
     def always_wanted_again():
         rounds.append(1)
-        flight.wanted = True  # as if a handler noted more work during every round
+        flight.run(always_wanted_again)  # as if a handler noted more work during every round
 
     assert flight.run(always_wanted_again) is True
     assert len(rounds) == 3  # the rest is the sweep's
@@ -51,3 +52,32 @@ def test_rounds_are_bounded_and_a_failure_frees_the_flight():
         pass
     assert flight.running is False
     assert flight.run(lambda: rounds.append(2)) is True
+
+
+def test_the_sweep_waits_for_the_running_sync_and_is_not_replaced_by_narrower_work():
+    """Two syncs at once would read the same pending copies and index each twice: the sweep
+    noted during an event's sync runs after it, and event syncs noted after the sweep are
+    served by the sweep's round (it covers them)."""
+    flight, ran = SingleFlight(), []
+
+    def event_sync():
+        ran.append("tickets")
+        eventlet.sleep(0.01)
+
+    def sweep():
+        ran.append("sweep")
+        eventlet.sleep(0.01)
+
+    pool = eventlet.GreenPool()
+    pool.spawn(flight.run, event_sync)
+    eventlet.sleep(0)  # the event's sync is running
+    assert flight.run(sweep, covers_all=True) is False
+    assert flight.run(event_sync) is False  # covered by the sweep noted before it
+    pool.waitall()
+    assert ran == ["tickets", "sweep"]
+
+    pool.spawn(flight.run, sweep, True)
+    eventlet.sleep(0)
+    assert flight.run(event_sync) is False  # came in during the sweep: one more round
+    pool.waitall()
+    assert ran == ["tickets", "sweep", "sweep", "tickets"]
