@@ -223,6 +223,17 @@ class TicketRepository(Repository):
     def by_id(self, ticket_id: str, session=None) -> dict | None:
         return self.tickets.find_one({"_id": ticket_id}, session=session)
 
+    def by_ids(self, ticket_ids: list[str]) -> dict[str, dict]:
+        return {t["_id"]: t for t in self.tickets.find({"_id": {"$in": ticket_ids}})}
+
+    def record_sent_mail(self, sent: list[tuple[str, str]]) -> None:
+        """``(ticket id, Message-ID)`` of mails sent: the threading of later mails, and the
+        proof that they went (see IntakeService._notify)."""
+        if sent:
+            self.tickets.bulk_write([UpdateOne({"_id": ticket_id},
+                                               {"$addToSet": {"email_message_ids": message_id}})
+                                     for ticket_id, message_id in sent], ordered=False)
+
     def update(self, ticket_id: str, changes: dict, session, expected: dict | None = None,
                push: dict | None = None) -> bool:
         """Conditional update: with ``expected`` field values it fails if someone changed

@@ -745,9 +745,9 @@ class IntakeService(OutboxRelay):
 
     # ------------------------------------------------------------------ notifications
 
-    @on_event(ev.TICKET_CREATED)
-    def notify_received(self, event):
-        self._notify("notify_received", event.event_id, event.data["ticket_id"], "received")
+    @on_events(ev.TICKET_CREATED)
+    def notify_received(self, events):
+        self._notify_received(events)
 
     @on_event(ev.MESSAGE_ADDED)
     def notify_replied(self, event):
@@ -1062,12 +1062,44 @@ class IntakeService(OutboxRelay):
         if not self.mailer.enabled:
             return
         settings = self._mail_settings()
+        if not settings["notifications"][kind] and kind != "received":
+            return
+        notice = self._notice(settings, self.store.by_id(ticket_id), consumer, once_id, kind,
+                              message_id, extra)
+        if notice is not None:
+            self.mailer.send(notice[0])
+            self.store.record_sent_mail([(ticket_id, notice[1])])
+
+    def _notify_received(self, events) -> None:
+        """``_notify`` of the received notice for tickets filed together: one read and one
+        write for all.  The sent ones are recorded before a failed send is raised, so the
+        retry of each event alone sends only what is still owed."""
+        if not self.mailer.enabled:
+            return
+        settings = self._mail_settings()
+        tickets = self.store.by_ids([e.data["ticket_id"] for e in events])
+        sent, failure = [], None
+        for event in events:
+            notice = self._notice(settings, tickets.get(event.data["ticket_id"]),
+                                  "notify_received", event.event_id, "received", None, {})
+            if notice is None:
+                continue
+            try:
+                self.mailer.send(notice[0])
+            except Exception as exc:  # the others are still sent and recorded
+                failure = exc
+                continue
+            sent.append((event.data["ticket_id"], notice[1]))
+        self.store.record_sent_mail(sent)
+        if failure is not None:
+            raise failure
+
+    def _notice(self, settings, ticket, consumer, once_id, kind, message_id, extra):
+        """``(mail, Message-ID)`` of the requester's notice of ``kind`` about ``ticket``, or
+        None: no ticket or address, this kind switched off, or sent already."""
         wanted = settings["notifications"][kind]
-        if not wanted and kind != "received":
-            return
-        ticket = self.store.by_id(ticket_id)
         if ticket is None or not ticket.get("requester_email"):
-            return
+            return None
         values = {"number": ticket["number"], "subject": ticket["subject"],
                   "name": ticket.get("requester_name") or ticket["requester_email"],
                   "portal_url": self.settings.portal_url, **extra}
@@ -1080,11 +1112,11 @@ class IntakeService(OutboxRelay):
                                       self.clock.now())
             values["confirm_url"] = f"{self.settings.portal_url}/tickets/confirm/{token}"
         elif not wanted:
-            return
+            return None
         if kind == "replied":
             message = next((m for m in ticket["messages"] if m["id"] == message_id), None)
             if message is None or not message["public"]:
-                return
+                return None
             values.update(author=message.get("author_name") or "Support", body=message["body"])
         if kind == "solved":
             token = domain.csat_token(ticket["number"], ticket["requester_id"],
@@ -1092,16 +1124,14 @@ class IntakeService(OutboxRelay):
             values["csat_url"] = f"{self.settings.portal_url}/csat/{token}"
         outbound_id = _outbound_message_id(settings, f"{consumer}:{once_id}")
         if outbound_id in ticket.get("email_message_ids", []):
-            return
+            return None
         msg = mail.compose(kind, ticket["language"], to=ticket["requester_email"],
                            settings=dict(settings, reply_to=self._reply_address(
                                settings, ticket["number"])), message_id=outbound_id,
                            references=ticket.get("email_message_ids", []),
                            cc=ticket.get("followers", []) if kind == "replied" else [],
                            **values)
-        self.mailer.send(msg)
-        self.store.tickets.update_one({"_id": ticket["_id"]},
-                                      {"$addToSet": {"email_message_ids": outbound_id}})
+        return msg, outbound_id
 
     def _mail_token_secret(self) -> str:
         return self.settings.mail_token_secret or self.store.mail_token_secret()
