@@ -31,6 +31,8 @@ ALIKE_KEPT_FOR = timedelta(days=7, hours=1)
 # full lists: 3.0 against 7.5 ms of server CPU; BENCHMARKS.md).  Lists an earlier version kept
 # as documents ("recent") are converted the first time they are read.
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# On routing's copy of a ticket that an event placed before its creation was remembered.
+PLACED_AHEAD = {"placed_ahead": True}
 MILLISECOND = timedelta(milliseconds=1)
 # Indexes of earlier versions: by any shared word, then by the band lists themselves.
 OUTDATED_TICKET_INDEXES = ("fingerprint_1", "department_1_bands_1_created_at_-1")
@@ -270,19 +272,34 @@ class RoutingRepository(Repository):
 
     # ------------------------------------------------------------------ routing's view of tickets
 
-    def remember_ticket(self, ticket: dict, session) -> dict:
+    def remember_creation(self, ticket: dict, session) -> tuple[dict | None, dict]:
         """What routing needs later: skills for reassignment, text for incident detection,
-        priority and SLA deadline for queue order.  Returns the stored copy, which may
-        already hold an SLA deadline that arrived first."""
-        return self.db.tickets.find_one_and_update(
-            {"_id": ticket["_id"]}, {"$set": ticket}, upsert=True, session=session,
-            return_document=ReturnDocument.AFTER)
+        priority and SLA deadline for queue order.  ``(before, after)``: what was kept of
+        the ticket before (None, or what events that overtook the creation left, such as an
+        SLA deadline, or PLACED_AHEAD) and the stored copy.  Only once: where the creation
+        was remembered already (its number is kept) the upsert meets the unique _id
+        (DuplicateKeyError)."""
+        before = self.db.tickets.find_one_and_update(
+            {"_id": ticket["_id"], "number": {"$exists": False}}, {"$set": ticket}, upsert=True,
+            session=session, return_document=ReturnDocument.BEFORE)
+        return before, {**(before or {}), **ticket}
+
+    def creation_remembered(self, ticket_id: str) -> bool:
+        return self.db.tickets.find_one({"_id": ticket_id, "number": {"$exists": True}},
+                                        projection={"_id": 1}) is not None
 
     def ticket(self, ticket_id: str, session=None) -> dict | None:
         return self.db.tickets.find_one({"_id": ticket_id}, session=session)
 
     def move_ticket(self, ticket_id: str, department: str, session) -> None:
-        self.db.tickets.update_one({"_id": ticket_id}, {"$set": {"department": department}},
+        self.db.tickets.update_one({"_id": ticket_id}, {"$set": {"department": department},
+                                                        "$setOnInsert": PLACED_AHEAD},
+                                   upsert=True, session=session)
+
+    def mark_placed_ahead(self, ticket_id: str, session) -> None:
+        """An event placed the ticket (assigned or queued it) before its creation was
+        remembered: the creation must then look for its assignment (``remember_creation``)."""
+        self.db.tickets.update_one({"_id": ticket_id}, {"$set": PLACED_AHEAD}, upsert=True,
                                    session=session)
 
     def note_reopened(self, ticket_id: str, at, session) -> None:

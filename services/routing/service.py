@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from nameko.rpc import rpc
 from nameko.timer import timer
+from pymongo.errors import DuplicateKeyError
 
 from services.common import events as ev
 from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
@@ -205,25 +206,39 @@ class RoutingService(OutboxRelay):
     def route_new_ticket(self, event):
         now, remembered = self.clock.now(), []
 
-        def classify_and_place(session):
+        def classify_and_place(session, first_sight_unplaced: bool):
             arrived = event.data
             outcome = domain.evaluate_rules(self.store.recent_rules(), arrived)
             ticket = outcome["ticket"]
-            remembered[:] = [self.store.remember_ticket(self._routing_copy(ticket), session)]
+            before, after = self.store.remember_creation(self._routing_copy(ticket), session)
+            remembered[:] = [after]
             # A follow-up prefers the agent of the ticket it continues.
             return (self._classification_events(arrived, outcome, now)
                     + self._place(dict(ticket,
                                        preferred_agent_id=arrived.get("previous_assignee_id"),
-                                       sla_due=remembered[0].get("sla_due"),
-                                       sla_version=remembered[0].get("sla_version")),
-                                  now, session))
+                                       sla_due=after.get("sla_due"),
+                                       sla_version=after.get("sla_version")),
+                                  now, session, unassigned=first_sight_unplaced
+                                  and not (before or {}).get("placed_ahead")))
 
+        # The creation's copy is written only where none was remembered: a redelivery meets
+        # the unique _id, which is the once-marker (no marker document of its own).  Before
+        # its creation a ticket is placed only by an event that overtook it (a department
+        # change, a reopening), which marks the copy (placed_ahead); otherwise its assignment
+        # is not read.  Should one exist all the same, its unique _id refuses a second one,
+        # and the creation is routed again the careful way.
+        for first_sight_unplaced in (True, False):
+            try:
+                self.apply(lambda session: classify_and_place(session, first_sight_unplaced))
+                break
+            except DuplicateKeyError:
+                if self.store.creation_remembered(event.data["ticket_id"]):
+                    return
+                if not first_sight_unplaced:
+                    raise
         def detect_recurring(session):
             return self._detect_recurring(event.data["ticket_id"], now, session)
 
-        self.apply(classify_and_place, event=event, consumer="route_new_ticket")
-        if not remembered:
-            return
         self.store.note_alike(remembered[0])
         settings = self.store.recent_department(remembered[0]["department"]) or {}
         if not domain.detects_incidents(settings) or not self._incident_in_sight(
@@ -241,6 +256,8 @@ class RoutingService(OutboxRelay):
 
         def work(session):
             known = self.store.ticket(d["ticket_id"], session) or {}
+            if "number" not in known:  # reopened before routing saw it filed
+                self.store.mark_placed_ahead(d["ticket_id"], session)
             self.store.note_reopened(d["ticket_id"], d["reopened_at"], session)
             return self._place({**known, "ticket_id": d["ticket_id"], "number": d["number"],
                                 "department": d["department"], "priority": d["priority"],
@@ -303,7 +320,7 @@ class RoutingService(OutboxRelay):
 
         self.apply(work, event=event, consumer="follow_department")
         moved = self.store.ticket(d["ticket_id"])
-        if moved is not None:  # alike to its new department's tickets from now on
+        if moved is not None and "number" in moved:  # alike to its new department's from now on
             self.store.note_alike(moved)
         if released:
             self._drain_queues(released, slots=1)
@@ -381,9 +398,10 @@ class RoutingService(OutboxRelay):
                 return taken
         return None
 
-    def _place(self, ticket: dict, now, session) -> list[dict]:
-        """Assign to the best available agent, or queue (announcing it once)."""
-        if self.store.active_assignment(ticket["ticket_id"], session):
+    def _place(self, ticket: dict, now, session, unassigned: bool = False) -> list[dict]:
+        """Assign to the best available agent, or queue (announcing it once).  ``unassigned``:
+        known to hold no assignment, which is then not read."""
+        if not unassigned and self.store.active_assignment(ticket["ticket_id"], session):
             return []
         taken = self._take_best(ticket, now, session)
         if taken is not None:

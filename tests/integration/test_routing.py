@@ -7,7 +7,7 @@ import pytest
 from services.common import events as ev
 from services.routing.service import RoutingService
 from tests.integration.routing_helpers import dispatcher, ticket_created
-from tests.support import EventTap, eventually, queues_drained, running
+from tests.support import EventTap, eventually, intake_event, queues_drained, running
 
 TAPPED = (ev.TICKET_ASSIGNED, ev.TICKET_CLASSIFIED, ev.PRIORITY_CHANGED,
           ev.INCIDENT_DECLARED, ev.TICKET_UNASSIGNABLE)
@@ -233,3 +233,38 @@ def test_a_department_with_detection_off_never_declares_an_incident(rpc, db, pub
         {"_id": {"$in": ids}, "incident_id": {"$ne": None}}) == 0
     assert not [e for e in tap.of_type(ev.INCIDENT_DECLARED)
                 if e["data"]["department"] == "flood"]
+
+
+def test_a_creation_is_routed_once_even_after_a_department_change_overtook_it(
+        rpc, db, publish, config, tap):
+    """The creation's copy is its once-marker, and a ticket routing has no copy of is not
+    read for an assignment: a redelivered creation changes nothing, and one whose ticket a
+    department change had already placed (the change overtook it) is not assigned twice."""
+    assert rpc.routing.upsert_department({"id": "moves", "name": "Moves"})["ok"]
+    assert rpc.routing.upsert_agent(agent("mover", ["moves"], capacity=5))["ok"]
+
+    first = ticket_created(60, "moves", "routed once")
+    publish(first)
+    publish(first)  # a redelivery
+    first_id = first["data"]["ticket_id"]
+    assert eventually(lambda: assignee(db, first_id)) == "mover"
+
+    moved = ticket_created(61, "general", "moved before routed")
+    moved_id = moved["data"]["ticket_id"]
+    publish(intake_event(ev.TICKET_UPDATED, {
+        "ticket_id": moved_id, "number": 61,
+        "changes": {"department": {"old": "general", "new": "moves"}},
+        "actor_role": "supervisor", "department": "moves", "priority": "normal",
+        "updated_at": datetime.now(timezone.utc)}))
+    assert eventually(lambda: assignee(db, moved_id)) == "mover"
+    publish(moved)
+    eventually(lambda: (db("routing").tickets.find_one({"_id": moved_id}) or {})
+               .get("number") == 61)
+    eventually(lambda: queues_drained(config["_vhost"], "routing"))
+
+    assigned = [e["data"]["ticket_id"] for e in tap.of_type(ev.TICKET_ASSIGNED)]
+    assert sorted(assigned) == sorted([first_id, moved_id])
+    loads = {a["id"]: a["load"] for a in rpc.routing.list_agents("moves")["agents"]}
+    assert loads == {"mover": 2}
+    assert db("routing").assignment_log.count_documents(
+        {"ticket_id": {"$in": [first_id, moved_id]}, "action": "assigned"}) == 2
