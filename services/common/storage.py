@@ -47,6 +47,10 @@ class CommandCounter(monitoring.CommandListener):
             MONGO_COMMAND_SECONDS.labels(*labels).inc(event.duration_micros / 1e6)
 
 
+# The server's code for a write refused by a unique index (in a bulk write's writeErrors).
+DUPLICATE_KEY = 11000
+
+
 def mongo_client(uri: str) -> MongoClient:
     with _lock:
         client = _clients.get(uri)

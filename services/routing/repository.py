@@ -10,9 +10,9 @@ from typing import Callable
 
 from bson.binary import Binary
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
-from services.common.storage import Repository
+from services.common.storage import DUPLICATE_KEY, Repository
 
 from .domain import FAR_FUTURE, INCIDENT_CANDIDATES, priority_rank
 
@@ -320,25 +320,46 @@ class RoutingRepository(Repository):
                                    session=session)
         self._sync_queue(ticket_id, changes, session)
 
-    def set_sla_due(self, ticket_id: str, due, version: int) -> None:
-        """The newest SLA deadline (by SLA's clock version: a redelivery or an older
-        announcement delivered late changes nothing) on routing's copy of the ticket and on
-        its queue entry.  Two writes each guarded by the version, so no transaction is needed:
-        after a crash between them the redelivered event completes the second."""
-        changes = {"sla_due": due, "sla_version": version}
-        # Older or none.  Not an ``$or``: beside an _id the wire server plans each of its
-        # branches on its own, a scan of the collection (BENCHMARKS.md).
-        older = {"sla_version": {"$not": {"$gte": version}}}
+    def set_sla_dues(self, announced: list[tuple[str, object, int]]) -> None:
+        """The newest SLA deadlines, ``(ticket id, due, clock version)`` each, on routing's
+        copies of the tickets and on their queue entries: one bulk write per collection for
+        the events waiting together.  Each write is guarded by SLA's clock version (a
+        redelivery or an older announcement delivered late changes nothing), so no
+        transaction is needed: after a crash between them the redelivered events complete
+        the second."""
+        newest: dict[str, tuple[object, int]] = {}
+        for ticket_id, due, version in announced:
+            if version > newest.get(ticket_id, (None, -1))[1]:
+                newest[ticket_id] = (due, version)
+
+        def writes(upsert: bool, ticket_ids) -> list[UpdateOne]:
+            # Older or none.  Not an ``$or``: beside an _id the wire server plans each of its
+            # branches on its own, a scan of the collection (BENCHMARKS.md).
+            return [UpdateOne({"_id": t, "sla_version": {"$not": {"$gte": newest[t][1]}}},
+                              {"$set": {"sla_due": newest[t][0], "sla_version": newest[t][1]}},
+                              upsert=upsert) for t in ticket_ids]
+
+        # The deadline overtook the ticket's creation (SLA is the quicker of the two under
+        # load): the creation finds it on the copy it upserts, and no entry waits yet.
+        overtook = set()
         try:
-            if self.db.tickets.update_one({"_id": ticket_id, **older}, {"$set": changes},
-                                          upsert=True).upserted_id is not None:
-                # The deadline overtook the ticket's creation (SLA is the quicker of the two
-                # under load): the creation finds it on the copy, and no entry waits yet.
-                return
-        except DuplicateKeyError:
-            pass  # this or a newer deadline is kept; the queue entry may still lag (a crash)
-        self.db.queue.update_one({"_id": ticket_id, **older},
-                                 {"$set": {**changes, **_queue_sort_fields(changes)}})
+            overtook = set(self.db.tickets.bulk_write(
+                writes(True, newest), ordered=False).upserted_ids.values())
+        except BulkWriteError as exc:
+            if any(e["code"] != DUPLICATE_KEY for e in exc.details["writeErrors"]):
+                raise
+            overtook = {u["_id"] for u in exc.details["upserted"]}
+            # An upsert that met a copy written meanwhile (the creation's) is applied to it;
+            # one that met a newer deadline matches nothing now.
+            self.db.tickets.bulk_write(writes(False, [
+                list(newest)[e["index"]] for e in exc.details["writeErrors"]]), ordered=False)
+        waiting = [t for t in newest if t not in overtook]
+        if waiting:
+            self.db.queue.bulk_write([UpdateOne(
+                {"_id": t, "sla_version": {"$not": {"$gte": newest[t][1]}}},
+                {"$set": {"sla_due": newest[t][0], "sla_version": newest[t][1],
+                          **_queue_sort_fields({"sla_due": newest[t][0]})}})
+                for t in waiting], ordered=False)
 
     def _sync_queue(self, ticket_id: str, changes: dict, session) -> None:
         """The queue entry (if waiting) follows the fields it is ordered by."""

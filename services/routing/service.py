@@ -13,7 +13,8 @@ from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
 from services.common import events as ev
-from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
+from services.common.nameko_support import (ClockProvider, OutboxRelay, command, on_event,
+                                            on_events)
 from services.common.results import Refusal, fail, not_found, ok, parsed
 
 from . import domain
@@ -325,10 +326,10 @@ class RoutingService(OutboxRelay):
         if released:
             self._drain_queues(released, slots=1)
 
-    @on_event(ev.SLA_DEADLINES_SET)
-    def note_sla_deadlines(self, event):
-        self.store.set_sla_due(event.data["ticket_id"], domain.earliest_due(event.data),
-                               event.data["version"])
+    @on_events(ev.SLA_DEADLINES_SET)
+    def note_sla_deadlines(self, events):
+        self.store.set_sla_dues([(e.data["ticket_id"], domain.earliest_due(e.data),
+                                  e.data["version"]) for e in events])
 
     @on_event(ev.SLA_WARNING)
     def escalate_warning(self, event):

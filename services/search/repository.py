@@ -11,7 +11,7 @@ from typing import Iterator
 from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.common.storage import Repository
+from services.common.storage import DUPLICATE_KEY, Repository
 
 from .domain import revision
 from .versions import SCHEDULED
@@ -22,7 +22,6 @@ COLLECTIONS = {"articles": "articles", "tickets": "tickets", "answers": "answers
 SAVE_ATTEMPTS = 20
 # The sweep sets aside a revision Elasticsearch refused (until the next save gives it another).
 REJECTED = "rejected"
-DUPLICATE_KEY = 11000
 # Kept from one revision to the next (re-encoded only when the text changes).
 CARRIED = ("vectors", "vectors_key")
 

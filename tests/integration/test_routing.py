@@ -268,3 +268,31 @@ def test_a_creation_is_routed_once_even_after_a_department_change_overtook_it(
     assert loads == {"mover": 2}
     assert db("routing").assignment_log.count_documents(
         {"ticket_id": {"$in": [first_id, moved_id]}, "action": "assigned"}) == 2
+
+
+def test_deadlines_waiting_together_are_kept_by_version_in_one_write_per_collection(db):
+    """A batch of SLA announcements: the newest of each ticket is kept on routing's copy
+    (made if the deadline overtook the creation) and on its queue entry; a copy holding a
+    newer deadline refuses the upsert (duplicate _id) and is left as it is."""
+    from services.routing.repository import RoutingRepository
+
+    store, routing_db = RoutingRepository(db("routing")), db("routing")
+    now = datetime.now(timezone.utc)
+    due = {h: now + timedelta(hours=h) for h in range(1, 6)}
+    waiting, newer, early = (f"batch-{name}-{now.timestamp()}" for name in
+                             ("waiting", "newer", "early"))
+    routing_db.tickets.insert_many([{"_id": waiting, "number": 1, "sla_version": 1},
+                                    {"_id": newer, "number": 2, "sla_version": 9,
+                                     "sla_due": due[5]}])
+    routing_db.queue.insert_many([{"_id": waiting, "sla_version": 1},
+                                  {"_id": newer, "sla_version": 9, "sla_due": due[5]}])
+    store.set_sla_dues([(waiting, due[2], 3), (newer, due[1], 4), (early, due[3], 1),
+                        (waiting, due[4], 2)])  # an older one of the same batch, late
+    assert routing_db.tickets.find_one({"_id": waiting})["sla_version"] == 3
+    queued = routing_db.queue.find_one({"_id": waiting})
+    assert (queued["sla_version"], abs(queued["sla_due"] - due[2]) < timedelta(seconds=1)) \
+        == (3, True)
+    assert routing_db.tickets.find_one({"_id": newer})["sla_version"] == 9
+    assert routing_db.queue.find_one({"_id": newer})["sla_version"] == 9
+    assert routing_db.tickets.find_one({"_id": early})["sla_version"] == 1
+    assert routing_db.queue.find_one({"_id": early}) is None  # nothing waits before creation
