@@ -379,12 +379,23 @@ class RoutingRepository(Repository):
         # To the hour (ALIKE_KEPT_FOR has the hour to spare): the expiry index's entry of a busy
         # list then changes once an hour rather than with every ticket.
         hour = ticket["created_at"].replace(minute=0, second=0, microsecond=0)
-        writes = [UpdateOne({"_id": f"{ticket['department']}|{band}"}, {
+        lists = [f"{ticket['department']}|{band}" for band in ticket.get("bands", [])]
+        if not lists:
+            return
+        # Most of a ticket's lists are new (a band is rarely shared): inserted, they cost the
+        # wire server about half what upserts do; those that exist refuse (duplicate _id)
+        # and are extended.
+        try:
+            self.db.alike.insert_many([{"_id": listed, "entries": [entry], "touched_at": hour}
+                                       for listed in lists], ordered=False)
+            return
+        except BulkWriteError as exc:
+            if any(e["code"] != DUPLICATE_KEY for e in exc.details["writeErrors"]):
+                raise
+            existing = [lists[e["index"]] for e in exc.details["writeErrors"]]
+        self.db.alike.bulk_write([UpdateOne({"_id": listed}, {
             "$push": {"entries": _newest_kept([entry])},
-            "$max": {"touched_at": hour}}, upsert=True)
-            for band in ticket.get("bands", [])]
-        if writes:
-            self.db.alike.bulk_write(writes, ordered=False)
+            "$max": {"touched_at": hour}}, upsert=True) for listed in existing], ordered=False)
 
     def recent_tickets(self, department: str, since, bands: list[str], session=None,
                        alike: Callable[[dict], bool] = lambda ticket: True) -> list[dict]:
