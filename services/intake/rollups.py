@@ -31,10 +31,11 @@ OPEN_STATUSES = ("new", "open", "pending", "on_hold")
 STAFF_ROLES = ("agent", "supervisor", "admin")
 DAILY, AGENTS, CURRENT = "daily", "agents", "current"
 KINDS = (DAILY, AGENTS, CURRENT)
-# The ticket fields a contribution reads (a projection for the pre-image of an update).
+# The ticket fields a contribution reads, and the number that picks the shard its live
+# writes go to (SHARDS): the projection for the pre-image of an update.
 FIELDS = ("created_at", "department", "channel", "status", "assignee_id", "first_response_at",
           "solved_at", "reopened_at", "csat", "messages.public", "messages.author_role",
-          "sla.breached")
+          "sla.breached", "number")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS = timedelta(milliseconds=1)
