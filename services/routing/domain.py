@@ -7,7 +7,7 @@ import hashlib
 import random
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Collection, Iterable
 
 import numpy as np
 
@@ -59,13 +59,17 @@ def can_take(agent: dict, department: str, ticket: dict | None = None,
 
 def rank_candidates(agents: list[dict], department: str, preferred_id: str | None = None,
                     ticket: dict | None = None, now: datetime | None = None,
-                    exclude: Iterable[str] = ()) -> list[dict]:
+                    exclude: Iterable[str] = (),
+                    being_taken: Collection[str] = ()) -> list[dict]:
     """Agents who may take a ticket, best first: the previous agent of a reopened ticket,
-    then the least loaded; ties go to whoever was assigned longest ago (round robin)."""
+    then the least loaded; ties go to whoever was assigned longest ago (round robin).
+    Agents ``being_taken`` by another transaction come after the others: concurrent
+    placements that read the same loads would all pick the same agent, and all but one
+    would collide on that agent's load and start over."""
     excluded = set(exclude)
     able = [a for a in agents
             if a["_id"] not in excluded and can_take(a, department, ticket, now)]
-    able.sort(key=lambda a: (a["_id"] != preferred_id, a["load"],
+    able.sort(key=lambda a: (a["_id"] != preferred_id, a["_id"] in being_taken, a["load"],
                              a.get("last_assigned_at") or EPOCH, a["_id"]))
     return able
 

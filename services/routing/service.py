@@ -18,7 +18,7 @@ from services.common.nameko_support import (ClockProvider, OutboxRelay, command,
 from services.common.results import Refusal, fail, not_found, ok, parsed
 
 from . import domain
-from .dependencies import RoutingStore
+from .dependencies import RoutingStore, SlotsBeingTaken
 from .repository import QUEUE_LIMIT
 from .schemas import (AgentSchema, AgentView, AlertView, AvailabilitySchema, DepartmentSchema,
                       DryRunTicketSchema, QueueEntryView, ReassignSchema, RuleSchema,
@@ -35,6 +35,7 @@ class RoutingService(OutboxRelay):
 
     store = RoutingStore("routing")
     clock = ClockProvider()
+    slots = SlotsBeingTaken()
 
     # ------------------------------------------------------------------ departments and agents
 
@@ -393,7 +394,8 @@ class RoutingService(OutboxRelay):
         agents = self.store.agents(ticket["department"], session)
         for agent in domain.rank_candidates(agents, ticket["department"],
                                             ticket.get("preferred_agent_id"), ticket, now,
-                                            exclude):
+                                            exclude, being_taken=self.slots.by_others()):
+            self.slots.hold(agent["_id"])  # before the write: others rank meanwhile
             taken = self.store.take_slot(agent, now, session)
             if taken is not None:
                 return taken

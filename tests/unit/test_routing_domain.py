@@ -61,6 +61,14 @@ def test_missing_last_assigned_key_counts_as_never():
     assert ids(rank_candidates([agent("a", last=T0), never], "billing")) == ["b", "a"]
 
 
+def test_agents_being_taken_by_other_placements_come_last_but_stay_candidates():
+    agents = [agent("a", load=0), agent("b", load=1), agent("c", load=2)]
+    assert ids(rank_candidates(agents, "billing", being_taken={"a", "b"})) == ["c", "a", "b"]
+    # The previous agent of a reopened ticket is still asked first.
+    assert ids(rank_candidates(agents, "billing", preferred_id="b",
+                               being_taken={"b"})) == ["b", "a", "c"]
+
+
 def test_no_candidates():
     assert rank_candidates([], "billing") == []
     assert rank_candidates([agent("a")], "legal") == []
