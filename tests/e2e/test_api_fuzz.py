@@ -16,6 +16,10 @@ MIN_REQUESTS = 1000
 EXAMPLES_PER_OPERATION = 65
 # Revoking the token would sign the fuzzer out for the rest of the run.
 SKIPPED = {"DELETE /api/auth/token"}
+# Headers that frame the HTTP message belong to the client: a generated one ("Content-Length:
+# =_C_[kQt") breaks the message itself, which eventlet's server refuses before the portal sees
+# it, with a bare 400 and no body whose schema could be checked.
+FRAMING = {"content-length", "transfer-encoding"}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 
@@ -41,8 +45,10 @@ def test_generated_requests_never_get_a_server_error(portal):
         @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck), phases=[Phase.generate])
         def exercise(case):
+            case.headers = {name: value for name, value in (case.headers or {}).items()
+                            if name.lower() not in FRAMING}
             if needs_token:
-                case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
+                case.headers["Authorization"] = f"Bearer {token}"
             response = case.call_and_validate(base_url=portal, session=session, checks=CHECKS)
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
 
