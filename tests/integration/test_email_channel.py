@@ -7,6 +7,7 @@ import smtplib
 import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from email.message import EmailMessage
 
@@ -51,7 +52,9 @@ def send(port, subject, body="The printer jams on page 2.", sender="ann@example.
          attachment=None, envelope_from=None, to="help@desk.test", **headers):
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = f"Ann <{sender}>", to, subject
-    msg["Message-ID"] = f"<{socket.gethostname()}.{free_port()}@example.com>"
+    # Unique: intake files a Message-ID once (a free port number can come back twice in a row,
+    # and the second mail was taken for a redelivery of the first).
+    msg["Message-ID"] = f"<{socket.gethostname()}.{uuid.uuid4().hex}@example.com>"
     for name, value in headers.items():
         msg[name.replace("_", "-")] = value
     msg.set_content(body)
@@ -325,7 +328,7 @@ def bounce_of(message_id: str, recipient: str) -> bytes:
     return (
         "From: Mail Delivery System <MAILER-DAEMON@mx.example.com>\r\n"
         "To: support@desk.test\r\nSubject: Undelivered Mail Returned to Sender\r\n"
-        f"Message-ID: <dsn.{free_port()}@mx.example.com>\r\nAuto-Submitted: auto-replied\r\n"
+        f"Message-ID: <dsn.{uuid.uuid4().hex}@mx.example.com>\r\nAuto-Submitted: auto-replied\r\n"
         "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; "
         "boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n"
         "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
