@@ -205,6 +205,12 @@ def eventually(check, timeout: float = 15.0, interval: float = 0.1):
     raise AssertionError(f"condition not met within {timeout}s: {last}")
 
 
+def settled(intake_db) -> None:
+    """Wait until every new ticket is settled (its rollups and tag counts added, a moment
+    after its filing is answered): before comparing intake's stored state."""
+    eventually(lambda: intake_db.tickets.count_documents({"settle": {"$exists": True}}) == 0)
+
+
 class EventTap:
     """Records every event of some types published on the real broker (its own queue)."""
 

@@ -74,15 +74,9 @@ class OutboxRelay:
     dispatch = CorrelatedEventDispatcher()
     observe = Observability()
 
-    def apply(self, work, *, event=None, consumer: str | None = None,
-              answer_first: bool = False) -> list[dict]:
+    def apply(self, work, *, event=None, consumer: str | None = None) -> list[dict]:
         """Run ``work(session) -> [events]`` in one transaction that also stages the events,
-        then publish them.  With ``event``, effects apply once per ``consumer``.
-
-        ``answer_first``: publish from a green thread of its own, so the caller answers as
-        soon as the state and its outbox entries are durable (the publish waits for the
-        broker's confirm).  If that publish fails or the process dies first, the sweep
-        publishes the staged events once the writer's claim has expired."""
+        then publish them.  With ``event``, effects apply once per ``consumer``."""
         staged: list[dict] = []
 
         def txn(session):
@@ -93,19 +87,8 @@ class OutboxRelay:
             self.store.transaction(txn)
         else:
             self.store.handle_once(consumer, event.event_id, txn)
-        if answer_first and staged:
-            eventlet.spawn_n(self._publish_later, correlation.current(), list(staged))
-        else:
-            self.store.outbox.publish(self.dispatch, staged)
+        self.store.outbox.publish(self.dispatch, staged)
         return staged
-
-    def _publish_later(self, correlation_id: str | None, staged: list[dict]) -> None:
-        correlation.bind(correlation_id)
-        try:
-            self.store.outbox.publish(self.dispatch, staged)
-        except Exception:  # the sweep takes them after the claim (outbox.WRITER_CLAIM)
-            log.warning("publishing %d staged events failed; left to the outbox sweep",
-                        len(staged), exc_info=True)
 
     @timer(interval=1.0)
     def relay_outbox(self):

@@ -54,6 +54,19 @@ class _Published:
 _PUBLISHED = _Published()
 
 
+def entries(events: Iterable[dict[str, Any]], now: datetime) -> list[dict]:
+    """Outbox entries of ``events``, claimed by their writer for WRITER_CLAIM (also kept on
+    a document of their own by a writer that needs no transaction, see intake's new tickets)."""
+    return [{"_id": e["event_id"], "event_type": e["event_type"], "payload": e,
+             "claimed_until": now + WRITER_CLAIM, "correlation_id": correlation.current()}
+            for e in events]
+
+
+def send(dispatch: Dispatch, docs: list[dict]) -> None:
+    for doc in docs:
+        dispatch(doc["event_type"], doc["payload"])
+
+
 class Outbox:
     def __init__(self, db):
         self.collection = db.outbox
@@ -64,17 +77,14 @@ class Outbox:
     def stage(self, events: Iterable[dict[str, Any]], session: ClientSession,
               now: datetime) -> list[dict]:
         """Write events in the caller's transaction, already claimed by the caller."""
-        docs = [{"_id": e["event_id"], "event_type": e["event_type"], "payload": e,
-                 "claimed_until": now + WRITER_CLAIM,
-                 "correlation_id": correlation.current()} for e in events]
+        docs = entries(events, now)
         if docs:
             self.collection.insert_many(docs, session=session)
         return docs
 
     def publish(self, dispatch: Dispatch, docs: list[dict]) -> None:
         """Fast path right after commit: no claim round trip, the writer owns them."""
-        for doc in docs:
-            dispatch(doc["event_type"], doc["payload"])
+        send(dispatch, docs)
         if docs:
             _PUBLISHED.forget(self.collection, [d["_id"] for d in docs])
 

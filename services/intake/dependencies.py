@@ -5,13 +5,14 @@ from nameko.extensions import DependencyProvider
 from prometheus_client.core import GaugeMetricFamily
 
 from services.common import correlation
+from services.common.coalesce import Coalescer
 from services.common.nameko_support import ServiceDatabase
 from services.common.smtp import SmtpConnections
 
 from services.common.clock import SystemClock
 
 from .domain import DEFAULT_REOPEN_WINDOW, check_secrets
-from .repository import TicketRepository
+from .repository import UNSETTLED, TicketRepository
 from .rollups import OPEN_STATUSES
 
 
@@ -25,6 +26,22 @@ class TicketStore(ServiceDatabase):
             self.repository(self.db).csat_secrets(SystemClock().now())
         if not self.container.config.get("MAIL_TOKEN_SECRET"):
             self.repository(self.db).mail_token_secret()
+
+
+class Settling(DependencyProvider):
+    """New tickets settled in batches once their events are published (``settle``): under a
+    burst one transaction rolls up many."""
+
+    def setup(self):
+        self.batches: Coalescer[str] | None = None
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def add(self, store: TicketRepository, ticket_id: str) -> None:
+        if self.batches is None:
+            self.batches = Coalescer(store.settle, "settling new tickets")
+        self.batches.add(ticket_id)
 
 
 @dataclass(frozen=True)
@@ -98,4 +115,9 @@ def open_ticket_gauges(db) -> list[GaugeMetricFamily]:
                               labels=["status"])
     for status in OPEN_STATUSES:
         gauge.add_metric([status], db.tickets.count_documents({"status": status}))
-    return [gauge]
+    # Normally gone within milliseconds; a growing count means their events are not going out.
+    unsettled = GaugeMetricFamily(
+        "helpdesk_unsettled_new_tickets",
+        "New tickets whose events or rollups are not done yet (on the sparse index)",
+        value=db.tickets.count_documents({f"{UNSETTLED}.until": {"$exists": True}}))
+    return [gauge, unsettled]

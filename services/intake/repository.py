@@ -13,6 +13,7 @@ import gridfs
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
+from services.common import outbox
 from services.common.cache import RecentReads
 from services.common.keyed_lock import KeyedLock
 from services.common.storage import Repository
@@ -34,6 +35,13 @@ LEGACY_QUEUE_INDEXES = ("status_1_sla.first_response_due_1_number_-1",
 QUEUE_INPUTS = [f for f in queue_rules.STORED_FROM if f != "sla"] + [
     "sla.first_response_due", "sla.resolution_due"]
 FILL_BATCH = 500
+# A new ticket is written alone, without a transaction, and carries what its filing still owes
+# under UNSETTLED: its outbox entries (published right after the write) and its rollup
+# contribution (added in batches, see ``settle``).  Readers never see it.
+UNSETTLED = "settle"
+WITHOUT_UNSETTLED = {UNSETTLED: 0}
+SETTLE_SWEEP = 500  # tickets a sweep takes over at most
+QUEUE_ROW = {**queue_rules.HIDDEN, **WITHOUT_UNSETTLED}
 # A deadline write is retried when the ticket changed between its read and its write.
 SLA_WRITE_ATTEMPTS = 5
 # The queue's walk in next-due order.  Not led by status: only racing tickets have a next due
@@ -105,6 +113,7 @@ class TicketRepository(Repository):
         self.tickets.create_index("created_at")
         self.tickets.create_index("email_message_ids")
         self.tickets.create_index("tags")
+        self.tickets.create_index(f"{UNSETTLED}.until", sparse=True)
         self.audit.create_index([("ticket_id", ASCENDING), ("at", ASCENDING)])
         self.tag_usage.create_index([("count", DESCENDING)])
         self.canned.create_index([("scope", ASCENDING), ("owner_id", ASCENDING)])
@@ -150,12 +159,50 @@ class TicketRepository(Repository):
             {"_id": "ticket_number"}, {"$inc": {"value": count}},
             return_document=ReturnDocument.AFTER)["value"]
 
-    def insert(self, ticket: dict, session) -> None:
+    def insert(self, ticket: dict, staged: list[dict], now, session=None) -> None:
+        """A new ticket, carrying what its filing owes (UNSETTLED): ``staged``, its outbox
+        entries, and its rollup contribution.  One document: no transaction unless the
+        caller's ``session`` writes another with it."""
         if ticket.get("idempotency_key") is None:
             ticket = {k: v for k, v in ticket.items()
                       if k not in ("idempotency_key", "idempotency_digest")}
-        self.tickets.insert_one({**ticket, **queue_rules.stored_fields(ticket)}, session=session)
-        self._roll_up(None, ticket, session)
+        owed = {"until": now + outbox.WRITER_CLAIM, "events": staged,
+                "rollup": rollups.owed(ticket)}
+        self.tickets.insert_one({**ticket, **queue_rules.stored_fields(ticket), UNSETTLED: owed},
+                                session=session)
+
+    def settle(self, ticket_ids: list[str]) -> int:
+        """Of these new tickets, those still owing it are rolled up, and what they owe is
+        cleared: one transaction for all (the rollups of a batch go to
+        the shard of its first ticket).  Their events must be published before.  Returns how
+        many were settled (a repeat, or a racing sweep, finds them settled)."""
+        def txn(session) -> int:
+            owed = list(self.tickets.find(
+                {"_id": {"$in": ticket_ids}, UNSETTLED: {"$exists": True}},
+                projection={"number": 1, f"{UNSETTLED}.rollup": 1},
+                session=session))
+            if not owed:
+                return 0
+            self.tickets.update_many({"_id": {"$in": [t["_id"] for t in owed]}},
+                                     {"$unset": {UNSETTLED: ""}}, session=session)
+            total: dict[tuple, dict[str, int]] = {}
+            for ticket in owed:
+                rollups.add_into(total, rollups.from_owed(ticket[UNSETTLED].get("rollup", [])))
+            self._add_to_rollups(total, owed[0]["number"] % rollups.SHARDS, session)
+            return len(owed)
+        return self.transaction(txn)
+
+    def unsettled(self, now, claim) -> list[dict]:
+        """New tickets whose writer left them unsettled past its claim (it died, or its
+        publish failed), each claimed by this caller for ``claim``: ``_id`` and
+        ``UNSETTLED.events`` (to publish before ``settle``)."""
+        due = [t["_id"] for t in self.tickets.find(
+            {f"{UNSETTLED}.until": {"$lte": now}}, projection={"_id": 1}).limit(SETTLE_SWEEP)]
+        claimed = (self.tickets.find_one_and_update(
+            {"_id": ticket_id, f"{UNSETTLED}.until": {"$lte": now}},
+            {"$set": {f"{UNSETTLED}.until": now + claim}},
+            projection={f"{UNSETTLED}.events": 1}) for ticket_id in due)
+        return [ticket for ticket in claimed if ticket is not None]
 
     def add_breach(self, ticket_id: str, target: str, session) -> None:
         """Record an SLA breach (once per target) on a ticket whose deadlines are set."""
@@ -215,16 +262,20 @@ class TicketRepository(Repository):
 
     def by_idempotency_key(self, requester_id: str, key: str) -> dict | None:
         """The ticket this requester already filed with this key (keys are per requester)."""
-        return self.tickets.find_one({"requester_id": requester_id, "idempotency_key": key})
+        return self.tickets.find_one({"requester_id": requester_id, "idempotency_key": key},
+                                     projection=WITHOUT_UNSETTLED)
 
     def by_number(self, number: int, session=None) -> dict | None:
-        return self.tickets.find_one({"number": number}, session=session)
+        return self.tickets.find_one({"number": number}, projection=WITHOUT_UNSETTLED,
+                                     session=session)
 
     def by_id(self, ticket_id: str, session=None) -> dict | None:
-        return self.tickets.find_one({"_id": ticket_id}, session=session)
+        return self.tickets.find_one({"_id": ticket_id}, projection=WITHOUT_UNSETTLED,
+                                     session=session)
 
     def by_ids(self, ticket_ids: list[str]) -> dict[str, dict]:
-        return {t["_id"]: t for t in self.tickets.find({"_id": {"$in": ticket_ids}})}
+        return {t["_id"]: t for t in self.tickets.find({"_id": {"$in": ticket_ids}},
+                                                       projection=WITHOUT_UNSETTLED)}
 
     def record_sent_mail(self, sent: list[tuple[str, str]]) -> None:
         """``(ticket id, Message-ID)`` of mails sent: the threading of later mails, and the
@@ -414,11 +465,13 @@ class TicketRepository(Repository):
             return None
 
     def by_message_ids(self, message_ids: list[str]) -> dict | None:
-        return self.tickets.find_one({"email_message_ids": {"$in": message_ids}})
+        return self.tickets.find_one({"email_message_ids": {"$in": message_ids}},
+                                     projection=WITHOUT_UNSETTLED)
 
     def find(self, filters: dict, page: int, per_page: int) -> tuple[list[dict], int]:
         total = self.tickets.count_documents(filters)
-        cursor = (self.tickets.find(filters, projection={"messages": 0, "attachments": 0})
+        cursor = (self.tickets.find(filters, projection={"messages": 0, "attachments": 0,
+                                                          UNSETTLED: 0})
                   .sort("number", DESCENDING).skip((page - 1) * per_page).limit(per_page))
         return list(cursor), total
 
@@ -433,7 +486,7 @@ class TicketRepository(Repository):
             return queue_rules.page_of(query, list(self.tickets.aggregate(
                 queue_rules.pipeline(query, now))))
         return queue_rules.page_of(query, list(
-            self.tickets.find(queue_rules.mongo_filter(query, now), queue_rules.HIDDEN)
+            self.tickets.find(queue_rules.mongo_filter(query, now), QUEUE_ROW)
             .sort(queue_rules.sort_spec(query["sort"])).skip(skip).limit(limit)))
 
     def _queue_by_due(self, query: dict, now, skip: int, limit: int) -> list[dict]:
@@ -442,7 +495,7 @@ class TicketRepository(Repository):
         racing, racing_count = [], 0
         if queue_rules.races(query):
             found, order = queue_rules.racing_read(query, now)
-            racing = list(self.tickets.find(found, queue_rules.HIDDEN).sort(order)
+            racing = list(self.tickets.find(found, QUEUE_ROW).sort(order)
                           .hint(DUE_INDEX).skip(skip).limit(limit))
             if len(racing) == limit:  # the page ends among racing ones
                 return racing
@@ -450,7 +503,7 @@ class TicketRepository(Repository):
             racing_count = skip + len(racing) if racing or not skip else \
                 self.tickets.count_documents(found, hint=DUE_INDEX)
         idle_skip, idle_limit = queue_rules.idle_window(query, racing_count)
-        idle = list(self.tickets.find(queue_rules.idle_filter(query, now), queue_rules.HIDDEN)
+        idle = list(self.tickets.find(queue_rules.idle_filter(query, now), QUEUE_ROW)
                     .sort([("number", -1)]).skip(idle_skip).limit(idle_limit)) \
             if idle_limit else []
         return racing + idle
@@ -463,11 +516,15 @@ class TicketRepository(Repository):
 
     def _roll_up(self, before: dict | None, after: dict | None, session) -> None:
         """``$inc`` upserts of what the change adds to or takes from the daily rollups."""
-        writes: dict[str, list] = {}
-        # By ticket number: tickets filed together (consecutive numbers) never share a shard,
-        # so their transactions do not meet on a rollup document and abort.
+        # By ticket number: tickets changed together (consecutive numbers) rarely share a
+        # shard, so their transactions do not meet on a rollup document and abort.
         shard = (after or before or {}).get("number", 0) % rollups.SHARDS
-        for key, delta in rollups.difference(before, after).items():
+        self._add_to_rollups(rollups.difference(before, after), shard, session)
+
+    def _add_to_rollups(self, deltas: dict[tuple, dict[str, int]], shard: int,
+                        session) -> None:
+        writes: dict[str, list] = {}
+        for key, delta in deltas.items():
             writes.setdefault(key[0], []).append(UpdateOne(
                 {"_id": rollups.document_id(key, shard)},
                 {"$inc": delta, "$setOnInsert": rollups.key_fields(key)}, upsert=True))
@@ -478,6 +535,9 @@ class TicketRepository(Repository):
         """Recompute every rollup from the tickets and replace the stored ones (not in one
         transaction: run it while intake is stopped, or changes made meanwhile drift until
         the next rebuild).  ``progress(n)`` is told of every n tickets read."""
+        # New tickets not settled yet are counted here as they stand, not again when settled.
+        self.tickets.update_many({f"{UNSETTLED}.rollup": {"$exists": True}},
+                                 {"$unset": {f"{UNSETTLED}.rollup": ""}})
         total: dict[tuple, dict[str, int]] = {}
         read = 0
         for ticket in self.tickets.find({}, projection=list(rollups.FIELDS), batch_size=2000):

@@ -145,6 +145,17 @@ def contribution(ticket: dict | None) -> dict[tuple, dict[str, int]]:
     return out
 
 
+def owed(ticket: dict) -> list[dict]:
+    """A ticket's contribution as a document keeps it (keys as lists, figure names with
+    dots as pairs), until it is added (see ``from_owed``)."""
+    return [{"key": list(key), "add": [[name, value] for name, value in figures.items()]}
+            for key, figures in contribution(ticket).items()]
+
+
+def from_owed(kept: list[dict]) -> dict[tuple, dict[str, int]]:
+    return {tuple(part["key"]): dict(part["add"]) for part in kept}
+
+
 def _nonzero(figures: dict[str, int]) -> dict[str, int]:
     return {name: value for name, value in figures.items() if value}
 

@@ -3,15 +3,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import sys
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 
+import eventlet
 from marshmallow import ValidationError
+from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
 from services.automation.schemas import TriggerMailSchema
+from services.common import correlation, outbox
 from services.common import events as ev
 from services.common.nameko_support import (ClockProvider, OutboxRelay, command, on_event,
                                             on_events)
@@ -24,7 +28,8 @@ from . import attachments as att
 from . import canned, domain, mail
 from . import mail_trust as trust
 from . import tags as tag_rules
-from .dependencies import Mailer, Settings, TicketStore, open_ticket_gauges
+from .dependencies import Mailer, Settings, Settling, TicketStore, open_ticket_gauges
+from .repository import UNSETTLED
 from .rollups import day_range
 from .schemas import (ActorSchema, AttachmentUploadSchema, AttachmentView, AuditView,
                       CannedCreateSchema, CannedQuerySchema, CannedView, ColleagueSchema,
@@ -33,6 +38,8 @@ from .schemas import (ActorSchema, AttachmentUploadSchema, AttachmentView, Audit
                       QueueQuerySchema, ReportQuerySchema, RequesterAccountSchema,
                       StatusChangeSchema, TagQuerySchema, TagRenameSchema, TicketCreateSchema,
                       TicketQuerySchema, TicketSchema, TicketUpdateSchema)
+
+log = logging.getLogger(__name__)
 
 DEFAULT_REPORT_PERIOD = timedelta(days=30)
 RENAME_BATCH = 200  # tickets retagged (and events staged) per transaction
@@ -87,6 +94,7 @@ class IntakeService(OutboxRelay):
     clock = ClockProvider()
     settings = Settings()
     mailer = Mailer()
+    settling = Settling()
     observe = Observability(business=open_ticket_gauges)
     retired = RetiredQueues({_RELEASES_BEFORE: handler_queue("intake", ev.TICKET_RELEASED,
                                                              "record_unassigned")},
@@ -891,25 +899,57 @@ class IntakeService(OutboxRelay):
             "previous_assignee_id": (follow_up_of or {}).get("assignee_id"),
             "ticket": domain.ticket_state(ticket)}, occurred_at=now)
 
+        staged = outbox.entries([event], now)
+
         def write(session):
-            self.store.insert(ticket, session)
+            self.store.insert(ticket, staged, now, session)
             self.store.count_tags({tag: 1 for tag in ticket["tags"]}, session)
             if follow_up_of is not None:
                 self._write_changes(session, follow_up_of, {
                     "follow_ups": follow_up_of.get("follow_ups", []) + [ticket["number"]],
                     "updated_at": now}, viewer, expected={"status": "closed"})
-            return [event]
 
         try:
             with self._files_kept_if(files, lambda: True):
-                # The customer hears back once the ticket and its events are durable.
-                self.apply(write, answer_first=True)
+                # The ticket carries its events and its rollups (see repository.UNSETTLED):
+                # one write, a transaction only when tag counts or the closed ticket it
+                # follows up change with it.
+                if follow_up_of is None and not ticket["tags"]:
+                    write(None)
+                else:
+                    self.store.transaction(write)
         except DuplicateKeyError:
             existing = key and self.store.by_idempotency_key(requester["id"], key)
             if not existing:
                 raise
             return _replayed(existing, fields, viewer)
+        # The customer hears back now; the events are published from a green thread of
+        # their own (should that fail or the process die, settle_left_behind does it).
+        eventlet.spawn_n(self._publish_and_settle, correlation.current(), ticket["_id"], staged)
         return ok(ticket=_public_view(ticket, viewer["role"]), created=True)
+
+    def _publish_and_settle(self, correlation_id: str | None, ticket_id: str,
+                            staged: list[dict]) -> None:
+        correlation.bind(correlation_id)
+        try:
+            outbox.send(self.dispatch, staged)
+        except Exception:  # the sweep takes the ticket over after the writer's claim
+            log.warning("publishing the events of new ticket %s failed; left to the sweep",
+                        ticket_id, exc_info=True)
+            return
+        self.settling.add(self.store, ticket_id)
+
+    @timer(interval=1.0)
+    def settle_left_behind(self):
+        """New tickets whose writer died (or failed to publish) before settling them: their
+        events are published (again, perhaps: consumers absorb repeats), then settled."""
+        left = self.store.unsettled(self.clock.now(), outbox.SWEEP_CLAIM)
+        for ticket in left:
+            for entry in ticket[UNSETTLED]["events"]:
+                correlation.bind(entry.get("correlation_id"))
+                outbox.send(self.dispatch, [entry])
+        if left:
+            self.store.settle([ticket["_id"] for ticket in left])
 
     def _plan_message(self, ticket, body, actor, uploads, mentioned=()):
         """Changes, pushes, events and files for one thread entry (raises domain.Refusal)."""

@@ -99,6 +99,8 @@ def test_every_process_exposes_metrics_with_counts(portal, settings, traced):
                   entrypoint="route_new_ticket", kind="event", outcome="ok") > 0
     assert _total(routing, "helpdesk_event_lag_seconds_count", event_type="ticket_created") > 0
     assert _total(intake, "helpdesk_open_tickets") >= 1  # the traced ticket is still open
+    assert "helpdesk_unsettled_new_tickets" in intake  # its ticket was settled long ago
+    assert _total(intake, "helpdesk_unsettled_new_tickets") == 0
     assert {s.labels["target"] for s in scraped["sla-1"]["helpdesk_sla_at_risk"]} == {
         "first_response", "next_response", "resolution"}
 

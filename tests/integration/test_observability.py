@@ -54,9 +54,13 @@ def test_open_tickets_are_counted_by_status(db):
     tickets = db("intake").tickets
     tickets.insert_many([{"number": n, "status": s} for n, s in enumerate(
         ["new", "new", "pending", "solved", "closed", "on_hold"], start=90000)])
+    tickets.insert_one({"number": 90010, "status": "new", "settle": {"until": datetime.now(
+        timezone.utc)}})  # filed, its events not out yet
     values = _values(open_ticket_gauges(db("intake")))
-    assert {dict(k[1])["status"]: v for k, v in values.items()} == {
-        "new": 2, "open": 0, "pending": 1, "on_hold": 1}
+    assert {dict(k[1])["status"]: v for k, v in values.items()
+            if k[0] == "helpdesk_open_tickets"} == {"new": 3, "open": 0, "pending": 1,
+                                                    "on_hold": 1}
+    assert values[("helpdesk_unsettled_new_tickets", ())] == 1
 
 
 def test_every_command_sent_to_mongo_is_counted_by_database_command_and_collection(config, db):

@@ -9,6 +9,9 @@ from nameko.standalone.events import event_dispatcher
 from prometheus_client import REGISTRY
 
 from services.common import events as ev
+from services.common import outbox
+from services.intake import domain
+from services.intake.repository import TicketRepository
 from services.intake.service import IntakeService
 from services.routing.service import RoutingService
 from services.search.service import SearchService
@@ -160,6 +163,41 @@ def test_event_left_in_outbox_by_a_crash_is_still_published(rpc, config, db):
         assert len(published) == 1
         eventually(lambda: db("routing").assignments.find_one({"_id": "orphan"}))
         eventually(lambda: intake_db.outbox.count_documents({"_id": event["event_id"]}) == 0)
+    finally:
+        tap.close()
+
+
+def test_a_new_ticket_its_writer_left_unsettled_is_published_and_rolled_up_once(
+        rpc, config, db):
+    """A process dying right after writing a new ticket (before publishing its events and
+    settling it): once the writer's claim lapses, the sweep publishes the events and rolls
+    the ticket up -- once, however often the sweep or a late writer tries again."""
+    tap = EventTap(config, ev.TICKET_CREATED)
+    try:
+        written_at = datetime.now(timezone.utc) - 2 * outbox.WRITER_CLAIM
+        ticket = domain.new_ticket(
+            ticket_id="left-behind", number=99003, requester_id="cust-1", channel="api",
+            now=written_at, idempotency_key=None, fields={
+                "subject": "left behind", "description": "d", "department": "unsettled",
+                "priority": "normal", "language": "en"})
+        event = intake_event(ev.TICKET_CREATED, {
+            "ticket_id": ticket["_id"], "number": ticket["number"], "subject": "left behind",
+            "description": "d", "department": "technical", "category": None,
+            "priority": "normal", "channel": "api", "language": "en", "tags": [],
+            "requester_id": "cust-1", "created_at": written_at})
+        repo = TicketRepository(db("intake"))
+        repo.insert(ticket, outbox.entries([event], written_at), written_at)
+        # ...and the writer dies here.
+        published = eventually(lambda: [e for e in tap.of_type(ev.TICKET_CREATED)
+                                        if e["event_id"] == event["event_id"]])
+        assert len(published) == 1
+        eventually(lambda: db("routing").assignments.find_one({"_id": "left-behind"}))
+        eventually(lambda: "settle" not in db("intake").tickets.find_one({"_id": "left-behind"}))
+        assert repo.settle(["left-behind"]) == 0  # a late writer's settle finds it done
+        daily = [d for d in repo.rollup_documents()["daily"] if d["department"] == "unsettled"]
+        assert [d["created"] for d in daily] == [1]
+        # Readers never see what a new ticket owes, even before it is settled.
+        assert "settle" not in rpc.intake.get_ticket(99003, AGENT_ACTOR)["ticket"]
     finally:
         tap.close()
 

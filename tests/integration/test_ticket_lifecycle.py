@@ -14,7 +14,7 @@ from services.common.storage import service_database
 from services.intake.repository import TicketRepository
 from services.intake import service as intake_service
 from services.intake.service import IntakeService
-from tests.support import EventTap, eventually, frozen_clock, running
+from tests.support import EventTap, eventually, frozen_clock, running, settled
 
 CUSTOMER = {"id": "cust-1", "role": "customer", "name": "Ann Customer"}
 STRANGER = {"id": "cust-2", "role": "customer", "name": "Other"}
@@ -48,6 +48,7 @@ def file(rpc, subject="Printer jams", tags=(), key=None, requester=CUSTOMER):
 
 def snapshot(db, number):
     intake = db("intake")
+    settled(intake)
     ticket = intake.tickets.find_one({"number": number})
     return (ticket, intake.audit.count_documents({"ticket_id": ticket["_id"]}),
             intake["attachments.files"].count_documents({}), list(intake.tags.find()))
@@ -309,6 +310,7 @@ def test_a_customer_cannot_put_their_own_ticket_on_pending(runner, rpc, db, conf
 
     tap = EventTap(config, ev.STATUS_CHANGED)
     try:
+        settled(intake)
         before = state()
         refused = rpc.intake.change_status(number, {"status": "pending"}, CUSTOMER)
         assert (refused["ok"], refused["status"]) == (False, 409)

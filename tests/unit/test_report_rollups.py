@@ -208,3 +208,22 @@ def test_shards_of_a_rollup_sum_into_the_document_the_rebuild_writes():
         {"_id": "2026-11-23|technical|portal", "day": "2026-11-23", "department": "technical",
          "channel": "portal", "created": 3, "solved": 1,
          "hist": {"first_response_3": 3, "resolution_9": 1}}]
+
+
+def test_a_new_tickets_owed_contribution_survives_being_kept_on_a_document():
+    """A new ticket keeps its contribution until it is settled: what is kept (lists, no dotted
+    field names) gives back exactly what it contributes, and settling after a change has
+    rolled up its difference leaves the rollups at the ticket's current contribution."""
+    solved = ticket(status="solved", first_response_at=T0 + timedelta(minutes=30),
+                    solved_at=T0 + timedelta(hours=2), messages=[reply("agent")])
+    kept = rollups.owed(solved)
+    assert any("." in name for part in kept for name, _ in part["add"])  # hist.fr_..
+    assert all(set(part) == {"key", "add"} and isinstance(part["key"], list) for part in kept)
+    assert rollups.from_owed(kept) == rollups.contribution(solved)
+    new = ticket()
+    assigned = rollups.applied(new, {"assignee_id": "a1"}, None)
+    total = {}
+    rollups.add_into(total, rollups.difference(new, assigned))  # the change comes first
+    rollups.add_into(total, rollups.from_owed(rollups.owed(new)))  # then the settling
+    assert {k: {n: v for n, v in f.items() if v} for k, f in total.items()} == \
+        rollups.contribution(assigned)

@@ -1,0 +1,42 @@
+"""Work handed in by many green threads, done in batches: while one batch runs, what arrives
+waits for the next, which takes it all.  Under a burst one write serves many requests; a
+request arriving alone waits for nothing."""
+from __future__ import annotations
+
+import logging
+from typing import Callable, Generic, TypeVar
+
+import eventlet
+
+log = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
+
+
+class Coalescer(Generic[Item]):
+    """``add(item)`` returns at once; ``flush(items)`` runs in a green thread of its own, one
+    batch at a time.  A failed batch is logged and dropped: callers keep a durable record of
+    what is owed (a sweep finishes it), so this is only the fast path."""
+
+    def __init__(self, flush: Callable[[list[Item]], None], what: str):
+        self._flush, self._what = flush, what
+        self._waiting: list[Item] = []
+        self._running = False
+
+    def add(self, item: Item) -> None:
+        self._waiting.append(item)
+        if not self._running:
+            self._running = True
+            eventlet.spawn_n(self._drain)
+
+    def _drain(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    self._flush(batch)
+                except Exception:
+                    log.warning("%s for %d failed; left to the sweep", self._what, len(batch),
+                                exc_info=True)
+        finally:
+            self._running = False
