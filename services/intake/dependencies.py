@@ -1,4 +1,5 @@
 from dataclasses import dataclass
+from typing import Callable
 from datetime import timedelta
 
 from nameko.extensions import DependencyProvider
@@ -29,19 +30,19 @@ class TicketStore(ServiceDatabase):
 
 
 class Settling(DependencyProvider):
-    """New tickets settled in batches once their events are published (``settle``): under a
-    burst one transaction rolls up many."""
+    """New tickets settled in batches once their events are published (see
+    ``IntakeService._settle``): under a burst one transaction serves many."""
 
     def setup(self):
-        self.batches: Coalescer[str] | None = None
+        self.batches: Coalescer[dict] | None = None
 
     def get_dependency(self, worker_ctx):
         return self
 
-    def add(self, store: TicketRepository, ticket_id: str) -> None:
+    def add(self, ticket: dict, settle: Callable[[list[dict]], None]) -> None:
         if self.batches is None:
-            self.batches = Coalescer(store.settle, "settling new tickets")
-        self.batches.add(ticket_id)
+            self.batches = Coalescer(settle, "settling new tickets")
+        self.batches.add(ticket)
 
 
 @dataclass(frozen=True)
