@@ -48,23 +48,17 @@ def _exists(connection: Connection, queue: str) -> bool:
 
 # A waiting message's body in its successor's form, or None when it is nobody's business now.
 Translation = Callable[[bytes], "bytes | None"]
-# Where a retired queue's waiting events go: the queue that handles them now, or, where no
-# queue does any more (the work moved inside the producer), a function given the container's
-# config and each event's body, which must be idempotent (a crash before the ack repeats it).
-Successor = "str | Callable[[dict, bytes], None]"
 
 
-def retire(amqp_uri: str, moves: dict[str, Successor],
-           translations: dict[str, Translation] | None = None, config: dict | None = None
-           ) -> int:
+def retire(amqp_uri: str, moves: dict[str, str],
+           translations: dict[str, Translation] | None = None) -> int:
     """Move what waits in each retired queue to its successor (through ``translations`` of
-    that retired queue, if any), then delete it.  A retired queue whose successor queue does
-    not exist yet is left for a later call.  Returns the messages moved."""
+    that retired queue, if any), then delete it.  A retired queue whose successor does not
+    exist yet is left for a later call.  Returns the messages moved."""
     moved = 0
     with Connection(amqp_uri) as connection:
         for retired, successor in moves.items():
-            if not _exists(connection, retired) or (
-                    isinstance(successor, str) and not _exists(connection, successor)):
+            if not _exists(connection, retired) or not _exists(connection, successor):
                 continue
             translate = (translations or {}).get(retired, lambda body: body)
             channel = connection.channel()
@@ -74,21 +68,17 @@ def retire(amqp_uri: str, moves: dict[str, Successor],
             while (message := channel.basic_get(retired)) is not None:
                 body = translate(message.body)
                 if body is not None:
-                    if callable(successor):
-                        successor(config or {}, body)
-                    else:
-                        channel.basic_publish(Message(body, **message.properties),
-                                              exchange="", routing_key=successor)
+                    channel.basic_publish(Message(body, **message.properties),
+                                          exchange="", routing_key=successor)
                     moved += 1
                 channel.basic_ack(message.delivery_tag)
             channel.queue_delete(retired)
             channel.close()
-            log.info("retired queue %s (its waiting events went to %s)", retired,
-                     getattr(successor, "__name__", successor))
+            log.info("retired queue %s (its waiting events went to %s)", retired, successor)
     return moved
 
 
-def waiting(amqp_uri: str, moves: dict[str, Successor]) -> list[str]:
+def waiting(amqp_uri: str, moves: dict[str, str]) -> list[str]:
     """The retired queues still there (their successors not declared yet, or just emptied)."""
     with Connection(amqp_uri) as connection:
         return [retired for retired in moves if _exists(connection, retired)]
@@ -98,7 +88,7 @@ class RetiredQueues(DependencyProvider):
     """``RetiredQueues({retired queue: successor}, {retired queue: translation})`` on a
     service: retired once the service has started (and declared its queues)."""
 
-    def __init__(self, moves: dict[str, Successor],
+    def __init__(self, moves: dict[str, str],
                  translations: dict[str, Translation] | None = None):
         self.moves = moves
         self.translations = translations
@@ -109,7 +99,7 @@ class RetiredQueues(DependencyProvider):
     def _retire(self):
         uri = self.container.config["AMQP_URI"]
         for _ in range(SUCCESSOR_WAIT_SECONDS):
-            retire(uri, self.moves, self.translations, self.container.config)
+            retire(uri, self.moves, self.translations)
             if not waiting(uri, self.moves):
                 return
             eventlet.sleep(1)

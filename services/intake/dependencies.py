@@ -1,5 +1,4 @@
 from dataclasses import dataclass
-from typing import Callable
 from datetime import timedelta
 
 from nameko.extensions import DependencyProvider
@@ -30,19 +29,19 @@ class TicketStore(ServiceDatabase):
 
 
 class Settling(DependencyProvider):
-    """New tickets settled in batches once their events are published (see
-    ``IntakeService._settle``): under a burst one transaction serves many."""
+    """New tickets settled in batches once their events are published (``settle``): under a
+    burst one transaction rolls up many."""
 
     def setup(self):
-        self.batches: Coalescer[dict] | None = None
+        self.batches: Coalescer[str] | None = None
 
     def get_dependency(self, worker_ctx):
         return self
 
-    def add(self, ticket: dict, settle: Callable[[list[dict]], None]) -> None:
+    def add(self, store: TicketRepository, ticket_id: str) -> None:
         if self.batches is None:
-            self.batches = Coalescer(settle, "settling new tickets")
-        self.batches.add(ticket)
+            self.batches = Coalescer(store.settle, "settling new tickets")
+        self.batches.add(ticket_id)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import gridfs
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from services.common import correlation, outbox
+from services.common import outbox
 from services.common.cache import RecentReads
 from services.common.keyed_lock import KeyedLock
 from services.common.storage import Repository
@@ -36,8 +36,8 @@ QUEUE_INPUTS = [f for f in queue_rules.STORED_FROM if f != "sla"] + [
     "sla.first_response_due", "sla.resolution_due"]
 FILL_BATCH = 500
 # A new ticket is written alone, without a transaction, and carries what its filing still owes
-# under UNSETTLED: its outbox entries (published right after the write), its rollup
-# contribution and its received notice (done in batches, see ``settle``).  Readers never see it.
+# under UNSETTLED: its outbox entries (published right after the write) and its rollup
+# contribution (added in batches, see ``settle``).  Readers never see it.
 UNSETTLED = "settle"
 WITHOUT_UNSETTLED = {UNSETTLED: 0}
 SETTLE_SWEEP = 500  # tickets a sweep takes over at most
@@ -89,16 +89,6 @@ class NumberBlocks:
 
 
 _NUMBERS = NumberBlocks()
-
-
-def _settled(notice_unsent: bool, message_id: str | None) -> dict:
-    """The update settling a new ticket (see ``TicketRepository.settle``)."""
-    if notice_unsent:
-        return {"$unset": {f"{UNSETTLED}.events": "", f"{UNSETTLED}.rollup": ""}}
-    update: dict = {"$unset": {UNSETTLED: ""}}
-    if message_id is not None:
-        update["$addToSet"] = {"email_message_ids": message_id}
-    return update
 
 
 class TicketRepository(Repository):
@@ -169,40 +159,32 @@ class TicketRepository(Repository):
             {"_id": "ticket_number"}, {"$inc": {"value": count}},
             return_document=ReturnDocument.AFTER)["value"]
 
-    def insert(self, ticket: dict, staged: list[dict], now, session=None) -> dict:
+    def insert(self, ticket: dict, staged: list[dict], now, session=None) -> None:
         """A new ticket, carrying what its filing owes (UNSETTLED): ``staged``, its outbox
-        entries, its rollup contribution and its received notice (sent under the filing's
-        correlation id).  One document: no transaction unless the caller's ``session``
-        writes another with it.  Returns the document as stored."""
+        entries, and its rollup contribution.  One document: no transaction unless the
+        caller's ``session`` writes another with it."""
         if ticket.get("idempotency_key") is None:
             ticket = {k: v for k, v in ticket.items()
                       if k not in ("idempotency_key", "idempotency_digest")}
         owed = {"until": now + outbox.WRITER_CLAIM, "events": staged,
-                "rollup": rollups.owed(ticket), "notice": True,
-                "correlation_id": correlation.current()}
-        stored = {**ticket, **queue_rules.stored_fields(ticket), UNSETTLED: owed}
-        self.tickets.insert_one(stored, session=session)
-        return stored
+                "rollup": rollups.owed(ticket)}
+        self.tickets.insert_one({**ticket, **queue_rules.stored_fields(ticket), UNSETTLED: owed},
+                                session=session)
 
-    def settle(self, ticket_ids: list[str], sent: dict[str, str] | None = None,
-               unsent: frozenset[str] = frozenset()) -> int:
-        """Of these new tickets, those still owing it are rolled up and what they owe is
-        cleared, with the Message-IDs of the received notices ``sent``: one transaction for
-        all (the rollups of a batch go to the shard of its first ticket).  A ticket whose
-        notice is ``unsent`` keeps owing only that (a sweep sends it once its claim lapses).
-        Its events must be published before.  Returns how many were settled (a repeat, or a
-        racing sweep, finds them settled)."""
-        sent = sent or {}
-
+    def settle(self, ticket_ids: list[str]) -> int:
+        """Of these new tickets, those still owing it are rolled up, and what they owe is
+        cleared: one transaction for all (the rollups of a batch go to
+        the shard of its first ticket).  Their events must be published before.  Returns how
+        many were settled (a repeat, or a racing sweep, finds them settled)."""
         def txn(session) -> int:
             owed = list(self.tickets.find(
                 {"_id": {"$in": ticket_ids}, UNSETTLED: {"$exists": True}},
-                projection={"number": 1, f"{UNSETTLED}.rollup": 1}, session=session))
+                projection={"number": 1, f"{UNSETTLED}.rollup": 1},
+                session=session))
             if not owed:
                 return 0
-            self.tickets.bulk_write([UpdateOne({"_id": t["_id"]}, _settled(
-                t["_id"] in unsent, sent.get(t["_id"]))) for t in owed], ordered=False,
-                session=session)
+            self.tickets.update_many({"_id": {"$in": [t["_id"] for t in owed]}},
+                                     {"$unset": {UNSETTLED: ""}}, session=session)
             total: dict[tuple, dict[str, int]] = {}
             for ticket in owed:
                 rollups.add_into(total, rollups.from_owed(ticket[UNSETTLED].get("rollup", [])))
@@ -212,22 +194,15 @@ class TicketRepository(Repository):
 
     def unsettled(self, now, claim) -> list[dict]:
         """New tickets whose writer left them unsettled past its claim (it died, or its
-        publish or notice failed), each claimed by this caller for ``claim``: without their
-        thread, with what they owe (UNSETTLED.events to publish before ``settle``)."""
+        publish failed), each claimed by this caller for ``claim``: ``_id`` and
+        ``UNSETTLED.events`` (to publish before ``settle``)."""
         due = [t["_id"] for t in self.tickets.find(
             {f"{UNSETTLED}.until": {"$lte": now}}, projection={"_id": 1}).limit(SETTLE_SWEEP)]
         claimed = (self.tickets.find_one_and_update(
             {"_id": ticket_id, f"{UNSETTLED}.until": {"$lte": now}},
             {"$set": {f"{UNSETTLED}.until": now + claim}},
-            projection={"messages": 0, "attachments": 0, "search_text": 0})
-            for ticket_id in due)
+            projection={f"{UNSETTLED}.events": 1}) for ticket_id in due)
         return [ticket for ticket in claimed if ticket is not None]
-
-    def owe_received_notice(self, ticket_id: str, now) -> None:
-        """A ticket filed by a version that sent the notice from an event: owed, the sweep
-        sends it (unless the ticket owes other things already, which it then does too)."""
-        self.tickets.update_one({"_id": ticket_id, UNSETTLED: {"$exists": False}},
-                                {"$set": {UNSETTLED: {"until": now, "notice": True}}})
 
     def add_breach(self, ticket_id: str, target: str, session) -> None:
         """Record an SLA breach (once per target) on a ticket whose deadlines are set."""

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import logging
 import sys
 import uuid
@@ -20,11 +19,9 @@ from services.common import correlation, outbox
 from services.common import events as ev
 from services.common.nameko_support import (ClockProvider, OutboxRelay, command, on_event,
                                             on_events)
-from services.common.clock import SystemClock
 from services.common.observability import Observability
 from services.common.results import fail, not_found, ok, parsed
 from services.common.retired_queues import RetiredQueues, handler_queue
-from services.common.storage import service_database
 from services.common.validation import flatten_line, shared
 
 from . import attachments as att
@@ -32,7 +29,7 @@ from . import canned, domain, mail
 from . import mail_trust as trust
 from . import tags as tag_rules
 from .dependencies import Mailer, Settings, Settling, TicketStore, open_ticket_gauges
-from .repository import UNSETTLED, TicketRepository
+from .repository import UNSETTLED
 from .rollups import day_range
 from .schemas import (ActorSchema, AttachmentUploadSchema, AttachmentView, AuditView,
                       CannedCreateSchema, CannedQuerySchema, CannedView, ColleagueSchema,
@@ -88,19 +85,6 @@ def _outbound_message_id(settings: dict, once_id: str | None = None) -> str:
 
 # Releases came as ticket_unassignable until intake stopped hearing every waiting ticket.
 _RELEASES_BEFORE = handler_queue("intake", ev.TICKET_UNASSIGNABLE, "record_unassigned")
-# Received notices were sent from intake's own ticket_created (now: when a ticket is settled).
-_RECEIVED_BEFORE = handler_queue("intake", ev.TICKET_CREATED, "notify_received")
-
-
-def _owe_received_notice(config: dict, body: bytes) -> None:
-    """A ticket_created that an earlier version had not acknowledged yet: its ticket owes
-    the received notice, which the sweep (settle_left_behind) sends."""
-    try:
-        ticket_id = json.loads(body)["data"]["ticket_id"]
-    except (ValueError, KeyError, TypeError):
-        return  # broken: its handler would have dropped it too
-    TicketRepository(service_database(config["MONGO_URI"], config.get("MONGO_DB", "helpdesk"),
-                                      "intake")).owe_received_notice(ticket_id, SystemClock().now())
 
 
 class IntakeService(OutboxRelay):
@@ -113,8 +97,7 @@ class IntakeService(OutboxRelay):
     settling = Settling()
     observe = Observability(business=open_ticket_gauges)
     retired = RetiredQueues({_RELEASES_BEFORE: handler_queue("intake", ev.TICKET_RELEASED,
-                                                             "record_unassigned"),
-                             _RECEIVED_BEFORE: _owe_received_notice},
+                                                             "record_unassigned")},
                             {_RELEASES_BEFORE: ev.released_of_unassignable})
 
     # ------------------------------------------------------------------ commands
@@ -770,6 +753,10 @@ class IntakeService(OutboxRelay):
 
     # ------------------------------------------------------------------ notifications
 
+    @on_events(ev.TICKET_CREATED)
+    def notify_received(self, events):
+        self._notify_received(events)
+
     @on_event(ev.MESSAGE_ADDED)
     def notify_replied(self, event):
         d = event.data
@@ -912,10 +899,10 @@ class IntakeService(OutboxRelay):
             "previous_assignee_id": (follow_up_of or {}).get("assignee_id"),
             "ticket": domain.ticket_state(ticket)}, occurred_at=now)
 
-        stored = []
+        staged = outbox.entries([event], now)
 
         def write(session):
-            stored[:] = [self.store.insert(ticket, outbox.entries([event], now), now, session)]
+            self.store.insert(ticket, staged, now, session)
             self.store.count_tags({tag: 1 for tag in ticket["tags"]}, session)
             if follow_up_of is not None:
                 self._write_changes(session, follow_up_of, {
@@ -938,61 +925,31 @@ class IntakeService(OutboxRelay):
             return _replayed(existing, fields, viewer)
         # The customer hears back now; the events are published from a green thread of
         # their own (should that fail or the process die, settle_left_behind does it).
-        eventlet.spawn_n(self._publish_and_settle, stored[0])
+        eventlet.spawn_n(self._publish_and_settle, correlation.current(), ticket["_id"], staged)
         return ok(ticket=_public_view(ticket, viewer["role"]), created=True)
 
-    def _publish_and_settle(self, ticket: dict) -> None:
-        correlation.bind(ticket[UNSETTLED]["correlation_id"], ticket=ticket["number"])
+    def _publish_and_settle(self, correlation_id: str | None, ticket_id: str,
+                            staged: list[dict]) -> None:
+        correlation.bind(correlation_id)
         try:
-            outbox.send(self.dispatch, ticket[UNSETTLED]["events"])
+            outbox.send(self.dispatch, staged)
         except Exception:  # the sweep takes the ticket over after the writer's claim
             log.warning("publishing the events of new ticket %s failed; left to the sweep",
-                        ticket["_id"], exc_info=True)
+                        ticket_id, exc_info=True)
             return
-        self.settling.add(ticket, self._settle)
+        self.settling.add(self.store, ticket_id)
 
     @timer(interval=1.0)
     def settle_left_behind(self):
-        """New tickets whose writer died (or failed to publish, or to send the notice)
-        before settling them: their events are published (again, perhaps: consumers absorb
-        repeats), then they are settled."""
+        """New tickets whose writer died (or failed to publish) before settling them: their
+        events are published (again, perhaps: consumers absorb repeats), then settled."""
         left = self.store.unsettled(self.clock.now(), outbox.SWEEP_CLAIM)
         for ticket in left:
-            for entry in ticket[UNSETTLED].get("events", []):
+            for entry in ticket[UNSETTLED]["events"]:
                 correlation.bind(entry.get("correlation_id"))
                 outbox.send(self.dispatch, [entry])
         if left:
-            self._settle(left)
-
-    def _settle(self, tickets: list[dict]) -> None:
-        """The received notices of new tickets (their events are out), then one transaction
-        rolls them up and records the notices sent."""
-        sent, unsent = self._send_received(tickets)
-        self.store.settle([t["_id"] for t in tickets], sent, unsent)
-
-    def _send_received(self, tickets: list[dict]) -> tuple[dict[str, str], frozenset[str]]:
-        """``_notify`` of the received notice for tickets filed together: ``({ticket id:
-        Message-ID} sent, ticket ids whose send failed)``; a failed send holds back only its
-        own notice."""
-        if not self.mailer.enabled:
-            return {}, frozenset()
-        settings = self._mail_settings()
-        sent, unsent = {}, set()
-        for ticket in tickets:
-            correlation.bind(ticket[UNSETTLED].get("correlation_id"), ticket=ticket["number"])
-            notice = self._notice(settings, ticket, "notify_received", ticket["_id"],
-                                  "received", None, {})
-            if notice is None:
-                continue
-            try:
-                self.mailer.send(notice[0])
-            except Exception:  # the others are still sent; this one is tried again later
-                log.warning("the received notice of ticket %s was not sent; tried again "
-                            "later", ticket["number"], exc_info=True)
-                unsent.add(ticket["_id"])
-                continue
-            sent[ticket["_id"]] = notice[1]
-        return sent, frozenset(unsent)
+            self.store.settle([ticket["_id"] for ticket in left])
 
     def _plan_message(self, ticket, body, actor, uploads, mentioned=()):
         """Changes, pushes, events and files for one thread entry (raises domain.Refusal)."""
@@ -1152,6 +1109,30 @@ class IntakeService(OutboxRelay):
         if notice is not None:
             self.mailer.send(notice[0])
             self.store.record_sent_mail([(ticket_id, notice[1])])
+
+    def _notify_received(self, events) -> None:
+        """``_notify`` of the received notice for tickets filed together: one read and one
+        write for all.  The sent ones are recorded before a failed send is raised, so the
+        retry of each event alone sends only what is still owed."""
+        if not self.mailer.enabled:
+            return
+        settings = self._mail_settings()
+        tickets = self.store.by_ids([e.data["ticket_id"] for e in events])
+        sent, failure = [], None
+        for event in events:
+            notice = self._notice(settings, tickets.get(event.data["ticket_id"]),
+                                  "notify_received", event.event_id, "received", None, {})
+            if notice is None:
+                continue
+            try:
+                self.mailer.send(notice[0])
+            except Exception as exc:  # the others are still sent and recorded
+                failure = exc
+                continue
+            sent.append((event.data["ticket_id"], notice[1]))
+        self.store.record_sent_mail(sent)
+        if failure is not None:
+            raise failure
 
     def _notice(self, settings, ticket, consumer, once_id, kind, message_id, extra):
         """``(mail, Message-ID)`` of the requester's notice of ``kind`` about ``ticket``, or

@@ -1,14 +1,13 @@
 """A queue an earlier version consumed: at start its waiting events move to the queue that
 handles them now and it is deleted, on the real broker; nothing is lost, a rerun is harmless."""
 import json
-from datetime import datetime, timezone
 
 from kombu import Connection, Exchange, Queue
 
 from services.common import events as ev
 from services.common.retired_queues import handler_queue, retire, waiting
 from services.intake.service import IntakeService
-from tests.support import eventually, intake_event, running
+from tests.support import eventually, running
 
 
 def _depth(connection, queue: str) -> int:
@@ -96,34 +95,3 @@ def test_intake_takes_over_the_releases_an_earlier_version_left_waiting(config, 
         eventually(lambda: db("intake").processed_events.find_one(
             {"_id": f"record_unassigned:{legacy['event_id']}"}))
         assert waiting(config["AMQP_URI"], {old: old}) == []
-
-
-def test_intake_sends_the_received_notices_an_earlier_version_left_waiting(config, db, sink):
-    """The notices were sent from intake's own ticket_created; now the ticket owes its notice
-    until it is settled.  A filing the earlier version had not acknowledged yet still gets its
-    one notice: the waiting event marks its ticket, and the sweep sends the notice."""
-    old = handler_queue("intake", ev.TICKET_CREATED, "notify_received")
-    filed = {"_id": "t-legacy", "number": 88001, "subject": "Filed before the upgrade",
-             "description": "d", "department": "general", "language": "en", "status": "new",
-             "requester_id": "cust-l", "requester_email": "legacy@example.com",
-             "requester_verified": True, "messages": []}
-    db("intake").tickets.insert_one(filed)  # as the earlier version wrote it
-    legacy = intake_event(ev.TICKET_CREATED, {
-        "ticket_id": "t-legacy", "number": 88001, "subject": filed["subject"],
-        "description": "d", "department": "general", "category": None, "priority": "normal",
-        "channel": "api", "language": "en", "tags": [], "requester_id": "cust-l",
-        "created_at": datetime.now(timezone.utc)})
-    with Connection(config["AMQP_URI"]) as connection:
-        Queue(old, Exchange("intake.events", type="topic", durable=True),
-              routing_key=ev.TICKET_CREATED, durable=True)(connection.default_channel).declare()
-        producer = connection.Producer(serializer="json")
-        producer.publish(legacy, exchange="", routing_key=old)
-        producer.publish({"broken": True}, exchange="", routing_key=old)
-    with running(dict(config, SMTP_RELAY_HOST="127.0.0.1", SMTP_RELAY_PORT=sink.port),
-                 IntakeService):
-        notice = eventually(lambda: sink.about(88001))
-        eventually(lambda: "settle" not in db("intake").tickets.find_one({"_id": "t-legacy"}))
-        assert waiting(config["AMQP_URI"], {old: old}) == []
-    assert len(notice) == 1 and notice[0]["To"] == "legacy@example.com"
-    assert db("intake").tickets.find_one({"_id": "t-legacy"})["email_message_ids"] == [
-        notice[0]["Message-ID"]]

@@ -1,35 +1,35 @@
-"""The received notices of tickets filed together: sent when the tickets are settled, recorded
-by the one settling write, and a send that fails holds back only its own notice (handler logic
-with in-memory fakes)."""
-from datetime import timedelta
+"""The received notice of tickets filed together: one read and one write for all, and a send
+that fails holds back only its own notice (handler logic with in-memory fakes)."""
+from datetime import datetime, timedelta, timezone
 
+import pytest
 from nameko.testing.services import worker_factory
 
+from services.common import events as ev
 from services.intake.dependencies import IntakeSettings
 from services.intake.service import IntakeService
 
+NOW = datetime(2026, 12, 5, 12, 0, tzinfo=timezone.utc)
+
 
 class FakeStore:
-    """Settles as the repository does: a ticket whose notice was not sent keeps owing it."""
-
     def __init__(self, tickets):
-        self.tickets = {t["_id"]: dict(t, settle={"notice": True, "correlation_id": "c"})
-                        for t in tickets}
-        self.settlements = 0
+        self.tickets = {t["_id"]: t for t in tickets}
+        self.reads = self.writes = 0
 
     def recent_mail_settings(self):
         return None  # the defaults
 
-    def settle(self, ticket_ids, sent, unsent):
-        self.settlements += 1
-        for ticket_id in ticket_ids:
-            ticket = self.tickets[ticket_id]
-            if ticket_id in unsent or ticket.pop("settle", None) is None:
-                continue  # still owing its notice, or settled already
-            if ticket_id in sent:
-                kept = ticket.setdefault("email_message_ids", [])
-                if sent[ticket_id] not in kept:
-                    kept.append(sent[ticket_id])
+    def by_ids(self, ticket_ids):
+        self.reads += 1
+        return {i: self.tickets[i] for i in ticket_ids if i in self.tickets}
+
+    def record_sent_mail(self, sent):
+        self.writes += 1
+        for ticket_id, message_id in sent:
+            kept = self.tickets[ticket_id].setdefault("email_message_ids", [])
+            if message_id not in kept:
+                kept.append(message_id)
 
 
 class FakeMailer:
@@ -49,6 +49,10 @@ def ticket(n):
             "requester_email": f"r{n}@example.com", "requester_id": f"u{n}"}
 
 
+def created(n):
+    return ev.Event(f"e{n}", ev.TICKET_CREATED, NOW, {"ticket_id": f"t{n}"})
+
+
 def service(store, mailer):
     return worker_factory(IntakeService, store=store, mailer=mailer, settings=IntakeSettings(
         reopen_window=timedelta(days=7), smtp_host="relay.test", smtp_port=25,
@@ -56,29 +60,24 @@ def service(store, mailer):
         csat_previous_secrets=[], mail_token_secret="m" * 32))
 
 
-def test_tickets_filed_together_are_acknowledged_and_settled_by_one_write():
+def test_tickets_filed_together_are_acknowledged_with_one_read_and_one_write():
     store, mailer = FakeStore([ticket(n) for n in (1, 2, 3)]), FakeMailer()
-    service(store, mailer)._settle([store.tickets[f"t{n}"] for n in (1, 2, 3)])
+    service(store, mailer)._notify_received([created(n) for n in (1, 2, 3)])
     assert sorted(mailer.sent) == ["r1@example.com", "r2@example.com", "r3@example.com"]
-    assert store.settlements == 1
-    assert all(len(t["email_message_ids"]) == 1 and "settle" not in t
-               for t in store.tickets.values())
+    assert (store.reads, store.writes) == (1, 1)
+    assert all(len(t["email_message_ids"]) == 1 for t in store.tickets.values())
 
 
-def test_a_refused_send_leaves_only_its_notice_owed_and_only_it_is_sent_again():
+def test_a_refused_send_is_raised_after_the_others_are_recorded_and_only_it_is_sent_again():
     store, mailer = FakeStore([ticket(n) for n in (1, 2, 3)]), FakeMailer({"r2@example.com"})
     intake = service(store, mailer)
-    as_filed = [dict(store.tickets[f"t{n}"]) for n in (1, 2, 3)]
-    intake._settle([store.tickets[f"t{n}"] for n in (1, 2, 3)])
+    with pytest.raises(ConnectionRefusedError):
+        intake._notify_received([created(n) for n in (1, 2, 3)])
     assert sorted(mailer.sent) == ["r1@example.com", "r3@example.com"]
-    assert "email_message_ids" not in store.tickets["t2"] and "settle" in store.tickets["t2"]
+    assert "email_message_ids" not in store.tickets["t2"]
 
-    mailer.refusing.clear()  # the relay is back; the sweep settles what is still owed
-    intake._settle([store.tickets["t2"]])
+    mailer.refusing.clear()  # the relay is back; the events come again, each alone
+    for n in (1, 2, 3):
+        intake._notify_received([created(n)])
     assert sorted(mailer.sent) == ["r1@example.com", "r2@example.com", "r3@example.com"]
-    assert all(len(t["email_message_ids"]) == 1 and "settle" not in t
-               for t in store.tickets.values())
-    # A repeat (the writer's batch after a sweep took over) finds the Message-IDs recorded.
-    intake._settle([dict(t, email_message_ids=store.tickets[t["_id"]]["email_message_ids"])
-                    for t in as_filed])
-    assert len(mailer.sent) == 3
+    assert all(len(t["email_message_ids"]) == 1 for t in store.tickets.values())
