@@ -168,7 +168,7 @@ def test_changes_keep_the_stored_fields(db):
     repo = TicketRepository(db("intake"))
     fresh = ticket(9, department="stored", subject="Old words",
                    first_due=NOW + timedelta(hours=1), resolution_due=NOW + timedelta(hours=8))
-    repo.insert(fresh, None)
+    repo.insert(fresh, [], NOW)
 
     def stored():
         return db("intake").tickets.find_one({"_id": "q-9"}, {"next_due": 1, "search_text": 1})
@@ -191,7 +191,7 @@ def test_deadlines_are_kept_by_version_with_their_breaches(db):
     """SLA's announcements: the newest version wins, a redelivery or a late older one changes
     nothing, a recorded breach stays, and the queue's next due follows in the same write."""
     repo = TicketRepository(db("intake"))
-    repo.insert(dict(ticket(10, department="versions"), sla=None), None)  # none announced yet
+    repo.insert(dict(ticket(10, department="versions"), sla=None), [], NOW)  # none announced yet
     stored = lambda: db("intake").tickets.find_one({"_id": "q-10"}, {"sla": 1, "next_due": 1})
 
     def announce(version, hours):
@@ -216,7 +216,7 @@ def test_first_deadlines_follow_what_the_ticket_became_before_they_arrived(db):
     answered or put on hold before they arrived races its resolution, or nothing."""
     repo = TicketRepository(db("intake"))
     for n, changes in ((11, None), (12, {"first_response_at": NOW}), (13, {"status": "pending"})):
-        repo.insert(dict(ticket(n, department="first", status="new"), sla=None), None)
+        repo.insert(dict(ticket(n, department="first", status="new"), sla=None), [], NOW)
         if changes:
             repo.update(f"q-{n}", changes, None)
     deadlines = {"policy_id": "p", "first_response_due": NOW + timedelta(hours=1),
