@@ -30,18 +30,35 @@ class TicketStore(ServiceDatabase):
 
 class Settling(DependencyProvider):
     """New tickets settled in batches once their events are published (``settle``): under a
-    burst one transaction rolls up many."""
+    burst one transaction rolls up many.  The tickets this process has in hand (written, not
+    settled yet) are left alone by its own sweep: a writer that is slow, not dead, would have
+    their events published twice, adding load just when there is too much."""
 
     def setup(self):
         self.batches: Coalescer[str] | None = None
+        self.in_hand: set[str] = set()
 
     def get_dependency(self, worker_ctx):
         return self
 
+    def taking(self, ticket_id: str) -> None:
+        self.in_hand.add(ticket_id)
+
+    def release(self, ticket_ids: list[str]) -> None:
+        """Settled, or left to the sweep (a failed publish or settle)."""
+        self.in_hand.difference_update(ticket_ids)
+
     def add(self, store: TicketRepository, ticket_id: str) -> None:
         if self.batches is None:
-            self.batches = Coalescer(store.settle, "settling new tickets")
+            self.batches = Coalescer(lambda ids: self._settle(store, ids),
+                                     "settling new tickets")
         self.batches.add(ticket_id)
+
+    def _settle(self, store: TicketRepository, ticket_ids: list[str]) -> None:
+        try:
+            store.settle(ticket_ids)
+        finally:
+            self.release(ticket_ids)
 
 
 @dataclass(frozen=True)

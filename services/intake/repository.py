@@ -7,7 +7,7 @@ import secrets
 import time
 from collections import deque
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Collection
 
 import gridfs
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
@@ -192,12 +192,13 @@ class TicketRepository(Repository):
             return len(owed)
         return self.transaction(txn)
 
-    def unsettled(self, now, claim) -> list[dict]:
+    def unsettled(self, now, claim, skip: Collection[str] = ()) -> list[dict]:
         """New tickets whose writer left them unsettled past its claim (it died, or its
-        publish failed), each claimed by this caller for ``claim``: ``_id`` and
-        ``UNSETTLED.events`` (to publish before ``settle``)."""
+        publish failed), but those in ``skip``, each claimed by this caller for ``claim``:
+        ``_id`` and ``UNSETTLED.events`` (to publish before ``settle``)."""
         due = [t["_id"] for t in self.tickets.find(
-            {f"{UNSETTLED}.until": {"$lte": now}}, projection={"_id": 1}).limit(SETTLE_SWEEP)]
+            {f"{UNSETTLED}.until": {"$lte": now}}, projection={"_id": 1}).limit(SETTLE_SWEEP)
+            if t["_id"] not in skip]
         claimed = (self.tickets.find_one_and_update(
             {"_id": ticket_id, f"{UNSETTLED}.until": {"$lte": now}},
             {"$set": {f"{UNSETTLED}.until": now + claim}},

@@ -925,6 +925,7 @@ class IntakeService(OutboxRelay):
             return _replayed(existing, fields, viewer)
         # The customer hears back now; the events are published from a green thread of
         # their own (should that fail or the process die, settle_left_behind does it).
+        self.settling.taking(ticket["_id"])
         eventlet.spawn_n(self._publish_and_settle, correlation.current(), ticket["_id"], staged)
         return ok(ticket=_public_view(ticket, viewer["role"]), created=True)
 
@@ -936,6 +937,7 @@ class IntakeService(OutboxRelay):
         except Exception:  # the sweep takes the ticket over after the writer's claim
             log.warning("publishing the events of new ticket %s failed; left to the sweep",
                         ticket_id, exc_info=True)
+            self.settling.release([ticket_id])
             return
         self.settling.add(self.store, ticket_id)
 
@@ -943,7 +945,8 @@ class IntakeService(OutboxRelay):
     def settle_left_behind(self):
         """New tickets whose writer died (or failed to publish) before settling them: their
         events are published (again, perhaps: consumers absorb repeats), then settled."""
-        left = self.store.unsettled(self.clock.now(), outbox.SWEEP_CLAIM)
+        left = self.store.unsettled(self.clock.now(), outbox.SWEEP_CLAIM,
+                                    skip=self.settling.in_hand)
         for ticket in left:
             for entry in ticket[UNSETTLED]["events"]:
                 correlation.bind(entry.get("correlation_id"))
