@@ -206,9 +206,13 @@ def eventually(check, timeout: float = 15.0, interval: float = 0.1):
 
 
 def settled(intake_db) -> None:
-    """Wait until every new ticket is settled (its rollups and tag counts added, a moment
-    after its filing is answered): before comparing intake's stored state."""
-    eventually(lambda: intake_db.tickets.count_documents({"settle": {"$exists": True}}) == 0)
+    """Wait until every new ticket is settled (its rollups added, a moment after its filing
+    is answered; intake.repository.settle): before comparing intake's stored state."""
+    def all_rolled_up() -> bool:
+        owing = [t["_id"] for t in intake_db.tickets.find({"settle": {"$exists": True}},
+                                                           projection={"_id": 1})]
+        return intake_db.settled.count_documents({"_id": {"$in": owing}}) == len(owing)
+    eventually(all_rolled_up)
 
 
 class EventTap:

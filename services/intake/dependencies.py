@@ -1,5 +1,5 @@
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from nameko.extensions import DependencyProvider
 from prometheus_client.core import GaugeMetricFamily
@@ -35,7 +35,7 @@ class Settling(DependencyProvider):
     their events published twice, adding load just when there is too much."""
 
     def setup(self):
-        self.batches: Coalescer[str] | None = None
+        self.batches: Coalescer[dict] | None = None
         self.in_hand: set[str] = set()
 
     def get_dependency(self, worker_ctx):
@@ -48,17 +48,22 @@ class Settling(DependencyProvider):
         """Settled, or left to the sweep (a failed publish or settle)."""
         self.in_hand.difference_update(ticket_ids)
 
-    def add(self, store: TicketRepository, ticket_id: str) -> None:
+    def add(self, store: TicketRepository, ticket: dict) -> None:
+        """``ticket``: as stored (see ``TicketRepository.settle``)."""
         if self.batches is None:
-            self.batches = Coalescer(lambda ids: self._settle(store, ids),
+            self.batches = Coalescer(lambda tickets: self._settle(store, tickets),
                                      "settling new tickets")
-        self.batches.add(ticket_id)
+        self.batches.add(ticket)
 
-    def _settle(self, store: TicketRepository, ticket_ids: list[str]) -> None:
+    def _settle(self, store: TicketRepository, tickets: list[dict]) -> None:
         try:
-            store.settle(ticket_ids)
+            store.settle(tickets)
         finally:
-            self.release(ticket_ids)
+            self.release([t["_id"] for t in tickets])
+
+
+# See open_ticket_gauges: two sweeps after the writer's claim.
+UNSETTLED_NOTICED = timedelta(seconds=2)
 
 
 @dataclass(frozen=True)
@@ -132,9 +137,11 @@ def open_ticket_gauges(db) -> list[GaugeMetricFamily]:
                               labels=["status"])
     for status in OPEN_STATUSES:
         gauge.add_metric([status], db.tickets.count_documents({"status": status}))
-    # Normally gone within milliseconds; a growing count means their events are not going out.
+    # Past their writer's claim and a sweep or two: normally none; a growing count means their
+    # events are not going out.
     unsettled = GaugeMetricFamily(
         "helpdesk_unsettled_new_tickets",
-        "New tickets whose events or rollups are not done yet (on the sparse index)",
-        value=db.tickets.count_documents({f"{UNSETTLED}.until": {"$exists": True}}))
+        "New tickets whose events or rollups are still owed well past their writer's claim",
+        value=db.tickets.count_documents({f"{UNSETTLED}.until": {"$lte": datetime.now(
+            timezone.utc) - UNSETTLED_NOTICED}}))
     return [gauge, unsettled]

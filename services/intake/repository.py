@@ -6,17 +6,17 @@ import math
 import secrets
 import time
 from collections import deque
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Callable, Collection
 
 import gridfs
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from services.common import outbox
 from services.common.cache import RecentReads
 from services.common.keyed_lock import KeyedLock
-from services.common.storage import Repository
+from services.common.storage import DUPLICATE_KEY, Repository
 
 from . import queue as queue_rules
 from . import reports, rollups
@@ -41,6 +41,7 @@ FILL_BATCH = 500
 UNSETTLED = "settle"
 WITHOUT_UNSETTLED = {UNSETTLED: 0}
 SETTLE_SWEEP = 500  # tickets a sweep takes over at most
+SETTLED_KEPT_SECONDS = 24 * 3600
 QUEUE_ROW = {**queue_rules.HIDDEN, **WITHOUT_UNSETTLED}
 # A deadline write is retried when the ticket changed between its read and its write.
 SLA_WRITE_ATTEMPTS = 5
@@ -114,6 +115,7 @@ class TicketRepository(Repository):
         self.tickets.create_index("email_message_ids")
         self.tickets.create_index("tags")
         self.tickets.create_index(f"{UNSETTLED}.until", sparse=True)
+        self.settled.create_index("at", expireAfterSeconds=SETTLED_KEPT_SECONDS)
         self.audit.create_index([("ticket_id", ASCENDING), ("at", ASCENDING)])
         self.tag_usage.create_index([("count", DESCENDING)])
         self.canned.create_index([("scope", ASCENDING), ("owner_id", ASCENDING)])
@@ -159,51 +161,75 @@ class TicketRepository(Repository):
             {"_id": "ticket_number"}, {"$inc": {"value": count}},
             return_document=ReturnDocument.AFTER)["value"]
 
-    def insert(self, ticket: dict, staged: list[dict], now, session=None) -> None:
+    def insert(self, ticket: dict, staged: list[dict], now, session=None) -> dict:
         """A new ticket, carrying what its filing owes (UNSETTLED): ``staged``, its outbox
         entries, and its rollup contribution.  One document: no transaction unless the
-        caller's ``session`` writes another with it."""
+        caller's ``session`` writes another with it.  Returns the document as stored."""
         if ticket.get("idempotency_key") is None:
             ticket = {k: v for k, v in ticket.items()
                       if k not in ("idempotency_key", "idempotency_digest")}
         owed = {"until": now + outbox.WRITER_CLAIM, "events": staged,
                 "rollup": rollups.owed(ticket)}
-        self.tickets.insert_one({**ticket, **queue_rules.stored_fields(ticket), UNSETTLED: owed},
-                                session=session)
+        stored = {**ticket, **queue_rules.stored_fields(ticket), UNSETTLED: owed}
+        self.tickets.insert_one(stored, session=session)
+        return stored
 
-    def settle(self, ticket_ids: list[str]) -> int:
-        """Of these new tickets, those still owing it are rolled up, and what they owe is
-        cleared: one transaction for all (the rollups of a batch go to
-        the shard of its first ticket).  Their events must be published before.  Returns how
-        many were settled (a repeat, or a racing sweep, finds them settled)."""
+    def settle(self, owed: list[dict]) -> int:
+        """Roll up these new tickets (``_id``, ``number`` and UNSETTLED, as stored), those not
+        settled yet: one transaction for all, which marks them settled (the rollups of a batch
+        go to the shard of its first ticket).  Their events must be published before.  The
+        tickets themselves are not written here (routing's and SLA's outcomes are being
+        written to them just now): the sweep clears what they carried once their claim is
+        over.  Returns how many were settled (a repeat, or a racing sweep, finds them so)."""
+        ticket_ids = [t["_id"] for t in owed]
+
         def txn(session) -> int:
-            owed = list(self.tickets.find(
-                {"_id": {"$in": ticket_ids}, UNSETTLED: {"$exists": True}},
-                projection={"number": 1, f"{UNSETTLED}.rollup": 1},
-                session=session))
-            if not owed:
+            done = {m["_id"] for m in self.settled.find({"_id": {"$in": ticket_ids}},
+                                                        session=session)}
+            fresh = [t for t in owed if t["_id"] not in done]
+            if not fresh:
                 return 0
-            self.tickets.update_many({"_id": {"$in": [t["_id"] for t in owed]}},
-                                     {"$unset": {UNSETTLED: ""}}, session=session)
+            self.settled.insert_many([{"_id": t["_id"], "at": t[UNSETTLED]["until"]}
+                                      for t in fresh], session=session)
             total: dict[tuple, dict[str, int]] = {}
-            for ticket in owed:
+            for ticket in fresh:
                 rollups.add_into(total, rollups.from_owed(ticket[UNSETTLED].get("rollup", [])))
-            self._add_to_rollups(total, owed[0]["number"] % rollups.SHARDS, session)
-            return len(owed)
+            self._add_to_rollups(total, fresh[0]["number"] % rollups.SHARDS, session)
+            return len(fresh)
         return self.transaction(txn)
 
     def unsettled(self, now, claim, skip: Collection[str] = ()) -> list[dict]:
-        """New tickets whose writer left them unsettled past its claim (it died, or its
-        publish failed), but those in ``skip``, each claimed by this caller for ``claim``:
-        ``_id`` and ``UNSETTLED.events`` (to publish before ``settle``)."""
+        """New tickets past their writer's claim, but those in ``skip``: the settled ones lose
+        what they carried; the others were left unsettled (their writer died, or its publish
+        failed) and are returned, each claimed by this caller for ``claim`` (``number`` and
+        UNSETTLED: its events to publish before ``settle``)."""
         due = [t["_id"] for t in self.tickets.find(
             {f"{UNSETTLED}.until": {"$lte": now}}, projection={"_id": 1}).limit(SETTLE_SWEEP)
             if t["_id"] not in skip]
+        if not due:
+            return []
+        done = [m["_id"] for m in self.settled.find({"_id": {"$in": due}})]
+        if done:
+            self.tickets.update_many({"_id": {"$in": done}}, {"$unset": {UNSETTLED: ""}})
         claimed = (self.tickets.find_one_and_update(
             {"_id": ticket_id, f"{UNSETTLED}.until": {"$lte": now}},
             {"$set": {f"{UNSETTLED}.until": now + claim}},
-            projection={f"{UNSETTLED}.events": 1}) for ticket_id in due)
+            projection={"number": 1, UNSETTLED: 1}, return_document=ReturnDocument.AFTER)
+            for ticket_id in set(due) - set(done))
         return [ticket for ticket in claimed if ticket is not None]
+
+    @property
+    def settled(self):
+        """A marker per new ticket rolled up (kept a day: past any claim)."""
+        return self.db.settled
+
+    def mark_settled(self, ticket_ids: list[str], at) -> None:
+        """Tickets counted otherwise (the rebuild): never rolled up again when settled."""
+        try:
+            self.settled.insert_many([{"_id": i, "at": at} for i in ticket_ids], ordered=False)
+        except BulkWriteError as exc:
+            if any(e["code"] != DUPLICATE_KEY for e in exc.details["writeErrors"]):
+                raise
 
     def add_breach(self, ticket_id: str, target: str, session) -> None:
         """Record an SLA breach (once per target) on a ticket whose deadlines are set."""
@@ -537,8 +563,10 @@ class TicketRepository(Repository):
         transaction: run it while intake is stopped, or changes made meanwhile drift until
         the next rebuild).  ``progress(n)`` is told of every n tickets read."""
         # New tickets not settled yet are counted here as they stand, not again when settled.
-        self.tickets.update_many({f"{UNSETTLED}.rollup": {"$exists": True}},
-                                 {"$unset": {f"{UNSETTLED}.rollup": ""}})
+        unsettled = [t["_id"] for t in self.tickets.find({UNSETTLED: {"$exists": True}},
+                                                         projection={"_id": 1})]
+        for start in range(0, len(unsettled), FILL_BATCH):
+            self.mark_settled(unsettled[start:start + FILL_BATCH], datetime.now(timezone.utc))
         total: dict[tuple, dict[str, int]] = {}
         read = 0
         for ticket in self.tickets.find({}, projection=list(rollups.FIELDS), batch_size=2000):

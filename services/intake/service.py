@@ -901,8 +901,10 @@ class IntakeService(OutboxRelay):
 
         staged = outbox.entries([event], now)
 
+        stored = []
+
         def write(session):
-            self.store.insert(ticket, staged, now, session)
+            stored[:] = [self.store.insert(ticket, staged, now, session)]
             self.store.count_tags({tag: 1 for tag in ticket["tags"]}, session)
             if follow_up_of is not None:
                 self._write_changes(session, follow_up_of, {
@@ -926,20 +928,19 @@ class IntakeService(OutboxRelay):
         # The customer hears back now; the events are published from a green thread of
         # their own (should that fail or the process die, settle_left_behind does it).
         self.settling.taking(ticket["_id"])
-        eventlet.spawn_n(self._publish_and_settle, correlation.current(), ticket["_id"], staged)
+        eventlet.spawn_n(self._publish_and_settle, correlation.current(), stored[0])
         return ok(ticket=_public_view(ticket, viewer["role"]), created=True)
 
-    def _publish_and_settle(self, correlation_id: str | None, ticket_id: str,
-                            staged: list[dict]) -> None:
+    def _publish_and_settle(self, correlation_id: str | None, ticket: dict) -> None:
         correlation.bind(correlation_id)
         try:
-            outbox.send(self.dispatch, staged)
+            outbox.send(self.dispatch, ticket[UNSETTLED]["events"])
         except Exception:  # the sweep takes the ticket over after the writer's claim
             log.warning("publishing the events of new ticket %s failed; left to the sweep",
-                        ticket_id, exc_info=True)
-            self.settling.release([ticket_id])
+                        ticket["_id"], exc_info=True)
+            self.settling.release([ticket["_id"]])
             return
-        self.settling.add(self.store, ticket_id)
+        self.settling.add(self.store, ticket)
 
     @timer(interval=1.0)
     def settle_left_behind(self):
@@ -952,7 +953,7 @@ class IntakeService(OutboxRelay):
                 correlation.bind(entry.get("correlation_id"))
                 outbox.send(self.dispatch, [entry])
         if left:
-            self.store.settle([ticket["_id"] for ticket in left])
+            self.store.settle(left)
 
     def _plan_message(self, ticket, body, actor, uploads, mentioned=()):
         """Changes, pushes, events and files for one thread entry (raises domain.Refusal)."""

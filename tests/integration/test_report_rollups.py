@@ -186,7 +186,6 @@ def test_concurrent_writes_on_the_same_rollup_lose_no_increment(replayed, rpc, d
     # The filings are rolled up in batches a moment after their answers (settled).
     eventually(lambda: [(d["created"], d["solved"]) for d in rush("daily")] == [(20, 20)])
     assert not rush("current")
-    assert db("intake").tickets.count_documents({"settle": {"$exists": True}}) == 0
     live = repo.rollup_documents()
     # A ticket's solve rolls up into its number's shard: tickets changed together meet on
     # no rollup document (sharing one, their transactions abort and retry).

@@ -186,14 +186,14 @@ def test_a_new_ticket_its_writer_left_unsettled_is_published_and_rolled_up_once(
             "priority": "normal", "channel": "api", "language": "en", "tags": [],
             "requester_id": "cust-1", "created_at": written_at})
         repo = TicketRepository(db("intake"))
-        repo.insert(ticket, outbox.entries([event], written_at), written_at)
+        stored = repo.insert(ticket, outbox.entries([event], written_at), written_at)
         # ...and the writer dies here.
         published = eventually(lambda: [e for e in tap.of_type(ev.TICKET_CREATED)
                                         if e["event_id"] == event["event_id"]])
         assert len(published) == 1
         eventually(lambda: db("routing").assignments.find_one({"_id": "left-behind"}))
-        eventually(lambda: "settle" not in db("intake").tickets.find_one({"_id": "left-behind"}))
-        assert repo.settle(["left-behind"]) == 0  # a late writer's settle finds it done
+        eventually(lambda: repo.settled.find_one({"_id": "left-behind"}))
+        assert repo.settle([stored]) == 0  # a late writer's settle finds it done
         daily = [d for d in repo.rollup_documents()["daily"] if d["department"] == "unsettled"]
         assert [d["created"] for d in daily] == [1]
         # Readers never see what a new ticket owes, even before it is settled.

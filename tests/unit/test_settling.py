@@ -9,10 +9,10 @@ class FakeStore:
     def __init__(self, failing=False):
         self.failing, self.settled = failing, []
 
-    def settle(self, ticket_ids):
+    def settle(self, tickets):
         if self.failing:
             raise RuntimeError("database gone")
-        self.settled.extend(ticket_ids)
+        self.settled.extend(t["_id"] for t in tickets)
 
 
 def settling():
@@ -26,8 +26,8 @@ def test_a_ticket_is_in_hand_from_its_write_until_it_is_settled():
     for ticket_id in ("t1", "t2"):
         provider.taking(ticket_id)
     assert provider.in_hand == {"t1", "t2"}  # written: the sweep skips them
-    provider.add(store, "t1")
-    provider.add(store, "t2")
+    provider.add(store, {"_id": "t1"})
+    provider.add(store, {"_id": "t2"})
     eventlet.sleep(0.01)
     assert store.settled == ["t1", "t2"] and provider.in_hand == set()
 
@@ -35,7 +35,7 @@ def test_a_ticket_is_in_hand_from_its_write_until_it_is_settled():
 def test_a_failed_settling_or_publish_leaves_the_ticket_to_the_sweep():
     provider, store = settling(), FakeStore(failing=True)
     provider.taking("t1")
-    provider.add(store, "t1")
+    provider.add(store, {"_id": "t1"})
     eventlet.sleep(0.01)
     assert store.settled == [] and provider.in_hand == set()
     provider.taking("t2")
