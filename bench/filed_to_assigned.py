@@ -121,10 +121,9 @@ def main(url: str, amqp: str, rate: int, seconds: int) -> None:
         time.sleep(0.2)
     stop.set()
     listener.join(timeout=2)
-    indexed = indexed_at(search_tickets, list(sent))
-    while time.monotonic() < deadline and len(indexed) < len(sent):
+    while len(indexed := indexed_at(search_tickets, list(sent))) < len(sent) \
+            and time.monotonic() < deadline:
         time.sleep(0.5)
-        indexed = indexed_at(search_tickets, list(sent))
     done = [t for t in sent if len(seen.get(t, {})) == 2]
     latencies = [max(seen[t].values()) - sent[t] for t in done]
     with_index = [max(max(seen[t].values()) - sent[t], indexed[t] - sent_wall[t])

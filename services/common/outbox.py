@@ -67,6 +67,14 @@ def send(dispatch: Dispatch, docs: list[dict]) -> None:
         dispatch(doc["event_type"], doc["payload"])
 
 
+def resend(dispatch: Dispatch, docs: list[dict]) -> None:
+    """``send`` for a sweep: each with the correlation id of the work that wrote it (see
+    observability)."""
+    for doc in docs:
+        correlation.bind(doc.get("correlation_id"))
+        send(dispatch, [doc])
+
+
 class Outbox:
     def __init__(self, db):
         self.collection = db.outbox
@@ -99,8 +107,7 @@ class Outbox:
                 {"_id": event_id, "claimed_until": {"$lte": now}},
                 {"$set": {"claimed_until": now + SWEEP_CLAIM}})
             if doc is not None:
-                # Sent with the correlation id of the work that wrote it (see observability).
-                correlation.bind(doc.get("correlation_id"))
-                self.publish(dispatch, [doc])
+                resend(dispatch, [doc])
+                _PUBLISHED.forget(self.collection, [event_id])
                 sent += 1
         return sent

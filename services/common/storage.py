@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from pymongo import MongoClient, monitoring
 from pymongo.client_session import ClientSession
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from .cache import SETTINGS_TTL, RecentReads
 from .metrics import MONGO_COMMAND_SECONDS, MONGO_COMMANDS
@@ -49,6 +49,18 @@ class CommandCounter(monitoring.CommandListener):
 
 # The server's code for a write refused by a unique index (in a bulk write's writeErrors).
 DUPLICATE_KEY = 11000
+
+
+def insert_new(collection, docs: list[dict], session=None) -> list[int]:
+    """Insert ``docs`` unordered; the positions of those a unique index refused (they exist
+    already).  Any other write error is raised."""
+    try:
+        collection.insert_many(docs, ordered=False, session=session)
+    except BulkWriteError as exc:
+        if any(e["code"] != DUPLICATE_KEY for e in exc.details["writeErrors"]):
+            raise
+        return [e["index"] for e in exc.details["writeErrors"]]
+    return []
 
 
 def mongo_client(uri: str) -> MongoClient:

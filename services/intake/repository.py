@@ -11,12 +11,12 @@ from typing import Callable, Collection
 
 import gridfs
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.common import outbox
 from services.common.cache import RecentReads
 from services.common.keyed_lock import KeyedLock
-from services.common.storage import DUPLICATE_KEY, Repository
+from services.common.storage import Repository, insert_new
 
 from . import queue as queue_rules
 from . import reports, rollups
@@ -225,11 +225,7 @@ class TicketRepository(Repository):
 
     def mark_settled(self, ticket_ids: list[str], at) -> None:
         """Tickets counted otherwise (the rebuild): never rolled up again when settled."""
-        try:
-            self.settled.insert_many([{"_id": i, "at": at} for i in ticket_ids], ordered=False)
-        except BulkWriteError as exc:
-            if any(e["code"] != DUPLICATE_KEY for e in exc.details["writeErrors"]):
-                raise
+        insert_new(self.settled, [{"_id": i, "at": at} for i in ticket_ids])
 
     def add_breach(self, ticket_id: str, target: str, session) -> None:
         """Record an SLA breach (once per target) on a ticket whose deadlines are set."""

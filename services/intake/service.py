@@ -899,9 +899,7 @@ class IntakeService(OutboxRelay):
             "previous_assignee_id": (follow_up_of or {}).get("assignee_id"),
             "ticket": domain.ticket_state(ticket)}, occurred_at=now)
 
-        staged = outbox.entries([event], now)
-
-        stored = []
+        staged, stored = outbox.entries([event], now), []
 
         def write(session):
             stored[:] = [self.store.insert(ticket, staged, now, session)]
@@ -949,9 +947,7 @@ class IntakeService(OutboxRelay):
         left = self.store.unsettled(self.clock.now(), outbox.SWEEP_CLAIM,
                                     skip=self.settling.in_hand)
         for ticket in left:
-            for entry in ticket[UNSETTLED]["events"]:
-                correlation.bind(entry.get("correlation_id"))
-                outbox.send(self.dispatch, [entry])
+            outbox.resend(self.dispatch, ticket[UNSETTLED]["events"])
         if left:
             self.store.settle(left)
 

@@ -12,7 +12,7 @@ from bson.binary import Binary
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
-from services.common.storage import DUPLICATE_KEY, Repository
+from services.common.storage import DUPLICATE_KEY, Repository, insert_new
 
 from .domain import FAR_FUTURE, INCIDENT_CANDIDATES, priority_rank
 
@@ -385,14 +385,10 @@ class RoutingRepository(Repository):
         # Most of a ticket's lists are new (a band is rarely shared): inserted, they cost the
         # wire server about half what upserts do; those that exist refuse (duplicate _id)
         # and are extended.
-        try:
-            self.db.alike.insert_many([{"_id": listed, "entries": [entry], "touched_at": hour}
-                                       for listed in lists], ordered=False)
+        existing = [lists[i] for i in insert_new(self.db.alike, [
+            {"_id": listed, "entries": [entry], "touched_at": hour} for listed in lists])]
+        if not existing:
             return
-        except BulkWriteError as exc:
-            if any(e["code"] != DUPLICATE_KEY for e in exc.details["writeErrors"]):
-                raise
-            existing = [lists[e["index"]] for e in exc.details["writeErrors"]]
         self.db.alike.bulk_write([UpdateOne({"_id": listed}, {
             "$push": {"entries": _newest_kept([entry])},
             "$max": {"touched_at": hour}}, upsert=True) for listed in existing], ordered=False)

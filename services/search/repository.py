@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 from pymongo import ASCENDING, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
-from services.common.storage import DUPLICATE_KEY, Repository
+from services.common.storage import Repository, insert_new
 
 from .domain import revision
 from .versions import SCHEDULED
@@ -178,13 +178,7 @@ class SearchRepository(Repository, VersionRepository):
         first = [dict(doc, indexed=False, rev=1, saved_at=now)
                  for ticket_id, doc in newest.items() if ticket_id not in stored]
         if first:
-            try:
-                self.db.tickets.insert_many(first, ordered=False)
-            except BulkWriteError as exc:
-                errors = exc.details["writeErrors"]
-                if any(e["code"] != DUPLICATE_KEY for e in errors):
-                    raise
-                again += [newest[first[e["index"]]["_id"]] for e in errors]
+            again += [newest[first[i]["_id"]] for i in insert_new(self.db.tickets, first)]
         for doc in again:
             self._save("tickets", doc, now, newer_than="updated_at")
         self._assign_copies(list(newest), now)
