@@ -172,6 +172,11 @@ class RoutingRepository(Repository):
         query = {"departments": department} if department else {}
         return list(self.db.agents.find(query, session=session).sort("_id"))
 
+    def agents_of(self, departments, session) -> list[dict]:
+        """The agents of any of ``departments``, in one read."""
+        return list(self.db.agents.find({"departments": {"$in": sorted(departments)}},
+                                        session=session).sort("_id"))
+
     def agent(self, agent_id: str, session=None) -> dict | None:
         return self.db.agents.find_one({"_id": agent_id}, session=session)
 
@@ -239,17 +244,23 @@ class RoutingRepository(Repository):
 
     # ------------------------------------------------------------------ queue
 
-    def enqueue(self, ticket: dict, now, session) -> bool:
-        waiting = {
-            "number": ticket["number"], "department": ticket["department"],
-            "priority": ticket["priority"], "preferred_agent_id": ticket.get("preferred_agent_id"),
-            "category": ticket.get("category"), "language": ticket.get("language"),
-            "product": ticket.get("product"), "sla_due": ticket.get("sla_due"),
-            "sla_version": ticket.get("sla_version"), "queued_at": now}
-        waiting.update(_queue_sort_fields(waiting))
-        result = self.db.queue.update_one({"_id": ticket["ticket_id"]},
-                                          {"$setOnInsert": waiting}, upsert=True, session=session)
-        return result.upserted_id is not None
+    def enqueue_many(self, tickets: list[dict], now, session) -> set[str]:
+        """Queue the tickets, in one write; the ids of those that were not waiting already."""
+        if not tickets:
+            return set()
+        writes = []
+        for ticket in tickets:
+            waiting = {
+                "number": ticket["number"], "department": ticket["department"],
+                "priority": ticket["priority"],
+                "preferred_agent_id": ticket.get("preferred_agent_id"),
+                "category": ticket.get("category"), "language": ticket.get("language"),
+                "product": ticket.get("product"), "sla_due": ticket.get("sla_due"),
+                "sla_version": ticket.get("sla_version"), "queued_at": now}
+            waiting.update(_queue_sort_fields(waiting))
+            writes.append(UpdateOne({"_id": ticket["ticket_id"]}, {"$setOnInsert": waiting},
+                                    upsert=True))
+        return set(self.db.queue.bulk_write(writes, session=session).upserted_ids.values())
 
     def dequeue(self, ticket_id: str, session) -> bool:
         """True when this call took the ticket out of the queue (the claim of a waiting
@@ -283,6 +294,24 @@ class RoutingRepository(Repository):
             {"_id": ticket["_id"], "number": {"$exists": False}}, {"$set": ticket}, upsert=True,
             session=session, return_document=ReturnDocument.BEFORE)
         return before, {**(before or {}), **ticket}
+
+    def routing_copies(self, ticket_ids: list[str], session) -> dict[str, dict]:
+        """What is kept of each of the tickets, by id (see ``remember_creation``)."""
+        return {copy["_id"]: copy for copy in self.db.tickets.find(
+            {"_id": {"$in": ticket_ids}}, session=session)}
+
+    def remember_creations(self, copies: list[dict], kept: set[str], session) -> None:
+        """``remember_creation`` for tickets read together in this transaction (``kept``: the
+        ids that had a copy then, none of them a remembered creation): one insert for the
+        new copies, one update for those that events overtaking the creation started."""
+        new = [copy for copy in copies if copy["_id"] not in kept]
+        if new:
+            self.db.tickets.insert_many(new, session=session)
+        started = [UpdateOne({"_id": copy["_id"], "number": {"$exists": False}},
+                             {"$set": {k: v for k, v in copy.items() if k != "_id"}})
+                   for copy in copies if copy["_id"] in kept]
+        if started:
+            self.db.tickets.bulk_write(started, session=session)
 
     def creation_remembered(self, ticket_id: str) -> bool:
         return self.db.tickets.find_one({"_id": ticket_id, "number": {"$exists": True}},
@@ -368,30 +397,39 @@ class RoutingRepository(Repository):
         if queued:
             self.db.queue.update_one({"_id": ticket_id}, {"$set": queued}, session=session)
 
-    def note_alike(self, ticket: dict) -> None:
-        """List the ticket among the newest of each of its signature bands in its department
+    def note_alike(self, tickets: list[dict]) -> None:
+        """List each ticket among the newest of each of its signature bands in its department
         (see ALIKE_KEPT_FOR).  Outside any transaction: alike tickets arriving together share
         these documents, and would abort each other's transactions.  A repeat (redelivery)
-        lists it twice, which ``recent_tickets`` reads as once.  Its filed fields are kept
-        here as well: the next alike arrivals find it among their candidates."""
-        _FILED.keep(self.db.name, ticket)
-        entry = _alike_entry(ticket["_id"], ticket["created_at"])
-        # To the hour (ALIKE_KEPT_FOR has the hour to spare): the expiry index's entry of a busy
-        # list then changes once an hour rather than with every ticket.
-        hour = ticket["created_at"].replace(minute=0, second=0, microsecond=0)
-        lists = [f"{ticket['department']}|{band}" for band in ticket.get("bands", [])]
-        if not lists:
+        lists it twice, which ``recent_tickets`` reads as once.  Their filed fields are kept
+        here as well: the next alike arrivals find them among their candidates."""
+        entries: dict[str, list[Binary]] = {}
+        touched: dict[str, datetime] = {}
+        for ticket in tickets:
+            _FILED.keep(self.db.name, ticket)
+            entry = _alike_entry(ticket["_id"], ticket["created_at"])
+            # To the hour (ALIKE_KEPT_FOR has the hour to spare): the expiry index's entry of a
+            # busy list then changes once an hour rather than with every ticket.
+            hour = ticket["created_at"].replace(minute=0, second=0, microsecond=0)
+            for band in ticket.get("bands", []):
+                listed = f"{ticket['department']}|{band}"
+                entries.setdefault(listed, []).append(entry)
+                touched[listed] = max(touched.get(listed, hour), hour)
+        if not entries:
             return
         # Most of a ticket's lists are new (a band is rarely shared): inserted, they cost the
         # wire server about half what upserts do; those that exist refuse (duplicate _id)
         # and are extended.
+        lists = list(entries)
         existing = [lists[i] for i in insert_new(self.db.alike, [
-            {"_id": listed, "entries": [entry], "touched_at": hour} for listed in lists])]
+            {"_id": listed, "entries": sorted(entries[listed])[-INCIDENT_CANDIDATES:], "touched_at": touched[listed]}
+            for listed in lists])]
         if not existing:
             return
         self.db.alike.bulk_write([UpdateOne({"_id": listed}, {
-            "$push": {"entries": _newest_kept([entry])},
-            "$max": {"touched_at": hour}}, upsert=True) for listed in existing], ordered=False)
+            "$push": {"entries": _newest_kept(entries[listed])},
+            "$max": {"touched_at": touched[listed]}}, upsert=True) for listed in existing],
+            ordered=False)
 
     def recent_tickets(self, department: str, since, bands: list[str], session=None,
                        alike: Callable[[dict], bool] = lambda ticket: True) -> list[dict]:

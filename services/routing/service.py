@@ -204,24 +204,30 @@ class RoutingService(OutboxRelay):
 
     # ------------------------------------------------------------------ events
 
-    @on_event(ev.TICKET_CREATED)
-    def route_new_ticket(self, event):
+    @on_events(ev.TICKET_CREATED)
+    def route_new_ticket(self, events):
+        """Classify, assign or queue, and watch for incidents.  Tickets arriving together are
+        routed in one transaction, with one read of their agents and one bulk write each for
+        their copies, their queue entries and their events (under a burst most of them are
+        only queued); one arriving alone, or one an earlier event placed ahead of its
+        creation, goes the careful way.  Should the batch fail, each is routed alone."""
+        if len(events) == 1:
+            self._route_alone(events[0])
+        else:
+            self._route_together(events)
+
+    def _route_alone(self, event) -> None:
         now, remembered = self.clock.now(), []
 
         def classify_and_place(session, first_sight_unplaced: bool):
             arrived = event.data
             outcome = domain.evaluate_rules(self.store.recent_rules(), arrived)
-            ticket = outcome["ticket"]
-            before, after = self.store.remember_creation(self._routing_copy(ticket), session)
+            before, after = self.store.remember_creation(self._routing_copy(outcome["ticket"]),
+                                                         session)
             remembered[:] = [after]
-            # A follow-up prefers the agent of the ticket it continues.
-            return (self._classification_events(arrived, outcome, now)
-                    + self._place(dict(ticket,
-                                       preferred_agent_id=arrived.get("previous_assignee_id"),
-                                       sla_due=after.get("sla_due"),
-                                       sla_version=after.get("sla_version")),
-                                  now, session, unassigned=first_sight_unplaced
-                                  and not (before or {}).get("placed_ahead")))
+            return self._classification_events(arrived, outcome, now) + self._place(
+                self._arrival(arrived, outcome, after), now, session,
+                unassigned=first_sight_unplaced and not (before or {}).get("placed_ahead"))
 
         # The creation's copy is written only where none was remembered: a redelivery meets
         # the unique _id, which is the once-marker (no marker document of its own).  Before
@@ -238,19 +244,61 @@ class RoutingService(OutboxRelay):
                     return
                 if not first_sight_unplaced:
                     raise
-        def detect_recurring(session):
-            return self._detect_recurring(event.data["ticket_id"], now, session)
+        self._watch_for_incidents(remembered, now)
 
-        self.store.note_alike(remembered[0])
-        settings = self.store.recent_department(remembered[0]["department"]) or {}
-        if not domain.detects_incidents(settings) or not self._incident_in_sight(
-                self._cluster(remembered[0], now, settings=settings)):
-            return  # the common case: too few alike, so no second transaction
-        # A second transaction, started after the ticket is committed: of several similar
-        # tickets arriving at once, the last to get here sees all the others (snapshots
-        # would hide tickets still being routed), and two replicas declaring the same
-        # incident collide on the linked tickets, so one retries and joins the other's.
-        self.apply(detect_recurring, event=event, consumer="detect_recurring")
+    def _route_together(self, events) -> None:
+        now, remembered, careful = self.clock.now(), [], []
+        arrivals: dict[str, dict] = {}
+        for event in events:
+            arrivals.setdefault(event.data["ticket_id"], event.data)  # a repeat once
+
+        def classify_and_place(session):
+            known = self.store.routing_copies(list(arrivals), session)
+            # Remembered already (a redelivery): done.  Placed ahead: the careful way.
+            careful[:] = [i for i in arrivals if known.get(i, {}).get("placed_ahead")
+                          and "number" not in known[i]]
+            fresh = [(arrived, domain.evaluate_rules(self.store.recent_rules(), arrived))
+                     for i, arrived in arrivals.items()
+                     if "number" not in known.get(i, {}) and i not in careful]
+            copies = [{**known.get(arrived["ticket_id"], {}),
+                       **self._routing_copy(outcome["ticket"])} for arrived, outcome in fresh]
+            self.store.remember_creations(copies, set(known), session)
+            remembered[:] = copies
+            agents = self.store.agents_of({c["department"] for c in copies}, session)
+            announced, waiting = [], []
+            for (arrived, outcome), copy in zip(fresh, copies):
+                announced += self._classification_events(arrived, outcome, now)
+                ticket = self._arrival(arrived, outcome, copy)
+                taken = self._take_best(ticket, now, session, agents=agents)
+                if taken is None:
+                    waiting.append(ticket)
+                    continue
+                agents = [taken if a["_id"] == taken["_id"] else a for a in agents]
+                announced += self._give(ticket, taken, now, session)
+            queued = self.store.enqueue_many(waiting, now, session)
+            return announced + [self._unassignable(ticket, now) for ticket in waiting
+                                if ticket["ticket_id"] in queued]
+
+        self.apply(classify_and_place)
+        self._watch_for_incidents(remembered, now)
+        for ticket_id in careful:
+            self._route_alone(next(e for e in events if e.data["ticket_id"] == ticket_id))
+
+    def _watch_for_incidents(self, remembered: list[dict], now) -> None:
+        """List the routed tickets among the alike, then look for an incident around each."""
+        self.store.note_alike(remembered)
+        for ticket in remembered:
+            settings = self.store.recent_department(ticket["department"]) or {}
+            if not domain.detects_incidents(settings) or not self._incident_in_sight(
+                    self._cluster(ticket, now, settings=settings)):
+                continue  # the common case: too few alike, so no second transaction
+            # A second transaction, started after the ticket is committed: of several
+            # similar tickets arriving at once, the last to get here sees all the others
+            # (snapshots would hide tickets still being routed), and two replicas declaring
+            # the same incident collide on the linked tickets, so one retries and joins the
+            # other's.
+            self.apply(lambda session, ticket_id=ticket["_id"]: self._detect_recurring(
+                ticket_id, now, session))
 
     @on_event(ev.TICKET_REOPENED)
     def route_reopened_ticket(self, event):
@@ -323,7 +371,7 @@ class RoutingService(OutboxRelay):
         self.apply(work, event=event, consumer="follow_department")
         moved = self.store.ticket(d["ticket_id"])
         if moved is not None and "number" in moved:  # alike to its new department's from now on
-            self.store.note_alike(moved)
+            self.store.note_alike([moved])
         if released:
             self._drain_queues(released, slots=1)
 
@@ -375,6 +423,13 @@ class RoutingService(OutboxRelay):
                 "subject": ticket["subject"][:200], "incident_id": None}
 
     @staticmethod
+    def _arrival(arrived: dict, outcome: dict, copy: dict) -> dict:
+        """The classified ticket as placed: a follow-up prefers the agent of the ticket it
+        continues, and a deadline that overtook the creation orders its queue entry."""
+        return dict(outcome["ticket"], preferred_agent_id=arrived.get("previous_assignee_id"),
+                    sla_due=copy.get("sla_due"), sla_version=copy.get("sla_version"))
+
+    @staticmethod
     def _classification_events(arrived: dict, outcome: dict, now) -> list[dict]:
         if not outcome["fired"]:
             return []
@@ -389,9 +444,12 @@ class RoutingService(OutboxRelay):
                                             f"routing rules {', '.join(outcome['fired'])}", now))
         return events
 
-    def _take_best(self, ticket: dict, now, session, exclude=()) -> dict | None:
-        """The slot of the best agent who can take the ticket, taken atomically, or None."""
-        agents = self.store.agents(ticket["department"], session)
+    def _take_best(self, ticket: dict, now, session, exclude=(),
+                   agents: list[dict] | None = None) -> dict | None:
+        """The slot of the best agent who can take the ticket, taken atomically, or None.
+        ``agents``: as read in this transaction already (their loads as they now stand)."""
+        if agents is None:
+            agents = self.store.agents(ticket["department"], session)
         for agent in domain.rank_candidates(agents, ticket["department"],
                                             ticket.get("preferred_agent_id"), ticket, now,
                                             exclude, being_taken=self.slots.by_others()):
@@ -411,16 +469,18 @@ class RoutingService(OutboxRelay):
             given = self._give(ticket, taken, now, session)
             self.store.dequeue(ticket["ticket_id"], session)
             return given
-        if not self.store.enqueue(ticket, now, session):
+        if not self.store.enqueue_many([ticket], now, session):
             return []
-        where = {"ticket_id": ticket["ticket_id"], "number": ticket["number"],
-                 "department": ticket["department"]}
-        waits = [ev.new_event(ev.TICKET_UNASSIGNABLE, dict(
-            where, reason="no available agent with the skills and capacity"), now)]
+        waits = [self._unassignable(ticket, now)]
         if ticket.get("released_agent_id"):
             waits.append(ev.new_event(ev.TICKET_RELEASED, dict(
-                where, previous_agent_id=ticket["released_agent_id"]), now))
+                _where(ticket), previous_agent_id=ticket["released_agent_id"]), now))
         return waits
+
+    @staticmethod
+    def _unassignable(ticket: dict, now) -> dict:
+        return ev.new_event(ev.TICKET_UNASSIGNABLE, dict(
+            _where(ticket), reason="no available agent with the skills and capacity"), now)
 
     def _reassign(self, ticket: dict, current: dict, now, session) -> list[dict]:
         """Move to another agent; the new slot is taken first, so when nobody else can take
@@ -594,6 +654,11 @@ class RoutingService(OutboxRelay):
 
 class _StillWaiting(Exception):
     """Rolls back a queue claim when no agent can take the ticket after all."""
+
+
+def _where(ticket: dict) -> dict:
+    return {"ticket_id": ticket["ticket_id"], "number": ticket["number"],
+            "department": ticket["department"]}
 
 
 def _assigned(ticket: dict, agent: dict, now, assigned_by: dict | None = None) -> dict:

@@ -27,8 +27,8 @@ def test_band_lists_give_what_one_query_over_the_window_gives(config, db, monkey
     docs.append(alike(department, 1, ["z"]))  # shares no band
     store.db.tickets.insert_many(docs)
     for doc in docs:
-        store.note_alike(doc)
-    store.note_alike(docs[0])  # a redelivery lists it twice: still read once
+        store.note_alike([doc])
+    store.note_alike([docs[0]])  # a redelivery lists it twice: still read once
     since = NOW - timedelta(minutes=30)
     # A list expires a week after its newest ticket's hour (its expiry index moves hourly).
     assert store.db.alike.find_one({"_id": f"{department}|a"})["touched_at"] == NOW - \
@@ -46,7 +46,7 @@ def test_band_lists_give_what_one_query_over_the_window_gives(config, db, monkey
     capped = [d["_id"] for d in store.recent_tickets(department, since, ["a", "c"])]
     assert capped == whole_window(4)
     for doc in docs:
-        store.note_alike(doc)  # every list now keeps only its four newest
+        store.note_alike([doc])  # every list now keeps only its four newest
     assert all(len(listed["entries"]) == 4 for listed in store.db.alike.find(
         {"_id": {"$in": [f"{department}|{band}" for band in "abc"]}}))
     assert [d["_id"] for d in store.recent_tickets(department, since, ["a", "c"])] == capped
@@ -65,7 +65,7 @@ def test_a_list_an_earlier_version_kept_is_read_and_converted_once(config, db):
     store.db.tickets.insert_many([old, new])
     store.db.alike.insert_one({"_id": f"{department}|a", "touched_at": NOW,
                                "recent": [{"id": old["_id"], "at": old["created_at"]}]})
-    store.note_alike(new)
+    store.note_alike([new])
     since = NOW - timedelta(minutes=30)
     assert [d["_id"] for d in store.recent_tickets(department, since, ["a"])] == [
         new["_id"], old["_id"]]
@@ -82,8 +82,8 @@ def test_what_can_change_is_read_afresh_and_only_alike_candidates_are_read(confi
     department = f"fresh-{uuid.uuid4().hex[:8]}"
     near, far = alike(department, 2, ["a"]), dict(alike(department, 1, ["a"]), fingerprint=[9])
     store.db.tickets.insert_many([near, far])
-    store.note_alike(near)
-    store.note_alike(far)
+    store.note_alike([near])
+    store.note_alike([far])
     since = NOW - timedelta(minutes=30)
     shares_one = lambda t: 1 in t["fingerprint"]  # noqa: E731
     first = store.recent_tickets(department, since, ["a"], alike=shares_one)

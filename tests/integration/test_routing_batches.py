@@ -1,0 +1,101 @@
+"""New tickets that wait in routing's queue together are routed together, on the real broker
+and wire server: each is remembered, classified, assigned or queued exactly once, a
+redelivery in the same batch changes nothing, a deadline or a department change that
+overtook a creation is honoured, and alike tickets of one batch still make an incident."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from prometheus_client import REGISTRY
+
+from services.common import events as ev
+from services.routing.service import RoutingService
+from tests.integration.routing_helpers import dispatcher, ticket_created
+from tests.support import EventTap, eventually, intake_event, queues_drained, running
+
+TAPPED = (ev.TICKET_ASSIGNED, ev.TICKET_CLASSIFIED, ev.INCIDENT_DECLARED,
+          ev.TICKET_UNASSIGNABLE)
+BURSTY = {"id": "bursty", "name": "Bursty words", "position": 10,
+          "conditions": [{"field": "text", "op": "contains_any", "value": ["invoice"]}],
+          "actions": {"category": "billing-docs"}}
+
+
+def routed_calls() -> float:
+    return REGISTRY.get_sample_value("helpdesk_entrypoint_calls_total", {
+        "service": "routing", "entrypoint": "route_new_ticket", "kind": "event",
+        "outcome": "ok"}) or 0.0
+
+
+@pytest.fixture()
+def tap(config):
+    tap = EventTap(config, *TAPPED)
+    yield tap
+    tap.close()
+
+
+def test_a_burst_is_routed_in_batches_each_ticket_once(config, rpc, db, tap):
+    publish = dispatcher(config)
+    with running(config, RoutingService):
+        for department, fields in (("burst", {"incident_threshold": 3}), ("nobody", {})):
+            assert rpc.routing.upsert_department({"id": department, "name": department,
+                                                  **fields})["ok"]
+        assert rpc.routing.upsert_agent({"id": "b1", "name": "B1", "email": "b1@example.com",
+                                         "departments": ["burst"], "capacity": 4})["ok"]
+        assert rpc.routing.save_rule(BURSTY)["ok"]
+        # Overtaking events, handled before the burst: a department change that placed a
+        # ticket (it holds one of b1's four slots), and a deadline that came first.
+        moved = ticket_created(100, "general", "moved ahead")
+        moved_id = moved["data"]["ticket_id"]
+        publish(intake_event(ev.TICKET_UPDATED, {
+            "ticket_id": moved_id, "number": 100,
+            "changes": {"department": {"old": "general", "new": "burst"}},
+            "actor_role": "supervisor", "department": "burst", "priority": "normal",
+            "updated_at": datetime.now(timezone.utc)}))
+        dated = ticket_created(101, "nobody", "deadline came first")
+        dated_id, due = dated["data"]["ticket_id"], datetime.now(timezone.utc) + timedelta(
+            hours=2)
+        publish(ev.new_event(ev.SLA_DEADLINES_SET, {
+            "ticket_id": dated_id, "number": 101, "policy_id": "p", "version": 1,
+            "first_response_due": due, "resolution_due": due + timedelta(hours=22)}))
+        eventually(lambda: (db("routing").tickets.find_one({"_id": dated_id}) or {})
+                   .get("sla_version") == 1)
+        eventually(lambda: db("routing").assignments.find_one({"_id": moved_id}))
+        eventually(lambda: queues_drained(config["_vhost"], "routing"))
+
+    # The burst waits in the queue while routing is down, as under load.
+    texts = (["Password reset link expired", "Cannot upload avatar", "Dark mode flickers",
+              "Export to CSV is empty", "Calendar sync stopped", "Two-factor code late",
+              "Wrong timezone in reports", "Search misses new files"]
+             + ["Printer jams on page two"] * 3 + ["Invoice copy please"])
+    burst = [ticket_created(102 + i, "burst", text) for i, text in enumerate(texts)]
+    for event in [burst[0], moved] + burst + [dated, burst[5]]:  # two redeliveries
+        publish(event)
+    calls_before = routed_calls()
+    with running(config, RoutingService):
+        eventually(lambda: queues_drained(config["_vhost"], "routing"), timeout=30)
+    calls = routed_calls() - calls_before
+    assert 1 <= calls < len(burst) + 4, calls  # gathered, not one by one
+
+    burst_ids = [e["data"]["ticket_id"] for e in burst]
+    every_id = burst_ids + [moved_id, dated_id]
+    copies = {c["_id"]: c for c in db("routing").tickets.find({"_id": {"$in": every_id}})}
+    assert {i: copies[i]["number"] for i in every_id} == {
+        e["data"]["ticket_id"]: e["data"]["number"] for e in burst + [moved, dated]}
+    # b1 had room for three more: three of the burst are b1's, the rest wait, each once.
+    # (The tap saw moved's assignment too, before the burst, and only that one.)
+    assigned = [e["data"]["ticket_id"] for e in tap.of_type(ev.TICKET_ASSIGNED)]
+    assert assigned.count(moved_id) == 1
+    assigned.remove(moved_id)
+    assert len(assigned) == len(set(assigned)) == 3 and set(assigned) <= set(burst_ids)
+    assert db("routing").agents.find_one({"_id": "b1"})["load"] == 4
+    assert db("routing").assignment_log.count_documents(
+        {"ticket_id": {"$in": every_id}, "action": "assigned"}) == 4  # moved's included
+    waiting = {q["_id"] for q in db("routing").queue.find({"_id": {"$in": every_id}})}
+    assert waiting == (set(burst_ids) - set(assigned)) | {dated_id}
+    unassignable = [e["data"]["ticket_id"] for e in tap.of_type(ev.TICKET_UNASSIGNABLE)]
+    assert sorted(unassignable) == sorted(waiting)
+    assert db("routing").queue.find_one({"_id": dated_id})["sla_version"] == 1
+    classified = tap.of_type(ev.TICKET_CLASSIFIED)
+    assert [(e["data"]["number"], e["data"]["category"]) for e in classified] == [
+        (113, "billing-docs")]
+    declared = [e["data"] for e in tap.of_type(ev.INCIDENT_DECLARED)]
+    assert len(declared) == 1 and sorted(declared[0]["numbers"]) == [110, 111, 112]
