@@ -6,7 +6,7 @@ import sys
 import uuid
 from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from bson.binary import Binary
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
@@ -55,6 +55,15 @@ FILED_KEPT = 10_000
 QUEUE_SORT = {"fifo": [("queued_at", ASCENDING), ("_id", ASCENDING)],
               "differentiated": [("priority_rank", DESCENDING), ("sla_sort", ASCENDING),
                                  ("queued_at", ASCENDING), ("_id", ASCENDING)]}
+
+
+class AlikeQuery(NamedTuple):
+    """``recent_tickets``: alike tickets of ``department`` sharing one of ``bands``, filed
+    since ``since``, that ``alike`` accepts (on their filed fields)."""
+    department: str
+    since: datetime
+    bands: list[str]
+    alike: Callable[[dict], bool] = lambda ticket: True
 
 
 def _millis(moment: datetime) -> bytes:
@@ -422,8 +431,8 @@ class RoutingRepository(Repository):
         # and are extended.
         lists = list(entries)
         existing = [lists[i] for i in insert_new(self.db.alike, [
-            {"_id": listed, "entries": sorted(entries[listed])[-INCIDENT_CANDIDATES:], "touched_at": touched[listed]}
-            for listed in lists])]
+            {"_id": listed, "entries": sorted(entries[listed])[-INCIDENT_CANDIDATES:],
+             "touched_at": touched[listed]} for listed in lists])]
         if not existing:
             return
         self.db.alike.bulk_write([UpdateOne({"_id": listed}, {
@@ -431,47 +440,59 @@ class RoutingRepository(Repository):
             "$max": {"touched_at": touched[listed]}}, upsert=True) for listed in existing],
             ordered=False)
 
-    def recent_tickets(self, department: str, since, bands: list[str], session=None,
-                       alike: Callable[[dict], bool] = lambda ticket: True) -> list[dict]:
-        """The newest tickets of the window that share a signature band with ``bands`` (see
-        domain.signature_bands) and are ``alike`` (judged on their filed fields), newest
-        first, capped: in a flood of alike tickets the newest ones already carry the incident.
-        Reads by id: the lists, the filed fields this process does not know yet, and the
-        changing fields of the alike ones."""
-        if not bands:
-            return []
-        # A ticket sits in several of the lists with the same entry: one set of raw entries
-        # drops the repeats at C speed, and only the newest are decoded.
-        entries: set[bytes] = set()
-        for listed in self.db.alike.find(
-                {"_id": {"$in": [f"{department}|{band}" for band in bands]}}, session=session):
-            entries.update(listed.get("entries", []))
+    def recent_tickets(self, queries: list[AlikeQuery], session=None) -> list[list[dict]]:
+        """For each query, the newest tickets of its window that share a signature band with
+        its ``bands`` (see domain.signature_bands) in its department and are ``alike``
+        (judged on their filed fields), newest first, capped: in a flood of alike tickets the
+        newest ones already carry the incident.  The queries of tickets routed together are
+        answered together, reading by id: the lists, the filed fields this process does not
+        know yet, and the changing fields of the alike ones, each once for all."""
+        lists: dict[str, set[bytes]] = {
+            f"{q.department}|{band}": set() for q in queries for band in q.bands}
+        if not lists:
+            return [[] for _ in queries]
+        # A ticket sits in several of the lists with the same entry: sets of raw entries drop
+        # the repeats at C speed, and only the newest are decoded.
+        for listed in self.db.alike.find({"_id": {"$in": list(lists)}}, session=session):
+            lists[listed["_id"]].update(listed.get("entries", []))
             if "recent" in listed:
-                entries.update(bytes(_alike_entry(e["id"], e["at"])) for e in listed["recent"])
+                lists[listed["_id"]].update(bytes(_alike_entry(e["id"], e["at"]))
+                                            for e in listed["recent"])
                 self._convert_alike(listed)
+        newest = [self._newest(set().union(*(lists[f"{q.department}|{band}"]
+                                             for band in q.bands)), q.since) for q in queries]
+        candidates = list(dict.fromkeys(ticket_id for ids in newest for ticket_id in ids))
+        filed = _FILED.known(self.db.name, candidates)
+        missing = [ticket_id for ticket_id in candidates if ticket_id not in filed]
+        if missing:
+            for copy in self.db.tickets.find({"_id": {"$in": missing}}, FILED_FIELDS,
+                                             session=session):
+                filed[copy["_id"]] = _FILED.keep(self.db.name, copy)
+        wanted = [[ticket_id for ticket_id in ids if ticket_id in filed
+                   and q.alike(filed[ticket_id])] for q, ids in zip(queries, newest)]
+        every_wanted = list(dict.fromkeys(ticket_id for ids in wanted for ticket_id in ids))
+        if not every_wanted:
+            return [[] for _ in queries]
+        # By id alone (a moved ticket is left out below): with the department in the filter
+        # the wire server would weigh its department index too.
+        changing = {t["_id"]: t for t in self.db.tickets.find(
+            {"_id": {"$in": every_wanted}}, CHANGING_FIELDS, session=session)}
+        return [sorted((dict(filed[t], **changing[t]) for t in ids
+                        if t in changing and changing[t]["department"] == q.department),
+                       key=lambda t: t["created_at"], reverse=True)
+                for q, ids in zip(queries, wanted)]
+
+    @staticmethod
+    def _newest(entries: set[bytes], since) -> list[str]:
+        """The ids of the newest INCIDENT_CANDIDATES entries filed since ``since``, newest
+        first."""
         since_key = _millis(since)  # an entry sorts after it exactly when filed since
         newest_ids: dict[str, None] = {}  # ordered, newest first
         for entry in sorted(entries, reverse=True):
             if entry < since_key or len(newest_ids) == INCIDENT_CANDIDATES:
                 break
             newest_ids.setdefault(entry[8:].decode())
-        newest = list(newest_ids)
-        filed = _FILED.known(self.db.name, newest)
-        missing = [ticket_id for ticket_id in newest if ticket_id not in filed]
-        if missing:
-            for copy in self.db.tickets.find({"_id": {"$in": missing}}, FILED_FIELDS,
-                                             session=session):
-                filed[copy["_id"]] = _FILED.keep(self.db.name, copy)
-        wanted = [ticket_id for ticket_id in newest
-                  if ticket_id in filed and alike(filed[ticket_id])]
-        if not wanted:
-            return []
-        # By id alone (a moved ticket is left out here): with the department in the filter
-        # the wire server would weigh its department index too.
-        found = [dict(filed[t["_id"]], **t) for t in self.db.tickets.find(
-            {"_id": {"$in": wanted}}, CHANGING_FIELDS, session=session)
-            if t["department"] == department]
-        return sorted(found, key=lambda t: t["created_at"], reverse=True)
+        return list(newest_ids)
 
     def _convert_alike(self, listed: dict) -> None:
         """A list an earlier version kept as documents, in today's form (once: a concurrent

@@ -19,7 +19,7 @@ from services.common.results import Refusal, fail, not_found, ok, parsed
 
 from . import domain
 from .dependencies import RoutingStore, SlotsBeingTaken
-from .repository import QUEUE_LIMIT
+from .repository import QUEUE_LIMIT, AlikeQuery
 from .schemas import (AgentSchema, AgentView, AlertView, AvailabilitySchema, DepartmentSchema,
                       DryRunTicketSchema, QueueEntryView, ReassignSchema, RuleSchema,
                       RuleView)
@@ -285,12 +285,14 @@ class RoutingService(OutboxRelay):
             self._route_alone(next(e for e in events if e.data["ticket_id"] == ticket_id))
 
     def _watch_for_incidents(self, remembered: list[dict], now) -> None:
-        """List the routed tickets among the alike, then look for an incident around each."""
+        """List the routed tickets among the alike, then look for an incident around each
+        (the alike of all of them read together)."""
         self.store.note_alike(remembered)
-        for ticket in remembered:
-            settings = self.store.recent_department(ticket["department"]) or {}
-            if not domain.detects_incidents(settings) or not self._incident_in_sight(
-                    self._cluster(ticket, now, settings=settings)):
+        watched = [(ticket, settings) for ticket in remembered
+                   if domain.detects_incidents(settings := self.store.recent_department(
+                       ticket["department"]) or {})]
+        for (ticket, _), cluster in zip(watched, self._clusters(watched, now)):
+            if not self._incident_in_sight(cluster):
                 continue  # the common case: too few alike, so no second transaction
             # A second transaction, started after the ticket is committed: of several
             # similar tickets arriving at once, the last to get here sees all the others
@@ -498,17 +500,19 @@ class RoutingService(OutboxRelay):
                                      session)
         return [_assigned(ticket, taken, now)]
 
-    def _cluster(self, ticket: dict, now, session=None, settings: dict | None = None) -> dict:
-        """The ticket's recurring-problem cluster among the department's recent tickets that
-        share a signature band with it (see domain.signature_bands, recurring_cluster)."""
-        if settings is None:
-            settings = self.store.department(ticket["department"], session) or {}
-        window = settings.get("incident_window_minutes",
-                              domain.DEFAULT_INCIDENT_SETTINGS["incident_window_minutes"])
-        recent = [t for t in self.store.recent_tickets(
-            ticket["department"], now - timedelta(minutes=window), ticket.get("bands", []),
-            session, alike=domain.similar_to(ticket, settings)) if t["_id"] != ticket["_id"]]
-        return domain.recurring_cluster(ticket, recent, settings, now)
+    def _clusters(self, watched: list[tuple[dict, dict]], now, session=None) -> list[dict]:
+        """Each ticket's recurring-problem cluster among its department's recent tickets that
+        share a signature band with it (see domain.signature_bands, recurring_cluster), for
+        ``(ticket, its department's settings)`` pairs."""
+        default_window = domain.DEFAULT_INCIDENT_SETTINGS["incident_window_minutes"]
+        recent = self.store.recent_tickets([AlikeQuery(
+            ticket["department"],
+            now - timedelta(minutes=settings.get("incident_window_minutes", default_window)),
+            ticket.get("bands", []), domain.similar_to(ticket, settings))
+            for ticket, settings in watched], session)
+        return [domain.recurring_cluster(
+                    ticket, [t for t in alike if t["_id"] != ticket["_id"]], settings, now)
+                for (ticket, settings), alike in zip(watched, recent)]
 
     @staticmethod
     def _incident_in_sight(cluster: dict) -> bool:
@@ -519,7 +523,8 @@ class RoutingService(OutboxRelay):
         if new is None or new.get("incident_id"):
             return []
         ticket = dict(new, ticket_id=ticket_id)
-        cluster = self._cluster(new, now, session)
+        [cluster] = self._clusters(
+            [(new, self.store.department(new["department"], session) or {})], now, session)
         if cluster["incident_id"]:
             return self._link([new], cluster["incident_id"], now, session)
         if not cluster["declare"]:
