@@ -501,7 +501,14 @@ def _rabbit_env(s: Settings) -> dict[str, str]:
         "loopback_users.guest = true\n"
         # Queue depths (management API, the metrics' queue gauges) within a second rather than
         # the default five: the ops dashboard, and the benchmarks' "drained" times, need them.
-        "collect_statistics_interval = 1000\n")
+        # Both settings: queues report every interval, but the management agent gathers their
+        # reports only as often as its finest sample (5 s by default).
+        "collect_statistics_interval = 500\n"
+        "management.sample_retention_policies.global.minute = 1\n"
+        "management.sample_retention_policies.global.hour = 60\n"
+        "management.sample_retention_policies.basic.minute = 1\n"
+        "management.sample_retention_policies.basic.hour = 60\n"
+        "management.sample_retention_policies.detailed.10 = 1\n")
     plugins = base / "enabled_plugins"
     plugins.write_text("[rabbitmq_management].\n")
     env = dict(os.environ)
