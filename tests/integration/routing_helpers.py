@@ -17,6 +17,16 @@ def ticket_created(number: int, department: str, subject: str = "Help", **fields
     return intake_event(ev.TICKET_CREATED, data)
 
 
+def department_changed(created: dict, department: str) -> dict:
+    """Staff moved the ticket of ``created`` to ``department``."""
+    d = created["data"]
+    return intake_event(ev.TICKET_UPDATED, {
+        "ticket_id": d["ticket_id"], "number": d["number"],
+        "changes": {"department": {"old": d["department"], "new": department}},
+        "actor_role": "supervisor", "department": department, "priority": "normal",
+        "updated_at": datetime.now(timezone.utc)})
+
+
 def solved(ticket_id: str, number: int, department: str) -> dict:
     return intake_event(ev.STATUS_CHANGED, {
         "ticket_id": ticket_id, "number": number, "old_status": "open", "new_status": "solved",

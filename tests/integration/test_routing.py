@@ -6,8 +6,8 @@ import pytest
 
 from services.common import events as ev
 from services.routing.service import RoutingService
-from tests.integration.routing_helpers import dispatcher, ticket_created
-from tests.support import EventTap, eventually, intake_event, queues_drained, running
+from tests.integration.routing_helpers import department_changed, dispatcher, ticket_created
+from tests.support import EventTap, eventually, queues_drained, running
 
 TAPPED = (ev.TICKET_ASSIGNED, ev.TICKET_CLASSIFIED, ev.PRIORITY_CHANGED,
           ev.INCIDENT_DECLARED, ev.TICKET_UNASSIGNABLE)
@@ -251,11 +251,7 @@ def test_a_creation_is_routed_once_even_after_a_department_change_overtook_it(
 
     moved = ticket_created(61, "general", "moved before routed")
     moved_id = moved["data"]["ticket_id"]
-    publish(intake_event(ev.TICKET_UPDATED, {
-        "ticket_id": moved_id, "number": 61,
-        "changes": {"department": {"old": "general", "new": "moves"}},
-        "actor_role": "supervisor", "department": "moves", "priority": "normal",
-        "updated_at": datetime.now(timezone.utc)}))
+    publish(department_changed(moved, "moves"))
     assert eventually(lambda: assignee(db, moved_id)) == "mover"
     publish(moved)
     eventually(lambda: (db("routing").tickets.find_one({"_id": moved_id}) or {})

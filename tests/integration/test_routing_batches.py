@@ -9,8 +9,8 @@ from prometheus_client import REGISTRY
 
 from services.common import events as ev
 from services.routing.service import RoutingService
-from tests.integration.routing_helpers import dispatcher, ticket_created
-from tests.support import EventTap, eventually, intake_event, queues_drained, running
+from tests.integration.routing_helpers import department_changed, dispatcher, ticket_created
+from tests.support import EventTap, eventually, queues_drained, running
 
 TAPPED = (ev.TICKET_ASSIGNED, ev.TICKET_CLASSIFIED, ev.INCIDENT_DECLARED,
           ev.TICKET_UNASSIGNABLE)
@@ -45,11 +45,7 @@ def test_a_burst_is_routed_in_batches_each_ticket_once(config, rpc, db, tap):
         # ticket (it holds one of b1's four slots), and a deadline that came first.
         moved = ticket_created(100, "general", "moved ahead")
         moved_id = moved["data"]["ticket_id"]
-        publish(intake_event(ev.TICKET_UPDATED, {
-            "ticket_id": moved_id, "number": 100,
-            "changes": {"department": {"old": "general", "new": "burst"}},
-            "actor_role": "supervisor", "department": "burst", "priority": "normal",
-            "updated_at": datetime.now(timezone.utc)}))
+        publish(department_changed(moved, "burst"))
         dated = ticket_created(101, "nobody", "deadline came first")
         dated_id, due = dated["data"]["ticket_id"], datetime.now(timezone.utc) + timedelta(
             hours=2)
