@@ -248,17 +248,18 @@ class RoutingService(OutboxRelay):
 
     def _route_together(self, events) -> None:
         now, remembered, careful = self.clock.now(), [], []
-        arrivals: dict[str, dict] = {}
+        arrivals: dict[str, ev.Event] = {}
         for event in events:
-            arrivals.setdefault(event.data["ticket_id"], event.data)  # a repeat once
+            arrivals.setdefault(event.data["ticket_id"], event)  # a repeat once
+        rules = self.store.recent_rules()
 
         def classify_and_place(session):
             known = self.store.routing_copies(list(arrivals), session)
             # Remembered already (a redelivery): done.  Placed ahead: the careful way.
             careful[:] = [i for i in arrivals if known.get(i, {}).get("placed_ahead")
                           and "number" not in known[i]]
-            fresh = [(arrived, domain.evaluate_rules(self.store.recent_rules(), arrived))
-                     for i, arrived in arrivals.items()
+            fresh = [(event.data, domain.evaluate_rules(rules, event.data))
+                     for i, event in arrivals.items()
                      if "number" not in known.get(i, {}) and i not in careful]
             copies = [{**known.get(arrived["ticket_id"], {}),
                        **self._routing_copy(outcome["ticket"])} for arrived, outcome in fresh]
@@ -282,7 +283,7 @@ class RoutingService(OutboxRelay):
         self.apply(classify_and_place)
         self._watch_for_incidents(remembered, now)
         for ticket_id in careful:
-            self._route_alone(next(e for e in events if e.data["ticket_id"] == ticket_id))
+            self._route_alone(arrivals[ticket_id])
 
     def _watch_for_incidents(self, remembered: list[dict], now) -> None:
         """List the routed tickets among the alike, then look for an incident around each
