@@ -8,7 +8,7 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from services.common.nameko_support import ServiceDatabase
-from services.common.storage import Repository
+from services.common.storage import Repository, insert_new
 
 from . import time_rules as tr
 
@@ -58,6 +58,11 @@ class AutomationRepository(Repository):
                                                    doc, session=session)
         if result.matched_count != 1:
             raise StateChanged(state["_id"])
+
+    def start_states(self, states: list[tr.TicketState]) -> list[int]:
+        """New tickets' first states, in one write; the positions of those refused (a later
+        event, or a redelivery, stored the ticket's state first)."""
+        return insert_new(self.db.ticket_states, [_stored(dict(s, version=1)) for s in states])
 
     def due(self, rule: tr.Rule, waiting_since_before: datetime, limit: int) -> list[dict]:
         return list(self.db.ticket_states.find(

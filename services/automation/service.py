@@ -14,7 +14,8 @@ from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from services.common import events as ev
-from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
+from services.common.nameko_support import (ClockProvider, OutboxRelay, command, on_event,
+                                             on_events, ticket_turn)
 from services.common.observability import Observability
 from services.common.retired_queues import RetiredQueues, handler_queue
 from services.common.results import Refusal, fail, not_found, ok, parsed
@@ -97,17 +98,23 @@ class AutomationService(OutboxRelay):
     # redelivery after a part failed repeats nothing already done.  The method names are those
     # of the handlers whose queues carried on (RETIRED_QUEUES lists the others).
 
-    @on_event(ev.TICKET_CREATED)
-    def follow_creation(self, event):
-        d = event.data
-        try:  # nearly always the ticket's first event here: one insert, no marker needed
-            self.store.save_state(
-                tr.status_changed(tr.blank(d["ticket_id"], d["number"]), "new", d["created_at"]))
-        except StateChanged:  # a later event (or this one, redelivered) came first
-            self._evolve(event, "follow_creation", d["ticket_id"], d["number"], lambda s: (
-                tr.status_changed(s, "new", d["created_at"]) if s["status"] is None else s))
-        self._enqueue(event)
-        self._run_triggers(event)
+    @on_events(ev.TICKET_CREATED)
+    def follow_creation(self, events):
+        # Nearly always each ticket's first event here: one insert for the tickets filed
+        # together, no marker needed.  Where a later event (or this one, redelivered) came
+        # first, the creation is applied to the state it left.
+        refused = self.store.start_states([
+            tr.status_changed(tr.blank(e.data["ticket_id"], e.data["number"]), "new",
+                              e.data["created_at"]) for e in events])
+        for position, event in enumerate(events):
+            d = event.data
+            with ticket_turn(self.name, d["ticket_id"]):
+                if position in refused:
+                    self._evolve(event, "follow_creation", d["ticket_id"], d["number"],
+                                 lambda s, at=d["created_at"]: tr.status_changed(s, "new", at)
+                                 if s["status"] is None else s)
+                self._enqueue(event)
+                self._run_triggers(event)
 
     @on_event(ev.STATUS_CHANGED)
     def follow_status(self, event):

@@ -107,6 +107,12 @@ class OutboxRelay:
 _TICKET_TURNS = KeyedLock()
 
 
+def ticket_turn(service: str, ticket_id: str):
+    """This service's turn on the ticket, for a batch handler's work on one of its tickets
+    that must not interleave with the service's other events about it."""
+    return _TICKET_TURNS.holding((service, ticket_id))
+
+
 def _parsed(event_type: str, payload) -> Event | None:
     """The event, or None for a message that breaks the contract: it will never succeed, so
     it is logged and dropped."""
@@ -138,8 +144,8 @@ def on_event(event_type: str, take_turns: bool = True):
                 return None
             try:
                 ticket_id = event.data.get("ticket_id")
-                key = (self.name, ticket_id)
-                with _TICKET_TURNS.holding(key) if ticket_id and take_turns else nullcontext():
+                with ticket_turn(self.name, ticket_id) if ticket_id and take_turns \
+                        else nullcontext():
                     return fn(self, event)
             except Exception:
                 _redelivered_later(event_type)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pymongo import ASCENDING
 
-from services.common.storage import Repository
+from services.common.storage import Repository, insert_new
 
 from . import calendar as cal
 from . import domain
@@ -78,11 +78,13 @@ class SlaRepository(Repository):
 
     # ------------------------------------------------------------------ clocks
 
-    def insert_clock(self, clock: dict, session=None) -> bool:
-        result = self.db.clocks.update_one({"_id": clock["_id"]},
-                                           {"$setOnInsert": _stored(clock)},
-                                           upsert=True, session=session)
-        return result.upserted_id is not None
+    def start_clocks(self, clocks: list[dict]) -> list[dict]:
+        """Each ticket's clock as kept: these new ones inserted in one write, or the one
+        started before (a redelivery) where there is one."""
+        refused = insert_new(self.db.clocks, [_stored(c) for c in clocks])
+        started = {c["_id"]: c for c in self.db.clocks.find(
+            {"_id": {"$in": [clocks[i]["_id"] for i in refused]}})} if refused else {}
+        return [started.get(c["_id"], c) for c in clocks]
 
     def clock(self, ticket_id: str, session=None) -> dict | None:
         return self.db.clocks.find_one({"_id": ticket_id}, session=session)

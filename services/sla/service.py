@@ -9,7 +9,8 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from services.common import events as ev
-from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_event
+from services.common.nameko_support import (ClockProvider, OutboxRelay, command, on_event,
+                                             on_events)
 from services.common.observability import Observability
 from services.common.results import fail, not_found, ok, parsed
 
@@ -97,19 +98,20 @@ class SlaService(OutboxRelay):
 
     # ------------------------------------------------------------------ ticket events
 
-    @on_event(ev.TICKET_CREATED)
-    def start_clock(self, event):
-        d = event.data
-        policy = self.store.policy_for(d)
-        clock = domain.new_clock(d, policy, self.store.business_calendar(policy.get("calendar_id")))
-
-        # One write, no transaction or outbox: the clock is inserted only if absent, and its
-        # deadlines are announced before the event is acknowledged.  Should this process die
-        # in between, the redelivery finds the clock and announces it again (consumers keep
-        # the newest version only).
-        if not self.store.insert_clock(clock):
-            clock = self.store.clock(d["ticket_id"])
-        self.dispatch(ev.SLA_DEADLINES_SET, self._deadlines_event(clock, clock["version"]))
+    @on_events(ev.TICKET_CREATED)
+    def start_clock(self, events):
+        # One write for the tickets filed together, no transaction or outbox: a clock is
+        # inserted only if absent, and its deadlines are announced before the events are
+        # acknowledged.  Should this process die in between, the redelivery finds the clock
+        # and announces it again (consumers keep the newest version only).
+        new = {}
+        for event in events:
+            d = event.data
+            policy = self.store.policy_for(d)
+            new[d["ticket_id"]] = domain.new_clock(
+                d, policy, self.store.business_calendar(policy.get("calendar_id")))
+        for clock in self.store.start_clocks(list(new.values())):
+            self.dispatch(ev.SLA_DEADLINES_SET, self._deadlines_event(clock, clock["version"]))
 
     @on_event(ev.MESSAGE_ADDED)
     def count_message(self, event):

@@ -230,7 +230,7 @@ def test_replicas_racing_on_the_same_alert_only_one_records_it(db):
     clock = domain.new_clock({"ticket_id": "race", "number": 77, "department": "billing",
                               "priority": "urgent", "created_at": start},
                              domain.default_policy("urgent"), ROUND_THE_CLOCK)
-    repo.transaction(lambda session: repo.insert_clock(clock, session))
+    repo.start_clocks([clock])
     seen_by_a, seen_by_b = repo.clock("race"), repo.clock("race")
     now = start + timedelta(minutes=31)
     (a, alerts_a), (b, alerts_b) = (domain.raise_alerts(seen_by_a, now),
