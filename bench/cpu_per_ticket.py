@@ -111,7 +111,10 @@ def filed_of(result: dict) -> int:
 @click.option("--seconds", default=20, show_default=True)
 @click.option("--profile", default="dev", show_default=True,
               help="stack profile whose processes' /metrics count Mongo commands")
-def main(portal, mgmt, state, client, peers, concurrency, seconds, profile):
+@click.option("--close-connections", is_flag=True,
+              help="send 'Connection: close': a new connection per ticket, as django-helpdesk's "
+                   "gunicorn sync workers make the same client do (BENCHMARKS.md, eleventh round)")
+def main(portal, mgmt, state, client, peers, concurrency, seconds, profile, close_connections):
     print(f"machine: {machine_notes()}")
     commands_before = mongo_commands(profile)
     broker_before = broker_counts(mgmt)
@@ -120,7 +123,8 @@ def main(portal, mgmt, state, client, peers, concurrency, seconds, profile):
         [client, str(peers / "load.py"), "--url", f"{portal}/api/tickets", "--method", "POST",
          "--body", BODY, "--concurrency", str(concurrency), "--duration", str(seconds),
          "--warmup", "1", "--index-offset", str(5_000_000 + int(time.time()) % 100_000 * 10),
-         "--max-requests", "100000", "--header", "Content-Type: application/json"],
+         "--max-requests", "100000", "--header", "Content-Type: application/json",
+         *(["--header", "Connection: close"] if close_connections else [])],
         capture_output=True, text=True, check=True)
     result = json.loads(out.stdout)
     ended = time.monotonic()
@@ -136,7 +140,8 @@ def main(portal, mgmt, state, client, peers, concurrency, seconds, profile):
     per_ticket = {name: (after[name] - before.get(name, 0.0)) * 1000 / max(filed, 1)
                   for name in after}
     lat = result.get("latency_ms", {})
-    print(f"c={concurrency}: {result.get('rps')} tickets/s, p50 {lat.get('p50')} ms, "
+    print(f"c={concurrency}{' (connection closed per ticket)' if close_connections else ''}: "
+          f"{result.get('rps')} tickets/s, p50 {lat.get('p50')} ms, "
           f"p99 {lat.get('p99')} ms, {filed} filed, {result.get('errors')} errors, "
           f"queues empty {drained:.1f} s after the burst; load average now "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
