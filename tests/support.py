@@ -274,3 +274,12 @@ def intake_event(event_type: str, data: dict, occurred_at: datetime | None = Non
     if "ticket" in ev.EVENT_SCHEMAS[event_type]().fields and "ticket" not in data:
         data = dict(data, ticket=ticket_state(data))
     return ev.new_event(event_type, data, occurred_at)
+
+
+def events_handled(service: str, handler: str) -> float:
+    """Events this process's ``service`` handled with ``handler`` (its entrypoint counter; a
+    batch counts once)."""
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("helpdesk_entrypoint_calls_total", {
+        "service": service, "entrypoint": handler, "kind": "event", "outcome": "ok"}) or 0.0

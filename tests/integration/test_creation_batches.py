@@ -4,19 +4,11 @@ redelivery in the same batch changing nothing, and an assignment that overtook i
 kept."""
 from datetime import datetime, timezone
 
-from prometheus_client import REGISTRY
-
 from services.automation.service import AutomationService
 from services.common import events as ev
 from services.sla.service import SlaService
 from tests.integration.routing_helpers import dispatcher, ticket_created
-from tests.support import EventTap, eventually, queues_drained, running
-
-
-def calls(service: str, entrypoint: str) -> float:
-    return REGISTRY.get_sample_value("helpdesk_entrypoint_calls_total", {
-        "service": service, "entrypoint": entrypoint, "kind": "event",
-        "outcome": "ok"}) or 0.0
+from tests.support import EventTap, eventually, events_handled, queues_drained, running
 
 
 def test_a_burst_of_creations_starts_each_clock_and_state_once(config, db):
@@ -45,7 +37,7 @@ def test_a_burst_of_creations_starts_each_clock_and_state_once(config, db):
             and started[i]["first_response_due"] for i in ids)
 
     try:
-        before = {s: calls(s, "start_clock" if s == "sla" else "follow_creation")
+        before = {s: events_handled(s, "start_clock" if s == "sla" else "follow_creation")
                   for s in ("sla", "automation")}
         with running(config, SlaService, AutomationService):
             eventually(lambda: queues_drained(config["_vhost"], "sla")
@@ -53,8 +45,8 @@ def test_a_burst_of_creations_starts_each_clock_and_state_once(config, db):
             eventually(announced_as_started)
     finally:
         tap.close()
-    assert calls("sla", "start_clock") - before["sla"] < len(burst)  # gathered
-    assert calls("automation", "follow_creation") - before["automation"] < len(burst)
+    assert events_handled("sla", "start_clock") - before["sla"] < len(burst)  # gathered
+    assert events_handled("automation", "follow_creation") - before["automation"] < len(burst)
 
     states = {s["_id"]: s for s in db("automation").ticket_states.find({"_id": {"$in": ids}})}
     assert {i: s["status"] for i, s in states.items()} == {i: "new" for i in ids}

@@ -5,24 +5,17 @@ overtook a creation is honoured, and alike tickets of one batch still make an in
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from prometheus_client import REGISTRY
 
 from services.common import events as ev
 from services.routing.service import RoutingService
 from tests.integration.routing_helpers import department_changed, dispatcher, ticket_created
-from tests.support import EventTap, eventually, queues_drained, running
+from tests.support import EventTap, eventually, events_handled, queues_drained, running
 
 TAPPED = (ev.TICKET_ASSIGNED, ev.TICKET_CLASSIFIED, ev.INCIDENT_DECLARED,
           ev.TICKET_UNASSIGNABLE)
 BURSTY = {"id": "bursty", "name": "Bursty words", "position": 10,
           "conditions": [{"field": "text", "op": "contains_any", "value": ["invoice"]}],
           "actions": {"category": "billing-docs"}}
-
-
-def routed_calls() -> float:
-    return REGISTRY.get_sample_value("helpdesk_entrypoint_calls_total", {
-        "service": "routing", "entrypoint": "route_new_ticket", "kind": "event",
-        "outcome": "ok"}) or 0.0
 
 
 @pytest.fixture()
@@ -65,10 +58,10 @@ def test_a_burst_is_routed_in_batches_each_ticket_once(config, rpc, db, tap):
     burst = [ticket_created(102 + i, "burst", text) for i, text in enumerate(texts)]
     for event in [burst[0], moved] + burst + [dated, burst[5]]:  # two redeliveries
         publish(event)
-    calls_before = routed_calls()
+    calls_before = events_handled("routing", "route_new_ticket")
     with running(config, RoutingService):
         eventually(lambda: queues_drained(config["_vhost"], "routing"), timeout=30)
-    calls = routed_calls() - calls_before
+    calls = events_handled("routing", "route_new_ticket") - calls_before
     assert 1 <= calls < len(burst) + 4, calls  # gathered, not one by one
 
     burst_ids = [e["data"]["ticket_id"] for e in burst]

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from elasticsearch import Elasticsearch
 from nameko.standalone.events import event_dispatcher
-from prometheus_client import REGISTRY
 
 from services.common import events as ev
 from services.common import outbox
@@ -16,7 +15,8 @@ from services.intake.service import IntakeService
 from services.routing.service import RoutingService
 from services.search.service import SearchService
 from services.sla.service import SlaService
-from tests.support import EventTap, eventually, intake_event, queues_drained, running
+from tests.support import (EventTap, eventually, events_handled, intake_event, queues_drained,
+                           running)
 
 AGENT = {"id": "agent-1", "name": "Agent One", "email": "one@example.com",
          "departments": ["technical"], "capacity": 100}
@@ -267,12 +267,6 @@ def test_a_pause_moves_the_deadline_in_intake_and_in_routings_queue(rpc):
     assert datetime.fromisoformat(queue()[first["id"]]) == datetime.fromisoformat(moved)
 
 
-def _handled(service: str, handler: str) -> float:
-    """Events this process's ``service`` handled with ``handler`` (its entrypoint counter)."""
-    return REGISTRY.get_sample_value("helpdesk_entrypoint_calls_total", {
-        "service": service, "entrypoint": handler, "kind": "event", "outcome": "ok"}) or 0.0
-
-
 def test_an_older_deadline_announcement_delivered_late_is_ignored(rpc, config, db):
     """The outbox may re-send an old sla_deadlines_set after a newer one: intake and routing
     keep the deadline with the highest clock version."""
@@ -302,8 +296,9 @@ def test_an_older_deadline_announcement_delivered_late_is_ignored(rpc, config, d
 
     announce(1000, newest_due)
     eventually(lambda: seen() == (newest_due, newest_due))
-    recorded, noted = _handled("intake", "record_sla"), _handled("routing", "note_sla_deadlines")
+    recorded = events_handled("intake", "record_sla")
+    noted = events_handled("routing", "note_sla_deadlines")
     announce(999, newest_due - timedelta(days=365))
-    eventually(lambda: _handled("intake", "record_sla") == recorded + 1
-               and _handled("routing", "note_sla_deadlines") == noted + 1)
+    eventually(lambda: events_handled("intake", "record_sla") == recorded + 1
+               and events_handled("routing", "note_sla_deadlines") == noted + 1)
     assert seen() == (newest_due, newest_due)
