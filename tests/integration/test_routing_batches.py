@@ -60,13 +60,16 @@ def test_a_burst_is_routed_in_batches_each_ticket_once(config, rpc, db, tap):
         publish(event)
     calls_before = events_handled("routing", "route_new_ticket")
     with running(config, RoutingService):
+        burst_ids = [e["data"]["ticket_id"] for e in burst]
+        every_id = burst_ids + [moved_id, dated_id]
+        # The broker's queue depth lags by its statistics interval: wait for the copies too.
+        copies = eventually(lambda: len(found := {c["_id"]: c for c in db("routing").tickets.find(
+            {"_id": {"$in": every_id}, "number": {"$exists": True}})}) == len(every_id)
+            and found, timeout=30)
         eventually(lambda: queues_drained(config["_vhost"], "routing"), timeout=30)
     calls = events_handled("routing", "route_new_ticket") - calls_before
     assert 1 <= calls < len(burst) + 4, calls  # gathered, not one by one
 
-    burst_ids = [e["data"]["ticket_id"] for e in burst]
-    every_id = burst_ids + [moved_id, dated_id]
-    copies = {c["_id"]: c for c in db("routing").tickets.find({"_id": {"$in": every_id}})}
     assert {i: copies[i]["number"] for i in every_id} == {
         e["data"]["ticket_id"]: e["data"]["number"] for e in burst + [moved, dated]}
     # b1 had room for three more: three of the burst are b1's, the rest wait, each once.
