@@ -1,6 +1,7 @@
 """Work handed in by many green threads, done in batches: while one batch runs, what arrives
 waits for the next, which takes it all.  Under a burst one write serves many requests; a
-request arriving alone waits for nothing."""
+request arriving alone waits for nothing, or for ``linger`` when its batch may wait for
+company (work nobody waits on, where fewer and larger writes are what counts)."""
 from __future__ import annotations
 
 import logging
@@ -15,11 +16,12 @@ Item = TypeVar("Item")
 
 class Coalescer(Generic[Item]):
     """``add(item)`` returns at once; ``flush(items)`` runs in a green thread of its own, one
-    batch at a time.  A failed batch is logged and dropped: callers keep a durable record of
-    what is owed (a sweep finishes it), so this is only the fast path."""
+    batch at a time, each gathering for ``linger`` seconds after its first item.  A failed
+    batch is logged and dropped: callers keep a durable record of what is owed (a sweep
+    finishes it), so this is only the fast path."""
 
-    def __init__(self, flush: Callable[[list[Item]], None], what: str):
-        self._flush, self._what = flush, what
+    def __init__(self, flush: Callable[[list[Item]], None], what: str, linger: float = 0.0):
+        self._flush, self._what, self._linger = flush, what, linger
         self._waiting: list[Item] = []
         self._running = False
 
@@ -32,6 +34,8 @@ class Coalescer(Generic[Item]):
     def _drain(self) -> None:
         try:
             while self._waiting:
+                if self._linger:
+                    eventlet.sleep(self._linger)
                 batch, self._waiting = self._waiting, []
                 try:
                     self._flush(batch)

@@ -39,3 +39,14 @@ def test_a_failed_batch_is_logged_and_the_next_still_runs(caplog):
     coalescer.add("good")
     eventlet.sleep(0.01)
     assert done == ["good"]
+
+
+def test_with_a_linger_a_batch_waits_for_company_before_it_is_written():
+    batches = []
+    coalescer = Coalescer(batches.append, "test", linger=0.05)
+    coalescer.add(1)
+    eventlet.sleep(0.01)
+    assert batches == []  # still gathering
+    coalescer.add(2)
+    eventlet.sleep(0.1)
+    assert batches == [[1, 2]]

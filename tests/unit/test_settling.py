@@ -28,7 +28,7 @@ def test_a_ticket_is_in_hand_from_its_write_until_it_is_settled():
     assert provider.in_hand == {"t1", "t2"}  # written: the sweep skips them
     provider.add(store, {"_id": "t1"})
     provider.add(store, {"_id": "t2"})
-    eventlet.sleep(0.01)
+    eventlet.sleep(Settling.linger + 0.05)
     assert store.settled == ["t1", "t2"] and provider.in_hand == set()
 
 
@@ -36,7 +36,7 @@ def test_a_failed_settling_or_publish_leaves_the_ticket_to_the_sweep():
     provider, store = settling(), FakeStore(failing=True)
     provider.taking("t1")
     provider.add(store, {"_id": "t1"})
-    eventlet.sleep(0.01)
+    eventlet.sleep(Settling.linger + 0.05)
     assert store.settled == [] and provider.in_hand == set()
     provider.taking("t2")
     provider.release(["t2"])  # its publish failed
