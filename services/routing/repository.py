@@ -254,7 +254,9 @@ class RoutingRepository(Repository):
     # ------------------------------------------------------------------ queue
 
     def enqueue_many(self, tickets: list[dict], now, session) -> set[str]:
-        """Queue the tickets, in one write; the ids of those that were not waiting already."""
+        """Queue the tickets, in one write; the ids of those that were not waiting already.
+        A ticket waits from its ``waiting_since`` (a new one: its filing), else from ``now``
+        (queued again: reopened, moved, released)."""
         if not tickets:
             return set()
         writes = []
@@ -265,7 +267,8 @@ class RoutingRepository(Repository):
                 "preferred_agent_id": ticket.get("preferred_agent_id"),
                 "category": ticket.get("category"), "language": ticket.get("language"),
                 "product": ticket.get("product"), "sla_due": ticket.get("sla_due"),
-                "sla_version": ticket.get("sla_version"), "queued_at": now}
+                "sla_version": ticket.get("sla_version"),
+                "queued_at": ticket.get("waiting_since") or now}
             waiting.update(_queue_sort_fields(waiting))
             writes.append(UpdateOne({"_id": ticket["ticket_id"]}, {"$setOnInsert": waiting},
                                     upsert=True))

@@ -428,9 +428,12 @@ class RoutingService(OutboxRelay):
     @staticmethod
     def _arrival(arrived: dict, outcome: dict, copy: dict) -> dict:
         """The classified ticket as placed: a follow-up prefers the agent of the ticket it
-        continues, and a deadline that overtook the creation orders its queue entry."""
+        continues, a deadline that overtook the creation orders its queue entry, and it waits
+        from its filing (tickets routed together would otherwise share the batch's moment,
+        and FIFO order fall to their ids)."""
         return dict(outcome["ticket"], preferred_agent_id=arrived.get("previous_assignee_id"),
-                    sla_due=copy.get("sla_due"), sla_version=copy.get("sla_version"))
+                    sla_due=copy.get("sla_due"), sla_version=copy.get("sla_version"),
+                    waiting_since=arrived["created_at"])
 
     @staticmethod
     def _classification_events(arrived: dict, outcome: dict, now) -> list[dict]:

@@ -91,3 +91,34 @@ def test_a_burst_is_routed_in_batches_each_ticket_once(config, rpc, db, tap):
         (113, "billing-docs")]
     declared = [e["data"] for e in tap.of_type(ev.INCIDENT_DECLARED)]
     assert len(declared) == 1 and sorted(declared[0]["numbers"]) == [110, 111, 112]
+
+
+def test_tickets_routed_together_wait_in_the_order_they_were_filed(config, rpc):
+    """A FIFO queue keeps filing order for the tickets one batch routes (not the batch's one
+    moment, then their ids), and a ticket queued again later joins the back."""
+    publish = dispatcher(config)
+    filed = datetime.now(timezone.utc) - timedelta(minutes=5)
+    moved = ticket_created(200, "fifo-first", "Filed before them all",
+                           created_at=filed - timedelta(minutes=1))
+    # Their ids sort against their filing order.
+    subjects = ("Login loops", "Refund twice", "Map is blank", "Font too small",
+                "Order stuck", "Cannot unsubscribe")
+    burst = [ticket_created(201 + i, "fifo", subject, ticket_id=f"t-fifo-{9 - i}",
+                            created_at=filed + timedelta(seconds=i))
+             for i, subject in enumerate(subjects)]
+    with running(config, RoutingService):
+        for department in ("fifo", "fifo-first"):  # nobody works there: all wait
+            assert rpc.routing.upsert_department({"id": department, "name": department})["ok"]
+        publish(moved)
+        eventually(lambda: rpc.routing.queue("fifo-first")["tickets"])
+    for event in burst:  # waiting in routing's queue together, as under load
+        publish(event)
+    calls_before = events_handled("routing", "route_new_ticket")
+    with running(config, RoutingService):
+        eventually(lambda: len(rpc.routing.queue("fifo")["tickets"]) == len(burst), timeout=30)
+        publish(department_changed(moved, "fifo"))
+        eventually(lambda: len(rpc.routing.queue("fifo")["tickets"]) == len(burst) + 1)
+        queue = rpc.routing.queue("fifo")
+    assert events_handled("routing", "route_new_ticket") - calls_before < len(burst)  # together
+    assert queue["mode"] == "fifo"
+    assert [t["number"] for t in queue["tickets"]] == [201, 202, 203, 204, 205, 206, 200]
