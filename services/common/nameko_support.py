@@ -123,6 +123,18 @@ def _parsed(event_type: str, payload) -> Event | None:
         return None
 
 
+def _first_copies(event_type: str, payloads: list) -> dict[int, Event]:
+    """The batch's valid events by position, each event once (its first copy)."""
+    events: dict[int, Event] = {}
+    seen: set[str] = set()
+    for position, payload in enumerate(payloads):
+        event = _parsed(event_type, payload)
+        if event is not None and event.event_id not in seen:
+            seen.add(event.event_id)
+            events[position] = event
+    return events
+
+
 def _redelivered_later(event_type: str) -> None:
     log.exception("%s handler failed; message will be redelivered", event_type)
     eventlet.sleep(0.5)  # back off so a dead dependency does not spin the queue
@@ -160,15 +172,16 @@ def on_events(event_type: str):
     """``@on_events("ticket_created")``: as ``on_event``, for a handler that takes a list of
     events (those waiting together, see EventBatchHandler) and does their work in bulk; it
     takes no turns, so its writes must be guarded (versions, conditions) rather than
-    serialised.  When the batch fails, each event is tried alone: one bad event holds back
-    only itself."""
+    serialised.  A repeat of an event in the batch (a redelivery beside it) is not handed
+    over: it is acknowledged with the batch, its first copy does the work (and is the one
+    requeued should it fail).  When the batch fails, each event is tried alone: one bad event
+    holds back only itself."""
     source = EVENT_SOURCE[event_type]
 
     def decorator(fn):
         @functools.wraps(fn)
         def handler(self, payloads, correlation_ids):
-            events = {position: event for position, payload in enumerate(payloads)
-                      if (event := _parsed(event_type, payload)) is not None}
+            events = _first_copies(event_type, payloads)
             if not events:
                 return []
             try:

@@ -248,9 +248,7 @@ class RoutingService(OutboxRelay):
 
     def _route_together(self, events) -> None:
         now, remembered, careful = self.clock.now(), [], []
-        arrivals: dict[str, ev.Event] = {}
-        for event in events:
-            arrivals.setdefault(event.data["ticket_id"], event)  # a repeat once
+        arrivals = {event.data["ticket_id"]: event for event in events}  # one creation a ticket
         rules = self.store.recent_rules()
 
         def classify_and_place(session):

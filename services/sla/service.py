@@ -104,13 +104,13 @@ class SlaService(OutboxRelay):
         # inserted only if absent, and its deadlines are announced before the events are
         # acknowledged.  Should this process die in between, the redelivery finds the clock
         # and announces it again (consumers keep the newest version only).
-        new = {}
+        new = []
         for event in events:
             d = event.data
             policy = self.store.policy_for(d)
-            new[d["ticket_id"]] = domain.new_clock(
-                d, policy, self.store.business_calendar(policy.get("calendar_id")))
-        for clock in self.store.start_clocks(list(new.values())):
+            new.append(domain.new_clock(
+                d, policy, self.store.business_calendar(policy.get("calendar_id"))))
+        for clock in self.store.start_clocks(new):
             self.dispatch(ev.SLA_DEADLINES_SET, self._deadlines_event(clock, clock["version"]))
 
     @on_event(ev.MESSAGE_ADDED)

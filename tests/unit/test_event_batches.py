@@ -53,6 +53,27 @@ def test_a_lone_failing_event_comes_back_without_a_second_try(monkeypatch):
     assert service.calls == [["bad1"]]
 
 
+def test_a_repeat_in_the_batch_is_handed_over_once_and_acknowledged():
+    service = Handled()
+    first = _deadlines("t1")
+    assert service.record([first, _deadlines("t2"), dict(first)], ["c1", "c2", "c3"]) == []
+    assert service.calls == [["t1", "t2"]]
+
+
+def test_of_a_failing_event_and_its_repeat_only_the_first_copy_comes_back(monkeypatch):
+    monkeypatch.setattr("services.common.nameko_support.eventlet.sleep", lambda _s: None)
+    service = Handled()
+    bad = _deadlines("bad1")
+    assert service.record([_deadlines("t1"), bad, dict(bad)], ["c1", "c2", "c3"]) == [1]
+    assert service.calls == [["t1", "bad1"], ["t1"], ["bad1"]]
+
+
+def test_different_events_about_one_ticket_are_all_handed_over():
+    service = Handled()
+    assert service.record([_deadlines("t1", 1), _deadlines("t1", 2)], ["c1", "c2"]) == []
+    assert service.calls == [["t1", "t1"]]
+
+
 def test_a_message_that_breaks_the_contract_is_dropped_not_retried():
     service = Handled()
     broken = dict(_deadlines("t2"), data={"ticket_id": "t2"})  # required fields missing
