@@ -62,13 +62,30 @@ def queue_exists(vhost: str, name: str) -> bool:
     return requests.get(url, auth=auth, timeout=10).status_code == 200
 
 
-def queues_drained(vhost: str, consumer: str) -> bool:
-    """True when every queue of ``consumer`` (a service name) in ``vhost`` is empty and has
-    nothing unacknowledged: all delivered messages, duplicates included, were handled."""
+# How old a queue depth the management API reports can be: the local stack's queues report
+# every 0.5 s and its management agent samples every 1 s (deploy/local/stack.py), so a message
+# published was counted 0.5-1.5 s later (measured); the rest is margin for a busy machine.
+QUEUE_STATS_AGE = 2.0
+
+
+def _consumer_queues_empty(vhost: str, consumer: str) -> bool:
     url, auth = _mgmt(f"/api/queues/{urllib.parse.quote(vhost, safe='')}")
     queues = [q for q in requests.get(url, auth=auth, timeout=10).json()
               if f"--{consumer}." in q["name"]]
-    return bool(queues) and all(q.get("messages", 0) == 0 for q in queues)
+    # "messages": ready and unacknowledged; absent while a new queue is not counted yet.
+    return bool(queues) and all(q.get("messages") == 0 for q in queues)
+
+
+def queues_drained(vhost: str, consumer: str) -> bool:
+    """True when every queue of ``consumer`` (a service name) in ``vhost`` is empty and has
+    nothing unacknowledged: all delivered messages, duplicates included, were handled.  A
+    depth read may be stale (a message published just before counted not yet), so it takes
+    two reads of nothing left, QUEUE_STATS_AGE apart: the second is of a moment after the
+    first was asked."""
+    if not _consumer_queues_empty(vhost, consumer):
+        return False
+    time.sleep(QUEUE_STATS_AGE)
+    return _consumer_queues_empty(vhost, consumer)
 
 
 def isolated_config() -> dict:
