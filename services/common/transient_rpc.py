@@ -5,7 +5,10 @@ same idempotency key), and its reply queue is gone after a broker restart anyway
 requests and replies to the broker's disk keeps nothing anyone could use, for about twice the
 broker's CPU per message (a publish confirmed and consumed: ~0.25 against ~0.5 ms here).
 nameko's RPC client and responder build their publisher from ``publisher_cls``: both get one
-whose delivery mode is transient.  Events go through nameko's event dispatcher, untouched."""
+whose delivery mode is transient.  Replies are not confirmed either: a confirm only tells the
+responder that its reply reached the broker, and a lost reply is handled by the caller's
+timeout whatever the responder learns (requests keep theirs: nameko learns from it that no
+service is listening).  Events go through nameko's event dispatcher, untouched."""
 from __future__ import annotations
 
 from nameko.amqp.publish import Publisher
@@ -17,6 +20,10 @@ class TransientPublisher(Publisher):
     delivery_mode = NON_PERSISTENT
 
 
+class UnconfirmedReplyPublisher(TransientPublisher):
+    use_confirms = False
+
+
 def use_transient_rpc() -> None:
     MethodProxy.publisher_cls = TransientPublisher
-    Responder.publisher_cls = TransientPublisher
+    Responder.publisher_cls = UnconfirmedReplyPublisher
