@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from contextlib import nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 
 import eventlet
 from marshmallow import ValidationError
@@ -111,6 +111,17 @@ def ticket_turn(service: str, ticket_id: str):
     """This service's turn on the ticket, for a batch handler's work on one of its tickets
     that must not interleave with the service's other events about it."""
     return _TICKET_TURNS.holding((service, ticket_id))
+
+
+@contextmanager
+def ticket_turns(service: str, ticket_ids: list[str]):
+    """This service's turn on each of these tickets, for a batch handler whose work on them
+    must not interleave with its other events about them (nor a later batch's).  Taken in
+    one order (sorted), so two batches never wait for each other's turns."""
+    with ExitStack() as turns:
+        for ticket_id in sorted(set(ticket_ids)):
+            turns.enter_context(ticket_turn(service, ticket_id))
+        yield
 
 
 def _parsed(event_type: str, payload) -> Event | None:

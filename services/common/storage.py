@@ -106,6 +106,21 @@ def handle_once(db, consumer: str, event_id: str, work: Callable[[ClientSession]
     return True
 
 
+def first_handlings(db, consumer: str, event_ids: list[str], session: ClientSession
+                    ) -> list[str]:
+    """``handle_once`` for a batch, inside the caller's transaction: the ids among
+    ``event_ids`` this consumer has not handled, now marked handled (their effects must be
+    written in the same transaction).  One read and one insert for the batch."""
+    markers = {f"{consumer}:{event_id}": event_id for event_id in event_ids}
+    done = {m["_id"] for m in db.processed_events.find(
+        {"_id": {"$in": list(markers)}}, projection={"_id": 1}, session=session)}
+    fresh = [marker for marker in markers if marker not in done]
+    if fresh:
+        db.processed_events.insert_many([{"_id": marker} for marker in fresh],
+                                        session=session)
+    return [markers[marker] for marker in fresh]
+
+
 class Repository:
     """Base of each service's repository: its database and its outbox."""
 
@@ -123,6 +138,9 @@ class Repository:
 
     def handle_once(self, consumer: str, event_id: str, work) -> bool:
         return handle_once(self.db, consumer, event_id, work)
+
+    def first_handlings(self, consumer: str, event_ids: list[str], session) -> list[str]:
+        return first_handlings(self.db, consumer, event_ids, session)
 
     def recent_setting(self, key, load: Callable[[], Any]) -> Any:
         """``load()`` as read within the last SETTINGS_TTL in this process."""

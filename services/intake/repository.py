@@ -296,9 +296,10 @@ class TicketRepository(Repository):
         return self.tickets.find_one({"_id": ticket_id}, projection=WITHOUT_UNSETTLED,
                                      session=session)
 
-    def by_ids(self, ticket_ids: list[str]) -> dict[str, dict]:
+    def by_ids(self, ticket_ids: list[str], session=None) -> dict[str, dict]:
         return {t["_id"]: t for t in self.tickets.find({"_id": {"$in": ticket_ids}},
-                                                       projection=WITHOUT_UNSETTLED)}
+                                                       projection=WITHOUT_UNSETTLED,
+                                                       session=session)}
 
     def record_sent_mail(self, sent: list[tuple[str, str]]) -> None:
         """``(ticket id, Message-ID)`` of mails sent: the threading of later mails, and the
@@ -329,6 +330,25 @@ class TicketRepository(Repository):
         if requeued:
             self._store_queue_fields(after, session)
         return True
+
+    def update_as_read(self, changed: list[tuple[dict, dict]], session) -> None:
+        """Tickets read in ``session``'s transaction, changed (``(ticket as read, changes)``,
+        a ticket's later change after its earlier one, read as the earlier left it): one
+        bulk write, and the rollups moved by the batch's difference in one write per kind
+        (to the shard of its first ticket, as ``settle``).  The transaction's read is the
+        pre-image: a concurrent write to one of them makes the transaction abort and retry."""
+        if not changed:
+            return
+        writes, deltas = [], {}
+        for before, changes in changed:
+            after = rollups.applied(before, changes, None)
+            fields = dict(changes)
+            if not changes.keys().isdisjoint(queue_rules.STORED_FROM):
+                fields.update(queue_rules.stored_fields(after))
+            writes.append(UpdateOne({"_id": before["_id"]}, {"$set": fields}))
+            rollups.add_into(deltas, rollups.difference(before, after))
+        self.tickets.bulk_write(writes, ordered=True, session=session)
+        self._add_to_rollups(deltas, changed[0][0]["number"] % rollups.SHARDS, session)
 
     def _store_queue_fields(self, ticket: dict, session) -> None:
         """The queue's stored fields (queue.stored_fields) after a change of their inputs, in

@@ -7,6 +7,7 @@ import logging
 import sys
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import eventlet
@@ -18,7 +19,7 @@ from services.automation.schemas import TriggerMailSchema
 from services.common import correlation, outbox
 from services.common import events as ev
 from services.common.nameko_support import (ClockProvider, OutboxRelay, command, on_event,
-                                            on_events)
+                                            on_events, ticket_turns)
 from services.common.observability import Observability
 from services.common.results import fail, not_found, ok, parsed
 from services.common.retired_queues import RetiredQueues, handler_queue
@@ -67,6 +68,25 @@ def _public_view(ticket: dict, role: str) -> dict:
                       attachments=att.visible_attachments(ticket, staff=False), bounces=[],
                       links=[], agent_followers=[])
     return TICKET_VIEW.dump(ticket)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Another service's decision about a ticket, as intake records it (_record_outcomes)."""
+    event: ev.Event
+    changes: dict
+    actor: dict = field(default_factory=lambda: domain.SYSTEM_ACTOR)
+
+    @property
+    def ticket_id(self) -> str:
+        return self.event.data["ticket_id"]
+
+
+def _valid_tags(tags: list[str]) -> list[str]:
+    try:
+        return tag_rules.normalize_tags(tags)
+    except tag_rules.TagError:
+        return []  # routing's rules only name valid tags; never lose the rest over one
 
 
 class _ChangedMeanwhile(Exception):
@@ -695,15 +715,15 @@ class IntakeService(OutboxRelay):
 
     # ------------------------------------------------------------------ outcomes of others
 
-    @on_event(ev.TICKET_ASSIGNED)
-    def record_assignment(self, event):
-        d = event.data
+    @on_events(ev.TICKET_ASSIGNED)
+    def record_assignment(self, events):
         # A person's reassignment is recorded as theirs in the history; routing's own as system.
         # The address and language are kept for notices to the assignee (SLA warnings).
-        self._record_outcome("record_assignment", event, d["ticket_id"], {
-            "assignee_id": d["agent_id"], "assignee_name": d["agent_name"],
-            "assignee_email": d["agent_email"], "assignee_language": d["agent_language"]},
-            actor=d.get("assigned_by") or domain.SYSTEM_ACTOR)
+        self._record_outcomes("record_assignment", [Outcome(e, {
+            "assignee_id": e.data["agent_id"], "assignee_name": e.data["agent_name"],
+            "assignee_email": e.data["agent_email"],
+            "assignee_language": e.data["agent_language"]},
+            e.data.get("assigned_by") or domain.SYSTEM_ACTOR) for e in events])
 
     @on_event(ev.TICKET_RELEASED)
     def record_unassigned(self, event):
@@ -720,22 +740,17 @@ class IntakeService(OutboxRelay):
                     expected={"assignee_id": d["previous_agent_id"]})
         self.store.handle_once("record_unassigned", event.event_id, write)
 
-    @on_event(ev.PRIORITY_CHANGED)
-    def record_priority_change(self, event):
-        d = event.data
-        self._record_outcome("record_priority_change", event, d["ticket_id"],
-                             {"priority": d["new_priority"]})
+    @on_events(ev.PRIORITY_CHANGED)
+    def record_priority_change(self, events):
+        self._record_outcomes("record_priority_change", [
+            Outcome(e, {"priority": e.data["new_priority"]}) for e in events])
 
-    @on_event(ev.TICKET_CLASSIFIED)
-    def record_classification(self, event):
-        d = event.data
-        try:
-            tags = tag_rules.normalize_tags(d["tags"])
-        except tag_rules.TagError:
-            tags = []  # routing's rules only name valid tags; never lose the rest over one
-        self._record_outcome("record_classification", event, d["ticket_id"], {
-            "department": d["department"], "category": d["category"],
-            "priority": d["priority"], "tags": tags})
+    @on_events(ev.TICKET_CLASSIFIED)
+    def record_classification(self, events):
+        self._record_outcomes("record_classification", [Outcome(e, {
+            "department": e.data["department"], "category": e.data["category"],
+            "priority": e.data["priority"], "tags": _valid_tags(e.data["tags"])})
+            for e in events])
 
     @on_events(ev.SLA_DEADLINES_SET)
     def record_sla(self, events):
@@ -1030,13 +1045,23 @@ class IntakeService(OutboxRelay):
         caller's transaction."""
         if not self.store.update(ticket["_id"], changes, session, expected=expected, push=push):
             return False
-        diff = domain.field_changes(ticket, changes)
-        self.store.record_audit(domain.audit_entries(ticket, diff, actor,
-                                                     changes["updated_at"]), session)
-        if "tags" in diff:
-            self.store.count_tags(tag_rules.usage_deltas(ticket.get("tags", []),
-                                                         changes["tags"]), session)
+        self._record_history(session, [(ticket, changes, actor)])
         return True
+
+    def _record_history(self, session, changed: list[tuple[dict, dict, dict]]) -> None:
+        """The audit rows and tag counts of ``(ticket before, changes, actor)`` written in
+        the caller's transaction (a ticket's later change listed after its earlier one)."""
+        rows, tag_deltas = [], {}
+        for ticket, changes, actor in changed:
+            diff = domain.field_changes(ticket, changes)
+            rows += domain.audit_entries(ticket, diff, actor, changes["updated_at"])
+            if "tags" in diff:
+                for tag, delta in tag_rules.usage_deltas(ticket.get("tags", []),
+                                                         changes["tags"]).items():
+                    tag_deltas[tag] = tag_deltas.get(tag, 0) + delta
+        self.store.record_audit(rows, session)
+        if tag_deltas:
+            self.store.count_tags(tag_deltas, session)
 
     def _commit_and_show(self, ticket, changes, events, actor, expected, push=None, files=(),
                          conflict=("status", "the ticket changed meanwhile; reload and retry")
@@ -1084,14 +1109,30 @@ class IntakeService(OutboxRelay):
                 for file_id in stored:
                     self.store.delete_file(file_id)
 
-    def _record_outcome(self, consumer, event, ticket_id, changes, actor=domain.SYSTEM_ACTOR):
-        """Another service decided something about a ticket: record it with its history."""
+    def _record_outcomes(self, consumer: str, outcomes: list[Outcome]) -> None:
+        """Other services decided something about tickets: each decision recorded once, with
+        its history, in the order announced (this service's turn on each ticket is held, so
+        a later batch about one of them waits); the batch in one transaction, whose read of
+        the tickets is the pre-image of their writes (a concurrent write aborts and retries
+        it)."""
         def write(session):
-            ticket = self.store.by_id(ticket_id, session)
-            if ticket is not None:
-                self._write_changes(session, ticket, dict(changes, updated_at=event.occurred_at),
-                                    actor, expected={})
-        self.store.handle_once(consumer, event.event_id, write)
+            fresh = set(self.store.first_handlings(
+                consumer, [o.event.event_id for o in outcomes], session))
+            todo = [o for o in outcomes if o.event.event_id in fresh]
+            tickets = self.store.by_ids(list({o.ticket_id for o in todo}), session)
+            changed = []
+            for outcome in todo:
+                ticket = tickets.get(outcome.ticket_id)
+                if ticket is not None:
+                    changes = dict(outcome.changes, updated_at=outcome.event.occurred_at)
+                    changed.append((ticket, changes, outcome.actor))
+                    tickets[outcome.ticket_id] = {**ticket, **changes}
+            self.store.update_as_read([(ticket, changes) for ticket, changes, _ in changed],
+                                      session)
+            self._record_history(session, changed)
+
+        with ticket_turns(self.name, [o.ticket_id for o in outcomes]):
+            self.store.transaction(write)
 
     def _notify(self, consumer, once_id, ticket_id, kind, message_id=None, **extra):
         """Email the requester once per ``once_id`` and ``consumer``: the mail's Message-ID is
