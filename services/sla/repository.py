@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DeleteMany, ReplaceOne
 
 from services.common.storage import Repository, insert_new
 
@@ -103,14 +103,14 @@ class SlaRepository(Repository):
         return expected + 1
 
     def record_outcomes(self, clock: dict, session) -> None:
+        """The clock's compliance records as they stand now, in one command."""
         current = domain.outcomes(clock)
-        for outcome in current:
-            self.db.outcomes.replace_one({"_id": outcome["_id"]}, outcome, upsert=True,
-                                         session=session)
         # A late event can renumber next-response cycles: drop the ones that no longer exist.
-        self.db.outcomes.delete_many({"ticket_id": clock["_id"],
-                                      "_id": {"$nin": [o["_id"] for o in current]}},
-                                     session=session)
+        gone = DeleteMany({"ticket_id": clock["_id"],
+                           "_id": {"$nin": [o["_id"] for o in current]}})
+        self.db.outcomes.bulk_write(
+            [ReplaceOne({"_id": o["_id"]}, o, upsert=True) for o in current] + [gone],
+            ordered=True, session=session)
 
     def due_clocks(self, now: datetime, limit: int) -> list[dict]:
         return list(self.db.clocks.find({"next_check": {"$lte": now}})
