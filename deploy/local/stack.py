@@ -499,7 +499,7 @@ def _rabbit_env(s: Settings) -> dict[str, str]:
         f"listeners.tcp.default = 127.0.0.1:{s.amqp_port}\n"
         f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {s.rabbit_mgmt_port}\n"
         "loopback_users.guest = true\n"
-        # Queue depths (management API, the metrics' queue gauges) within a second rather than
+        # Queue depths (management API, the metrics' queue gauges) within 0.5-1.5 s rather than
         # the default five: the ops dashboard, and the benchmarks' "drained" times, need them.
         # Both settings: queues report every interval, but the management agent gathers their
         # reports only as often as its finest sample (5 s by default).
