@@ -119,20 +119,18 @@ class SlaService(OutboxRelay):
         rule = domain.message_rule(d["author_role"], d["public"])
         if rule is None:
             return
-        self._evolve(event, "count_message",
-                     lambda clock: rule(clock, d["added_at"], event.event_id))
+        self._evolve(event, lambda clock: rule(clock, d["added_at"], event.event_id))
 
     @on_event(ev.STATUS_CHANGED)
     def follow_status(self, event):
         d = event.data
-        self._evolve(event, "follow_status", lambda clock: domain.status_changed(
+        self._evolve(event, lambda clock: domain.status_changed(
             clock, d["new_status"], d["changed_at"], event.event_id))
 
     @on_event(ev.PRIORITY_CHANGED)
     def follow_priority(self, event):
         d = event.data
-        self._reselect_policy(event, "follow_priority", {"priority": d["new_priority"]},
-                              event.occurred_at)
+        self._reselect_policy(event, {"priority": d["new_priority"]}, event.occurred_at)
 
     @on_event(ev.TICKET_UPDATED)
     def follow_edit(self, event):
@@ -141,28 +139,31 @@ class SlaService(OutboxRelay):
             # Organization and plan (a staff edit, or a sender verified) come as changes.
             account = {name: d["changes"][name]["new"] for name in domain.ACCOUNT_FIELDS
                        if name in d["changes"]}
-            self._reselect_policy(event, "follow_edit", {
+            self._reselect_policy(event, {
                 "priority": d["priority"], "department": d["department"], **account},
                 d["updated_at"])
 
     @on_event(ev.TICKET_ASSIGNED)
     def remember_assignee(self, event):
         d = event.data
-        self._evolve(event, "remember_assignee", lambda clock: domain.assigned(
+        self._evolve(event, lambda clock: domain.assigned(
             clock, d["agent_id"], d["assigned_at"], event.event_id))
 
-    def _reselect_policy(self, event, consumer: str, changes: dict, at) -> None:
+    def _reselect_policy(self, event, changes: dict, at) -> None:
         def rule(clock):
             ticket = {**clock, **changes}
             policy = self.store.policy_for(ticket)
             calendar = self.store.business_calendar(policy.get("calendar_id"))
             return domain.policy_changed(clock, policy, calendar, ticket, at, event.event_id)
 
-        self._evolve(event, consumer, rule)
+        self._evolve(event, rule)
 
-    def _evolve(self, event, consumer: str, rule) -> None:
-        """Apply ``rule(clock) -> clock`` once per event, retrying if a concurrent writer
-        changed the clock between our read and our write.  Moved deadlines are announced."""
+    def _evolve(self, event, rule) -> None:
+        """Apply ``rule(clock) -> clock``, retrying if a concurrent writer changed the clock
+        between our read and our write.  Moved deadlines are announced.  No marker: every
+        rule records its event in the clock's inputs by id (domain._recorded), so an event
+        seen again changes nothing and is not written; what its first handling announced was
+        staged in that transaction."""
         def work(session):
             clock = self.store.clock(event.data["ticket_id"], session)
             if clock is None:
@@ -172,6 +173,8 @@ class SlaService(OutboxRelay):
             if "origin" not in clock:
                 return []  # a clock stored before clocks kept their inputs cannot be replayed
             updated = rule(clock)
+            if updated == clock:
+                return []
             version = self.store.save_clock(updated, session)
             if domain.deadlines(updated) == domain.deadlines(clock):
                 return []
@@ -179,7 +182,7 @@ class SlaService(OutboxRelay):
 
         for attempt in range(CONFLICT_RETRIES):
             try:
-                self.apply(work, event=event, consumer=consumer)
+                self.apply(work)
                 return
             except ClockChanged:
                 if attempt == CONFLICT_RETRIES - 1:
