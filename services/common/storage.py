@@ -83,13 +83,18 @@ def in_transaction(db, work: Callable[[ClientSession], Any]) -> Any:
         return session.with_transaction(work)
 
 
+def _marker_id(consumer: str, event_id: str) -> str:
+    """The dedupe marker of an event handled by a consumer (``processed_events``)."""
+    return f"{consumer}:{event_id}"
+
+
 def handle_once(db, consumer: str, event_id: str, work: Callable[[ClientSession], Any]) -> bool:
     """Apply an event's effects exactly once per consumer, even with at-least-once delivery.
 
     The dedupe marker and the effects commit in one transaction, so a crash between them
     leaves neither.  Returns False when the event was already handled.
     """
-    marker = {"_id": f"{consumer}:{event_id}"}
+    marker = {"_id": _marker_id(consumer, event_id)}
 
     def txn(session: ClientSession) -> None:
         db.processed_events.insert_one(marker, session=session)
@@ -111,7 +116,7 @@ def first_handlings(db, consumer: str, event_ids: list[str], session: ClientSess
     """``handle_once`` for a batch, inside the caller's transaction: the ids among
     ``event_ids`` this consumer has not handled, now marked handled (their effects must be
     written in the same transaction).  One read and one insert for the batch."""
-    markers = {f"{consumer}:{event_id}": event_id for event_id in event_ids}
+    markers = {_marker_id(consumer, event_id): event_id for event_id in event_ids}
     done = {m["_id"] for m in db.processed_events.find(
         {"_id": {"$in": list(markers)}}, projection={"_id": 1}, session=session)}
     fresh = [marker for marker in markers if marker not in done]

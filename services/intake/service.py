@@ -6,6 +6,7 @@ import hashlib
 import logging
 import sys
 import uuid
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -1051,17 +1052,16 @@ class IntakeService(OutboxRelay):
     def _record_history(self, session, changed: list[tuple[dict, dict, dict]]) -> None:
         """The audit rows and tag counts of ``(ticket before, changes, actor)`` written in
         the caller's transaction (a ticket's later change listed after its earlier one)."""
-        rows, tag_deltas = [], {}
+        rows, tag_deltas = [], Counter()
         for ticket, changes, actor in changed:
             diff = domain.field_changes(ticket, changes)
             rows += domain.audit_entries(ticket, diff, actor, changes["updated_at"])
             if "tags" in diff:
-                for tag, delta in tag_rules.usage_deltas(ticket.get("tags", []),
-                                                         changes["tags"]).items():
-                    tag_deltas[tag] = tag_deltas.get(tag, 0) + delta
+                tag_deltas.update(tag_rules.usage_deltas(ticket.get("tags", []),
+                                                         changes["tags"]))
         self.store.record_audit(rows, session)
-        if tag_deltas:
-            self.store.count_tags(tag_deltas, session)
+        if moved := {tag: delta for tag, delta in tag_deltas.items() if delta}:
+            self.store.count_tags(moved, session)
 
     def _commit_and_show(self, ticket, changes, events, actor, expected, push=None, files=(),
                          conflict=("status", "the ticket changed meanwhile; reload and retry")

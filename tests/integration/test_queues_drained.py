@@ -3,10 +3,9 @@ broker: the management API counts a message some time after it was published, an
 that moment must not be taken for a drained queue."""
 from datetime import datetime, timezone
 
-from nameko.standalone.events import event_dispatcher
-
 from services.common import events as ev
 from services.common.nameko_support import on_events
+from tests.integration.routing_helpers import dispatcher
 from tests.support import eventually, queues_drained, running
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=timezone.utc)
@@ -26,8 +25,7 @@ def test_a_message_just_published_is_not_taken_for_drained(config):
     with running(config, Probe):
         pass  # its queue exists now, and nobody consumes it
     eventually(lambda: queues_drained(vhost, "drainprobe"))  # counted, empty
-    dispatch = event_dispatcher({"AMQP_URI": config["AMQP_URI"], "serializer": "json"})
-    dispatch("sla", ev.SLA_DEADLINES_SET, ev.new_event(ev.SLA_DEADLINES_SET, {
+    dispatcher(config)(ev.new_event(ev.SLA_DEADLINES_SET, {
         "ticket_id": "t1", "number": 1, "policy_id": "p", "version": 1,
         "first_response_due": NOW, "resolution_due": NOW}, NOW))  # confirmed: in the queue
     assert not queues_drained(vhost, "drainprobe")

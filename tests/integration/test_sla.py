@@ -20,6 +20,7 @@ from services.sla import domain
 from services.sla.calendar import ROUND_THE_CLOCK
 from services.sla.repository import ClockChanged, SlaRepository
 from services.sla.service import SlaService
+from tests.integration.routing_helpers import dispatcher
 from tests.support import EventTap, eventually, intake_event, queues_drained, running
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -314,7 +315,7 @@ def test_an_event_seen_again_changes_nothing_and_leaves_no_marker(rpc, publish, 
     id, so the same event delivered again (to the other replica, say) writes nothing."""
     time_machine.at = monday(11, 0)
     create(publish, rpc, "again", 8, monday(11, 0))
-    dispatch = event_dispatcher({"AMQP_URI": config["AMQP_URI"], "serializer": "json"})
+    dispatch = dispatcher(config)
     assignment = ev.new_event(ev.TICKET_ASSIGNED, {
         "ticket_id": "again", "number": 8, "agent_id": "agent-7", "agent_name": "Vera",
         "department": "billing", "assigned_at": monday(11, 5)}, monday(11, 5))
@@ -322,9 +323,9 @@ def test_an_event_seen_again_changes_nothing_and_leaves_no_marker(rpc, publish, 
     def stored():
         return db("sla").clocks.find_one({"_id": "again"})
 
-    dispatch("routing", ev.TICKET_ASSIGNED, assignment)
+    dispatch(assignment)
     first = eventually(lambda: (c := stored())["version"] == 1 and c)
-    dispatch("routing", ev.TICKET_ASSIGNED, assignment)  # the same envelope again
+    dispatch(assignment)  # the same envelope again
     eventually(lambda: queues_drained(config["_vhost"], "sla"), timeout=30)
     assert stored() == first
     assert [i["agent_id"] for i in first["inputs"] if i["kind"] == "assigned"] == ["agent-7"]
