@@ -17,8 +17,10 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import click
 import requests
@@ -281,15 +283,56 @@ def read_pid(s: Settings, name: str) -> int | None:
 
 
 def spawn(s: Settings, name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
-    """Start a detached process (own session, so stop can end its whole group)."""
+    """Start a detached process leading its own process group, so stop can end the whole
+    group.  Spawned from the stack's session (``in_stack_session``) it joins that session;
+    from anywhere else it gets a session of its own, out of reach of a terminal's hang-up."""
     existing = read_pid(s, name)
     if existing:
         return existing
     log = open(s.path("logs", f"{name}.log"), "ab")
+    detach = {"process_group": 0} if os.getsid(0) == os.getpid() else {"start_new_session": True}
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            env=env or s.service_env(), cwd=ROOT, start_new_session=True)
+                            env=env or s.service_env(), cwd=ROOT, **detach)
     _record_pid(_pid_file(s, name), proc.pid)
     return proc.pid
+
+
+def in_stack_session(start: Callable[[], None]) -> None:
+    """Run ``start`` in a child process leading a new session, so that every process it
+    spawns shares that one session.  Linux's autogroup scheduling (on by default) shares the
+    CPU between sessions before it shares it between processes: a stack of a dozen sessions
+    took a dozen shares from anything else on the machine, a load client included, where one
+    server (django-helpdesk's gunicorn, say) takes one (BENCHMARKS.md, thirteenth round).
+    This process stays in the terminal's group, so Ctrl-C still stops the start."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            os.setsid()
+            start()
+            code = 0
+        except click.ClickException as error:
+            error.show()
+            code = error.exit_code
+        except KeyboardInterrupt:
+            code = 130
+        except BaseException:  # noqa: BLE001 - reported here, as the CLI would have
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    try:
+        _, status = os.waitpid(child, 0)
+    except KeyboardInterrupt:
+        os.kill(child, signal.SIGINT)
+        os.waitpid(child, 0)
+        raise
+    code = os.waitstatus_to_exitcode(status)
+    if code:
+        sys.exit(code)
 
 
 def _all_pids() -> list[int]:
@@ -427,9 +470,9 @@ def port_holders(port: int, among: list[int] | None = None) -> list[int]:
 
 
 def held_by(port: int, pid: int) -> bool:
-    """True if ``pid`` or a process of its session (our spawns lead their own) listens on
+    """True if ``pid`` or a process of its group (our spawns lead their own) listens on
     ``port``."""
-    return bool(port_holders(port, _members(pid, field_index=3) or [pid]))
+    return bool(port_holders(port, _members(pid) or [pid]))
 
 
 def _command_name(pid: int) -> str:
@@ -872,13 +915,18 @@ def services_down(s: Settings) -> None:
             terminate(s, f.stem)
 
 
-def demo_mailbox(s: Settings) -> Path | None:
+def demo_mail_dir(s: Settings) -> Path | None:
+    """Where the demo keeps its outgoing mail: nowhere when a relay is configured."""
+    return None if os.environ.get("HELPDESK_SMTP_RELAY_HOST") else s.state_dir / "mail"
+
+
+def demo_mailbox(s: Settings) -> None:
     """With no relay configured, the demo keeps its outgoing mail (notifications, password
     resets, CSAT links) in a Maildir, so every emailed link can be followed locally."""
-    if os.environ.get("HELPDESK_SMTP_RELAY_HOST"):
-        return None
+    mail_dir = demo_mail_dir(s)
+    if mail_dir is None:
+        return
     port = _env_int("HELPDESK_DEMO_MAIL_PORT", 1025)
-    mail_dir = s.state_dir / "mail"
     start_server(s, "mailbox", {port: "HELPDESK_DEMO_MAIL_PORT"},
                  [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
                   "-c", "deploy.local.maildir_sink.RawMaildir", str(mail_dir)],
@@ -886,7 +934,6 @@ def demo_mailbox(s: Settings) -> Path | None:
     wait_server(s, "mailbox", "demo mailbox", port, "HELPDESK_DEMO_MAIL_PORT", 15,
                 external="HELPDESK_SMTP_RELAY_HOST")
     os.environ.update(HELPDESK_SMTP_RELAY_HOST="127.0.0.1", HELPDESK_SMTP_RELAY_PORT=str(port))
-    return mail_dir
 
 
 def infra_up(s: Settings) -> None:
@@ -953,6 +1000,17 @@ def _readiness(url: str) -> str:
     return "not ready (" + ", ".join(f"{k}: {v}" for k, v in failing.items()) + ")"
 
 
+def start_all(s: Settings, seed_demo: bool = False) -> None:
+    """RabbitMQ, Mongo, Elasticsearch, the services, and the demo data if asked."""
+    infra_up(s)
+    demo_mailbox(s)
+    click.echo("==> starting services: " + ", ".join(n for _, n in _process_names(s)))
+    services_up(s)
+    if seed_demo:
+        click.echo("==> loading demo data")
+        seed(s)
+
+
 # --------------------------------------------------------------------------- CLI
 
 @click.group()
@@ -969,13 +1027,10 @@ def up(no_seed: bool) -> None:
     if not os.environ.get("HELPDESK_SMTP_RELAY_HOST"):
         port = _env_int("HELPDESK_DEMO_MAIL_PORT", 1025)
         refuse_foreign(s, "mailbox", {port: "HELPDESK_DEMO_MAIL_PORT"}, "HELPDESK_SMTP_RELAY_HOST")
-    infra_up(s)
-    mailbox = demo_mailbox(s)
-    click.echo("==> starting services: " + ", ".join(n for _, n in _process_names(s)))
-    services_up(s)
-    if not no_seed:
-        click.echo("==> loading demo data")
-        seed(s)
+    if not s.external_mongo_uri:
+        mongo_server_binary()  # a first build, before the stack's session: Ctrl-C stops cargo
+    mailbox = demo_mail_dir(s)
+    in_stack_session(lambda: start_all(s, seed_demo=not no_seed))
     click.echo("")
     click.echo(f"Help desk is up: {s.portal_url}/")
     click.echo(f"  API docs:   {s.portal_url}/api/docs")

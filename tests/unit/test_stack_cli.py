@@ -227,3 +227,34 @@ def test_a_bad_transaction_lifetime_is_refused(monkeypatch, value):
     monkeypatch.setenv("HELPDESK_MONGO_TXN_LIFETIME", value)
     with pytest.raises(click.UsageError):
         stack.mongo_txn_lifetime()
+
+
+def test_the_stack_shares_one_session_and_each_process_leads_its_own_group(settings):
+    """Linux shares the CPU between sessions first: the stack is one session, as one server
+    would be, and stop still ends each process's whole group."""
+    import os
+
+    names = ("mongo", "elasticsearch")
+    stack.in_stack_session(lambda: [stack.spawn(settings, name, ["sleep", "60"]) for name in names])
+    pids = [stack.read_pid(settings, name) for name in names]
+    try:
+        assert None not in pids
+        sessions = {os.getsid(pid) for pid in pids}
+        assert len(sessions) == 1 and os.getsid(0) not in sessions
+        assert [os.getpgid(pid) for pid in pids] == pids
+        assert all(stack.terminate(settings, name) for name in names)
+        assert not any(stack._alive(pid) for pid in pids)
+    finally:
+        for pid in pids:
+            if pid and stack._alive(pid):
+                os.killpg(pid, 9)
+
+
+def test_a_failed_start_in_the_stacks_session_fails_the_command_with_its_message(capfd):
+    def start():
+        raise click.ClickException("port 1 is in use")
+
+    with pytest.raises(SystemExit) as exited:
+        stack.in_stack_session(start)
+    assert exited.value.code == 1
+    assert "Error: port 1 is in use" in capfd.readouterr().err
