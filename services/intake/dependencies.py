@@ -136,6 +136,13 @@ class Mailer(DependencyProvider):
         correlation.stamp(message)
         self.connections.send(message)
 
+    def send_all(self, messages: list) -> list[Exception | None]:
+        """Deliver each, several at once; what each send raised, or None (see
+        ``SmtpConnections.send_all``)."""
+        for message in messages:
+            correlation.stamp(message)
+        return self.connections.send_all(messages)
+
 
 def open_ticket_gauges(db) -> list[GaugeMetricFamily]:
     """Open tickets per status (metrics scrape; counted on the ``status`` index)."""

@@ -1159,19 +1159,17 @@ class IntakeService(OutboxRelay):
             return
         settings = self._mail_settings()
         tickets = self.store.by_ids([e.data["ticket_id"] for e in events])
-        sent, failure = [], None
+        owed = []  # (ticket id, (mail, Message-ID))
         for event in events:
             notice = self._notice(settings, tickets.get(event.data["ticket_id"]),
                                   "notify_received", event.event_id, "received", None, {})
-            if notice is None:
-                continue
-            try:
-                self.mailer.send(notice[0])
-            except Exception as exc:  # the others are still sent and recorded
-                failure = exc
-                continue
-            sent.append((event.data["ticket_id"], notice[1]))
-        self.store.record_sent_mail(sent)
+            if notice is not None:
+                owed.append((event.data["ticket_id"], notice))
+        failures = self.mailer.send_all([message for _, (message, _) in owed])
+        self.store.record_sent_mail([(ticket_id, message_id)
+                                     for (ticket_id, (_, message_id)), failure
+                                     in zip(owed, failures) if failure is None])
+        failure = next((f for f in failures if f is not None), None)
         if failure is not None:
             raise failure
 

@@ -1,13 +1,14 @@
 """Outbound SMTP (intake's notifications, the portal's account mail) against a real SMTP
 server: one connection serves many mails, and a connection the relay dropped meanwhile is
 replaced without losing the mail."""
+import asyncio
 from email.message import EmailMessage
 from types import SimpleNamespace
 
 import pytest
 from aiosmtpd.controller import Controller
 
-from services.common.smtp import SmtpConnections
+from services.common.smtp import IDLE_CONNECTIONS, SmtpConnections
 from tests.integration.mail_sink import Sink, free_port
 
 
@@ -81,3 +82,46 @@ def test_a_relay_that_is_down_raises_so_the_event_is_redelivered(relay):
     with pytest.raises(OSError):
         mailer.send(mail(2))
     assert mailer.idle == []
+
+
+class SlowSink(CountingSink):
+    """Takes a while over each message and counts how many it was handed at once; refuses
+    one recipient."""
+
+    def __init__(self):
+        super().__init__()
+        self.in_flight = self.most_at_once = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address == "refused@example.com":
+            return "550 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.in_flight += 1
+        self.most_at_once = max(self.most_at_once, self.in_flight)
+        await asyncio.sleep(0.1)
+        self.in_flight -= 1
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_batch_of_mails_goes_out_over_several_connections_at_once_each_failure_its_own():
+    sink, port = SlowSink(), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    mailer = SmtpConnections("127.0.0.1", port)
+    try:
+        batch = [mail(n) for n in range(7)]
+        batch[3].replace_header("To", "refused@example.com")
+        outcomes = mailer.send_all(batch)
+        assert [type(o).__name__ for o in outcomes] == \
+            ["NoneType"] * 3 + ["SMTPRecipientsRefused"] + ["NoneType"] * 3
+        assert sorted(m["Subject"] for m in sink.messages) == \
+            sorted(f"[#{n}] hi" for n in range(7) if n != 3)
+        assert 1 < sink.most_at_once <= IDLE_CONNECTIONS
+        # A refusal is the relay's answer about one mail, not a broken connection: all kept.
+        assert len(mailer.idle) == len(set(sink.peers)) == IDLE_CONNECTIONS
+    finally:
+        mailer.close()
+        controller.stop()

@@ -38,10 +38,14 @@ class FakeMailer:
     def __init__(self, refusing=()):
         self.refusing, self.sent = set(refusing), []
 
-    def send(self, msg):
+    def send_all(self, msgs):
+        return [self._send(msg) for msg in msgs]
+
+    def _send(self, msg):
         if msg["To"] in self.refusing:
-            raise ConnectionRefusedError("relay refused")
+            return ConnectionRefusedError("relay refused")
         self.sent.append(msg["To"])
+        return None
 
 
 def ticket(n):
