@@ -96,6 +96,21 @@ def queued(mgmt: str) -> int:
     return sum(q.get("messages", 0) for q in reply.json())
 
 
+def client_schedule(load: subprocess.Popen) -> tuple[float, float]:
+    """Seconds the load client ran on a CPU and waited for one (``/proc/<pid>/schedstat``,
+    read until it exits): it shares the machine, and a client kept waiting adds that wait to
+    every latency it reports (BENCHMARKS.md, thirteenth round)."""
+    last = (0, 0)
+    while load.poll() is None:
+        try:
+            ran, waited, _ = map(int, Path(f"/proc/{load.pid}/schedstat").read_text().split())
+            last = (ran, waited)
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.2)
+    return last[0] / 1e9, last[1] / 1e9
+
+
 def filed_of(result: dict) -> int:
     return sum(v for k, v in result.get("status_counts", {}).items() if str(k).startswith("2"))
 
@@ -119,14 +134,17 @@ def main(portal, mgmt, state, client, peers, concurrency, seconds, profile, clos
     commands_before = mongo_commands(profile)
     broker_before = broker_counts(mgmt)
     before = stack_cpu(state / "pids")
-    out = subprocess.run(
+    load = subprocess.Popen(
         [client, str(peers / "load.py"), "--url", f"{portal}/api/tickets", "--method", "POST",
          "--body", BODY, "--concurrency", str(concurrency), "--duration", str(seconds),
          "--warmup", "1", "--index-offset", str(5_000_000 + int(time.time()) % 100_000 * 10),
          "--max-requests", "100000", "--header", "Content-Type: application/json",
          *(["--header", "Connection: close"] if close_connections else [])],
-        capture_output=True, text=True, check=True)
-    result = json.loads(out.stdout)
+        stdout=subprocess.PIPE, text=True)
+    client_on_cpu, client_waited = client_schedule(load)
+    result = json.loads(load.stdout.read())
+    if load.wait() != 0:
+        raise click.ClickException(f"the load client failed (exit {load.returncode})")
     ended = time.monotonic()
     while queued(mgmt) > 0 and time.monotonic() - ended < 600:
         time.sleep(0.5)
@@ -145,6 +163,8 @@ def main(portal, mgmt, state, client, peers, concurrency, seconds, profile, clos
           f"p99 {lat.get('p99')} ms, {filed} filed, {result.get('errors')} errors, "
           f"queues empty {drained:.1f} s after the burst; load average now "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"load client: {client_on_cpu * 1000 / max(filed, 1):.1f} CPU-ms per ticket, waited "
+          f"{client_waited:.1f} s for a CPU (not in the stack's figures below)")
     for name, ms in sorted(per_ticket.items(), key=lambda kv: -kv[1]):
         print(f"  {name:14} {ms:7.1f} CPU-ms per ticket")
     print(f"  {'stack total':14} {sum(per_ticket.values()):7.1f}")
