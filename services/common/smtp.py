@@ -53,8 +53,8 @@ class SmtpConnections:
     def send_all(self, messages: list[EmailMessage]) -> list[Exception | None]:
         """Deliver ``messages`` over up to ``max_idle`` connections at once, and say for each
         what its send raised (None: delivered).  A mail takes four round trips, and under load
-        each waits for the relay to be scheduled: one at a time, a burst's notices fell behind
-        the tickets by minutes (BENCHMARKS.md, thirteenth round)."""
+        each waits for the relay to be scheduled: one at a time, a 20 s burst of filings left
+        a thousand notices waiting (BENCHMARKS.md, thirteenth round)."""
         def attempt(message: EmailMessage) -> Exception | None:
             try:
                 self.send(message)
