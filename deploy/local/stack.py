@@ -339,12 +339,12 @@ def _all_pids() -> list[int]:
     return [int(e.name) for e in os.scandir("/proc") if e.name.isdigit()]
 
 
-def _members(pgid: int, field_index: int = 2) -> list[int]:
-    """Live processes whose process group (2) or session (3) is ``pgid``."""
+def _members(pgid: int) -> list[int]:
+    """Live processes whose process group is ``pgid``."""
     found = []
     for pid in _all_pids():
         stat = _proc_stat(pid)
-        if stat and stat[0] != "Z" and int(stat[field_index]) == pgid:
+        if stat and stat[0] != "Z" and int(stat[2]) == pgid:
             found.append(pid)
     return found
 
@@ -1024,12 +1024,12 @@ def up(no_seed: bool) -> None:
     """Start everything, load demo data and print the portal URL."""
     s = Settings.from_env("dev")
     refuse_foreign_service_ports(s)  # every port before starting anything
-    if not os.environ.get("HELPDESK_SMTP_RELAY_HOST"):
+    mailbox = demo_mail_dir(s)
+    if mailbox is not None:
         port = _env_int("HELPDESK_DEMO_MAIL_PORT", 1025)
         refuse_foreign(s, "mailbox", {port: "HELPDESK_DEMO_MAIL_PORT"}, "HELPDESK_SMTP_RELAY_HOST")
     if not s.external_mongo_uri:
         mongo_server_binary()  # a first build, before the stack's session: Ctrl-C stops cargo
-    mailbox = demo_mail_dir(s)
     in_stack_session(lambda: start_all(s, seed_demo=not no_seed))
     click.echo("")
     click.echo(f"Help desk is up: {s.portal_url}/")

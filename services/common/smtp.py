@@ -25,30 +25,30 @@ class SmtpConnections:
         """Deliver or raise.  A kept connection the relay has closed meanwhile (timed out, or
         the relay restarted) is replaced; a fresh connection's failure is the caller's."""
         while self.idle:
-            smtp = self.idle.pop()
-            try:
-                smtp.send_message(message)
-            except ANSWERED:
-                self._keep(smtp)
-                raise
-            except OSError:  # SMTPServerDisconnected is one
-                _close(smtp)
-                continue
-            except BaseException:
-                _close(smtp)
-                raise
-            self._keep(smtp)
-            return
-        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            if self._sent_on(self.idle.pop(), message, dead_is_retried=True):
+                return
+        self._sent_on(smtplib.SMTP(self.host, self.port, timeout=self.timeout), message,
+                      dead_is_retried=False)
+
+    def _sent_on(self, smtp: smtplib.SMTP, message: EmailMessage, dead_is_retried: bool
+                 ) -> bool:
+        """Send on ``smtp`` and keep it, unless it broke.  False: a kept connection was found
+        closed (``SMTPServerDisconnected`` is an OSError) and the caller tries another."""
         try:
             smtp.send_message(message)
         except ANSWERED:
             self._keep(smtp)
             raise
+        except OSError:
+            _close(smtp)
+            if dead_is_retried:
+                return False
+            raise
         except BaseException:
             _close(smtp)
             raise
         self._keep(smtp)
+        return True
 
     def send_all(self, messages: list[EmailMessage]) -> list[Exception | None]:
         """Deliver ``messages`` over up to ``max_idle`` connections at once, and say for each
