@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+import eventlet
 from elasticsearch import Elasticsearch, RequestError, TransportError, helpers
 
 from . import indices
 
 REBUILD_TIMEOUT = 600  # seconds a rebuild's bulk, settings and refresh requests may take
+TICKET_SYNC_LINGER = 0.1  # seconds a ticket sync waits for more copies to send with it
 
 
 @dataclass
@@ -58,11 +60,12 @@ class SingleFlight:
     event into one per batch: each concurrent handler used to send every pending document
     again.  A note of work that ``covers_all`` (the sweep) is not replaced by a narrower one,
     and the sweep never runs beside another sync: two runs at once would read the same
-    pending documents and index each twice.  Greenthreads switch only on I/O, so the flags
-    need no lock."""
+    pending documents and index each twice.  Each round first waits ``linger`` seconds for
+    company: the work reads what is pending when it starts, so notes left meanwhile are
+    served by it.  Greenthreads switch only on I/O, so the flags need no lock."""
 
-    def __init__(self, rounds: int = 50):
-        self.rounds = rounds
+    def __init__(self, rounds: int = 50, linger: float = 0.0):
+        self.rounds, self.linger = rounds, linger
         self.running = False
         self.wanted: Callable[[], None] | None = None
         self._wanted_covers_all = False
@@ -76,6 +79,8 @@ class SingleFlight:
         self.running = True
         try:
             for _ in range(self.rounds):
+                if self.linger:
+                    eventlet.sleep(self.linger)
                 self.wanted, self._wanted_covers_all = None, False
                 work()
                 if self.wanted is None:
@@ -90,7 +95,10 @@ class SearchIndex:
     def __init__(self, es: Elasticsearch, prefix: str):
         self.es, self.prefix = es, prefix
         self.outage = Outage()
-        self.syncs = SingleFlight()  # the event path's syncs of ticket copies and the sweep
+        # The event path's syncs of ticket copies and the sweep.  A ticket's copy no longer
+        # waits for a refresh, so a bulk takes milliseconds: without a linger, at 30 tickets/s
+        # each bulk carried about one document and Elasticsearch's CPU per ticket doubled.
+        self.syncs = SingleFlight(linger=TICKET_SYNC_LINGER)
         self.ensured = False  # ensure() succeeded once in this process
 
     def alias(self, kind: str) -> str:
@@ -114,7 +122,8 @@ class SearchIndex:
         """Write ``(id, revision, document)`` triples, the revision as the document's external
         version: Elasticsearch keeps whichever revision is highest, whatever order writes land
         in.  An item refused for an older revision (409) is done (a newer one is there); any
-        other refused item is reported, never blocks the rest.  Connection trouble raises."""
+        other refused item is reported, never blocks the rest.  Connection trouble raises.
+        Articles and answers are searchable when it returns; tickets at the next refresh."""
         actions = [_versioned_action(self.alias(kind), doc_id, rev, doc)
                    for doc_id, rev, doc in revisions]
         sent = {a["_id"]: a["version"] for a in actions}
@@ -122,7 +131,9 @@ class SearchIndex:
         if not actions:
             return outcome
         for _, item in helpers.streaming_bulk(self.es, actions, raise_on_error=False,
-                                              chunk_size=500, refresh="wait_for"):
+                                              chunk_size=500,
+                                              refresh="wait_for"
+                                              if kind in indices.WAITS_FOR_REFRESH else False):
             result = item["index"]
             key = (result["_id"], sent[result["_id"]])
             if _done(result):

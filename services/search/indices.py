@@ -72,6 +72,13 @@ MAPPING = {
 BUILD_SETTINGS = {"index": {"refresh_interval": "-1", "number_of_replicas": 0}}
 SERVING_SETTINGS = {"index": {"refresh_interval": "1s"}}
 
+# Writes that answer only once their documents are searchable: an editor's saved article or
+# approved answer is there when the page comes back.  Ticket copies are written from events
+# nobody waits on; they become searchable at the next scheduled refresh (within 1 s), and
+# waiting for it held search's ticket sync up to a second per batch (filed -> indexed p50
+# 1.6 s at 30 tickets/s, BENCHMARKS.md fourteenth round).
+WAITS_FOR_REFRESH = frozenset({"articles", "answers"})
+
 
 def alias(prefix: str, kind: str) -> str:
     return f"{prefix}-{kind}"

@@ -196,3 +196,32 @@ def test_a_rebuild_reports_a_refused_document_instead_of_failing(es, index, repo
     assert report["rejected"] == ["bad-rebuild"]
     assert in_es(es, index, "good-rebuild") is not None   # everything else made it
     assert repo.index_status("tickets")["rejected"] == 1
+
+
+# ---------------------------------------------------------------- when a write is searchable
+
+def test_an_article_is_searchable_when_its_write_returns_a_ticket_at_the_next_refresh(es, config):
+    """An editor's save answers once the article is searchable; a ticket copy, written from an
+    event nobody waits on, does not wait for Elasticsearch's next refresh (here: a minute)."""
+    index = SearchIndex(es, f"{config['ES_INDEX_PREFIX']}-refresh-test")
+    index.ensure()
+    try:
+        es.indices.put_settings(index=index.alias("tickets"),
+                                body={"index": {"refresh_interval": "60s"}})
+        es.indices.refresh(index=index.alias("tickets"))
+
+        def searchable(kind, doc_id):
+            return es.search(index=index.alias(kind), body={
+                "query": {"ids": {"values": [doc_id]}}})["hits"]["hits"]
+
+        assert index.bulk("tickets", [("waits-not", 1, domain.stored_ticket_document(
+            ticket("waits-not")))]).indexed == [("waits-not", 1)]
+        assert in_es(es, index, "waits-not")["_source"]["title"] == "Ticket waits-not"
+        assert searchable("tickets", "waits-not") == []
+
+        article = {"kind": "article", "title": "Searchable at once", "body": "Body",
+                   "language": "en", "published": True}
+        assert index.bulk("articles", [("at-once", 1, article)]).indexed == [("at-once", 1)]
+        assert [hit["_id"] for hit in searchable("articles", "at-once")] == ["at-once"]
+    finally:
+        es.indices.delete(index=f"{config['ES_INDEX_PREFIX']}-refresh-test-*")

@@ -81,3 +81,23 @@ def test_the_sweep_waits_for_the_running_sync_and_is_not_replaced_by_narrower_wo
     assert flight.run(event_sync) is False  # came in during the sweep: one more round
     pool.waitall()
     assert ran == ["tickets", "sweep", "sweep", "tickets"]
+
+
+def test_with_a_linger_callers_arriving_before_the_round_starts_are_served_by_it():
+    flight, rounds, answered = SingleFlight(linger=0.02), [], []
+
+    def work():
+        rounds.append(len(rounds))
+
+    def handler(n):
+        answered.append(flight.run(work))
+
+    pool = eventlet.GreenPool()
+    pool.spawn(handler, 0)
+    eventlet.sleep(0.005)  # the first caller is lingering: the others come meanwhile
+    for n in range(1, 10):
+        pool.spawn(handler, n)
+    pool.waitall()
+
+    assert rounds == [0]  # one round read every copy saved before it started
+    assert sorted(answered) == [False] * 9 + [True]
