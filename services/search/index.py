@@ -11,7 +11,7 @@ from elasticsearch import Elasticsearch, RequestError, TransportError, helpers
 from . import indices
 
 REBUILD_TIMEOUT = 600  # seconds a rebuild's bulk, settings and refresh requests may take
-TICKET_SYNC_LINGER = 0.1  # seconds a ticket sync waits for more copies to send with it
+TICKET_SYNC_LINGER = 0.25  # seconds a ticket sync waits for more copies to send with it
 
 
 @dataclass
@@ -97,7 +97,9 @@ class SearchIndex:
         self.outage = Outage()
         # The event path's syncs of ticket copies and the sweep.  A ticket's copy no longer
         # waits for a refresh, so a bulk takes milliseconds: without a linger, at 30 tickets/s
-        # each bulk carried about one document and Elasticsearch's CPU per ticket doubled.
+        # each bulk carried about one document and Elasticsearch's CPU per ticket doubled;
+        # 0.25 s keeps it where waiting for the refresh had it (BENCHMARKS.md, fourteenth
+        # round), and the copy is still searchable at the next refresh.
         self.syncs = SingleFlight(linger=TICKET_SYNC_LINGER)
         self.ensured = False  # ensure() succeeded once in this process
 
