@@ -27,6 +27,7 @@ class TicketState(TypedDict, total=False):
     status: str
     status_at: datetime          # when the current status began (orders late events)
     assignee_id: str | None
+    assignee_at: datetime | None  # when the current assignment was made (orders late events)
     reminded_at: datetime | None  # the pending reminder of the current pending spell
     escalated: bool
     due_rule: Rule | None
@@ -78,8 +79,11 @@ def status_changed(state: TicketState, status: str, at: datetime) -> TicketState
     return with_due(TicketState(state, status=status, status_at=at, reminded_at=None))
 
 
-def assigned(state: TicketState, agent_id: str) -> TicketState:
-    return with_due(TicketState(state, assignee_id=agent_id))
+def assigned(state: TicketState, agent_id: str, at: datetime) -> TicketState:
+    """An assignment; an older one arriving late, or the same one again, changes nothing."""
+    if state.get("assignee_at") is not None and at <= state["assignee_at"]:
+        return state
+    return with_due(TicketState(state, assignee_id=agent_id, assignee_at=at))
 
 
 def acted(state: TicketState, rule: Rule, now: datetime) -> TicketState:

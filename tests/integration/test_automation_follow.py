@@ -1,6 +1,7 @@
 """The automation follows a ticket from events that travel on separate queues, on the real
 broker and Mongo wire server: a creation that arrives after the assignment, or twice, still
-leaves one right state (the first creation is a single insert; the others merge)."""
+leaves one right state (the first creation is a single insert; the others merge); an
+assignment arriving late or twice leaves the newest."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -47,3 +48,23 @@ def test_a_creation_twice_or_after_the_assignment_leaves_one_right_state(automat
     _dispatch(config, "intake", created(52, "technical"))
     state = eventually(lambda: (s := _state(db, "t52"))["status"] == "new" and s)
     assert (state["assignee_id"], state.get("due_rule")) == ("agent-1", None)  # not escalated
+
+
+def _assigned(ticket_id: str, number: int, agent_id: str, at: datetime) -> dict:
+    return new_event("ticket_assigned", {
+        "ticket_id": ticket_id, "number": number, "agent_id": agent_id, "agent_name": agent_id,
+        "department": "technical", "assigned_at": at})
+
+
+def test_an_assignment_arriving_late_or_twice_leaves_the_newest(automation, config, db):
+    _dispatch(config, "intake", created(53, "technical"))
+    eventually(lambda: _state(db, "t53"))
+    newer = _assigned("t53", 53, "agent-2", AT + timedelta(minutes=5))
+    _dispatch(config, "routing", newer)
+    eventually(lambda: _state(db, "t53")["assignee_id"] == "agent-2")
+    kept = _state(db, "t53")
+
+    _dispatch(config, "routing", _assigned("t53", 53, "agent-1", AT))  # older, delivered late
+    _dispatch(config, "routing", newer)                                # redelivered
+    eventually(lambda: queues_drained(config["_vhost"], "automation"))
+    assert _state(db, "t53") == kept  # not even rewritten

@@ -45,10 +45,18 @@ def test_a_late_older_status_event_is_ignored():
 
 
 def test_assignment_and_escalation_end_the_escalate_rule():
-    assert tr.assigned(state("new"), "a1")["due_rule"] is None
+    assert tr.assigned(state("new"), "a1", T0)["due_rule"] is None
     escalated = tr.acted(state("new"), "escalate", T0)
     assert escalated["escalated"] and escalated["due_rule"] is None
     assert tr.acted(state("solved"), "close", T0)["due_rule"] is None
+
+
+def test_an_older_or_repeated_assignment_changes_nothing():
+    taken = tr.assigned(state("new"), "a1", T0)
+    moved = tr.assigned(taken, "a2", T0 + timedelta(minutes=5))
+    assert (moved["assignee_id"], moved["assignee_at"]) == ("a2", T0 + timedelta(minutes=5))
+    assert tr.assigned(moved, "a1", T0) == moved                        # late, older
+    assert tr.assigned(moved, "a2", T0 + timedelta(minutes=5)) == moved  # the same again
 
 
 @pytest.mark.parametrize("priority, tags, edit", [
