@@ -419,3 +419,21 @@ def outcomes(clock: dict) -> list[dict]:
             # When the result became known: the reply/solve, or the missed deadline.
             "decided_at": state["met_at"] or (state["due_at"] if late else None)})
     return records
+
+
+def decided_outcomes(clock: dict) -> list[dict]:
+    """The records of the target cycles whose result is known, met or breached: the only
+    ones the compliance report reads, so the only ones stored."""
+    return [o for o in outcomes(clock) if o["result"] != "open"]
+
+
+def outcome_changes(before: dict, after: dict) -> tuple[list[dict], list[str]]:
+    """What saving ``after`` over ``before`` changes in the stored records, which are
+    ``before``'s decided ones (a new clock has none): the records new or changed, and the ids
+    no longer decided (a late event can renumber next-response cycles, or undo a result).
+    An assignment or a move while every target is still open changes nothing."""
+    stored = {o["_id"]: o for o in decided_outcomes(before)}
+    current = decided_outcomes(after)
+    changed = [o for o in current if stored.get(o["_id"]) != o]
+    gone = sorted(stored.keys() - {o["_id"] for o in current})
+    return changed, gone

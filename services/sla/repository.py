@@ -89,28 +89,28 @@ class SlaRepository(Repository):
     def clock(self, ticket_id: str, session=None) -> dict | None:
         return self.db.clocks.find_one({"_id": ticket_id}, session=session)
 
-    def save_clock(self, clock: dict, session) -> int:
-        """Compare-and-set on the version read: concurrent writers cannot lose each other's
-        changes, and of two replicas announcing the same alert only one succeeds.  Returns
-        the version written."""
+    def save_clock(self, clock: dict, before: dict, session) -> int:
+        """``clock``, computed from ``before`` (the clock as read), saved with compare-and-set
+        on the version read: concurrent writers cannot lose each other's changes, and of two
+        replicas announcing the same alert only one succeeds.  Returns the version written."""
         expected = clock["version"]
         result = self.db.clocks.replace_one({"_id": clock["_id"], "version": expected},
                                             _stored(dict(clock, version=expected + 1)),
                                             session=session)
         if result.matched_count != 1:
             raise ClockChanged(clock["_id"])
-        self.record_outcomes(clock, session)
+        self.record_outcomes(before, clock, session)
         return expected + 1
 
-    def record_outcomes(self, clock: dict, session) -> None:
-        """The clock's compliance records as they stand now, in one command."""
-        current = domain.outcomes(clock)
-        # A late event can renumber next-response cycles: drop the ones that no longer exist.
-        gone = DeleteMany({"ticket_id": clock["_id"],
-                           "_id": {"$nin": [o["_id"] for o in current]}})
-        self.db.outcomes.bulk_write(
-            [ReplaceOne({"_id": o["_id"]}, o, upsert=True) for o in current] + [gone],
-            ordered=True, session=session)
+    def record_outcomes(self, before: dict, clock: dict, session) -> None:
+        """The clock's decided compliance records as they stand now: what changed since
+        ``before``, in at most one command (none while every target is open)."""
+        changed, gone = domain.outcome_changes(before, clock)
+        writes = [ReplaceOne({"_id": o["_id"]}, o, upsert=True) for o in changed]
+        if gone:
+            writes.append(DeleteMany({"_id": {"$in": gone}}))
+        if writes:
+            self.db.outcomes.bulk_write(writes, ordered=True, session=session)
 
     def due_clocks(self, now: datetime, limit: int) -> list[dict]:
         return list(self.db.clocks.find({"next_check": {"$lte": now}})

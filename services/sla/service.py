@@ -175,7 +175,7 @@ class SlaService(OutboxRelay):
             updated = rule(clock)
             if updated == clock:
                 return []
-            version = self.store.save_clock(updated, session)
+            version = self.store.save_clock(updated, clock, session)
             if domain.deadlines(updated) == domain.deadlines(clock):
                 return []
             return [self._deadlines_event(updated, version)]
@@ -215,7 +215,7 @@ class SlaService(OutboxRelay):
         updated, alerts = domain.raise_alerts(clock, now)
 
         def work(session):
-            self.store.save_clock(updated, session)
+            self.store.save_clock(updated, clock, session)
             return [ev.new_event(ALERT_EVENTS[stage], {
                 "ticket_id": clock["_id"], "number": clock["number"], "target": target,
                 # A warning found while paused has no deadline yet: it carries its own instant.

@@ -241,9 +241,9 @@ def test_replicas_racing_on_the_same_alert_only_one_records_it(db):
     (a, alerts_a), (b, alerts_b) = (domain.raise_alerts(seen_by_a, now),
                                     domain.raise_alerts(seen_by_b, now))
     assert alerts_a == alerts_b == [("warning", "first_response"), ("breach", "first_response")]
-    repo.transaction(lambda session: repo.save_clock(a, session))
+    repo.transaction(lambda session: repo.save_clock(a, seen_by_a, session))
     with pytest.raises(ClockChanged):
-        repo.transaction(lambda session: repo.save_clock(b, session))
+        repo.transaction(lambda session: repo.save_clock(b, seen_by_b, session))
     stored = repo.clock("race")
     assert stored["version"] == 1 and stored["targets"]["first_response"]["breached"]
     assert db("sla").outcomes.find_one({"_id": "race:first_response:1"})["result"] == "breached"

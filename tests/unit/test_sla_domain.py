@@ -255,6 +255,24 @@ def test_outcomes_record_met_breached_and_open():
         "breached"
 
 
+def test_only_decided_outcomes_are_stored_and_only_when_they_change():
+    """The compliance report reads met and breached records only: an assignment while every
+    target is open writes none; the reply that meets first response writes that one; a late
+    event that undoes it removes it."""
+    fresh = started()
+    taken = domain.assigned(fresh, "agent-7", T0)
+    assert domain.outcome_changes(fresh, taken) == ([], [])
+    replied = domain.staff_replied(taken, T0 + minutes(20))
+    changed, gone = domain.outcome_changes(taken, replied)
+    assert [(o["_id"], o["result"], o["agent_id"]) for o in changed] == \
+        [(f"{fresh['_id']}:first_response:1", "met", "agent-7")]
+    assert gone == []
+    assert domain.outcome_changes(replied, domain.assigned(replied, "agent-8",
+                                                           T0 + minutes(30))) == ([], [])
+    assert domain.outcome_changes(replied, taken) == \
+        ([], [f"{fresh['_id']}:first_response:1"])
+
+
 @pytest.mark.parametrize("role, public, rule", [
     ("agent", True, domain.staff_replied), ("supervisor", True, domain.staff_replied),
     ("admin", True, domain.staff_replied), ("customer", True, domain.customer_wrote),
