@@ -10,6 +10,12 @@ from nameko.exceptions import ContainerBeingKilled
 
 from . import correlation
 
+# Seconds a batch of background work (recording what another service decided, the received
+# notice, ...) waits for company: at 30 tickets/s the ticket-assigned batches carried one
+# event each, a transaction of eight Mongo commands per ticket (BENCHMARKS.md, fourteenth
+# round).  Not for the steps a filing's latency is measured by (routing, the SLA clock).
+BACKGROUND_LINGER = 0.1
+
 
 class EventBatchHandler(EventHandler):
     """nameko's event handler, handed the events that wait in its queue together.  The first
@@ -17,17 +23,29 @@ class EventBatchHandler(EventHandler):
     one worker takes them all (at most the prefetch, the container's ``max_workers``): under a
     burst one bulk write serves many events, while an event arriving alone waits for nothing.
     The worker gets the payloads and their correlation ids, and answers with the positions
-    that failed: those messages are requeued, the rest acknowledged."""
+    that failed: those messages are requeued, the rest acknowledged.  A handler of work nobody
+    waits on may ``linger``: its first message waits up to that long for company (each
+    message arrives in a thread of its own), so a steady trickle makes batches too, not only
+    a burst; a batch that reaches the prefetch goes at once (no more could come)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, linger: float = 0.0, **kwargs):
         super().__init__(*args, **kwargs)
+        self.linger = linger
         self.gathering: list = []
+        self.full: eventlet.Event | None = None  # sent when the gathering batch is full
 
     def handle_message(self, body, message):
         self.gathering.append((body, message))
-        if len(self.gathering) > 1:
-            return  # joins the batch the first message is gathering
-        eventlet.sleep(0)
+        if len(self.gathering) > 1:  # joins the batch the first message is gathering
+            if self.full is not None and len(self.gathering) >= self.container.max_workers:
+                self.full.send()
+            return
+        if self.linger:
+            self.full = eventlet.Event()
+            self.full.wait(timeout=self.linger)
+            self.full = None
+        else:
+            eventlet.sleep(0)
         batch, self.gathering = self.gathering, []
         messages = [message for _, message in batch]
         contexts = [self.unpack_message_headers(message) for message in messages]

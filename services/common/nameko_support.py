@@ -179,9 +179,10 @@ def on_event(event_type: str, take_turns: bool = True):
     return decorator
 
 
-def on_events(event_type: str):
+def on_events(event_type: str, linger: float = 0.0):
     """``@on_events("ticket_created")``: as ``on_event``, for a handler that takes a list of
-    events (those waiting together, see EventBatchHandler) and does their work in bulk; it
+    events (those waiting together, or arriving within ``linger`` seconds of the first, see
+    EventBatchHandler) and does their work in bulk; it
     takes no turns, so its writes must be guarded (versions, conditions) rather than
     serialised, or the handler takes its tickets' turns itself (``ticket_turns``).  A repeat
     of an event in the batch (a redelivery beside it) is not handed over: it is acknowledged
@@ -214,7 +215,8 @@ def on_events(event_type: str):
                     failed.append(position)
             return failed
 
-        return EventBatchHandler.decorator(source, event_type, requeue_on_error=True)(handler)
+        return EventBatchHandler.decorator(source, event_type, requeue_on_error=True,
+                                           linger=linger)(handler)
 
     return decorator
 

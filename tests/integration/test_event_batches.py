@@ -1,8 +1,10 @@
 """A burst of events reaches a batch handler on the real broker in batches; every message is
 acknowledged once its event is done, and one that keeps failing holds back only itself."""
+import time
 from collections import Counter
 from datetime import datetime, timezone
 
+import eventlet
 from nameko.standalone.events import event_dispatcher
 
 from services.common import events as ev
@@ -48,3 +50,59 @@ def test_a_burst_is_taken_in_batches_and_a_failure_comes_back_alone(config):
     # The others were done in their batch (and again alone only when the flaky one's batch
     # was tried event by event): nothing else was redelivered.
     assert all(TRIES[i] <= 2 for i in ids if i != FLAKY)
+
+
+TRICKLE: list[list[str]] = []
+
+
+class Lingering:
+    name = "lingerprobe"
+
+    @on_events(ev.SLA_DEADLINES_SET, linger=0.3)
+    def record(self, events):
+        TRICKLE.append([e.data["ticket_id"] for e in events])
+
+
+def test_with_a_linger_a_steady_trickle_is_taken_in_batches_too(config):
+    """Events published one at a time into a running service, 50 ms apart: the first of a
+    batch waits 0.3 s for the ones after it."""
+    dispatch = event_dispatcher({"AMQP_URI": config["AMQP_URI"], "serializer": "json"})
+    ids = [f"trickle-{i}" for i in range(8)]
+    with running(config, Lingering):
+        for ticket_id in ids:
+            dispatch("sla", ev.SLA_DEADLINES_SET, ev.new_event(ev.SLA_DEADLINES_SET, {
+                "ticket_id": ticket_id, "number": 1, "policy_id": "p", "version": 1,
+                "first_response_due": NOW, "resolution_due": NOW}, NOW))
+            eventlet.sleep(0.05)
+        eventually(lambda: sorted(sum(TRICKLE, [])) == sorted(ids), timeout=15)
+        eventually(lambda: queues_drained(config["_vhost"], "lingerprobe"), timeout=15)
+    assert len(TRICKLE) < len(ids) and max(len(batch) for batch in TRICKLE) > 1, TRICKLE
+
+
+BURST: list[tuple[float, int]] = []
+
+
+class LingeringLong:
+    name = "fullprobe"
+
+    @on_events(ev.SLA_DEADLINES_SET, linger=30)
+    def record(self, events):
+        BURST.append((time.monotonic(), len(events)))
+
+
+def test_a_lingering_batch_that_reaches_the_prefetch_goes_at_once(config):
+    """A backlog is not slowed by the linger: a full batch (the prefetch, max_workers) does
+    not wait out its 30 s."""
+    dispatch = event_dispatcher({"AMQP_URI": config["AMQP_URI"], "serializer": "json"})
+    ids = [f"full-{i}" for i in range(3 * int(config["max_workers"]))]
+    with running(config, LingeringLong):
+        pass  # its queue exists now: what is published meanwhile waits there, as in a burst
+    for ticket_id in ids:
+        dispatch("sla", ev.SLA_DEADLINES_SET, ev.new_event(ev.SLA_DEADLINES_SET, {
+            "ticket_id": ticket_id, "number": 1, "policy_id": "p", "version": 1,
+            "first_response_due": NOW, "resolution_due": NOW}, NOW))
+    started = time.monotonic()
+    with running(config, LingeringLong):
+        eventually(lambda: sum(n for _, n in BURST) == len(ids), timeout=15)
+    assert [n for _, n in BURST] == [int(config["max_workers"])] * 3
+    assert BURST[-1][0] - started < 15  # none waited out the linger
