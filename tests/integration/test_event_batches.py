@@ -31,15 +31,27 @@ class Recorder:
         DONE.update(ids)
 
 
-def test_a_burst_is_taken_in_batches_and_a_failure_comes_back_alone(config):
+def _dispatcher(config):
     dispatch = event_dispatcher({"AMQP_URI": config["AMQP_URI"], "serializer": "json"})
-    ids = [f"t{i}" for i in range(40)] + [FLAKY]
-    with running(config, Recorder):
-        pass  # its queue exists now: what is published meanwhile waits there, as in a burst
+    return lambda ticket_id: dispatch("sla", ev.SLA_DEADLINES_SET, ev.new_event(
+        ev.SLA_DEADLINES_SET, {"ticket_id": ticket_id, "number": 1, "policy_id": "p",
+                               "version": 1, "first_response_due": NOW,
+                               "resolution_due": NOW}, NOW))
+
+
+def _waiting_in_queue(config, service, ids: list[str]) -> None:
+    """One deadlines event per id published while ``service`` is stopped: its queue exists
+    (it ran once), so they wait there together, as in a burst."""
+    with running(config, service):
+        pass
+    dispatch = _dispatcher(config)
     for ticket_id in ids:
-        dispatch("sla", ev.SLA_DEADLINES_SET, ev.new_event(ev.SLA_DEADLINES_SET, {
-            "ticket_id": ticket_id, "number": 1, "policy_id": "p", "version": 1,
-            "first_response_due": NOW, "resolution_due": NOW}, NOW))
+        dispatch(ticket_id)
+
+
+def test_a_burst_is_taken_in_batches_and_a_failure_comes_back_alone(config):
+    ids = [f"t{i}" for i in range(40)] + [FLAKY]
+    _waiting_in_queue(config, Recorder, ids)
     with running(config, Recorder):
         eventually(lambda: DONE >= set(ids), timeout=20)
         eventually(lambda: queues_drained(config["_vhost"], "batchprobe"), timeout=15)
@@ -66,13 +78,11 @@ class Lingering:
 def test_with_a_linger_a_steady_trickle_is_taken_in_batches_too(config):
     """Events published one at a time into a running service, 50 ms apart: the first of a
     batch waits 0.3 s for the ones after it."""
-    dispatch = event_dispatcher({"AMQP_URI": config["AMQP_URI"], "serializer": "json"})
+    dispatch = _dispatcher(config)
     ids = [f"trickle-{i}" for i in range(8)]
     with running(config, Lingering):
         for ticket_id in ids:
-            dispatch("sla", ev.SLA_DEADLINES_SET, ev.new_event(ev.SLA_DEADLINES_SET, {
-                "ticket_id": ticket_id, "number": 1, "policy_id": "p", "version": 1,
-                "first_response_due": NOW, "resolution_due": NOW}, NOW))
+            dispatch(ticket_id)
             eventlet.sleep(0.05)
         eventually(lambda: sorted(sum(TRICKLE, [])) == sorted(ids), timeout=15)
         eventually(lambda: queues_drained(config["_vhost"], "lingerprobe"), timeout=15)
@@ -93,14 +103,8 @@ class LingeringLong:
 def test_a_lingering_batch_that_reaches_the_prefetch_goes_at_once(config):
     """A backlog is not slowed by the linger: a full batch (the prefetch, max_workers) does
     not wait out its 30 s."""
-    dispatch = event_dispatcher({"AMQP_URI": config["AMQP_URI"], "serializer": "json"})
     ids = [f"full-{i}" for i in range(3 * int(config["max_workers"]))]
-    with running(config, LingeringLong):
-        pass  # its queue exists now: what is published meanwhile waits there, as in a burst
-    for ticket_id in ids:
-        dispatch("sla", ev.SLA_DEADLINES_SET, ev.new_event(ev.SLA_DEADLINES_SET, {
-            "ticket_id": ticket_id, "number": 1, "policy_id": "p", "version": 1,
-            "first_response_due": NOW, "resolution_due": NOW}, NOW))
+    _waiting_in_queue(config, LingeringLong, ids)
     started = time.monotonic()
     with running(config, LingeringLong):
         eventually(lambda: sum(n for _, n in BURST) == len(ids), timeout=15)
