@@ -37,7 +37,8 @@ class EventBatchHandler(EventHandler):
     def handle_message(self, body, message):
         self.gathering.append((body, message))
         if len(self.gathering) > 1:  # joins the batch the first message is gathering
-            if self.full is not None and len(self.gathering) >= self.container.max_workers:
+            if self.full is not None and not self.full.ready() \
+                    and len(self.gathering) >= self.container.max_workers:
                 self.full.send()
             return
         if self.linger:

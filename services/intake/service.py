@@ -18,8 +18,8 @@ from pymongo.errors import DuplicateKeyError
 
 from services.automation.schemas import TriggerMailSchema
 from services.common import correlation, outbox
-from services.common.batches import BACKGROUND_LINGER
 from services.common import events as ev
+from services.common.batches import BACKGROUND_LINGER
 from services.common.nameko_support import (ClockProvider, OutboxRelay, command, on_event,
                                             on_events, ticket_turns)
 from services.common.observability import Observability
