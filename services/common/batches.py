@@ -41,12 +41,10 @@ class EventBatchHandler(EventHandler):
                     and len(self.gathering) >= self.container.max_workers:
                 self.full.send()
             return
-        if self.linger:
-            self.full = eventlet.Event()
-            self.full.wait(timeout=self.linger)
-            self.full = None
-        else:
-            eventlet.sleep(0)
+        # With no linger this is one green-thread switch, as eventlet.sleep(0).
+        self.full = eventlet.Event()
+        self.full.wait(timeout=self.linger)
+        self.full = None
         batch, self.gathering = self.gathering, []
         messages = [message for _, message in batch]
         contexts = [self.unpack_message_headers(message) for message in messages]

@@ -132,10 +132,9 @@ class SearchIndex:
         outcome = BulkOutcome()
         if not actions:
             return outcome
+        refresh = "wait_for" if kind in indices.WAITS_FOR_REFRESH else False
         for _, item in helpers.streaming_bulk(self.es, actions, raise_on_error=False,
-                                              chunk_size=500,
-                                              refresh="wait_for"
-                                              if kind in indices.WAITS_FOR_REFRESH else False):
+                                              chunk_size=500, refresh=refresh):
             result = item["index"]
             key = (result["_id"], sent[result["_id"]])
             if _done(result):
