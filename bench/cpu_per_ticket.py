@@ -2,8 +2,9 @@
 
 Files tickets over HTTP with the peers' bounded load client (``../shared/peers/load.py``, the
 corpus side_by_side uses) at ``--concurrency`` for ``--seconds``, waits until RabbitMQ's
-queues are empty (routing, SLA, search, automation and the mails done), and divides the CPU
-each process used meanwhile (``/proc/<pid>/stat``, its children included) by the tickets
+queues are empty (routing, SLA, search, automation and the mails done; it names the queues
+that held the backlog and the ones the wait ended with), and divides the CPU each process used
+meanwhile (``/proc/<pid>/stat``, its children included) by the tickets
 filed.  Run against `make run` with raised ticket limits; compare builds by restarting the
 services on each commit in turn on the same stack, in the same minutes:
 
@@ -91,9 +92,24 @@ def broker_counts(mgmt: str) -> dict[str, int]:
     return {name: stats.get(name, 0) for name in BROKER_COUNTS}
 
 
-def queued(mgmt: str) -> int:
-    reply = requests.get(f"{mgmt}/api/queues", auth=("guest", "guest"), timeout=10)
-    return sum(q.get("messages", 0) for q in reply.json())
+def queue_depths(mgmt: str) -> dict[str, int]:
+    """Messages waiting in each queue, named by the handler that consumes it."""
+    reply = requests.get(f"{mgmt}/api/queues", params={"columns": "name,messages"},
+                         auth=("guest", "guest"), timeout=10)
+    return {q["name"].rsplit("--", 1)[-1]: q.get("messages") or 0 for q in reply.json()}
+
+
+def drain(mgmt: str, limit: float = 600) -> tuple[float, dict[str, int], dict[str, float]]:
+    """Seconds until every queue is empty, each queue's backlog when the wait began, and when
+    each was last seen holding messages: which consumer the pipeline waited for."""
+    began = time.monotonic()
+    depths = at_start = queue_depths(mgmt)
+    last_busy: dict[str, float] = {}
+    while sum(depths.values()) > 0 and time.monotonic() - began < limit:
+        last_busy.update({name: time.monotonic() - began for name, n in depths.items() if n})
+        time.sleep(0.5)
+        depths = queue_depths(mgmt)
+    return time.monotonic() - began, at_start, last_busy
 
 
 def client_schedule(load: subprocess.Popen) -> tuple[float, float]:
@@ -145,10 +161,7 @@ def main(portal, mgmt, state, client, peers, concurrency, seconds, profile, clos
     result = json.loads(load.stdout.read())
     if load.wait() != 0:
         raise click.ClickException(f"the load client failed (exit {load.returncode})")
-    ended = time.monotonic()
-    while queued(mgmt) > 0 and time.monotonic() - ended < 600:
-        time.sleep(0.5)
-    drained = time.monotonic() - ended
+    drained, backlog, last_busy = drain(mgmt)
     after = stack_cpu(state / "pids")
     # The overview's totals lag the queues by a statistics interval (5 s by default).
     time.sleep(5.5)
@@ -163,6 +176,12 @@ def main(portal, mgmt, state, client, peers, concurrency, seconds, profile, clos
           f"p99 {lat.get('p99')} ms, {filed} filed, {result.get('errors')} errors, "
           f"queues empty {drained:.1f} s after the burst; load average now "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    largest = sorted(backlog.items(), key=lambda kv: -kv[1])[:4]
+    latest = sorted(last_busy.items(), key=lambda kv: -kv[1])[:2]
+    print("backlog when the burst ended: "
+          + (", ".join(f"{name} {n}" for name, n in largest if n) or "none")
+          + "; emptied last: " + (", ".join(f"{name} ({at:.1f} s)" for name, at in latest)
+                                  or "-"))
     print(f"load client: {client_on_cpu * 1000 / max(filed, 1):.1f} CPU-ms per ticket, waited "
           f"{client_waited:.1f} s for a CPU (not in the stack's figures below)")
     for name, ms in sorted(per_ticket.items(), key=lambda kv: -kv[1]):
