@@ -437,3 +437,10 @@ def outcome_changes(before: dict, after: dict) -> tuple[list[dict], list[str]]:
     changed = [o for o in current if stored.get(o["_id"]) != o]
     gone = sorted(stored.keys() - {o["_id"] for o in current})
     return changed, gone
+
+
+def saved_alone(before: dict, after: dict) -> bool:
+    """Whether saving ``after`` over ``before`` is the clock's own write and nothing else: no
+    deadline moved (nothing to announce) and no stored compliance record changes."""
+    changed, gone = outcome_changes(before, after)
+    return not changed and not gone and deadlines(after) == deadlines(before)

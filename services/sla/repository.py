@@ -89,7 +89,7 @@ class SlaRepository(Repository):
     def clock(self, ticket_id: str, session=None) -> dict | None:
         return self.db.clocks.find_one({"_id": ticket_id}, session=session)
 
-    def save_clock(self, clock: dict, before: dict, session) -> int:
+    def save_clock(self, clock: dict, before: dict, session=None) -> int:
         """``clock``, computed from ``before`` (the clock as read), saved with compare-and-set
         on the version read: concurrent writers cannot lose each other's changes, and of two
         replicas announcing the same alert only one succeeds.  Returns the version written."""

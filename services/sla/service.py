@@ -160,33 +160,42 @@ class SlaService(OutboxRelay):
 
     def _evolve(self, event, rule) -> None:
         """Apply ``rule(clock) -> clock``, retrying if a concurrent writer changed the clock
-        between our read and our write.  Moved deadlines are announced.  No marker: every
+        between our read and our write (compare-and-set on its version).  No marker: every
         rule records its event in the clock's inputs by id (domain._recorded), so an event
         seen again changes nothing and is not written; what its first handling announced was
-        staged in that transaction."""
+        staged with it.  A change that moves no deadline and decides nothing (an assignment,
+        most edits) is the clock's own write, without a transaction; one that does is saved
+        with its compliance records and its announcement in one."""
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                self._save_evolved(event, rule)
+                return
+            except ClockChanged:
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise
+
+    def _save_evolved(self, event, rule) -> None:
+        clock = self.store.clock(event.data["ticket_id"])
+        if clock is None:
+            if self.clock.now() - event.occurred_at < CREATION_GRACE:
+                raise ClockNotStartedYet(event.data["ticket_id"])
+            return  # a ticket from before SLA was running: nothing to time
+        if "origin" not in clock:
+            return  # a clock stored before clocks kept their inputs cannot be replayed
+        updated = rule(clock)
+        if updated == clock:
+            return
+        if domain.saved_alone(clock, updated):
+            self.store.save_clock(updated, clock)
+            return
+
         def work(session):
-            clock = self.store.clock(event.data["ticket_id"], session)
-            if clock is None:
-                if self.clock.now() - event.occurred_at < CREATION_GRACE:
-                    raise ClockNotStartedYet(event.data["ticket_id"])
-                return []  # a ticket from before SLA was running: nothing to time
-            if "origin" not in clock:
-                return []  # a clock stored before clocks kept their inputs cannot be replayed
-            updated = rule(clock)
-            if updated == clock:
-                return []
             version = self.store.save_clock(updated, clock, session)
             if domain.deadlines(updated) == domain.deadlines(clock):
                 return []
             return [self._deadlines_event(updated, version)]
 
-        for attempt in range(CONFLICT_RETRIES):
-            try:
-                self.apply(work)
-                return
-            except ClockChanged:
-                if attempt == CONFLICT_RETRIES - 1:
-                    raise
+        self.apply(work)
 
     def _deadlines_event(self, clock: dict, version: int) -> dict:
         """The clock's version orders these per ticket: consumers keep the newest only, as

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from nameko.standalone.events import event_dispatcher
 from nameko.testing.utils import get_extension
+from prometheus_client import REGISTRY
 
 from services.common import events as ev
 from services.common.clock import FixedClock
@@ -330,3 +331,34 @@ def test_an_event_seen_again_changes_nothing_and_leaves_no_marker(rpc, publish, 
     assert stored() == first
     assert [i["agent_id"] for i in first["inputs"] if i["kind"] == "assigned"] == ["agent-7"]
     assert db("sla").processed_events.count_documents({}) == 0
+
+
+def commits() -> float:
+    """Transactions this test process's services committed (every Mongo client in it counts
+    its commands; a commit is sent to the admin database)."""
+    return REGISTRY.get_sample_value("helpdesk_mongo_commands_total", {
+        "database": "admin", "command": "commitTransaction", "collection": ""}) or 0.0
+
+
+def test_a_transaction_only_where_the_clock_changes_with_its_record_or_announcement(
+        rpc, publish, config, db, time_machine):
+    """An assignment while every target is open is the clock's own compare-and-set write; the
+    staff reply that meets first response saves the clock, its compliance record and its
+    moved deadline's announcement together."""
+    time_machine.at = monday(12, 0)
+    create(publish, rpc, "alone", 9, monday(12, 0))
+    eventually(lambda: queues_drained(config["_vhost"], "sla"), timeout=30)
+    before = commits()
+    publish(ev.TICKET_ASSIGNED, {
+        "ticket_id": "alone", "number": 9, "agent_id": "agent-9", "agent_name": "Ilya",
+        "department": "billing", "assigned_at": monday(12, 5)}, monday(12, 5))
+    eventually(lambda: rpc.sla.get_clock("alone")["clock"]["assignee_id"] == "agent-9")
+    eventually(lambda: queues_drained(config["_vhost"], "sla"), timeout=30)
+    assert commits() == before
+    publish(ev.MESSAGE_ADDED, {"ticket_id": "alone", "number": 9, "message_id": "m-alone",
+                               "author_role": "agent", "public": True,
+                               "added_at": monday(12, 10)}, monday(12, 10))
+    eventually(lambda: db("sla").outcomes.find_one({"_id": "alone:first_response:1"}))
+    assert commits() > before
+    assert db("sla").outcomes.find_one({"_id": "alone:first_response:1"})["agent_id"] == \
+        "agent-9"

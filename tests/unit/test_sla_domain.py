@@ -273,6 +273,25 @@ def test_only_decided_outcomes_are_stored_and_only_when_they_change():
         ([], [f"{fresh['_id']}:first_response:1"])
 
 
+def test_a_clock_is_saved_alone_only_when_nothing_is_announced_or_recorded_with_it():
+    """An assignment while every target is open is the clock's own write (no transaction);
+    the reply that meets first response moves a deadline and decides a record."""
+    fresh = started()
+    taken = domain.assigned(fresh, "agent-7", T0)
+    assert domain.saved_alone(fresh, taken)
+    replied = domain.staff_replied(taken, T0 + minutes(20))
+    assert domain.deadlines(replied) != domain.deadlines(taken)
+    assert not domain.saved_alone(taken, replied)
+    assert domain.saved_alone(replied, domain.assigned(replied, "agent-8", T0 + minutes(30)))
+    # A priority raise while open moves the deadlines: announced, so not alone.
+    urgent = dict(POLICY, _id="p-urgent", priority="urgent",
+                  targets={"first_response": 15, "next_response": 10, "resolution": 60})
+    raised = domain.policy_changed(taken, urgent, CAL, dict(TICKET, priority="urgent"),
+                                   T0 + minutes(1))
+    assert domain.deadlines(raised) != domain.deadlines(taken)
+    assert not domain.saved_alone(taken, raised)
+
+
 @pytest.mark.parametrize("role, public, rule", [
     ("agent", True, domain.staff_replied), ("supervisor", True, domain.staff_replied),
     ("admin", True, domain.staff_replied), ("customer", True, domain.customer_wrote),
