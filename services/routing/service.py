@@ -228,14 +228,15 @@ class RoutingService(OutboxRelay):
             remembered[:] = [after]
             return self._classification_events(arrived, outcome, now) + self._place(
                 self._arrival(arrived, outcome, after), now, session,
-                unassigned=first_sight_unplaced and not (before or {}).get("placed_ahead"))
+                never_placed=first_sight_unplaced and not (before or {}).get("placed_ahead"))
 
         # The creation's copy is written only where none was remembered: a redelivery meets
         # the unique _id, which is the once-marker (no marker document of its own).  Before
         # its creation a ticket is placed only by an event that overtook it (a department
-        # change, a reopening), which marks the copy (placed_ahead); otherwise its assignment
-        # is not read.  Should one exist all the same, its unique _id refuses a second one,
-        # and the creation is routed again the careful way.
+        # change, a reopening), which marks the copy (placed_ahead); otherwise neither its
+        # assignment nor its queue entry is looked for.  Should an assignment exist all the
+        # same, its unique _id refuses a second one, and the creation is routed again the
+        # careful way.
         for first_sight_unplaced in (True, False):
             try:
                 self.apply(lambda session: classify_and_place(session, first_sight_unplaced))
@@ -464,15 +465,17 @@ class RoutingService(OutboxRelay):
                 return taken
         return None
 
-    def _place(self, ticket: dict, now, session, unassigned: bool = False) -> list[dict]:
-        """Assign to the best available agent, or queue (announcing it once).  ``unassigned``:
-        known to hold no assignment, which is then not read."""
-        if not unassigned and self.store.active_assignment(ticket["ticket_id"], session):
+    def _place(self, ticket: dict, now, session, never_placed: bool = False) -> list[dict]:
+        """Assign to the best available agent, or queue (announcing it once).
+        ``never_placed``: a creation seen first, so the ticket holds no assignment to read and
+        no queue entry to remove."""
+        if not never_placed and self.store.active_assignment(ticket["ticket_id"], session):
             return []
         taken = self._take_best(ticket, now, session)
         if taken is not None:
             given = self._give(ticket, taken, now, session)
-            self.store.dequeue(ticket["ticket_id"], session)
+            if not never_placed:
+                self.store.dequeue(ticket["ticket_id"], session)
             return given
         if not self.store.enqueue_many([ticket], now, session):
             return []

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from services.common import events as ev
+from services.routing.repository import RoutingRepository
 from services.routing.service import RoutingService
 from tests.integration.routing_helpers import department_changed, dispatcher, ticket_created
 from tests.support import EventTap, eventually, queues_drained, running
@@ -292,3 +293,34 @@ def test_deadlines_waiting_together_are_kept_by_version_in_one_write_per_collect
     assert routing_db.queue.find_one({"_id": newer})["sla_version"] == 9
     assert routing_db.tickets.find_one({"_id": early})["sla_version"] == 1
     assert routing_db.queue.find_one({"_id": early}) is None  # nothing waits before creation
+
+
+def test_a_creation_seen_first_looks_for_no_queue_entry_to_remove(rpc, db, publish, config,
+                                                                   monkeypatch):
+    """A ticket nothing placed before its creation holds no queue entry: assigning it removes
+    none (a delete per assigned ticket was one write each), while a ticket an overtaking
+    department change queued still leaves the queue when it is assigned."""
+    assert rpc.routing.upsert_department({"id": "direct", "name": "Direct"})["ok"]
+    removed = []
+    dequeue = RoutingRepository.dequeue
+
+    def recorded(store, ticket_id, session):
+        removed.append(ticket_id)
+        return dequeue(store, ticket_id, session)
+
+    monkeypatch.setattr(RoutingRepository, "dequeue", recorded)
+    waited = ticket_created(71, "general", "queued before its creation")
+    waited_id = waited["data"]["ticket_id"]
+    publish(department_changed(waited, "direct"))  # nobody works there yet: it waits
+    eventually(lambda: db("routing").queue.find_one({"_id": waited_id}))
+    assert rpc.routing.upsert_agent(agent("direct-one", ["direct"], capacity=5,
+                                          status="offline"))["ok"]
+    fresh = ticket_created(70, "direct", "straight to an agent")
+    assert rpc.routing.set_availability("direct-one", {"status": "online"})["ok"]
+    publish(fresh)
+    publish(waited)
+    assert eventually(lambda: assignee(db, fresh["data"]["ticket_id"])) == "direct-one"
+    assert eventually(lambda: assignee(db, waited_id)) == "direct-one"
+    eventually(lambda: queues_drained(config["_vhost"], "routing"))
+    assert fresh["data"]["ticket_id"] not in removed
+    assert db("routing").queue.find_one({"_id": waited_id}) is None
