@@ -6,7 +6,7 @@ import sys
 import uuid
 from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
-from typing import Callable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple
 
 from bson.binary import Binary
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
@@ -51,6 +51,7 @@ CHANGING_FIELDS = ("department", "priority", "incident_id")
 # (a second read of candidates for nearly every ticket at 40 tickets/s).  ~2 KB each, the
 # terms themselves shared between tickets.
 FILED_KEPT = 10_000
+LISTS_KEPT = 50_000
 # Mirrors domain.queue_order so the database hands back the head of a long queue in order.
 QUEUE_SORT = {"fifo": [("queued_at", ASCENDING), ("_id", ASCENDING)],
               "differentiated": [("priority_rank", DESCENDING), ("sla_sort", ASCENDING),
@@ -80,33 +81,43 @@ def _interned(term):
     return sys.intern(term) if isinstance(term, str) else term
 
 
-class FiledCopies:
-    """The filed fields (FILED_FIELDS) of recently read candidates, per database, at most
-    ``size``; they never change once a ticket is filed, so they need no expiry."""
+class KeptPerDatabase:
+    """Values by (database, id) that never change once known, at most ``size``, the least
+    recently used dropped first: they need no expiry."""
 
     def __init__(self, size: int):
         self.size = size
-        self._kept: OrderedDict[tuple[str, str], dict] = OrderedDict()
+        self._kept: OrderedDict[tuple[str, str], Any] = OrderedDict()
 
-    def known(self, db_name: str, ticket_ids: list[str]) -> dict[str, dict]:
+    def known(self, db_name: str, ids: Iterable[str]) -> dict[str, Any]:
         found = {}
-        for ticket_id in ticket_ids:
-            copy = self._kept.get((db_name, ticket_id))
-            if copy is not None:
-                self._kept.move_to_end((db_name, ticket_id))
-                found[ticket_id] = copy
+        for key in ids:
+            value = self._kept.get((db_name, key))
+            if value is not None:
+                self._kept.move_to_end((db_name, key))
+                found[key] = value
         return found
 
-    def keep(self, db_name: str, copy: dict) -> dict:
-        kept = {"_id": copy["_id"], "number": copy["number"], "created_at": copy["created_at"],
-                "fingerprint": frozenset(_interned(term) for term in copy["fingerprint"])}
-        self._kept[(db_name, copy["_id"])] = kept
+    def keep(self, db_name: str, key: str, value: Any) -> Any:
+        self._kept[(db_name, key)] = value
+        self._kept.move_to_end((db_name, key))
         if len(self._kept) > self.size:
             self._kept.popitem(last=False)
-        return kept
+        return value
 
 
-_FILED = FiledCopies(FILED_KEPT)
+def _filed(copy: dict) -> dict:
+    """What a candidate keeps from its filing on (FILED_FIELDS), its terms shared."""
+    return {"_id": copy["_id"], "number": copy["number"], "created_at": copy["created_at"],
+            "fingerprint": frozenset(_interned(term) for term in copy["fingerprint"])}
+
+
+_FILED = KeptPerDatabase(FILED_KEPT)
+# Alike lists seen to exist in this process: extended at once, without the insert a new list
+# takes (in a flood of alike tickets every list exists, and the insert refused all 24 was a
+# command per ticket; BENCHMARKS.md, fifteenth round).  One that expired meanwhile is made
+# again by the extension's upsert.
+_LISTS = KeptPerDatabase(LISTS_KEPT)
 
 
 def _newest_kept(entries: list[Binary]) -> dict:
@@ -418,7 +429,7 @@ class RoutingRepository(Repository):
         entries: dict[str, list[Binary]] = {}
         touched: dict[str, datetime] = {}
         for ticket in tickets:
-            _FILED.keep(self.db.name, ticket)
+            _FILED.keep(self.db.name, ticket["_id"], _filed(ticket))
             entry = _alike_entry(ticket["_id"], ticket["created_at"])
             # To the hour (ALIKE_KEPT_FOR has the hour to spare): the expiry index's entry of a
             # busy list then changes once an hour rather than with every ticket.
@@ -431,11 +442,14 @@ class RoutingRepository(Repository):
             return
         # Most of a ticket's lists are new (a band is rarely shared): inserted, they cost the
         # wire server about half what upserts do; those that exist refuse (duplicate _id)
-        # and are extended.
-        lists = list(entries)
-        existing = [lists[i] for i in insert_new(self.db.alike, [
+        # and are extended, as are those this process has seen (_LISTS) without the insert.
+        seen = _LISTS.known(self.db.name, entries)
+        unseen = [listed for listed in entries if listed not in seen]
+        existing = list(seen) + ([unseen[i] for i in insert_new(self.db.alike, [
             {"_id": listed, "entries": sorted(entries[listed])[-INCIDENT_CANDIDATES:],
-             "touched_at": touched[listed]} for listed in lists])]
+             "touched_at": touched[listed]} for listed in unseen])] if unseen else [])
+        for listed in unseen:
+            _LISTS.keep(self.db.name, listed, True)
         if not existing:
             return
         self.db.alike.bulk_write([UpdateOne({"_id": listed}, {
@@ -470,7 +484,7 @@ class RoutingRepository(Repository):
         if missing:
             for copy in self.db.tickets.find({"_id": {"$in": missing}}, FILED_FIELDS,
                                              session=session):
-                filed[copy["_id"]] = _FILED.keep(self.db.name, copy)
+                filed[copy["_id"]] = _FILED.keep(self.db.name, copy["_id"], _filed(copy))
         wanted = [[ticket_id for ticket_id in ids if ticket_id in filed
                    and q.alike(filed[ticket_id])] for q, ids in zip(queries, newest)]
         every_wanted = list(dict.fromkeys(ticket_id for ids in wanted for ticket_id in ids))

@@ -4,6 +4,7 @@ the same order, under the same cap, as one query over the whole window of the ti
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from prometheus_client import REGISTRY
 from pymongo import DESCENDING
 
 from services.routing import repository as routing_repository
@@ -118,3 +119,30 @@ def test_queries_answered_together_give_what_each_gives_alone(config, db):
     alone = [[d["_id"] for d in store.recent_tickets([query])[0]] for query in queries]
     assert together == alone == [[docs[0]["_id"], docs[2]["_id"]],
                                  [docs[3]["_id"], docs[4]["_id"]], [docs[1]["_id"]], []]
+
+
+def test_a_list_seen_to_exist_is_extended_without_the_insert_and_made_again_if_gone(
+        config, db):
+    """In a flood every list exists: once this process has seen a list, an alike ticket's
+    entry goes straight into it (no insert refused first), and a list that expired meanwhile
+    is made again by that upsert."""
+    store = RoutingRepository(db("routing"))
+    department = f"seen-{uuid.uuid4().hex[:8]}"
+    first, second, third = (alike(department, minutes, ["a", "b"]) for minutes in (3, 2, 1))
+    store.db.tickets.insert_many([first, second, third])
+
+    def alike_inserts():
+        return REGISTRY.get_sample_value("helpdesk_mongo_commands_total", {
+            "database": store.db.name, "command": "insert", "collection": "alike"}) or 0.0
+
+    before = alike_inserts()
+    store.note_alike([first])
+    assert alike_inserts() == before + 1
+    store.note_alike([second])
+    assert alike_inserts() == before + 1
+    store.db.alike.delete_one({"_id": f"{department}|a"})  # expired
+    store.note_alike([third])
+    since = NOW - timedelta(minutes=30)
+    assert [d["_id"] for d in recent(store, department, since, ["a"])] == [third["_id"]]
+    assert [d["_id"] for d in recent(store, department, since, ["b"])] == [
+        third["_id"], second["_id"], first["_id"]]
