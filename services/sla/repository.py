@@ -89,17 +89,23 @@ class SlaRepository(Repository):
     def clock(self, ticket_id: str, session=None) -> dict | None:
         return self.db.clocks.find_one({"_id": ticket_id}, session=session)
 
-    def save_clock(self, clock: dict, before: dict, session=None) -> int:
-        """``clock``, computed from ``before`` (the clock as read), saved with compare-and-set
-        on the version read: concurrent writers cannot lose each other's changes, and of two
-        replicas announcing the same alert only one succeeds.  Returns the version written."""
+    def save_clock(self, clock: dict, before: dict, session) -> int:
+        """``clock``, computed from ``before`` (the clock as read), and the compliance records
+        that changed with it (see ``replace_clock``).  Returns the version written."""
+        version = self.replace_clock(clock, session)
+        self.record_outcomes(before, clock, session)
+        return version
+
+    def replace_clock(self, clock: dict, session=None) -> int:
+        """The clock alone, with compare-and-set on the version read: concurrent writers
+        cannot lose each other's changes, and of two replicas announcing the same alert only
+        one succeeds.  Returns the version written."""
         expected = clock["version"]
         result = self.db.clocks.replace_one({"_id": clock["_id"], "version": expected},
                                             _stored(dict(clock, version=expected + 1)),
                                             session=session)
         if result.matched_count != 1:
             raise ClockChanged(clock["_id"])
-        self.record_outcomes(before, clock, session)
         return expected + 1
 
     def record_outcomes(self, before: dict, clock: dict, session) -> None:

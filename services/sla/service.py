@@ -185,8 +185,8 @@ class SlaService(OutboxRelay):
         updated = rule(clock)
         if updated == clock:
             return
-        if domain.saved_alone(clock, updated):
-            self.store.save_clock(updated, clock)
+        if domain.saved_alone(clock, updated):  # no record changes: the clock alone
+            self.store.replace_clock(updated)
             return
 
         def work(session):
