@@ -445,11 +445,12 @@ class RoutingRepository(Repository):
         # and are extended, as are those this process has seen (_LISTS) without the insert.
         seen = _LISTS.known(self.db.name, entries)
         unseen = [listed for listed in entries if listed not in seen]
-        existing = list(seen) + ([unseen[i] for i in insert_new(self.db.alike, [
+        refused = [unseen[i] for i in insert_new(self.db.alike, [
             {"_id": listed, "entries": sorted(entries[listed])[-INCIDENT_CANDIDATES:],
-             "touched_at": touched[listed]} for listed in unseen])] if unseen else [])
+             "touched_at": touched[listed]} for listed in unseen])] if unseen else []
         for listed in unseen:
             _LISTS.keep(self.db.name, listed, True)
+        existing = list(seen) + refused
         if not existing:
             return
         self.db.alike.bulk_write([UpdateOne({"_id": listed}, {
