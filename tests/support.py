@@ -300,3 +300,12 @@ def events_handled(service: str, handler: str) -> float:
 
     return REGISTRY.get_sample_value("helpdesk_entrypoint_calls_total", {
         "service": service, "entrypoint": handler, "kind": "event", "outcome": "ok"}) or 0.0
+
+
+def mongo_commands_sent(database: str, command: str, collection: str = "") -> float:
+    """Commands this process's Mongo clients sent (``helpdesk_mongo_commands_total``); a
+    transaction's commit goes to the admin database, with no collection."""
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("helpdesk_mongo_commands_total", {
+        "database": database, "command": command, "collection": collection}) or 0.0

@@ -4,11 +4,11 @@ the same order, under the same cap, as one query over the whole window of the ti
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from prometheus_client import REGISTRY
 from pymongo import DESCENDING
 
 from services.routing import repository as routing_repository
 from services.routing.repository import AlikeQuery, RoutingRepository
+from tests.support import mongo_commands_sent
 
 NOW = datetime(2026, 12, 4, 20, 0, tzinfo=timezone.utc)
 
@@ -132,8 +132,7 @@ def test_a_list_seen_to_exist_is_extended_without_the_insert_and_made_again_if_g
     store.db.tickets.insert_many([first, second, third])
 
     def alike_inserts():
-        return REGISTRY.get_sample_value("helpdesk_mongo_commands_total", {
-            "database": store.db.name, "command": "insert", "collection": "alike"}) or 0.0
+        return mongo_commands_sent(store.db.name, "insert", "alike")
 
     before = alike_inserts()
     store.note_alike([first])
