@@ -147,6 +147,14 @@ def queue_consumers(vhost: str, queue: str) -> int:
     return answer.json().get("consumers", 0) if answer.ok else 0
 
 
+def consumer_prefetch(vhost: str) -> dict[str, int]:
+    """The prefetch of each queue's consumer on ``vhost``, by queue name."""
+    url, auth = _mgmt(f"/api/consumers/{urllib.parse.quote(vhost, safe='')}")
+    answer = requests.get(url, auth=auth, timeout=10)
+    answer.raise_for_status()
+    return {c["queue"]["name"]: c["prefetch_count"] for c in answer.json()}
+
+
 @contextmanager
 def service_processes(config: dict, service: str, service_class: str, count: int):
     """Run ``count`` separate ``nameko run`` processes of one service (as deploy/local/stack

@@ -179,10 +179,11 @@ def on_event(event_type: str, take_turns: bool = True):
     return decorator
 
 
-def on_events(event_type: str, linger: float = 0.0):
+def on_events(event_type: str, linger: float = 0.0, batch_size: int | None = None):
     """``@on_events("ticket_created")``: as ``on_event``, for a handler that takes a list of
     events (those waiting together, or arriving within ``linger`` seconds of the first, see
-    EventBatchHandler) and does their work in bulk; it
+    EventBatchHandler; at most ``batch_size``, by default ``max_workers``) and does their work
+    in bulk; it
     takes no turns, so its writes must be guarded (versions, conditions) rather than
     serialised, or the handler takes its tickets' turns itself (``ticket_turns``).  A repeat
     of an event in the batch (a redelivery beside it) is not handed over: it is acknowledged
@@ -216,7 +217,7 @@ def on_events(event_type: str, linger: float = 0.0):
             return failed
 
         return EventBatchHandler.decorator(source, event_type, requeue_on_error=True,
-                                           linger=linger)(handler)
+                                           linger=linger, batch_size=batch_size)(handler)
 
     return decorator
 

@@ -19,7 +19,7 @@ from pymongo.errors import DuplicateKeyError
 from services.automation.schemas import TriggerMailSchema
 from services.common import correlation, outbox
 from services.common import events as ev
-from services.common.batches import BACKGROUND_LINGER
+from services.common.batches import BACKGROUND
 from services.common.nameko_support import (ClockProvider, OutboxRelay, command, on_event,
                                             on_events, ticket_turns)
 from services.common.observability import Observability
@@ -717,7 +717,7 @@ class IntakeService(OutboxRelay):
 
     # ------------------------------------------------------------------ outcomes of others
 
-    @on_events(ev.TICKET_ASSIGNED, linger=BACKGROUND_LINGER)
+    @on_events(ev.TICKET_ASSIGNED, **BACKGROUND)
     def record_assignment(self, events):
         # A person's reassignment is recorded as theirs in the history; routing's own as system.
         # The address and language are kept for notices to the assignee (SLA warnings).
@@ -742,19 +742,19 @@ class IntakeService(OutboxRelay):
                     expected={"assignee_id": d["previous_agent_id"]})
         self.store.handle_once("record_unassigned", event.event_id, write)
 
-    @on_events(ev.PRIORITY_CHANGED, linger=BACKGROUND_LINGER)
+    @on_events(ev.PRIORITY_CHANGED, **BACKGROUND)
     def record_priority_change(self, events):
         self._record_outcomes("record_priority_change", [
             Outcome(e, {"priority": e.data["new_priority"]}) for e in events])
 
-    @on_events(ev.TICKET_CLASSIFIED, linger=BACKGROUND_LINGER)
+    @on_events(ev.TICKET_CLASSIFIED, **BACKGROUND)
     def record_classification(self, events):
         self._record_outcomes("record_classification", [Outcome(e, {
             "department": e.data["department"], "category": e.data["category"],
             "priority": e.data["priority"], "tags": _valid_tags(e.data["tags"])})
             for e in events])
 
-    @on_events(ev.SLA_DEADLINES_SET, linger=BACKGROUND_LINGER)
+    @on_events(ev.SLA_DEADLINES_SET, **BACKGROUND)
     def record_sla(self, events):
         # Versioned: a redelivery or an older announcement delivered late changes nothing.
         self.store.record_sla_deadlines([
@@ -770,7 +770,7 @@ class IntakeService(OutboxRelay):
 
     # ------------------------------------------------------------------ notifications
 
-    @on_events(ev.TICKET_CREATED, linger=BACKGROUND_LINGER)
+    @on_events(ev.TICKET_CREATED, **BACKGROUND)
     def notify_received(self, events):
         self._notify_received(events)
 

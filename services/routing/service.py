@@ -13,7 +13,7 @@ from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
 from services.common import events as ev
-from services.common.batches import BACKGROUND_LINGER
+from services.common.batches import BACKGROUND
 from services.common.nameko_support import (ClockProvider, OutboxRelay, command, on_event,
                                             on_events)
 from services.common.results import Refusal, fail, not_found, ok, parsed
@@ -378,7 +378,7 @@ class RoutingService(OutboxRelay):
         if released:
             self._drain_queues(released, slots=1)
 
-    @on_events(ev.SLA_DEADLINES_SET, linger=BACKGROUND_LINGER)
+    @on_events(ev.SLA_DEADLINES_SET, **BACKGROUND)
     def note_sla_deadlines(self, events):
         self.store.set_sla_dues([(e.data["ticket_id"], domain.earliest_due(e.data),
                                   e.data["version"]) for e in events])

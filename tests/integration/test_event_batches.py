@@ -9,7 +9,7 @@ from nameko.standalone.events import event_dispatcher
 
 from services.common import events as ev
 from services.common.nameko_support import on_events
-from tests.support import eventually, queues_drained, running
+from tests.support import consumer_prefetch, eventually, queues_drained, running
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=timezone.utc)
 FLAKY = "flaky-1"
@@ -110,3 +110,40 @@ def test_a_lingering_batch_that_reaches_the_prefetch_goes_at_once(config):
         eventually(lambda: sum(n for _, n in BURST) == len(ids), timeout=15)
     assert [n for _, n in BURST] == [int(config["max_workers"])] * 3
     assert BURST[-1][0] - started < 15  # none waited out the linger
+
+
+WIDE: list[int] = []
+WIDE_BATCH = 20
+
+
+class LingeringWide:
+    name = "wideprobe"
+
+    @on_events(ev.SLA_DEADLINES_SET, linger=30, batch_size=WIDE_BATCH)
+    def record(self, events):
+        WIDE.append(len(events))
+
+    @on_events(ev.TICKET_ASSIGNED)  # on the same channel, with the default batch size
+    def other(self, events):
+        pass
+
+
+def _both_listed(config) -> dict[str, int] | None:
+    """The consumers' prefetch once the management API lists both of wideprobe's (a few
+    seconds late: its statistics interval)."""
+    found = consumer_prefetch(config["_vhost"])
+    return found if sum("wideprobe" in queue for queue in found) == 2 else None
+
+
+def test_a_batch_size_of_its_own_is_its_prefetch_beyond_max_workers(config):
+    """A background handler's batches are not capped at max_workers: its consumer is given
+    its own batch size as prefetch (the others keep theirs), and a full batch goes at once."""
+    assert int(config["max_workers"]) < WIDE_BATCH
+    ids = [f"wide-{i}" for i in range(2 * WIDE_BATCH)]
+    _waiting_in_queue(config, LingeringWide, ids)
+    with running(config, LingeringWide):
+        eventually(lambda: sum(WIDE) == len(ids), timeout=15)
+        prefetch = eventually(lambda: _both_listed(config), timeout=20)
+    assert WIDE == [WIDE_BATCH, WIDE_BATCH]
+    assert prefetch["evt-sla-sla_deadlines_set--wideprobe.record"] == WIDE_BATCH
+    assert prefetch["evt-routing-ticket_assigned--wideprobe.other"] == int(config["max_workers"])
