@@ -1,13 +1,15 @@
 """A pool of nameko RPC clients for the web process: each standalone proxy owns a reply queue
-and must not be shared by concurrent requests, so requests borrow one at a time.  Each call
-carries the request's correlation id (nameko context_data) and is counted and timed."""
+and must not be shared by concurrent requests, so requests borrow one at a time, in the order
+they asked (eventlet's queue wakes its waiters in no particular order, so under more
+concurrent requests than clients some waited on while later ones went through).  Each
+call carries the request's correlation id (nameko context_data) and is counted and timed."""
 from __future__ import annotations
 
 import time
 from contextlib import contextmanager
 
 import eventlet
-import eventlet.queue
+from eventlet.semaphore import Semaphore
 from nameko.exceptions import RpcTimeout
 from nameko.standalone.rpc import ClusterRpcProxy
 
@@ -20,47 +22,39 @@ use_transient_rpc()  # see transient_rpc
 
 class RpcPool:
     def __init__(self, config: dict, size: int = 32, timeout: float = 10.0):
-        self._config, self._size, self._timeout = config, size, timeout
-        self._idle: eventlet.queue.LightQueue = eventlet.queue.LightQueue()
-        self._created = 0
+        self._config, self._timeout = config, timeout
+        self._turns = Semaphore(size)  # first come, first served; at most ``size`` clients
+        self._idle: list = []
 
     @property
     def amqp_uri(self) -> str:
         return self._config["AMQP_URI"]
 
     def _new(self):
-        self._created += 1
-        try:
-            # nameko keeps this dict as the proxy's context_data and reads it at each call, so
-            # the borrower sets the current request's correlation id in it (see call).
-            context: dict = {}
-            holder = ClusterRpcProxy(self._config, context_data=context, timeout=self._timeout)
-            return holder, (holder.start(), context)
-        except Exception:
-            self._created -= 1
-            raise
+        # nameko keeps this dict as the proxy's context_data and reads it at each call, so
+        # the borrower sets the current request's correlation id in it (see call).
+        context: dict = {}
+        holder = ClusterRpcProxy(self._config, context_data=context, timeout=self._timeout)
+        return holder, (holder.start(), context)
 
     @contextmanager
     def _borrow(self):
-        if self._idle.qsize() == 0 and self._created < self._size:
-            holder, proxy = self._new()
-        else:
-            holder, proxy = self._idle.get()
-        try:
-            yield proxy
-        except (RpcTimeout, OSError, ConnectionError):
-            # The reply queue may now hold a late answer or be broken: do not reuse it.
-            self._created -= 1
+        with self._turns:
+            holder, proxy = self._idle.pop() if self._idle else self._new()
             try:
-                holder.stop()
-            except Exception:  # noqa: BLE001 - it is being thrown away anyway
-                pass
-            raise
-        except BaseException:
-            self._idle.put((holder, proxy))
-            raise
-        else:
-            self._idle.put((holder, proxy))
+                yield proxy
+            except (RpcTimeout, OSError, ConnectionError):
+                # The reply queue may now hold a late answer or be broken: do not reuse it.
+                try:
+                    holder.stop()
+                except Exception:  # noqa: BLE001 - it is being thrown away anyway
+                    pass
+                raise
+            except BaseException:
+                self._idle.append((holder, proxy))
+                raise
+            else:
+                self._idle.append((holder, proxy))
 
     def call(self, service: str, method: str, *args, **kwargs):
         return self._call(None, service, method, *args, **kwargs)
@@ -84,6 +78,6 @@ class RpcPool:
             RPC_CLIENT_SECONDS.labels(service, method).observe(time.perf_counter() - began)
 
     def close(self) -> None:
-        while self._idle.qsize():
-            holder, _ = self._idle.get()
+        while self._idle:
+            holder, _ = self._idle.pop()
             holder.stop()
