@@ -55,11 +55,12 @@ class EventBatchHandler(EventHandler):
     message in lets the consumer pass on what else it has read (one green-thread switch), then
     one worker takes them all (at most ``batch_size``, its prefetch; by default the container's
     ``max_workers``): under a burst one bulk write serves many events, while an event arriving
-    alone waits for nothing.  The worker gets the payloads and their correlation ids, and answers with the positions
-    that failed: those messages are requeued, the rest acknowledged.  A handler of work nobody
-    waits on may ``linger``: its first message waits up to that long for company (each
-    message arrives in a thread of its own), so a steady trickle makes batches too, not only
-    a burst; a batch that reaches the prefetch goes at once (no more could come)."""
+    alone waits for nothing.  The worker gets the payloads and their correlation ids, and
+    answers with the positions that failed: those messages are requeued, the rest
+    acknowledged.  A handler of work nobody waits on may ``linger``: its first message waits
+    up to that long for company (each message arrives in a thread of its own), so a steady
+    trickle makes batches too, not only a burst; a batch that reaches the prefetch goes at
+    once (no more could come)."""
 
     queue_consumer = BatchQueueConsumer()
 

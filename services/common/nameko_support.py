@@ -183,11 +183,11 @@ def on_events(event_type: str, linger: float = 0.0, batch_size: int | None = Non
     """``@on_events("ticket_created")``: as ``on_event``, for a handler that takes a list of
     events (those waiting together, or arriving within ``linger`` seconds of the first, see
     EventBatchHandler; at most ``batch_size``, by default ``max_workers``) and does their work
-    in bulk; it
-    takes no turns, so its writes must be guarded (versions, conditions) rather than
-    serialised, or the handler takes its tickets' turns itself (``ticket_turns``).  A repeat
-    of an event in the batch (a redelivery beside it) is not handed over: it is acknowledged
-    with the batch, its first copy does the work (and is the one requeued should it fail).
+    in bulk; it takes no turns, so its writes must be guarded (versions, conditions) rather
+    than serialised, or the handler takes its tickets' turns itself (``ticket_turns``).  A
+    repeat of an event in the batch (a redelivery beside it) is not handed over: it is
+    acknowledged with the batch, its first copy does the work (and is the one requeued should
+    it fail).
     When the batch fails, each event is tried alone: one bad event holds back only itself."""
     source = EVENT_SOURCE[event_type]
 
