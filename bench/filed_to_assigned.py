@@ -26,6 +26,7 @@ from kombu import Connection, Exchange, Queue
 
 from bench._common import machine_notes, prepare_bench_department, summary_ms
 from deploy.local import stack
+from services.common.events import unbundled
 from services.common.storage import service_database
 
 BODY = {"subject": "Filed-to-assigned probe", "description": "Measuring routing latency",
@@ -48,9 +49,11 @@ def listen(amqp_uri: str, seen: dict, stop: threading.Event) -> threading.Thread
 
             def on_message(body, message):
                 payload = json.loads(body) if isinstance(body, (str, bytes)) else body
-                # By number: an anonymous filing's answer names no ticket id (requester privacy).
-                seen.setdefault(payload["data"]["number"], {})[payload["event_type"]] = \
-                    time.monotonic()
+                for event, _ in unbundled(payload, None):
+                    # By number: an anonymous filing's answer names no ticket id (requester
+                    # privacy).
+                    seen.setdefault(event["data"]["number"], {})[event["event_type"]] = \
+                        time.monotonic()
                 message.ack()
 
             with conn.Consumer(q, callbacks=[on_message], accept=["json"]):

@@ -250,6 +250,7 @@ class EventTap:
         from services.common.events import EVENT_SOURCE
 
         self.received: list[dict] = []
+        self.messages = 0  # a bundle of events is one
         self._conn = Connection(config["AMQP_URI"])
         self._queue = Queue(f"tap-{uuid.uuid4().hex}", exclusive=True, auto_delete=True,
                             bindings=[])
@@ -263,7 +264,8 @@ class EventTap:
 
     def drain(self) -> list[dict]:
         while (message := self._queue.get(no_ack=True)) is not None:
-            self.received.append(json.loads(message.body))
+            self.messages += 1
+            self.received += [event for event, _ in ev.unbundled(json.loads(message.body), None)]
         return self.received
 
     def of_type(self, event_type: str) -> list[dict]:

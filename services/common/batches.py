@@ -11,6 +11,7 @@ from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import QueueConsumer
 
 from . import correlation
+from .events import unbundled
 
 # Seconds a batch of background work (recording what another service decided, the received
 # notice, ...) waits for company: at 30 tickets/s the ticket-assigned batches carried one
@@ -60,7 +61,8 @@ class EventBatchHandler(EventHandler):
     acknowledged.  A handler of work nobody waits on may ``linger``: its first message waits
     up to that long for company (each message arrives in a thread of its own), so a steady
     trickle makes batches too, not only a burst; a batch that reaches the prefetch goes at
-    once (no more could come)."""
+    once (no more could come).  A message may be a bundle of events (events.bundle): the
+    worker gets its events one by one, so a batch holds up to ``batch_size`` messages."""
 
     queue_consumer = BatchQueueConsumer()
 
@@ -89,18 +91,25 @@ class EventBatchHandler(EventHandler):
         batch, self.gathering = self.gathering, []
         messages = [message for _, message in batch]
         contexts = [self.unpack_message_headers(message) for message in messages]
+        payloads, correlation_ids, carriers = [], [], []  # per event; carrier: its message
+        for carrier, ((body, _), context) in enumerate(zip(batch, contexts)):
+            for payload, correlation_id in unbundled(body, context.get(correlation.CONTEXT_KEY)):
+                payloads.append(payload)
+                correlation_ids.append(correlation_id)
+                carriers.append(carrier)
         try:
             self.container.spawn_worker(
-                self, ([body for body, _ in batch],
-                       [c.get(correlation.CONTEXT_KEY) for c in contexts]), {},
-                context_data=contexts[0],
-                handle_result=functools.partial(self.handle_batch_result, messages))
+                self, (payloads, correlation_ids), {}, context_data=contexts[0],
+                handle_result=functools.partial(self.handle_batch_result, messages, carriers))
         except ContainerBeingKilled:
             for message in messages:
                 self.queue_consumer.requeue_message(message)
 
-    def handle_batch_result(self, messages, worker_ctx, result=None, exc_info=None):
-        failed = range(len(messages)) if exc_info is not None else set(result or ())
+    def handle_batch_result(self, messages, carriers, worker_ctx, result=None, exc_info=None):
+        """A message whose event (one of a bundle's) failed is requeued, bundle and all: its
+        other events come again, which idempotent handlers absorb."""
+        failed = range(len(messages)) if exc_info is not None else \
+            {carriers[position] for position in result or ()}
         for position, message in enumerate(messages):
             if position in failed:
                 self.queue_consumer.requeue_message(message)

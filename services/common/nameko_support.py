@@ -17,7 +17,7 @@ from nameko.timer import timer
 from . import correlation
 from .batches import EventBatchHandler
 from .clock import SystemClock
-from .events import EVENT_SOURCE, Event, parse_event
+from .events import EVENT_SOURCE, Event, parse_event, unbundled
 from .keyed_lock import KeyedLock
 from .observability import CorrelatedEventDispatcher, Observability
 from .outbox import Outbox
@@ -160,8 +160,7 @@ def on_event(event_type: str, take_turns: bool = True):
     source = EVENT_SOURCE[event_type]
 
     def decorator(fn):
-        @functools.wraps(fn)
-        def handler(self, payload):
+        def handle(self, payload):
             event = _parsed(event_type, payload)
             if event is None:
                 return None
@@ -173,6 +172,19 @@ def on_event(event_type: str, take_turns: bool = True):
             except Exception:
                 _redelivered_later(event_type)
                 raise
+
+        @functools.wraps(fn)
+        def handler(self, payload):
+            parts = unbundled(payload, correlation.current())
+            if len(parts) == 1:
+                return handle(self, parts[0][0])
+            # A bundle's events one after another, each under its own trace; should one fail,
+            # the whole message comes again and the done ones are absorbed as repeats.
+            for one, correlation_id in parts:
+                correlation.bind(correlation_id,
+                                 ticket=correlation.ticket_in({"event": one}))
+                handle(self, one)
+            return None
 
         return event_handler(source, event_type, requeue_on_error=True)(handler)
 

@@ -27,6 +27,7 @@ from pymongo.database import Database
 
 from . import correlation, health, logs
 from .batches import EventBatchHandler
+from .events import unbundled
 from .metrics import (ENTRYPOINT_CALLS, ENTRYPOINT_SECONDS, EVENT_LAG_SECONDS, BusinessGauges,
                       ScrapeCollector)
 
@@ -88,10 +89,10 @@ def queues_of(container) -> list[str]:
 
 
 def _event_payloads(worker_ctx) -> list:
-    """The envelopes an event worker was given: one, or a batch's."""
+    """The envelopes an event worker was given: one, a bundle's, or a batch's."""
     if isinstance(worker_ctx.entrypoint, EventBatchHandler):
         return list(worker_ctx.args[0])
-    return [worker_ctx.args[0]]
+    return [payload for payload, _ in unbundled(worker_ctx.args[0], None)]
 
 
 class CorrelatedEventDispatcher(EventDispatcher):

@@ -11,7 +11,7 @@ import eventlet
 from pymongo.client_session import ClientSession
 from pymongo.errors import PyMongoError
 
-from . import correlation
+from . import correlation, events
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,10 @@ Dispatch = Callable[[str, dict[str, Any]], None]
 # them, instead of one delete per transaction: a ticket's events come from several handlers
 # within milliseconds.  Well inside WRITER_CLAIM, so the sweep never sees them meanwhile.
 FORGET_AFTER = 0.5
+# A consumer's batch is up to its prefetch in messages: bundles of at most 8 keep its work (a
+# transaction, a bulk write) within 8 times what it was, and save most of what bundling can
+# (RabbitMQ: 0.85 CPU-ms per event in bundles of 4, 0.60 in bundles of 8, 2.4 alone).
+BUNDLE_LIMIT = 8
 
 
 class _Published:
@@ -63,8 +67,17 @@ def entries(events: Iterable[dict[str, Any]], now: datetime) -> list[dict]:
 
 
 def send(dispatch: Dispatch, docs: list[dict]) -> None:
+    """Publish ``docs``: those of one type together as bundles of up to BUNDLE_LIMIT
+    (events.bundle), in the order they came; a lone one as itself.  Consumers' order across
+    types was never given (each type has queues of its own)."""
+    by_type: dict[str, list[dict]] = {}
     for doc in docs:
-        dispatch(doc["event_type"], doc["payload"])
+        by_type.setdefault(doc["event_type"], []).append(doc)
+    for event_type, group in by_type.items():
+        for start in range(0, len(group), BUNDLE_LIMIT):
+            part = group[start:start + BUNDLE_LIMIT]
+            dispatch(event_type, part[0]["payload"] if len(part) == 1 else events.bundle(
+                [d["payload"] for d in part], [d.get("correlation_id") for d in part]))
 
 
 def resend(dispatch: Dispatch, docs: list[dict]) -> None:

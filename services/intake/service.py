@@ -11,13 +11,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import eventlet
 from marshmallow import ValidationError
 from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
 from services.automation.schemas import TriggerMailSchema
-from services.common import correlation, outbox
+from services.common import outbox
 from services.common import events as ev
 from services.common.batches import BACKGROUND
 from services.common.nameko_support import (ClockProvider, OutboxRelay, command, on_event,
@@ -943,19 +942,8 @@ class IntakeService(OutboxRelay):
         # The customer hears back now; the events are published from a green thread of
         # their own (should that fail or the process die, settle_left_behind does it).
         self.settling.taking(ticket["_id"])
-        eventlet.spawn_n(self._publish_and_settle, correlation.current(), stored[0])
+        self.settling.publish(self.store, self.dispatch, stored[0])
         return ok(ticket=_public_view(ticket, viewer["role"]), created=True)
-
-    def _publish_and_settle(self, correlation_id: str | None, ticket: dict) -> None:
-        correlation.bind(correlation_id)
-        try:
-            outbox.send(self.dispatch, ticket[UNSETTLED]["events"])
-        except Exception:  # the sweep takes the ticket over after the writer's claim
-            log.warning("publishing the events of new ticket %s failed; left to the sweep",
-                        ticket["_id"], exc_info=True)
-            self.settling.release([ticket["_id"]])
-            return
-        self.settling.add(self.store, ticket)
 
     @timer(interval=1.0)
     def settle_left_behind(self):

@@ -17,7 +17,7 @@ import eventlet
 from kombu import Connection, Consumer, Queue, binding
 from nameko.standalone.events import get_event_exchange
 
-from services.common.events import EVENT_SOURCE
+from services.common.events import EVENT_SOURCE, unbundled
 
 from .live import RESYNC, LiveFeed
 
@@ -52,7 +52,8 @@ class EventListener:
                                for source in self.sources])
 
     def _on_message(self, body, message) -> None:
-        self.feed.publish_event(body)
+        for envelope, _ in unbundled(body, None):
+            self.feed.publish_event(envelope)
 
     def _run(self) -> None:
         while True:

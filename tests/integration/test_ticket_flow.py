@@ -57,6 +57,27 @@ def test_ticket_is_numbered_routed_and_clocked(rpc, db):
     eventually(lambda: db("intake").outbox.count_documents({}) == 0)
 
 
+def test_tickets_filed_together_announce_their_creation_in_bundles(config, rpc):
+    """Intake publishes the creations of tickets written close together as bundles (fewer
+    messages for RabbitMQ to fan out to every consumer); each is announced once, and routing
+    and SLA, taking bundles, assign and clock every one."""
+    tap = EventTap(config, ev.TICKET_CREATED)
+    try:
+        replies = [rpc.intake.create_ticket.call_async({
+            "ticket": {"subject": f"Together {i}", "description": "Filed in a crowd",
+                       "department": "technical"},
+            "requester": CUSTOMER, "channel": "api"}) for i in range(12)]
+        numbers = {reply.result()["ticket"]["number"] for reply in replies}
+        eventually(lambda: {e["data"]["number"] for e in tap.of_type(ev.TICKET_CREATED)}
+                   >= numbers)
+    finally:
+        tap.close()
+    assert sorted(e["data"]["number"] for e in tap.received) == sorted(numbers)
+    assert tap.messages < len(numbers), tap.messages
+    eventually(lambda: all((t := rpc.intake.get_ticket(n, AGENT_ACTOR)["ticket"])["assignee_id"]
+                           and t["sla"] for n in numbers))
+
+
 def test_idempotency_key_returns_the_same_ticket(rpc, db):
     a = file(rpc, subject="Retry me", key="client-retry-1")
     b = file(rpc, subject="Retry me", key="client-retry-1")

@@ -2,11 +2,12 @@
 answers, and which messages are acknowledged or requeued, without a broker."""
 from datetime import datetime, timezone
 
+import eventlet
 import pytest
 
 from services.common import events as ev
 from services.common.batches import EventBatchHandler
-from services.common.nameko_support import on_events
+from services.common.nameko_support import on_event, on_events
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=timezone.utc)
 
@@ -102,5 +103,84 @@ def test_the_workers_answer_decides_each_message(result, exc_info, acked, requeu
     entrypoint = EventBatchHandler("sla", ev.SLA_DEADLINES_SET, requeue_on_error=True)
     consumer = _Consumer()
     entrypoint.queue_consumer = consumer
-    entrypoint.handle_batch_result(["m0", "m1", "m2"], None, result, exc_info)
+    entrypoint.handle_batch_result(["m0", "m1", "m2"], [0, 1, 2], None, result, exc_info)
     assert (consumer.acked, consumer.requeued) == (acked, requeued)
+
+
+@pytest.mark.parametrize("failed, acked, requeued", [
+    ([], ["m0", "m1"], []),
+    ([2], ["m0"], ["m1"]),       # one event of the bundle m1 failed: the bundle comes again
+    ([1, 3], [], ["m0", "m1"]),  # each message once, however many of its events failed
+])
+def test_a_bundle_is_acknowledged_only_when_all_its_events_are_done(failed, acked, requeued):
+    entrypoint = EventBatchHandler("sla", ev.SLA_DEADLINES_SET, requeue_on_error=True)
+    consumer = _Consumer()
+    entrypoint.queue_consumer = consumer
+    # Events 0 and 1 came in message m0, events 2 and 3 in the bundle m1.
+    entrypoint.handle_batch_result(["m0", "m1"], [0, 0, 1, 1], None, failed, None)
+    assert (consumer.acked, consumer.requeued) == (acked, requeued)
+
+
+class _Container:
+    max_workers = 8
+
+    def __init__(self):
+        self.spawned = []
+
+    def spawn_worker(self, entrypoint, args, kwargs, context_data, handle_result):
+        self.spawned.append((args, handle_result))
+
+
+class _Message:
+    def __init__(self, correlation_id):
+        self.headers = {"nameko.correlation_id": correlation_id}
+
+
+def test_a_bundles_events_reach_the_worker_one_by_one_with_their_own_traces():
+    entrypoint = EventBatchHandler("sla", ev.SLA_DEADLINES_SET, requeue_on_error=True)
+    entrypoint.container = _Container()
+    lone, bundled = _deadlines("t1"), [_deadlines("t2"), _deadlines("t3")]
+    first = eventlet.spawn(entrypoint.handle_message, lone, _Message("c1"))
+    eventlet.sleep(0)  # the first gathers its batch; the bundle joins it
+    entrypoint.handle_message(ev.bundle(bundled, ["c2", None]), _Message("header"))
+    first.wait()
+    [((payloads, correlation_ids), handle_result)] = entrypoint.container.spawned
+    assert payloads == [lone] + bundled
+    # An event the bundle names no trace for keeps the message's.
+    assert correlation_ids == ["c1", "c2", "header"]
+    assert handle_result.args[1] == [0, 1, 1]  # each event's message
+
+
+def test_unbundled_gives_a_bundles_events_or_the_body_itself():
+    one, two = _deadlines("t1"), _deadlines("t2")
+    assert ev.unbundled(one, "c") == [(one, "c")]
+    assert ev.unbundled(ev.bundle([one, two], ["c1", "c2"]), "c") == [(one, "c1"), (two, "c2")]
+    # Ids that do not match the events: the message's for each.
+    assert ev.unbundled({"bundle": [one, two], "correlation_ids": ["c1"]}, "c") == [
+        (one, "c"), (two, "c")]
+    # Not a list of events: handed on as it is, to fail validation and be dropped.
+    broken = {"bundle": "nonsense"}
+    assert ev.unbundled(broken, "c") == [(broken, "c")]
+
+
+class Single:
+    """A one-event handler (``on_event``) given a bundle: each event in turn."""
+
+    def __init__(self):
+        self.name, self.seen = "single", []
+
+    @on_event(ev.SLA_DEADLINES_SET)
+    def record(self, event):
+        self.seen.append(event.data["ticket_id"])
+        if event.data["ticket_id"] == "bad":
+            raise RuntimeError("cannot write")
+
+
+def test_a_one_event_handler_takes_a_bundle_event_by_event(monkeypatch):
+    monkeypatch.setattr("services.common.nameko_support.eventlet.sleep", lambda _s: None)
+    service = Single()
+    service.record(ev.bundle([_deadlines("t1"), _deadlines("t2")], ["c1", "c2"]))
+    assert service.seen == ["t1", "t2"]
+    with pytest.raises(RuntimeError):  # the whole message is requeued
+        service.record(ev.bundle([_deadlines("t3"), _deadlines("bad")], ["c3", "c4"]))
+    assert service.seen == ["t1", "t2", "t3", "bad"]

@@ -2,8 +2,9 @@
 import json
 from datetime import datetime, timezone
 
-from services.common.events import new_event
+from services.common.events import bundle, new_event
 from services.portal.live import RESYNC, LiveFeed, item_from_envelope, visible
+from services.portal.live_amqp import EventListener
 
 AT = datetime(2026, 12, 4, 10, tzinfo=timezone.utc)
 
@@ -46,6 +47,14 @@ def test_an_envelope_becomes_type_number_department():
     assert item_from_envelope(assigned(7)) == ("ticket_assigned", 7, None)
     assert item_from_envelope({"data": "nope"}) is None
     assert item_from_envelope(["not", "a", "dict"]) is None
+
+
+def test_a_bundle_of_events_becomes_one_item_each():
+    feed = LiveFeed()
+    EventListener("amqp://unused", feed)._on_message(
+        bundle([created(7, "billing"), created(8, "it")], ["c7", "c8"]), None)
+    assert [(item["type"], item["number"], item["department"]) for _, item in feed._recent] == [
+        ("ticket_created", 7, "billing"), ("ticket_created", 8, "it")]
 
 
 def test_department_is_remembered_from_earlier_events():
