@@ -46,7 +46,7 @@ class Settling(DependencyProvider):
     linger = 0.2
 
     def setup(self):
-        self.publishing: Coalescer[tuple[str | None, dict]] | None = None
+        self.publishing: Coalescer[tuple[outbox.Dispatch, dict]] | None = None
         self.batches: Coalescer[dict] | None = None
         self.in_hand: set[str] = set()
 
@@ -65,17 +65,20 @@ class Settling(DependencyProvider):
         written meanwhile, then settle them; should publishing fail, they are left to the
         sweep (``settle_left_behind``)."""
         if self.publishing is None:
-            self.publishing = Coalescer(lambda tickets: self._publish(store, dispatch, tickets),
+            self.publishing = Coalescer(lambda written: self._publish(store, written),
                                         "publishing new tickets' events",
                                         linger=self.publish_linger)
-        self.publishing.add(ticket)
+        self.publishing.add((dispatch, ticket))
 
-    def _publish(self, store: TicketRepository, dispatch: outbox.Dispatch,
-                 tickets: list[dict]) -> None:
+    def _publish(self, store: TicketRepository,
+                 written: list[tuple[outbox.Dispatch, dict]]) -> None:
+        """With the first writer's dispatcher (its worker's headers go with the message) and
+        correlation id; a bundle carries each event's own id."""
+        tickets = [ticket for _, ticket in written]
         try:
             events = [doc for ticket in tickets for doc in ticket[UNSETTLED]["events"]]
             correlation.bind(events[0].get("correlation_id") if events else None)
-            outbox.send(dispatch, events)
+            outbox.send(written[0][0], events)
         except Exception:
             self.release([ticket["_id"] for ticket in tickets])
             raise
