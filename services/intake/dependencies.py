@@ -61,9 +61,10 @@ class Settling(DependencyProvider):
         self.in_hand.difference_update(ticket_ids)
 
     def publish(self, store: TicketRepository, dispatch: outbox.Dispatch, ticket: dict) -> None:
-        """Publish the events of ``ticket`` (as stored, in hand) with those of the tickets
-        written meanwhile, then settle them; should publishing fail, they are left to the
-        sweep (``settle_left_behind``)."""
+        """Take ``ticket`` (as stored) in hand and publish its events with those of the
+        tickets written meanwhile, then settle them; should publishing fail, they are left
+        to the sweep (``settle_left_behind``)."""
+        self.taking(ticket["_id"])
         if self.publishing is None:
             self.publishing = Coalescer(lambda written: self._publish(store, written),
                                         "publishing new tickets' events",

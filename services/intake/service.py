@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import logging
 import sys
 import uuid
 from collections import Counter
@@ -41,7 +40,6 @@ from .schemas import (ActorSchema, AttachmentUploadSchema, AttachmentView, Audit
                       StatusChangeSchema, TagQuerySchema, TagRenameSchema, TicketCreateSchema,
                       TicketQuerySchema, TicketSchema, TicketUpdateSchema)
 
-log = logging.getLogger(__name__)
 
 DEFAULT_REPORT_PERIOD = timedelta(days=30)
 RENAME_BATCH = 200  # tickets retagged (and events staged) per transaction
@@ -939,9 +937,8 @@ class IntakeService(OutboxRelay):
             if not existing:
                 raise
             return _replayed(existing, fields, viewer)
-        # The customer hears back now; the events are published from a green thread of
-        # their own (should that fail or the process die, settle_left_behind does it).
-        self.settling.taking(ticket["_id"])
+        # The customer hears back now; the events go out with those of the tickets written
+        # meanwhile (should that fail or the process die, settle_left_behind does it).
         self.settling.publish(self.store, self.dispatch, stored[0])
         return ok(ticket=_public_view(ticket, viewer["role"]), created=True)
 
