@@ -31,7 +31,13 @@ FILING_ATTEMPTS = 2  # a timed-out filing is asked once more, under the same key
 def file_ticket(portal, data: dict, user: dict | None, channel: str) -> dict:
     """Shared by the API and the web form; anonymous requesters are known by email.  The
     result's ``answer`` is what the caller may be shown: someone not signed in gets back only
-    what they sent plus the ticket number, nothing of any account behind that address."""
+    what they sent plus the ticket number, nothing of any account behind that address.
+    Filings take turns (``Portal.filing_turns``)."""
+    with portal.filing_turns:
+        return _file_ticket(portal, data, user, channel)
+
+
+def _file_ticket(portal, data: dict, user: dict | None, channel: str) -> dict:
     users = portal.users
     sent = shared(TicketCreateSchema).dump(data)
     anonymous = user is None
