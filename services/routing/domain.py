@@ -83,6 +83,24 @@ def queue_can_move(waiting: list[dict], agents: list[dict], department: str,
     return any(has_skills(agent, entry) for entry in waiting for agent in free)
 
 
+# ---------------------------------------------------------------------- events out of order
+
+def reopened_after(copy: dict, at: datetime) -> bool:
+    """Whether a reopening later than ``at`` has been handled (routing's copy of the ticket
+    keeps the latest, ``reopened_at``): a solve from before it, delivered late, must not take
+    the reopened ticket from its agent."""
+    reopened = copy.get("reopened_at")
+    return reopened is not None and reopened > at
+
+
+def settled_ahead(copy: dict) -> bool:
+    """Whether the ticket was solved or closed before routing remembered its creation
+    (``settled_ahead_at``) and not reopened since: its creation then places it nowhere.  A
+    reopening after that solve placed the ticket itself, so the creation finds it placed."""
+    settled = copy.get("settled_ahead_at")
+    return settled is not None and not reopened_after(copy, settled)
+
+
 # ---------------------------------------------------------------------- routing rules
 
 TEXT_FIELDS = ("subject", "description", "text")          # "text" = subject + description

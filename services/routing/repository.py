@@ -310,7 +310,7 @@ class RoutingRepository(Repository):
         """What routing needs later: skills for reassignment, text for incident detection,
         priority and SLA deadline for queue order.  ``(before, after)``: what was kept of
         the ticket before (None, or what events that overtook the creation left, such as an
-        SLA deadline, or PLACED_AHEAD) and the stored copy.  Only once: where the creation
+        SLA deadline, PLACED_AHEAD or a solve's ``settled_ahead_at``) and the stored copy.  Only once: where the creation
         was remembered already (its number is kept) the upsert meets the unique _id
         (DuplicateKeyError)."""
         before = self.db.tickets.find_one_and_update(
@@ -360,11 +360,20 @@ class RoutingRepository(Repository):
             {"_id": ticket_id, "reopened_at": {"$not": {"$gte": at}}},  # older, or none
             {"$set": {"reopened_at": at}}, session=session)
 
-    def reopened_after(self, ticket_id: str, at, session) -> bool:
-        """True when a reopening later than ``at`` has been handled already: a solve from
-        before it, delivered late, must not take the reopened ticket from its agent."""
-        return self.db.tickets.find_one({"_id": ticket_id, "reopened_at": {"$gt": at}},
-                                        projection={"_id": 1}, session=session) is not None
+    def order_marks(self, ticket_id: str, session) -> dict:
+        """What the copy says of the order of the ticket's events, as a solve needs it:
+        whether its creation is remembered (``number``) and its latest reopening handled
+        (``reopened_at``; see ``domain.reopened_after``); {} when there is no copy."""
+        return self.db.tickets.find_one({"_id": ticket_id},
+                                        projection={"number": 1, "reopened_at": 1},
+                                        session=session) or {}
+
+    def mark_settled_ahead(self, ticket_id: str, at, session) -> None:
+        """A solve or close at ``at`` was handled before the creation was remembered: the
+        creation must then place the ticket nowhere, unless a reopening later than the
+        latest such solve (kept) placed it (``domain.settled_ahead``)."""
+        self.db.tickets.update_one({"_id": ticket_id}, {"$max": {"settled_ahead_at": at}},
+                                   upsert=True, session=session)
 
     def set_ticket_fields(self, ticket_id: str, changes: dict, session) -> None:
         """Keep routing's copy and the queue entry (if waiting) in step."""

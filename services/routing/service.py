@@ -211,7 +211,10 @@ class RoutingService(OutboxRelay):
         routed in one transaction, with one read of their agents and one bulk write each for
         their copies, their queue entries and their events (under a burst most of them are
         only queued); one arriving alone, or one an earlier event placed ahead of its
-        creation, goes the careful way.  Should the batch fail, each is routed alone."""
+        creation, goes the careful way.  Should the batch fail, each is routed alone.
+        A ticket solved or closed before its creation got here (``domain.settled_ahead``) is
+        remembered and classified all the same (its classification does not depend on which
+        event came first) but neither assigned nor queued."""
         if len(events) == 1:
             self._route_alone(events[0])
         else:
@@ -226,7 +229,10 @@ class RoutingService(OutboxRelay):
             before, after = self.store.remember_creation(self._routing_copy(outcome["ticket"]),
                                                          session)
             remembered[:] = [after]
-            return self._classification_events(arrived, outcome, now) + self._place(
+            classified = self._classification_events(arrived, outcome, now)
+            if domain.settled_ahead(after):
+                return classified
+            return classified + self._place(
                 self._arrival(arrived, outcome, after), now, session,
                 never_placed=first_sight_unplaced and not (before or {}).get("placed_ahead"))
 
@@ -255,7 +261,8 @@ class RoutingService(OutboxRelay):
 
         def classify_and_place(session):
             known = self.store.routing_copies(list(arrivals), session)
-            # Remembered already (a redelivery): done.  Placed ahead: the careful way.
+            # Remembered already (a redelivery): done.  Placed ahead: the careful way.  Solved
+            # ahead (and not placed since): remembered here, placed nowhere.
             careful[:] = [i for i in arrivals if known.get(i, {}).get("placed_ahead")
                           and "number" not in known[i]]
             fresh = [(event.data, domain.evaluate_rules(rules, event.data))
@@ -269,6 +276,8 @@ class RoutingService(OutboxRelay):
             announced, waiting = [], []
             for (arrived, outcome), copy in zip(fresh, copies):
                 announced += self._classification_events(arrived, outcome, now)
+                if domain.settled_ahead(copy):
+                    continue
                 ticket = self._arrival(arrived, outcome, copy)
                 taken = self._take_best(ticket, now, session, agents=agents)
                 if taken is None:
@@ -327,11 +336,16 @@ class RoutingService(OutboxRelay):
         released = {}
 
         def work(session):
+            known = self.store.order_marks(d["ticket_id"], session)
             # Solve and reopen travel as separate events: if the reopening was handled first
             # (it found the agent still holding the ticket and kept it there), this older
             # solve must not free the slot, or the open ticket would be nobody's.
-            if self.store.reopened_after(d["ticket_id"], d["changed_at"], session):
+            if domain.reopened_after(known, d["changed_at"]):
                 return
+            # So do solve and creation: the creation, handled later, must not place the
+            # solved ticket (the slot it took or its queue entry would never be freed).
+            if "number" not in known:
+                self.store.mark_settled_ahead(d["ticket_id"], d["changed_at"], session)
             assignment = self.store.end_assignment(d["ticket_id"], now, session)
             if assignment:
                 released["department"] = assignment["department"]

@@ -27,11 +27,22 @@ def department_changed(created: dict, department: str) -> dict:
         "updated_at": datetime.now(timezone.utc)})
 
 
-def solved(ticket_id: str, number: int, department: str) -> dict:
+def solved(ticket_id: str, number: int, department: str,
+           at: datetime | None = None) -> dict:
+    at = at or datetime.now(timezone.utc)
     return intake_event(ev.STATUS_CHANGED, {
         "ticket_id": ticket_id, "number": number, "old_status": "open", "new_status": "solved",
         "actor_role": "agent", "department": department, "priority": "normal",
-        "changed_at": datetime.now(timezone.utc)})
+        "changed_at": at}, at)
+
+
+def reopened(created: dict, at: datetime, previous_assignee_id: str | None = None) -> dict:
+    """The requester reopened the ticket of ``created`` at ``at``."""
+    d = created["data"]
+    return intake_event(ev.TICKET_REOPENED, {
+        "ticket_id": d["ticket_id"], "number": d["number"], "department": d["department"],
+        "priority": d["priority"], "previous_assignee_id": previous_assignee_id,
+        "reopened_at": at}, at)
 
 
 def dispatcher(config):

@@ -2,7 +2,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services.routing.domain import can_take, rank_candidates
+from services.routing.domain import can_take, rank_candidates, reopened_after, settled_ahead
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -410,3 +410,24 @@ def test_signature_bands_find_most_pairs_at_the_default_threshold():
             far += bool(set(signature_bands(a)) & set(signature_bands(c)))
     assert similar > 100 and found / similar >= 0.93
     assert dissimilar > 100 and far / dissimilar <= 0.1
+
+
+def test_a_solve_is_late_only_behind_a_later_reopening():
+    copy = {"reopened_at": T0}
+    assert reopened_after(copy, T0 - timedelta(seconds=1))
+    assert not reopened_after(copy, T0)
+    assert not reopened_after(copy, T0 + timedelta(seconds=1))
+    assert not reopened_after({}, T0)
+
+
+@pytest.mark.parametrize("copy, settled", [
+    ({}, False),  # nothing came before the creation
+    ({"placed_ahead": True, "reopened_at": T0}, False),  # reopened first: placed
+    ({"settled_ahead_at": T0}, True),  # solved first
+    ({"settled_ahead_at": T0, "placed_ahead": True, "reopened_at": T0 - timedelta(minutes=1)},
+     True),  # reopened, then solved again
+    ({"settled_ahead_at": T0, "placed_ahead": True, "reopened_at": T0 + timedelta(minutes=1)},
+     False),  # solved, then reopened: the reopening placed it
+])
+def test_a_ticket_solved_before_its_creation_is_placed_only_if_reopened_since(copy, settled):
+    assert settled_ahead(copy) is settled
