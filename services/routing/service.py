@@ -379,6 +379,8 @@ class RoutingService(OutboxRelay):
                 released.append(current["department"])
             self.store.dequeue(d["ticket_id"], session)
             known = self.store.ticket(d["ticket_id"], session) or {}
+            if domain.settled_ahead(known):  # a change from before a solve that came first
+                return []
             return self._place({**known, "ticket_id": d["ticket_id"], "number": d["number"],
                                 "department": d["department"], "priority": d["priority"],
                                 "preferred_agent_id": None,

@@ -1,14 +1,15 @@
 """A solve that reaches routing before the ticket's creation (the events travel on separate
 queues), on the real broker and wire server: the late creation is remembered but neither
 assigned nor queued, alone or routed with others, unless a reopening after that solve placed
-the ticket."""
+the ticket; an older department change delivered after the solve places it nowhere either."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from services.common import events as ev
 from services.routing.service import RoutingService
-from tests.integration.routing_helpers import dispatcher, reopened, solved, ticket_created
+from tests.integration.routing_helpers import (department_changed, dispatcher, reopened,
+                                               solved, ticket_created)
 from tests.support import EventTap, events_handled, eventually, queues_drained, running
 
 @pytest.fixture(scope="module")
@@ -92,9 +93,15 @@ def test_a_ticket_solved_before_routing_saw_it_filed_is_neither_assigned_nor_que
         solve(publish, db, again, now + timedelta(seconds=2))
         publish(again)
 
-        remembered(db, back, again)
+        # An older department change delivered after the solve: it moves, it is not placed.
+        moved = ticket_created(304, "early-nobody", "moved before solved")
+        solve(publish, db, moved, now)
+        handled(publish, db, department_changed(moved, "early"), "follow_department")
+        publish(moved)
+
+        remembered(db, back, again, moved)
         eventually(lambda: queues_drained(config["_vhost"], "routing"), timeout=30)
-        for created in (free, waiting, again):
+        for created in (free, waiting, again, moved):
             assert placement(db, created) == (None, False), created["data"]["number"]
         assert placement(db, back) == ("early-one", False)
         assert load(db, "early-one") == 1
