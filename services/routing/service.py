@@ -166,7 +166,7 @@ class RoutingService(OutboxRelay):
             current = self.store.active_assignment(str(ticket_id), session)
             waiting = None if current else self.store.queue_entry(str(ticket_id), session)
             known = self.store.ticket(str(ticket_id), session)
-            if known is None:
+            if "number" not in (known or {}):  # a copy only events that overtook it started
                 raise Refusal(404, {"_schema": ["ticket not found"]})
             department = (current or waiting or known)["department"]
             target = self.store.agent(r["agent_id"], session)

@@ -12,6 +12,9 @@ from tests.integration.routing_helpers import (department_changed, dispatcher, r
                                                solved, ticket_created)
 from tests.support import EventTap, events_handled, eventually, queues_drained, running
 
+STAFF = {"id": "sup-early", "role": "supervisor", "name": "Sue"}
+
+
 @pytest.fixture(scope="module")
 def publish(config):
     return dispatcher(config)
@@ -73,6 +76,9 @@ def test_a_ticket_solved_before_routing_saw_it_filed_is_neither_assigned_nor_que
         waiting = ticket_created(301, "early-nobody", "filed and solved, nobody there")
         for created in (free, waiting):
             solve(publish, db, created, now)
+            refused = rpc.routing.reassign(created["data"]["ticket_id"], {
+                "agent_id": "early-one", "actor": STAFF})  # not taken in yet
+            assert (refused["ok"], refused["status"]) == (False, 404), refused
             publish(created)
             publish(created)  # a redelivery
         remembered(db, free, waiting)
@@ -105,9 +111,13 @@ def test_a_ticket_solved_before_routing_saw_it_filed_is_neither_assigned_nor_que
             assert placement(db, created) == (None, False), created["data"]["number"]
         assert placement(db, back) == ("early-one", False)
         assert load(db, "early-one") == 1
+        late = rpc.routing.reassign(free["data"]["ticket_id"], {"agent_id": "early-one",
+                                                                "actor": STAFF})
+        assert (late["ok"], late["status"]) == (False, 409), late  # solved: nothing to hand
 
+    # Assigned by their reopenings only (303 solved again since), each once.
     assigned = [e["data"]["number"] for e in tap.of_type(ev.TICKET_ASSIGNED)]
-    assert assigned == [302]
+    assert sorted(assigned) == [302, 303]
     assert not tap.of_type(ev.TICKET_UNASSIGNABLE)
     assert db("routing").assignment_log.count_documents(
         {"ticket_id": back["data"]["ticket_id"], "action": "assigned"}) == 1
@@ -121,8 +131,10 @@ def test_tickets_solved_before_their_creation_are_left_out_of_a_batch(config, rp
     rule = {"id": "early-invoices", "name": "Invoices", "position": 10,
             "conditions": [{"field": "text", "op": "contains_any", "value": ["invoice"]}],
             "actions": {"category": "invoices"}}
-    burst = [ticket_created(400 + i, "early-batch", f"Invoice number {i} is wrong")
-             for i in range(6)]
+    subjects = ("Invoice missing VAT", "Invoice sent twice", "Invoice in wrong currency",
+                "Old invoice address", "Invoice PDF is blank", "Cannot download invoice")
+    burst = [ticket_created(400 + i, "early-batch", subject)
+             for i, subject in enumerate(subjects)]
     settled = burst[1], burst[4]
     with running(config, RoutingService):
         assert rpc.routing.upsert_department({"id": "early-batch", "name": "Batch"})["ok"]
