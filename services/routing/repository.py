@@ -310,9 +310,9 @@ class RoutingRepository(Repository):
         """What routing needs later: skills for reassignment, text for incident detection,
         priority and SLA deadline for queue order.  ``(before, after)``: what was kept of
         the ticket before (None, or what events that overtook the creation left, such as an
-        SLA deadline, PLACED_AHEAD or a solve's ``settled_ahead_at``) and the stored copy.  Only once: where the creation
-        was remembered already (its number is kept) the upsert meets the unique _id
-        (DuplicateKeyError)."""
+        SLA deadline, PLACED_AHEAD or a solve's ``settled_ahead_at``) and the stored copy.
+        Only once: where the creation was remembered already (its number is kept) the upsert
+        meets the unique _id (DuplicateKeyError)."""
         before = self.db.tickets.find_one_and_update(
             {"_id": ticket["_id"], "number": {"$exists": False}}, {"$set": ticket}, upsert=True,
             session=session, return_document=ReturnDocument.BEFORE)
