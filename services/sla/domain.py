@@ -117,6 +117,12 @@ def _meet(state: dict, calendar: BusinessCalendar, threshold: float, at: datetim
     state["met_at"] = at
 
 
+def started(clock: dict | None) -> bool:
+    """Whether the ticket's creation started its clock.  Until it has, what is kept under the
+    ticket's id (if anything) holds the events that came long before it (no number yet)."""
+    return clock is not None and "number" in clock
+
+
 def is_running(clock: dict) -> bool:
     return clock["status"] in RUNNING_STATUSES
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from pymongo import ASCENDING, DeleteMany, ReplaceOne
+from pymongo.errors import DuplicateKeyError
 
+from services.common.events import Event
 from services.common.storage import Repository, insert_new
 
 from . import calendar as cal
@@ -79,12 +81,30 @@ class SlaRepository(Repository):
     # ------------------------------------------------------------------ clocks
 
     def start_clocks(self, clocks: list[dict]) -> list[dict]:
-        """Each ticket's clock as kept: these new ones inserted in one write, or the one
-        started before (a redelivery) where there is one."""
+        """Each ticket's clock as kept: these new ones inserted in one write, or what was
+        kept under its id before, where there is something: the clock a first delivery
+        started (this is a redelivery), or the events held for it (``hold_for_creation``)."""
         refused = insert_new(self.db.clocks, [_stored(c) for c in clocks])
         started = {c["_id"]: c for c in self.db.clocks.find(
             {"_id": {"$in": [clocks[i]["_id"] for i in refused]}})} if refused else {}
         return [started.get(c["_id"], c) for c in clocks]
+
+    def hold_for_creation(self, event: Event) -> bool:
+        """Keep an event for a clock not started yet under the clock's id, for the creation
+        to apply (``held_events``); the version counts what was held, so that the creation
+        replaces exactly what it read.  False when the clock has started meanwhile."""
+        held = {"event_id": event.event_id, "event_type": event.event_type,
+                "occurred_at": event.occurred_at,
+                # Not the ticket's state it carries: no rule reads it.
+                "data": {k: v for k, v in event.data.items() if k != "ticket"}}
+        try:
+            self.db.clocks.update_one({"_id": event.data["ticket_id"],
+                                       "number": {"$exists": False}},
+                                      {"$addToSet": {"held": held}, "$inc": {"version": 1}},
+                                      upsert=True)
+        except DuplicateKeyError:
+            return False
+        return True
 
     def clock(self, ticket_id: str, session=None) -> dict | None:
         return self.db.clocks.find_one({"_id": ticket_id}, session=session)
@@ -154,6 +174,12 @@ class SlaRepository(Repository):
                 **{f"p{p}_s": _nearest_rank(p) for p in (50, 90, 95)}}},
             {"$sort": {"key": ASCENDING, "target": ASCENDING}},
         ]))
+
+
+def held_events(kept: dict) -> list[Event]:
+    """The events ``hold_for_creation`` kept, in the order they happened."""
+    return [Event(e["event_id"], e["event_type"], e["occurred_at"], e["data"])
+            for e in sorted(kept.get("held", []), key=lambda e: e["occurred_at"])]
 
 
 def _stored(clock: dict) -> dict:

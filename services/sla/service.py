@@ -16,7 +16,7 @@ from services.common.results import fail, not_found, ok, parsed
 
 from . import domain
 from .dependencies import SlaStore, at_risk_gauges
-from .repository import ClockChanged
+from .repository import ClockChanged, held_events
 from .schemas import (CalendarSchema, ClockView, ComplianceQuery, PolicySchema,
                       calendar_document)
 
@@ -25,7 +25,8 @@ SWEEP_BATCH = 500
 SWEEP_MAX_BATCHES = 20  # per tick, so a conflict storm cannot keep one worker busy forever
 CONFLICT_RETRIES = 5
 # Each event type has its own queue, so a ticket's later events can overtake its creation.
-# Until the creation is this old, an event for an unknown clock is retried, not dropped.
+# Until the event is this old, one for a clock not started yet is retried; after that it is
+# held for the creation to apply (SLA was behind with creations: down, or under a backlog).
 CREATION_GRACE = timedelta(minutes=2)
 ALERT_EVENTS = {"warning": ev.SLA_WARNING, "breach": ev.SLA_BREACHED}
 
@@ -89,7 +90,8 @@ class SlaService(OutboxRelay):
     @rpc
     def get_clock(self, ticket_id: str) -> dict:
         found = self.store.clock(ticket_id)
-        return ok(clock=ClockView().dump(found)) if found else not_found("SLA clock")
+        return ok(clock=ClockView().dump(found)) if domain.started(found) \
+            else not_found("SLA clock")
 
     @command
     def compliance(self, query: dict | None = None) -> dict:
@@ -110,62 +112,94 @@ class SlaService(OutboxRelay):
             policy = self.store.policy_for(d)
             new.append(domain.new_clock(
                 d, policy, self.store.business_calendar(policy.get("calendar_id"))))
-        for clock in self.store.start_clocks(new):
-            self.dispatch(ev.SLA_DEADLINES_SET, self._deadlines_event(clock, clock["version"]))
+        for fresh, kept in zip(new, self.store.start_clocks(new)):
+            if domain.started(kept):
+                self.dispatch(ev.SLA_DEADLINES_SET, self._deadlines_event(kept, kept["version"]))
+            else:
+                self._start_with_held(fresh, kept)
 
     @on_event(ev.MESSAGE_ADDED)
     def count_message(self, event):
-        d = event.data
-        rule = domain.message_rule(d["author_role"], d["public"])
-        if rule is None:
-            return
-        self._evolve(event, lambda clock: rule(clock, d["added_at"], event.event_id))
+        self._evolve(event)
 
     @on_event(ev.STATUS_CHANGED)
     def follow_status(self, event):
-        d = event.data
-        self._evolve(event, lambda clock: domain.status_changed(
-            clock, d["new_status"], d["changed_at"], event.event_id))
+        self._evolve(event)
 
     @on_event(ev.PRIORITY_CHANGED)
     def follow_priority(self, event):
-        d = event.data
-        self._reselect_policy(event, {"priority": d["new_priority"]}, event.occurred_at)
+        self._evolve(event)
 
     @on_event(ev.TICKET_UPDATED)
     def follow_edit(self, event):
-        d = event.data
-        if {"priority", "department", *domain.ACCOUNT_FIELDS} & set(d["changes"]):
-            # Organization and plan (a staff edit, or a sender verified) come as changes.
-            account = {name: d["changes"][name]["new"] for name in domain.ACCOUNT_FIELDS
-                       if name in d["changes"]}
-            self._reselect_policy(event, {
-                "priority": d["priority"], "department": d["department"], **account},
-                d["updated_at"])
+        self._evolve(event)
 
     @on_event(ev.TICKET_ASSIGNED)
     def remember_assignee(self, event):
-        d = event.data
-        self._evolve(event, lambda clock: domain.assigned(
-            clock, d["agent_id"], d["assigned_at"], event.event_id))
+        self._evolve(event)
 
-    def _reselect_policy(self, event, changes: dict, at) -> None:
+    def _rule(self, event):
+        """What the event does to its ticket's clock, ``rule(clock) -> clock``, or None when
+        nothing.  Made of the event alone: a held event is applied as it would have been."""
+        d = event.data
+        if event.event_type == ev.MESSAGE_ADDED:
+            counted = domain.message_rule(d["author_role"], d["public"])
+            return counted and (lambda clock: counted(clock, d["added_at"], event.event_id))
+        if event.event_type == ev.STATUS_CHANGED:
+            return lambda clock: domain.status_changed(clock, d["new_status"], d["changed_at"],
+                                                       event.event_id)
+        if event.event_type == ev.PRIORITY_CHANGED:
+            return self._reselect_policy(event, {"priority": d["new_priority"]},
+                                         event.occurred_at)
+        if event.event_type == ev.TICKET_UPDATED:
+            if not {"priority", "department", *domain.ACCOUNT_FIELDS} & set(d["changes"]):
+                return None
+            # Organization and plan (a staff edit, or a sender verified) come as changes.
+            account = {name: d["changes"][name]["new"] for name in domain.ACCOUNT_FIELDS
+                       if name in d["changes"]}
+            return self._reselect_policy(event, {
+                "priority": d["priority"], "department": d["department"], **account},
+                d["updated_at"])
+        return lambda clock: domain.assigned(clock, d["agent_id"], d["assigned_at"],  # assigned
+                                             event.event_id)
+
+    def _reselect_policy(self, event, changes: dict, at):
         def rule(clock):
             ticket = {**clock, **changes}
             policy = self.store.policy_for(ticket)
             calendar = self.store.business_calendar(policy.get("calendar_id"))
             return domain.policy_changed(clock, policy, calendar, ticket, at, event.event_id)
 
-        self._evolve(event, rule)
+        return rule
 
-    def _evolve(self, event, rule) -> None:
-        """Apply ``rule(clock) -> clock``, retrying if a concurrent writer changed the clock
+    def _start_with_held(self, fresh: dict, held: dict) -> None:
+        """The clock the creation starts, with the events held for it applied, in place of
+        what held them (compare-and-set on its version: should another event be held
+        meanwhile, ClockChanged fails the creation, and its redelivery applies that one too),
+        with its compliance records and its announcement in one transaction."""
+        start = dict(fresh, version=held["version"])
+        clock = start
+        for event in held_events(held):
+            rule = self._rule(event)
+            if rule is not None:
+                clock = rule(clock)
+
+        def work(session):
+            return [self._deadlines_event(clock, self.store.save_clock(clock, start, session))]
+
+        self.apply(work)
+
+    def _evolve(self, event) -> None:
+        """Apply the event's rule (``_rule``), retrying if a concurrent writer changed the clock
         between our read and our write (compare-and-set on its version).  No marker: every
         rule records its event in the clock's inputs by id (domain._recorded), so an event
         seen again changes nothing and is not written; what its first handling announced was
         staged with it.  A change that moves no deadline and decides nothing (an assignment,
         most edits) is the clock's own write, without a transaction; one that does is saved
         with its compliance records and its announcement in one."""
+        rule = self._rule(event)
+        if rule is None:
+            return
         for attempt in range(CONFLICT_RETRIES):
             try:
                 self._save_evolved(event, rule)
@@ -176,10 +210,14 @@ class SlaService(OutboxRelay):
 
     def _save_evolved(self, event, rule) -> None:
         clock = self.store.clock(event.data["ticket_id"])
-        if clock is None:
+        if not domain.started(clock):
             if self.clock.now() - event.occurred_at < CREATION_GRACE:
                 raise ClockNotStartedYet(event.data["ticket_id"])
-            return  # a ticket from before SLA was running: nothing to time
+            # Dropped, a solve would leave the clock to run (and breach) once it starts.  (A
+            # ticket from before SLA was running keeps its events held for good: a few.)
+            if self.store.hold_for_creation(event):
+                return
+            raise ClockChanged(event.data["ticket_id"])  # started meanwhile: apply to it
         if "origin" not in clock:
             return  # a clock stored before clocks kept their inputs cannot be replayed
         updated = rule(clock)

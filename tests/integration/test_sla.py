@@ -292,6 +292,39 @@ def test_an_event_that_overtakes_the_creation_is_applied_once_the_clock_starts(
     assert clock["targets"]["first_response"]["running"] is False
 
 
+def test_a_solve_that_overtook_the_creation_by_more_than_the_grace_stops_the_clock(
+        rpc, publish, time_machine, db, config):
+    """SLA behind with creations for longer than CREATION_GRACE (down, or under a backlog):
+    the solve that came first is held, not ignored, and the clock the creation then starts is
+    stopped, not left running to breach on a solved ticket."""
+    time_machine.at = monday(16, 10)
+    solve = intake_event(ev.STATUS_CHANGED, {
+        "ticket_id": "held", "number": 7, "old_status": "open", "new_status": "solved",
+        "actor_role": "agent", "department": "billing", "priority": "normal",
+        "assignee_id": None, "changed_at": monday(16, 5)}, monday(16, 5))
+    redeliver = dispatcher(config)
+    redeliver(solve)
+    publish(ev.MESSAGE_ADDED, {"ticket_id": "held", "number": 7, "message_id": "m-held",
+                               "author_role": "agent", "public": True,
+                               "added_at": monday(16, 4)}, monday(16, 4))
+    redeliver(solve)  # the same event again: held once
+    kept = eventually(lambda: (db("sla").clocks.find_one({"_id": "held"}) or {})
+                      .get("version") == 3 and db("sla").clocks.find_one({"_id": "held"}))
+    assert len(kept["held"]) == 2
+    assert rpc.sla.get_clock("held")["status"] == 404  # nothing started yet
+
+    create(publish, rpc, "held", 7, monday(16, 0))
+    clock = rpc.sla.get_clock("held")["clock"]
+    assert clock["status"] == "solved" and clock.get("next_check") is None  # nothing to check
+    first_response, resolution = (clock["targets"][t] for t in ("first_response",
+                                                                "resolution"))
+    assert datetime.fromisoformat(first_response["met_at"]) == monday(16, 4)
+    assert datetime.fromisoformat(resolution["met_at"]) == monday(16, 5)
+    assert "held" not in db("sla").clocks.find_one({"_id": "held"})
+    met = {o["target"]: o["result"] for o in db("sla").outcomes.find({"ticket_id": "held"})}
+    assert met == {"first_response": "met", "resolution": "met"}
+
+
 def test_a_redelivered_creation_announces_the_clock_it_started_again(rpc, publish, config,
                                                                      time_machine):
     """The clock's announcement leaves before the event is acknowledged, with no outbox: a

@@ -475,3 +475,18 @@ def test_organization_and_plan_applied_later_are_kept_on_the_clock_and_its_repla
                                      dict(TICKET, organization="Acme", plan="gold"),
                                      T0 + minutes(30))
     assert replayed["plan"] == "gold"
+
+
+# --------------------------------------------------------------------------- held for the creation
+
+def test_only_the_creation_starts_a_clock_not_the_events_held_for_it():
+    from services.sla.repository import held_events
+
+    solve = {"event_id": "e2", "event_type": "status_changed", "occurred_at": T0 + minutes(5),
+             "data": {"ticket_id": "t1", "new_status": "solved", "changed_at": T0 + minutes(5)}}
+    reply = dict(solve, event_id="e1", event_type="message_added", occurred_at=T0 + minutes(4))
+    held = {"_id": "t1", "held": [solve, reply], "version": 2}
+    assert domain.started(started())
+    assert not domain.started(None) and not domain.started(held)
+    assert [(e.event_id, e.event_type, e.occurred_at) for e in held_events(held)] == [
+        ("e1", "message_added", T0 + minutes(4)), ("e2", "status_changed", T0 + minutes(5))]
