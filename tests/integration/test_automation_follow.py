@@ -1,15 +1,16 @@
 """The automation follows a ticket from events that travel on separate queues, on the real
 broker and Mongo wire server: a creation that arrives after the assignment, or twice, still
-leaves one right state (the first creation is a single insert; the others merge); an
-assignment arriving late or twice leaves the newest."""
+leaves one right state (the first creation is a single insert; the others merge), and one
+after the solve leaves it solved; an assignment arriving late or twice leaves the newest."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from nameko.standalone.events import event_dispatcher
 
 from services.automation.service import AutomationService
+from services.common import events as ev
 from services.common.events import new_event
-from tests.support import eventually, queues_drained, running
+from tests.support import eventually, intake_event, queues_drained, running
 from tests.unit.test_portal_live import created
 
 AT = datetime(2026, 12, 4, 10, tzinfo=timezone.utc)
@@ -48,6 +49,22 @@ def test_a_creation_twice_or_after_the_assignment_leaves_one_right_state(automat
     _dispatch(config, "intake", created(52, "technical"))
     state = eventually(lambda: (s := _state(db, "t52"))["status"] == "new" and s)
     assert (state["assignee_id"], state.get("due_rule")) == ("agent-1", None)  # not escalated
+
+
+def test_a_creation_after_the_solve_leaves_the_ticket_solved(automation, config, db):
+    """The solve came first: the creation does not make the ticket new again, so it waits to
+    be closed, not to be escalated as nobody's."""
+    solved_at = AT + timedelta(minutes=1)
+    _dispatch(config, "intake", intake_event(ev.STATUS_CHANGED, {
+        "ticket_id": "t55", "number": 55, "old_status": "new", "new_status": "solved",
+        "actor_role": "agent", "department": "technical", "priority": "normal",
+        "changed_at": solved_at}, solved_at))
+    eventually(lambda: _state(db, "t55"))
+    _dispatch(config, "intake", created(55, "technical"))
+    eventually(lambda: queues_drained(config["_vhost"], "automation"))
+    state = _state(db, "t55")
+    assert (state["status"], state["due_rule"], state["due_from"]) == (
+        "solved", "close", solved_at)
 
 
 def _assigned(ticket_id: str, number: int, agent_id: str, at: datetime) -> dict:
