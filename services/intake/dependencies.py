@@ -34,16 +34,18 @@ class Settling(DependencyProvider):
     (written, not settled yet) are left alone by its own sweep: a writer that is slow, not
     dead, would have their events published twice, adding load just when there is too much.
 
-    The events of the tickets written while a publish is under way go out together with the
-    next, one message per type and bundle (outbox.send): five services consume every
+    The events of the tickets written within ``publish_linger`` of each other go out
+    together, one message per type and bundle (outbox.send): five services consume every
     ticket_created, and RabbitMQ's work is per message and queue (BENCHMARKS.md, seventeenth
-    round).  No linger: a creation held back even 0.05 s let a solve published right after it
-    reach routing first, which then queued the solved ticket.
+    round).  The customer has their answer already; the pipeline starts that much later.
+    A solve or reply sent within that time may reach a consumer before the creation: each
+    consumer takes events in either order (routing remembers a solve that came first and
+    places the ticket nowhere; SLA retries, then holds such events for the creation).
     A settling batch gathers for ``linger``: nobody waits on it (the sweep's claim lasts
     seconds), and each is a transaction of five commands whatever its size, so under load
     fewer and larger ones cost less."""
 
-    publish_linger = 0.0
+    publish_linger = 0.05
     linger = 0.2
 
     def setup(self):

@@ -60,7 +60,7 @@ def test_the_events_of_tickets_written_together_go_out_in_one_message_then_settl
     for ticket_id in ("t1", "t2", "t3"):
         provider.taking(ticket_id)
         provider.publish(store, dispatch, _stored(ticket_id))
-    assert sent == []  # published from a green thread of its own
+    assert sent == []  # gathering for company
     eventlet.sleep(Settling.publish_linger + Settling.linger + 0.1)
     [(event_type, body)] = sent
     assert event_type == ev.TICKET_CREATED
