@@ -30,6 +30,11 @@ class RpcPool:
     def amqp_uri(self) -> str:
         return self._config["AMQP_URI"]
 
+    @property
+    def timeout(self) -> float:
+        """Seconds a call waits for its answer."""
+        return self._timeout
+
     def _new(self):
         # nameko keeps this dict as the proxy's context_data and reads it at each call, so
         # the borrower sets the current request's correlation id in it (see call).

@@ -1,24 +1,28 @@
 """Ticket filings take turns in a portal process (services/portal/routes/tickets.py): at most
-HELPDESK_FILINGS_AT_ONCE are under way, the rest start in the order they came."""
+HELPDESK_FILINGS_AT_ONCE are under way, the rest start in the order they came; one that gets
+no turn within intake's answer time is refused, with nothing filed."""
 import eventlet
+import pytest
 from flask import Flask
+from flask_babel import Babel
 
 from services.common.clock import SystemClock
 from services.portal.routes.tickets import file_ticket
-from services.portal.web import Portal
+from services.portal.web import ApiError, Portal
 
 
 class SlowIntake:
     """Answers create_ticket after a green-thread switch or two, noting who was under way."""
 
-    def __init__(self):
+    def __init__(self, answer_in: float = 0.01, timeout: float = 10.0):
         self.under_way, self.most_at_once, self.started = 0, 0, []
+        self.answer_in, self.timeout = answer_in, timeout
 
     def call(self, service, method, command):
         self.started.append(command["ticket"]["subject"])
         self.under_way += 1
         self.most_at_once = max(self.most_at_once, self.under_way)
-        eventlet.sleep(0.01)
+        eventlet.sleep(self.answer_in)
         self.under_way -= 1
         return {"ok": True, "created": True, "ticket": {"number": len(self.started)}}
 
@@ -33,16 +37,20 @@ def filing(subject: str) -> dict:
             "requester_email": f"{subject}@example.com"}
 
 
-def file_together(monkeypatch, at_once: str, count: int) -> SlowIntake:
+def filer(monkeypatch, at_once: str, intake: SlowIntake):
     monkeypatch.setenv("HELPDESK_FILINGS_AT_ONCE", at_once)
-    intake, app = SlowIntake(), Flask(__name__)
-    portal = Portal(intake, Customers(), SystemClock())
+    app, portal = Flask(__name__), Portal(intake, Customers(), SystemClock())
+    Babel(app)  # the refusal is a translated message
 
     def file(subject):
         with app.test_request_context("/api/tickets", method="POST"):
             return file_ticket(portal, filing(subject), None, "api")
+    return file
 
-    pool = eventlet.GreenPool()
+
+def file_together(monkeypatch, at_once: str, count: int) -> SlowIntake:
+    intake = SlowIntake()
+    file, pool = filer(monkeypatch, at_once, intake), eventlet.GreenPool()
     answers = [pool.spawn(file, f"t{i}") for i in range(count)]
     assert [a.wait()["answer"]["subject"] for a in answers] == [f"t{i}" for i in range(count)]
     return intake
@@ -57,3 +65,17 @@ def test_filings_beyond_the_limit_wait_and_start_in_arrival_order(monkeypatch):
 def test_without_a_setting_eight_filings_are_under_way_at_once(monkeypatch):
     intake = file_together(monkeypatch, "", 12)
     assert intake.most_at_once == 8
+
+
+def test_a_filing_that_gets_no_turn_within_intakes_answer_time_is_refused_unfiled(monkeypatch):
+    intake = SlowIntake(answer_in=0.3, timeout=0.05)  # intake far behind
+    file = filer(monkeypatch, "1", intake)
+    first = eventlet.spawn(file, "first")
+    eventlet.sleep(0)  # the first has its turn
+    with pytest.raises(ApiError) as refused:
+        file("second")
+    assert refused.value.status == 503
+    assert "Nothing was filed" in refused.value.errors["_schema"][0]
+    assert first.wait()["answer"]["subject"] == "first"
+    assert intake.started == ["first"]
+    assert file("third")["answer"]["subject"] == "third"  # the turn came back

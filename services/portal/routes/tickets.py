@@ -32,9 +32,17 @@ def file_ticket(portal, data: dict, user: dict | None, channel: str) -> dict:
     """Shared by the API and the web form; anonymous requesters are known by email.  The
     result's ``answer`` is what the caller may be shown: someone not signed in gets back only
     what they sent plus the ticket number, nothing of any account behind that address.
-    Filings take turns (``Portal.filing_turns``)."""
-    with portal.filing_turns:
+    Filings take turns (``Portal.filing_turns``); one that waited as long as an answer from
+    intake may take without getting its turn is refused with nothing filed (intake down or
+    far behind: waiting on would only make a longer queue of answers that come too late)."""
+    if not portal.filing_turns.acquire(timeout=portal.rpc.timeout):
+        raise ApiError(503, {"_schema": [_(
+            "So many requests are being filed right now that yours did not get its turn. "
+            "Nothing was filed: send it again in a moment.")]})
+    try:
         return _file_ticket(portal, data, user, channel)
+    finally:
+        portal.filing_turns.release()
 
 
 def _file_ticket(portal, data: dict, user: dict | None, channel: str) -> dict:
