@@ -170,6 +170,15 @@ class Portal:
         # later (BENCHMARKS.md, eighteenth round).
         self.filing_turns = Semaphore(filings_at_once())
 
+    def take_filing_turn(self) -> bool:
+        """Wait for a filing turn up to as long as intake's answer may take; True when taken
+        (give it back with ``filing_turns.release()``).  Not ``acquire(timeout=...)``: that
+        one lets a newcomer take a turn just given back, ahead of those waiting for it."""
+        taken = False
+        with eventlet.Timeout(self.rpc.timeout, False):
+            taken = self.filing_turns.acquire()
+        return taken
+
     # ------------------------------------------------------------------ rate limits
 
     # Shared limits: one count per account and one per address, whichever view (API or page)

@@ -79,3 +79,14 @@ def test_a_filing_that_gets_no_turn_within_intakes_answer_time_is_refused_unfile
     assert first.wait()["answer"]["subject"] == "first"
     assert intake.started == ["first"]
     assert file("third")["answer"]["subject"] == "third"  # the turn came back
+
+
+def test_a_turn_given_back_goes_to_the_longest_waiting_not_to_a_newcomer(monkeypatch):
+    monkeypatch.setenv("HELPDESK_FILINGS_AT_ONCE", "1")
+    portal = Portal(SlowIntake(timeout=0.05), Customers(), SystemClock())
+    assert portal.take_filing_turn()
+    waiting = eventlet.spawn(portal.take_filing_turn)
+    eventlet.sleep(0)  # waiting in line
+    portal.filing_turns.release()
+    assert not portal.take_filing_turn()  # a newcomer, right after: behind the one waiting
+    assert waiting.wait()
