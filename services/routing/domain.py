@@ -85,6 +85,12 @@ def queue_can_move(waiting: list[dict], agents: list[dict], department: str,
 
 # ---------------------------------------------------------------------- events out of order
 
+def creation_seen(copy: dict | None) -> bool:
+    """Whether routing's copy of a ticket holds its creation (its number): events that
+    overtook the creation may have started the copy before it."""
+    return copy is not None and "number" in copy
+
+
 def reopened_after(copy: dict, at: datetime) -> bool:
     """Whether a reopening later than ``at`` has been handled (routing's copy of the ticket
     keeps the latest, ``reopened_at``): a solve from before it, delivered late, must not take

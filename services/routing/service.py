@@ -166,7 +166,7 @@ class RoutingService(OutboxRelay):
             current = self.store.active_assignment(str(ticket_id), session)
             waiting = None if current else self.store.queue_entry(str(ticket_id), session)
             known = self.store.ticket(str(ticket_id), session)
-            if "number" not in (known or {}):  # a copy only events that overtook it started
+            if not domain.creation_seen(known):
                 raise Refusal(404, {"_schema": ["ticket not found"]})
             department = (current or waiting or known)["department"]
             target = self.store.agent(r["agent_id"], session)
@@ -264,10 +264,10 @@ class RoutingService(OutboxRelay):
             # Remembered already (a redelivery): done.  Placed ahead: the careful way.  Solved
             # ahead (and not placed since): remembered here, placed nowhere.
             careful[:] = [i for i in arrivals if known.get(i, {}).get("placed_ahead")
-                          and "number" not in known[i]]
+                          and not domain.creation_seen(known[i])]
             fresh = [(event.data, domain.evaluate_rules(rules, event.data))
                      for i, event in arrivals.items()
-                     if "number" not in known.get(i, {}) and i not in careful]
+                     if not domain.creation_seen(known.get(i)) and i not in careful]
             copies = [{**known.get(arrived["ticket_id"], {}),
                        **self._routing_copy(outcome["ticket"])} for arrived, outcome in fresh]
             self.store.remember_creations(copies, set(known), session)
@@ -318,7 +318,7 @@ class RoutingService(OutboxRelay):
 
         def work(session):
             known = self.store.ticket(d["ticket_id"], session) or {}
-            if "number" not in known:  # reopened before routing saw it filed
+            if not domain.creation_seen(known):  # reopened before routing saw it filed
                 self.store.mark_placed_ahead(d["ticket_id"], session)
             self.store.note_reopened(d["ticket_id"], d["reopened_at"], session)
             return self._place({**known, "ticket_id": d["ticket_id"], "number": d["number"],
@@ -344,7 +344,7 @@ class RoutingService(OutboxRelay):
                 return
             # So do solve and creation: the creation, handled later, must not place the
             # solved ticket (the slot it took or its queue entry would never be freed).
-            if "number" not in known:
+            if not domain.creation_seen(known):
                 self.store.mark_settled_ahead(d["ticket_id"], d["changed_at"], session)
             assignment = self.store.end_assignment(d["ticket_id"], now, session)
             if assignment:
@@ -389,7 +389,7 @@ class RoutingService(OutboxRelay):
 
         self.apply(work, event=event, consumer="follow_department")
         moved = self.store.ticket(d["ticket_id"])
-        if moved is not None and "number" in moved:  # alike to its new department's from now on
+        if domain.creation_seen(moved):  # alike to its new department's from now on
             self.store.note_alike([moved])
         if released:
             self._drain_queues(released, slots=1)
