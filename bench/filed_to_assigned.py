@@ -5,8 +5,8 @@ broker hears every ``ticket_assigned`` and ``sla_deadlines_set``.  A ticket's la
 just before its POST to the later of the two events; with the indexing, to the latest of them
 and the moment search sent the assigned ticket to Elasticsearch (``changed_at`` on search's
 copy, set when Elasticsearch acknowledged that revision; wall clock, as the POST's time is taken
-here too).  A ticket copy is searchable at Elasticsearch's next refresh after that, within its
-1 s ``refresh_interval``: the sync does not wait for it (it did before the fourteenth round).
+here too).  A ticket copy is searchable at Elasticsearch's next refresh after that (see
+docs/search.md): the sync does not wait for it (it did before the fourteenth round).
 Run against `make run`:
 
     .venv/bin/python -m bench.filed_to_assigned --rate 100 --seconds 300

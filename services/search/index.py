@@ -107,17 +107,21 @@ class SearchIndex:
         return indices.alias(self.prefix, kind)
 
     def ensure(self) -> None:
+        """Each kind's index exists behind its alias, with its serving settings (an index made
+        by an older release gets them too)."""
         for kind in indices.KINDS:
             alias = self.alias(kind)
             if not self.es.indices.exists_alias(name=alias):
                 name = indices.versioned(self.prefix, kind)
                 try:
-                    self.es.indices.create(index=name, body=indices.MAPPING)
+                    self.es.indices.create(index=name, body=indices.mapping(kind))
                 except RequestError as exc:
                     # Another worker or replica created it first: fine, the alias is idempotent.
                     if exc.error != "resource_already_exists_exception":
                         raise
                 self.es.indices.put_alias(index=name, name=alias)
+            else:
+                self.es.indices.put_settings(index=alias, body=indices.serving_settings(kind))
         self.ensured = True
 
     def bulk(self, kind: str, revisions: Iterable[tuple[str, int, dict]]) -> BulkOutcome:
@@ -193,7 +197,7 @@ class SearchIndex:
             progress(1)
         # Making 100,000 unrefreshed documents searchable can outlast the client's default
         # timeout on a busy node (measured: over 60 s at load 37): wait for it.
-        self.es.indices.put_settings(index=name, body=indices.SERVING_SETTINGS,
+        self.es.indices.put_settings(index=name, body=indices.serving_settings(kind),
                                      request_timeout=REBUILD_TIMEOUT)
         self.es.indices.refresh(index=name, request_timeout=REBUILD_TIMEOUT)
         self.switch_alias(kind, name)

@@ -39,8 +39,7 @@ ANALYSIS = {
 }
 
 MAPPING = {
-    "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s",
-                 "analysis": ANALYSIS},
+    "settings": {"number_of_shards": 1, "number_of_replicas": 0, "analysis": ANALYSIS},
     "mappings": {"dynamic": "strict", "properties": {
         "kind": {"type": "keyword"},
         "article_id": {"type": "keyword"},
@@ -68,16 +67,37 @@ MAPPING = {
 }
 
 
-# While a rebuild loads documents: no refreshes, no replicas; restored before the alias moves.
-BUILD_SETTINGS = {"index": {"refresh_interval": "-1", "number_of_replicas": 0}}
-SERVING_SETTINGS = {"index": {"refresh_interval": "1s"}}
-
 # Writes that answer only once their documents are searchable: an editor's saved article or
 # approved answer is there when the page comes back.  Ticket copies are written from events
-# nobody waits on; they become searchable at the next scheduled refresh (within 1 s), and
-# waiting for it held search's ticket sync up to a second per batch (filed -> indexed p50
-# 1.6 s at 30 tickets/s, BENCHMARKS.md fourteenth round).
+# nobody waits on; they become searchable at the next refresh, and waiting for it held
+# search's ticket sync up to a second per batch (filed -> indexed p50 1.6 s at 30 tickets/s,
+# BENCHMARKS.md fourteenth round).
 WAITS_FOR_REFRESH = frozenset({"articles", "answers"})
+
+
+def serving_settings(kind: str) -> dict:
+    """Refreshes of an index in service.  Articles and answers refresh every second, so an
+    editor's write waiting for one returns within a second.  Ticket copies keep
+    Elasticsearch's default: every second while searches come, none on a shard no search has
+    hit for 30 s (``index.search.idle.after``), whose next search waits for one refresh and
+    sees every copy written.  A burst of filings nobody searches meanwhile is then indexed
+    without a refresh a second: those refreshes were ~70 ms each and 2-3 of Elasticsearch's
+    3.7 CPU-ms per ticket (BENCHMARKS.md, nineteenth round)."""
+    return {"index": {"refresh_interval": "1s" if kind in WAITS_FOR_REFRESH else None}}
+
+
+def mapping(kind: str) -> dict:
+    """MAPPING with ``kind``'s serving settings, for an index that serves as soon as made.  A
+    null ``refresh_interval`` in a new index's settings counts as set (no search-idle
+    skipping, measured); in an update it removes the setting.  So it is left out here."""
+    refresh = {key: value for key, value in serving_settings(kind)["index"].items()
+               if value is not None}
+    return dict(MAPPING, settings={**MAPPING["settings"], **refresh})
+
+
+# While a rebuild loads documents: no refreshes, no replicas; serving_settings before the
+# alias moves.
+BUILD_SETTINGS = {"index": {"refresh_interval": "-1", "number_of_replicas": 0}}
 
 
 def alias(prefix: str, kind: str) -> str:

@@ -1,5 +1,6 @@
 """Getting search's Mongo copy into Elasticsearch correctly against the real servers: writes
 that land out of order, first saves that race, and a document Elasticsearch refuses."""
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -225,3 +226,60 @@ def test_an_article_is_searchable_when_its_write_returns_a_ticket_at_the_next_re
         assert [hit["_id"] for hit in searchable("articles", "at-once")] == ["at-once"]
     finally:
         es.indices.delete(index=f"{config['ES_INDEX_PREFIX']}-refresh-test-*")
+
+
+def test_ticket_copies_nobody_searches_are_not_refreshed_and_the_next_search_sees_them(es, config):
+    """Ticket copies keep Elasticsearch's search-idle refreshes (no refresh_interval of their
+    own): a shard no search has hit lately is not refreshed while copies are written, and the
+    search that comes next waits for one refresh and finds them.  Articles refresh every
+    second, so an editor's write waiting for one is not held up."""
+    prefix = f"{config['ES_INDEX_PREFIX']}-idle-test"
+    index = SearchIndex(es, prefix)
+    index.ensure()
+    alias = index.alias("tickets")
+    try:
+        (tickets_index,) = es.indices.get_alias(name=alias)
+        (articles_index,) = es.indices.get_alias(name=index.alias("articles"))
+        assert "refresh_interval" not in es.indices.get_settings(
+            index=tickets_index)[tickets_index]["settings"]["index"]
+        assert es.indices.get_settings(index=articles_index)[articles_index]["settings"][
+            "index"]["refresh_interval"] == "1s"
+        # Idle after one second without searches here, instead of thirty.
+        es.indices.put_settings(index=alias, body={"index": {"search.idle.after": "1s"}})
+        time.sleep(2)
+
+        def refreshes():
+            return es.indices.stats(index=alias, metric="refresh")["_all"]["primaries"][
+                "refresh"]["total"]
+
+        before = refreshes()
+        for n in range(3):
+            doc_id = f"idle-{n}"
+            assert index.bulk("tickets", [(doc_id, 1, domain.stored_ticket_document(
+                ticket(doc_id)))]).indexed == [(doc_id, 1)]
+            time.sleep(1.2)  # more than the one-second interval of an index that is searched
+        assert refreshes() == before
+        found = es.search(index=alias, body={"query": {"ids": {"values": [
+            "idle-0", "idle-1", "idle-2"]}}})["hits"]["hits"]
+        assert sorted(hit["_id"] for hit in found) == ["idle-0", "idle-1", "idle-2"]
+        assert refreshes() == before + 1
+    finally:
+        es.indices.delete(index=f"{prefix}-*")
+
+
+def test_an_index_made_by_an_older_release_gets_the_serving_settings(es, config):
+    """ensure() on an existing index: a tickets index made with an explicit one-second
+    refresh (as before search-idle refreshes) loses it; articles keep theirs."""
+    prefix = f"{config['ES_INDEX_PREFIX']}-older-test"
+    index = SearchIndex(es, prefix)
+    index.ensure()
+    try:
+        es.indices.put_settings(index=index.alias("tickets"),
+                                body={"index": {"refresh_interval": "1s"}})
+        SearchIndex(es, prefix).ensure()
+        settings = {kind: next(iter(es.indices.get_settings(index=index.alias(kind)).values()))[
+            "settings"]["index"] for kind in ("tickets", "articles")}
+        assert "refresh_interval" not in settings["tickets"]
+        assert settings["articles"]["refresh_interval"] == "1s"
+    finally:
+        es.indices.delete(index=f"{prefix}-*")
