@@ -25,7 +25,7 @@ from nameko.timer import Timer
 from prometheus_client import REGISTRY, make_wsgi_app
 from pymongo.database import Database
 
-from . import correlation, health, logs
+from . import correlation, gc_tuning, health, logs
 from .batches import EventBatchHandler
 from .events import unbundled
 from .metrics import (ENTRYPOINT_CALLS, ENTRYPOINT_SECONDS, EVENT_LAG_SECONDS, BusinessGauges,
@@ -145,7 +145,10 @@ class Observability(DependencyProvider):
         config = self.container.config
         port = config.get("METRICS_PORT")  # deploy/nameko.yaml: HELPDESK_METRICS_PORT
         if not port:
-            return  # in-process test containers: no endpoint, no scrape-time collector
+            # In-process test containers: no endpoint, no scrape-time collector, and the test
+            # process's garbage collector is left as it is.
+            return
+        gc_tuning.tune_for_serving()  # a service process of its own, set up by now
         db = self._db()
         if db is not None:
             self.collector = ScrapeCollector(self.container.service_name, db, config["AMQP_URI"],

@@ -10,7 +10,7 @@ import socket  # noqa: E402
 
 import eventlet.wsgi  # noqa: E402
 
-from services.common import logs  # noqa: E402
+from services.common import gc_tuning, logs  # noqa: E402
 from services.common.clock import SystemClock  # noqa: E402
 
 from .dependencies import nameko_config, rpc_pool, user_repository  # noqa: E402
@@ -43,6 +43,7 @@ def main() -> None:
     host = os.environ.get("HELPDESK_PORTAL_HOST", "127.0.0.1")
     port = int(os.environ.get("HELPDESK_PORTAL_PORT", "8080"))
     sock = listen(host, port)
+    gc_tuning.tune_for_serving()
     logging.getLogger(__name__).info("portal listening on http://%s:%d/", host, port)
     # Requests are logged (JSON, with their correlation id) by services/portal/observability.py;
     # eventlet's own log only reports server errors, through the same JSON handler.
