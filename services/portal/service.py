@@ -19,7 +19,7 @@ from werkzeug.sansio.utils import host_is_trusted
 from services.common.clock import Clock
 from services.intake.schemas import MAX_ATTACHMENT_BYTES
 
-from . import i18n, observability
+from . import i18n, observability, rate_storage
 from .live import LiveFeed
 from .repository import UserRepository
 from .routes import MODULES
@@ -77,7 +77,7 @@ def create_app(rpc: RpcPool, users: UserRepository, clock: Clock,
     )
     app.json.ensure_ascii = False
     csrf = CSRFProtect(app)
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
+    limiter = Limiter(get_remote_address, app=app, storage_uri=f"{rate_storage.SCHEME}://",
                       headers_enabled=True)
     portal = Portal(rpc, users, clock, limiter)
     observability.install(app, portal)
