@@ -80,6 +80,13 @@ def send(dispatch: Dispatch, docs: list[dict]) -> None:
                 [d["payload"] for d in part], [d.get("correlation_id") for d in part]))
 
 
+def send_unstaged(dispatch: Dispatch, envelopes: list[dict[str, Any]]) -> None:
+    """``send`` for events kept in no outbox (their writer announces them again should it die
+    first), under the correlation id of the work in progress."""
+    send(dispatch, [{"event_type": e["event_type"], "payload": e,
+                     "correlation_id": correlation.current()} for e in envelopes])
+
+
 def resend(dispatch: Dispatch, docs: list[dict]) -> None:
     """``send`` for a sweep: each with the correlation id of the work that wrote it (see
     observability)."""

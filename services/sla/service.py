@@ -9,6 +9,7 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from services.common import events as ev
+from services.common import outbox
 from services.common.nameko_support import (ClockProvider, OutboxRelay, command, on_event,
                                              on_events)
 from services.common.observability import Observability
@@ -104,9 +105,10 @@ class SlaService(OutboxRelay):
     def start_clock(self, events):
         # One write for the tickets filed together, no transaction or outbox: a clock is
         # inserted only if absent, and its deadlines are announced before the events are
-        # acknowledged.  Should this process die in between, the redelivery finds the clock
-        # and announces it again (consumers keep the newest version only).
-        new = []
+        # acknowledged, together (bundles: two services consume each, and RabbitMQ's work is
+        # per message).  Should this process die in between, the redelivery finds the clocks
+        # and announces them again (consumers keep the newest version only).
+        new, announced = [], []
         for event in events:
             d = event.data
             policy = self.store.policy_for(d)
@@ -114,9 +116,10 @@ class SlaService(OutboxRelay):
                 d, policy, self.store.business_calendar(policy.get("calendar_id"))))
         for fresh, kept in zip(new, self.store.start_clocks(new)):
             if domain.started(kept):
-                self.dispatch(ev.SLA_DEADLINES_SET, self._deadlines_event(kept, kept["version"]))
+                announced.append(self._deadlines_event(kept, kept["version"]))
             else:
                 self._start_with_held(fresh, kept)
+        outbox.send_unstaged(self.dispatch, announced)
 
     @on_event(ev.MESSAGE_ADDED)
     def count_message(self, event):

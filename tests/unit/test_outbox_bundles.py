@@ -2,8 +2,8 @@
 BUNDLE_LIMIT events each; a lone event as itself."""
 from datetime import datetime, timezone
 
+from services.common import correlation, outbox
 from services.common import events as ev
-from services.common import outbox
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=timezone.utc)
 
@@ -47,3 +47,15 @@ def test_a_bundle_holds_at_most_the_limit():
     assert "bundle" not in sent[-1]  # the one left over travels as itself
     order = [e["data"]["ticket_id"] for body in sent for e, _ in ev.unbundled(body, None)]
     assert order == [f"t{i}" for i in range(count)]
+
+
+def test_events_kept_in_no_outbox_go_out_as_bundles_under_the_work_s_correlation_id():
+    sent = []
+    envelopes = [_deadlines(f"t{i}") for i in range(3)]
+    correlation.bind("work-1")
+    try:
+        outbox.send_unstaged(lambda event_type, body: sent.append((event_type, body)),
+                             envelopes)
+    finally:
+        correlation.bind(None)
+    assert sent == [(ev.SLA_DEADLINES_SET, ev.bundle(envelopes, ["work-1"] * 3))]
