@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
 import eventlet
@@ -178,6 +179,17 @@ class Portal:
         with eventlet.Timeout(self.rpc.timeout, False):
             taken = self.filing_turns.acquire()
         return taken
+
+    @contextmanager
+    def filing_turn(self) -> Iterator[bool]:
+        """``take_filing_turn`` for a ``with`` block: whether the turn was taken, given back
+        when the block ends."""
+        taken = self.take_filing_turn()
+        try:
+            yield taken
+        finally:
+            if taken:
+                self.filing_turns.release()
 
     # ------------------------------------------------------------------ rate limits
 

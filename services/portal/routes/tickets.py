@@ -35,14 +35,12 @@ def file_ticket(portal, data: dict, user: dict | None, channel: str) -> dict:
     Filings take turns (``Portal.filing_turns``); one that waited as long as an answer from
     intake may take without getting its turn is refused with nothing filed (intake down or
     far behind: waiting on would only make a longer queue of answers that come too late)."""
-    if not portal.take_filing_turn():
-        raise ApiError(503, {"_schema": [_(
-            "So many requests are being filed right now that yours did not get its turn. "
-            "Nothing was filed: send it again in a moment.")]})
-    try:
+    with portal.filing_turn() as turn:
+        if not turn:
+            raise ApiError(503, {"_schema": [_(
+                "So many requests are being filed right now that yours did not get its turn. "
+                "Nothing was filed: send it again in a moment.")]})
         return _file_ticket(portal, data, user, channel)
-    finally:
-        portal.filing_turns.release()
 
 
 def _file_ticket(portal, data: dict, user: dict | None, channel: str) -> dict:
