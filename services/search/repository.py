@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 from pymongo import ASCENDING, UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.common.storage import Repository, insert_new
+from services.common.storage import DUPLICATE_KEY, Repository, insert_new
 
 from .domain import revision
 from .versions import SCHEDULED
@@ -184,34 +184,48 @@ class SearchRepository(Repository, VersionRepository):
         self._assign_copies(list(newest), now)
 
     def _assign_copies(self, ticket_ids: list[str], now: datetime) -> None:
-        for assignment in self.db.assignments.find({"_id": {"$in": ticket_ids}}):
-            self._assign_copy(assignment["_id"], assignment, now)
+        self._show_assignments({a["_id"]: a for a in self.db.assignments.find(
+            {"_id": {"$in": ticket_ids}})}, now)
 
-    def save_assignment(self, ticket_id: str, agent_id: str, at: datetime,
-                        now: datetime) -> None:
-        """Routing's latest assignment of a ticket, kept on its own too: the ticket's copy may
-        not be saved yet (its event can come later), and the save applies it then."""
-        assignment = {"agent_id": agent_id, "assigned_at": at}
-        try:
-            self.db.assignments.update_one(
-                {"_id": ticket_id, "assigned_at": {"$not": {"$gte": at}}},  # older, or none
-                {"$set": assignment}, upsert=True)
-        except DuplicateKeyError:
-            pass  # a later assignment is kept already
-        self._assign_copy(ticket_id, assignment, now)
+    def save_assignments(self, assignments: list[dict], now: datetime) -> None:
+        """Routing's latest assignment of each ticket (``ticket_id``, ``agent_id``,
+        ``assigned_at``: a ``ticket_assigned`` event's data), kept on its own too: a ticket's
+        copy may not be saved yet (its event can come later), and the save applies it then.
+        Of several assignments of one ticket the latest counts.  One write to
+        ``assignments`` and one to the copies, however many there are."""
+        latest: dict[str, dict] = {}
+        for given in assignments:
+            kept = latest.get(given["ticket_id"])
+            if kept is None or _later(given["assigned_at"], kept["assigned_at"]):
+                latest[given["ticket_id"]] = {"agent_id": given["agent_id"],
+                                              "assigned_at": given["assigned_at"]}
+        if not latest:
+            return
+        try:  # each upserted over an older assignment, or none
+            self.db.assignments.bulk_write([UpdateOne(
+                {"_id": ticket_id, "assigned_at": {"$not": {"$gte": a["assigned_at"]}}},
+                {"$set": a}, upsert=True) for ticket_id, a in latest.items()], ordered=False)
+        except BulkWriteError as exc:
+            # A duplicate key: the condition failed on a later assignment, kept already.
+            if any(e["code"] != DUPLICATE_KEY for e in exc.details["writeErrors"]):
+                raise
+        self._show_assignments(latest, now)
 
-    def _assign_copy(self, ticket_id: str, assignment: dict, now: datetime) -> None:
-        """The copy shows the assignment unless intake's state of the ticket is newer than it
-        and names an assignee (intake records routing's assignments, so that one is newer).
-        A copy not saved yet matches nothing: the save does this again."""
-        at = assignment["assigned_at"]
+    def _show_assignments(self, assignments: dict[str, dict], now: datetime) -> None:
+        """Each ticket's copy (by id) shows its assignment (``agent_id``, ``assigned_at``)
+        unless intake's state of the ticket is newer than it and names an assignee (intake
+        records routing's assignments, so that one is newer).  A copy not saved yet matches
+        nothing: the save does this again.  One write for all."""
+        if not assignments:
+            return
         # The ``$or`` inside an ``$and`` with the _id: at the top level the wire server would
         # plan its branches on their own, each a scan of the collection.
-        self.db.tickets.update_one(
-            {"$and": [{"_id": ticket_id, "assignee_id": {"$ne": assignment["agent_id"]}},
-                      {"$or": [{"assignee_id": None}, {"updated_at": {"$lte": at}}]}]},
-            {"$set": {"assignee_id": assignment["agent_id"], "indexed": False,
-                      "saved_at": now}, "$inc": {"rev": 1}})
+        self.db.tickets.bulk_write([UpdateOne(
+            {"$and": [{"_id": ticket_id, "assignee_id": {"$ne": a["agent_id"]}},
+                      {"$or": [{"assignee_id": None},
+                               {"updated_at": {"$lte": a["assigned_at"]}}]}]},
+            {"$set": {"assignee_id": a["agent_id"], "indexed": False, "saved_at": now},
+             "$inc": {"rev": 1}}) for ticket_id, a in assignments.items()], ordered=False)
 
     def suggested_id(self, kind: str, result_id: str) -> str | None:
         """The id feedback on a suggestion counts under: a published article or approved answer,

@@ -11,8 +11,7 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from services.common import events as ev
-from services.common.nameko_support import (ClockProvider, OutboxRelay, command, on_event,
-                                            on_events)
+from services.common.nameko_support import ClockProvider, OutboxRelay, command, on_events
 from services.common.observability import Observability
 from services.common.results import Refusal, fail, not_found, ok, parsed
 from services.common.validation import SLUG
@@ -462,12 +461,11 @@ class SearchService(KnowledgeLoop, OutboxRelay):
     on_ticket_reopened = _indexes_state(ev.TICKET_REOPENED)
     on_ticket_merged = _indexes_state(ev.TICKET_MERGED)  # the survivor's combined thread
 
-    @on_event(ev.TICKET_ASSIGNED, take_turns=False)
-    def on_ticket_assigned(self, event):
-        """Routing's assignment reaches search before intake's next event about the ticket."""
-        d = event.data
-        self.store.save_assignment(d["ticket_id"], d["agent_id"], d["assigned_at"],
-                                   self.clock.now())
+    @on_events(ev.TICKET_ASSIGNED)
+    def on_ticket_assigned(self, events):
+        """Routing's assignments reach search before intake's next event about their tickets;
+        those waiting together are written together (repository.save_assignments)."""
+        self.store.save_assignments([e.data for e in events], self.clock.now())
         self._sync_tickets()
 
     @timer(interval=2.0)

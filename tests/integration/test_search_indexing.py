@@ -5,13 +5,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from elasticsearch import Elasticsearch
+from nameko.standalone.events import event_dispatcher
 
+from services.common import events as ev
 from services.search import domain
 from services.search.index import SearchIndex
 from services.search.reindex import rebuild
 from services.search.repository import SearchRepository
 from services.search.service import SearchService
-from tests.support import eventually, running
+from tests.support import eventually, queues_drained, running
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -159,6 +161,64 @@ def test_creations_saved_unread_still_respect_copies_already_there(db, repo):
         {"_id": {"$in": ["seen-older", "seen-newer", "seen-none"]}})}
     assert {k: (d["status"], d["rev"]) for k, d in stored.items()} == {
         "seen-older": ("open", 2), "seen-newer": ("solved", 1), "seen-none": ("new", 1)}
+
+
+# ---------------------------------------------------------------- assignments arriving together
+
+def _assigned(ticket_id: str, agent_id: str, at: datetime) -> dict:
+    return ev.new_event(ev.TICKET_ASSIGNED, {
+        "ticket_id": ticket_id, "number": 7, "agent_id": agent_id, "agent_name": agent_id,
+        "department": "technical", "assigned_at": at}, at)
+
+
+def test_assignments_arriving_together_leave_each_ticket_its_latest(config, es, index, repo, db):
+    """Several ticket_assigned events in one message (a bundle: one batch for certain): a
+    ticket assigned twice, the later assignment first; one assigned once; one whose copy is
+    not saved yet (its save applies the assignment).  ``assignments`` and the copies end with
+    each ticket's latest, the copies are indexed with it, and the same events again change
+    nothing."""
+    earlier, later = NOW + timedelta(minutes=1), NOW + timedelta(minutes=2)
+    for ticket_id in ("together-twice", "together-once"):
+        assert repo.save_ticket(ticket(ticket_id), NOW)  # rev 1, state older than both
+    events = [_assigned("together-twice", "agent-later", later),
+              _assigned("together-once", "agent-once", earlier),
+              _assigned("together-uncopied", "agent-first", earlier),
+              _assigned("together-twice", "agent-earlier", earlier)]
+    latest = {"together-twice": ("agent-later", later), "together-once": ("agent-once", earlier),
+              "together-uncopied": ("agent-first", earlier)}
+    search = db("search")
+    dispatch = event_dispatcher({"AMQP_URI": config["AMQP_URI"], "serializer": "json"})
+
+    def kept():
+        return {a["_id"]: (a["agent_id"], a["assigned_at"])
+                for a in search.assignments.find({"_id": {"$in": list(latest)}})}
+
+    def copies():
+        return {c["_id"]: c for c in search.tickets.find({"_id": {"$in": list(latest)}})}
+
+    def indexed_with_latest():
+        stored = copies()
+        assert {i: c["assignee_id"] for i, c in stored.items()} == {
+            i: agent for i, (agent, _) in latest.items()}
+        assert all(c["indexed"] is True for c in stored.values()), stored
+        found = {i: in_es(es, index, i) for i in latest}
+        assert {i: (f["_source"]["assignee_id"], f["_version"]) for i, f in found.items()} == {
+            i: (c["assignee_id"], c["rev"]) for i, c in stored.items()}
+        return stored
+
+    with running(config, SearchService):
+        dispatch("routing", ev.TICKET_ASSIGNED, ev.bundle(events, [None] * len(events)))
+        eventually(lambda: kept() == latest)
+        assert repo.save_ticket(ticket("together-uncopied"), NOW)
+        before = eventually(indexed_with_latest)
+        assert {i: c["rev"] for i, c in before.items()} == {
+            "together-twice": 2, "together-once": 2, "together-uncopied": 2}
+
+        dispatch("routing", ev.TICKET_ASSIGNED, ev.bundle(events, [None] * len(events)))
+        eventually(lambda: queues_drained(config["_vhost"], "search"))
+        assert kept() == latest
+        assert {i: c["rev"] for i, c in indexed_with_latest().items()} == {
+            i: c["rev"] for i, c in before.items()}
 
 
 # ---------------------------------------------------------------- a document Elasticsearch refuses
