@@ -516,6 +516,10 @@ class SearchService(KnowledgeLoop, OutboxRelay):
                     outcome = self.index.bulk(kind, [(d["_id"], domain.revision(d), to_doc(d))
                                                      for d in pending])
                     self.store.mark_indexed(kind, outcome.indexed)
+                    if not sweep:
+                        indexed = set(outcome.indexed)
+                        self.neighbours.take(kind, [d for d in pending
+                                                    if (d["_id"], domain.revision(d)) in indexed])
                     self.store.mark_rejected(kind, outcome.rejected)
                     for doc_id, rev, why in outcome.rejected:
                         log.error("Elasticsearch refused %s %s revision %s (set aside until "
@@ -523,7 +527,8 @@ class SearchService(KnowledgeLoop, OutboxRelay):
                     if len(pending) < SYNC_BATCH:
                         break
             outage.ended()
-            self.neighbours.refresh(self.store)  # what was just indexed, findable by meaning
+            if sweep:  # what any replica indexed, findable by meaning
+                self.neighbours.refresh(self.store)
         except ElasticsearchConnectionError as exc:
             outage.began()
             log.warning("index sync postponed, Elasticsearch unreachable: %s", exc)

@@ -225,3 +225,14 @@ def test_refresh_loads_once_then_only_what_changed_and_drops_the_unpublished():
     store.kinds["articles"] = [article("a", published=False)]
     assert neighbours.refresh(store) == 1
     assert set(neighbours.public.entries) == {"b"}
+
+
+def test_take_applies_just_indexed_records_without_reading_and_refresh_agrees():
+    neighbours = retrieval.Neighbours()
+    assert neighbours.take("articles", [article("a"), article("b", published=False)]) == 2
+    assert set(neighbours.public.entries) == {"a"}
+    assert neighbours.take("articles", [article("a")]) == 0   # as applied already
+    store = Records(articles=[article("a"), article("b", published=False)])
+    assert neighbours.refresh(store) == 0           # the sweep reads them again: no rebuild
+    assert neighbours.take("articles", [article("a", published=False)]) == 1
+    assert neighbours.public.entries == {}
