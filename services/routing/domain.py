@@ -6,8 +6,9 @@ import functools
 import hashlib
 import random
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Collection, Iterable
+from typing import Any, Callable, Collection, Iterable, NamedTuple
 
 import numpy as np
 
@@ -72,6 +73,58 @@ def rank_candidates(agents: list[dict], department: str, preferred_id: str | Non
     able.sort(key=lambda a: (a["_id"] != preferred_id, a["_id"] in being_taken, a["load"],
                              a.get("last_assigned_at") or EPOCH, a["_id"]))
     return able
+
+
+def slot_taken(agent: dict, now: datetime) -> dict:
+    """The agent just after one more ticket is theirs: what taking a slot writes (one more
+    load, the next ``seq``, assigned now)."""
+    return dict(agent, load=agent["load"] + 1, seq=agent["seq"] + 1, last_assigned_at=now)
+
+
+class Given(NamedTuple):
+    """A ticket given to an agent: ``agent`` as it stands just after this assignment (its
+    ``load`` and ``seq`` are what the assignment log records for it)."""
+    ticket: dict
+    agent: dict
+
+
+@dataclass(frozen=True)
+class SlotsTaken:
+    """The slots one agent gives a batch: ``agent`` as read, ``count`` of them."""
+    agent: dict
+    count: int
+
+
+@dataclass(frozen=True)
+class BatchPlacement:
+    """Where the tickets of a batch go: ``given`` in the tickets' order, ``waiting`` for
+    whom nobody has room, and the slots ``taken`` of each agent given any."""
+    given: list[Given]
+    waiting: list[dict]
+    taken: list[SlotsTaken]
+
+
+def place_batch(tickets: list[dict], agents: list[dict], now: datetime,
+                being_taken: Collection[str] = ()) -> BatchPlacement:
+    """Each ticket to its best candidate (``rank_candidates``) in turn, among ``agents`` as
+    they stand after the batch's earlier tickets: the loads grow as the batch assigns, so
+    tickets spread over the agents as they would arriving one by one, and an agent whose
+    capacity runs out takes no more (those tickets wait)."""
+    read = {agent["_id"]: agent for agent in agents}
+    current = dict(read)
+    given, waiting = [], []
+    for ticket in tickets:
+        best = rank_candidates(list(current.values()), ticket["department"],
+                               ticket.get("preferred_agent_id"), ticket, now,
+                               being_taken=being_taken)
+        if not best:
+            waiting.append(ticket)
+            continue
+        after = current[best[0]["_id"]] = slot_taken(best[0], now)
+        given.append(Given(ticket, after))
+    taken = [SlotsTaken(read[agent_id], current[agent_id]["load"] - read[agent_id]["load"])
+             for agent_id in dict.fromkeys(g.agent["_id"] for g in given)]
+    return BatchPlacement(given, waiting, taken)
 
 
 def queue_can_move(waiting: list[dict], agents: list[dict], department: str,

@@ -14,7 +14,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from services.common.storage import DUPLICATE_KEY, Repository, insert_new
 
-from .domain import FAR_FUTURE, INCIDENT_CANDIDATES, priority_rank
+from .domain import FAR_FUTURE, INCIDENT_CANDIDATES, Given, SlotsTaken, priority_rank
 
 QUEUE_LIMIT = 1000
 # Alike tickets by signature band: one small document per (department, band) listing its newest
@@ -125,6 +125,33 @@ def _newest_kept(entries: list[Binary]) -> dict:
     return {"$each": entries, "$sort": 1, "$slice": -INCIDENT_CANDIDATES}
 
 
+def _available(now) -> dict:
+    """The filter of an available agent, as ``domain.is_available`` judges one."""
+    return {"$or": [{"status": "online"},
+                    {"status": "vacation", "vacation_until": {"$lte": now}}]}
+
+
+def _slots_taken(count: int, now) -> dict:
+    """The update taking ``count`` slots of an agent (``domain.slot_taken`` each)."""
+    return {"$inc": {"load": count, "seq": count}, "$set": {"last_assigned_at": now}}
+
+
+def _assignment(ticket_id: str, agent_id: str, department: str, now) -> tuple[dict, dict]:
+    """The filter and update (an upsert) giving a ticket to an agent.  Conditional: a ticket
+    already held by someone is never written over.  (A second writer meets a write conflict,
+    and after its retry the callers' read sees the assignment; the filter makes the write
+    itself refuse.)"""
+    return {"_id": ticket_id, "active": {"$ne": True}}, {"$set": {
+        "agent_id": agent_id, "department": department, "active": True, "assigned_at": now}}
+
+
+def _log_entry(ticket_id: str, agent: dict, action: str, now) -> dict:
+    """An assignment log entry: ``agent`` as it stands just after the change (its ``seq``
+    orders the agent's entries, its ``load`` is the load after)."""
+    return {"ticket_id": ticket_id, "agent_id": agent["_id"], "action": action, "at": now,
+            "seq": agent["seq"], "load_after": agent["load"], "capacity": agent["capacity"]}
+
+
 def _queue_sort_fields(changes: dict) -> dict:
     sort_fields = {}
     if "priority" in changes:
@@ -207,15 +234,26 @@ class RoutingRepository(Repository):
         below the capacity it had when read (``agent``, from the same transaction; unless
         ``within_capacity`` is off: a supervisor's deliberate override).  ``seq`` numbers
         every load change of the agent, so the log replays in a strict order."""
-        available = {"$or": [{"status": "online"},
-                             {"status": "vacation", "vacation_until": {"$lte": now}}]
-                     } if if_available else {}
+        available = _available(now) if if_available else {}
         below = {"load": {"$lt": agent["capacity"]},
                  "capacity": agent["capacity"]} if within_capacity else {}
         return self.db.agents.find_one_and_update(
-            {"_id": agent["_id"], **below, **available},
-            {"$inc": {"load": 1, "seq": 1}, "$set": {"last_assigned_at": now}},
+            {"_id": agent["_id"], **below, **available}, _slots_taken(1, now),
             session=session, return_document=ReturnDocument.AFTER)
+
+    def take_slots(self, taken: list[SlotsTaken], now, session) -> bool:
+        """``take_slot`` for the agents a batch gives tickets to (``domain.place_batch``), in
+        one write: each agent's slots are taken only while it stands as read in this
+        transaction (load, seq and capacity) and is available.  False when any agent changed
+        meanwhile (its slots were not taken, the others' were): the caller must then give
+        the transaction up."""
+        if not taken:
+            return True
+        written = self.db.agents.bulk_write([UpdateOne(
+            {"_id": t.agent["_id"], "load": t.agent["load"], "seq": t.agent["seq"],
+             "capacity": t.agent["capacity"], **_available(now)}, _slots_taken(t.count, now))
+            for t in taken], session=session)
+        return written.matched_count == len(taken)
 
     def free_slot(self, agent_id: str, session) -> dict | None:
         return self.db.agents.find_one_and_update(
@@ -228,21 +266,29 @@ class RoutingRepository(Repository):
         return self.db.assignments.find_one({"_id": ticket_id, "active": True}, session=session)
 
     def _log(self, ticket_id: str, agent: dict, action: str, now, session) -> None:
-        self.db.assignment_log.insert_one({
-            "ticket_id": ticket_id, "agent_id": agent["_id"], "action": action, "at": now,
-            "seq": agent["seq"], "load_after": agent["load"], "capacity": agent["capacity"]},
-            session=session)
+        self.db.assignment_log.insert_one(_log_entry(ticket_id, agent, action, now),
+                                          session=session)
 
     def record_assignment(self, ticket_id: str, agent: dict, department: str, now,
                           session) -> None:
         """``agent`` is the document returned by ``take_slot`` (load and seq after it)."""
-        # Conditional: a ticket already held by someone is never written over.  (A second
-        # writer meets a write conflict, and after its retry the callers' read sees the
-        # assignment; the filter makes the write itself refuse.)
-        self.db.assignments.update_one({"_id": ticket_id, "active": {"$ne": True}}, {"$set": {
-            "agent_id": agent["_id"], "department": department, "active": True,
-            "assigned_at": now}}, upsert=True, session=session)
+        self.db.assignments.update_one(*_assignment(ticket_id, agent["_id"], department, now),
+                                       upsert=True, session=session)
         self._log(ticket_id, agent, "assigned", now, session)
+
+    def record_assignments(self, given: list[Given], now, session) -> None:
+        """``record_assignment`` for the tickets a batch gives (``domain.place_batch``: each
+        agent as it stands just after that ticket's assignment), in one write a collection.
+        A ticket held already refuses (BulkWriteError, a duplicate key) and the transaction
+        ends."""
+        if not given:
+            return
+        self.db.assignments.bulk_write([UpdateOne(
+            *_assignment(g.ticket["ticket_id"], g.agent["_id"], g.ticket["department"], now),
+            upsert=True) for g in given], session=session)
+        self.db.assignment_log.insert_many([_log_entry(g.ticket["ticket_id"], g.agent,
+                                                       "assigned", now) for g in given],
+                                           session=session)
 
     def move_assignment(self, ticket_id: str, department: str, session) -> None:
         """The ticket changed department and its agent works there too: it stays theirs."""

@@ -208,10 +208,12 @@ class RoutingService(OutboxRelay):
     @on_events(ev.TICKET_CREATED)
     def route_new_ticket(self, events):
         """Classify, assign or queue, and watch for incidents.  Tickets arriving together are
-        routed in one transaction, with one read of their agents and one bulk write each for
-        their copies, their queue entries and their events (under a burst most of them are
-        only queued); one arriving alone, or one an earlier event placed ahead of its
-        creation, goes the careful way.  Should the batch fail, each is routed alone.
+        routed in one transaction, with one read of their agents (chosen in memory,
+        ``domain.place_batch``) and one bulk write each for their copies, their agents'
+        slots, their assignments, their assignment log, their queue entries and their
+        events, however many they are; one arriving alone, or one an earlier event placed
+        ahead of its creation, goes the careful way.  Should the batch fail, or an agent
+        change between its read and its write, each is routed alone.
         A ticket solved or closed before its creation got here (``domain.settled_ahead``) is
         remembered and classified all the same (its classification does not depend on which
         event came first) but neither assigned nor queued."""
@@ -272,24 +274,36 @@ class RoutingService(OutboxRelay):
                        **self._routing_copy(outcome["ticket"])} for arrived, outcome in fresh]
             self.store.remember_creations(copies, set(known), session)
             remembered[:] = copies
-            agents = self.store.agents_of({c["department"] for c in copies}, session)
-            announced, waiting = [], []
-            for (arrived, outcome), copy in zip(fresh, copies):
+            placed = domain.place_batch(
+                [self._arrival(arrived, outcome, copy)
+                 for (arrived, outcome), copy in zip(fresh, copies)
+                 if not domain.settled_ahead(copy)],
+                self.store.agents_of({c["department"] for c in copies}, session), now,
+                being_taken=self.slots.by_others())
+            for taken in placed.taken:
+                self.slots.hold(taken.agent["_id"])  # before the write: others rank meanwhile
+            # Every agent's slots in one write, each only while the agent stands as read:
+            # should one have changed since, none are taken and each ticket goes alone.
+            if not self.store.take_slots(placed.taken, now, session):
+                raise _AgentsChanged()
+            self.store.record_assignments(placed.given, now, session)
+            queued = self.store.enqueue_many(placed.waiting, now, session)
+            given = {g.ticket["ticket_id"]: _assigned(g.ticket, g.agent, now)
+                     for g in placed.given}
+            announced = []
+            for arrived, outcome in fresh:  # in the order tickets routed one by one announce
                 announced += self._classification_events(arrived, outcome, now)
-                if domain.settled_ahead(copy):
-                    continue
-                ticket = self._arrival(arrived, outcome, copy)
-                taken = self._take_best(ticket, now, session, agents=agents)
-                if taken is None:
-                    waiting.append(ticket)
-                    continue
-                agents = [taken if a["_id"] == taken["_id"] else a for a in agents]
-                announced += self._give(ticket, taken, now, session)
-            queued = self.store.enqueue_many(waiting, now, session)
-            return announced + [self._unassignable(ticket, now) for ticket in waiting
+                if arrived["ticket_id"] in given:
+                    announced.append(given[arrived["ticket_id"]])
+            return announced + [self._unassignable(ticket, now) for ticket in placed.waiting
                                 if ticket["ticket_id"] in queued]
 
-        self.apply(classify_and_place)
+        try:
+            self.apply(classify_and_place)
+        except _AgentsChanged:
+            for event in arrivals.values():  # nothing was written: each the careful way
+                self._route_alone(event)
+            return
         self._watch_for_incidents(remembered, now)
         for ticket_id in careful:
             self._route_alone(arrivals[ticket_id])
@@ -466,12 +480,9 @@ class RoutingService(OutboxRelay):
                                             f"routing rules {', '.join(outcome['fired'])}", now))
         return events
 
-    def _take_best(self, ticket: dict, now, session, exclude=(),
-                   agents: list[dict] | None = None) -> dict | None:
-        """The slot of the best agent who can take the ticket, taken atomically, or None.
-        ``agents``: as read in this transaction already (their loads as they now stand)."""
-        if agents is None:
-            agents = self.store.agents(ticket["department"], session)
+    def _take_best(self, ticket: dict, now, session, exclude=()) -> dict | None:
+        """The slot of the best agent who can take the ticket, taken atomically, or None."""
+        agents = self.store.agents(ticket["department"], session)
         for agent in domain.rank_candidates(agents, ticket["department"],
                                             ticket.get("preferred_agent_id"), ticket, now,
                                             exclude, being_taken=self.slots.by_others()):
@@ -681,6 +692,11 @@ class RoutingService(OutboxRelay):
 
 class _StillWaiting(Exception):
     """Rolls back a queue claim when no agent can take the ticket after all."""
+
+
+class _AgentsChanged(Exception):
+    """Rolls back a batch whose agents changed between its read and its write of their
+    slots (another transaction took or freed one)."""
 
 
 def _where(ticket: dict) -> dict:

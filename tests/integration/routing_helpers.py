@@ -50,3 +50,32 @@ def dispatcher(config):
     dispatch = event_dispatcher({"AMQP_URI": config["AMQP_URI"], "serializer": "json"})
     return lambda event: dispatch(ev.EVENT_SOURCE[event["event_type"]], event["event_type"],
                                   event)
+
+
+def publish_together(config, events: list[dict]) -> None:
+    """Sends events of one type in one message (a bundle): a batch handler is handed them
+    all at once, for certain."""
+    kind = events[0]["event_type"]
+    event_dispatcher({"AMQP_URI": config["AMQP_URI"], "serializer": "json"})(
+        ev.EVENT_SOURCE[kind], kind, ev.bundle(events, [None] * len(events)))
+
+
+def log_replays_agents(routing, agent_ids) -> None:
+    """Each agent's assignment log replays to what the agent holds: its entries numbered 1,
+    2, 3... (``seq``) with no gap and no repeat, each ``load_after`` one more (assigned) or
+    one less (released) than the entry before, never above the capacity an assignment saw;
+    the last of them the agent's ``seq`` and ``load``, which is its active assignments."""
+    for agent_id in agent_ids:
+        entries = sorted(routing.assignment_log.find({"agent_id": agent_id}),
+                         key=lambda e: e["seq"])
+        assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1)), agent_id
+        load = 0
+        for entry in entries:
+            load += 1 if entry["action"] == "assigned" else -1
+            assert entry["load_after"] == load, (agent_id, entry)
+            assert 0 <= load and (entry["action"] != "assigned" or load <= entry["capacity"]), (
+                agent_id, entry)
+        agent = routing.agents.find_one({"_id": agent_id})
+        active = routing.assignments.count_documents({"agent_id": agent_id, "active": True})
+        assert (agent["seq"], agent["load"]) == (len(entries), load) and load == active, (
+            agent_id, agent, active)

@@ -1,15 +1,21 @@
 """New tickets that wait in routing's queue together are routed together, on the real broker
 and wire server: each is remembered, classified, assigned or queued exactly once, a
 redelivery in the same batch changes nothing, a deadline or a department change that
-overtook a creation is honoured, and alike tickets of one batch still make an incident."""
+overtook a creation is honoured, and alike tickets of one batch still make an incident.  A batch
+takes its agents' slots and records its assignments in one write a collection, and routes each
+ticket alone when an agent changed between its read and that write."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from services.common import events as ev
+from services.routing.repository import RoutingRepository
 from services.routing.service import RoutingService
-from tests.integration.routing_helpers import department_changed, dispatcher, ticket_created
-from tests.support import EventTap, eventually, events_handled, queues_drained, running
+from tests.integration.routing_helpers import (department_changed, dispatcher,
+                                               log_replays_agents, publish_together,
+                                               ticket_created)
+from tests.support import (EventTap, eventually, events_handled, mongo_commands_sent,
+                           queues_drained, running)
 
 TAPPED = (ev.TICKET_ASSIGNED, ev.TICKET_CLASSIFIED, ev.INCIDENT_DECLARED,
           ev.TICKET_UNASSIGNABLE)
@@ -122,3 +128,133 @@ def test_tickets_routed_together_wait_in_the_order_they_were_filed(config, rpc):
     assert events_handled("routing", "route_new_ticket") - calls_before < len(burst)  # together
     assert queue["mode"] == "fifo"
     assert [t["number"] for t in queue["tickets"]] == [201, 202, 203, 204, 205, 206, 200]
+
+
+# The writes that give tickets to agents: per ticket when routed alone, per batch together.
+GIVING = (("findAndModify", "agents"), ("update", "agents"), ("update", "assignments"),
+          ("insert", "assignment_log"))
+
+
+def giving_writes(routing) -> dict[tuple[str, str], float]:
+    return {(command, collection): mongo_commands_sent(routing.name, command, collection)
+            for command, collection in GIVING}
+
+
+def setup_agents(rpc, department: str, capacities: dict[str, int]) -> None:
+    assert rpc.routing.upsert_department({"id": department, "name": department})["ok"]
+    for agent_id, capacity in capacities.items():
+        assert rpc.routing.upsert_agent({
+            "id": agent_id, "name": agent_id.upper(), "email": f"{agent_id}@example.com",
+            "departments": [department], "capacity": capacity, "languages": ["en"]})["ok"]
+
+
+def given_alone_first(config, routing, number: int, department: str) -> str:
+    """A ticket filed alone (routed the careful way, one slot taken): its agent's log starts
+    before the batch's."""
+    alone = ticket_created(number, department, "Filed alone first")
+    dispatcher(config)(alone)
+    assigned = eventually(lambda: routing.assignments.find_one(
+        {"_id": alone["data"]["ticket_id"]}))
+    eventually(lambda: queues_drained(config["_vhost"], "routing"))
+    return assigned["agent_id"]
+
+
+def placed_once(config, routing, tap, ids: list[str]) -> dict[str, str]:
+    """Waits until each ticket is assigned or waiting, and checks it is one or the other,
+    announced so once; each assigned ticket's agent, by ticket."""
+    eventually(lambda: routing.assignments.count_documents({"_id": {"$in": ids}})
+               + routing.queue.count_documents({"_id": {"$in": ids}}) == len(ids), timeout=30)
+    eventually(lambda: queues_drained(config["_vhost"], "routing"), timeout=30)
+    held = {a["_id"]: a["agent_id"] for a in routing.assignments.find(
+        {"_id": {"$in": ids}, "active": True})}
+    waiting = {q["_id"] for q in routing.queue.find({"_id": {"$in": ids}})}
+    assert not set(held) & waiting and set(held) | waiting == set(ids)
+    assigned = [e["data"] for e in tap.of_type(ev.TICKET_ASSIGNED) if e["data"]["ticket_id"] in ids]
+    assert sorted((a["ticket_id"], a["agent_id"]) for a in assigned) == sorted(held.items())
+    assert all(a["agent_name"] == a["agent_id"].upper() and a["assigned_by"] is None
+               and a["agent_email"] == f"{a['agent_id']}@example.com"
+               and a["agent_language"] == "en" for a in assigned), assigned
+    unassignable = [e["data"]["ticket_id"] for e in tap.of_type(ev.TICKET_UNASSIGNABLE)
+                    if e["data"]["ticket_id"] in ids]
+    assert sorted(unassignable) == sorted(waiting)
+    return held
+
+
+def test_tickets_filed_together_take_their_slots_in_one_write_a_collection(config, rpc, db,
+                                                                          tap):
+    """A bundle of new tickets (one batch for certain) to a department whose agents have
+    room for most of them: each ticket assigned or waiting once, the agents filled to their
+    capacity and no further, their slots, the assignments and their log written in one
+    command each for the whole batch, and each agent's log continuing in strict order from
+    the entry a ticket routed alone left."""
+    routing = db("routing")
+    capacities = {"tg-a": 3, "tg-b": 4}
+    with running(config, RoutingService):
+        setup_agents(rpc, "together", capacities)
+        assert given_alone_first(config, routing, 300, "together") == "tg-a"
+        burst = [ticket_created(301 + i, "together", f"Together {i}") for i in range(8)]
+        ids = [e["data"]["ticket_id"] for e in burst]
+        before = giving_writes(routing)
+        publish_together(config, burst)
+        held = placed_once(config, routing, tap, ids)
+        sent = {write: count - before[write] for write, count in giving_writes(routing).items()}
+    assert sent == {("findAndModify", "agents"): 0, ("update", "agents"): 1,
+                    ("update", "assignments"): 1, ("insert", "assignment_log"): 1}, sent
+    # Six free slots: the first six tickets (in filing order) take them, the last two wait.
+    assert set(held) == set(ids[:6])
+    assert sorted(held.values()) == ["tg-a"] * 2 + ["tg-b"] * 4
+    assert {a["_id"]: a["load"] for a in routing.agents.find(
+        {"_id": {"$in": list(capacities)}})} == capacities
+    log_replays_agents(routing, capacities)
+
+
+STALE = {  # what the batch reads of the agent that took the ticket filed alone
+    "slot-taken": lambda agent: dict(agent, load=agent["load"] - 1, seq=agent["seq"] - 1,
+                                     last_assigned_at=None),  # read before that ticket
+    "capacity-lowered": lambda agent: dict(agent, capacity=3),  # read before the admin's change
+}
+
+
+@pytest.mark.parametrize("change", list(STALE))
+def test_a_batch_whose_agent_changed_since_its_read_routes_each_ticket_alone(
+        config, rpc, db, tap, monkeypatch, caplog, change):
+    """The batch reads an agent as it stood before a change it does not see (made stale
+    here, on purpose): its one write of the slots refuses the changed agent, nothing of the
+    batch is written, and each ticket is routed alone, the careful way: every ticket given
+    or waiting once, no agent over its capacity, the log replaying."""
+    routing, department = db("routing"), f"fallback-{change}"
+    capacities = {f"{change}-a": 3, f"{change}-b": 3}
+    with running(config, RoutingService):
+        setup_agents(rpc, department, capacities)
+        changed = given_alone_first(config, routing, 400, department)
+        if change == "capacity-lowered":
+            capacities[changed] = 1  # full now
+            setup_agents(rpc, department, capacities)
+        read, refused = RoutingRepository.agents_of, []
+
+        def agents_of(self, departments, session):  # the batch's read, stale once
+            agents = read(self, departments, session)
+            if department in departments and not refused:
+                agents = [STALE[change](a) if a["_id"] == changed else a for a in agents]
+            return agents
+
+        take_slots = RoutingRepository.take_slots
+
+        def noted_take_slots(self, taken, now, session):
+            refused.append(not take_slots(self, taken, now, session))
+            return not refused[-1]
+
+        monkeypatch.setattr(RoutingRepository, "agents_of", agents_of)
+        monkeypatch.setattr(RoutingRepository, "take_slots", noted_take_slots)
+        burst = [ticket_created(401 + i, department, f"Changed under {i}") for i in range(3)]
+        ids = [e["data"]["ticket_id"] for e in burst]
+        publish_together(config, burst)
+        held = placed_once(config, routing, tap, ids)
+    assert refused == [True]  # the batch's write, and only it: then each alone
+    # Not the batch failing (a write refused by an index) and its events retried as errors.
+    assert not [r for r in caplog.records if "trying each alone" in r.getMessage()]
+    assert set(held) == set(ids)
+    agents = {a["_id"]: a for a in routing.agents.find({"_id": {"$in": list(capacities)}})}
+    assert all(agents[a]["load"] <= capacities[a] for a in capacities), agents
+    assert sum(agents[a]["load"] for a in capacities) == len(ids) + 1
+    log_replays_agents(routing, capacities)

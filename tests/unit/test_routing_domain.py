@@ -7,9 +7,10 @@ from services.routing.domain import can_take, rank_candidates, reopened_after, s
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
 
 
-def agent(id, load=0, capacity=5, status="online", departments=("billing",), last=None):
+def agent(id, load=0, capacity=5, status="online", departments=("billing",), last=None,
+          seq=0):
     return {"_id": id, "load": load, "capacity": capacity, "status": status,
-            "departments": list(departments), "last_assigned_at": last}
+            "departments": list(departments), "last_assigned_at": last, "seq": seq}
 
 
 def ids(agents):
@@ -431,3 +432,103 @@ def test_a_solve_is_late_only_behind_a_later_reopening():
 ])
 def test_a_ticket_solved_before_its_creation_is_placed_only_if_reopened_since(copy, settled):
     assert settled_ahead(copy) is settled
+
+
+# ---------------------------------------------------------------------- tickets routed together
+
+from services.routing.domain import (BatchPlacement, Given, SlotsTaken,  # noqa: E402
+                                     place_batch, slot_taken)
+
+
+def new_ticket(id, department="billing", **fields):
+    return {"ticket_id": id, "number": int(id[1:]), "department": department, **fields}
+
+
+def given_to(placement):
+    """Each given ticket's id, its agent's id, and the agent's load and seq just after."""
+    return [(g.ticket["ticket_id"], g.agent["_id"], g.agent["load"], g.agent["seq"])
+            for g in placement.given]
+
+
+def test_several_tickets_of_a_batch_go_to_one_agent_one_slot_after_another():
+    only = agent("a", load=1, seq=7, last=T0)
+    tickets = [new_ticket("t1"), new_ticket("t2"), new_ticket("t3")]
+    now = T0 + timedelta(minutes=1)
+    placed = place_batch(tickets, [only], now)
+    # Each assignment sees the load and seq the one before left: the log replays in order.
+    assert given_to(placed) == [("t1", "a", 2, 8), ("t2", "a", 3, 9), ("t3", "a", 4, 10)]
+    assert [g.ticket for g in placed.given] == tickets
+    assert all(g.agent["last_assigned_at"] == now for g in placed.given)
+    # One write for the agent: pinned to what was read, three slots.
+    assert placed.taken == [SlotsTaken(only, 3)]
+    assert only["load"] == 1 and only["seq"] == 7  # the agents as read are left as they were
+    assert placed.waiting == []
+
+
+def test_a_batch_spreads_over_agents_as_tickets_arriving_one_by_one_would():
+    agents = [agent("a", load=0, seq=3), agent("b", load=1, seq=5, last=T0)]
+    tickets = [new_ticket(f"t{i}") for i in range(1, 5)]
+    one_by_one, now = [], T0 + timedelta(minutes=1)
+    for ticket in tickets:  # take_slot after take_slot, each reading the loads afresh
+        best = rank_candidates(agents, "billing", ticket=ticket, now=now)[0]
+        agents = [slot_taken(a, now) if a is best else a for a in agents]
+        one_by_one.append(best["_id"])
+    placed = place_batch(tickets, [agent("a", load=0, seq=3),
+                                   agent("b", load=1, seq=5, last=T0)], now)
+    assert [g.agent["_id"] for g in placed.given] == one_by_one == ["a", "b", "a", "a"]
+    # t4: a and b both at 2, both assigned this moment: the id decides, as one by one.
+    assert given_to(placed) == [("t1", "a", 1, 4), ("t2", "b", 2, 6), ("t3", "a", 2, 5),
+                                ("t4", "a", 3, 6)]
+    assert [(t.agent["_id"], t.agent["load"], t.agent["seq"], t.count)
+            for t in placed.taken] == [("a", 0, 3, 3), ("b", 1, 5, 1)]
+
+
+def test_tickets_wait_once_the_capacity_runs_out_mid_batch():
+    agents = [agent("a", load=1, capacity=3), agent("away", status="away"),
+              agent("other", departments=["it"])]
+    tickets = [new_ticket(f"t{i}") for i in range(1, 5)]
+    placed = place_batch(tickets, agents, T0)
+    assert given_to(placed) == [("t1", "a", 2, 1), ("t2", "a", 3, 2)]
+    assert placed.waiting == tickets[2:]
+    assert placed.taken == [SlotsTaken(agents[0], 2)]
+
+
+def test_a_batch_nobody_can_take_waits_whole_and_takes_no_slot():
+    tickets = [new_ticket("t1"), new_ticket("t2", department="legal")]
+    assert place_batch(tickets, [agent("full", load=5, capacity=5)], T0) == BatchPlacement(
+        [], tickets, [])
+    assert place_batch([], [agent("a")], T0) == BatchPlacement([], [], [])
+
+
+def test_a_follow_up_goes_to_its_preferred_agent_and_skills_are_required():
+    agents = [skilled("idle"), skilled("prev", load=3),
+              skilled("ru", languages=["ru"], load=4)]
+    tickets = [new_ticket("t1", language="en"),
+               new_ticket("t2", language="en", preferred_agent_id="prev"),
+               new_ticket("t3", language="ru"),
+               new_ticket("t4", language="ru", preferred_agent_id="prev")]  # prev: no Russian
+    placed = place_batch(tickets, agents, T0)
+    assert given_to(placed) == [("t1", "idle", 1, 1), ("t2", "prev", 4, 1),
+                                ("t3", "ru", 5, 1)]
+    assert placed.waiting == [tickets[3]]  # ru is full now
+    assert {t.agent["_id"]: t.count for t in placed.taken} == {"idle": 1, "prev": 1, "ru": 1}
+
+
+def test_agents_being_taken_by_other_placements_get_a_batch_last():
+    agents = [agent("a", load=0), agent("b", load=1, capacity=3)]
+    tickets = [new_ticket(f"t{i}") for i in range(1, 5)]
+    placed = place_batch(tickets, agents, T0, being_taken={"a"})
+    # b, though busier, until it is full; then a, still a candidate.
+    assert [g.agent["_id"] for g in placed.given] == ["b", "b", "a", "a"]
+    assert [(t.agent["_id"], t.count) for t in placed.taken] == [("b", 2), ("a", 2)]
+
+
+def test_a_batch_over_several_departments_keeps_each_ticket_in_its_own():
+    agents = [agent("both", departments=["billing", "it"], load=1),
+              agent("it-only", departments=["it"], load=0)]
+    tickets = [new_ticket("t1", department="it"), new_ticket("t2"),
+               new_ticket("t3", department="it")]
+    placed = place_batch(tickets, agents, T0)
+    assert given_to(placed) == [("t1", "it-only", 1, 1), ("t2", "both", 2, 1),
+                                ("t3", "it-only", 2, 2)]
+    assert isinstance(placed.given[0], Given)
