@@ -310,11 +310,13 @@ class RoutingService(OutboxRelay):
 
     def _watch_for_incidents(self, remembered: list[dict], now) -> None:
         """List the routed tickets among the alike, then look for an incident around each
-        (the alike of all of them read together)."""
-        self.store.note_alike(remembered)
+        (the alike of all of them read together).  A department that looks for no incidents
+        keeps no lists: they serve nothing else, and where all tickets look alike (the
+        reason to switch detection off) each ticket rewrote the same full lists."""
         watched = [(ticket, settings) for ticket in remembered
                    if domain.detects_incidents(settings := self.store.recent_department(
                        ticket["department"]) or {})]
+        self.store.note_alike([ticket for ticket, _ in watched])
         for (ticket, _), cluster in zip(watched, self._clusters(watched, now)):
             if not self._incident_in_sight(cluster):
                 continue  # the common case: too few alike, so no second transaction
