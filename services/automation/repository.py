@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.common.nameko_support import ServiceDatabase
@@ -44,20 +44,24 @@ class AutomationRepository(Repository):
     def state(self, ticket_id: str, session=None) -> tr.TicketState | None:
         return self.db.ticket_states.find_one({"_id": ticket_id}, session=session)
 
+    def states(self, ticket_ids: list[str]) -> dict[str, tr.TicketState]:
+        """These tickets' stored states by ticket id, in one read."""
+        return {s["_id"]: s for s in self.db.ticket_states.find({"_id": {"$in": ticket_ids}})}
+
     def save_state(self, state: tr.TicketState, session=None) -> None:
         """Compare-and-set on the version read (0: not stored yet)."""
-        expected = state.get("version", 0)
-        doc = _stored(dict(state, version=expected + 1))
-        if expected == 0:
-            result = self.db.ticket_states.update_one(
-                {"_id": state["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session)
-            if result.upserted_id is None:
-                raise StateChanged(state["_id"])
-            return
-        result = self.db.ticket_states.replace_one({"_id": state["_id"], "version": expected},
-                                                   doc, session=session)
-        if result.matched_count != 1:
+        if not self.save_states([state], session):
             raise StateChanged(state["_id"])
+
+    def save_states(self, states: list[tr.TicketState], session=None) -> bool:
+        """``save_state`` for many, in one unordered write; False when some were refused
+        (another writer stored or changed the ticket's state first), which the write's answer
+        does not say."""
+        if not states:
+            return True
+        result = self.db.ticket_states.bulk_write([_compare_and_set(s) for s in states],
+                                                  ordered=False, session=session)
+        return result.upserted_count + result.modified_count == len(states)
 
     def start_states(self, states: list[tr.TicketState]) -> list[int]:
         """New tickets' first states, in one write; the positions of those refused (a later
@@ -155,6 +159,18 @@ class AutomationRepository(Repository):
 
     def mark(self, ticket_id: str, trigger_id: str) -> dict | None:
         return self.db.trigger_marks.find_one({"_id": f"{ticket_id}:{trigger_id}"})
+
+
+def _compare_and_set(state: tr.TicketState) -> UpdateOne | ReplaceOne:
+    """The write of a state over the version it was read at: inserted if none is stored yet
+    (version 0; a state stored meanwhile is left as it is), else in place of that version
+    (another one stored meanwhile is not matched).  Either way a refused write modifies
+    nothing."""
+    expected = state.get("version", 0)
+    doc = _stored(dict(state, version=expected + 1))
+    if expected == 0:
+        return UpdateOne({"_id": state["_id"]}, {"$setOnInsert": doc}, upsert=True)
+    return ReplaceOne({"_id": state["_id"], "version": expected}, doc)
 
 
 def _stored(state: dict) -> dict:

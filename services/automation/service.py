@@ -14,6 +14,7 @@ from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from services.common import events as ev
+from services.common.batches import BACKGROUND
 from services.common.nameko_support import (ClockProvider, OutboxRelay, command, on_event,
                                              on_events, ticket_turn)
 from services.common.observability import Observability
@@ -125,15 +126,35 @@ class AutomationService(OutboxRelay):
         self._enqueue(event)
         self._run_triggers(event)
 
-    @on_event(ev.TICKET_ASSIGNED)
-    def follow_assignment(self, event):
+    @on_events(ev.TICKET_ASSIGNED, **BACKGROUND)
+    def follow_assignment(self, events):
         # No marker: the state keeps when its assignment was made, and an older or repeated
-        # one changes nothing (tr.assigned).  One read and one write per assignment instead
-        # of a transaction of four commands.
-        d = event.data
-        self._evolve(None, d["ticket_id"], d["number"],
-                     lambda s: tr.assigned(s, d["agent_id"], d["assigned_at"]))
-        self._enqueue(event)
+        # one changes nothing (tr.assigned), in whatever order they come.  No turns either:
+        # the compare-and-set on the state's version keeps this and the ticket's other events
+        # from losing each other's changes, and the batch would otherwise wait for the
+        # triggers those run in their turns.  One read and one write for the assignments
+        # waiting together.
+        self._evolve_together([
+            (e.data["ticket_id"], e.data["number"],
+             lambda s, d=e.data: tr.assigned(s, d["agent_id"], d["assigned_at"]))
+            for e in events])
+        for event in events:
+            self._enqueue(event)
+
+    def _evolve_together(self, changes: list[tr.Change]) -> None:
+        """``_evolve(None, ...)`` for many changes at once: one read of their tickets' states,
+        each ticket's rules applied in order to its state, one write of the states that
+        changed (compare-and-set on each one's version).  Should another writer have stored
+        or changed one of those states meanwhile, the rules of every state that write saved
+        are applied again one at a time, to the state as it is now (where the write applied,
+        they find their change made)."""
+        changed = tr.evolved(self.store.states(list({t for t, _, _ in changes})), changes)
+        if self.store.save_states(changed):
+            return
+        written = {state["_id"] for state in changed}
+        for ticket_id, number, rule in changes:
+            if ticket_id in written:
+                self._evolve(None, ticket_id, number, rule)
 
     def _evolve(self, once: tuple[str, str] | None, ticket_id: str, number: int,
                 rule) -> None:
@@ -142,9 +163,8 @@ class AutomationService(OutboxRelay):
         transaction with that event's marker.  None: the rule itself leaves a state that has
         seen its event unchanged, and an unchanged state is not written."""
         def work(session=None):
-            state = self.store.state(ticket_id, session) or tr.blank(ticket_id, number)
-            updated = rule(state)
-            if updated != state:
+            stored = {ticket_id: self.store.state(ticket_id, session)}
+            for updated in tr.evolved(stored, [(ticket_id, number, rule)]):
                 self.store.save_state(updated, session)
 
         for attempt in range(CONFLICT_RETRIES):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, TypedDict
+from typing import Callable, Literal, Mapping, TypedDict
 
 Rule = Literal["close", "remind", "solve", "escalate"]
 RULES: tuple[Rule, ...] = ("close", "remind", "solve", "escalate")
@@ -84,6 +84,23 @@ def assigned(state: TicketState, agent_id: str, at: datetime) -> TicketState:
     if state.get("assignee_at") is not None and at <= state["assignee_at"]:
         return state
     return with_due(TicketState(state, assignee_id=agent_id, assignee_at=at))
+
+
+# What an event does to its ticket's state: (ticket id, number, ``rule(state) -> state``).
+Change = tuple[str, int, Callable[[TicketState], TicketState]]
+
+
+def evolved(stored: Mapping[str, TicketState | None], changes: list[Change]) -> list[TicketState]:
+    """The states ``changes`` make of the ``stored`` ones (by ticket id; a blank one where there
+    is none), each ticket's rules applied in order to its one state: those that changed, each
+    still carrying the version it was read at (an unchanged state is not written)."""
+    read: dict[str, TicketState] = {}
+    current: dict[str, TicketState] = {}
+    for ticket_id, number, rule in changes:
+        if ticket_id not in read:
+            read[ticket_id] = stored.get(ticket_id) or blank(ticket_id, number)
+        current[ticket_id] = rule(current.get(ticket_id, read[ticket_id]))
+    return [state for ticket_id, state in current.items() if state != read[ticket_id]]
 
 
 def acted(state: TicketState, rule: Rule, now: datetime) -> TicketState:

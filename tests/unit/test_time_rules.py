@@ -88,3 +88,26 @@ def test_the_admin_payload_is_refused_field_by_field(bad):
     with pytest.raises(ValidationError) as exc:
         TimeRulesSchema().load(payload)
     assert set(exc.value.messages) == set(bad)
+
+
+def test_changes_together_each_ticket_its_rules_in_order_on_one_state():
+    def assignment(agent_id, at):
+        return lambda s: tr.assigned(s, agent_id, at)
+
+    stored = {"t1": dict(state("new"), version=3), "t2": dict(state("new", _id="t2"), version=1)}
+    later = T0 + timedelta(minutes=5)
+    changed = tr.evolved(stored, [
+        ("t1", 7, assignment("a2", later)), ("t1", 7, assignment("a1", T0)),  # older, after
+        ("t2", 8, assignment("a1", T0)), ("t2", 8, assignment("a1", T0)),      # the same twice
+        ("t3", 9, assignment("a3", T0)),                                       # nothing stored
+        ("t1", 7, assignment("a2", later))])
+    by_id = {s["_id"]: s for s in changed}
+    assert by_id["t1"] == tr.assigned(stored["t1"], "a2", later)
+    assert by_id["t1"]["version"] == 3  # as read: its write is compare-and-set on it
+    assert by_id["t2"] == tr.assigned(stored["t2"], "a1", T0)
+    assert by_id["t3"] == tr.assigned(tr.blank("t3", 9), "a3", T0)
+    assert by_id["t3"]["version"] == 0 and by_id["t3"]["status"] is None
+    assert [s["_id"] for s in changed] == ["t1", "t2", "t3"]
+    # An unchanged state is left out, as is one with nothing stored and nothing done to it.
+    assert tr.evolved({"t1": by_id["t1"]}, [("t1", 7, assignment("a1", T0))]) == []
+    assert tr.evolved({"t4": None}, [("t4", 4, lambda s: s)]) == []
