@@ -450,3 +450,41 @@ def saved_alone(before: dict, after: dict) -> bool:
     deadline moved (nothing to announce) and no stored compliance record changes."""
     changed, gone = outcome_changes(before, after)
     return not changed and not gone and deadlines(after) == deadlines(before)
+
+
+# What a clock's events ask of its write (``evolution``): none, the events wait for the
+# creation; none; the clock's own write alone; or with its records and announcement.
+NOT_STARTED, UNCHANGED, ALONE, RECORDED = "not started", "unchanged", "alone", "recorded"
+
+
+def evolution(clock: dict | None, rules: list) -> tuple[str, dict | None]:
+    """The clock as read (None: nothing kept) after ``rules`` (``rule(clock) -> clock``) in
+    order, and what saving it takes: NOT_STARTED (its creation has not come; nothing applied),
+    UNCHANGED (also a clock stored before clocks kept their inputs: it cannot be replayed),
+    ALONE (``saved_alone``) or RECORDED."""
+    if not started(clock):
+        return NOT_STARTED, None
+    if "origin" not in clock:
+        return UNCHANGED, None
+    updated = clock
+    for rule in rules:
+        updated = rule(updated)
+    if updated == clock:
+        return UNCHANGED, None
+    return (ALONE if saved_alone(clock, updated) else RECORDED), updated
+
+
+def evolved_together(kept: dict[str, dict],
+                     rules: dict[str, list]) -> tuple[list[dict], set[str]]:
+    """``evolution`` of several tickets' clocks (``kept``: what was read, by ticket id;
+    ``rules``: each ticket's, in order, None for an event that does nothing): the clocks
+    whose changes are saved alone, and the tickets whose events need more than that, one at a
+    time (a clock not started, or a change with records to save or an announcement)."""
+    saved, alone = [], set()
+    for ticket_id, its_rules in rules.items():
+        kind, updated = evolution(kept.get(ticket_id), [rule for rule in its_rules if rule])
+        if kind == ALONE:
+            saved.append(updated)
+        elif kind != UNCHANGED:
+            alone.add(ticket_id)
+    return saved, alone

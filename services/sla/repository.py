@@ -85,8 +85,7 @@ class SlaRepository(Repository):
         kept under its id before, where there is something: the clock a first delivery
         started (this is a redelivery), or the events held for it (``hold_for_creation``)."""
         refused = insert_new(self.db.clocks, [_stored(c) for c in clocks])
-        started = {c["_id"]: c for c in self.db.clocks.find(
-            {"_id": {"$in": [clocks[i]["_id"] for i in refused]}})} if refused else {}
+        started = self.clocks([clocks[i]["_id"] for i in refused]) if refused else {}
         return [started.get(c["_id"], c) for c in clocks]
 
     def hold_for_creation(self, event: Event) -> bool:
@@ -109,6 +108,11 @@ class SlaRepository(Repository):
     def clock(self, ticket_id: str, session=None) -> dict | None:
         return self.db.clocks.find_one({"_id": ticket_id}, session=session)
 
+    def clocks(self, ticket_ids: list[str]) -> dict[str, dict]:
+        """What is kept under these tickets' ids (their clocks, or the events held for them)
+        by ticket id, in one read."""
+        return {c["_id"]: c for c in self.db.clocks.find({"_id": {"$in": ticket_ids}})}
+
     def save_clock(self, clock: dict, before: dict, session) -> int:
         """``clock``, computed from ``before`` (the clock as read), and the compliance records
         that changed with it (see ``replace_clock``).  Returns the version written."""
@@ -120,13 +124,19 @@ class SlaRepository(Repository):
         """The clock alone, with compare-and-set on the version read: concurrent writers
         cannot lose each other's changes, and of two replicas announcing the same alert only
         one succeeds.  Returns the version written."""
-        expected = clock["version"]
-        result = self.db.clocks.replace_one({"_id": clock["_id"], "version": expected},
-                                            _stored(dict(clock, version=expected + 1)),
-                                            session=session)
-        if result.matched_count != 1:
+        if not self.replace_clocks([clock], session):
             raise ClockChanged(clock["_id"])
-        return expected + 1
+        return clock["version"] + 1
+
+    def replace_clocks(self, clocks: list[dict], session=None) -> bool:
+        """``replace_clock`` for many, in one unordered write; False when some were refused
+        (another writer changed the clock first), which the write's answer does not say."""
+        if not clocks:
+            return True
+        writes = [ReplaceOne({"_id": c["_id"], "version": c["version"]},
+                             _stored(dict(c, version=c["version"] + 1))) for c in clocks]
+        return self.db.clocks.bulk_write(writes, ordered=False,
+                                         session=session).matched_count == len(clocks)
 
     def record_outcomes(self, before: dict, clock: dict, session) -> None:
         """The clock's decided compliance records as they stand now: what changed since

@@ -10,8 +10,9 @@ from nameko.timer import timer
 
 from services.common import events as ev
 from services.common import outbox
+from services.common.batches import BACKGROUND
 from services.common.nameko_support import (ClockProvider, OutboxRelay, command, on_event,
-                                             on_events)
+                                             on_events, ticket_turns)
 from services.common.observability import Observability
 from services.common.results import fail, not_found, ok, parsed
 
@@ -137,9 +138,9 @@ class SlaService(OutboxRelay):
     def follow_edit(self, event):
         self._evolve(event)
 
-    @on_event(ev.TICKET_ASSIGNED)
-    def remember_assignee(self, event):
-        self._evolve(event)
+    @on_events(ev.TICKET_ASSIGNED, **BACKGROUND)
+    def remember_assignee(self, events):
+        self._evolve_together(events)
 
     def _rule(self, event):
         """What the event does to its ticket's clock, ``rule(clock) -> clock``, or None when
@@ -211,9 +212,28 @@ class SlaService(OutboxRelay):
                 if attempt == CONFLICT_RETRIES - 1:
                     raise
 
+    def _evolve_together(self, events) -> None:
+        """``_evolve`` for events waiting together, in their tickets' turns (as each alone
+        would be): one read of their clocks, each clock's events applied in order to it, and
+        one write of the clocks that change alone (``domain.evolved_together``).  The events of
+        a clock not started yet, or whose change goes with compliance records or an
+        announcement, go one at a time (``_evolve``), as do, should another writer (a replica)
+        have changed one of the clocks meanwhile, those of every clock that write saved."""
+        rules: dict[str, list] = {}
+        for event in events:
+            rules.setdefault(event.data["ticket_id"], []).append(self._rule(event))
+        with ticket_turns(self.name, list(rules)):
+            saved, alone = domain.evolved_together(self.store.clocks(list(rules)), rules)
+            if not self.store.replace_clocks(saved):
+                alone.update(clock["_id"] for clock in saved)
+            for event in events:
+                if event.data["ticket_id"] in alone:
+                    self._evolve(event)
+
     def _save_evolved(self, event, rule) -> None:
         clock = self.store.clock(event.data["ticket_id"])
-        if not domain.started(clock):
+        kind, updated = domain.evolution(clock, [rule])
+        if kind == domain.NOT_STARTED:
             if self.clock.now() - event.occurred_at < CREATION_GRACE:
                 raise ClockNotStartedYet(event.data["ticket_id"])
             # Dropped, a solve would leave the clock to run (and breach) once it starts.  (A
@@ -221,13 +241,9 @@ class SlaService(OutboxRelay):
             if self.store.hold_for_creation(event):
                 return
             raise ClockChanged(event.data["ticket_id"])  # started meanwhile: apply to it
-        if "origin" not in clock:
-            return  # a clock stored before clocks kept their inputs cannot be replayed
-        updated = rule(clock)
-        if updated == clock:
-            return
-        if domain.saved_alone(clock, updated):  # no record changes: the clock alone
+        if kind == domain.ALONE:  # no record changes: the clock alone
             self.store.replace_clock(updated)
+        if kind != domain.RECORDED:
             return
 
         def work(session):

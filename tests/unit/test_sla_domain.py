@@ -490,3 +490,56 @@ def test_only_the_creation_starts_a_clock_not_the_events_held_for_it():
     assert not domain.started(None) and not domain.started(held)
     assert [(e.event_id, e.event_type, e.occurred_at) for e in held_events(held)] == [
         ("e1", "message_added", T0 + minutes(4)), ("e2", "status_changed", T0 + minutes(5))]
+
+
+# --------------------------------------------------------------------------- events together
+
+def _assignment(agent_id, at, event_id):
+    return lambda clock: domain.assigned(clock, agent_id, at, event_id)
+
+
+def test_what_a_clocks_events_ask_of_its_write():
+    fresh = started()
+    held = {"_id": "t1", "held": [], "version": 1}
+    assert domain.evolution(None, [_assignment("a1", T0, "e1")]) == (domain.NOT_STARTED, None)
+    assert domain.evolution(held, [_assignment("a1", T0, "e1")]) == (domain.NOT_STARTED, None)
+    legacy = {k: v for k, v in fresh.items() if k != "origin"}
+    assert domain.evolution(legacy, [_assignment("a1", T0, "e1")]) == (domain.UNCHANGED, None)
+    kind, taken = domain.evolution(fresh, [_assignment("a1", T0, "e1")])
+    assert (kind, taken) == (domain.ALONE, domain.assigned(fresh, "a1", T0, "e1"))
+    assert domain.evolution(taken, [_assignment("a1", T0, "e1")]) == (domain.UNCHANGED, None)
+    assert domain.evolution(taken, []) == (domain.UNCHANGED, None)
+    # A late assignment from before the reply that met first response: the reply's record is
+    # credited to that agent now, so it is saved with the clock.
+    replied = domain.staff_replied(taken, T0 + minutes(20), "e2")
+    kind, recredited = domain.evolution(replied, [_assignment("a2", T0 + minutes(10), "e3")])
+    assert kind == domain.RECORDED
+    assert {o["target"]: o["agent_id"] for o in domain.outcomes(recredited)}[
+        "first_response"] == "a2"
+
+
+def test_several_clocks_events_together_each_clock_its_events_in_order():
+    fresh = started()
+    other = domain.new_clock(dict(TICKET, ticket_id="t2", number=43), POLICY, CAL)
+    replied = domain.staff_replied(domain.assigned(fresh, "a1", T0, "e0"), T0 + minutes(20),
+                                   "e1")
+    kept = {"t1": fresh, "t2": other, "t4": {"_id": "t4", "held": [], "version": 1},
+            "t5": replied}
+    saved, alone = domain.evolved_together(kept, {
+        # Two for one ticket, the newer first: both recorded, the newer one holds it.
+        "t1": [_assignment("a2", T0 + minutes(5), "e2"), None,
+               _assignment("a1", T0 + minutes(1), "e3")],
+        "t2": [_assignment("a3", T0, "e4"), _assignment("a3", T0, "e4")],  # the same twice
+        "t3": [_assignment("a4", T0, "e5")],    # nothing kept yet
+        "t4": [_assignment("a4", T0, "e6")],    # events held for its creation
+        "t5": [_assignment("a9", T0 + minutes(10), "e7")],  # re-credits the reply's record
+        "t6": [None]})
+    assert alone == {"t3", "t4", "t5", "t6"}
+    by_id = {clock["_id"]: clock for clock in saved}
+    assert set(by_id) == {"t1", "t2"}
+    assert by_id["t1"] == domain.assigned(domain.assigned(fresh, "a2", T0 + minutes(5), "e2"),
+                                          "a1", T0 + minutes(1), "e3")
+    assert by_id["t1"]["assignee_id"] == "a2" and by_id["t1"]["version"] == fresh["version"]
+    assert [i["id"] for i in by_id["t2"]["inputs"]] == ["e4"]
+    # Nothing to do for a started clock: neither saved nor alone.
+    assert domain.evolved_together({"t1": fresh}, {"t1": [None]}) == ([], set())
