@@ -19,6 +19,7 @@ from services.intake.schemas import ActorSchema
 
 from . import domain, versions
 from .dependencies import Index, SearchStore, VectorsInMemory
+from .index import ASSIGNMENT_SYNC_LINGER
 from .knowledge_loop import KnowledgeLoop
 from .retrieval import Retrieval, embed_records, present
 from .schemas import (AnswerApprovalSchema, AnswerDraftSchema, AnswerPromotionSchema,
@@ -466,7 +467,7 @@ class SearchService(KnowledgeLoop, OutboxRelay):
         """Routing's assignments reach search before intake's next event about their tickets;
         those waiting together are written together (repository.save_assignments)."""
         self.store.save_assignments([e.data for e in events], self.clock.now())
-        self._sync_tickets()
+        self._sync_tickets(within=ASSIGNMENT_SYNC_LINGER)
 
     @timer(interval=2.0)
     def sync_index(self):
@@ -490,10 +491,11 @@ class SearchService(KnowledgeLoop, OutboxRelay):
             self.clock.now(), first_sight)
         self._sync_tickets()
 
-    def _sync_tickets(self) -> None:
+    def _sync_tickets(self, within: float | None = None) -> None:
         """From an event: the copy is saved (the sweep indexes it if all else fails); the
-        process's one running ticket sync takes it in its next batch, or this handler runs it."""
-        self.index.syncs.run(lambda: self._sync(kinds=("tickets",)))
+        process's one running ticket sync takes it in its next batch, or this handler runs it
+        (lingering for company at most ``within`` seconds, by default TICKET_SYNC_LINGER)."""
+        self.index.syncs.run(lambda: self._sync(kinds=("tickets",)), within=within)
 
     def _sync(self, sweep: bool = False, kinds: tuple[str, ...] = tuple(domain.TO_DOCUMENT)
               ) -> None:

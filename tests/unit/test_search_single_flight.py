@@ -1,5 +1,7 @@
 """The index syncs (event path and sweep): one run per process at a time, and every request
 served."""
+import time
+
 import eventlet
 
 from services.search.index import SingleFlight
@@ -101,3 +103,40 @@ def test_with_a_linger_callers_arriving_before_the_round_starts_are_served_by_it
 
     assert rounds == [0]  # one round read every copy saved before it started
     assert sorted(answered) == [False] * 9 + [True]
+
+
+def test_a_caller_in_a_hurry_cuts_short_the_lingering_round_which_serves_it():
+    """A round lingers ``linger`` for company; a caller asking for its work ``within`` less
+    makes the round lingering now start sooner, and that round serves it."""
+    flight, started = SingleFlight(linger=0.5), []
+
+    def work():
+        started.append(time.monotonic())
+
+    began = time.monotonic()
+    pool = eventlet.GreenPool()
+    pool.spawn(flight.run, work)            # a background copy: lingers up to 0.5 s
+    eventlet.sleep(0.05)
+    assert flight.run(work, within=0.05) is False   # an assignment: noted, and hurried
+    pool.waitall()
+    assert started[0] - began < 0.25, started[0] - began
+    assert len(started) == 1  # noted while the round lingered: that round read its work
+
+
+def test_a_hurried_note_during_the_work_shortens_the_next_rounds_linger():
+    flight, started = SingleFlight(linger=0.5), []
+
+    def work():
+        started.append(time.monotonic())
+        if len(started) == 1:
+            flight.run(work, within=0.05)  # an assignment noted while the bulk is under way
+
+    assert flight.run(work, within=0.0) is True
+    assert len(started) == 2 and started[1] - started[0] < 0.25
+
+
+def test_a_round_lingers_its_full_time_when_nobody_is_in_a_hurry():
+    flight, started = SingleFlight(linger=0.2), []
+    began = time.monotonic()
+    assert flight.run(lambda: started.append(time.monotonic())) is True
+    assert started[0] - began >= 0.2
