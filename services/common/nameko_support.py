@@ -151,12 +151,13 @@ def _redelivered_later(event_type: str) -> None:
     eventlet.sleep(0.5)  # back off so a dead dependency does not spin the queue
 
 
-def on_event(event_type: str, take_turns: bool = True):
+def on_event(event_type: str):
     """``@on_event("ticket_created")``: subscribe (shared queue across replicas), parse the
     envelope against its contract, take the ticket's turn, and requeue on unexpected errors so
-    nothing is lost.  ``take_turns=False`` for handlers without transactions to collide that
-    may wait on something slow (search's index writes: with Elasticsearch hung, a turn held
-    through each 5 s timeout would queue the ticket's other events behind it)."""
+    nothing is lost.  A handler that may wait on something slow without transactions to
+    collide takes batches instead (``on_events``, which takes no turns): search's assignments,
+    whose index writes would otherwise hold a ticket's turn through each 5 s timeout while
+    Elasticsearch hangs."""
     source = EVENT_SOURCE[event_type]
 
     def decorator(fn):
@@ -166,8 +167,7 @@ def on_event(event_type: str, take_turns: bool = True):
                 return None
             try:
                 ticket_id = event.data.get("ticket_id")
-                with ticket_turn(self.name, ticket_id) if ticket_id and take_turns \
-                        else nullcontext():
+                with ticket_turn(self.name, ticket_id) if ticket_id else nullcontext():
                     return fn(self, event)
             except Exception:
                 _redelivered_later(event_type)

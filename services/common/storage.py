@@ -51,15 +51,22 @@ class CommandCounter(monitoring.CommandListener):
 DUPLICATE_KEY = 11000
 
 
+def duplicates_only(exc: BulkWriteError) -> list[dict]:
+    """The write errors of an unordered bulk write when a unique index refused each of them
+    (the rest of the writes applied); ``exc`` is raised again when any failed otherwise."""
+    errors = exc.details["writeErrors"]
+    if any(e["code"] != DUPLICATE_KEY for e in errors):
+        raise exc
+    return errors
+
+
 def insert_new(collection, docs: list[dict], session=None) -> list[int]:
     """Insert ``docs`` unordered; the positions of those a unique index refused (they exist
     already).  Any other write error is raised."""
     try:
         collection.insert_many(docs, ordered=False, session=session)
     except BulkWriteError as exc:
-        if any(e["code"] != DUPLICATE_KEY for e in exc.details["writeErrors"]):
-            raise
-        return [e["index"] for e in exc.details["writeErrors"]]
+        return [e["index"] for e in duplicates_only(exc)]
     return []
 
 

@@ -12,7 +12,7 @@ from bson.binary import Binary
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
-from services.common.storage import DUPLICATE_KEY, Repository, insert_new
+from services.common.storage import Repository, duplicates_only, insert_new
 
 from .domain import FAR_FUTURE, INCIDENT_CANDIDATES, Given, SlotsTaken, priority_rank
 
@@ -453,8 +453,7 @@ class RoutingRepository(Repository):
             overtook = set(self.db.tickets.bulk_write(
                 writes(True, newest), ordered=False).upserted_ids.values())
         except BulkWriteError as exc:
-            if any(e["code"] != DUPLICATE_KEY for e in exc.details["writeErrors"]):
-                raise
+            duplicates_only(exc)
             overtook = {u["_id"] for u in exc.details["upserted"]}
             # An upsert that met a copy written meanwhile (the creation's) is applied to it;
             # one that met a newer deadline matches nothing now.

@@ -11,7 +11,7 @@ from typing import Iterator
 from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.common.storage import DUPLICATE_KEY, Repository, insert_new
+from services.common.storage import Repository, duplicates_only, insert_new
 
 from .domain import revision
 from .versions import SCHEDULED
@@ -207,8 +207,7 @@ class SearchRepository(Repository, VersionRepository):
                 {"$set": a}, upsert=True) for ticket_id, a in latest.items()], ordered=False)
         except BulkWriteError as exc:
             # A duplicate key: the condition failed on a later assignment, kept already.
-            if any(e["code"] != DUPLICATE_KEY for e in exc.details["writeErrors"]):
-                raise
+            duplicates_only(exc)
         self._show_assignments(latest, now)
 
     def _show_assignments(self, assignments: dict[str, dict], now: datetime) -> None:
