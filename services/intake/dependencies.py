@@ -45,11 +45,7 @@ class Settling(DependencyProvider):
     seconds), and each is a transaction of five commands whatever its size, so under load
     fewer and larger ones cost less."""
 
-    # 0.02 s, not 0.05: the wait is on every new ticket's way to routing and SLA (filed ->
-    # assigned p50 ~35 ms of ~90 at 50 tickets/s), and under a burst intake's busy worker
-    # gathers company anyway (RabbitMQ +0.1 CPU-ms per ticket at c=32; BENCHMARKS.md,
-    # twentieth round).
-    publish_linger = 0.02
+    publish_linger = 0.05
     linger = 0.2
 
     def setup(self):
