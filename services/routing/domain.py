@@ -355,13 +355,17 @@ def _as_set(terms: Iterable[str]) -> set[str] | frozenset[str]:
 
 
 # Which recent tickets are compared with a new one: those sharing a MinHash band with it
-# (locality-sensitive hashing), found by an index, rather than every ticket sharing a word
-# (on templated traffic ~11 instead of ~175 of 300 tickets).  Two fingerprints of Jaccard
-# similarity J share a band with probability 1 - (1 - J**ROWS)**BANDS: 0.96 at 0.5 (the default
-# threshold), 0.997 at 0.6, 0.9999 at 0.7, 0.48 at 0.3, 0.18 at 0.2; so a department whose
-# threshold is set far below 0.5 finds fewer of its similar tickets.  Candidates are compared
-# exactly (``similarity``): the bands only decide what is read.
-SIGNATURE_BANDS, SIGNATURE_ROWS = 24, 3
+# (locality-sensitive hashing), found by an index, rather than every ticket sharing a word.
+# Two fingerprints of Jaccard similarity J share a band with probability
+# 1 - (1 - J**ROWS)**BANDS: 0.97 at 0.5 (the default threshold), 0.995 at 0.6, 0.68 at 0.3,
+# 0.39 at 0.2; so a department whose threshold is set far below 0.5 finds fewer of its similar
+# tickets.  Candidates are compared exactly (``similarity``): the bands only decide what is read.
+# Each band is a list routing writes and reads for every ticket: 12 bands of 2 rows find more
+# pairs at 0.5 than the 24 of 3 kept before, for half the lists (incident detection was a
+# fifth of the stack's CPU per ticket in a burst; BENCHMARKS.md, twenty-first round).
+SIGNATURE_BANDS, SIGNATURE_ROWS = 12, 2
+# Written into each band key, so keys of an earlier scheme (24 bands of 3) never match these.
+_BAND_SCHEME = f"x{SIGNATURE_ROWS}"
 _MERSENNE = (1 << 61) - 1
 _MINHASH = [(r.randrange(1, _MERSENNE), r.randrange(_MERSENNE))
             for r in [random.Random(18)] for _ in range(SIGNATURE_BANDS * SIGNATURE_ROWS)]
@@ -397,7 +401,7 @@ def signature_bands(fingerprint_terms: Iterable[str]) -> list[str]:
     if not hashes:
         return []
     mins = _minhashes(hashes)
-    return [f"{band}-" + hashlib.blake2b(
+    return [f"{band}{_BAND_SCHEME}-" + hashlib.blake2b(
         repr(mins[band * SIGNATURE_ROWS:(band + 1) * SIGNATURE_ROWS]).encode(),
         digest_size=6).hexdigest() for band in range(SIGNATURE_BANDS)]
 

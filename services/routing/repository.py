@@ -20,7 +20,7 @@ QUEUE_LIMIT = 1000
 # Alike tickets by signature band: one small document per (department, band) listing its newest
 # tickets, read by id.  (On the wire server any read through a multikey index, as an index on the
 # tickets' band lists was, costs in proportion to the whole collection: 3.7 ms for one band
-# among 800 tickets, ~20 ms for a ticket's 24 bands among 2,500, growing with every ticket.)
+# among 800 tickets, ~20 ms for a ticket's 24 bands (then) among 2,500, growing with every ticket.)
 # The newest INCIDENT_CANDIDATES of each band are enough: the newest alike tickets overall are
 # among them.  A list untouched for longer than the longest incident window holds nothing a
 # window can see, so it expires.

@@ -386,8 +386,12 @@ def test_minhashes_are_the_big_integer_values_stored_keys_were_made_from():
             hashes += rng.sample([0, 1, _MERSENNE - 1, _MERSENNE, _MERSENNE + 1, 2**64 - 1], 2)
             assert _minhashes(hashes) == [min((a * h + b) % _MERSENNE for h in hashes)
                                           for a, b in _MINHASH]
-    # A band key of "VPN не подключается" as the previous version stored it.
-    assert signature_bands(fingerprint("VPN не подключается", ""))[0] == "0-18c5623e36f1"
+    # A band key of "VPN не подключается" as this scheme stores it (12 bands of 2 rows); the
+    # previous one (24 of 3, "0-18c5623e36f1") named its lists without the scheme, so its
+    # lists are never read as this scheme's.
+    keys = signature_bands(fingerprint("VPN не подключается", ""))
+    assert keys[0] == "0x2-068e8bbe8da4"
+    assert all(key.split("-")[0].endswith("x2") for key in keys)
 
 
 def test_signature_bands_find_most_pairs_at_the_default_threshold():
