@@ -146,6 +146,16 @@ def _first_copies(event_type: str, payloads: list) -> dict[int, Event]:
     return events
 
 
+class SomeEventsLater(Exception):
+    """Raised by an ``on_events`` handler that did the work of its batch but for ``events``
+    (not doable yet, e.g. overtaken by an event they need): only those are requeued, the rest
+    acknowledged, instead of the whole batch being tried again event by event."""
+
+    def __init__(self, events: list, cause: Exception):
+        super().__init__(f"{len(events)} events of the batch later: {cause!r}")
+        self.events = events
+
+
 def _redelivered_later(event_type: str) -> None:
     log.exception("%s handler failed; message will be redelivered", event_type)
     eventlet.sleep(0.5)  # back off so a dead dependency does not spin the queue
@@ -200,7 +210,8 @@ def on_events(event_type: str, linger: float = 0.0, batch_size: int | None = Non
     repeat of an event in the batch (a redelivery beside it) is not handed over: it is
     acknowledged with the batch, its first copy does the work (and is the one requeued should
     it fail).
-    When the batch fails, each event is tried alone: one bad event holds back only itself."""
+    When the batch fails, each event is tried alone: one bad event holds back only itself; a
+    handler that knows which events to leave for later raises ``SomeEventsLater``."""
     source = EVENT_SOURCE[event_type]
 
     def decorator(fn):
@@ -212,6 +223,12 @@ def on_events(event_type: str, linger: float = 0.0, batch_size: int | None = Non
             try:
                 fn(self, list(events.values()))
                 return []
+            except SomeEventsLater as some:
+                later = [position for position, event in events.items()
+                         if any(event is other for other in some.events)]
+                if later:
+                    _redelivered_later(event_type)
+                return later
             except Exception:
                 if len(events) == 1:
                     _redelivered_later(event_type)

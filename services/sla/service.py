@@ -11,8 +11,8 @@ from nameko.timer import timer
 from services.common import events as ev
 from services.common import outbox
 from services.common.batches import BACKGROUND
-from services.common.nameko_support import (ClockProvider, OutboxRelay, command, on_event,
-                                             on_events, ticket_turns)
+from services.common.nameko_support import (ClockProvider, OutboxRelay, SomeEventsLater,
+                                             command, on_event, on_events, ticket_turns)
 from services.common.observability import Observability
 from services.common.results import fail, not_found, ok, parsed
 
@@ -218,17 +218,24 @@ class SlaService(OutboxRelay):
         one write of the clocks that change alone (``domain.evolved_together``).  The events of
         a clock not started yet, or whose change goes with compliance records or an
         announcement, go one at a time (``_evolve``), as do, should another writer (a replica)
-        have changed one of the clocks meanwhile, those of every clock that write saved."""
+        have changed one of the clocks meanwhile, those of every clock that write saved.  An
+        event whose clock has not started yet comes back later alone (``SomeEventsLater``)."""
         rules: dict[str, list] = {}
         for event in events:
             rules.setdefault(event.data["ticket_id"], []).append(self._rule(event))
+        not_started: list = []
         with ticket_turns(self.name, list(rules)):
             saved, alone = domain.evolved_together(self.store.clocks(list(rules)), rules)
             if not self.store.replace_clocks(saved):
                 alone.update(clock["_id"] for clock in saved)
             for event in events:
                 if event.data["ticket_id"] in alone:
-                    self._evolve(event)
+                    try:
+                        self._evolve(event)
+                    except ClockNotStartedYet:
+                        not_started.append(event)
+        if not_started:  # only these wait for their creation, not the whole batch again
+            raise SomeEventsLater(not_started, ClockNotStartedYet(len(not_started)))
 
     def _save_evolved(self, event, rule) -> None:
         clock = self.store.clock(event.data["ticket_id"])

@@ -249,3 +249,51 @@ def test_a_state_or_clock_changed_between_the_read_and_the_write_is_evolved_alon
     assert states["tr-2"]["assignee_id"] == clocks["tr-2"]["assignee_id"] == "agent-5"
     assert states["tr-2"]["version"] == states_before["tr-2"]["version"] + 1
     assert clocks["tr-2"]["version"] == clocks_before["tr-2"]["version"] + 1
+
+
+CLOCK_READS: list[list[str]] = []  # the ticket ids of each read of a batch's clocks
+
+
+class CountedClockReads(SlaRepository):
+    def clocks(self, ticket_ids):
+        CLOCK_READS.append(sorted(ticket_ids))
+        return super().clocks(ticket_ids)
+
+
+def test_an_assignment_ahead_of_its_creation_waits_alone_while_its_batch_is_written(
+        config, db, monkeypatch):
+    """One batch: three assignments of started clocks and one of a ticket whose creation has
+    not come yet.  The three are written together, in one write, and not taken again (before,
+    the whole batch was tried again event by event: a read of each clock again, and the fourth's
+    back-off held the batch's worker); only the fourth comes back, until its creation starts
+    its clock."""
+    publish = dispatcher(config)
+    ids = ["tw-1", "tw-2", "tw-3"]
+    with running(config, SlaService):
+        for number, ticket_id in enumerate(ids, start=40):
+            publish(created(ticket_id, number))
+        eventually(lambda: all(domain.started(db("sla").clocks.find_one({"_id": i}))
+                               for i in ids))
+        eventually(lambda: queues_drained(config["_vhost"], "sla"), timeout=30)
+    # SLA down: the four wait in its queue, each its own message, and are taken together.
+    at = T + timedelta(minutes=3)
+    for number, ticket_id in enumerate(ids, start=40):
+        publish(assigned(ticket_id, number, "agent-7", at))
+    publish(assigned("tw-4", 43, "agent-7", at, occurred_at=datetime.now(timezone.utc)))
+    clock_writes = lambda: mongo_commands_sent(f"{config['MONGO_DB']}_sla",  # noqa: E731
+                                               "update", "clocks")
+    before = clock_writes()
+
+    def assignee(ticket_id: str) -> str | None:
+        return (db("sla").clocks.find_one({"_id": ticket_id}) or {}).get("assignee_id")
+
+    monkeypatch.setattr(SlaStore, "repository", CountedClockReads)
+    with running(config, SlaService):
+        eventually(lambda: all(assignee(i) == "agent-7" for i in ids) and
+                   CLOCK_READS.count(["tw-4"]) >= 2)
+        assert clock_writes() - before == 1
+        assert db("sla").clocks.find_one({"_id": "tw-4"}) is None
+        publish(created("tw-4", 43))
+        eventually(lambda: assignee("tw-4") == "agent-7")
+    assert CLOCK_READS[0] == ids + ["tw-4"]
+    assert all(read == ["tw-4"] for read in CLOCK_READS[1:])

@@ -7,7 +7,7 @@ import pytest
 
 from services.common import events as ev
 from services.common.batches import EventBatchHandler
-from services.common.nameko_support import on_event, on_events
+from services.common.nameko_support import SomeEventsLater, on_event, on_events
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=timezone.utc)
 
@@ -45,6 +45,30 @@ def test_a_failing_batch_is_tried_event_by_event_and_only_the_bad_one_comes_back
                             ["c1", "c2", "c3"])
     assert failed == [1]
     assert service.calls == [["t1", "bad2", "t3"], ["t1"], ["bad2"], ["t3"]]
+
+
+class PartlyLater:
+    """A service whose handler does its batch's work but leaves "later" tickets for later."""
+
+    def __init__(self):
+        self.calls = []
+
+    @on_events(ev.SLA_DEADLINES_SET)
+    def record(self, events):
+        self.calls.append([e.data["ticket_id"] for e in events])
+        later = [e for e in events if e.data["ticket_id"].startswith("later")]
+        if later:
+            raise SomeEventsLater(later, RuntimeError("not yet"))
+
+
+def test_a_batch_that_leaves_some_events_for_later_requeues_only_them(monkeypatch):
+    monkeypatch.setattr("services.common.nameko_support.eventlet.sleep", lambda _s: None)
+    service = PartlyLater()
+    failed = service.record([_deadlines("t1"), _deadlines("later2"), _deadlines("t3"),
+                             _deadlines("later4")], ["c1", "c2", "c3", "c4"])
+    assert failed == [1, 3]
+    assert service.calls == [["t1", "later2", "t3", "later4"]]  # not tried again one by one
+    assert service.record([_deadlines("t5")], ["c5"]) == []
 
 
 def test_a_lone_failing_event_comes_back_without_a_second_try(monkeypatch):
