@@ -151,8 +151,8 @@ class SomeEventsLater(Exception):
     (not doable yet, e.g. overtaken by an event they need): only those are requeued, the rest
     acknowledged, instead of the whole batch being tried again event by event."""
 
-    def __init__(self, events: list, cause: Exception):
-        super().__init__(f"{len(events)} events of the batch later: {cause!r}")
+    def __init__(self, events: list, why: str):
+        super().__init__(f"{len(events)} events of the batch later: {why}")
         self.events = events
 
 
@@ -224,8 +224,8 @@ def on_events(event_type: str, linger: float = 0.0, batch_size: int | None = Non
                 fn(self, list(events.values()))
                 return []
             except SomeEventsLater as some:
-                later = [position for position, event in events.items()
-                         if any(event is other for other in some.events)]
+                left = {id(event) for event in some.events}
+                later = [position for position, event in events.items() if id(event) in left]
                 if later:
                     _redelivered_later(event_type)
                 return later

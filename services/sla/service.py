@@ -235,7 +235,7 @@ class SlaService(OutboxRelay):
                     except ClockNotStartedYet:
                         not_started.append(event)
         if not_started:  # only these wait for their creation, not the whole batch again
-            raise SomeEventsLater(not_started, ClockNotStartedYet(len(not_started)))
+            raise SomeEventsLater(not_started, "their clocks have not started yet")
 
     def _save_evolved(self, event, rule) -> None:
         clock = self.store.clock(event.data["ticket_id"])

@@ -32,7 +32,7 @@ class Handled:
             raise RuntimeError("cannot write")
         later = [e for e in events if e.data["ticket_id"].startswith("later")]
         if later:
-            raise SomeEventsLater(later, RuntimeError("not yet"))
+            raise SomeEventsLater(later, "not yet")
 
 
 def test_the_events_waiting_together_are_handled_in_one_call():
