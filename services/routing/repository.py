@@ -3,8 +3,11 @@ waiting queue, routing rules, the recent tickets used for incidents, and supervi
 from __future__ import annotations
 
 import sys
+import threading
 import uuid
+from bisect import bisect_left
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, NamedTuple
 
@@ -12,37 +15,53 @@ from bson.binary import Binary
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
-from services.common.storage import Repository, duplicates_only, insert_new
+from services.common.storage import Repository, duplicates_only
 
 from .domain import FAR_FUTURE, INCIDENT_CANDIDATES, Given, SlotsTaken, priority_rank
 
 QUEUE_LIMIT = 1000
-# Alike tickets by signature band: one small document per (department, band) listing its newest
-# tickets, read by id.  (On the wire server any read through a multikey index, as an index on the
-# tickets' band lists was, costs in proportion to the whole collection: 3.7 ms for one band
-# among 800 tickets, ~20 ms for a ticket's 24 bands (then) among 2,500, growing with every ticket.)
-# The newest INCIDENT_CANDIDATES of each band are enough: the newest alike tickets overall are
-# among them.  A list untouched for longer than the longest incident window holds nothing a
-# window can see, so it expires.
+# Alike tickets by signature band are kept in each routing process's memory: per department,
+# each band's newest INCIDENT_CANDIDATES tickets.  Processes share them through one feed
+# document per department: a batch appends its tickets to their department's feed (one update)
+# and a process brings its memory up to date with what the feeds gained since it last read
+# them (one read).  A process that starts, falls more than FEED_KEPT entries behind, or finds a
+# feed made anew reads the department's window from its copies of the tickets instead: every
+# ticket's copy is written before the ticket is noted, so nothing falls between the two.
+# (Kept as one database list per department and band, as before, each ticket rewrote 12 lists
+# and each batch read them back: ~1.3 ms of the wire server's CPU per ticket, most of what
+# incident detection cost; BENCHMARKS.md, twenty-second round.)  A feed untouched for longer
+# than the longest incident window has nothing a window can see, so it expires.
 ALIKE_KEPT_FOR = timedelta(days=7, hours=1)
-# A list entry is one binary value: when the ticket was filed (milliseconds since the epoch, 8
-# bytes big-endian), then its id.  The server orders such values byte by byte, i.e. by time,
-# and rewrites a list of them for well under half the cost of {id, at} documents (a ticket's 24
-# full lists: 3.0 against 7.5 ms of server CPU; BENCHMARKS.md).  Lists an earlier version kept
-# as documents ("recent") are converted the first time they are read.
+FEED_KEPT = 500
+# What a catching-up read asks for first: more than a busy process's batches add between
+# two of its reads, so a second read is rare.
+FEED_READ = 64
+# The newest tickets of a department's window read when a process starts on it: bounds the
+# memory and the read of a very long window (a week of a busy department).
+WARM_UP_KEPT = 20_000
+# Read before the window's start too: workers routing side by side took their moments, and so
+# their windows' starts, a little apart, and one a little earlier must not read it all again.
+WARM_UP_MARGIN = timedelta(minutes=5)
+# A department's bands kept in memory beyond which those with nothing inside the window are
+# dropped.
+BANDS_KEPT = 100_000
+# An entry is the time the ticket was filed (milliseconds since the epoch, 8 bytes
+# big-endian), then its id: byte order is time order.
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # On routing's copy of a ticket that an event placed before its creation was remembered.
 PLACED_AHEAD = {"placed_ahead": True}
 MILLISECOND = timedelta(milliseconds=1)
 # Indexes of earlier versions: by any shared word, then by the band lists themselves.
 OUTDATED_TICKET_INDEXES = ("fingerprint_1", "department_1_bands_1_created_at_-1")
+# The lists of alike tickets earlier versions kept per department and band.
+OUTDATED_COLLECTIONS = ("alike",)
 # Rules and department settings are read for every routed ticket and change only by an
 # admin's hand: the event handlers use reads kept per process (recent_*), the admin's RPCs
 # read afresh.
 # What deciding and linking an incident reads of each candidate: what a ticket's copy keeps
 # from its filing on (kept per process, FILED), and what may change (read each time, and only
 # for candidates alike enough to matter).
-FILED_FIELDS = ("number", "created_at", "fingerprint")
+FILED_FIELDS = ("number", "created_at", "fingerprint", "bands")
 CHANGING_FIELDS = ("department", "priority", "incident_id")
 # Candidates' filed fields kept per process, newest used last out: a flood's candidates are the
 # same few hundred tickets for every arrival, and reading 200 of them by id cost the wire
@@ -51,7 +70,6 @@ CHANGING_FIELDS = ("department", "priority", "incident_id")
 # (a second read of candidates for nearly every ticket at 40 tickets/s).  ~2 KB each, the
 # terms themselves shared between tickets.
 FILED_KEPT = 10_000
-LISTS_KEPT = 50_000
 # Mirrors domain.queue_order so the database hands back the head of a long queue in order.
 QUEUE_SORT = {"fifo": [("queued_at", ASCENDING), ("_id", ASCENDING)],
               "differentiated": [("priority_rank", DESCENDING), ("sla_sort", ASCENDING),
@@ -72,8 +90,8 @@ def _millis(moment: datetime) -> bytes:
     return ((moment - EPOCH) // MILLISECOND).to_bytes(8, "big")
 
 
-def _alike_entry(ticket_id: str, created_at: datetime) -> Binary:
-    return Binary(_millis(created_at) + ticket_id.encode())
+def _alike_entry(ticket_id: str, created_at: datetime) -> bytes:
+    return _millis(created_at) + ticket_id.encode()
 
 
 def _interned(term):
@@ -109,20 +127,53 @@ class KeptPerDatabase:
 def _filed(copy: dict) -> dict:
     """What a candidate keeps from its filing on (FILED_FIELDS), its terms shared."""
     return {"_id": copy["_id"], "number": copy["number"], "created_at": copy["created_at"],
-            "fingerprint": frozenset(_interned(term) for term in copy["fingerprint"])}
+            "fingerprint": frozenset(_interned(term) for term in copy["fingerprint"]),
+            "bands": tuple(_interned(band) for band in copy.get("bands", ()))}
 
 
 _FILED = KeptPerDatabase(FILED_KEPT)
-# Alike lists seen to exist in this process: extended at once, without the insert a new list
-# takes (in a flood of alike tickets every list exists, and the insert refused all 24 was a
-# command per ticket; BENCHMARKS.md, fifteenth round).  One that expired meanwhile is made
-# again by the extension's upsert.
-_LISTS = KeptPerDatabase(LISTS_KEPT)
 
 
-def _newest_kept(entries: list[Binary]) -> dict:
-    """``$push`` modifiers keeping a list in time order, its newest INCIDENT_CANDIDATES only."""
-    return {"$each": entries, "$sort": 1, "$slice": -INCIDENT_CANDIDATES}
+@dataclass
+class KnownAlike:
+    """One department's alike tickets as this process knows them: each band's newest
+    INCIDENT_CANDIDATES entries, oldest first; the feed position read up to (``epoch`` names
+    the feed, made anew should it expire); the earliest filing time known."""
+    epoch: str | None
+    seq: int
+    since: datetime
+    bands: dict[str, list[bytes]] = field(default_factory=dict)
+
+    def add(self, entry: bytes, bands: Iterable[str]) -> None:
+        """Idempotent: the feed hands a process back its own entries too."""
+        for band in bands:
+            listed = self.bands.setdefault(band, [])
+            at = bisect_left(listed, entry)
+            if at < len(listed) and listed[at] == entry:
+                continue
+            listed.insert(at, entry)
+            if len(listed) > INCIDENT_CANDIDATES:
+                del listed[0]
+
+    def forget_before(self, since: datetime) -> None:
+        """Drop the bands with nothing filed since ``since``."""
+        since_key = _millis(since)
+        self.bands = {band: listed for band, listed in self.bands.items()
+                      if listed[-1] >= since_key}
+        self.since = max(self.since, since)
+
+
+# Each routing process's alike tickets, by (database, department).
+_KNOWN: dict[tuple[str, str], KnownAlike] = {}
+_WARMING = threading.Lock()
+
+
+EMPTY_FEED = {"seq": 0, "entries": []}
+
+
+def _feed_tail(count: int) -> dict:
+    """The projection of a feed's position and its last ``count`` entries."""
+    return {"seq": 1, "epoch": 1, "entries": {"$slice": -count}}
 
 
 def _available(now) -> dict:
@@ -171,8 +222,10 @@ class RoutingRepository(Repository):
         self.db.queue.create_index([("department", ASCENDING)] + QUEUE_SORT["differentiated"])
         self.db.rules.create_index([("position", ASCENDING), ("_id", ASCENDING)])
         self.db.tickets.create_index([("department", ASCENDING), ("created_at", DESCENDING)])
-        self.db.alike.create_index("touched_at",
-                                   expireAfterSeconds=int(ALIKE_KEPT_FOR.total_seconds()))
+        self.db.alike_feed.create_index(
+            "touched_at", expireAfterSeconds=int(ALIKE_KEPT_FOR.total_seconds()))
+        for outdated in OUTDATED_COLLECTIONS:
+            self.db.drop_collection(outdated)
         for outdated in set(OUTDATED_TICKET_INDEXES) & set(self.db.tickets.index_information()):
             try:
                 self.db.tickets.drop_index(outdated)
@@ -475,71 +528,56 @@ class RoutingRepository(Repository):
             self.db.queue.update_one({"_id": ticket_id}, {"$set": queued}, session=session)
 
     def note_alike(self, tickets: list[dict]) -> None:
-        """List each ticket among the newest of each of its signature bands in its department
-        (see ALIKE_KEPT_FOR).  Outside any transaction: alike tickets arriving together share
-        these documents, and would abort each other's transactions.  A repeat (redelivery)
-        lists it twice, which ``recent_tickets`` reads as once.  Their filed fields are kept
-        here as well: the next alike arrivals find them among their candidates."""
-        entries: dict[str, list[Binary]] = {}
+        """Add each ticket to its department's alike tickets: in this process's memory and at
+        the end of the department's feed (see FEED_KEPT).  Outside any transaction: alike
+        tickets arriving together share a feed, and would abort each other's transactions.  A
+        repeat (redelivery) is added once.  Their filed fields are kept here as well: the next
+        alike arrivals find them among their candidates."""
+        entries: dict[str, list[bytes]] = {}
         touched: dict[str, datetime] = {}
         for ticket in tickets:
-            _FILED.keep(self.db.name, ticket["_id"], _filed(ticket))
+            filed = _FILED.keep(self.db.name, ticket["_id"], _filed(ticket))
             entry = _alike_entry(ticket["_id"], ticket["created_at"])
+            department = ticket["department"]
+            entries.setdefault(department, []).append(entry)
+            if known := _KNOWN.get((self.db.name, department)):
+                known.add(entry, filed["bands"])
             # To the hour (ALIKE_KEPT_FOR has the hour to spare): the expiry index's entry of a
-            # busy list then changes once an hour rather than with every ticket.
+            # busy feed then changes once an hour rather than with every batch.
             hour = ticket["created_at"].replace(minute=0, second=0, microsecond=0)
-            for band in ticket.get("bands", []):
-                listed = f"{ticket['department']}|{band}"
-                entries.setdefault(listed, []).append(entry)
-                touched[listed] = max(touched.get(listed, hour), hour)
-        if not entries:
-            return
-        # Most of a ticket's lists are new (a band is rarely shared): inserted, they cost the
-        # wire server about half what upserts do; those that exist refuse (duplicate _id)
-        # and are extended, as are those this process has seen (_LISTS) without the insert.
-        seen = _LISTS.known(self.db.name, entries)
-        unseen = [listed for listed in entries if listed not in seen]
-        refused = [unseen[i] for i in insert_new(self.db.alike, [
-            {"_id": listed, "entries": sorted(entries[listed])[-INCIDENT_CANDIDATES:],
-             "touched_at": touched[listed]} for listed in unseen])] if unseen else []
-        for listed in unseen:
-            _LISTS.keep(self.db.name, listed, True)
-        existing = list(seen) + refused
-        if not existing:
-            return
-        self.db.alike.bulk_write([UpdateOne({"_id": listed}, {
-            "$push": {"entries": _newest_kept(entries[listed])},
-            "$max": {"touched_at": touched[listed]}}, upsert=True) for listed in existing],
-            ordered=False)
+            touched[department] = max(touched.get(department, hour), hour)
+        extensions = [UpdateOne({"_id": department}, {
+            "$push": {"entries": {"$each": [Binary(e) for e in listed],
+                                  "$slice": -FEED_KEPT}},
+            "$inc": {"seq": len(listed)}, "$max": {"touched_at": touched[department]},
+            "$setOnInsert": {"epoch": uuid.uuid4().hex}}, upsert=True)
+            for department, listed in entries.items()]
+        try:
+            self.db.alike_feed.bulk_write(extensions, ordered=False)
+        except BulkWriteError as exc:  # two processes made the same new feed: extend it
+            self.db.alike_feed.bulk_write([extensions[e["index"]]
+                                           for e in duplicates_only(exc)], ordered=False)
 
     def recent_tickets(self, queries: list[AlikeQuery], session=None) -> list[list[dict]]:
         """For each query, the newest tickets of its window that share a signature band with
         its ``bands`` (see domain.signature_bands) in its department and are ``alike``
         (judged on their filed fields), newest first, capped: in a flood of alike tickets the
         newest ones already carry the incident.  The queries of tickets routed together are
-        answered together, reading by id: the lists, the filed fields this process does not
-        know yet, and the changing fields of the alike ones, each once for all."""
-        lists: dict[str, set[bytes]] = {
-            f"{q.department}|{band}": set() for q in queries for band in q.bands}
-        if not lists:
+        answered together: one read of their departments' feeds, then by id the filed fields
+        this process does not know yet and the changing fields of the alike ones, each once
+        for all."""
+        windows: dict[str, datetime] = {}
+        for q in queries:
+            if q.bands:
+                windows[q.department] = min(windows.get(q.department, q.since), q.since)
+        if not windows:
             return [[] for _ in queries]
-        # A ticket sits in several of the lists with the same entry: sets of raw entries drop
-        # the repeats at C speed, and only the newest are decoded.
-        for listed in self.db.alike.find({"_id": {"$in": list(lists)}}, session=session):
-            lists[listed["_id"]].update(listed.get("entries", []))
-            if "recent" in listed:
-                lists[listed["_id"]].update(bytes(_alike_entry(e["id"], e["at"]))
-                                            for e in listed["recent"])
-                self._convert_alike(listed)
-        newest = [self._newest(set().union(*(lists[f"{q.department}|{band}"]
-                                             for band in q.bands)), q.since) for q in queries]
+        known = self._known_alike(windows)
+        newest = [self._newest(set().union(*(known[q.department].bands.get(band, ())
+                                             for band in q.bands)), q.since)
+                  if q.bands else [] for q in queries]
         candidates = list(dict.fromkeys(ticket_id for ids in newest for ticket_id in ids))
-        filed = _FILED.known(self.db.name, candidates)
-        missing = [ticket_id for ticket_id in candidates if ticket_id not in filed]
-        if missing:
-            for copy in self.db.tickets.find({"_id": {"$in": missing}}, FILED_FIELDS,
-                                             session=session):
-                filed[copy["_id"]] = _FILED.keep(self.db.name, copy["_id"], _filed(copy))
+        filed = self._filed_copies(candidates, session)
         wanted = [[ticket_id for ticket_id in ids if ticket_id in filed
                    and q.alike(filed[ticket_id])] for q, ids in zip(queries, newest)]
         every_wanted = list(dict.fromkeys(ticket_id for ids in wanted for ticket_id in ids))
@@ -554,6 +592,91 @@ class RoutingRepository(Repository):
                        key=lambda t: t["created_at"], reverse=True)
                 for q, ids in zip(queries, wanted)]
 
+    def _filed_copies(self, ticket_ids: list[str], session=None) -> dict[str, dict]:
+        """The filed fields of these tickets: those this process keeps, the rest read."""
+        filed = _FILED.known(self.db.name, ticket_ids)
+        missing = [ticket_id for ticket_id in ticket_ids if ticket_id not in filed]
+        if missing:
+            for copy in self.db.tickets.find({"_id": {"$in": missing}}, FILED_FIELDS,
+                                             session=session):
+                filed[copy["_id"]] = _FILED.keep(self.db.name, copy["_id"], _filed(copy))
+        return filed
+
+    def _known_alike(self, windows: dict[str, datetime]) -> dict[str, KnownAlike]:
+        """Each department's alike tickets, brought up to date with its feed, known from the
+        start of its window (``windows``) at least."""
+        feeds = {feed["_id"]: feed for feed in self.db.alike_feed.find(
+            {"_id": {"$in": list(windows)}}, _feed_tail(FEED_READ))}
+        current: dict[str, KnownAlike] = {}
+        gained: list[tuple[KnownAlike, int, list[bytes]]] = []
+        for department, since in windows.items():
+            feed = feeds.get(department, EMPTY_FEED)
+            known = _KNOWN.get((self.db.name, department))
+            gain = self._gained(department, known, feed) if known and since >= known.since \
+                else None
+            if gain is None:
+                known, warmed_here = self._warm_up_once(department, since, feed, known)
+                # Warmed by another worker meanwhile: perhaps from an earlier read of the feed.
+                gain = None if warmed_here else self._gained(department, known, feed)
+            current[department] = known
+            if gain:
+                gained.append((known, *gain))
+            if len(known.bands) > BANDS_KEPT:
+                known.forget_before(since)
+        if gained:
+            filed = self._filed_copies([entry[8:].decode() for _, _, entries in gained
+                                        for entry in entries])
+            for known, seq, entries in gained:
+                for entry in entries:
+                    if copy := filed.get(entry[8:].decode()):
+                        known.add(entry, copy["bands"])
+                known.seq = max(known.seq, seq)
+        return current
+
+    def _gained(self, department: str, known: KnownAlike,
+                feed: dict) -> tuple[int, list[bytes]] | None:
+        """The feed's position and the entries it holds that ``known`` lacks (read again when
+        the first read asked for too few); None when they cannot be told: the feed was made
+        anew, or gained more than it keeps."""
+        if known.epoch is None and "epoch" in feed:
+            known.epoch = feed["epoch"]  # made since this process read the window
+        # Another worker may have read further than this read: nothing to gain then.
+        behind = max(feed["seq"] - known.seq, 0)
+        if len(feed["entries"]) < behind <= FEED_KEPT:
+            feed = self.db.alike_feed.find_one({"_id": department},
+                                               _feed_tail(behind)) or EMPTY_FEED
+            behind = max(feed["seq"] - known.seq, 0)
+        if feed.get("epoch") != known.epoch or behind > len(feed["entries"]):
+            return None
+        return feed["seq"], [bytes(e) for e in feed["entries"][len(feed["entries"]) - behind:]]
+
+    def _warm_up_once(self, department: str, since: datetime, feed: dict,
+                      stale: KnownAlike | None) -> tuple[KnownAlike, bool]:
+        """``_warm_up`` by one worker of this process at a time (a restart under load would
+        start every worker on the same read); one that waited takes what it read.  Whether
+        this worker read it."""
+        with _WARMING:
+            known = _KNOWN.get((self.db.name, department))
+            if known is stale:
+                return self._warm_up(department, since, feed), True
+            return known, False
+
+    def _warm_up(self, department: str, since: datetime, feed: dict) -> KnownAlike:
+        """A department's alike tickets read from its copies since a little before ``since``
+        (its newest WARM_UP_KEPT), as of ``feed``, read before them: a ticket is noted in the
+        feed only after its copy is written, so what the feed gains from here on is what they
+        miss."""
+        since -= WARM_UP_MARGIN
+        known = KnownAlike(feed.get("epoch"), feed["seq"], since)
+        # Their bands alone: the filed fields of the few that become candidates are read then.
+        for copy in self.db.tickets.find(
+                {"department": department, "created_at": {"$gte": since}},
+                ("created_at", "bands")).sort("created_at", DESCENDING).limit(WARM_UP_KEPT):
+            known.add(_alike_entry(copy["_id"], copy["created_at"]),
+                      [_interned(band) for band in copy.get("bands", ())])
+        _KNOWN[(self.db.name, department)] = known
+        return known
+
     @staticmethod
     def _newest(entries: set[bytes], since) -> list[str]:
         """The ids of the newest INCIDENT_CANDIDATES entries filed since ``since``, newest
@@ -565,14 +688,6 @@ class RoutingRepository(Repository):
                 break
             newest_ids.setdefault(entry[8:].decode())
         return list(newest_ids)
-
-    def _convert_alike(self, listed: dict) -> None:
-        """A list an earlier version kept as documents, in today's form (once: a concurrent
-        conversion finds nothing left to convert)."""
-        self.db.alike.update_one({"_id": listed["_id"], "recent": {"$exists": True}}, {
-            "$push": {"entries": _newest_kept([_alike_entry(e["id"], e["at"])
-                                               for e in listed["recent"]])},
-            "$unset": {"recent": ""}})
 
     # ------------------------------------------------------------------ rules
 

@@ -234,8 +234,8 @@ def test_a_department_with_detection_off_never_declares_an_incident(rpc, db, pub
         {"_id": {"$in": ids}, "incident_id": {"$ne": None}}) == 0
     assert not [e for e in tap.of_type(ev.INCIDENT_DECLARED)
                 if e["data"]["department"] == "flood"]
-    # Nor keeps lists of alike tickets, which serve detection alone.
-    assert db("routing").alike.count_documents({"_id": {"$regex": "^flood\\|"}}) == 0
+    # Nor keeps a feed of alike tickets, which serves detection alone.
+    assert db("routing").alike_feed.count_documents({"_id": "flood"}) == 0
 
 
 def test_a_creation_is_routed_once_even_after_a_department_change_overtook_it(
