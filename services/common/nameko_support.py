@@ -156,9 +156,14 @@ class SomeEventsLater(Exception):
         self.events = events
 
 
+# Back-offs before a requeued event comes again: long enough that a dead dependency does not
+# spin the queue; an event left for later waits on another event a moment away.
+FAILED_BACKOFF, LATER_BACKOFF = 0.5, 0.1
+
+
 def _redelivered_later(event_type: str) -> None:
     log.exception("%s handler failed; message will be redelivered", event_type)
-    eventlet.sleep(0.5)  # back off so a dead dependency does not spin the queue
+    eventlet.sleep(FAILED_BACKOFF)
 
 
 def on_event(event_type: str):
@@ -226,8 +231,9 @@ def on_events(event_type: str, linger: float = 0.0, batch_size: int | None = Non
             except SomeEventsLater as some:
                 left = {id(event) for event in some.events}
                 later = [position for position, event in events.items() if id(event) in left]
-                if later:
-                    _redelivered_later(event_type)
+                if later:  # expected: no traceback, a short wait
+                    log.info("%s: %s; requeued", event_type, some)
+                    eventlet.sleep(LATER_BACKOFF)
                 return later
             except Exception:
                 if len(events) == 1:

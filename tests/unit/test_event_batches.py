@@ -1,5 +1,6 @@
 """Event handlers that take the events waiting together: what the worker is given, what it
 answers, and which messages are acknowledged or requeued, without a broker."""
+import logging
 from datetime import datetime, timezone
 
 import eventlet
@@ -7,7 +8,8 @@ import pytest
 
 from services.common import events as ev
 from services.common.batches import EventBatchHandler
-from services.common.nameko_support import SomeEventsLater, on_event, on_events
+from services.common.nameko_support import (FAILED_BACKOFF, LATER_BACKOFF, SomeEventsLater,
+                                             on_event, on_events)
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=timezone.utc)
 
@@ -51,12 +53,18 @@ def test_a_failing_batch_is_tried_event_by_event_and_only_the_bad_one_comes_back
     assert service.calls == [["t1", "bad2", "t3"], ["t1"], ["bad2"], ["t3"]]
 
 
-def test_a_batch_that_leaves_some_events_for_later_requeues_only_them(monkeypatch):
-    monkeypatch.setattr("services.common.nameko_support.eventlet.sleep", lambda _s: None)
+def test_a_batch_that_leaves_some_events_for_later_requeues_only_them(monkeypatch, caplog):
+    waits = []
+    monkeypatch.setattr("services.common.nameko_support.eventlet.sleep", waits.append)
+    caplog.set_level(logging.INFO, logger="services.common.nameko_support")
     service = Handled()
     failed = service.record([_deadlines("t1"), _deadlines("later2"), _deadlines("t3"),
                              _deadlines("later4")], ["c1", "c2", "c3", "c4"])
     assert failed == [1, 3]
+    # an expected wait: told plainly, without a failure's traceback or its long back-off
+    assert [(r.levelname, r.exc_info) for r in caplog.records] == [("INFO", None)]
+    assert "2 events of the batch later: not yet" in caplog.records[0].getMessage()
+    assert waits == [LATER_BACKOFF] and LATER_BACKOFF < FAILED_BACKOFF
     assert service.calls == [["t1", "later2", "t3", "later4"]]  # not tried again one by one
     assert service.record([_deadlines("t5")], ["c5"]) == []
 
