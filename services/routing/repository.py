@@ -3,7 +3,6 @@ waiting queue, routing rules, the recent tickets used for incidents, and supervi
 from __future__ import annotations
 
 import sys
-import threading
 import uuid
 from bisect import bisect_left
 from collections import OrderedDict
@@ -12,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, NamedTuple
 
 from bson.binary import Binary
+from eventlet.semaphore import Semaphore
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
@@ -165,7 +165,7 @@ class KnownAlike:
 
 # Each routing process's alike tickets, by (database, department).
 _KNOWN: dict[tuple[str, str], KnownAlike] = {}
-_WARMING = threading.Lock()
+_WARMING = Semaphore(1)  # green: a warm-up waits on the database
 
 
 EMPTY_FEED = {"seq": 0, "entries": []}
@@ -546,6 +546,8 @@ class RoutingRepository(Repository):
             # busy feed then changes once an hour rather than with every batch.
             hour = ticket["created_at"].replace(minute=0, second=0, microsecond=0)
             touched[department] = max(touched.get(department, hour), hour)
+        if not entries:
+            return
         extensions = [UpdateOne({"_id": department}, {
             "$push": {"entries": {"$each": [Binary(e) for e in listed],
                                   "$slice": -FEED_KEPT}},

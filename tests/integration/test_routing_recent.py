@@ -143,6 +143,14 @@ def test_a_process_far_behind_or_a_feed_made_anew_reads_the_window_again(config,
     assert ids(recent(store, department, since, ["a"])) == newest_first
 
 
+def test_a_batch_with_nothing_to_note_writes_nothing(config, db):
+    """A batch of departments that look for no incidents: no feed is touched (nor fails)."""
+    store = RoutingRepository(db("routing"))
+    writes = mongo_commands_sent(store.db.name, "update", "alike_feed")
+    store.note_alike([])
+    assert mongo_commands_sent(store.db.name, "update", "alike_feed") == writes
+
+
 def test_the_lists_of_earlier_versions_are_dropped(config, db):
     store = RoutingRepository(db("routing"))
     store.db.alike.insert_one({"_id": "old|a", "entries": []})
