@@ -146,7 +146,12 @@ def _first_copies(event_type: str, payloads: list) -> dict[int, Event]:
     return events
 
 
-class SomeEventsLater(Exception):
+class NotYet(Exception):
+    """Raised by a handler whose event waits on another one a moment away (e.g. its ticket's
+    creation): the event is requeued as expected, not as a failure."""
+
+
+class SomeEventsLater(NotYet):
     """Raised by an ``on_events`` handler that did the work of its batch but for ``events``
     (not doable yet, e.g. overtaken by an event they need): only those are requeued, the rest
     acknowledged, instead of the whole batch being tried again event by event."""
@@ -161,9 +166,15 @@ class SomeEventsLater(Exception):
 FAILED_BACKOFF, LATER_BACKOFF = 0.5, 0.1
 
 
-def _redelivered_later(event_type: str) -> None:
-    log.exception("%s handler failed; message will be redelivered", event_type)
-    eventlet.sleep(FAILED_BACKOFF)
+def _redelivered_later(event_type: str, reason: Exception) -> None:
+    """Before a requeue: an event that waits (``NotYet``) is told plainly and comes back soon;
+    a failure is logged with its traceback and backs off."""
+    if isinstance(reason, NotYet):
+        log.info("%s: %s; requeued", event_type, reason)
+        eventlet.sleep(LATER_BACKOFF)
+    else:
+        log.exception("%s handler failed; message will be redelivered", event_type)
+        eventlet.sleep(FAILED_BACKOFF)
 
 
 def on_event(event_type: str):
@@ -184,8 +195,8 @@ def on_event(event_type: str):
                 ticket_id = event.data.get("ticket_id")
                 with ticket_turn(self.name, ticket_id) if ticket_id else nullcontext():
                     return fn(self, event)
-            except Exception:
-                _redelivered_later(event_type)
+            except Exception as exc:
+                _redelivered_later(event_type, exc)
                 raise
 
         @functools.wraps(fn)
@@ -231,13 +242,12 @@ def on_events(event_type: str, linger: float = 0.0, batch_size: int | None = Non
             except SomeEventsLater as some:
                 left = {id(event) for event in some.events}
                 later = [position for position, event in events.items() if id(event) in left]
-                if later:  # expected: no traceback, a short wait
-                    log.info("%s: %s; requeued", event_type, some)
-                    eventlet.sleep(LATER_BACKOFF)
+                if later:
+                    _redelivered_later(event_type, some)
                 return later
-            except Exception:
+            except Exception as exc:
                 if len(events) == 1:
-                    _redelivered_later(event_type)
+                    _redelivered_later(event_type, exc)
                     return list(events)
                 log.warning("a batch of %d %s events failed; trying each alone", len(events),
                             event_type, exc_info=True)
@@ -246,8 +256,8 @@ def on_events(event_type: str, linger: float = 0.0, batch_size: int | None = Non
                 correlation.bind(correlation_ids[position], ticket=event.data.get("number"))
                 try:
                     fn(self, [event])
-                except Exception:
-                    _redelivered_later(event_type)
+                except Exception as exc:
+                    _redelivered_later(event_type, exc)
                     failed.append(position)
             return failed
 

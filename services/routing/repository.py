@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, NamedTuple
 
-from bson.binary import Binary
 from eventlet.semaphore import Semaphore
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
@@ -549,7 +548,7 @@ class RoutingRepository(Repository):
         if not entries:
             return
         extensions = [UpdateOne({"_id": department}, {
-            "$push": {"entries": {"$each": [Binary(e) for e in listed],
+            "$push": {"entries": {"$each": listed,
                                   "$slice": -FEED_KEPT}},
             "$inc": {"seq": len(listed)}, "$max": {"touched_at": touched[department]},
             "$setOnInsert": {"epoch": uuid.uuid4().hex}}, upsert=True)

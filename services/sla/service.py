@@ -11,8 +11,9 @@ from nameko.timer import timer
 from services.common import events as ev
 from services.common import outbox
 from services.common.batches import BACKGROUND
-from services.common.nameko_support import (ClockProvider, OutboxRelay, SomeEventsLater,
-                                             command, on_event, on_events, ticket_turns)
+from services.common.nameko_support import (ClockProvider, NotYet, OutboxRelay,
+                                             SomeEventsLater, command, on_event, on_events,
+                                             ticket_turns)
 from services.common.observability import Observability
 from services.common.results import fail, not_found, ok, parsed
 
@@ -37,8 +38,11 @@ def _with_id(doc: dict) -> dict:
     return {"id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}}
 
 
-class ClockNotStartedYet(Exception):
+class ClockNotStartedYet(NotYet):
     """The ticket's creation has not been handled yet: redeliver the event shortly."""
+
+    def __init__(self, ticket_id: str):
+        super().__init__(f"the clock of {ticket_id} has not started yet")
 
 
 class SlaService(OutboxRelay):

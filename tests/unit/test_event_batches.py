@@ -8,8 +8,8 @@ import pytest
 
 from services.common import events as ev
 from services.common.batches import EventBatchHandler
-from services.common.nameko_support import (FAILED_BACKOFF, LATER_BACKOFF, SomeEventsLater,
-                                             on_event, on_events)
+from services.common.nameko_support import (FAILED_BACKOFF, LATER_BACKOFF, NotYet,
+                                             SomeEventsLater, on_event, on_events)
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=timezone.utc)
 
@@ -196,6 +196,8 @@ class Single:
         self.seen.append(event.data["ticket_id"])
         if event.data["ticket_id"] == "bad":
             raise RuntimeError("cannot write")
+        if event.data["ticket_id"] == "early":
+            raise NotYet("its creation has not come")
 
 
 def test_a_one_event_handler_takes_a_bundle_event_by_event(monkeypatch):
@@ -206,3 +208,14 @@ def test_a_one_event_handler_takes_a_bundle_event_by_event(monkeypatch):
     with pytest.raises(RuntimeError):  # the whole message is requeued
         service.record(ev.bundle([_deadlines("t3"), _deadlines("bad")], ["c3", "c4"]))
     assert service.seen == ["t1", "t2", "t3", "bad"]
+
+
+def test_a_one_event_handler_s_event_that_waits_comes_back_soon_without_a_traceback(
+        monkeypatch, caplog):
+    waits = []
+    monkeypatch.setattr("services.common.nameko_support.eventlet.sleep", waits.append)
+    caplog.set_level(logging.INFO, logger="services.common.nameko_support")
+    with pytest.raises(NotYet):  # requeued
+        Single().record(_deadlines("early"))
+    assert [(r.levelname, r.exc_info) for r in caplog.records] == [("INFO", None)]
+    assert waits == [LATER_BACKOFF]
