@@ -6,29 +6,36 @@ import smtplib
 from email.message import EmailMessage
 
 import eventlet
+from eventlet.semaphore import Semaphore
 
-IDLE_CONNECTIONS = 4
+# The most connections a process keeps open to the relay, all of them kept between mails.
+# A send finding none free waits for one: when a burst's notices went out in several batches
+# at once over a pool that opened more and closed those past four, one mail in eight paid
+# for a connection, its greeting, EHLO and QUIT (BENCHMARKS.md, twenty-third round).
+CONNECTIONS = 4
 # The relay's refusal of this mail (a recipient, the sender, the data): smtplib has reset the
 # transaction, so the connection serves the next mail; trying another would be refused too.
 ANSWERED = (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused)
 
 
 class SmtpConnections:
-    """Up to ``idle`` open connections to one relay, shared by a process's green threads
+    """Up to ``size`` open connections to one relay, shared by a process's green threads
     (each send takes one out of the list, so two sends never share a connection)."""
 
-    def __init__(self, host: str, port: int, idle: int = IDLE_CONNECTIONS, timeout: float = 10):
-        self.host, self.port, self.timeout, self.max_idle = host, port, timeout, idle
+    def __init__(self, host: str, port: int, size: int = CONNECTIONS, timeout: float = 10):
+        self.host, self.port, self.timeout, self.size = host, port, timeout, size
         self.idle: list[smtplib.SMTP] = []
+        self.turns = Semaphore(size)  # one per connection open or being opened
 
     def send(self, message: EmailMessage) -> None:
         """Deliver or raise.  A kept connection the relay has closed meanwhile (timed out, or
         the relay restarted) is replaced; a fresh connection's failure is the caller's."""
-        while self.idle:
-            if self._sent_on(self.idle.pop(), message, dead_is_retried=True):
-                return
-        self._sent_on(smtplib.SMTP(self.host, self.port, timeout=self.timeout), message,
-                      dead_is_retried=False)
+        with self.turns:
+            while self.idle:
+                if self._sent_on(self.idle.pop(), message, dead_is_retried=True):
+                    return
+            self._sent_on(smtplib.SMTP(self.host, self.port, timeout=self.timeout), message,
+                          dead_is_retried=False)
 
     def _sent_on(self, smtp: smtplib.SMTP, message: EmailMessage, dead_is_retried: bool
                  ) -> bool:
@@ -51,7 +58,7 @@ class SmtpConnections:
         return True
 
     def send_all(self, messages: list[EmailMessage]) -> list[Exception | None]:
-        """Deliver ``messages`` over up to ``max_idle`` connections at once, and say for each
+        """Deliver ``messages`` over up to ``size`` connections at once, and say for each
         what its send raised (None: delivered).  A mail takes four round trips, and under load
         each waits for the relay to be scheduled: one at a time, a 20 s burst of filings left
         a thousand notices waiting (BENCHMARKS.md, thirteenth round)."""
@@ -62,17 +69,14 @@ class SmtpConnections:
                 return exc
             return None
 
-        return list(eventlet.GreenPool(self.max_idle).imap(attempt, messages))
+        return list(eventlet.GreenPool(self.size).imap(attempt, messages))
 
     def close(self) -> None:
         while self.idle:
             _close(self.idle.pop())
 
     def _keep(self, smtp: smtplib.SMTP) -> None:
-        if len(self.idle) < self.max_idle:
-            self.idle.append(smtp)
-        else:
-            _close(smtp)
+        self.idle.append(smtp)  # never more than ``size``: each send holds a turn
 
 
 def _close(smtp: smtplib.SMTP) -> None:

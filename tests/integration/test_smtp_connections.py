@@ -1,6 +1,6 @@
 """Outbound SMTP (intake's notifications, the portal's account mail) against a real SMTP
-server: one connection serves many mails, and a connection the relay dropped meanwhile is
-replaced without losing the mail."""
+server: one connection serves many mails, no more than CONNECTIONS are ever open, and a
+connection the relay dropped meanwhile is replaced without losing the mail."""
 import asyncio
 from email.message import EmailMessage
 from types import SimpleNamespace
@@ -8,7 +8,9 @@ from types import SimpleNamespace
 import pytest
 from aiosmtpd.controller import Controller
 
-from services.common.smtp import IDLE_CONNECTIONS, SmtpConnections
+import eventlet
+
+from services.common.smtp import CONNECTIONS, SmtpConnections
 from tests.integration.mail_sink import Sink, free_port
 
 
@@ -119,9 +121,28 @@ def test_a_batch_of_mails_goes_out_over_several_connections_at_once_each_failure
             ["NoneType"] * 3 + ["SMTPRecipientsRefused"] + ["NoneType"] * 3
         assert sorted(m["Subject"] for m in sink.messages) == \
             sorted(f"[#{n}] hi" for n in range(7) if n != 3)
-        assert 1 < sink.most_at_once <= IDLE_CONNECTIONS
+        assert 1 < sink.most_at_once <= CONNECTIONS
         # A refusal is the relay's answer about one mail, not a broken connection: all kept.
-        assert len(mailer.idle) == len(set(sink.peers)) == IDLE_CONNECTIONS
+        assert len(mailer.idle) == len(set(sink.peers)) == CONNECTIONS
+    finally:
+        mailer.close()
+        controller.stop()
+
+
+def test_batches_sent_at_once_share_the_connections_and_none_is_opened_past_them():
+    """Two workers' batches at the same moment: each waits for a free connection rather than
+    opening more (and closing them again after)."""
+    sink, port = SlowSink(), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    mailer = SmtpConnections("127.0.0.1", port)
+    try:
+        batches = [[mail(100 * b + n) for n in range(6)] for b in range(2)]
+        workers = [eventlet.spawn(mailer.send_all, batch) for batch in batches]
+        assert [w.wait() for w in workers] == [[None] * 6] * 2
+        assert len(sink.messages) == 12
+        assert sink.most_at_once == CONNECTIONS
+        assert len(set(sink.peers)) == len(mailer.idle) == CONNECTIONS
     finally:
         mailer.close()
         controller.stop()
