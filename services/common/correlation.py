@@ -74,8 +74,10 @@ def ticket_in(arguments: dict[str, Any]) -> int | None:
     return None
 
 
-def stamp(message) -> None:
-    """Put the current correlation id on an outgoing mail (``X-Request-ID``), so a delivery
-    problem can be traced back to the request that caused the mail."""
-    if current() and HEADER not in message:
-        message[HEADER] = current()
+def stamp(message, correlation_id: str | None = None) -> None:
+    """Put the correlation id (by default the current one) on an outgoing mail
+    (``X-Request-ID``), so a delivery problem can be traced back to the request that caused
+    the mail."""
+    correlation_id = correlation_id or current()
+    if correlation_id and HEADER not in message:
+        message[HEADER] = correlation_id

@@ -395,14 +395,17 @@ def released_of_unassignable(body: bytes) -> bytes | None:
 
 
 class Event:
-    """A received event: envelope fields plus the validated, typed ``data``."""
+    """A received event: envelope fields plus the validated, typed ``data``, and the
+    correlation id it came with (set for the events of a batch, whose worker runs under the
+    first one's)."""
 
-    __slots__ = ("event_id", "event_type", "occurred_at", "data")
+    __slots__ = ("event_id", "event_type", "occurred_at", "data", "correlation_id")
 
     def __init__(self, event_id: str, event_type: str, occurred_at: datetime,
-                 data: dict[str, Any]):
+                 data: dict[str, Any], correlation_id: str | None = None):
         self.event_id, self.event_type = event_id, event_type
         self.occurred_at, self.data = occurred_at, data
+        self.correlation_id = correlation_id
 
 
 def parse_event(event_type: str, payload: dict[str, Any]) -> Event:

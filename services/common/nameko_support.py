@@ -134,14 +134,16 @@ def _parsed(event_type: str, payload) -> Event | None:
         return None
 
 
-def _first_copies(event_type: str, payloads: list) -> dict[int, Event]:
-    """The batch's valid events by position, each event once (its first copy)."""
+def _first_copies(event_type: str, payloads: list, correlation_ids: list) -> dict[int, Event]:
+    """The batch's valid events by position, each event once (its first copy), each with
+    its own correlation id."""
     events: dict[int, Event] = {}
     seen: set[str] = set()
-    for position, payload in enumerate(payloads):
+    for position, (payload, correlation_id) in enumerate(zip(payloads, correlation_ids)):
         event = _parsed(event_type, payload)
         if event is not None and event.event_id not in seen:
             seen.add(event.event_id)
+            event.correlation_id = correlation_id
             events[position] = event
     return events
 
@@ -233,7 +235,7 @@ def on_events(event_type: str, linger: float = 0.0, batch_size: int | None = Non
     def decorator(fn):
         @functools.wraps(fn)
         def handler(self, payloads, correlation_ids):
-            events = _first_copies(event_type, payloads)
+            events = _first_copies(event_type, payloads, correlation_ids)
             if not events:
                 return []
             try:

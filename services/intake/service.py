@@ -15,7 +15,7 @@ from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
 from services.automation.schemas import TriggerMailSchema
-from services.common import outbox
+from services.common import correlation, outbox
 from services.common import events as ev
 from services.common.batches import BACKGROUND
 from services.common.nameko_support import (ClockProvider, OutboxRelay, command, on_event,
@@ -1150,6 +1150,8 @@ class IntakeService(OutboxRelay):
             notice = self._notice(settings, tickets.get(event.data["ticket_id"]),
                                   "notify_received", event.event_id, "received", None, {})
             if notice is not None:
+                # The request that filed this ticket, not the batch's first one.
+                correlation.stamp(notice[0], event.correlation_id)
                 owed.append((event.data["ticket_id"], notice))
         failures = self.mailer.send_all([message for _, (message, _) in owed])
         self.store.record_sent_mail([(ticket_id, message_id)

@@ -204,3 +204,21 @@ def test_mentions_and_followers_are_mailed(config, rpc, sink):
                 and "refund?" in m.get_content()]
     eventually(lambda: queues_drained(config["_vhost"], "intake"))
     assert len([m for m in sink.about(number) if m["To"] == "tom@desk.test"]) == 1
+
+
+def test_notices_sent_together_each_name_the_request_that_filed_their_ticket(rpc, sink):
+    """Tickets filed at once are acknowledged in one batch of mails, whose worker runs under
+    the first filing's correlation id; each mail still carries its own filing's."""
+    emails = [f"batch-{n}@example.com" for n in range(3)]
+    pending = [rpc.intake.create_ticket.call_async({"ticket": {
+        "subject": f"Batch {n}", "description": "Filed together", "department": "billing",
+        "language": "en", "requester_email": email, "requester_name": "Carl"},
+        "requester": {"id": f"batch-{n}", "role": "customer", "name": "Carl"},
+        "channel": "api", "idempotency_key": None}) for n, email in enumerate(emails)]
+    numbers = [reply.result()["ticket"]["number"] for reply in pending]
+    notices = eventually(lambda: [m for number in numbers for m in sink.about(number)
+                                  if "received" in m["Subject"].lower()]
+                         if all(sink.about(number) for number in numbers) else None)
+    assert len(notices) == 3
+    ids = {m["X-Request-ID"] for m in notices}
+    assert len(ids) == 3 and None not in ids

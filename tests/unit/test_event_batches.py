@@ -44,6 +44,20 @@ def test_the_events_waiting_together_are_handled_in_one_call():
     assert failed == [] and service.calls == [["t1", "t2", "t3"]]
 
 
+def test_each_event_of_a_batch_carries_its_own_correlation_id():
+    """The worker runs under the first message's id; what it does for each event (a mail to
+    its requester) names that event's request."""
+    seen = []
+
+    class Tracing:
+        @on_events(ev.SLA_DEADLINES_SET)
+        def record(self, events):
+            seen.extend((e.data["ticket_id"], e.correlation_id) for e in events)
+
+    assert Tracing().record([_deadlines("t1"), _deadlines("t2")], ["c1", "c2"]) == []
+    assert seen == [("t1", "c1"), ("t2", "c2")]
+
+
 def test_a_failing_batch_is_tried_event_by_event_and_only_the_bad_one_comes_back(monkeypatch):
     monkeypatch.setattr("services.common.nameko_support.eventlet.sleep", lambda _s: None)
     service = Handled()
