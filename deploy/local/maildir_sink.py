@@ -18,7 +18,18 @@ import socket
 import time
 
 
-class RawMaildir:
+class OffersPipelining:
+    """An aiosmtpd handler that says what aiosmtpd does: it reads a client's commands in
+    order from what it has received, so it takes them pipelined (RFC 2920), two round trips a
+    mail instead of four (services/common/smtp.py), as Postfix, Exim and the big mail
+    services offer it."""
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname  # aiosmtpd leaves it to a handler that answers EHLO
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+
+class RawMaildir(OffersPipelining):
     def __init__(self, mail_dir: str):
         self.mail_dir = mail_dir
         mailbox.Maildir(mail_dir, create=True)  # tmp/, new/ and cur/

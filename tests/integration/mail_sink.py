@@ -4,6 +4,8 @@ from email import message_from_bytes, policy
 
 from aiosmtpd.controller import Controller
 
+from deploy.local.maildir_sink import OffersPipelining
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -11,8 +13,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Sink:
-    """Collects every message; ``port`` is where it listens once started."""
+class Sink(OffersPipelining):
+    """Collects every message; ``port`` is where it listens once started.  Takes commands
+    pipelined, as the demo's relay and real ones do (PlainSink: one that does not)."""
 
     def __init__(self):
         self.messages: list = []
@@ -31,6 +34,14 @@ class Sink:
 
     def about(self, number: int) -> list:
         return [m for m in self.messages if f"[#{number}]" in m["Subject"]]
+
+
+class PlainSink(Sink):
+    """A relay that does not offer PIPELINING: each command waits for its answer."""
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        return responses
 
 
 def running_sink():

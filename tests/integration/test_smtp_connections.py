@@ -2,6 +2,7 @@
 server: one connection serves many mails, no more than CONNECTIONS are ever open, and a
 connection the relay dropped meanwhile is replaced without losing the mail."""
 import asyncio
+import smtplib
 from email.message import EmailMessage
 from types import SimpleNamespace
 
@@ -11,7 +12,7 @@ from aiosmtpd.controller import Controller
 import eventlet
 
 from services.common.smtp import CONNECTIONS, SmtpConnections
-from tests.integration.mail_sink import Sink, free_port
+from tests.integration.mail_sink import PlainSink, Sink, free_port
 
 
 class CountingSink(Sink):
@@ -143,6 +144,80 @@ def test_batches_sent_at_once_share_the_connections_and_none_is_opened_past_them
         assert len(sink.messages) == 12
         assert sink.most_at_once == CONNECTIONS
         assert len(set(sink.peers)) == len(mailer.idle) == CONNECTIONS
+    finally:
+        mailer.close()
+        controller.stop()
+
+
+class Refusing(CountingSink):
+    """Refuses what a case names: the sender, a recipient, or every mail's data; and notes
+    whether the rest of the envelope had arrived with MAIL (sent pipelined)."""
+
+    def __init__(self, refuse: str):
+        super().__init__()
+        self.refuse, self.pipelined = refuse, []
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        waiting = bytes(server._reader._buffer)  # what came in with MAIL, not read yet
+        self.pipelined.append(b"RCPT TO:" in waiting and b"DATA" in waiting)
+        if address == self.refuse:
+            return "550 sender refused"
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address == self.refuse:
+            return "550 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refuse == "data":
+            return "554 refused"
+        return await super().handle_DATA(server, session, envelope)
+
+
+class PlainRefusing(Refusing, PlainSink):
+    pass
+
+
+REFUSALS = [  # (what the relay refuses, the mail's To, what sending it raises)
+    ("refused@example.com", "refused@example.com", "SMTPRecipientsRefused"),
+    ("refused@example.com", "refused@example.com, c@example.com", None),
+    ("desk@example.com", "c@example.com", "SMTPSenderRefused"),
+    ("data", "c@example.com", "SMTPDataError"),
+]
+
+
+@pytest.mark.parametrize("handler", [Refusing, PlainRefusing], ids=["pipelining", "plain"])
+@pytest.mark.parametrize("refuse,to,raised", REFUSALS)
+def test_the_relays_answers_are_told_apart_pipelined_or_not_and_the_connection_serves_on(
+        handler, refuse, to, raised):
+    sink, port = handler(refuse), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    mailer = SmtpConnections("127.0.0.1", port, size=1)
+    try:
+        refused = mail(1)
+        refused.replace_header("To", to)
+        refused.set_content(".a line that begins with a period\n..and two\n.\nend\n")
+        if raised is None:
+            mailer.send(refused)
+        else:
+            with pytest.raises(smtplib.SMTPException) as caught:
+                mailer.send(refused)
+            assert type(caught.value).__name__ == raised
+        sink.refuse = None
+        mailer.send(mail(2))  # the same connection, its transaction reset
+        delivered = [(m["Subject"], rcpts) for m, rcpts in
+                     zip(sink.messages, sink.envelope_recipients)]
+        assert delivered == ([] if raised else [("[#1] hi", ["c@example.com"])]) + \
+            [("[#2] hi", ["c@example.com"])]
+        if raised is None:
+            assert sink.messages[0].get_content().replace("\r\n", "\n") == \
+                ".a line that begins with a period\n..and two\n.\nend\n"
+        assert len(set(sink.peers)) == 1
+        assert sink.pipelined == [handler is Refusing] * 2
     finally:
         mailer.close()
         controller.stop()
