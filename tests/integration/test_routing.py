@@ -1,5 +1,6 @@
 """Routing alone against the real broker and Mongo wire server: rules validated at save and
 applied on arrival, skills and availability, queue order, SLA escalations, incidents."""
+import logging
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -219,7 +220,8 @@ def test_similar_tickets_become_an_incident(rpc, db, publish, tap):
 
 
 def test_a_department_with_detection_off_never_declares_an_incident(rpc, db, publish, tap,
-                                                                    config):
+                                                                    config, caplog):
+    caplog.set_level(logging.WARNING, logger="services.common.nameko_support")
     assert rpc.routing.upsert_department({"id": "flood", "name": "Flood",
                                           "incident_threshold": 2,
                                           "incident_detection": False})["ok"]
@@ -236,6 +238,8 @@ def test_a_department_with_detection_off_never_declares_an_incident(rpc, db, pub
                 if e["data"]["department"] == "flood"]
     # Nor keeps a feed of alike tickets, which serves detection alone.
     assert db("routing").alike_feed.count_documents({"_id": "flood"}) == 0
+    # Handled, not failed and requeued (a requeue leaves every assertion above true).
+    assert not [r for r in caplog.records if ev.TICKET_CREATED in r.getMessage()]
 
 
 def test_a_creation_is_routed_once_even_after_a_department_change_overtook_it(
