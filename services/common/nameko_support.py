@@ -15,6 +15,7 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from . import correlation
+from .amqp_reads import use_read_ahead
 from .batches import EventBatchHandler
 from .clock import SystemClock
 from .events import EVENT_SOURCE, Event, parse_event, unbundled
@@ -28,6 +29,7 @@ from .transient_rpc import use_transient_rpc
 log = logging.getLogger(__name__)
 
 use_transient_rpc()  # every service and its RPC clients (see transient_rpc)
+use_read_ahead()  # every AMQP connection of the process (see amqp_reads)
 
 
 class ServiceDatabase(DependencyProvider):

@@ -14,10 +14,12 @@ from nameko.exceptions import RpcTimeout
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.common import correlation
+from services.common.amqp_reads import use_read_ahead
 from services.common.metrics import RPC_CLIENT_CALLS, RPC_CLIENT_SECONDS
 from services.common.transient_rpc import use_transient_rpc
 
 use_transient_rpc()  # see transient_rpc
+use_read_ahead()  # the RPC clients' and the live feed's connections (see amqp_reads)
 
 
 class RpcPool:

@@ -1,0 +1,61 @@
+"""AMQP connections that read what the broker has sent in one go, not frame part by part.
+
+py-amqp's TCP transport asks the socket for exactly the bytes it needs next: a frame's 7-byte
+header, then its payload, then its end byte.  A delivered message is three frames, so nine
+reads, each a system call and, under eventlet, a trip through its green socket (plus one that
+finds nothing yet); under a burst of filings the portal made ~19 reads per ticket and intake
+~26 (strace, BENCHMARKS.md twenty-third round).  Here a read takes up to READ_AHEAD bytes and
+keeps the rest for the frames after: py-amqp already keeps a read buffer between frames, and
+every reader of the connection (nameko's consumers, kombu's drain_events) reads through it.
+Installed for every kombu ``pyamqp://`` connection of the process, as transient_rpc is."""
+from __future__ import annotations
+
+import errno
+
+from amqp.transport import TCPTransport
+from kombu.transport import pyamqp
+
+# Enough for the frames of several event messages at once; a larger payload is still read in
+# full (the read asks for at least what the frame needs).
+READ_AHEAD = 16 * 1024
+
+
+class ReadAheadTransport(TCPTransport):
+    def _read(self, n, initial=False, _errnos=(errno.EAGAIN, errno.EINTR)):
+        """Exactly n bytes, from the buffer first; a read from the socket asks for more."""
+        rbuf = self._read_buffer
+        try:
+            while len(rbuf) < n:
+                try:
+                    received = self._quick_recv(max(n - len(rbuf), READ_AHEAD))
+                except OSError as exc:
+                    if exc.errno in _errnos:
+                        if initial and self.raise_on_initial_eintr:
+                            raise TimeoutError() from exc
+                        continue
+                    raise
+                if not received:
+                    raise OSError("Server unexpectedly closed connection")
+                rbuf += received
+        except:  # noqa: E722 - as py-amqp: whatever interrupts the read, nothing read is lost
+            self._read_buffer = rbuf
+            raise
+        result, self._read_buffer = rbuf[:n], rbuf[n:]
+        return result
+
+
+class ReadAheadConnection(pyamqp.Connection):
+    """kombu's py-amqp connection over ReadAheadTransport (TLS ones keep py-amqp's own)."""
+
+    def Transport(self, host, connect_timeout, ssl=False, read_timeout=None,  # noqa: N802
+                  write_timeout=None, socket_settings=None, **kwargs):
+        if ssl:
+            return super().Transport(host, connect_timeout, ssl, read_timeout, write_timeout,
+                                     socket_settings, **kwargs)
+        return ReadAheadTransport(host, connect_timeout=connect_timeout,
+                                  read_timeout=read_timeout, write_timeout=write_timeout,
+                                  socket_settings=socket_settings, **kwargs)
+
+
+def use_read_ahead() -> None:
+    pyamqp.Transport.Connection = ReadAheadConnection
