@@ -11,8 +11,8 @@ from eventlet.semaphore import Semaphore
 
 # The most connections a process keeps open to the relay, all of them kept between mails.
 # A send finding none free waits for one: when a burst's notices went out in several batches
-# at once over a pool that opened more and closed those past four, one mail in eight paid
-# for a connection, its greeting, EHLO and QUIT (BENCHMARKS.md, twenty-third round).
+# at once over a pool that opened more and closed those past four, about one mail in seven
+# paid for a connection, its greeting, EHLO and QUIT (BENCHMARKS.md, twenty-third round).
 CONNECTIONS = 4
 # The relay's refusal of this mail (a recipient, the sender, the data): smtplib has reset the
 # transaction, so the connection serves the next mail; trying another would be refused too.
@@ -60,9 +60,9 @@ class SmtpConnections:
 
     def send_all(self, messages: list[EmailMessage]) -> list[Exception | None]:
         """Deliver ``messages`` over up to ``size`` connections at once, and say for each
-        what its send raised (None: delivered).  A mail takes two to four round trips, and under load
-        each waits for the relay to be scheduled: one at a time, a 20 s burst of filings left
-        a thousand notices waiting (BENCHMARKS.md, thirteenth round)."""
+        what its send raised (None: delivered).  A mail takes two to four round trips, and
+        under load each waits for the relay to be scheduled: one at a time, a 20 s burst of
+        filings left a thousand notices waiting (BENCHMARKS.md, thirteenth round)."""
         def attempt(message: EmailMessage) -> Exception | None:
             try:
                 self.send(message)
