@@ -7,6 +7,7 @@ import requests
 
 from tests.e2e.conftest import (DEMO_PASSWORD, STAFF, Browser, api_token, bearer,
                                 new_customer)
+from tests.support import eventually
 
 
 def file(portal: str, token: str, subject: str, priority: str = "normal") -> int:
@@ -15,6 +16,23 @@ def file(portal: str, token: str, subject: str, priority: str = "normal") -> int
         "priority": priority, "language": "en"})
     assert made.status_code == 201, made.text
     return made.json()["number"]
+
+
+def settled(portal: str, filed: list[int]) -> None:
+    """Wait until routing's decision and the SLA clock are recorded on these tickets: a view
+    read while intake writes them may miss a ticket for that moment (its entry in the index
+    the view walks is moving; the next read, or the live feed, shows it), and the checks below
+    compare exact lists."""
+    auth = bearer(api_token(portal, STAFF["agent"]))
+
+    def done(number: int) -> bool:
+        ticket = requests.get(f"{portal}/api/tickets/{number}", headers=auth, timeout=10).json()
+        waiting = requests.get(f"{portal}/api/routing/queues/technical", headers=auth,
+                               timeout=10).json()["tickets"]
+        return bool(ticket["sla"] and (ticket["assignee_id"]
+                                       or number in [w["number"] for w in waiting]))
+
+    eventually(lambda: all(done(number) for number in filed), timeout=30)
 
 
 def numbers(page: str) -> list[int]:
@@ -26,6 +44,7 @@ def test_search_filters_sort_and_paging(portal):
     word = "zebra" + uuid.uuid4().hex[:6]
     first = file(portal, customer["token"], f"Monitor {word} flickers", priority="high")
     second = file(portal, customer["token"], f"Keyboard {word} sticks")
+    settled(portal, [first, second])
     agent = Browser(portal).sign_in(STAFF["agent"], DEMO_PASSWORD)
 
     page = agent.get(f"{portal}/agent/queue/all", params={"q": word, "sort": "number"}).text
