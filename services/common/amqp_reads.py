@@ -4,13 +4,11 @@ py-amqp's TCP transport asks the socket for exactly the bytes it needs next: a f
 header, then its payload, then its end byte.  A delivered message is three frames, so nine
 reads, each a system call and, under eventlet, a trip through its green socket (plus one that
 finds nothing yet); under a burst of filings the portal made ~19 reads per ticket and intake
-~26 (strace, BENCHMARKS.md twenty-third round).  Here a read takes up to READ_AHEAD bytes and
+~24 (strace, BENCHMARKS.md twenty-third round).  Here a read takes up to READ_AHEAD bytes and
 keeps the rest for the frames after: py-amqp already keeps a read buffer between frames, and
 every reader of the connection (nameko's consumers, kombu's drain_events) reads through it.
 Installed for every kombu ``pyamqp://`` connection of the process, as transient_rpc is."""
 from __future__ import annotations
-
-import errno
 
 from amqp.transport import TCPTransport
 from kombu.transport import pyamqp
@@ -21,27 +19,12 @@ READ_AHEAD = 16 * 1024
 
 
 class ReadAheadTransport(TCPTransport):
-    def _read(self, n, initial=False, _errnos=(errno.EAGAIN, errno.EINTR)):
-        """Exactly n bytes, from the buffer first; a read from the socket asks for more."""
-        rbuf = self._read_buffer
-        try:
-            while len(rbuf) < n:
-                try:
-                    received = self._quick_recv(max(n - len(rbuf), READ_AHEAD))
-                except OSError as exc:
-                    if exc.errno in _errnos:
-                        if initial and self.raise_on_initial_eintr:
-                            raise TimeoutError() from exc
-                        continue
-                    raise
-                if not received:
-                    raise OSError("Server unexpectedly closed connection")
-                rbuf += received
-        except:  # noqa: E722 - as py-amqp: whatever interrupts the read, nothing read is lost
-            self._read_buffer = rbuf
-            raise
-        result, self._read_buffer = rbuf[:n], rbuf[n:]
-        return result
+    def _setup_transport(self):
+        """py-amqp's own reads, whose loop keeps what comes beyond a frame in its buffer; each
+        asks the socket for at least READ_AHEAD bytes."""
+        super()._setup_transport()
+        recv = self.sock.recv
+        self._quick_recv = lambda wanted: recv(max(wanted, READ_AHEAD))
 
 
 class ReadAheadConnection(pyamqp.Connection):

@@ -402,10 +402,10 @@ class Event:
     __slots__ = ("event_id", "event_type", "occurred_at", "data", "correlation_id")
 
     def __init__(self, event_id: str, event_type: str, occurred_at: datetime,
-                 data: dict[str, Any], correlation_id: str | None = None):
+                 data: dict[str, Any]):
         self.event_id, self.event_type = event_id, event_type
         self.occurred_at, self.data = occurred_at, data
-        self.correlation_id = correlation_id
+        self.correlation_id: str | None = None
 
 
 def parse_event(event_type: str, payload: dict[str, Any]) -> Event:

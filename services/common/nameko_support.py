@@ -257,7 +257,7 @@ def on_events(event_type: str, linger: float = 0.0, batch_size: int | None = Non
                             event_type, exc_info=True)
             failed = []
             for position, event in events.items():
-                correlation.bind(correlation_ids[position], ticket=event.data.get("number"))
+                correlation.bind(event.correlation_id, ticket=event.data.get("number"))
                 try:
                     fn(self, [event])
                 except Exception as exc:
