@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from flask import (Flask, Request, current_app, jsonify, make_response, render_template,
                    request)
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -52,6 +53,22 @@ class PortalRequest(Request):
         return current_app.config["MAX_CONTENT_LENGTH"]
 
 
+class OneSignerSessions(SecureCookieSessionInterface):
+    """Flask's cookie sessions with one signing serializer for the life of the process:
+    Flask builds a new one for every request, even one without a cookie (each API call),
+    and the secret key it is built from does not change while the portal runs."""
+
+    def __init__(self):
+        self._signers: dict[bytes | str, object] = {}
+
+    def get_signing_serializer(self, app: Flask):
+        if not app.secret_key:
+            return None
+        if app.secret_key not in self._signers:
+            self._signers = {app.secret_key: super().get_signing_serializer(app)}
+        return self._signers[app.secret_key]
+
+
 def _is_api(path: str) -> bool:
     return path.startswith("/api/") or path == "/healthz"
 
@@ -62,6 +79,7 @@ def create_app(rpc: RpcPool, users: UserRepository, clock: Clock,
     app = Flask(__name__)
     app.extensions["live"] = live or LiveFeed()
     app.request_class = PortalRequest
+    app.session_interface = OneSignerSessions()
     app.url_map.converters["int"] = BoundedIntegerConverter
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
