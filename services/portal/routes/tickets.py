@@ -45,7 +45,6 @@ def file_ticket(portal, data: dict, user: dict | None, channel: str) -> dict:
 
 def _file_ticket(portal, data: dict, user: dict | None, channel: str) -> dict:
     users = portal.users
-    sent = shared(TicketCreateSchema).dump(data)
     anonymous = user is None
     if anonymous:
         if not data.get("requester_email"):
@@ -64,8 +63,10 @@ def _file_ticket(portal, data: dict, user: dict | None, channel: str) -> dict:
     # only once the sender has shown they own it (signed in, or later by the emailed link).
     requester = dict(portal.actor(user), organization=None if anonymous else
                      user.get("organization"), plan=None if anonymous else user.get("plan"))
+    # What was sent; for someone signed in, completed with their account's address and name.
+    sent = shared(TicketCreateSchema).dump(data)
     result = resolved_filing(portal, {
-        "ticket": shared(TicketCreateSchema).dump(data), "requester": requester, "channel": channel,
+        "ticket": sent, "requester": requester, "channel": channel,
         "verified": not anonymous,
         # Always a key, so a filing whose answer was lost can be asked about again.
         "idempotency_key": request.headers.get("Idempotency-Key") or f"portal-{uuid.uuid4().hex}"})
