@@ -147,6 +147,16 @@ def queue_consumers(vhost: str, queue: str) -> int:
     return answer.json().get("consumers", 0) if answer.ok else 0
 
 
+def message_stats(vhost: str) -> dict[str, int]:
+    """The broker's message counts on ``vhost`` so far (publish, confirm, ack,
+    deliver_no_ack, ...; QUEUE_STATS_AGE old at most)."""
+    url, auth = _mgmt(f"/api/vhosts/{urllib.parse.quote(vhost, safe='')}")
+    answer = requests.get(url, auth=auth, timeout=10)
+    answer.raise_for_status()
+    return {name: count for name, count in answer.json().get("message_stats", {}).items()
+            if isinstance(count, int)}
+
+
 def consumer_prefetch(vhost: str) -> dict[str, int]:
     """The prefetch of each queue's consumer on ``vhost``, by queue name."""
     url, auth = _mgmt(f"/api/consumers/{urllib.parse.quote(vhost, safe='')}")

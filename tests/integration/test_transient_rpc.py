@@ -1,17 +1,20 @@
 """RPC requests and replies are transient messages on the real broker (nobody can use them
 after a restart, and the broker's disk costs about twice its CPU); events stay persistent."""
 import json
+import time
 import uuid
 
 import pytest
 from kombu import Connection, Exchange, Queue
-from nameko.exceptions import RpcTimeout
+from nameko.exceptions import RpcTimeout, UnknownService
+from nameko.rpc import rpc
 
 from services.common import events as ev
 from services.portal.rpc import RpcPool
 from services.routing.service import RoutingService
 from tests.integration.routing_helpers import dispatcher, ticket_created
-from tests.support import eventually, running
+from tests.support import (delete_vhost, eventually, isolated_config, message_stats,
+                           running)
 
 RPC_EXCHANGE = Exchange("nameko-rpc", type="topic", durable=True)
 
@@ -49,3 +52,44 @@ def test_a_reply_is_unpersisted_and_an_event_persisted(config):
             dispatcher(config)(ticket_created(1, "general"))
             assert eventually(lambda: _waiting(connection, "probe-events")
                               ).properties["delivery_mode"] == 2
+
+
+class Echo:
+    """A service that only answers: no events, nothing else confirmed or acknowledged."""
+    name = "echo"
+
+    @rpc
+    def echo(self, word: str) -> str:
+        return word
+
+
+def test_the_portal_sends_unconfirmed_requests_and_takes_unacknowledged_replies():
+    """The portal's pool: the broker confirms none of its requests and is sent no
+    acknowledgement for a reply (each was a frame both ways per call); the service still
+    acknowledges each request it took."""
+    config = isolated_config()
+    try:
+        pool = RpcPool({"AMQP_URI": config["AMQP_URI"], "serializer": "json"}, timeout=5)
+        with running(config, Echo):
+            assert [pool.call("echo", "echo", f"w{n}") for n in range(5)] == \
+                [f"w{n}" for n in range(5)]
+            stats = eventually(lambda: (s := message_stats(config["_vhost"])).get(
+                "deliver_get", 0) >= 10 and s)
+        pool.close()
+        assert stats.get("confirm", 0) == 0
+        assert stats["ack"] == 5 and stats["deliver_no_ack"] == 5
+    finally:
+        delete_vhost(config["_vhost"])
+
+
+def test_a_service_that_never_listened_is_unknown_at_once(config):
+    """Asked once per service whether its queue exists, as nameko learned it from a
+    confirmed request: not after the call's whole wait."""
+    pool = RpcPool({"AMQP_URI": config["AMQP_URI"], "serializer": "json"}, timeout=5)
+    began = time.monotonic()
+    with pytest.raises(UnknownService):
+        pool.call("nobody", "ping")
+    assert time.monotonic() - began < 1
+    with running(config, Echo):
+        assert pool.call("echo", "echo", "here") == "here"
+    pool.close()
