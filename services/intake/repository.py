@@ -57,6 +57,16 @@ DUE_INDEX = [("next_due", ASCENDING), ("number", DESCENDING)]
 _FOR_LIFE = RecentReads(math.inf)
 
 
+def _as_stored(ticket: dict, staged: list[dict], now) -> dict:
+    """A new ticket's document: with its queue fields and what its filing owes (UNSETTLED)."""
+    if ticket.get("idempotency_key") is None:
+        ticket = {k: v for k, v in ticket.items()
+                  if k not in ("idempotency_key", "idempotency_digest")}
+    owed = {"until": now + outbox.WRITER_CLAIM, "events": staged,
+            "rollup": rollups.owed(ticket)}
+    return {**ticket, **queue_rules.stored_fields(ticket), UNSETTLED: owed}
+
+
 class NumberBlocks:
     """Ticket numbers handed out from blocks, each taken from the shared counter with one
     increment.  A block is as large as this process's filings of the last second, at most
@@ -165,14 +175,16 @@ class TicketRepository(Repository):
         """A new ticket, carrying what its filing owes (UNSETTLED): ``staged``, its outbox
         entries, and its rollup contribution.  One document: no transaction unless the
         caller's ``session`` writes another with it.  Returns the document as stored."""
-        if ticket.get("idempotency_key") is None:
-            ticket = {k: v for k, v in ticket.items()
-                      if k not in ("idempotency_key", "idempotency_digest")}
-        owed = {"until": now + outbox.WRITER_CLAIM, "events": staged,
-                "rollup": rollups.owed(ticket)}
-        stored = {**ticket, **queue_rules.stored_fields(ticket), UNSETTLED: owed}
+        stored = _as_stored(ticket, staged, now)
         self.tickets.insert_one(stored, session=session)
         return stored
+
+    def insert_all(self, new: list[tuple[dict, list[dict]]], now) -> tuple[list[dict], list[int]]:
+        """``insert`` for several new tickets (each with its staged events) in one command:
+        the documents as stored, and the positions of those a unique index refused (a
+        repeat of a filing: its requester's idempotency key is taken)."""
+        stored = [_as_stored(ticket, staged, now) for ticket, staged in new]
+        return stored, insert_new(self.tickets, stored)
 
     def settle(self, owed: list[dict]) -> int:
         """Roll up these new tickets (``_id``, ``number`` and UNSETTLED, as stored), those not

@@ -110,6 +110,25 @@ class CreateTicketCommand(Strict):
     verified = fields.Bool(load_default=True)
 
 
+# The most filings one create_tickets request carries (a portal process has fewer under way).
+FILINGS_PER_REQUEST = 64
+
+
+class FilingSchema(Strict):
+    """One filing of a create_tickets request: a create_ticket command, checked on its own
+    (a refused one is that filing's answer), and the correlation id of the request that
+    filed it."""
+
+    command = fields.Dict(required=True)
+    correlation_id = fields.Str(load_default=None, allow_none=True,
+                                validate=validate.Length(min=1, max=128))
+
+
+class CreateTicketsCommand(Strict):
+    filings = fields.List(fields.Nested(FilingSchema), required=True,
+                          validate=validate.Length(min=1, max=FILINGS_PER_REQUEST))
+
+
 class RequesterAccountSchema(Strict):
     """The account a ticket's sender turned out to own, once verified."""
 

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import sys
 import uuid
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import NamedTuple
 
 from marshmallow import ValidationError
 from nameko.timer import timer
@@ -21,7 +23,7 @@ from services.common.batches import BACKGROUND
 from services.common.nameko_support import (ClockProvider, OutboxRelay, command, on_event,
                                             on_events, ticket_turns)
 from services.common.observability import Observability
-from services.common.results import fail, not_found, ok, parsed
+from services.common.results import Refusal, fail, not_found, ok, parsed
 from services.common.retired_queues import RetiredQueues, handler_queue
 from services.common.validation import flatten_line, shared
 
@@ -34,16 +36,42 @@ from .repository import UNSETTLED
 from .rollups import day_range
 from .schemas import (ActorSchema, AttachmentUploadSchema, AttachmentView, AuditView,
                       CannedCreateSchema, CannedQuerySchema, CannedView, ColleagueSchema,
-                      CreateTicketCommand, CsatSchema, InboundEmailSchema, LinkSchema,
+                      CreateTicketCommand, CreateTicketsCommand, CsatSchema,
+                      InboundEmailSchema, LinkSchema,
                       MailSettingsSchema, MergeSchema, MessageCreateSchema,
                       QueueQuerySchema, ReportQuerySchema, RequesterAccountSchema,
                       StatusChangeSchema, TagQuerySchema, TagRenameSchema, TicketCreateSchema,
                       TicketQuerySchema, TicketSchema, TicketUpdateSchema)
 
 
+log = logging.getLogger(__name__)
+
 DEFAULT_REPORT_PERIOD = timedelta(days=30)
 RENAME_BATCH = 200  # tickets retagged (and events staged) per transaction
 SLA_DEADLINE_FIELDS = ("policy_id", "first_response_due", "resolution_due")
+
+
+class Filing(NamedTuple):
+    """A create_ticket command, parsed: what ``_create`` takes."""
+    fields: dict
+    requester: dict
+    channel: str
+    key: str | None
+    verified: bool
+
+
+def _filing(command: dict) -> Filing:
+    """Raises Refusal for a command that does not parse."""
+    cmd = parsed(shared(CreateTicketCommand), command)
+    requester = cmd["requester"]
+    fields = dict(cmd["ticket"], organization=requester.pop("organization"),
+                  plan=requester.pop("plan"))
+    return Filing(fields, requester, cmd["channel"], cmd["idempotency_key"], cmd["verified"])
+
+
+# create_tickets' answer to a filing it could not write: its caller asks again under the same
+# idempotency key (the ticket may have been kept: the repeat then answers with it).
+_ASK_AGAIN = {"ok": False, "again": True}
 
 
 def _replayed(existing: dict, fields: dict, viewer: dict) -> dict:
@@ -123,12 +151,75 @@ class IntakeService(OutboxRelay):
 
     @command
     def create_ticket(self, command: dict) -> dict:
-        cmd = parsed(shared(CreateTicketCommand), command)
-        requester = cmd["requester"]
-        fields = dict(cmd["ticket"], organization=requester.pop("organization"),
-                      plan=requester.pop("plan"))
-        return self._create(fields, requester, cmd["channel"], cmd["idempotency_key"],
-                            verified=cmd["verified"])
+        return self._create_filing(_filing(command))
+
+    @command
+    def create_tickets(self, filings: list) -> list[dict]:
+        """``create_ticket`` for several filings at once (a portal's filings that arrive
+        together), each answered as create_ticket answers it, in order, and each under its
+        own correlation id.  The new tickets without tags (nearly all: tag counts take a
+        transaction) are written in one insert, the others one by one.  A filing that could
+        not be written is answered ``again``: its caller asks once more under the same
+        idempotency key, which files nothing twice (it may have been kept after all)."""
+        filings = parsed(shared(CreateTicketsCommand), {"filings": filings})["filings"]
+        batch_id, now = correlation.current(), self.clock.now()
+        answers: list[dict | None] = [None] * len(filings)
+        together, alone = [], []
+        for position, filing in enumerate(filings):
+            correlation.bind(filing["correlation_id"] or batch_id)
+            try:
+                planned = _filing(filing["command"])
+                if planned.fields["tags"]:
+                    alone.append((position, filing["correlation_id"], planned))
+                    continue
+                ticket = self._new_ticket(planned, now)
+                together.append((position, ticket, self._creation_staged(ticket, None, now),
+                                 planned))
+            except Refusal as exc:
+                answers[position] = fail(exc.status, exc.errors)
+        self._write_together(together, answers, now)
+        for position, correlation_id, planned in alone:
+            correlation.bind(correlation_id or batch_id)
+            answers[position] = self._answer_alone(planned)
+        correlation.bind(batch_id)
+        return answers
+
+    def _write_together(self, together: list, answers: list, now) -> None:
+        """One insert for these new tickets; a repeat of an earlier filing (its idempotency
+        key taken) is answered with that filing's ticket."""
+        if not together:
+            return
+        try:
+            stored, repeats = self.store.insert_all(
+                [(ticket, staged) for _, ticket, staged, _ in together], now)
+        except Exception:  # noqa: BLE001 - whatever it was, each filing is asked again
+            log.warning("%d new tickets not written together; asked again", len(together),
+                        exc_info=True)
+            for position, *_ in together:
+                answers[position] = _ASK_AGAIN
+            return
+        repeated = set(repeats)
+        for index, ((position, ticket, staged, planned), doc) in enumerate(zip(together,
+                                                                                 stored)):
+            correlation.bind(staged[0]["correlation_id"])
+            existing = index in repeated and planned.key and self.store.by_idempotency_key(
+                planned.requester["id"], planned.key)
+            if existing:
+                answers[position] = _replayed(existing, planned.fields, planned.requester)
+            elif index in repeated:  # refused by another unique index: a number, say
+                answers[position] = self._answer_alone(planned)
+            else:
+                answers[position] = self._created(doc, ticket, planned.requester)
+
+    def _answer_alone(self, planned: Filing) -> dict:
+        """``_create`` for one of create_tickets' filings, its failure that filing's alone."""
+        try:
+            return self._create_filing(planned)
+        except Refusal as exc:
+            return fail(exc.status, exc.errors)
+        except Exception:  # noqa: BLE001 - the filing's caller asks again under its key
+            log.warning("a new ticket not written; asked again", exc_info=True)
+            return _ASK_AGAIN
 
     @command
     def verify_requester(self, number: int, account: dict) -> dict:
@@ -891,29 +982,14 @@ class IntakeService(OutboxRelay):
         # A retry under the same key is told by the unique index when the ticket is written
         # (below), not by a read before it: almost every filing is a first one.
         now = self.clock.now()
-        ticket = domain.new_ticket(
-            ticket_id=uuid.uuid4().hex, number=self.store.next_number(), fields=fields,
-            requester_id=requester["id"], channel=channel, now=now, idempotency_key=key,
-            requester_verified=verified)
+        ticket = self._new_ticket(Filing(fields, requester, channel, key, verified), now)
         files = []
         for upload in attachments or []:
             entry, blob = self._plan_attachment(ticket, self._email_upload(upload), requester,
                                                 message_id=None)
             ticket["attachments"].append(entry)
             files.append(blob)
-        event = ev.new_event(ev.TICKET_CREATED, {
-            "ticket_id": ticket["_id"], "number": ticket["number"], "subject": ticket["subject"],
-            "description": ticket["description"], "department": ticket["department"],
-            "category": ticket["category"], "priority": ticket["priority"],
-            "channel": ticket["channel"], "language": ticket["language"], "tags": ticket["tags"],
-            "requester_id": ticket["requester_id"], "created_at": now,
-            # SLA policies and routing rules can be chosen by organization and plan.
-            "organization": ticket.get("organization"), "plan": ticket.get("plan"),
-            # A follow-up goes back to the agent of the ticket it continues, when available.
-            "previous_assignee_id": (follow_up_of or {}).get("assignee_id"),
-            "ticket": domain.ticket_state(ticket)}, occurred_at=now)
-
-        staged, stored = outbox.entries([event], now), []
+        staged, stored = self._creation_staged(ticket, follow_up_of, now), []
 
         def write(session):
             stored[:] = [self.store.insert(ticket, staged, now, session)]
@@ -937,10 +1013,40 @@ class IntakeService(OutboxRelay):
             if not existing:
                 raise
             return _replayed(existing, fields, viewer)
-        # The customer hears back now; the events go out with those of the tickets written
-        # meanwhile (should that fail or the process die, settle_left_behind does it).
-        self.settling.publish(self.store, self.dispatch, stored[0])
+        return self._created(stored[0], ticket, viewer)
+
+    def _create_filing(self, filing: Filing) -> dict:
+        return self._create(filing.fields, filing.requester, filing.channel, filing.key,
+                            verified=filing.verified)
+
+    def _new_ticket(self, filing: Filing, now) -> dict:
+        return domain.new_ticket(
+            ticket_id=uuid.uuid4().hex, number=self.store.next_number(), fields=filing.fields,
+            requester_id=filing.requester["id"], channel=filing.channel, now=now,
+            idempotency_key=filing.key, requester_verified=filing.verified)
+
+    def _created(self, stored: dict, ticket: dict, viewer: dict) -> dict:
+        """The customer hears back now; the events go out with those of the tickets written
+        meanwhile (should that fail or the process die, settle_left_behind does it)."""
+        self.settling.publish(self.store, self.dispatch, stored)
         return ok(ticket=_public_view(ticket, viewer["role"]), created=True)
+
+    @staticmethod
+    def _creation_staged(ticket: dict, follow_up_of: dict | None, now) -> list[dict]:
+        """A new ticket's ``ticket_created``, staged for its outbox (under the current
+        correlation id)."""
+        event = ev.new_event(ev.TICKET_CREATED, {
+            "ticket_id": ticket["_id"], "number": ticket["number"], "subject": ticket["subject"],
+            "description": ticket["description"], "department": ticket["department"],
+            "category": ticket["category"], "priority": ticket["priority"],
+            "channel": ticket["channel"], "language": ticket["language"], "tags": ticket["tags"],
+            "requester_id": ticket["requester_id"], "created_at": now,
+            # SLA policies and routing rules can be chosen by organization and plan.
+            "organization": ticket.get("organization"), "plan": ticket.get("plan"),
+            # A follow-up goes back to the agent of the ticket it continues, when available.
+            "previous_assignee_id": (follow_up_of or {}).get("assignee_id"),
+            "ticket": domain.ticket_state(ticket)}, occurred_at=now)
+        return outbox.entries([event], now)
 
     @timer(interval=1.0)
     def settle_left_behind(self):

@@ -19,6 +19,7 @@ from marshmallow import Schema, ValidationError
 from services.common.clock import Clock
 
 from . import domain
+from .filings import FilingBatches
 from .repository import UserRepository
 from .rpc import RpcPool
 
@@ -170,6 +171,7 @@ class Portal:
         # all of them finished late; taking turns, most finish sooner and the slowest no
         # later (BENCHMARKS.md, eighteenth round).
         self.filing_turns = Semaphore(filings_at_once())
+        self.filings = FilingBatches(rpc)
 
     def take_filing_turn(self) -> bool:
         """Wait for a filing turn up to as long as intake's answer may take; True when taken

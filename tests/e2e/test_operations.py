@@ -94,7 +94,7 @@ def test_every_process_exposes_metrics_with_counts(portal, settings, traced):
         assert samples["helpdesk_queue_depth"], name
     intake, routing = scraped["intake-1"], scraped["routing-1"]
     assert _total(intake, "helpdesk_entrypoint_calls_total", service="intake",
-                  entrypoint="create_ticket", kind="rpc", outcome="ok") > 0
+                  entrypoint="create_tickets", kind="rpc", outcome="ok") > 0
     assert _total(routing, "helpdesk_entrypoint_calls_total", service="routing",
                   entrypoint="route_new_ticket", kind="event", outcome="ok") > 0
     assert _total(routing, "helpdesk_event_lag_seconds_count", event_type="ticket_created") > 0
@@ -110,7 +110,7 @@ def test_every_process_exposes_metrics_with_counts(portal, settings, traced):
     assert _total(web, "helpdesk_http_request_seconds_count",
                   route="/api/tickets/<int:number>", method="GET") > 0
     assert _total(web, "helpdesk_rpc_client_calls_total", target="intake",
-                  method="create_ticket", outcome="ok") > 0
+                  method="create_tickets", outcome="ok") > 0
 
     # Every series the Grafana dashboard plots is one the processes really expose.
     exposed = set(web).union(*scraped.values())

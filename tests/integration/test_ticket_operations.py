@@ -9,7 +9,7 @@ from services.common import events as ev
 from services.intake.service import IntakeService
 from services.routing.service import RoutingService
 from services.sla.service import SlaService
-from tests.support import EventTap, eventually, queues_drained, running
+from tests.support import EventTap, eventually, mongo_commands_sent, queues_drained, running
 
 ANNA = {"id": "anna", "name": "Anna Billing", "email": "anna@desk.test",
         "departments": ["billing"], "languages": ["en"], "capacity": 10}
@@ -222,3 +222,46 @@ def test_notices_sent_together_each_name_the_request_that_filed_their_ticket(rpc
     assert len(notices) == 3
     ids = {m["X-Request-ID"] for m in notices}
     assert len(ids) == 3 and None not in ids
+
+
+def _filing(subject: str, requester: str, key: str | None, tags=(), correlation_id=None):
+    return {"command": {"ticket": {
+        "subject": subject, "description": "Filed with others", "department": "billing",
+        "language": "en", "requester_email": f"{requester}@example.com", "tags": list(tags)},
+        "requester": {"id": requester, "role": "customer", "name": "Carl"}, "channel": "api",
+        "idempotency_key": key}, "correlation_id": correlation_id}
+
+
+def test_filings_sent_together_are_answered_each_and_written_in_one_insert(rpc, db, sink):
+    """create_tickets (the portal's filings under way together): each filing answered as
+    create_ticket would, in order; the untagged new ones written by one insert; a repeat of
+    an earlier filing, or of one in the same request, answered with that filing's ticket; a
+    tagged one written alone (its tag counts), a malformed one refused alone."""
+    earlier = rpc.intake.create_ticket(_filing("Earlier", "req-0", "key-0")["command"])
+    inserts = mongo_commands_sent(db("intake").name, "insert", "tickets")
+    answers = rpc.intake.create_tickets([
+        _filing("First", "req-1", "key-1", correlation_id="filing-1"),
+        _filing("Tagged", "req-2", "key-2", tags=["vip"], correlation_id="filing-2"),
+        dict(_filing("", "req-3", "key-3"), correlation_id="filing-3"),
+        _filing("Earlier", "req-0", "key-0", correlation_id="filing-4"),
+        _filing("Second", "req-5", None, correlation_id="filing-5"),
+        _filing("First", "req-1", "key-1", correlation_id="filing-6"),
+    ])
+    first, tagged, malformed, repeat, second, twin = answers
+    assert first["ok"] and first["created"] and first["ticket"]["subject"] == "First"
+    assert tagged["created"] and tagged["ticket"]["tags"] == ["vip"]
+    assert malformed["ok"] is False and malformed["status"] == 400
+    assert list(malformed["errors"]) == ["ticket"] and "subject" in malformed["errors"]["ticket"]
+    assert repeat["created"] is False and \
+        repeat["ticket"]["number"] == earlier["ticket"]["number"]
+    assert second["created"] and second["ticket"]["number"] not in (
+        first["ticket"]["number"], tagged["ticket"]["number"])
+    assert twin["created"] is False and twin["ticket"]["number"] == first["ticket"]["number"]
+    # The untagged ones in one insert (the repeats refused by it); the tagged one alone.
+    assert mongo_commands_sent(db("intake").name, "insert", "tickets") - inserts == 2
+    # Each new ticket's received notice names the request that filed it.
+    for answer, request_id in ((first, "filing-1"), (tagged, "filing-2"),
+                               (second, "filing-5")):
+        notice = eventually(lambda n=answer["ticket"]["number"]: [
+            m for m in sink.about(n) if "received" in m["Subject"].lower()])
+        assert [m["X-Request-ID"] for m in notice] == [request_id]

@@ -12,19 +12,24 @@ from services.portal.web import ApiError, Portal
 
 
 class SlowIntake:
-    """Answers create_ticket after a green-thread switch or two, noting who was under way."""
+    """Answers create_tickets after a green-thread switch or two, noting which filings were
+    under way."""
 
     def __init__(self, answer_in: float = 0.01, timeout: float = 10.0):
-        self.under_way, self.most_at_once, self.started = 0, 0, []
+        self.under_way, self.most_at_once, self.started, self.requests = 0, 0, [], []
         self.answer_in, self.timeout = answer_in, timeout
 
-    def call(self, service, method, command):
-        self.started.append(command["ticket"]["subject"])
-        self.under_way += 1
+    def call(self, service, method, filings):
+        assert (service, method) == ("intake", "create_tickets")
+        subjects = [filing["command"]["ticket"]["subject"] for filing in filings]
+        self.requests.append(filings)
+        self.started += subjects
+        self.under_way += len(filings)
         self.most_at_once = max(self.most_at_once, self.under_way)
         eventlet.sleep(self.answer_in)
-        self.under_way -= 1
-        return {"ok": True, "created": True, "ticket": {"number": len(self.started)}}
+        self.under_way -= len(filings)
+        return [{"ok": True, "created": True, "ticket": {"number": self.started.index(s) + 1}}
+                for s in subjects]
 
 
 class Customers:
