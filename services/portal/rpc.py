@@ -132,10 +132,10 @@ class RpcPool:
     def _call(self, budget: float | None, service: str, method: str, *args, **kwargs):
         began, outcome = time.perf_counter(), "error"
         try:
-            self._make_sure_listening(service)
             with self._borrow() as (proxy, context):
                 context[correlation.CONTEXT_KEY] = correlation.current() or correlation.new_id()
                 with eventlet.Timeout(budget, RpcTimeout(f"{service}.{method}: over {budget} s")):
+                    self._make_sure_listening(service)  # within the budget: a first call's
                     result = proxy.call(service, method, *args, **kwargs)
             outcome = "ok"
             return result
