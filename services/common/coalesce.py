@@ -20,8 +20,10 @@ class Coalescer(Generic[Item]):
     batch is logged and dropped: callers keep a durable record of what is owed (a sweep
     finishes it), so this is only the fast path."""
 
-    def __init__(self, flush: Callable[[list[Item]], None], what: str, linger: float = 0.0):
-        self._flush, self._what, self._linger = flush, what, linger
+    def __init__(self, flush: Callable[[list[Item]], None], what: str, linger: float = 0.0,
+                 most: int | None = None):
+        """``most``: the most items a batch takes; the rest go in the next."""
+        self._flush, self._what, self._linger, self._most = flush, what, linger, most
         self._waiting: list[Item] = []
         self._running = False
 
@@ -36,7 +38,8 @@ class Coalescer(Generic[Item]):
             while self._waiting:
                 if self._linger:
                     eventlet.sleep(self._linger)
-                batch, self._waiting = self._waiting, []
+                batch = self._waiting[:self._most]
+                del self._waiting[:len(batch)]
                 try:
                     self._flush(batch)
                 except Exception:

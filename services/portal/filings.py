@@ -5,11 +5,11 @@ cost its caller, the broker and the service ~1.2 CPU-ms on this machine; BENCHMA
 twenty-fourth round); a filing that arrives alone waits for nothing."""
 from __future__ import annotations
 
-import eventlet
 from eventlet.event import Event
 from nameko.exceptions import RpcTimeout
 
 from services.common import correlation
+from services.common.coalesce import Coalescer
 from services.intake.schemas import FILINGS_PER_REQUEST
 
 from .rpc import RpcPool
@@ -17,29 +17,17 @@ from .rpc import RpcPool
 
 class FilingBatches:
     def __init__(self, rpc: RpcPool, most: int = FILINGS_PER_REQUEST):
-        self.rpc, self.most = rpc, most
-        self._waiting: list[tuple[dict, str | None, Event]] = []
-        self._sending = False
+        self.rpc = rpc
+        self._requests: Coalescer[tuple[dict, str | None, Event]] = Coalescer(
+            self._send, "filings sent to intake", most=most)
 
     def file(self, command: dict) -> dict:
         """intake's answer to this create_ticket command, as create_ticket gives it; raises
         what the request raised (RpcTimeout when no answer came in time), and RpcTimeout
         when intake could not write this filing and asks for it again (under its key)."""
         answered = Event()
-        self._waiting.append((command, correlation.current(), answered))
-        if not self._sending:
-            self._sending = True
-            eventlet.spawn_n(self._send_all)
+        self._requests.add((command, correlation.current(), answered))
         return answered.wait()
-
-    def _send_all(self) -> None:
-        try:
-            while self._waiting:
-                batch = self._waiting[:self.most]
-                del self._waiting[:self.most]
-                self._send(batch)
-        finally:
-            self._sending = False
 
     def _send(self, batch: list[tuple[dict, str | None, Event]]) -> None:
         # The request's own correlation id is its first filing's; each filing carries its own.

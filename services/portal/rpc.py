@@ -52,12 +52,14 @@ class UnacknowledgedReplyListener(SingleThreadedReplyListener):
 
 class RpcClient(StandaloneProxyBase):
     """nameko's standalone RPC client (one reply queue), sending unconfirmed requests and
-    taking unacknowledged replies; ``start`` returns the client itself."""
+    taking unacknowledged replies; its ``context`` is the context_data it sends (nameko
+    reads that dict at each call, so the borrower sets the current request's correlation id
+    in it)."""
 
-    def __init__(self, config: dict, context_data: dict, timeout: float):
-        super().__init__(config, context_data=context_data, timeout=timeout,
+    def __init__(self, config: dict, timeout: float):
+        self.context: dict = {}
+        super().__init__(config, context_data=self.context, timeout=timeout,
                          reply_listener_cls=UnacknowledgedReplyListener)
-        self._proxy = self
 
     def call(self, service: str, method: str, *args, **kwargs):
         return UnconfirmedMethodProxy(self._worker_ctx, service, method,
@@ -81,11 +83,9 @@ class RpcPool:
         return self._timeout
 
     def _new(self):
-        # nameko keeps this dict as the proxy's context_data and reads it at each call, so
-        # the borrower sets the current request's correlation id in it (see call).
-        context: dict = {}
-        holder = RpcClient(self._config, context, self._timeout)
-        return holder, (holder.start(), context)
+        client = RpcClient(self._config, self._timeout)
+        client.start()
+        return client
 
     def _make_sure_listening(self, service: str) -> None:
         """UnknownService, at once, for a service that has never listened: what nameko
@@ -105,21 +105,21 @@ class RpcPool:
     @contextmanager
     def _borrow(self):
         with self._turns:
-            holder, proxy = self._idle.pop() if self._idle else self._new()
+            client = self._idle.pop() if self._idle else self._new()
             try:
-                yield proxy
+                yield client
             except (RpcTimeout, OSError, ConnectionError):
                 # The reply queue may now hold a late answer or be broken: do not reuse it.
                 try:
-                    holder.stop()
+                    client.stop()
                 except Exception:  # noqa: BLE001 - it is being thrown away anyway
                     pass
                 raise
             except BaseException:
-                self._idle.append((holder, proxy))
+                self._idle.append(client)
                 raise
             else:
-                self._idle.append((holder, proxy))
+                self._idle.append(client)
 
     def call(self, service: str, method: str, *args, **kwargs):
         return self._call(None, service, method, *args, **kwargs)
@@ -132,11 +132,12 @@ class RpcPool:
     def _call(self, budget: float | None, service: str, method: str, *args, **kwargs):
         began, outcome = time.perf_counter(), "error"
         try:
-            with self._borrow() as (proxy, context):
-                context[correlation.CONTEXT_KEY] = correlation.current() or correlation.new_id()
+            with self._borrow() as client:
+                client.context[correlation.CONTEXT_KEY] = \
+                    correlation.current() or correlation.new_id()
                 with eventlet.Timeout(budget, RpcTimeout(f"{service}.{method}: over {budget} s")):
                     self._make_sure_listening(service)  # within the budget: a first call's
-                    result = proxy.call(service, method, *args, **kwargs)
+                    result = client.call(service, method, *args, **kwargs)
             outcome = "ok"
             return result
         finally:
@@ -145,5 +146,4 @@ class RpcPool:
 
     def close(self) -> None:
         while self._idle:
-            holder, _ = self._idle.pop()
-            holder.stop()
+            self._idle.pop().stop()

@@ -59,14 +59,12 @@ class OneSignerSessions(SecureCookieSessionInterface):
     and the secret key it is built from does not change while the portal runs."""
 
     def __init__(self):
-        self._signers: dict[bytes | str, object] = {}
+        self._signer: tuple = (None, None)  # (the secret key, its serializer)
 
     def get_signing_serializer(self, app: Flask):
-        if not app.secret_key:
-            return None
-        if app.secret_key not in self._signers:
-            self._signers = {app.secret_key: super().get_signing_serializer(app)}
-        return self._signers[app.secret_key]
+        if self._signer[0] != app.secret_key:
+            self._signer = (app.secret_key, super().get_signing_serializer(app))
+        return self._signer[1]
 
 
 def _is_api(path: str) -> bool:

@@ -50,3 +50,17 @@ def test_with_a_linger_a_batch_waits_for_company_before_it_is_written():
     coalescer.add(2)
     eventlet.sleep(0.1)
     assert batches == [[1, 2]]
+
+
+def test_a_batch_takes_at_most_so_many_and_the_rest_go_in_the_next():
+    batches = []
+
+    def flush(items):
+        batches.append(list(items))
+        eventlet.sleep(0.01)
+
+    coalescer = Coalescer(flush, "test", most=2)
+    for item in range(5):
+        coalescer.add(item)
+    eventlet.sleep(0.1)
+    assert batches == [[0, 1], [2, 3], [4]]

@@ -12,7 +12,7 @@ class FakeProxy:
     ``fail_with`` holds."""
 
     def __init__(self, gate: eventlet.Event):
-        self.gate, self.fail_with, self.stopped = gate, None, False
+        self.gate, self.fail_with, self.stopped, self.context = gate, None, False, {}
 
     def call(self, service: str, method: str, caller: int):
         self.gate.wait()
@@ -30,7 +30,7 @@ def _pool(size: int, gate: eventlet.Event, made: list) -> RpcPool:
     def new():
         proxy = FakeProxy(gate)
         made.append(proxy)
-        return proxy, (proxy, {})
+        return proxy
 
     pool._new = new
     pool._make_sure_listening = lambda service: None  # the real broker's part: integration

@@ -80,10 +80,10 @@ def _file_ticket(portal, data: dict, user: dict | None, channel: str) -> dict:
 
 def resolved_filing(portal, command: dict) -> dict:
     """intake's create_ticket (sent with the filings under way, see filings.py), with its
-    outcome known: when an answer does not come in time
-    the same request is sent again under the same key, which files nothing twice and answers
-    with the ticket the first attempt filed, if it did.  Still nothing: 503 naming the key, so
-    the caller can ask once more without risking a second ticket (never "failed")."""
+    outcome known: when an answer does not come in time the same request is sent again under
+    the same key, which files nothing twice and answers with the ticket the first attempt
+    filed, if it did.  Still nothing: 503 naming the key, so the caller can ask once more
+    without risking a second ticket (never "failed")."""
     for _attempt in range(FILING_ATTEMPTS):
         try:
             return portal.filings.file(command)
